@@ -1,0 +1,31 @@
+"""The registry of checks, in report order.
+
+The first five keep the reference verifier's names and meaning; the rest are what this
+project checks beyond it (SPEC part B). Add a check by writing a module with a ``CHECK``
+and listing it here.
+"""
+
+from __future__ import annotations
+
+from keel_verify.checks import (
+    chain_integrity,
+    issuer_signature,
+    policy_snapshot_hash,
+    rfc3161_timestamp_receipt,
+    schema,
+)
+from keel_verify.checks.base import Check
+
+CORE_CHECKS: tuple[Check, ...] = (
+    schema.CHECK,
+    issuer_signature.CHECK,
+    chain_integrity.CHECK,
+    policy_snapshot_hash.CHECK,
+    rfc3161_timestamp_receipt.CHECK,
+)
+
+EXTENDED_CHECKS: tuple[Check, ...] = ()
+
+ALL_CHECKS: tuple[Check, ...] = CORE_CHECKS + EXTENDED_CHECKS
+
+CORE_CHECK_NAMES = tuple(check.name for check in CORE_CHECKS)

@@ -1,0 +1,42 @@
+"""``policy_snapshot_hash`` (reference name): the locked policy snapshot hashes to the
+value the session metadata names (SPEC A.6)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from keel_verify.access import hex_hash_at, obj_at
+from keel_verify.canonical import canonical_bytes
+from keel_verify.checks.base import Check, failed, passed
+from keel_verify.context import CheckContext
+from keel_verify.results import CheckResult
+
+NAME = "policy_snapshot_hash"
+
+
+def snapshot_hash_hex(snapshot: dict[str, Any]) -> str:
+    """``SHA-256(C(policy_snapshot without snapshot_id and snapshot_hash))`` as bare hex."""
+    hashed = {k: v for k, v in snapshot.items() if k not in ("snapshot_id", "snapshot_hash")}
+    return hashlib.sha256(canonical_bytes(hashed)).hexdigest()
+
+
+def run(context: CheckContext) -> CheckResult:
+    document = context.artifact.document
+    snapshot = obj_at(document, "policy_snapshot", "")
+    metadata = obj_at(document, "session_metadata", "")
+    declared = hex_hash_at(metadata, "policy_snapshot_hash", "/session_metadata")
+    recomputed = snapshot_hash_hex(snapshot)
+    if declared != recomputed:
+        return failed(
+            NAME,
+            f"policy snapshot hashes to {recomputed}, but session_metadata names {declared}",
+            "/session_metadata/policy_snapshot_hash",
+            recomputed=recomputed,
+            declared=declared,
+        )
+    return passed(NAME, f"policy snapshot hashes to {recomputed}", "/policy_snapshot",
+                  recomputed=recomputed)
+
+
+CHECK = Check(NAME, run, "the embedded policy snapshot hashes to session_metadata's hash")

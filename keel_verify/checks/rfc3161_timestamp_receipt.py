@@ -1,0 +1,83 @@
+"""``rfc3161_timestamp_receipt`` (reference name): each receipt names the project chain
+head, and its token's message imprint is that hash (SPEC A.8). Whether the token is
+signed, and by whom, is ``timestamp_witness``'s business."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel_verify.access import hash_at, obj_at
+from keel_verify.checks.base import Check, failed, first_problem, skipped
+from keel_verify.context import CheckContext
+from keel_verify.receipts import collect_receipts, declares_degraded
+from keel_verify.results import CheckResult
+from keel_verify.rfc3161 import TokenError, decode_base64_der, parse_token
+
+NAME = "rfc3161_timestamp_receipt"
+
+
+def _receipt_problems(pointer: str, receipt: Any, head_hash: str) -> list[tuple[str, str]]:
+    if not isinstance(receipt, dict):
+        return [(pointer, "receipt is not an object")]
+    problems: list[tuple[str, str]] = []
+    request_hash = receipt.get("request_hash")
+    if request_hash != head_hash:
+        problems.append((
+            f"{pointer}/request_hash",
+            f"request_hash {request_hash!r:.80} is not project_chain_head.content_hash ({head_hash})",
+        ))
+    if "covers_chain_head_hash" in receipt and receipt["covers_chain_head_hash"] != request_hash:
+        problems.append((
+            f"{pointer}/covers_chain_head_hash",
+            "covers_chain_head_hash differs from request_hash",
+        ))
+    try:
+        token = parse_token(decode_base64_der(receipt.get("tsa_response_base64")))
+    except TokenError as error:
+        return [*problems, (f"{pointer}/tsa_response_base64", str(error))]
+    if token.imprint_algorithm != "sha256":
+        problems.append((
+            f"{pointer}/tsa_response_base64",
+            f"token message imprint uses {token.imprint_algorithm}, not sha256",
+        ))
+    elif token.imprint.hex() != head_hash.removeprefix("sha256:"):
+        problems.append((
+            f"{pointer}/tsa_response_base64",
+            f"token message imprint {token.imprint.hex()} is not the project chain head hash",
+        ))
+    return problems
+
+
+def run(context: CheckContext) -> CheckResult:
+    document = context.artifact.document
+    head = obj_at(document, "project_chain_head", "")
+    head_hash = hash_at(head, "content_hash", "/project_chain_head")
+    receipts = collect_receipts(document)
+    if not receipts:
+        if declares_degraded(document):
+            return skipped(
+                NAME,
+                "no timestamp receipt to check: the artifact declares tsa_status "
+                "\"degraded_no_receipt\"",
+                "/timestamp_receipts",
+            )
+        return failed(
+            NAME,
+            "no timestamp receipt, and the artifact does not declare tsa_status "
+            "\"degraded_no_receipt\"",
+            "/timestamp_receipts",
+        )
+    problems: list[tuple[str, str]] = []
+    for pointer, receipt in receipts:
+        problems.extend(_receipt_problems(pointer, receipt, head_hash))
+    return first_problem(
+        NAME,
+        problems,
+        f"{len(receipts)} receipt(s) name project chain head {head_hash} and their tokens' "
+        "message imprint matches",
+        receipts=len(receipts),
+        project_chain_head=head_hash,
+    )
+
+
+CHECK = Check(NAME, run, "receipts name the project chain head; token imprint matches")

@@ -1,0 +1,55 @@
+"""``artifact_schema`` (reference name): the artifact matches the JSON Schema of its
+version (``schemas/attestation-v{1,3}.schema.json``, Draft 2020-12)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from keel_verify.access import escape_token
+from keel_verify.checks.base import Check, failed, passed
+from keel_verify.context import CheckContext
+from keel_verify.results import CheckResult
+from keel_verify.schemas import ARTIFACT_SCHEMAS, load_schema
+
+NAME = "artifact_schema"
+MAX_LISTED_ERRORS = 50
+
+
+@cache
+def _validator(schema_version: int) -> Any:
+    from jsonschema import Draft202012Validator  # deferred: costly import
+
+    return Draft202012Validator(load_schema(ARTIFACT_SCHEMAS[schema_version]))
+
+
+def _pointer(path: Any) -> str:
+    return "".join(f"/{escape_token(token)}" for token in path)
+
+
+def run(context: CheckContext) -> CheckResult:
+    artifact = context.artifact
+    schema_file = ARTIFACT_SCHEMAS[artifact.schema_version]
+    errors = sorted(
+        _validator(artifact.schema_version).iter_errors(artifact.document),
+        key=lambda error: (list(map(str, error.absolute_path)), error.message),
+    )
+    if not errors:
+        return passed(NAME, f"matches {schema_file}", schema=schema_file)
+    listed = [
+        {"pointer": _pointer(error.absolute_path), "problem": error.message[:300]}
+        for error in errors[:MAX_LISTED_ERRORS]
+    ]
+    first = listed[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return failed(
+        NAME,
+        f"does not match {schema_file}: at {first['pointer'] or '/'}: {first['problem']}{more}",
+        first["pointer"],
+        schema=schema_file,
+        errors=listed,
+        error_count=len(errors),
+    )
+
+
+CHECK = Check(NAME, run, "structure matches the JSON Schema of the artifact's version")

@@ -1,0 +1,41 @@
+"""The input every check receives: the artifact, the trust policy, and shared derived facts.
+
+Derived facts (the signature assessment, the witnessed time) are computed once, lazily,
+and shared, so that checks stay pure functions of ``(artifact, trust)`` without repeating
+expensive work such as canonicalisation or CMS parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from keel_verify.loader import Artifact
+from keel_verify.trust import TrustPolicy
+
+if TYPE_CHECKING:
+    from keel_verify.signatures import SignatureAssessment
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    artifact: Artifact
+    trust: TrustPolicy
+
+    @cached_property
+    def authenticated_time(self) -> datetime | None:
+        """A time proven by a trusted, verified timestamp witness (RFC 3161 genTime).
+
+        None until a signed token chained to a configured TSA root witnesses this
+        artifact; then key validity windows are judged at that time, not at the
+        artifact's own (unauthenticated) ``signed_at``.
+        """
+        return None
+
+    @cached_property
+    def signatures(self) -> SignatureAssessment:
+        from keel_verify.signatures import assess_signatures
+
+        return assess_signatures(self.artifact, self.trust, self.authenticated_time)

@@ -1,0 +1,211 @@
+"""Strict loader: bytes -> JSON value -> detected attestation artifact (SPEC A.2, B.5).
+
+Everything here rejects with a :class:`LoadError` whose message is one line. Limits are
+documented in the README ("Input limits") and are keyword arguments so that a caller
+(and the tests) can tighten them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from keel_verify.canonical import PROFILE, canonical_bytes, tagged_sha256
+from keel_verify.errors import LoadError
+
+SCHEMA = "keel.voice.attestation.phase_a"
+
+#: schema_version -> artifact_version (SPEC A.2).
+SUPPORTED_VERSIONS = {1: "1.0.0", 3: "1.2.0"}
+
+MAX_INPUT_BYTES = 512 * 1024 * 1024
+MAX_DEPTH = 128
+
+# A lone surrogate can only enter through a \uD800-\uDFFF escape (the bytes are valid
+# UTF-8 by then); this cheap scan decides whether the expensive string walk is needed.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A parsed, detected voice-session attestation. ``document`` is never mutated."""
+
+    document: dict[str, Any]
+    schema_version: int
+    input_sha256: str
+    size: int
+
+    @cached_property
+    def unsigned_message(self) -> bytes:
+        """``C(artifact without "signatures")``: the bytes every issuer signature covers."""
+        return canonical_bytes({k: v for k, v in self.document.items() if k != "signatures"})
+
+    @cached_property
+    def unsigned_content_hash(self) -> str:
+        return tagged_sha256(self.unsigned_message)
+
+    @property
+    def is_hash_only(self) -> bool:
+        return self.schema_version == 3
+
+
+def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+    """Read at most ``max_bytes`` (plus one, to detect excess) without touching anything else."""
+    try:
+        if isinstance(source, (str, Path)):
+            with open(source, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+        else:
+            data = source.read(max_bytes + 1)
+    except IsADirectoryError:
+        raise LoadError("is a directory, not a file") from None
+    except FileNotFoundError:
+        raise LoadError("no such file") from None
+    except PermissionError:
+        raise LoadError("permission denied") from None
+    except OSError as error:
+        raise LoadError(f"cannot read: {error.strerror or error}") from None
+    if len(data) > max_bytes:
+        raise LoadError(f"input larger than the limit of {max_bytes} bytes")
+    return data
+
+
+def _line_and_column(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise LoadError(f"duplicate object key {json.dumps(key, ensure_ascii=True)}")
+            seen.add(key)
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise LoadError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise LoadError(f"number {text[:40]} overflows a double")
+    return number
+
+
+def _check_depth_and_strings(value: Any, max_depth: int, check_surrogates: bool) -> None:
+    """One iterative walk: container depth and (only if escapes suggest it) lone surrogates."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > max_depth:
+                raise LoadError(f"nesting deeper than the limit of {max_depth} levels")
+            for key, child in node.items():
+                if check_surrogates:
+                    _check_string(key)
+                if isinstance(child, (dict, list)) or (check_surrogates and isinstance(child, str)):
+                    stack.append((child, depth + 1))
+        elif isinstance(node, list):
+            if depth > max_depth:
+                raise LoadError(f"nesting deeper than the limit of {max_depth} levels")
+            for child in node:
+                if isinstance(child, (dict, list)) or (check_surrogates and isinstance(child, str)):
+                    stack.append((child, depth + 1))
+        elif isinstance(node, str):
+            _check_string(node)
+
+
+def _check_string(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LoadError("string contains a lone UTF-16 surrogate escape") from None
+
+
+def parse_json(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse strictly: UTF-8 only, no duplicate keys, no NaN/Infinity, bounded depth."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise LoadError("UTF-8 byte order mark is not allowed at the start of JSON")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        prefix = data[: error.start].decode("utf-8", errors="replace")
+        line, column = _line_and_column(prefix, len(prefix))
+        raise LoadError(f"invalid UTF-8 at byte {error.start} (line {line}, column {column})") from None
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
+    except json.JSONDecodeError as error:
+        raise LoadError(
+            f"invalid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        ) from None
+    except RecursionError:
+        raise LoadError(f"nesting deeper than the limit of {max_depth} levels") from None
+    except ValueError as error:  # e.g. an integer beyond CPython's digit limit
+        raise LoadError(f"invalid JSON number: {str(error).splitlines()[0]}") from None
+    _check_depth_and_strings(value, max_depth, bool(_SURROGATE_ESCAPE.search(data)))
+    return value
+
+
+def detect(value: Any, *, input_sha256: str, size: int) -> Artifact:
+    """Decide whether a JSON value is a supported voice-session attestation (SPEC A.2)."""
+    if not isinstance(value, dict):
+        raise LoadError(f"top level is a JSON {_json_type(value)}, not an object")
+    if not isinstance(value.get("verifier_compatibility"), dict):
+        raise LoadError(
+            "not a voice session attestation: no \"verifier_compatibility\" object at the top level"
+        )
+    schema = value.get("schema")
+    version = value.get("schema_version")
+    profile = value.get("canonicalization_profile")
+    if schema != SCHEMA:
+        raise LoadError(f"unsupported schema {_show(schema)} (expected {SCHEMA!r})")
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
+        raise LoadError(
+            f"unsupported schema_version {_show(version)} (supported: 1, 3)"
+        )
+    if profile != PROFILE:
+        raise LoadError(f"unsupported canonicalization_profile {_show(profile)}")
+    return Artifact(document=value, schema_version=version, input_sha256=input_sha256, size=size)
+
+
+def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH) -> Artifact:
+    value = parse_json(data, max_depth=max_depth)
+    return detect(value, input_sha256=sha256_of_input(data), size=len(data))
+
+
+def sha256_of_input(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null" if value is None else "value"
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 60 else text[:57] + "..."

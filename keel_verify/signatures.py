@@ -1,0 +1,183 @@
+"""Issuer signatures (SPEC A.4) judged against a trust policy (SPEC B.1).
+
+A signature entry is *valid* when its Ed25519 signature verifies over the artifact's
+unsigned canonical bytes and its ``content_hash`` names those bytes. It is *trusted* when,
+in addition, its key is in the trust policy with a fitting purpose, inside its validity
+window and not revoked at the signing time -- or when the caller accepts self-attested
+keys. Key ids are labels only: trust is decided by the public key bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from keel_verify.access import parse_time
+from keel_verify.loader import Artifact
+from keel_verify.trust import ED25519_PREFIX, TrustedKey, TrustPolicy
+
+SELF_ATTESTED = "self-attested"
+
+
+@dataclass(frozen=True)
+class SignatureFinding:
+    index: int
+    key_id: str | None
+    public_key: str | None
+    raw_public_key: bytes | None
+    valid: bool
+    problem: str | None  # why it is not valid
+    trusted_key: TrustedKey | None  # the policy entry that vouches for it, if any
+    trust_problem: str | None  # why a matching policy entry does not vouch for it
+    trust_note: str | None = None  # e.g. "revoked later, at ..."
+
+    @property
+    def pointer(self) -> str:
+        return f"/signatures/{self.index}"
+
+
+@dataclass(frozen=True)
+class SignatureAssessment:
+    findings: tuple[SignatureFinding, ...]
+    time_basis: str  # which time judged key windows, in words
+    self_attested_accepted: bool
+    structure_problem: str | None = None  # "signatures" missing or not an array
+
+    @property
+    def valid(self) -> tuple[SignatureFinding, ...]:
+        return tuple(f for f in self.findings if f.valid)
+
+    @property
+    def trusted(self) -> tuple[SignatureFinding, ...]:
+        return tuple(f for f in self.findings if f.valid and f.trusted_key is not None)
+
+    @property
+    def invalid(self) -> tuple[SignatureFinding, ...]:
+        return tuple(f for f in self.findings if not f.valid)
+
+    @property
+    def vouched(self) -> bool:
+        """A trusted key (or, when accepted, the embedded key) validly signed the artifact."""
+        return bool(self.trusted) or (self.self_attested_accepted and bool(self.valid))
+
+    @property
+    def primary(self) -> SignatureFinding | None:
+        """The signature a report names: trusted first, then any valid one, then the first."""
+        for group in (self.trusted, self.valid, self.findings):
+            if group:
+                return group[0]
+        return None
+
+
+def _decode_prefixed(value: Any, expected_len: int, what: str) -> tuple[bytes | None, str | None]:
+    if not isinstance(value, str) or not value.startswith(ED25519_PREFIX):
+        return None, f"{what} is not an 'ed25519:BASE64' string"
+    try:
+        raw = base64.b64decode(value[len(ED25519_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return None, f"{what} is not valid base64"
+    if len(raw) != expected_len:
+        return None, f"{what} is {len(raw)} bytes, expected {expected_len}"
+    return raw, None
+
+
+def _verify_entry(entry: Any, message: bytes, content_hash: str) -> tuple[bytes | None, str | None]:
+    """Returns (raw public key, problem); problem None means the signature is valid."""
+    if not isinstance(entry, dict):
+        return None, "signature entry is not an object"
+    if entry.get("algorithm") != "ed25519":
+        return None, f"unsupported algorithm {entry.get('algorithm')!r}"
+    raw_key, problem = _decode_prefixed(entry.get("public_key"), 32, "public_key")
+    if problem:
+        return None, problem
+    raw_signature, problem = _decode_prefixed(entry.get("signature"), 64, "signature")
+    if problem or raw_key is None or raw_signature is None:
+        return raw_key, problem
+    if entry.get("content_hash") != content_hash:
+        return raw_key, (
+            f"content_hash {entry.get('content_hash')!r:.80} does not name the signed content "
+            f"({content_hash})"
+        )
+    try:
+        Ed25519PublicKey.from_public_bytes(raw_key).verify(raw_signature, message)
+    except InvalidSignature:
+        return raw_key, "Ed25519 signature does not verify over the artifact's canonical bytes"
+    except ValueError as error:  # a key the library refuses to load
+        return raw_key, f"public key unusable: {error}"
+    return raw_key, None
+
+
+def _judge_key(
+    key: TrustedKey, purpose: Any, at: datetime | None
+) -> tuple[str | None, str | None]:
+    """(problem, note) for a trusted key used at time ``at`` with signature purpose ``purpose``."""
+    if purpose != key.purpose:
+        return f"key purpose {purpose!r} does not fit the trusted purpose {key.purpose!r}", None
+    windowed = key.not_before or key.not_after or key.revoked_at or key.status == "revoked"
+    if at is None:
+        return ("no usable signing time to judge the key's validity window" if windowed else None), None
+    if key.not_before and at < key.not_before:
+        return f"signed at {at.isoformat()} before the key is valid ({key.not_before.isoformat()})", None
+    if key.not_after and at > key.not_after:
+        return f"signed at {at.isoformat()} after the key expired ({key.not_after.isoformat()})", None
+    if key.status == "revoked" and key.revoked_at is None:
+        return "key is revoked", None
+    if key.revoked_at is not None:
+        if key.revoked_at <= at:
+            return f"key was revoked at {key.revoked_at.isoformat()}, at or before signing", None
+        return None, f"key was revoked later, at {key.revoked_at.isoformat()}"
+    return None, None
+
+
+def assess_signatures(
+    artifact: Artifact, trust: TrustPolicy, authenticated_time: datetime | None
+) -> SignatureAssessment:
+    entries = artifact.document.get("signatures")
+    if not isinstance(entries, list):
+        return SignatureAssessment((), "none", trust.self_attested, "\"signatures\" is not an array")
+    message = artifact.unsigned_message
+    content_hash = artifact.unsigned_content_hash
+    findings: list[SignatureFinding] = []
+    basis = "witnessed genTime (authenticated)" if authenticated_time else "signed_at (unauthenticated)"
+    for index, entry in enumerate(entries):
+        raw_key, problem = _verify_entry(entry, message, content_hash)
+        fields = entry if isinstance(entry, dict) else {}
+        signing_time = authenticated_time or parse_time(fields.get("signed_at"))
+        trusted_key: TrustedKey | None = None
+        trust_problem: str | None = None
+        note: str | None = None
+        if raw_key is not None and problem is None:
+            candidates = trust.keys_matching(raw_key)
+            problems = []
+            for candidate in candidates:
+                candidate_problem, candidate_note = _judge_key(
+                    candidate, fields.get("key_purpose"), signing_time
+                )
+                if candidate_problem is None:
+                    trusted_key, note = candidate, candidate_note
+                    break
+                problems.append(candidate_problem)
+            if trusted_key is None and problems:
+                trust_problem = "; ".join(problems)
+        key_id = fields.get("key_id")
+        public_key = fields.get("public_key")
+        findings.append(
+            SignatureFinding(
+                index=index,
+                key_id=key_id if isinstance(key_id, str) else None,
+                public_key=public_key if isinstance(public_key, str) else None,
+                raw_public_key=raw_key,
+                valid=problem is None,
+                problem=problem,
+                trusted_key=trusted_key,
+                trust_problem=trust_problem,
+                trust_note=note,
+            )
+        )
+    return SignatureAssessment(tuple(findings), basis, trust.self_attested)

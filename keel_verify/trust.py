@@ -1,0 +1,88 @@
+"""Trust policy: which issuer keys and TSA roots vouch for an artifact.
+
+This is the trust boundary. Nothing inside an artifact can add to a policy: a key found
+only in the artifact is "self-attested" and is trusted only if the caller explicitly
+accepts that (``self_attested=True``), in which case the report says that the origin is
+unproven.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from keel_verify.errors import TrustConfigError
+
+if TYPE_CHECKING:  # cryptography.x509 is imported only when TSA roots are actually used
+    from cryptography import x509
+
+ED25519_PREFIX = "ed25519:"
+ISSUER_KEY_PURPOSE = "export_signing"
+
+
+def parse_ed25519_public_key(text: str) -> bytes:
+    """``"ed25519:" + base64(32 raw bytes)`` -> the raw key; TrustConfigError otherwise."""
+    if not isinstance(text, str) or not text.startswith(ED25519_PREFIX):
+        raise TrustConfigError(f"public key must look like 'ed25519:BASE64', got {text!r:.60}")
+    try:
+        raw = base64.b64decode(text[len(ED25519_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise TrustConfigError(f"public key {text!r:.60} is not valid base64") from None
+    if len(raw) != 32:
+        raise TrustConfigError(f"public key {text!r:.60} is {len(raw)} bytes, expected 32")
+    return raw
+
+
+def format_ed25519_public_key(raw: bytes) -> str:
+    return ED25519_PREFIX + base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """An issuer key the caller trusts, with the conditions of that trust."""
+
+    public_key: bytes  # raw 32-byte Ed25519 key
+    source: str  # where the trust came from, in words: "--public-key", "trust root X, issuer_keys[0]"
+    label: str | None = None
+    purpose: str = ISSUER_KEY_PURPOSE
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    revoked_at: datetime | None = None
+    status: str = "active"  # "active" or "revoked"
+
+    @property
+    def encoded(self) -> str:
+        return format_ed25519_public_key(self.public_key)
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """What the caller trusts. The default trusts nothing (verdicts are then UNTRUSTED)."""
+
+    issuer_keys: tuple[TrustedKey, ...] = ()
+    self_attested: bool = False
+    tsa_roots: tuple[x509.Certificate, ...] = ()
+    tsa_roots_source: str | None = None
+    strict: bool = False
+
+    @classmethod
+    def self_attested_only(cls, *, strict: bool = False) -> TrustPolicy:
+        return cls(self_attested=True, strict=strict)
+
+    @classmethod
+    def pinned(cls, *public_keys: str, strict: bool = False) -> TrustPolicy:
+        keys = tuple(
+            TrustedKey(public_key=parse_ed25519_public_key(k), source="pinned key (--public-key)")
+            for k in public_keys
+        )
+        return cls(issuer_keys=keys, strict=strict)
+
+    @property
+    def has_issuer_trust_source(self) -> bool:
+        return bool(self.issuer_keys)
+
+    def keys_matching(self, raw_public_key: bytes) -> tuple[TrustedKey, ...]:
+        return tuple(k for k in self.issuer_keys if k.public_key == raw_public_key)

@@ -1,0 +1,115 @@
+"""The public entry points: verify bytes or a path under a trust policy, get a Report.
+
+I/O happens only here (reading the input); everything below is pure.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from keel_verify.context import CheckContext
+from keel_verify.errors import LoadError
+from keel_verify.loader import MAX_DEPTH, MAX_INPUT_BYTES, load_bytes, read_input, sha256_of_input
+from keel_verify.pipeline import decide_verdict, run_checks
+from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict
+from keel_verify.signatures import SELF_ATTESTED, SignatureAssessment
+from keel_verify.trust import TrustPolicy
+
+STDIN = "-"
+
+
+def verify_path(
+    path: str | Path,
+    trust: TrustPolicy | None = None,
+    *,
+    max_bytes: int = MAX_INPUT_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> Report:
+    """Verify a file (or standard input for ``"-"``). Never raises for bad input."""
+    shown = str(path)
+    try:
+        if shown == STDIN:
+            data = read_input(sys.stdin.buffer, max_bytes=max_bytes)
+        else:
+            data = read_input(path, max_bytes=max_bytes)
+    except LoadError as error:
+        return Report(path=shown, input_sha256=None, verdict=Verdict.ERROR, error=str(error))
+    return verify_bytes(data, trust, path=shown, max_depth=max_depth)
+
+
+def verify_bytes(
+    data: bytes,
+    trust: TrustPolicy | None = None,
+    *,
+    path: str = "<bytes>",
+    max_depth: int = MAX_DEPTH,
+) -> Report:
+    """Verify an artifact's bytes under ``trust`` (default: trust nothing)."""
+    trust = trust or TrustPolicy()
+    try:
+        artifact = load_bytes(data, max_depth=max_depth)
+    except LoadError as error:
+        return Report(
+            path=path, input_sha256=sha256_of_input(data), verdict=Verdict.ERROR, error=str(error)
+        )
+    context = CheckContext(artifact, trust)
+    results = run_checks(context)
+    verdict = decide_verdict(context, results)
+    document = artifact.document
+    session = document.get("session_metadata")
+    head = document.get("chain_head")
+    return Report(
+        path=path,
+        input_sha256=artifact.input_sha256,
+        verdict=verdict,
+        checks=results,
+        schema_version=artifact.schema_version,
+        session_id=_text(session.get("session_id") if isinstance(session, dict) else None),
+        chain_head=_text(head.get("content_hash") if isinstance(head, dict) else None),
+        signature_content_hash=artifact.unsigned_content_hash,
+        signer=_signer_summary(context.signatures, trust),
+        not_proven=_not_proven(context.signatures, results),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _signer_summary(assessment: SignatureAssessment, trust: TrustPolicy) -> SignerSummary | None:
+    primary = assessment.primary
+    if primary is None:
+        return None
+    if primary.valid and primary.trusted_key is not None:
+        source, trusted = primary.trusted_key.source, True
+    elif primary.valid and trust.self_attested:
+        source, trusted = f"{SELF_ATTESTED} (accepted with --self-attested)", True
+    elif primary.valid:
+        source, trusted = f"{SELF_ATTESTED} (no trust source vouches for the key)", False
+    else:
+        source, trusted = "none (signature invalid)", False
+    return SignerSummary(
+        key_id=primary.key_id,
+        public_key=primary.public_key,
+        trust_source=source,
+        trusted=trusted,
+        time_basis=assessment.time_basis if primary.trusted_key is not None else None,
+    )
+
+
+def _not_proven(
+    assessment: SignatureAssessment, results: tuple[CheckResult, ...]
+) -> tuple[str, ...]:
+    """What the evidence does not establish, in words an auditor can quote."""
+    gaps: list[str] = []
+    if not assessment.trusted:
+        gaps.append(
+            "origin: the signing key is self-attested (found only inside the artifact); "
+            "the signature proves internal consistency, not who issued it"
+        )
+    for result in results:
+        if result.outcome in (Outcome.WARN, Outcome.SKIP):
+            gaps.append(f"{result.name}: {result.reason}")
+    return tuple(gaps)
