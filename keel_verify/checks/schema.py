@@ -27,6 +27,14 @@ def _pointer(path: Any) -> str:
     return "".join(f"/{escape_token(token)}" for token in path)
 
 
+def _message(error: Any) -> str:
+    # {"not": {}} is how the schemas forbid a member (a bare `false` subschema would lose
+    # the member's path in jsonschema's errors); say so plainly.
+    if error.validator == "not" and error.validator_value == {}:
+        return "member is not allowed here"
+    return str(error.message)[:300]
+
+
 def run(context: CheckContext) -> CheckResult:
     artifact = context.artifact
     schema_file = ARTIFACT_SCHEMAS[artifact.schema_version]
@@ -37,7 +45,7 @@ def run(context: CheckContext) -> CheckResult:
     if not errors:
         return passed(NAME, f"matches {schema_file}", schema=schema_file)
     listed = [
-        {"pointer": _pointer(error.absolute_path), "problem": error.message[:300]}
+        {"pointer": _pointer(error.absolute_path), "problem": _message(error)}
         for error in errors[:MAX_LISTED_ERRORS]
     ]
     first = listed[0]

@@ -1,0 +1,195 @@
+"""``keel-verify FILE...``: the command-line wrapper around :mod:`keel_verify.verifier`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keel_verify.errors import KeelVerifyError, TrustConfigError
+from keel_verify.results import Report, combined_exit_code
+from keel_verify.trust import TrustPolicy
+from keel_verify.version import __version__
+
+EPILOG = """\b
+Verdicts and exit codes:
+  VERIFIED   0  no check failed and a trusted key (or, with --self-attested,
+                the artifact's own embedded key) signed it; warnings are listed
+  FAILED     1  a check failed (or, with --strict, a check warned)
+  ERROR      2  usage error, or the input is not a readable attestation
+  UNTRUSTED  3  nothing failed, but no trust source vouches for the signer
+With several files each gets its own verdict; the exit code is 1 if any failed,
+else 2 if any errored, else 3 if any is untrusted, else 0.
+
+\b
+FILE may be '-' (standard input) or a directory (every *.json below it, sorted).
+Verification only reads: it never writes anything but stdout and stderr.
+"""
+
+
+@dataclass(frozen=True)
+class TrustSpec:
+    """The trust options as given: picklable, so worker processes can rebuild the policy."""
+
+    public_keys: tuple[str, ...]
+    self_attested: bool
+    trust_root: str | None
+    tsa_roots: tuple[str, ...]
+    strict: bool
+
+
+def build_policy(spec: TrustSpec) -> TrustPolicy:
+    policy = TrustPolicy.pinned(*spec.public_keys, strict=spec.strict)
+    keys = list(policy.issuer_keys)
+    roots: list[Any] = []
+    sources: list[str] = []
+    if spec.trust_root:
+        from keel_verify.trust_root import load_trust_root
+
+        loaded = load_trust_root(spec.trust_root)
+        keys.extend(loaded.issuer_keys)
+        roots.extend(loaded.tsa_roots)
+        sources.append(spec.trust_root)
+    for pem_path in spec.tsa_roots:
+        from keel_verify.trust_root import load_tsa_roots
+
+        roots.extend(load_tsa_roots(pem_path))
+        sources.append(pem_path)
+    return TrustPolicy(
+        issuer_keys=tuple(keys),
+        self_attested=spec.self_attested,
+        tsa_roots=tuple(roots),
+        tsa_roots_source=", ".join(sources) or None,
+        strict=spec.strict,
+    )
+
+
+def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
+    return {
+        "issuer_keys": [{"public_key": k.encoded, "source": k.source, "label": k.label}
+                        for k in policy.issuer_keys],
+        "self_attested": policy.self_attested,
+        "tsa_roots": [root.subject.rfc4514_string() for root in policy.tsa_roots],
+        "trust_root_file": spec.trust_root,
+        "strict": policy.strict,
+    }
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[str]:
+    """Files as given; a directory becomes every ``*.json`` below it, in sorted order."""
+    paths: list[str] = []
+    for item in inputs:
+        if item != "-" and os.path.isdir(item):
+            found = sorted(str(p) for p in Path(item).rglob("*.json") if p.is_file())
+            if not found:
+                raise click.UsageError(f"directory {item} holds no *.json file")
+            paths.extend(found)
+        else:
+            paths.append(item)
+    return paths
+
+
+_WORKER_POLICY: TrustPolicy | None = None
+
+
+def _init_worker(spec: TrustSpec) -> None:
+    global _WORKER_POLICY
+    _WORKER_POLICY = build_policy(spec)
+
+
+def _verify_in_worker(path: str) -> Report:
+    from keel_verify.verifier import verify_path
+
+    return verify_path(path, _WORKER_POLICY)
+
+
+def verify_all(paths: Sequence[str], spec: TrustSpec, policy: TrustPolicy, jobs: int) -> Iterator[Report]:
+    """Reports in input order; parallel processes when there are several files."""
+    from keel_verify.verifier import verify_path
+
+    workers = min(jobs, len(paths))
+    if workers <= 1 or "-" in paths:
+        for path in paths:
+            yield verify_path(path, policy)
+        return
+    chunk = max(1, min(64, len(paths) // (workers * 8)))
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(spec,)) as pool:
+        yield from pool.map(_verify_in_worker, paths, chunksize=chunk)
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG,
+)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--public-key", "public_keys", multiple=True, metavar="ed25519:BASE64",
+              help="Trust this issuer key (repeatable).")
+@click.option("--trust-root", envvar="KEEL_VERIFY_TRUST_ROOT", metavar="PATH",
+              help="Trust-root JSON file: issuer keys with validity windows, TSA roots "
+                   "(also $KEEL_VERIFY_TRUST_ROOT).")
+@click.option("--tsa-roots", multiple=True, metavar="PEM",
+              help="PEM file of trusted time-stamp authority roots (repeatable).")
+@click.option("--self-attested", is_flag=True,
+              help="Accept the key embedded in the artifact: proves internal consistency only.")
+@click.option("--strict", is_flag=True, help="Treat any warning as a failure.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout (schemas/report-v1).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Parallel processes for several files (default: the CPU count).")
+@click.version_option(__version__, prog_name="keel-verify")
+def command(
+    files: tuple[str, ...],
+    public_keys: tuple[str, ...],
+    trust_root: str | None,
+    tsa_roots: tuple[str, ...],
+    self_attested: bool,
+    strict: bool,
+    as_json: bool,
+    jobs: int | None,
+) -> None:
+    """Verify Keel voice-session attestation artifacts, offline."""
+    spec = TrustSpec(public_keys, self_attested, trust_root or None, tsa_roots, strict)
+    try:
+        policy = build_policy(spec)
+    except TrustConfigError as error:
+        raise click.UsageError(str(error)) from None
+    paths = expand_inputs(files)
+    reports = list(verify_all(paths, spec, policy, jobs or os.cpu_count() or 1))
+    for report in reports:
+        if report.error is not None:  # also on stderr, so CI logs show it even with --json
+            click.echo(f"keel-verify: error: {report.path}: {report.error}", err=True)
+    if as_json:
+        from keel_verify.report_json import dumps, reports_to_document
+
+        click.echo(dumps(reports_to_document(reports, describe_policy(spec, policy))))
+    else:
+        from keel_verify.render import render
+
+        render(reports, sys.stdout)
+    sys.exit(combined_exit_code([report.verdict for report in reports]))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry: every error is one line on stderr and a documented exit code."""
+    try:
+        command.main(args=argv, prog_name="keel-verify", standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version
+        sys.exit(done.exit_code)
+    except click.UsageError as error:
+        click.echo(f"keel-verify: error: {error.format_message()}", err=True)
+        sys.exit(2)
+    except (KeelVerifyError, click.ClickException) as error:
+        click.echo(f"keel-verify: error: {error}", err=True)
+        sys.exit(2)
+    except click.Abort:
+        click.echo("keel-verify: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,139 @@
+"""Every rejection of the strict loader (SPEC A.2, B.5): one line, never a traceback."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from keel_verify.errors import LoadError
+from keel_verify.loader import MAX_DEPTH, load_bytes, parse_json, read_input
+from tests.helpers import PUBLIC_V3, public_v3, to_bytes
+
+
+def _reject(data: bytes, fragment: str, **kwargs: int) -> str:
+    with pytest.raises(LoadError) as caught:
+        load_bytes(data, **kwargs)
+    message = str(caught.value)
+    assert fragment in message
+    assert "\n" not in message
+    return message
+
+
+def _with(**changes: object) -> bytes:
+    document = public_v3()
+    document.update(changes)
+    return to_bytes(document)
+
+
+def test_accepts_the_public_sample() -> None:
+    artifact = load_bytes(PUBLIC_V3.read_bytes())
+    assert artifact.schema_version == 3
+    assert artifact.unsigned_content_hash.endswith("0d954c5d")
+
+
+def test_invalid_utf8_names_the_byte_and_line() -> None:
+    message = _reject(b'{\n"a": "\xff"}', "invalid UTF-8")
+    assert "byte 8 (line 2, column 7)" in message
+
+
+def test_byte_order_mark_rejected() -> None:
+    _reject(b"\xef\xbb\xbf{}", "byte order mark")
+
+
+def test_invalid_json_has_line_and_column() -> None:
+    message = _reject(b'{\n  "a": tru\n}', "invalid JSON")
+    assert "line 2, column 8" in message
+
+
+def test_empty_input() -> None:
+    _reject(b"", "invalid JSON")
+
+
+def test_duplicate_keys_anywhere() -> None:
+    _reject(b'{"a": {"b": 1, "b": 2}}', 'duplicate object key "b"')
+    top = PUBLIC_V3.read_bytes().replace(b'"issued_at"', b'"issued_at": "x", "issued_at"', 1)
+    _reject(top, 'duplicate object key "issued_at"')
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_non_finite_constants(constant: bytes) -> None:
+    _reject(b'{"a": ' + constant + b"}", "is not a JSON number")
+
+
+def test_overflowing_float() -> None:
+    _reject(b'{"a": 1e400}', "overflows a double")
+
+
+def test_integer_beyond_digit_limit() -> None:
+    _reject(b'{"a": ' + b"9" * 5000 + b"}", "invalid JSON number")
+
+
+def test_lone_surrogate_rejected_but_pairs_accepted() -> None:
+    _reject(b'{"a": "\\ud800"}', "lone UTF-16 surrogate")
+    _reject(b'{"\\udfff": 1}', "lone UTF-16 surrogate")
+    assert parse_json(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+    assert parse_json(b'{"a": "\\\\ud800"}') == {"a": "\\ud800"}  # an escaped backslash
+
+
+def test_nesting_limit_is_exact() -> None:
+    assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
+    _reject(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), f"limit of {MAX_DEPTH} levels")
+    deep_objects = b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)
+    _reject(deep_objects, "nesting deeper")
+
+
+def test_absurd_nesting_does_not_crash() -> None:
+    _reject(b"[" * 200_000, "nesting deeper")  # unclosed, but too deep long before the end
+    _reject(b"[" * 100_000 + b"]" * 100_000, "nesting deeper")
+
+
+def test_size_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(b" " * 101)
+    with pytest.raises(LoadError, match="larger than the limit of 100 bytes"):
+        read_input(path, max_bytes=100)
+    assert read_input(io.BytesIO(b"x" * 100), max_bytes=100) == b"x" * 100
+
+
+def test_unreadable_paths(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="no such file"):
+        read_input(tmp_path / "missing.json")
+    with pytest.raises(LoadError, match="is a directory"):
+        read_input(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"[]", "top level is a JSON array"),
+        (b'"x"', "top level is a JSON string"),
+        (b"null", "top level is a JSON null"),
+        (b'{"schema": "keel.voice.attestation.phase_a"}', 'no "verifier_compatibility" object'),
+        (b'{"verifier_compatibility": true}', 'no "verifier_compatibility" object'),
+    ],
+)
+def test_not_an_attestation(data: bytes, fragment: str) -> None:
+    _reject(data, fragment)
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"schema": "keel.voice.attestation.phase_b"}, "unsupported schema"),
+        ({"schema_version": 2}, "unsupported schema_version 2"),
+        ({"schema_version": "3"}, 'unsupported schema_version "3"'),
+        ({"schema_version": True}, "unsupported schema_version true"),
+        ({"schema_version": 3.0}, "unsupported schema_version 3.0"),
+        ({"canonicalization_profile": "jcs"}, "unsupported canonicalization_profile"),
+    ],
+)
+def test_unsupported_versions_are_never_guessed(changes: dict[str, object], fragment: str) -> None:
+    _reject(_with(**changes), fragment)
+
+
+def test_document_is_what_the_bytes_say() -> None:
+    data = PUBLIC_V3.read_bytes()
+    assert load_bytes(data).document == json.loads(data)
