@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,28 +46,16 @@ class TrustSpec:
 
 def build_policy(spec: TrustSpec) -> TrustPolicy:
     policy = TrustPolicy.pinned(*spec.public_keys, strict=spec.strict)
-    keys = list(policy.issuer_keys)
-    roots: list[Any] = []
-    sources: list[str] = []
-    if spec.trust_root:
-        from keel_verify.trust_root import load_trust_root
+    policy = replace(policy, self_attested=spec.self_attested)
+    if spec.trust_root or spec.tsa_roots:
+        # Imported only when used: it pulls in cryptography.x509.
+        from keel_verify.trust_root import add_tsa_roots, load_trust_root, load_tsa_roots, tsa_roots_source
 
-        loaded = load_trust_root(spec.trust_root)
-        keys.extend(loaded.issuer_keys)
-        roots.extend(loaded.tsa_roots)
-        sources.append(spec.trust_root)
-    for pem_path in spec.tsa_roots:
-        from keel_verify.trust_root import load_tsa_roots
-
-        roots.extend(load_tsa_roots(pem_path))
-        sources.append(pem_path)
-    return TrustPolicy(
-        issuer_keys=tuple(keys),
-        self_attested=spec.self_attested,
-        tsa_roots=tuple(roots),
-        tsa_roots_source=", ".join(sources) or None,
-        strict=spec.strict,
-    )
+        if spec.trust_root:
+            policy = load_trust_root(spec.trust_root).apply(policy)
+        for pem_path in spec.tsa_roots:
+            policy = add_tsa_roots(policy, load_tsa_roots(pem_path), tsa_roots_source(pem_path))
+    return policy
 
 
 def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
@@ -76,6 +64,7 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
                         for k in policy.issuer_keys],
         "self_attested": policy.self_attested,
         "tsa_roots": [root.subject.rfc4514_string() for root in policy.tsa_roots],
+        "tsa_roots_source": policy.tsa_roots_source,
         "trust_root_file": spec.trust_root,
         "strict": policy.strict,
     }

@@ -17,6 +17,7 @@ from keel_verify.trust import TrustPolicy
 
 if TYPE_CHECKING:
     from keel_verify.signatures import SignatureAssessment
+    from keel_verify.witness import WitnessAssessment
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,14 @@ class CheckContext:
         artifact; then key validity windows are judged at that time, not at the
         artifact's own (unauthenticated) ``signed_at``.
         """
-        return None
+        return self.witness.authenticated_time
+
+    @cached_property
+    def witness(self) -> WitnessAssessment:
+        """Every timestamp receipt's full RFC 3161 verification, done once per artifact."""
+        from keel_verify.witness import assess_witnesses
+
+        return assess_witnesses(self.artifact.document, self.trust)
 
     @cached_property
     def signatures(self) -> SignatureAssessment:

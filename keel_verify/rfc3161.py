@@ -10,12 +10,28 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
+from asn1crypto import x509 as asn1_x509
 
 GRANTED_STATUSES = ("granted", "granted_with_mods")
+
+#: Message-imprint hash algorithms this project reads and issues, with digest lengths.
+IMPRINT_LENGTHS = {"sha256": 32, "sha384": 48, "sha512": 64}
+
+ID_CT_TSTINFO = "1.2.840.113549.1.9.16.1.4"
+
+
+class TimeStampResp(core.Sequence):  # type: ignore[misc]
+    """RFC 3161 2.4.2 TimeStampResp. asn1crypto's ``tsp.TimeStampResp`` marks
+    ``timeStampToken`` as required, so a rejection (which has none) would not parse."""
+
+    _fields: ClassVar[list[tuple[Any, ...]]] = [
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
 
 
 class TokenError(Exception):
@@ -60,6 +76,128 @@ class TimestampToken:
     def signer_count(self) -> int:
         return len(self.signed_data["signer_infos"])
 
+    @property
+    def tst_version(self) -> int | str:
+        value: int | str = self.tst_info["version"].native
+        return value
+
+    @property
+    def nonce(self) -> int | None:
+        value: int | None = self.tst_info["nonce"].native
+        return value
+
+    @property
+    def accuracy(self) -> timedelta | None:
+        """TSTInfo ``accuracy`` as a duration (absent fields count as zero), or None."""
+        accuracy = self.tst_info["accuracy"]
+        if accuracy.native is None:
+            return None
+        parts = accuracy.native
+        return timedelta(
+            seconds=parts.get("seconds") or 0,
+            milliseconds=parts.get("millis") or 0,
+            microseconds=parts.get("micros") or 0,
+        )
+
+    @property
+    def tsa_name(self) -> Any:
+        """TSTInfo ``tsa`` (an asn1crypto GeneralName), or None when absent."""
+        name = self.tst_info["tsa"]
+        return None if name.native is None else name
+
+    @property
+    def signer_infos(self) -> list[Any]:
+        """The SignerInfo values (asn1crypto.cms.SignerInfo)."""
+        return list(self.signed_data["signer_infos"])
+
+    @property
+    def certificates(self) -> list[asn1_x509.Certificate]:
+        """The X.509 certificates the SignedData carries (other CertificateChoices skipped)."""
+        found = self.signed_data["certificates"]
+        if found.native is None:
+            return []
+        return [choice.chosen for choice in found if choice.name == "certificate"]
+
+
+@dataclass(frozen=True)
+class TimestampRequest:
+    """The parts of a TimeStampReq (RFC 3161 2.4.1) a TSA acts on."""
+
+    hash_algorithm: str
+    digest: bytes
+    policy_oid: str | None
+    nonce: int | None
+    cert_req: bool
+    has_extensions: bool
+
+
+def build_request(
+    digest: bytes,
+    *,
+    hash_algorithm: str = "sha256",
+    nonce: int | None = None,
+    cert_req: bool = True,
+    policy_oid: str | None = None,
+) -> bytes:
+    """DER of a TimeStampReq (``application/timestamp-query``) for an already-hashed digest."""
+    if len(digest) != IMPRINT_LENGTHS.get(hash_algorithm, -1):
+        raise ValueError(f"digest is not a {hash_algorithm} digest")
+    fields: dict[str, Any] = {
+        "version": "v1",
+        "message_imprint": {"hash_algorithm": {"algorithm": hash_algorithm}, "hashed_message": digest},
+        "cert_req": cert_req,
+    }
+    if nonce is not None:
+        fields["nonce"] = nonce
+    if policy_oid is not None:
+        fields["req_policy"] = policy_oid
+    der: bytes = tsp.TimeStampReq(fields).dump()
+    return der
+
+
+def parse_request(der: bytes) -> TimestampRequest:
+    """Parse a DER TimeStampReq; TokenError with a one-line reason when it is not one."""
+    try:
+        request = tsp.TimeStampReq.load(der, strict=True)
+        _ = request.native  # force a full parse
+        if request["version"].native != "v1":
+            raise TokenError(f"TimeStampReq version is {request['version'].native}, not v1")
+        imprint = request["message_imprint"]
+        policy = request["req_policy"]
+        return TimestampRequest(
+            hash_algorithm=imprint["hash_algorithm"]["algorithm"].native,
+            digest=imprint["hashed_message"].native,
+            policy_oid=None if policy.native is None else policy.dotted,
+            nonce=request["nonce"].native,
+            cert_req=bool(request["cert_req"].native),
+            has_extensions=request["extensions"].native is not None,
+        )
+    except TokenError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise TokenError("not DER of a TimeStampReq") from None
+
+
+def rejection_response(fail_info: str, text: str) -> bytes:
+    """DER of a TimeStampResp with status rejection and one PKIFailureInfo bit set."""
+    response = TimeStampResp({
+        "status": {"status": "rejection", "status_string": [text], "fail_info": {fail_info}},
+    })
+    der: bytes = response.dump()
+    return der
+
+
+def response_status(der: bytes) -> tuple[str, str | None]:
+    """(PKIStatus, status text) of a DER TimeStampResp; TokenError if it is not one."""
+    try:
+        response = TimeStampResp.load(der, strict=True)
+        status_info = response["status"]
+        status: str = status_info["status"].native
+        texts = status_info["status_string"].native
+    except (ValueError, TypeError, KeyError):
+        raise TokenError("not DER of a TimeStampResp") from None
+    return status, "; ".join(texts) if texts else None
+
 
 def decode_base64_der(text: Any) -> bytes:
     if not isinstance(text, str) or not text:
@@ -87,7 +225,7 @@ def parse_token(der: bytes) -> TimestampToken:
     token_der = der
     if content_info is None:
         try:
-            response = tsp.TimeStampResp.load(der, strict=True)
+            response = TimeStampResp.load(der, strict=True)
             status = response["status"]["status"].native
             token = response["time_stamp_token"]
         except (ValueError, TypeError, KeyError):
@@ -103,15 +241,15 @@ def parse_token(der: bytes) -> TimestampToken:
     try:
         signed_data = content_info["content"]
         encap = signed_data["encap_content_info"]
-        if encap["content_type"].dotted != "1.2.840.113549.1.9.16.1.4":
+        if encap["content_type"].dotted != ID_CT_TSTINFO:
             raise TokenError(
-                f"eContentType is {encap['content_type'].dotted}, not id-ct-TSTInfo"
+                f"eContentType is {encap['content_type'].dotted:.80}, not id-ct-TSTInfo"
             )
         if encap["content"].native is None:
             raise TokenError("SignedData carries no eContent (detached TSTInfo)")
         econtent = encap["content"].contents
         tst_info = tsp.TSTInfo.load(econtent, strict=True)
-        tst_info.native  # force a full parse so later reads cannot fail lazily
+        _ = tst_info.native  # force a full parse so later reads cannot fail lazily
         len(signed_data["signer_infos"])
     except TokenError:
         raise

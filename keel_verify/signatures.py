@@ -92,7 +92,7 @@ def _verify_entry(entry: Any, message: bytes, content_hash: str) -> tuple[bytes 
     if not isinstance(entry, dict):
         return None, "signature entry is not an object"
     if entry.get("algorithm") != "ed25519":
-        return None, f"unsupported algorithm {entry.get('algorithm')!r}"
+        return None, f"unsupported algorithm {entry.get('algorithm')!r:.60}"
     raw_key, problem = _decode_prefixed(entry.get("public_key"), 32, "public_key")
     if problem:
         return None, problem
@@ -144,7 +144,11 @@ def assess_signatures(
     message = artifact.unsigned_message
     content_hash = artifact.unsigned_content_hash
     findings: list[SignatureFinding] = []
-    basis = "witnessed genTime (authenticated)" if authenticated_time else "signed_at (unauthenticated)"
+    if authenticated_time is not None:
+        shown = authenticated_time.isoformat().replace("+00:00", "Z")
+        basis = f"witnessed genTime {shown} (authenticated)"
+    else:
+        basis = "signed_at (unauthenticated)"
     for index, entry in enumerate(entries):
         raw_key, problem = _verify_entry(entry, message, content_hash)
         fields = entry if isinstance(entry, dict) else {}
@@ -165,6 +169,15 @@ def assess_signatures(
                 problems.append(candidate_problem)
             if trusted_key is None and problems:
                 trust_problem = "; ".join(problems)
+            if note:
+                # Neither time bounds the signing from above: signed_at is the artifact's
+                # own claim, and the signature covers the witnessed receipt, so it was
+                # made at or after genTime. A later revocation is reported, not cleared.
+                note += (
+                    "; the witnessed genTime shows only that the signature is not older, "
+                    if authenticated_time is not None
+                    else "; judged at the artifact's own signed_at, which nothing authenticates, "
+                ) + "so signing after the revocation is not ruled out"
         key_id = fields.get("key_id")
         public_key = fields.get("public_key")
         findings.append(

@@ -1,0 +1,225 @@
+"""``time_consistency``: the artifact's times agree with each other and with the time a
+timestamp witness claims (SPEC B.3).
+
+* Signed order: ``started_at <= occurred_at`` of every chain entry ``<= ended_at <=
+  issued_at``. These are all covered by the issuer signature, so a contradiction among
+  them is the issuer's own statement and fails. ``ended_at: null`` (a session still
+  active when exported) bounds the events by ``issued_at`` instead.
+* Witnessed time: a token's genTime (widened by its stated accuracy) must not precede
+  the last chain event it covers -- it cannot witness what did not exist yet -- nor lie
+  more than :data:`GEN_TIME_AFTER_ISSUED_TOLERANCE` after ``issued_at``; the receipt's
+  ``received_at`` must lie within :data:`RECEIVED_AT_TOLERANCE` of genTime.
+  A contradiction with an authenticated genTime (a token that passed
+  ``timestamp_witness`` fully) fails; one resting only on an unauthenticated genTime
+  (an unsigned or unanchored token) warns. Tokens that failed verification are left to
+  ``timestamp_witness``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from keel_verify.access import list_at, member, obj_at, parse_time, time_at
+from keel_verify.checks.base import Check, failed, passed, warned
+from keel_verify.context import CheckContext
+from keel_verify.results import CheckResult
+from keel_verify.witness import ReceiptWitness, WitnessStatus, iso_utc
+
+NAME = "time_consistency"
+
+#: How long after ``issued_at`` a genTime may be: the issuer may request the timestamp
+#: just after stamping ``issued_at``, but a genTime long after it contradicts the claim
+#: that the receipt was part of the artifact when it was issued.
+GEN_TIME_AFTER_ISSUED_TOLERANCE = timedelta(minutes=10)
+
+#: How far ``received_at`` (the issuer's clock, when the reply arrived) may lie from
+#: genTime (the TSA's clock): network round trip plus ordinary clock skew.
+RECEIVED_AT_TOLERANCE = timedelta(minutes=5)
+
+Problem = tuple[str, str]  # (JSON Pointer, problem)
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(abs(delta).total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _signed_order(
+    document: dict[str, Any],
+) -> tuple[list[Problem], list[tuple[int | None, datetime, str]], datetime, datetime]:
+    """Problems among the signed times, the events (sequence, occurred_at, pointer),
+    started_at and issued_at."""
+    metadata = obj_at(document, "session_metadata", "")
+    started = time_at(metadata, "started_at", "/session_metadata")
+    issued = time_at(document, "issued_at", "")
+    ended: datetime | None = None
+    if member(metadata, "ended_at", "/session_metadata") is not None:
+        ended = time_at(metadata, "ended_at", "/session_metadata")
+    problems: list[Problem] = []
+    if ended is None and metadata.get("status") == "ended":
+        problems.append((
+            "/session_metadata/ended_at",
+            "session status is \"ended\" but ended_at is null",
+        ))
+    if ended is not None and ended < started:
+        problems.append((
+            "/session_metadata/ended_at",
+            f"ended_at {iso_utc(ended)} precedes started_at {iso_utc(started)}",
+        ))
+    last_allowed, last_name = (ended, "ended_at") if ended is not None else (issued, "issued_at")
+    if ended is not None and ended > issued:
+        problems.append((
+            "/session_metadata/ended_at",
+            f"ended_at {iso_utc(ended)} is after issued_at {iso_utc(issued)}",
+        ))
+    if started > issued:
+        problems.append((
+            "/session_metadata/started_at",
+            f"started_at {iso_utc(started)} is after issued_at {iso_utc(issued)}",
+        ))
+    events: list[tuple[int | None, datetime, str]] = []
+    for index, entry in enumerate(list_at(document, "chain", "")):
+        pointer = f"/chain/{index}/occurred_at"
+        if not isinstance(entry, dict):
+            problems.append((f"/chain/{index}", f"entry {index + 1} is not an object"))
+            continue
+        occurred = parse_time(entry.get("occurred_at"))
+        if occurred is None:
+            problems.append((pointer, "occurred_at is not an RFC 3339 UTC timestamp"))
+            continue
+        sequence = entry.get("sequence")
+        events.append((sequence if type(sequence) is int else None, occurred, pointer))
+        if occurred < started:
+            problems.append((
+                pointer,
+                f"entry {index + 1} occurred_at {iso_utc(occurred)} precedes started_at "
+                f"{iso_utc(started)}",
+            ))
+        if occurred > last_allowed:
+            problems.append((
+                pointer,
+                f"entry {index + 1} occurred_at {iso_utc(occurred)} is after {last_name} "
+                f"{iso_utc(last_allowed)}",
+            ))
+    return problems, events, started, issued
+
+
+def _witness_problems(
+    receipt: ReceiptWitness,
+    events: list[tuple[int | None, datetime, str]],
+    started: datetime,
+    issued: datetime,
+) -> list[Problem]:
+    verification = receipt.verification
+    gen_time = verification.gen_time
+    if gen_time is None:
+        return []
+    slack = verification.accuracy or timedelta(0)
+    basis = "authenticated" if receipt.status is WitnessStatus.VERIFIED else "unauthenticated"
+    shown = f"genTime {iso_utc(gen_time)} ({basis})"
+    token_pointer = f"{receipt.pointer}/tsa_response_base64"
+    problems: list[Problem] = []
+    covered = [
+        event for event in events
+        if receipt.covers_sequence is None or event[0] is None or event[0] <= receipt.covers_sequence
+    ]
+    if gen_time + slack < started:
+        problems.append((
+            token_pointer,
+            f"{shown} precedes the session itself (started_at {iso_utc(started)}, "
+            f"{_duration(started - gen_time)} later): it cannot have witnessed this session",
+        ))
+    elif covered:
+        _, last_time, last_pointer = max(covered, key=lambda event: event[1])
+        if gen_time + slack < last_time:
+            problems.append((
+                token_pointer,
+                f"{shown} precedes the last chain event it covers ({iso_utc(last_time)} at "
+                f"{last_pointer})",
+            ))
+    if gen_time - slack > issued + GEN_TIME_AFTER_ISSUED_TOLERANCE:
+        problems.append((
+            token_pointer,
+            f"{shown} is {_duration(gen_time - issued)} after issued_at {iso_utc(issued)} "
+            f"(tolerance {_duration(GEN_TIME_AFTER_ISSUED_TOLERANCE)})",
+        ))
+    received = receipt.received_at
+    if received is not None and abs(received - gen_time) > RECEIVED_AT_TOLERANCE + slack:
+        problems.append((
+            f"{receipt.pointer}/received_at",
+            f"received_at {iso_utc(received)} is {_duration(received - gen_time)} from {shown} "
+            f"(tolerance {_duration(RECEIVED_AT_TOLERANCE)})",
+        ))
+    return problems
+
+
+def _listed(problems: list[Problem]) -> dict[str, Any]:
+    return {
+        "problems": [{"pointer": p, "problem": m} for p, m in problems[:50]],
+        "problem_count": len(problems),
+    }
+
+
+def _first(problems: list[Problem]) -> tuple[str, str]:
+    pointer, problem = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return pointer, problem + more
+
+
+def run(context: CheckContext) -> CheckResult:
+    document = context.artifact.document
+    signed, events, started, issued = _signed_order(document)
+    authenticated: list[Problem] = []
+    unauthenticated: list[Problem] = []
+    judged = [
+        r for r in context.witness.receipts
+        if r.status is not WitnessStatus.INVALID and r.verification.gen_time is not None
+    ]
+    for receipt in judged:
+        found = _witness_problems(receipt, events, started, issued)
+        (authenticated if receipt.status is WitnessStatus.VERIFIED else unauthenticated).extend(found)
+    details: dict[str, Any] = {
+        "gen_time_after_issued_tolerance_seconds": GEN_TIME_AFTER_ISSUED_TOLERANCE.total_seconds(),
+        "received_at_tolerance_seconds": RECEIVED_AT_TOLERANCE.total_seconds(),
+        "events": len(events),
+        "gen_times_judged": len(judged),
+    }
+    hard = signed + authenticated
+    if hard:
+        pointer, reason = _first(hard)
+        return failed(NAME, reason, pointer, **details, **_listed(hard + unauthenticated))
+    if unauthenticated:
+        pointer, reason = _first(unauthenticated)
+        return warned(
+            NAME,
+            f"{reason}; this rests on an unauthenticated genTime, so it is reported, not failed",
+            pointer,
+            **details,
+            **_listed(unauthenticated),
+        )
+    reason = f"signed times are ordered (started_at, {len(events)} event(s), ended_at, issued_at)"
+    if judged:
+        kinds = {r.status is WitnessStatus.VERIFIED for r in judged}
+        basis = "authenticated" if kinds == {True} else "partly unauthenticated"
+        reason += (
+            f"; {len(judged)} witnessed genTime(s) ({basis}) follow the events they cover, lie "
+            "within tolerance of issued_at and agree with received_at"
+        )
+    else:
+        reason += "; no witnessed genTime to compare"
+    return passed(NAME, reason, **details)
+
+
+CHECK = Check(
+    NAME,
+    run,
+    "started_at <= events <= ended_at <= issued_at; genTime agrees with the session",
+)

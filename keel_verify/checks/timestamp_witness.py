@@ -1,0 +1,112 @@
+"""``timestamp_witness``: every RFC 3161 token is fully verified -- signature, signed
+attributes, ESS binding, TSA certificate profile, chain to a trusted TSA root at genTime,
+message imprint (SPEC B.2; the steps are in :mod:`keel_verify.witness`).
+
+PASS means a trusted TSA vouches that the project chain head existed at genTime. An
+unsigned token, or a signed one with no TSA root to anchor it, is a WARN that says what
+is not proven; any failed step is a FAIL naming the step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel_verify.checks.base import Check, failed, passed, warned
+from keel_verify.context import CheckContext
+from keel_verify.results import CheckResult
+from keel_verify.witness import ReceiptWitness, WitnessStatus, describe, iso_utc, shorten
+
+NAME = "timestamp_witness"
+
+
+def _gen_time(receipt: ReceiptWitness) -> str:
+    gen_time = receipt.verification.gen_time
+    return iso_utc(gen_time) if gen_time else "unknown"
+
+
+def _more(count: int) -> str:
+    return f" (and {count - 1} more)" if count > 1 else ""
+
+
+def run(context: CheckContext) -> CheckResult:
+    assessment = context.witness
+    if assessment.structure_problem:
+        pointer, problem = assessment.structure_problem
+        return failed(NAME, problem, pointer)
+    details: dict[str, Any] = {
+        "receipts": [describe(r) for r in assessment.receipts],
+        "tsa_roots_configured": assessment.roots_configured,
+        "tsa_roots_source": assessment.roots_source,
+        "authenticated_time": (
+            iso_utc(assessment.authenticated_time) if assessment.authenticated_time else None
+        ),
+    }
+    if not assessment.receipts:
+        if assessment.degraded_declared:
+            return warned(
+                NAME,
+                "unwitnessed: no timestamp receipt (the artifact declares tsa_status "
+                "\"degraded_no_receipt\"); nothing independent proves when it existed",
+                "/tsa_status",
+                **details,
+            )
+        return failed(
+            NAME,
+            "no timestamp receipt, and the artifact does not declare tsa_status "
+            "\"degraded_no_receipt\"",
+            "/timestamp_receipts",
+            **details,
+        )
+
+    invalid = assessment.with_status(WitnessStatus.INVALID)
+    if invalid:
+        first = invalid[0]
+        return failed(
+            NAME,
+            f"receipt {first.pointer}: {first.verification.reason}{_more(len(invalid))}",
+            f"{first.pointer}/tsa_response_base64",
+            **details,
+        )
+    unsigned = assessment.with_status(WitnessStatus.UNSIGNED)
+    if unsigned:
+        first = unsigned[0]
+        return warned(
+            NAME,
+            f"unwitnessed: the token is unsigned (no SignerInfo) in receipt {first.pointer}"
+            f"{_more(len(unsigned))}, so it binds nothing; its genTime {_gen_time(first)} is "
+            "an unauthenticated claim and no TSA vouches for the chain head",
+            f"{first.pointer}/tsa_response_base64",
+            **details,
+        )
+    unanchored = assessment.with_status(WitnessStatus.UNANCHORED)
+    if unanchored:
+        first = unanchored[0]
+        return warned(
+            NAME,
+            f"not anchored: the token in receipt {first.pointer}{_more(len(unanchored))} is "
+            f"validly signed by {shorten(str(first.verification.tsa_subject))}, but no TSA root is "
+            "configured (give --tsa-roots, or tsa_roots in --trust-root), so who that TSA is, "
+            f"and its genTime {_gen_time(first)}, are not proven",
+            f"{first.pointer}/tsa_response_base64",
+            **details,
+        )
+    verified = assessment.receipts
+    first = verified[0]
+    source = f" from {assessment.roots_source}" if assessment.roots_source else ""
+    return passed(
+        NAME,
+        f"{len(verified)} receipt(s) witnessed: signed by "
+        f"{shorten(str(first.verification.tsa_subject))}, chained to trusted TSA root "
+        f"{shorten(str(first.verification.root_subject))}{source} at genTime "
+        f"{_gen_time(first)}; this proves the project chain head existed by then, not when "
+        "the artifact was signed",
+        first.pointer,
+        **details,
+    )
+
+
+CHECK = Check(
+    NAME,
+    run,
+    "RFC 3161 tokens signed, ESS-bound, timeStamping EKU, chained to a TSA root at genTime",
+)

@@ -1,0 +1,682 @@
+"""Full verification of RFC 3161 time-stamp tokens (SPEC A.8, B.2).
+
+A receipt is a *witness* only when its token is signed by a time-stamping authority whose
+certificate chains to a root the caller trusts. Each token goes through these steps, in
+this order, and the first that fails is named in the reason:
+
+1. token structure: a granted TimeStampResp or a bare token; SignedData with exactly one
+   SignerInfo (none: *unsigned*, which binds nothing); eContent id-ct-TSTInfo; TSTInfo v1;
+2. signer certificate: found among the token's certificates by issuer/serial or key id;
+3. signed attributes: content-type, message-digest over the exact eContent octets, and
+   an ESS signing-certificate (ESSCertIDv2 or ESSCertID) naming that certificate, each
+   attribute once (RFC 5652 5.3, RFC 5035, RFC 2634);
+4. signature: over the DER SET OF the signed attributes (RSA PKCS#1 v1.5, RSA-PSS,
+   ECDSA, Ed25519);
+5. signer certificate: extended key usage exactly id-kp-timeStamping and critical
+   (RFC 3161 2.3); ``TSTInfo.tsa``, when present, names it;
+6. certificate chain: to a configured TSA root, judged at genTime (cryptography's
+   path validation with a TSA extension profile), skipped when no root is configured;
+7. message imprint: SHA-256 over the receipt's ``request_hash``.
+
+Verification is pure and total: hostile bytes give an INVALID result, never an exception.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    Policy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from keel_verify.access import Malformed, is_tagged_hash, parse_time
+from keel_verify.receipts import collect_receipts, declares_degraded
+from keel_verify.rfc3161 import (
+    ID_CT_TSTINFO,
+    TimestampToken,
+    TokenError,
+    decode_base64_der,
+    parse_token,
+)
+from keel_verify.trust import TrustPolicy
+
+STEP_STRUCTURE = "token structure"
+STEP_SIGNER_CERTIFICATE = "signer certificate"
+STEP_SIGNED_ATTRIBUTES = "signed attributes"
+STEP_SIGNATURE = "signature"
+STEP_CHAIN = "certificate chain"
+STEP_IMPRINT = "message imprint"
+
+#: Each receipt costs a CMS verification; real artifacts carry one or two. More than this
+#: is refused rather than spent on (a hostile artifact could list thousands).
+MAX_RECEIPTS = 64
+
+#: Digests accepted for message-digest and signatures; SHA-1 and MD5 are refused.
+_DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+#: ESSCertIDv2 may use these; ESSCertID (v1) is SHA-1 by definition (RFC 2634 5.4.1).
+_ESS_DIGESTS = ("sha256", "sha384", "sha512")
+
+_ATTRIBUTE_NAMES = {
+    "1.2.840.113549.1.9.3": "content-type",
+    "1.2.840.113549.1.9.4": "message-digest",
+    "1.2.840.113549.1.9.16.2.12": "signing-certificate (ESSCertID)",
+    "1.2.840.113549.1.9.16.2.47": "signing-certificate-v2 (ESSCertIDv2)",
+}
+_CONTENT_TYPE, _MESSAGE_DIGEST, _ESS_V1, _ESS_V2 = _ATTRIBUTE_NAMES
+
+
+class WitnessStatus(enum.Enum):
+    VERIFIED = "verified"  # signed, valid, chained to a configured TSA root at genTime
+    UNANCHORED = "unanchored"  # signed and valid, but no TSA root is configured
+    UNSIGNED = "unsigned"  # no SignerInfo: an unauthenticated claim that binds nothing
+    INVALID = "invalid"  # a verification step failed
+
+
+@dataclass(frozen=True)
+class TokenVerification:
+    """What one token proves, and the facts a report shows about it."""
+
+    status: WitnessStatus
+    step: str | None = None  # the step that failed (INVALID only)
+    problem: str | None = None
+    gen_time: datetime | None = None
+    accuracy: timedelta | None = None
+    policy_oid: str | None = None
+    serial_number: int | None = None
+    tsa_subject: str | None = None
+    signer_certificate_sha256: str | None = None
+    root_subject: str | None = None
+    token_sha256: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return f"{self.step}: {self.problem}" if self.step else (self.problem or "")
+
+
+class _StepFailed(Exception):
+    def __init__(self, step: str, problem: str) -> None:
+        super().__init__(problem)
+        self.step = step
+        self.problem = problem
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """Attacker-chosen text (names, OIDs) cut to fit a one-line reason."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def iso_utc(value: datetime) -> str:
+    """``2026-05-21T14:35:02Z`` (fractions kept when present)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- the steps ---------------------------------------------------------------------------
+
+
+def _structure(token: TimestampToken) -> None:
+    version = token.tst_version
+    if version not in ("v1", 1):
+        raise _StepFailed(STEP_STRUCTURE, f"TSTInfo version is {shorten(str(version))}, not v1")
+    if token.signer_count > 1:
+        raise _StepFailed(
+            STEP_STRUCTURE, f"SignedData carries {token.signer_count} SignerInfos, expected one"
+        )
+
+
+def _find_signer(
+    token: TimestampToken, signer_info: Any, roots: Sequence[x509.Certificate]
+) -> asn1_x509.Certificate:
+    """The certificate the SignerInfo names: among the token's certificates, else among
+    the configured roots (a TSA certificate pinned directly, for tokens made without
+    certReq)."""
+    sid = signer_info["sid"]
+    certificates = token.certificates + [
+        asn1_x509.Certificate.load(root.public_bytes(Encoding.DER)) for root in roots
+    ]
+    for certificate in certificates:
+        if sid.name == "issuer_and_serial_number":
+            wanted = sid.chosen
+            if (
+                certificate.serial_number == wanted["serial_number"].native
+                and certificate.issuer == wanted["issuer"]
+            ):
+                return certificate
+        elif certificate.key_identifier == sid.chosen.native:
+            return certificate
+    if not token.certificates:
+        raise _StepFailed(
+            STEP_SIGNER_CERTIFICATE,
+            "the token carries no certificates and no configured TSA certificate is its "
+            "signer, so the signer cannot be identified (request tokens with certReq true)",
+        )
+    how = "issuer and serial number" if sid.name == "issuer_and_serial_number" else "key identifier"
+    raise _StepFailed(
+        STEP_SIGNER_CERTIFICATE,
+        f"no certificate in the token matches the SignerInfo's {how}",
+    )
+
+
+def _digest_name(signer_info: Any) -> str:
+    name = signer_info["digest_algorithm"]["algorithm"].native
+    if name not in _DIGESTS:
+        raise _StepFailed(STEP_SIGNED_ATTRIBUTES, f"digest algorithm {shorten(str(name))} is not accepted")
+    return str(name)
+
+
+def _single_values(signer_info: Any) -> dict[str, Any]:
+    """type OID -> its one value; each attribute must appear once with one value."""
+    attributes = signer_info["signed_attrs"]
+    if attributes.native is None or len(attributes) == 0:
+        raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the SignerInfo has no signed attributes")
+    found: dict[str, Any] = {}
+    for attribute in attributes:
+        oid = attribute["type"].dotted
+        name = _ATTRIBUTE_NAMES.get(oid) or shorten(oid)
+        if oid in found:
+            raise _StepFailed(STEP_SIGNED_ATTRIBUTES, f"the {name} attribute appears more than once")
+        if len(attribute["values"]) != 1:
+            raise _StepFailed(
+                STEP_SIGNED_ATTRIBUTES,
+                f"the {name} attribute has {len(attribute['values'])} values, expected one",
+            )
+        found[oid] = attribute["values"][0]
+    return found
+
+
+def _names_certificate(issuer_serial: Any, certificate: asn1_x509.Certificate) -> bool:
+    if issuer_serial["serial_number"].native != certificate.serial_number:
+        return False
+    return any(
+        name.name == "directory_name" and name.chosen == certificate.issuer
+        for name in issuer_serial["issuer"]
+    )
+
+
+def _check_ess(values: dict[str, Any], certificate: asn1_x509.Certificate) -> None:
+    present = [(oid, values[oid]) for oid in (_ESS_V2, _ESS_V1) if oid in values]
+    if not present:
+        raise _StepFailed(
+            STEP_SIGNED_ATTRIBUTES,
+            "no ESS signing-certificate attribute (ESSCertIDv2 or ESSCertID) binds the "
+            "signer certificate",
+        )
+    der = certificate.dump()
+    for oid, value in present:
+        name = _ATTRIBUTE_NAMES[oid]
+        cert_ids = value["certs"]
+        if len(cert_ids) == 0:
+            raise _StepFailed(STEP_SIGNED_ATTRIBUTES, f"the {name} attribute lists no certificate")
+        first = cert_ids[0]  # RFC 5035 5.4: the first ESSCertID names the signing certificate
+        algorithm = first["hash_algorithm"]["algorithm"].native if oid == _ESS_V2 else "sha1"
+        if oid == _ESS_V2 and algorithm not in _ESS_DIGESTS:
+            raise _StepFailed(STEP_SIGNED_ATTRIBUTES, f"{name} uses hash {shorten(str(algorithm))}")
+        if first["cert_hash"].native != hashlib.new(algorithm, der).digest():
+            raise _StepFailed(
+                STEP_SIGNED_ATTRIBUTES,
+                f"the {name} attribute names another certificate than the signer's "
+                f"({algorithm} hash differs)",
+            )
+        issuer_serial = first["issuer_serial"]
+        if issuer_serial.native is not None and not _names_certificate(issuer_serial, certificate):
+            raise _StepFailed(
+                STEP_SIGNED_ATTRIBUTES,
+                f"the {name} attribute's issuerSerial does not name the signer certificate",
+            )
+
+
+def _signed_attributes(
+    token: TimestampToken, signer_info: Any, certificate: asn1_x509.Certificate, digest: str
+) -> None:
+    values = _single_values(signer_info)
+    if _CONTENT_TYPE not in values:
+        raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the content-type attribute is missing")
+    if values[_CONTENT_TYPE].dotted != ID_CT_TSTINFO:
+        raise _StepFailed(
+            STEP_SIGNED_ATTRIBUTES,
+            f"the content-type attribute is {shorten(values[_CONTENT_TYPE].dotted)}, "
+            "not id-ct-TSTInfo",
+        )
+    if _MESSAGE_DIGEST not in values:
+        raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the message-digest attribute is missing")
+    if values[_MESSAGE_DIGEST].native != hashlib.new(digest, token.econtent).digest():
+        raise _StepFailed(
+            STEP_SIGNED_ATTRIBUTES,
+            f"the message-digest attribute is not the {digest} digest of the TSTInfo "
+            "(the time-stamp content was altered, or signed for other content)",
+        )
+    _check_ess(values, certificate)
+
+
+def _signature_hash(algorithm: Any, fallback: str) -> hashes.HashAlgorithm:
+    try:
+        name = algorithm.hash_algo  # the hash an OID like ecdsa-with-SHA256 names
+    except ValueError:  # rsaEncryption, plain ecdsa: the SignerInfo digestAlgorithm applies
+        name = fallback
+    if name not in _DIGESTS:
+        raise _StepFailed(STEP_SIGNATURE, f"signature hash {shorten(str(name))} is not accepted")
+    return _DIGESTS[name]()
+
+
+def _pss_padding(parameters: Any) -> tuple[padding.PSS, hashes.HashAlgorithm]:
+    hash_name = parameters["hash_algorithm"]["algorithm"].native
+    mgf = parameters["mask_gen_algorithm"]
+    mgf_hash = mgf["parameters"]["algorithm"].native
+    if mgf["algorithm"].native != "mgf1" or hash_name not in _DIGESTS or mgf_hash not in _DIGESTS:
+        raise _StepFailed(STEP_SIGNATURE, "RSA-PSS parameters use an unaccepted hash or MGF")
+    if parameters["trailer_field"].native != "trailer_field_bc":
+        raise _StepFailed(STEP_SIGNATURE, "RSA-PSS trailer field is not 0xBC")
+    salt = parameters["salt_length"].native
+    return padding.PSS(padding.MGF1(_DIGESTS[mgf_hash]()), salt), _DIGESTS[hash_name]()
+
+
+def _signature(signer_info: Any, certificate: x509.Certificate, digest: str) -> None:
+    algorithm = signer_info["signature_algorithm"]
+    kind = algorithm.signature_algo
+    signature = signer_info["signature"].native
+    # RFC 5652 5.4: the signature covers the DER SET OF the attributes, i.e. the received
+    # [0] IMPLICIT bytes with the universal SET tag; untag() keeps the received contents.
+    message = signer_info["signed_attrs"].untag().dump()
+    key = certificate.public_key()
+    try:
+        if kind == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, message)
+        elif kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, message, ec.ECDSA(_signature_hash(algorithm, digest)))
+        elif kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, message, padding.PKCS1v15(), _signature_hash(algorithm, digest))
+        elif kind == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
+            pss, chosen = _pss_padding(algorithm["parameters"])
+            key.verify(signature, message, pss, chosen)
+        else:
+            raise _StepFailed(
+                STEP_SIGNATURE,
+                f"signature algorithm {kind} does not fit the TSA certificate's "
+                f"{type(key).__name__.removesuffix('PublicKey').lstrip('_')} key, or is not supported",
+            )
+    except InvalidSignature:
+        raise _StepFailed(
+            STEP_SIGNATURE,
+            "the signature over the signed attributes does not verify with the TSA "
+            "certificate's key",
+        ) from None
+
+
+def _general_name_text(name: Any) -> str:
+    if name.name == "directory_name":
+        return str(name.chosen.human_friendly)
+    return f"{name.name} {name.native}"
+
+
+def _tsa_certificate_profile(
+    token: TimestampToken, certificate: x509.Certificate, asn1_certificate: asn1_x509.Certificate
+) -> None:
+    try:
+        eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        raise _StepFailed(
+            STEP_SIGNER_CERTIFICATE, "the TSA certificate has no extended key usage extension"
+        ) from None
+    if not eku.critical:
+        raise _StepFailed(
+            STEP_SIGNER_CERTIFICATE,
+            "the TSA certificate's extended key usage is not critical (RFC 3161 2.3)",
+        )
+    usages = list(eku.value)
+    if usages != [ExtendedKeyUsageOID.TIME_STAMPING]:
+        listed = ", ".join(oid._name or oid.dotted_string for oid in usages)
+        raise _StepFailed(
+            STEP_SIGNER_CERTIFICATE,
+            f"the TSA certificate's extended key usage is [{shorten(listed)}], not only "
+            "id-kp-timeStamping (RFC 3161 2.3)",
+        )
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not (usage.digital_signature or usage.content_commitment):
+            raise _StepFailed(
+                STEP_SIGNER_CERTIFICATE,
+                "the TSA certificate's key usage allows neither digitalSignature nor "
+                "nonRepudiation",
+            )
+    except x509.ExtensionNotFound:
+        pass
+    named = token.tsa_name
+    if named is None:
+        return
+    if named.name == "directory_name":
+        matches = named.chosen == asn1_certificate.subject
+    else:
+        alternatives = asn1_certificate.subject_alt_name_value
+        matches = alternatives is not None and any(
+            alt.name == named.name and alt.native == named.native for alt in alternatives
+        )
+    if not matches:
+        raise _StepFailed(
+            STEP_SIGNER_CERTIFICATE,
+            f"TSTInfo.tsa names {shorten(_general_name_text(named))!r}, which is not the TSA "
+            f"certificate ({shorten(asn1_certificate.subject.human_friendly)!r})",
+        )
+
+
+def _ee_time_stamping_only(policy: Policy, certificate: x509.Certificate, value: Any) -> None:
+    if list(value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
+        raise ValueError("extended key usage is not exactly id-kp-timeStamping")
+
+
+def _ca_allows_time_stamping(policy: Policy, certificate: x509.Certificate, value: Any) -> None:
+    # A CA may restrict its subtree by EKU; it must then allow time-stamping.
+    if value is not None and not {
+        ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
+    } & set(value):
+        raise ValueError("issuing CA's extended key usage excludes id-kp-timeStamping")
+
+
+@cache
+def _extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
+    """(CA policy, end-entity policy) for a TSA chain.
+
+    The CA side keeps the Web PKI defaults except extended key usage, which only has to
+    allow time-stamping. The end-entity side is not a TLS leaf: no SAN is needed, and
+    instead of clientAuth/serverAuth the EKU must be present, critical, exactly
+    id-kp-timeStamping (RFC 3161 2.3).
+    """
+    ca = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ca_allows_time_stamping
+    )
+    ee = ExtensionPolicy.permit_all().require_present(
+        x509.ExtendedKeyUsage, Criticality.CRITICAL, _ee_time_stamping_only
+    )
+    return ca, ee
+
+
+_ENCOUNTERED = re.compile(r"\s*\(encountered processing .*\)\s*$", re.DOTALL)
+
+
+def _chain(
+    certificate: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    roots: Sequence[x509.Certificate],
+    at: datetime,
+) -> x509.Certificate:
+    """The trusted root ``certificate`` chains to at time ``at``."""
+    ca_policy, ee_policy = _extension_policies()
+    verifier = (
+        PolicyBuilder()
+        .store(Store(list(roots)))
+        .time(at)
+        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+        .build_client_verifier()
+    )
+    try:
+        verified = verifier.verify(certificate, intermediates)
+    except VerificationError as error:
+        why = _ENCOUNTERED.sub("", str(error)).removeprefix("validation failed: ")
+        raise _StepFailed(
+            STEP_CHAIN,
+            f"the TSA certificate does not chain to a configured TSA root at genTime "
+            f"{iso_utc(at)}: {why[:200]}",
+        ) from None
+    return verified.chain[-1]
+
+
+def _imprint(token: TimestampToken, expected: bytes | None) -> None:
+    if expected is None:
+        raise _StepFailed(
+            STEP_IMPRINT, "the receipt's request_hash is not a 'sha256:' hash to compare with"
+        )
+    if token.imprint_algorithm != "sha256":
+        raise _StepFailed(
+            STEP_IMPRINT,
+            f"the token's message imprint uses {shorten(str(token.imprint_algorithm))}, not sha256",
+        )
+    if token.imprint != expected:
+        raise _StepFailed(
+            STEP_IMPRINT,
+            f"the token's message imprint {shorten(token.imprint.hex())} is not the receipt's "
+            f"request_hash ({expected.hex()})",
+        )
+
+
+# -- one token ---------------------------------------------------------------------------
+
+# What the parsers raise for bytes that are not what they claim to be.
+_MALFORMED = (
+    ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+    UnsupportedAlgorithm, x509.InvalidVersion,
+)
+
+
+def _load_certificate(certificate: asn1_x509.Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(certificate.dump())
+
+
+def verify_token(
+    der: bytes, *, expected_digest: bytes | None, tsa_roots: Sequence[x509.Certificate]
+) -> TokenVerification:
+    """Verify one TimeStampToken or TimeStampResp against the SHA-256 ``expected_digest``
+    (None when the receipt names none) and the trusted ``tsa_roots``. Never raises."""
+    facts: dict[str, Any] = {}
+    step = STEP_STRUCTURE
+    try:
+        try:
+            token = parse_token(der)
+        except TokenError as error:
+            raise _StepFailed(STEP_STRUCTURE, str(error)) from None
+        facts.update(
+            gen_time=token.gen_time,
+            accuracy=token.accuracy,
+            policy_oid=token.policy_oid,
+            serial_number=token.serial_number,
+            token_sha256=hashlib.sha256(token.token_der).hexdigest(),
+        )
+        _structure(token)
+        if token.signer_count == 0:
+            step = STEP_IMPRINT
+            _imprint(token, expected_digest)
+            return TokenVerification(WitnessStatus.UNSIGNED, **facts)
+        signer_info = token.signer_infos[0]
+        step = STEP_SIGNER_CERTIFICATE
+        asn1_certificate = _find_signer(token, signer_info, tsa_roots)
+        certificate = _load_certificate(asn1_certificate)
+        facts.update(
+            tsa_subject=certificate.subject.rfc4514_string(),
+            signer_certificate_sha256=certificate.fingerprint(hashes.SHA256()).hex(),
+        )
+        step = STEP_SIGNED_ATTRIBUTES
+        digest = _digest_name(signer_info)
+        _signed_attributes(token, signer_info, asn1_certificate, digest)
+        step = STEP_SIGNATURE
+        _signature(signer_info, certificate, digest)
+        step = STEP_SIGNER_CERTIFICATE
+        _tsa_certificate_profile(token, certificate, asn1_certificate)
+        step = STEP_CHAIN
+        if tsa_roots:
+            others = [
+                _load_certificate(c) for c in token.certificates if c.dump() != asn1_certificate.dump()
+            ]
+            root = _chain(certificate, others, tsa_roots, token.gen_time)
+            facts["root_subject"] = root.subject.rfc4514_string()
+        step = STEP_IMPRINT
+        _imprint(token, expected_digest)
+    except _StepFailed as failure:
+        return TokenVerification(WitnessStatus.INVALID, failure.step, failure.problem, **facts)
+    except _MALFORMED as error:
+        # asn1crypto parses lazily: a malformed inner value surfaces here, in the step
+        # that first read it.
+        text = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        return TokenVerification(WitnessStatus.INVALID, step, f"malformed ASN.1: {text}", **facts)
+    status = WitnessStatus.VERIFIED if tsa_roots else WitnessStatus.UNANCHORED
+    return TokenVerification(status, **facts)
+
+
+# -- an artifact's receipts --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptWitness:
+    pointer: str  # JSON Pointer of the receipt
+    verification: TokenVerification
+    received_at: datetime | None = None
+    covers_sequence: int | None = None
+    claimed_tsa: str | None = None  # the receipt's own "tsa" text (unauthenticated)
+
+    @property
+    def status(self) -> WitnessStatus:
+        return self.verification.status
+
+
+@dataclass(frozen=True)
+class WitnessAssessment:
+    """Every receipt's verification, computed once per artifact and shared by checks."""
+
+    receipts: tuple[ReceiptWitness, ...]
+    degraded_declared: bool
+    roots_configured: bool
+    roots_source: str | None = None
+    structure_problem: tuple[str, str] | None = None  # (pointer, problem)
+
+    def with_status(self, status: WitnessStatus) -> tuple[ReceiptWitness, ...]:
+        return tuple(r for r in self.receipts if r.status is status)
+
+    @property
+    def authenticated_time(self) -> datetime | None:
+        """The latest genTime among fully verified tokens, or None.
+
+        The issuer signature covers every receipt, so it was made after each of their
+        genTimes: the latest verified one is the tightest authenticated time we have.
+        """
+        times = [
+            r.verification.gen_time
+            for r in self.with_status(WitnessStatus.VERIFIED)
+            if r.verification.gen_time is not None
+        ]
+        return max(times) if times else None
+
+
+def _expected_digest(request_hash: Any) -> bytes | None:
+    if not is_tagged_hash(request_hash):
+        return None
+    return bytes.fromhex(str(request_hash).removeprefix("sha256:"))
+
+
+def _witness_receipt(
+    pointer: str,
+    receipt: Any,
+    trust: TrustPolicy,
+    seen: dict[tuple[str, bytes | None], TokenVerification],
+) -> ReceiptWitness:
+    if not isinstance(receipt, dict):
+        return ReceiptWitness(
+            pointer,
+            TokenVerification(WitnessStatus.INVALID, STEP_STRUCTURE, "receipt is not an object"),
+        )
+    encoded = receipt.get("tsa_response_base64")
+    expected = _expected_digest(receipt.get("request_hash"))
+    key = (encoded, expected) if isinstance(encoded, str) else None
+    if key is not None and key in seen:  # the same token listed twice is verified once
+        verification = seen[key]
+    else:
+        try:
+            der = decode_base64_der(encoded)
+        except TokenError as error:
+            verification = TokenVerification(WitnessStatus.INVALID, STEP_STRUCTURE, str(error))
+        else:
+            verification = verify_token(der, expected_digest=expected, tsa_roots=trust.tsa_roots)
+        if key is not None:
+            seen[key] = verification
+    sequence = receipt.get("covers_chain_head_at_sequence")
+    claimed = receipt.get("tsa")
+    return ReceiptWitness(
+        pointer,
+        verification,
+        received_at=parse_time(receipt.get("received_at")),
+        covers_sequence=sequence if type(sequence) is int else None,
+        claimed_tsa=claimed if isinstance(claimed, str) else None,
+    )
+
+
+def assess_witnesses(document: dict[str, Any], trust: TrustPolicy) -> WitnessAssessment:
+    degraded = declares_degraded(document)
+    configured = bool(trust.tsa_roots)
+    try:
+        receipts = collect_receipts(document)
+    except Malformed as malformed:
+        return WitnessAssessment(
+            (), degraded, configured, trust.tsa_roots_source,
+            (malformed.pointer, malformed.problem),
+        )
+    if len(receipts) > MAX_RECEIPTS:
+        return WitnessAssessment(
+            (), degraded, configured, trust.tsa_roots_source,
+            ("/timestamp_receipts",
+             f"{len(receipts)} timestamp receipts exceed the limit of {MAX_RECEIPTS}"),
+        )
+    seen: dict[tuple[str, bytes | None], TokenVerification] = {}
+    witnessed = tuple(
+        _witness_receipt(pointer, receipt, trust, seen) for pointer, receipt in receipts
+    )
+    return WitnessAssessment(witnessed, degraded, configured, trust.tsa_roots_source)
+
+
+def describe(receipt: ReceiptWitness) -> dict[str, Any]:
+    """JSON-ready facts about one receipt's witness, for a report's details."""
+    v = receipt.verification
+    return {
+        "pointer": receipt.pointer,
+        "status": v.status.value,
+        "failed_step": v.step,
+        "problem": v.problem,
+        "gen_time": iso_utc(v.gen_time) if v.gen_time else None,
+        "gen_time_authenticated": v.status is WitnessStatus.VERIFIED,
+        "accuracy_seconds": v.accuracy.total_seconds() if v.accuracy is not None else None,
+        "policy_oid": shorten(v.policy_oid, 256) if v.policy_oid else None,
+        "serial_number": format(v.serial_number, "x") if v.serial_number is not None else None,
+        "tsa_subject": shorten(v.tsa_subject, 1024) if v.tsa_subject else None,
+        "signer_certificate_sha256": v.signer_certificate_sha256,
+        "root_subject": shorten(v.root_subject, 1024) if v.root_subject else None,
+        "token_sha256": v.token_sha256,
+        "claimed_tsa": receipt.claimed_tsa,
+    }
+
+
+__all__ = [
+    "MAX_RECEIPTS",
+    "STEP_CHAIN",
+    "STEP_IMPRINT",
+    "STEP_SIGNATURE",
+    "STEP_SIGNED_ATTRIBUTES",
+    "STEP_SIGNER_CERTIFICATE",
+    "STEP_STRUCTURE",
+    "ReceiptWitness",
+    "TokenVerification",
+    "WitnessAssessment",
+    "WitnessStatus",
+    "assess_witnesses",
+    "describe",
+    "iso_utc",
+    "shorten",
+    "verify_token",
+]
