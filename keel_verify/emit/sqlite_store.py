@@ -1,0 +1,133 @@
+"""The SQLite store: the records of :mod:`keel_verify.emit.state` as JSON rows.
+
+A commit is one SQLite transaction, so a crash or an error leaves either all of a call's
+changes or none. JSON is written with ``ensure_ascii=False`` and read back exactly (the
+emitter stores no floats), so a session resumed after a restart hashes identically.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from keel_verify.emit.state import Commit, ProjectState, SessionState, StoredCall
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (project_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_by_session ON entries (session_id, id);
+CREATE TABLE IF NOT EXISTS atom_keys (
+    session_id TEXT NOT NULL,
+    atom_key TEXT NOT NULL,
+    PRIMARY KEY (session_id, atom_key)
+);
+CREATE TABLE IF NOT EXISTS calls (
+    scope_key TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    response TEXT NOT NULL
+);
+"""
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class SQLiteStore:
+    """``path`` is a file, or ``":memory:"`` for a private in-memory database."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        # One connection shared by the server's threads; the lock serialises its use.
+        self._connection = sqlite3.connect(self.path, check_same_thread=False,
+                                           isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._connection.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:"
+                                     else "PRAGMA journal_mode=MEMORY")
+            self._connection.executescript(_SCHEMA)
+
+    def _one(self, sql: str, *params: Any) -> Any:
+        with self._lock:
+            return self._connection.execute(sql, params).fetchone()
+
+    def get_session(self, session_id: str) -> SessionState | None:
+        row = self._one("SELECT state FROM sessions WHERE session_id = ?", session_id)
+        return None if row is None else SessionState.from_json(json.loads(row[0]))
+
+    def get_project(self, project_id: str) -> ProjectState | None:
+        row = self._one("SELECT state FROM projects WHERE project_id = ?", project_id)
+        return None if row is None else ProjectState.from_json(json.loads(row[0]))
+
+    def get_call(self, scope_key: str) -> StoredCall | None:
+        row = self._one("SELECT request_hash, response FROM calls WHERE scope_key = ?",
+                        scope_key)
+        return None if row is None else StoredCall(row[0], json.loads(row[1]))
+
+    def has_atom(self, session_id: str, atom_key: str) -> bool:
+        row = self._one("SELECT 1 FROM atom_keys WHERE session_id = ? AND atom_key = ?",
+                        session_id, atom_key)
+        return row is not None
+
+    def entries(self, session_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT entry FROM entries WHERE session_id = ? ORDER BY id", (session_id,)
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def apply(self, commit: Commit) -> None:
+        with self._lock:
+            connection = self._connection
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO sessions VALUES (?, ?)",
+                    [(s.session_id, _dump(s.to_json())) for s in commit.sessions])
+                connection.executemany(
+                    "INSERT OR REPLACE INTO projects VALUES (?, ?)",
+                    [(p.project_id, _dump(p.to_json())) for p in commit.projects])
+                connection.executemany(
+                    "INSERT INTO entries (session_id, entry) VALUES (?, ?)",
+                    [(sid, _dump(entry)) for sid, entry in commit.entries])
+                connection.executemany("INSERT INTO atom_keys VALUES (?, ?)",
+                                       list(commit.atom_keys))
+                connection.executemany(
+                    "INSERT INTO calls VALUES (?, ?, ?)",
+                    [(key, call.request_hash, _dump(call.response))
+                     for key, call in commit.calls])
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            execute = self._connection.execute
+            sessions = execute("SELECT session_id, state FROM sessions ORDER BY 1").fetchall()
+            projects = execute("SELECT project_id, state FROM projects ORDER BY 1").fetchall()
+            entries = execute("SELECT session_id, entry FROM entries ORDER BY id").fetchall()
+            atoms = execute("SELECT session_id, atom_key FROM atom_keys").fetchall()
+            calls = execute("SELECT * FROM calls ORDER BY 1").fetchall()
+        by_session: dict[str, list[Any]] = {}
+        for session_id, entry in entries:
+            by_session.setdefault(session_id, []).append(json.loads(entry))
+        return {
+            "sessions": {k: json.loads(v) for k, v in sessions},
+            "projects": {k: json.loads(v) for k, v in projects},
+            "entries": dict(sorted(by_session.items())),
+            "atom_keys": sorted(f"{s}/{k}" for s, k in atoms),
+            "calls": {k: {"request_hash": h, "response": json.loads(r)} for k, h, r in calls},
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
