@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from keel_verify.access import Malformed
 from keel_verify.checks import ALL_CHECKS
 from keel_verify.checks.base import Check
@@ -9,8 +11,26 @@ from keel_verify.context import CheckContext
 from keel_verify.results import CheckResult, Outcome, Verdict
 
 
+def printable(reason: str) -> str:
+    """``reason`` with every non-printable character (line breaks, NUL, ESC, U+2028 ...)
+    escaped, so that a reason is always one line that cannot drive a terminal: reasons
+    quote artifact text (key ids, certificate names, parser messages about token bytes)."""
+    if reason.isprintable():
+        return reason
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in reason
+    )
+
+
 def run_check(check: Check, context: CheckContext) -> CheckResult:
     """One check; a malformed shape becomes that check's FAIL, never an exception."""
+    result = _run_check(check, context)
+    if result.reason.isprintable():
+        return result
+    return replace(result, reason=printable(result.reason))
+
+
+def _run_check(check: Check, context: CheckContext) -> CheckResult:
     try:
         return check.run(context)
     except Malformed as malformed:

@@ -11,6 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.hypothesis_profiles import load_profile
+
+load_profile()  # $HYPOTHESIS_PROFILE: ci (default), dev or long
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "loopback: the test may connect to 127.0.0.1 / ::1 only")

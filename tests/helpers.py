@@ -53,3 +53,37 @@ def resign(
     if signed_at is None:
         signed_at = document.get("signatures", [{}])[0].get("signed_at", "2026-05-21T14:35:00Z")
     return sign_document(copy.deepcopy(document), key, signed_at=signed_at, **kwargs)
+
+
+def rechain(document: dict[str, Any], *, payloads: bool = False) -> dict[str, Any]:
+    """Re-link the session chain after a deliberate edit, so that a test's tampering
+    reaches only the binding it targets. Edits ``document`` in place and returns it.
+
+    From genesis, each entry's ``previous_content_hash`` and ``content_hash`` are
+    recomputed and ``chain_head.content_hash`` follows the last entry; a permit's
+    ``binding_session_event_hash`` that named an entry's old content hash follows it to
+    the new one. With ``payloads=True`` (v1) each embedded payload's
+    ``canonicalized_payload_hash`` is recomputed first. Counts, sequences and every other
+    member stay as the test set them.
+    """
+    from keel_verify.canonical import GENESIS_HASH, canonical_hash
+
+    moved: dict[str, str] = {}
+    previous = GENESIS_HASH
+    for entry in document["chain"]:
+        if payloads and "canonicalized_payload" in entry:
+            entry["canonicalized_payload_hash"] = canonical_hash(entry["canonicalized_payload"])
+        entry["previous_content_hash"] = previous
+        old = entry.get("content_hash")
+        entry["content_hash"] = canonical_hash(
+            {key: value for key, value in entry.items() if key != "content_hash"}
+        )
+        if isinstance(old, str):
+            moved[old] = entry["content_hash"]
+        previous = entry["content_hash"]
+    document["chain_head"]["content_hash"] = previous
+    permits = document["permits"]
+    for permit in [permits.get("parent_session_permit"), *permits["child_tool_call_permits"]]:
+        if isinstance(permit, dict) and permit.get("binding_session_event_hash") in moved:
+            permit["binding_session_event_hash"] = moved[permit["binding_session_event_hash"]]
+    return document

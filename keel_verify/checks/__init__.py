@@ -8,11 +8,19 @@ and listing it here.
 from __future__ import annotations
 
 from keel_verify.checks import (
+    canonical_portability,
     chain_integrity,
     issuer_signature,
+    payload_hashes,
+    permit_linkage,
+    policy_binding,
     policy_snapshot_hash,
+    receipt_coverage,
     rfc3161_timestamp_receipt,
     schema,
+    session_binding,
+    time_consistency,
+    timestamp_witness,
 )
 from keel_verify.checks.base import Check
 
@@ -24,7 +32,16 @@ CORE_CHECKS: tuple[Check, ...] = (
     rfc3161_timestamp_receipt.CHECK,
 )
 
-EXTENDED_CHECKS: tuple[Check, ...] = ()
+EXTENDED_CHECKS: tuple[Check, ...] = (
+    session_binding.CHECK,
+    payload_hashes.CHECK,
+    policy_binding.CHECK,
+    permit_linkage.CHECK,
+    receipt_coverage.CHECK,
+    canonical_portability.CHECK,
+    timestamp_witness.CHECK,
+    time_consistency.CHECK,
+)
 
 ALL_CHECKS: tuple[Check, ...] = CORE_CHECKS + EXTENDED_CHECKS
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import obj_at, list_at, type_name
+from keel_verify.access import list_at, obj_at, type_name
 from keel_verify.canonical import GENESIS_HASH, canonical_hash
 from keel_verify.checks.base import Check, first_problem
+from keel_verify.checks.binding_support import show
 from keel_verify.context import CheckContext
 from keel_verify.results import CheckResult
 
@@ -58,7 +59,8 @@ def run(context: CheckContext) -> CheckResult:
         elif sequence <= last_sequence:
             problems.append((
                 f"{where}/artifact_sequence",
-                f"entry {index + 1} artifact_sequence {sequence} is not above {last_sequence}",
+                f"entry {index + 1} artifact_sequence {show(sequence)} is not above "
+                f"{show(last_sequence)}",
             ))
         else:
             last_sequence = sequence
@@ -81,7 +83,7 @@ def run(context: CheckContext) -> CheckResult:
     elif count != len(chain):
         problems.append((
             "/chain_head/event_count",
-            f"chain_head.event_count is {count}, but the chain has {len(chain)} entries",
+            f"chain_head.event_count is {show(count)}, but the chain has {len(chain)} entries",
         ))
     return first_problem(
         NAME,

@@ -28,7 +28,10 @@ def _describe(finding: SignatureFinding) -> dict[str, Any]:
 
 
 def _key_name(finding: SignatureFinding) -> str:
-    return finding.key_id or finding.public_key or f"#{finding.index}"
+    name = finding.key_id or finding.public_key or f"#{finding.index}"
+    # key_id is the artifact's own text: never let it put a line break or a screenful into
+    # a report line (it could imitate another check's result).
+    return name if len(name) <= 100 and name.isprintable() else f"{name!r:.100}"
 
 
 def run(context: CheckContext) -> CheckResult:

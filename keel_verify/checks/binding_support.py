@@ -1,0 +1,86 @@
+"""Small helpers shared by the cross-binding checks (SPEC B.4).
+
+They collect ``(pointer, problem)`` pairs instead of raising, so that a binding check
+reports every broken binding at once. Structural members the checks cannot work without
+(the session's id, the chain array) are still read with :mod:`keel_verify.access`, whose
+:class:`~keel_verify.access.Malformed` the pipeline turns into a FAIL with the pointer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel_verify.access import child, type_name
+from keel_verify.checks.base import first_problem, passed, warned
+from keel_verify.results import CheckResult
+
+Problems = list[tuple[str, str]]
+
+MAX_LISTED = 50
+
+
+def show(value: Any, limit: int = 80) -> str:
+    """A short, one-line rendering of an untrusted value for a reason text."""
+    if type(value) is int:
+        digits = str(value)
+        if len(digits) > 24:
+            return f"{digits[:12]}...({len(digits)} digits)"
+        return digits
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def text(value: str, limit: int = 80) -> str:
+    """An untrusted string for a reason: as is when printable and short, otherwise its
+    escaped, truncated ``repr`` -- so an artifact can never write a line break, a control
+    character or a screenful into a report."""
+    if len(value) <= limit and value.isprintable():
+        return value
+    return show(value, limit)
+
+
+def strict_int(
+    obj: dict[str, Any], key: str, pointer: str, what: str, problems: Problems
+) -> int | None:
+    """``obj[key]`` when it is an integer; otherwise record why (missing, boolean, string,
+    number with a fraction or an exponent) and return None."""
+    where = child(pointer, key)
+    if key not in obj:
+        problems.append((where, f"{what} is missing"))
+        return None
+    value = obj[key]
+    if type(value) is not int:
+        problems.append((where, f"{what} is {type_name(value)} ({show(value, 40)}), not an integer"))
+        return None
+    return value
+
+
+def same_text(obj: dict[str, Any], key: str, pointer: str, expected: str, what: str,
+              problems: Problems) -> None:
+    """Record a problem unless ``obj[key]`` is exactly the string ``expected``."""
+    where = child(pointer, key)
+    if key not in obj:
+        problems.append((where, f"{what} is missing (expected {show(expected)})"))
+    elif obj[key] != expected:
+        problems.append((where, f"{what} is {show(obj[key])}, expected {show(expected)}"))
+
+
+def problems_then_warnings(
+    name: str, problems: Problems, warnings: Problems, ok_reason: str, **details: Any
+) -> CheckResult:
+    """FAIL on the first problem; else WARN on the first warning; else PASS.
+
+    Warnings are listed in the details either way, so a FAIL never hides them.
+    """
+    listed = {
+        "warnings": [{"pointer": p, "warning": m} for p, m in warnings[:MAX_LISTED]],
+        "warning_count": len(warnings),
+    } if warnings else {}
+    if problems:
+        return first_problem(name, problems, ok_reason, **details, **listed)
+    if warnings:
+        pointer, warning = warnings[0]
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        return warned(name, warning + more, pointer, **details, **listed)
+    return passed(name, ok_reason, **details)
+

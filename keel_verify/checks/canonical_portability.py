@@ -1,0 +1,71 @@
+"""``canonical_portability``: the artifact stays inside the domain where the Keel canonical
+form equals RFC 8785 (JCS) output (SPEC A.1, B.6).
+
+Outside it -- floating-point numbers, integers beyond +/-(2^53-1), object keys outside the
+Basic Multilingual Plane -- the artifact still verifies under the Keel profile, but a
+verifier built on a JCS library in another language would compute different bytes (or
+refuse the input). That is a portability finding, so it is a warning naming each member,
+never a failure.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterator
+
+from keel_verify.canonical import jcs_divergences
+from keel_verify.checks.base import Check, passed, warned
+from keel_verify.checks.binding_support import MAX_LISTED, text
+from keel_verify.context import CheckContext
+from keel_verify.results import CheckResult
+
+NAME = "canonical_portability"
+
+_TOKEN = re.compile(r"/([^/]*)")
+
+
+def _document_order(pointer: str) -> list[tuple[int, int, str]]:
+    """Sort key: array indices numerically, member names as text."""
+    key: list[tuple[int, int, str]] = []
+    for token in _TOKEN.findall(pointer):
+        if token.isascii() and token.isdigit() and len(token) < 19:
+            key.append((0, int(token), ""))
+        else:
+            key.append((1, 0, token))
+    return key
+
+
+def _short(what: str) -> str:
+    return what if len(what) <= 100 else what[:60] + "..." + what[-30:]
+
+
+def run(context: CheckContext) -> CheckResult:
+    total = 0
+
+    def counted() -> Iterator[tuple[str, str]]:
+        nonlocal total
+        for finding in jcs_divergences(context.artifact.document):
+            total += 1
+            yield finding
+
+    # Streaming: a hostile artifact may hold millions of floats; only the first few
+    # (in document order) are described.
+    first = heapq.nsmallest(MAX_LISTED, counted(), key=lambda f: _document_order(f[0]))
+    if not first:
+        return passed(NAME, "within the RFC 8785 (JCS) domain: a JCS verifier computes the "
+                            "same bytes")
+    listed = [{"pointer": pointer, "warning": _short(what)} for pointer, what in first]
+    pointer, what = first[0]
+    more = f" (and {total - 1} more)" if total > 1 else ""
+    return warned(
+        NAME,
+        f"{_short(what)} at {text(pointer or '/', 200)}: outside the RFC 8785 (JCS) domain, so a "
+        f"JCS-based verifier would compute different canonical bytes{more}",
+        pointer,
+        warnings=listed,
+        warning_count=total,
+    )
+
+
+CHECK = Check(NAME, run, "values stay where the canonical form equals RFC 8785 (JCS)")

@@ -1,0 +1,106 @@
+"""``payload_hashes``: each chain entry's payload hash (SPEC A.2, A.5, B.4).
+
+* v1 embeds the event payload: ``canonicalized_payload_hash`` must be
+  ``H(C(canonicalized_payload))``, recomputed here (the reference verifier does not).
+* v3 is hash-only: an entry carries no ``canonicalized_payload``, says
+  ``payload_materialization: "hash_only"``, and its ``canonicalized_payload_hash`` is a
+  well-formed ``sha256:`` hash. The payload itself is not in the artifact, so its hash is
+  carried (and covered by the entry's content hash and the signature), not recomputed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel_verify.access import is_tagged_hash, list_at, type_name
+from keel_verify.canonical import canonical_hash
+from keel_verify.checks.base import Check
+from keel_verify.checks.binding_support import Problems, problems_then_warnings, show
+from keel_verify.context import CheckContext
+from keel_verify.results import CheckResult
+
+NAME = "payload_hashes"
+
+HASH_ONLY = "hash_only"
+
+
+def _embedded_problems(index: int, entry: dict[str, Any], problems: Problems) -> None:
+    where = f"/chain/{index}"
+    label = f"chain entry {index + 1}"
+    if entry.get("payload_materialization") == HASH_ONLY:
+        problems.append((
+            f"{where}/payload_materialization",
+            f"{label} says payload_materialization \"hash_only\", but schema_version 1 embeds "
+            "the payload",
+        ))
+    if "canonicalized_payload" not in entry:
+        problems.append((
+            f"{where}/canonicalized_payload",
+            f"{label} has no canonicalized_payload: schema_version 1 embeds it",
+        ))
+        return
+    stated = entry.get("canonicalized_payload_hash")
+    recomputed = canonical_hash(entry["canonicalized_payload"])
+    if stated != recomputed:
+        problems.append((
+            f"{where}/canonicalized_payload_hash",
+            f"{label} canonicalized_payload_hash {show(stated)} is not the hash of its "
+            f"canonicalized_payload (recomputed {recomputed})",
+        ))
+
+
+def _hash_only_problems(index: int, entry: dict[str, Any], problems: Problems) -> None:
+    where = f"/chain/{index}"
+    label = f"chain entry {index + 1}"
+    if "canonicalized_payload" in entry:
+        problems.append((
+            f"{where}/canonicalized_payload",
+            f"{label} embeds canonicalized_payload, but schema_version 3 is hash-only",
+        ))
+    materialization = entry.get("payload_materialization")
+    if materialization != HASH_ONLY:
+        problems.append((
+            f"{where}/payload_materialization",
+            f"{label} payload_materialization is {show(materialization)}, expected \"hash_only\"",
+        ))
+    stated = entry.get("canonicalized_payload_hash")
+    if not is_tagged_hash(stated):
+        problems.append((
+            f"{where}/canonicalized_payload_hash",
+            f"{label} canonicalized_payload_hash {show(stated)} is not 'sha256:' followed by "
+            "64 lowercase hex digits",
+        ))
+
+
+def run(context: CheckContext) -> CheckResult:
+    artifact = context.artifact
+    chain = list_at(artifact.document, "chain", "")
+    problems: Problems = []
+    check_entry = _hash_only_problems if artifact.is_hash_only else _embedded_problems
+    for index, entry in enumerate(chain):
+        if not isinstance(entry, dict):
+            problems.append((
+                f"/chain/{index}",
+                f"chain entry {index + 1} is {type_name(entry)}, not an object",
+            ))
+            continue
+        check_entry(index, entry, problems)
+    if artifact.is_hash_only:
+        ok_reason = (
+            f"{len(chain)} entries are hash-only (payload_materialization \"hash_only\") with "
+            "well-formed sha256 payload hashes; the payloads are not embedded, so their hashes "
+            "are carried, not recomputed"
+        )
+    else:
+        ok_reason = (
+            f"{len(chain)} embedded payloads hash to their canonicalized_payload_hash "
+            "(recomputed)"
+        )
+    return problems_then_warnings(
+        NAME, problems, [], ok_reason,
+        entries=len(chain),
+        recomputed=not artifact.is_hash_only,
+    )
+
+
+CHECK = Check(NAME, run, "v1 payload hashes recomputed; v3 entries hash-only and well-formed")

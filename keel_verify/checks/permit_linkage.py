@@ -1,0 +1,213 @@
+"""``permit_linkage``: permits and chain entries point at each other consistently
+(SPEC A.7, B.4).
+
+* permit ids are unique across the parent session permit and the child permits;
+* every child permit's ``session_id`` and ``binding_session_id`` are the session's;
+* every entry's non-null ``permit_id`` names a permit in the artifact;
+* a child permit's ``binding_session_event_hash`` is the ``content_hash`` of the chain
+  entry that carries its ``permit_id`` (a null hash is allowed only for a permit no entry
+  uses). In v1 this is confirmed or failed. In v3 (hash-only) the permit may carry the
+  hash of the event's embedded-payload form, which the artifact does not contain: a hash
+  that names no entry of this chain is then reported as a warning (unconfirmable), not a
+  failure -- the public v3 sample is exactly this case. A hash naming a *different* entry
+  of this chain fails in both versions;
+* the parent session permit, when present, is this session's (its ``session_id``, when
+  stated), and every ``parent_permit_id`` (of a child permit, or of ``session_metadata``)
+  that is not null names it. With no parent permit in the artifact such a reference
+  cannot be confirmed and is reported as a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel_verify.access import is_tagged_hash, list_at, obj_at, str_at
+from keel_verify.checks.base import Check
+from keel_verify.checks.binding_support import (
+    Problems,
+    problems_then_warnings,
+    same_text,
+    show,
+    text,
+)
+from keel_verify.checks.policy_binding import permits_with_pointers
+from keel_verify.context import CheckContext
+from keel_verify.results import CheckResult
+
+NAME = "permit_linkage"
+
+CHILD_PREFIX = "/permits/child_tool_call_permits/"
+PARENT = "/permits/parent_session_permit"
+
+
+def _known_permits(permits: list[tuple[str, Any]], problems: Problems) -> dict[str, str]:
+    """permit id -> pointer of the permit that has it; duplicates and bad ids are problems."""
+    known: dict[str, str] = {}
+    for pointer, permit in permits:
+        if not isinstance(permit, dict):
+            continue  # policy_binding and the schema report a non-object permit
+        permit_id = permit.get("permit_id")
+        if not isinstance(permit_id, str) or not permit_id:
+            problems.append((f"{pointer}/permit_id",
+                             f"permit {pointer} permit_id {show(permit_id)} is not a non-empty "
+                             "string"))
+        elif permit_id in known:
+            problems.append((f"{pointer}/permit_id",
+                             f"permit id {show(permit_id)} is used twice: by {known[permit_id]} and "
+                             f"by {pointer}"))
+        else:
+            known[permit_id] = pointer
+    return known
+
+
+def _entry_users(chain: list[Any], known: dict[str, str], problems: Problems) -> dict[str, list[int]]:
+    """permit id -> indices of the entries that carry it; unknown ids are problems."""
+    users: dict[str, list[int]] = {}
+    for index, entry in enumerate(chain):
+        if not isinstance(entry, dict):
+            continue  # chain_integrity reports a non-object entry
+        where = f"/chain/{index}/permit_id"
+        if "permit_id" not in entry:
+            problems.append((where, f"chain entry {index + 1} has no permit_id (null if none)"))
+            continue
+        permit_id = entry["permit_id"]
+        if permit_id is None:
+            continue
+        if not isinstance(permit_id, str):
+            problems.append((where, f"chain entry {index + 1} permit_id {show(permit_id)} is "
+                                    "neither a string nor null"))
+            continue
+        if permit_id not in known:
+            problems.append((where, f"chain entry {index + 1} names permit {show(permit_id)}, which "
+                                    "is not among the artifact's permits"))
+        users.setdefault(permit_id, []).append(index)
+    return users
+
+
+def _binding_findings(
+    pointer: str,
+    permit: dict[str, Any],
+    by_hash: dict[str, int],
+    users: dict[str, list[int]],
+    carrier_hashes: dict[str, set[str]],
+    hash_only: bool,
+    problems: Problems,
+    warnings: Problems,
+) -> bool:
+    """Judge one child permit's binding event hash; True when it is confirmed."""
+    where = f"{pointer}/binding_session_event_hash"
+    stated_id = permit.get("permit_id")
+    permit_id = stated_id if isinstance(stated_id, str) else None
+    carriers = users.get(permit_id, []) if permit_id is not None else []
+    label = f"permit {show(stated_id)}"
+    if "binding_session_event_hash" not in permit:
+        problems.append((where, f"{label} has no binding_session_event_hash"))
+        return False
+    bound = permit["binding_session_event_hash"]
+    carrier_list = ", ".join(f"/chain/{i}" for i in carriers[:5])
+    if bound is None:
+        if carriers:
+            problems.append((where, f"{label} binds no session event (null), but {carrier_list} "
+                                    "carries its permit id"))
+        return False
+    if not is_tagged_hash(bound):
+        problems.append((where, f"{label} binding_session_event_hash {show(bound)} is not "
+                                "'sha256:' followed by 64 lowercase hex digits"))
+        return False
+    if not carriers:
+        problems.append((where, f"{label} binds session event {bound}, but no chain entry "
+                                "carries its permit id"))
+        return False
+    if permit_id is not None and bound in carrier_hashes.get(permit_id, set()):
+        return True
+    named = by_hash.get(bound)
+    if named is not None:
+        problems.append((where, f"{label} binding_session_event_hash names /chain/{named}, "
+                                f"not the entry that carries its permit id ({carrier_list})"))
+    elif hash_only:
+        warnings.append((where, f"{label} binding {bound} cannot be confirmed: it is not the "
+                                f"content_hash of {carrier_list}, the entry carrying this permit "
+                                "id, and a hash-only (v3) artifact omits the payload needed to "
+                                "recompute the entry's full (v1) hash that a permit may carry"))
+    else:
+        problems.append((where, f"{label} binding_session_event_hash {bound} is not the "
+                                f"content_hash of {carrier_list}, the entry that carries its "
+                                "permit id"))
+    return False
+
+
+def _parent_findings(
+    document: dict[str, Any],
+    metadata: dict[str, Any],
+    session_id: str,
+    children: list[tuple[str, Any]],
+    problems: Problems,
+    warnings: Problems,
+) -> None:
+    parent = document["permits"].get("parent_session_permit")
+    parent_id = parent.get("permit_id") if isinstance(parent, dict) else None
+    if isinstance(parent, dict) and parent.get("session_id") is not None:
+        same_text(parent, "session_id", PARENT, session_id, "the parent session permit's "
+                  "session_id", problems)
+    references = [("/session_metadata", metadata)]
+    references.extend((p, permit) for p, permit in children if isinstance(permit, dict))
+    for pointer, holder in references:
+        named = holder.get("parent_permit_id")
+        if named is None:
+            continue
+        where = f"{pointer}/parent_permit_id"
+        if not isinstance(parent, dict):
+            warnings.append((where, f"{pointer} names parent permit {show(named)}, but the "
+                                    "artifact carries no parent session permit to confirm it"))
+        elif named != parent_id:
+            problems.append((where, f"{pointer} names parent permit {show(named)}, but the "
+                                    f"parent session permit is {show(parent_id)}"))
+
+
+def run(context: CheckContext) -> CheckResult:
+    artifact = context.artifact
+    document = artifact.document
+    metadata = obj_at(document, "session_metadata", "")
+    session_id = str_at(metadata, "session_id", "/session_metadata")
+    chain = list_at(document, "chain", "")
+    permits = permits_with_pointers(document)
+
+    problems: Problems = []
+    warnings: Problems = []
+    known = _known_permits(permits, problems)
+    users = _entry_users(chain, known, problems)
+    by_hash: dict[str, int] = {}  # content_hash -> first entry with it
+    carrier_hashes: dict[str, set[str]] = {}  # permit id -> content hashes of its carriers
+    for index, entry in enumerate(chain):
+        if isinstance(entry, dict) and isinstance(entry.get("content_hash"), str):
+            by_hash.setdefault(entry["content_hash"], index)
+            if isinstance(entry.get("permit_id"), str):
+                carrier_hashes.setdefault(entry["permit_id"], set()).add(entry["content_hash"])
+    children = [(p, permit) for p, permit in permits if p.startswith(CHILD_PREFIX)]
+    confirmed = 0
+    for pointer, permit in children:
+        if not isinstance(permit, dict):
+            continue
+        same_text(permit, "session_id", pointer, session_id, f"permit {pointer} session_id",
+                  problems)
+        same_text(permit, "binding_session_id", pointer, session_id,
+                  f"permit {pointer} binding_session_id", problems)
+        if _binding_findings(pointer, permit, by_hash, users, carrier_hashes,
+                             artifact.is_hash_only, problems, warnings):
+            confirmed += 1
+    _parent_findings(document, metadata, session_id, children, problems, warnings)
+    references = sum(len(indices) for indices in users.values())
+    return problems_then_warnings(
+        NAME,
+        problems,
+        warnings,
+        f"{len(children)} child permit(s) bound to session {text(session_id)}; {confirmed} binding "
+        f"event hash(es) name the chain entry that uses the permit; {references} entry permit "
+        "reference(s) resolve to permits in the artifact",
+        child_permits=len(children),
+        confirmed_bindings=confirmed,
+        entry_references=references,
+    )
+
+
+CHECK = Check(NAME, run, "permits bound to this session and to the chain entries that use them")
