@@ -43,7 +43,7 @@ def canonical_bytes(value: Any) -> bytes:
     return _ENCODER.encode(value).encode("utf-8")
 
 
-def tagged_sha256(data: bytes) -> str:
+def tagged_sha256(data: bytes | bytearray) -> str:
     """``"sha256:" + lowercase hex SHA-256`` -- the spec's ``H(x)``."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

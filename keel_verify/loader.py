@@ -11,12 +11,14 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from keel_verify.canonical import PROFILE, canonical_bytes, tagged_sha256
+from keel_verify import accel
+from keel_verify.canonical import PROFILE
 from keel_verify.errors import LoadError
 
 SCHEMA = "keel.voice.attestation.phase_a"
@@ -31,28 +33,92 @@ MAX_DEPTH = 128
 # UTF-8 by then); this cheap scan decides whether the expensive string walk is needed.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
+# An escaped colon would upset the colon counts of the fast path's duplicate-key proof.
+_ESCAPED_COLON = re.compile(rb"\\u003[aA]")
+
+
+class NeedsExactPath(Exception):
+    """The fast path met something only the strict stdlib path judges exactly (a float,
+    an escaped colon, input msgspec refuses): verification restarts on that path."""
+
+
+@dataclass(frozen=True)
+class ChainSource:
+    """The chain array's entries, decoded chunk by chunk during the single chain pass.
+
+    Fast path: ``raw_items`` are msgspec raw slices of the input, so a 100,000-entry
+    chain is never held as Python objects all at once. Exact path: ``items`` are the
+    entries already parsed by the strict stdlib parser.
+    """
+
+    raw_items: Sequence[Any] | None = None
+    items: Sequence[Any] | None = None
+
+    def __len__(self) -> int:
+        if self.raw_items is not None:
+            return len(self.raw_items)
+        return len(self.items or ())
+
+    def chunks(self, size: int, max_depth: int) -> Iterator[tuple[int, list[Any]]]:
+        """Yield ``(first_index, entries)``; fast-path chunks are strictly decoded here."""
+        if self.raw_items is None:
+            items = self.items or ()
+            for start in range(0, len(items), size):
+                yield start, list(items[start : start + size])
+            return
+        any_decoder = accel.decoder("any")
+        errors = accel.decode_errors()
+        for start in range(0, len(self.raw_items), size):
+            joined = b"[" + b",".join(self.raw_items[start : start + size]) + b"]"
+            try:
+                entries: list[Any] = any_decoder.decode(joined)
+            except errors:
+                raise NeedsExactPath from None
+            # Each entry opens one "{"; when nothing else opens, every entry is flat (depth
+            # 3: artifact, chain, entry). Otherwise measure exactly.
+            if joined.count(b"{") + joined.count(b"[") != len(entries) + 1:
+                for entry in entries:
+                    _check_depth_and_strings(entry, max_depth, False, start_depth=3)
+            yield start, entries
+
 
 @dataclass(frozen=True)
 class Artifact:
-    """A parsed, detected voice-session attestation. ``document`` is never mutated."""
+    """A parsed, detected voice-session attestation. Nothing here is ever mutated.
+
+    The chain's entries are read through ``chain`` (None when ``document["chain"]`` is
+    missing or not an array). On the fast path ``document`` has no ``"chain"`` member when
+    the chain is an array; on the exact path it has the parsed list.
+    """
 
     document: dict[str, Any]
     schema_version: int
     input_sha256: str
     size: int
-
-    @cached_property
-    def unsigned_message(self) -> bytes:
-        """``C(artifact without "signatures")``: the bytes every issuer signature covers."""
-        return canonical_bytes({k: v for k, v in self.document.items() if k != "signatures"})
-
-    @cached_property
-    def unsigned_content_hash(self) -> str:
-        return tagged_sha256(self.unsigned_message)
+    chain: ChainSource | None = None
+    raw: bytes = b""  # the input, kept on the fast path for the duplicate-key proof
+    raw_colons: int | None = None  # colons in the input; None on the exact path
 
     @property
     def is_hash_only(self) -> bool:
         return self.schema_version == 3
+
+    @property
+    def exact_path(self) -> bool:
+        return self.raw_colons is None
+
+    @cached_property
+    def unsigned_message(self) -> bytes:
+        """``C(artifact without "signatures")``: the bytes every issuer signature covers."""
+        from keel_verify.chainpass import run_chain_pass
+
+        return bytes(run_chain_pass(self, {}).message)
+
+    @cached_property
+    def unsigned_content_hash(self) -> str:
+        from keel_verify.canonical import tagged_sha256
+
+        return tagged_sha256(self.unsigned_message)
 
 
 def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
@@ -104,9 +170,11 @@ def _finite_float(text: str) -> float:
     return number
 
 
-def _check_depth_and_strings(value: Any, max_depth: int, check_surrogates: bool) -> None:
+def _check_depth_and_strings(
+    value: Any, max_depth: int, check_surrogates: bool, *, start_depth: int = 1
+) -> None:
     """One iterative walk: container depth and (only if escapes suggest it) lone surrogates."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, start_depth)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
@@ -163,7 +231,15 @@ def parse_json(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
-def detect(value: Any, *, input_sha256: str, size: int) -> Artifact:
+def detect(
+    value: Any,
+    *,
+    input_sha256: str,
+    size: int,
+    chain: ChainSource | None = None,
+    raw: bytes = b"",
+    raw_colons: int | None = None,
+) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (SPEC A.2)."""
     if not isinstance(value, dict):
         raise LoadError(f"top level is a JSON {_json_type(value)}, not an object")
@@ -177,17 +253,68 @@ def detect(value: Any, *, input_sha256: str, size: int) -> Artifact:
     if schema != SCHEMA:
         raise LoadError(f"unsupported schema {_show(schema)} (expected {SCHEMA!r})")
     if type(version) is not int or version not in SUPPORTED_VERSIONS:
-        raise LoadError(
-            f"unsupported schema_version {_show(version)} (supported: 1, 3)"
-        )
+        raise LoadError(f"unsupported schema_version {_show(version)} (supported: 1, 3)")
     if profile != PROFILE:
         raise LoadError(f"unsupported canonicalization_profile {_show(profile)}")
-    return Artifact(document=value, schema_version=version, input_sha256=input_sha256, size=size)
+    if chain is None and isinstance(value.get("chain"), list):
+        chain = ChainSource(items=value["chain"])
+    return Artifact(
+        document=value,
+        schema_version=version,
+        input_sha256=input_sha256,
+        size=size,
+        chain=chain,
+        raw=raw,
+        raw_colons=raw_colons,
+    )
 
 
-def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH) -> Artifact:
+def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH, exact: bool = False) -> Artifact:
+    """Bytes -> artifact: the fast path unless ``exact`` (or ``KEEL_VERIFY_PURE``); what
+    the fast path cannot judge exactly goes to the strict stdlib path, which also words
+    every error. The chain's entries are judged during the chain pass."""
+    if not exact and accel.fast_json_available():
+        try:
+            return _load_fast(data, max_depth)
+        except (NeedsExactPath, LoadError):
+            pass  # errors are always judged and worded by the exact path
     value = parse_json(data, max_depth=max_depth)
     return detect(value, input_sha256=sha256_of_input(data), size=len(data))
+
+
+def _load_fast(data: bytes, max_depth: int) -> Artifact:
+    """Top-level members decoded, chain entries kept as raw slices.
+
+    msgspec refuses what the strict parser refuses (invalid UTF-8, NaN, lone surrogates,
+    overflowing numbers, over-long integers), except duplicate keys: the chain pass
+    proves their absence by counting colons (:mod:`keel_verify.chainpass`).
+    """
+    if data.startswith(b"\xef\xbb\xbf") or _ESCAPED_COLON.search(data):
+        raise NeedsExactPath
+    errors = accel.decode_errors()
+    document: dict[str, Any] = {}
+    chain: ChainSource | None = None
+    try:
+        members = accel.decoder("members").decode(data)
+        for key, raw in members.items():
+            if key == "chain":
+                try:
+                    chain = ChainSource(raw_items=accel.decoder("items").decode(raw))
+                    continue
+                except errors:
+                    pass  # not an array: decoded as it is, and the checks say so
+            document[key] = accel.decoder("any").decode(raw)
+    except errors:
+        raise NeedsExactPath from None
+    _check_depth_and_strings(document, max_depth, False)
+    return detect(
+        document,
+        input_sha256=sha256_of_input(data),
+        size=len(data),
+        chain=chain,
+        raw=data,
+        raw_colons=data.count(b":"),
+    )
 
 
 def sha256_of_input(data: bytes) -> str:

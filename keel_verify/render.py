@@ -30,7 +30,7 @@ def verdict_text(report: Report) -> str:
         return "VERIFIED (self-attested: internal consistency only, origin unproven)"
     if report.verdict is Verdict.UNTRUSTED:
         return "UNTRUSTED (nothing failed, but no trust source vouches for the signer)"
-    return report.verdict.value
+    return str(report.verdict.value)
 
 
 def report_lines(report: Report) -> list[tuple[str, str]]:
@@ -54,7 +54,8 @@ def report_lines(report: Report) -> list[tuple[str, str]]:
         lines.append(("  signer      none", ""))
     width = max((len(check.name) for check in report.checks), default=0)
     for check in report.checks:
-        where = f" at {check.pointer}" if check.outcome in (Outcome.FAIL, Outcome.WARN) and check.pointer else ""
+        flagged = check.outcome in (Outcome.FAIL, Outcome.WARN)
+        where = f" at {check.pointer}" if flagged and check.pointer else ""
         lines.append((
             f"  {check.outcome.label:<6} {check.name:<{width}}  {check.reason}{where}",
             _OUTCOME_STYLE[check.outcome],
@@ -102,9 +103,11 @@ def _render_plain(reports: Sequence[Report], stream: IO[str]) -> None:
         headers = ("file", "verdict", "session", "notes")
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:3])]
         stream.write("\n")
-        stream.write("  ".join(h.ljust(w) for h, w in zip(headers[:3], widths, strict=True)) + "  notes\n")
+        header_cells = (h.ljust(w) for h, w in zip(headers[:3], widths, strict=True))
+        stream.write("  ".join(header_cells) + "  notes\n")
         for row in rows:
-            stream.write("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + f"  {row[3]}\n")
+            cells = (c.ljust(w) for c, w in zip(row[:3], widths, strict=True))
+            stream.write("  ".join(cells) + f"  {row[3]}\n")
 
 
 def _render_rich(reports: Sequence[Report], stream: IO[str]) -> None:

@@ -8,14 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from keel_verify.chainpass import read_strictly
 from keel_verify.errors import LoadError
 from keel_verify.loader import MAX_DEPTH, load_bytes, parse_json, read_input
 from tests.helpers import PUBLIC_V3, public_v3, to_bytes
 
 
-def _reject(data: bytes, fragment: str, **kwargs: int) -> str:
+@pytest.fixture(params=["fast", "exact"])
+def reading_path(request: pytest.FixtureRequest) -> str:
+    """Every rejection must be the same on the msgspec fast path and the stdlib path."""
+    return str(request.param)
+
+
+def _reject(path: str, data: bytes, fragment: str) -> str:
     with pytest.raises(LoadError) as caught:
-        load_bytes(data, **kwargs)
+        read_strictly(data, exact=path == "exact")
     message = str(caught.value)
     assert fragment in message
     assert "\n" not in message
@@ -28,66 +35,67 @@ def _with(**changes: object) -> bytes:
     return to_bytes(document)
 
 
-def test_accepts_the_public_sample() -> None:
-    artifact = load_bytes(PUBLIC_V3.read_bytes())
+def test_accepts_the_public_sample(reading_path: str) -> None:
+    artifact, chain_pass = read_strictly(PUBLIC_V3.read_bytes(), exact=reading_path == "exact")
+    assert artifact.exact_path == (reading_path == "exact")
+    assert chain_pass.content_hash.endswith("0d954c5d")
     assert artifact.schema_version == 3
-    assert artifact.unsigned_content_hash.endswith("0d954c5d")
 
 
-def test_invalid_utf8_names_the_byte_and_line() -> None:
-    message = _reject(b'{\n"a": "\xff"}', "invalid UTF-8")
+def test_invalid_utf8_names_the_byte_and_line(reading_path: str) -> None:
+    message = _reject(reading_path, b'{\n"a": "\xff"}', "invalid UTF-8")
     assert "byte 8 (line 2, column 7)" in message
 
 
-def test_byte_order_mark_rejected() -> None:
-    _reject(b"\xef\xbb\xbf{}", "byte order mark")
+def test_byte_order_mark_rejected(reading_path: str) -> None:
+    _reject(reading_path, b"\xef\xbb\xbf{}", "byte order mark")
 
 
-def test_invalid_json_has_line_and_column() -> None:
-    message = _reject(b'{\n  "a": tru\n}', "invalid JSON")
+def test_invalid_json_has_line_and_column(reading_path: str) -> None:
+    message = _reject(reading_path, b'{\n  "a": tru\n}', "invalid JSON")
     assert "line 2, column 8" in message
 
 
-def test_empty_input() -> None:
-    _reject(b"", "invalid JSON")
+def test_empty_input(reading_path: str) -> None:
+    _reject(reading_path, b"", "invalid JSON")
 
 
-def test_duplicate_keys_anywhere() -> None:
-    _reject(b'{"a": {"b": 1, "b": 2}}', 'duplicate object key "b"')
+def test_duplicate_keys_anywhere(reading_path: str) -> None:
+    _reject(reading_path, b'{"a": {"b": 1, "b": 2}}', 'duplicate object key "b"')
     top = PUBLIC_V3.read_bytes().replace(b'"issued_at"', b'"issued_at": "x", "issued_at"', 1)
-    _reject(top, 'duplicate object key "issued_at"')
+    _reject(reading_path, top, 'duplicate object key "issued_at"')
 
 
 @pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
-def test_non_finite_constants(constant: bytes) -> None:
-    _reject(b'{"a": ' + constant + b"}", "is not a JSON number")
+def test_non_finite_constants(reading_path: str, constant: bytes) -> None:
+    _reject(reading_path, b'{"a": ' + constant + b"}", "is not a JSON number")
 
 
-def test_overflowing_float() -> None:
-    _reject(b'{"a": 1e400}', "overflows a double")
+def test_overflowing_float(reading_path: str) -> None:
+    _reject(reading_path, b'{"a": 1e400}', "overflows a double")
 
 
-def test_integer_beyond_digit_limit() -> None:
-    _reject(b'{"a": ' + b"9" * 5000 + b"}", "invalid JSON number")
+def test_integer_beyond_digit_limit(reading_path: str) -> None:
+    _reject(reading_path, b'{"a": ' + b"9" * 5000 + b"}", "invalid JSON number")
 
 
-def test_lone_surrogate_rejected_but_pairs_accepted() -> None:
-    _reject(b'{"a": "\\ud800"}', "lone UTF-16 surrogate")
-    _reject(b'{"\\udfff": 1}', "lone UTF-16 surrogate")
+def test_lone_surrogate_rejected_but_pairs_accepted(reading_path: str) -> None:
+    _reject(reading_path, b'{"a": "\\ud800"}', "lone UTF-16 surrogate")
+    _reject(reading_path, b'{"\\udfff": 1}', "lone UTF-16 surrogate")
     assert parse_json(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
     assert parse_json(b'{"a": "\\\\ud800"}') == {"a": "\\ud800"}  # an escaped backslash
 
 
-def test_nesting_limit_is_exact() -> None:
+def test_nesting_limit_is_exact(reading_path: str) -> None:
     assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
-    _reject(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), f"limit of {MAX_DEPTH} levels")
+    _reject(reading_path, b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), f"limit of {MAX_DEPTH} levels")
     deep_objects = b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)
-    _reject(deep_objects, "nesting deeper")
+    _reject(reading_path, deep_objects, "nesting deeper")
 
 
-def test_absurd_nesting_does_not_crash() -> None:
-    _reject(b"[" * 200_000, "nesting deeper")  # unclosed, but too deep long before the end
-    _reject(b"[" * 100_000 + b"]" * 100_000, "nesting deeper")
+def test_absurd_nesting_does_not_crash(reading_path: str) -> None:
+    _reject(reading_path, b"[" * 200_000, "nesting deeper")  # unclosed, but too deep long before the end
+    _reject(reading_path, b"[" * 100_000 + b"]" * 100_000, "nesting deeper")
 
 
 def test_size_limit(tmp_path: Path) -> None:
@@ -115,8 +123,8 @@ def test_unreadable_paths(tmp_path: Path) -> None:
         (b'{"verifier_compatibility": true}', 'no "verifier_compatibility" object'),
     ],
 )
-def test_not_an_attestation(data: bytes, fragment: str) -> None:
-    _reject(data, fragment)
+def test_not_an_attestation(reading_path: str, data: bytes, fragment: str) -> None:
+    _reject(reading_path, data, fragment)
 
 
 @pytest.mark.parametrize(
@@ -130,10 +138,19 @@ def test_not_an_attestation(data: bytes, fragment: str) -> None:
         ({"canonicalization_profile": "jcs"}, "unsupported canonicalization_profile"),
     ],
 )
-def test_unsupported_versions_are_never_guessed(changes: dict[str, object], fragment: str) -> None:
-    _reject(_with(**changes), fragment)
+def test_unsupported_versions_are_never_guessed(
+    reading_path: str, changes: dict[str, object], fragment: str
+) -> None:
+    _reject(reading_path, _with(**changes), fragment)
 
 
 def test_document_is_what_the_bytes_say() -> None:
     data = PUBLIC_V3.read_bytes()
-    assert load_bytes(data).document == json.loads(data)
+    exact = load_bytes(data, exact=True)
+    fast = load_bytes(data)
+    expected = json.loads(data)
+    assert exact.document == expected
+    assert fast.document == {k: v for k, v in expected.items() if k != "chain"}
+    assert fast.chain is not None and exact.chain is not None
+    fast_entries = [e for _, chunk in fast.chain.chunks(1, MAX_DEPTH) for e in chunk]
+    assert fast_entries == expected["chain"] == list(exact.chain.items or ())

@@ -1,0 +1,84 @@
+"""Optional native accelerators, each with an exact pure-Python fallback.
+
+* msgspec decodes and encodes JSON in C. Its sorted, compact encoding equals the
+  canonical profile (:mod:`keel_verify.canonical`) on float-free values -- proved by a
+  hypothesis test -- so it is used only where no float occurs; anything it rejects or
+  cannot represent exactly sends the input down the strict stdlib path, which also
+  words every error message.
+* jsonschema-rs validates JSON Schema (Draft 2020-12) in Rust, about 200x faster than
+  jsonschema per chain entry; jsonschema still words the errors.
+
+Set ``KEEL_VERIFY_PURE=1`` to use only the fallbacks (the test suite runs both paths).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+try:
+    import msgspec
+except ImportError:  # pragma: no cover - exercised by installing without msgspec
+    msgspec = None  # type: ignore[assignment]
+
+try:
+    import jsonschema_rs
+except ImportError:  # pragma: no cover
+    jsonschema_rs = None  # type: ignore[assignment]
+
+
+def pure_requested() -> bool:
+    return os.environ.get("KEEL_VERIFY_PURE", "") not in ("", "0")
+
+
+def fast_json_available() -> bool:
+    return msgspec is not None and not pure_requested()
+
+
+def fast_schema_available() -> bool:
+    return jsonschema_rs is not None and not pure_requested()
+
+
+class FloatSeen(Exception):
+    """A float was decoded: the fast encoder's float text is not the profile's."""
+
+
+def _refuse_float(_literal: str) -> Any:
+    raise FloatSeen
+
+
+_decoders: dict[str, Any] = {}
+
+
+def decoder(kind: str) -> Any:
+    """msgspec decoders, built once: "any" (floats refused), "members" (object of raw
+    values), "items" (array of raw values)."""
+    if kind not in _decoders:
+        assert msgspec is not None
+        types: dict[str, Any] = {
+            "any": Any,
+            "members": dict[str, msgspec.Raw],
+            "items": list[msgspec.Raw],
+        }
+        _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=_refuse_float)
+    return _decoders[kind]
+
+
+_encoder: Any = None
+
+
+def encode_sorted(value: Any) -> bytes:
+    """Canonical bytes of a float-free value (msgspec, keys sorted by code point)."""
+    global _encoder
+    if _encoder is None:
+        assert msgspec is not None
+        _encoder = msgspec.json.Encoder(order="sorted")
+    data: bytes = _encoder.encode(value)
+    return data
+
+
+def decode_errors() -> tuple[type[Exception], ...]:
+    """What a msgspec decode raises for input it will not take."""
+    assert msgspec is not None
+    return (msgspec.DecodeError, msgspec.ValidationError, FloatSeen, RecursionError,
+            UnicodeDecodeError, ValueError)

@@ -1,0 +1,169 @@
+"""The single pass over the chain: the only place chain entries are decoded.
+
+For each chunk of entries it produces every entry's canonical bytes once, hashes them
+(the recomputed ``content_hash``), appends them to the signed message, and hands the
+chunk to the per-entry visitors of the checks that look at entries. Nothing keeps the
+entries afterwards, so a 100,000-entry chain costs the input bytes plus the signed
+message in memory, not a tree of Python objects.
+
+On the fast path (msgspec) this pass also completes the strict reading of the input:
+msgspec refuses everything the strict parser refuses except duplicate object keys, and
+those are excluded by counting colons. Canonical bytes never escape ``:``, numbers and
+literals hold none, and the loader sends any ``\\u003a`` escape to the exact path; so
+every ``:`` in the input is either a member's separator or a character of a string, and
+the canonical bytes of the decoded document hold exactly as many colons as the input if
+and only if decoding dropped no member -- which is what a duplicate key makes it do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from keel_verify import accel
+from keel_verify.canonical import canonical_bytes, tagged_sha256
+from keel_verify.errors import LoadError
+from keel_verify.loader import MAX_DEPTH, Artifact, NeedsExactPath, parse_json
+
+CHUNK_ENTRIES = 512
+SIGNATURES = "signatures"
+
+
+class EntryVisitor(Protocol):
+    """Per-check state fed with every chunk of chain entries, in order."""
+
+    def visit(self, first_index: int, entries: list[Any], content_hashes: list[str | None]) -> None:
+        """``content_hashes[i]`` is H(C(entry without content_hash)), or None if not an object."""
+
+
+VisitorFactory = Callable[[Artifact], EntryVisitor]
+
+
+@dataclass(frozen=True)
+class ChainPass:
+    message: bytearray  # C(artifact without "signatures"): what issuer signatures cover
+    content_hash: str  # H(message)
+    entry_count: int
+    visitors: Mapping[str, EntryVisitor]
+
+    def visitor(self, name: str) -> Any:
+        return self.visitors[name]
+
+
+def _member(encode: Callable[[Any], bytes], key: str, value: Any) -> bytes:
+    return encode(key) + b":" + encode(value)
+
+
+def run_chain_pass(
+    artifact: Artifact,
+    factories: Mapping[str, VisitorFactory],
+    *,
+    max_depth: int = MAX_DEPTH,
+    chunk_entries: int = CHUNK_ENTRIES,
+) -> ChainPass:
+    """Raises LoadError for input the fast path finds unreadable only now (a duplicate
+    key, nesting inside an entry), and NeedsExactPath to restart on the exact path."""
+    document = artifact.document
+    exact = artifact.exact_path
+    encode: Callable[[Any], bytes] = canonical_bytes if exact else accel.encode_sorted
+    visitors = {name: factory(artifact) for name, factory in factories.items()}
+    signed = {k: v for k, v in document.items() if k not in (SIGNATURES, "chain")}
+    if artifact.chain is None and "chain" in document:
+        signed["chain"] = document["chain"]  # not an array: encoded as it is
+
+    members = [(key, None) for key in signed]
+    if artifact.chain is not None:
+        members.append(("chain", None))
+    message = bytearray(b"{")
+    for position, (key, _) in enumerate(sorted(members)):
+        if position:
+            message += b","
+        if key == "chain" and artifact.chain is not None:
+            message += b'"chain":['
+            _append_entries(artifact, encode, exact, message, visitors, max_depth, chunk_entries)
+            message += b"]"
+        else:
+            message += _member(encode, key, signed[key])
+    message += b"}"
+
+    if not exact:
+        _prove_no_duplicate_keys(artifact, message, encode)
+    return ChainPass(
+        message=message,
+        content_hash=tagged_sha256(message),
+        entry_count=len(artifact.chain) if artifact.chain is not None else 0,
+        visitors=visitors,
+    )
+
+
+def read_strictly(
+    data: bytes,
+    factories: Mapping[str, VisitorFactory] | None = None,
+    *,
+    max_depth: int = MAX_DEPTH,
+    exact: bool = False,
+) -> tuple[Artifact, ChainPass]:
+    """Load and make the chain pass; the whole strict reading of an input. Raises LoadError."""
+    from keel_verify.loader import load_bytes
+
+    if not exact:
+        try:
+            artifact = load_bytes(data, max_depth=max_depth)
+            return artifact, run_chain_pass(artifact, factories or {}, max_depth=max_depth)
+        except NeedsExactPath:
+            pass
+    artifact = load_bytes(data, max_depth=max_depth, exact=True)
+    return artifact, run_chain_pass(artifact, factories or {}, max_depth=max_depth)
+
+
+def _append_entries(
+    artifact: Artifact,
+    encode: Callable[[Any], bytes],
+    exact: bool,
+    message: bytearray,
+    visitors: Mapping[str, EntryVisitor],
+    max_depth: int,
+    chunk_entries: int,
+) -> None:
+    assert artifact.chain is not None
+    for first, entries in artifact.chain.chunks(chunk_entries, max_depth):
+        hashes: list[str | None] = []
+        for offset, entry in enumerate(entries):
+            if first or offset:
+                message += b","
+            if type(entry) is not dict:
+                hashes.append(None)
+                message += encode(entry)
+            elif "content_hash" in entry:
+                if exact:  # the document's own dicts: never mutate them
+                    hashes.append(tagged_sha256(encode(
+                        {k: v for k, v in entry.items() if k != "content_hash"})))
+                else:  # our own fresh dicts: take the member out and put it back
+                    stated = entry.pop("content_hash")
+                    hashes.append(tagged_sha256(encode(entry)))
+                    entry["content_hash"] = stated
+                message += encode(entry)
+            else:
+                body = encode(entry)
+                hashes.append(tagged_sha256(body))
+                message += body
+        for visitor in visitors.values():
+            visitor.visit(first, entries, hashes)
+
+
+def _prove_no_duplicate_keys(
+    artifact: Artifact, message: bytearray, encode: Callable[[Any], bytes]
+) -> None:
+    colons = message.count(b":")
+    if SIGNATURES in artifact.document:
+        colons += 1 + encode(artifact.document[SIGNATURES]).count(b":")
+    if colons == artifact.raw_colons:
+        return
+    parse_json(artifact.raw)  # raises the exact, worded LoadError for the duplicate
+    # The strict parser found nothing: the counts disagree for a reason this proof does
+    # not model, so trust neither path's reading and let the exact path judge alone.
+    raise NeedsExactPath
+
+
+__all__ = ["ChainPass", "EntryVisitor", "LoadError", "VisitorFactory", "read_strictly", "run_chain_pass"]
