@@ -14,7 +14,9 @@ Set ``KEEL_VERIFY_PURE=1`` to use only the fallbacks (the test suite runs both p
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any, Union
+
+from keel_verify.canonical import JCS_MAX_SAFE_INTEGER
 
 try:
     import msgspec
@@ -52,13 +54,17 @@ _decoders: dict[str, Any] = {}
 
 def decoder(kind: str) -> Any:
     """msgspec decoders, built once: "any" (floats refused), "members" (object of raw
-    values), "items" (array of raw values)."""
+    values), "items" (array of raw values), "flat_entries" (objects of strings, null,
+    booleans and JCS-safe integers only)."""
     if kind not in _decoders:
         assert msgspec is not None
+        jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]
+        flat_value = Union[jcs_int, str, None, bool]  # noqa: UP007 - a runtime type for msgspec
         types: dict[str, Any] = {
             "any": Any,
             "members": dict[str, msgspec.Raw],
             "items": list[msgspec.Raw],
+            "flat_entries": list[dict[str, flat_value]],
         }
         _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=_refuse_float)
     return _decoders[kind]
@@ -75,6 +81,20 @@ def encode_sorted(value: Any) -> bytes:
         _encoder = msgspec.json.Encoder(order="sorted")
     data: bytes = _encoder.encode(value)
     return data
+
+
+def schema_validator(schema: dict[str, Any]) -> Any:
+    """A compiled jsonschema-rs validator (only when :func:`fast_schema_available`)."""
+    assert jsonschema_rs is not None
+    return jsonschema_rs.validator_for(schema)
+
+
+_ASTRAL_LEAD_BYTES = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+
+
+def has_astral_utf8(data: bytes) -> bool:
+    """Whether UTF-8 ``data`` may hold a character outside the BMP (memchr-fast)."""
+    return any(lead in data for lead in _ASTRAL_LEAD_BYTES)
 
 
 def decode_errors() -> tuple[type[Exception], ...]:

@@ -30,11 +30,20 @@ CHUNK_ENTRIES = 512
 SIGNATURES = "signatures"
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive chain entries, as the pass hands them to every visitor."""
+
+    first: int  # index of entries[0] in the chain
+    entries: list[Any]
+    content_hashes: list[str | None]  # H(C(entry without content_hash)); None: not an object
+    within_jcs: bool  # proven free of floats, unsafe integers and non-BMP text
+
+
 class EntryVisitor(Protocol):
     """Per-check state fed with every chunk of chain entries, in order."""
 
-    def visit(self, first_index: int, entries: list[Any], content_hashes: list[str | None]) -> None:
-        """``content_hashes[i]`` is H(C(entry without content_hash)), or None if not an object."""
+    def visit(self, chunk: Chunk) -> None: ...
 
 
 VisitorFactory = Callable[[Artifact], EntryVisitor]
@@ -127,7 +136,7 @@ def _append_entries(
     chunk_entries: int,
 ) -> None:
     assert artifact.chain is not None
-    for first, entries in artifact.chain.chunks(chunk_entries, max_depth):
+    for first, entries, within_jcs in artifact.chain.chunks(chunk_entries, max_depth):
         hashes: list[str | None] = []
         for offset, entry in enumerate(entries):
             if first or offset:
@@ -148,8 +157,9 @@ def _append_entries(
                 body = encode(entry)
                 hashes.append(tagged_sha256(body))
                 message += body
+        chunk = Chunk(first, entries, hashes, within_jcs)
         for visitor in visitors.values():
-            visitor.visit(first, entries, hashes)
+            visitor.visit(chunk)
 
 
 def _prove_no_duplicate_keys(
@@ -166,4 +176,7 @@ def _prove_no_duplicate_keys(
     raise NeedsExactPath
 
 
-__all__ = ["ChainPass", "EntryVisitor", "LoadError", "VisitorFactory", "read_strictly", "run_chain_pass"]
+__all__ = [
+    "ChainPass", "Chunk", "EntryVisitor", "LoadError", "VisitorFactory", "read_strictly",
+    "run_chain_pass",
+]

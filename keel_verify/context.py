@@ -16,6 +16,7 @@ from keel_verify.loader import Artifact
 from keel_verify.trust import TrustPolicy
 
 if TYPE_CHECKING:
+    from keel_verify.chainpass import ChainPass
     from keel_verify.signatures import SignatureAssessment
     from keel_verify.witness import WitnessAssessment
 
@@ -24,6 +25,17 @@ if TYPE_CHECKING:
 class CheckContext:
     artifact: Artifact
     trust: TrustPolicy
+    chain_pass: ChainPass | None = None  # given by the verifier; else made on first use
+
+    @cached_property
+    def chain(self) -> ChainPass:
+        """The single pass over the chain, with every registered check's visitor."""
+        if self.chain_pass is not None:
+            return self.chain_pass
+        from keel_verify.chainpass import run_chain_pass
+        from keel_verify.checks import visitor_factories
+
+        return run_chain_pass(self.artifact, visitor_factories())
 
     @cached_property
     def authenticated_time(self) -> datetime | None:
@@ -46,4 +58,4 @@ class CheckContext:
     def signatures(self) -> SignatureAssessment:
         from keel_verify.signatures import assess_signatures
 
-        return assess_signatures(self.artifact, self.trust, self.authenticated_time)
+        return assess_signatures(self.artifact, self.chain, self.trust, self.authenticated_time)

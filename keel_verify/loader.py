@@ -13,7 +13,6 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -59,27 +58,38 @@ class ChainSource:
             return len(self.raw_items)
         return len(self.items or ())
 
-    def chunks(self, size: int, max_depth: int) -> Iterator[tuple[int, list[Any]]]:
-        """Yield ``(first_index, entries)``; fast-path chunks are strictly decoded here."""
+    def chunks(self, size: int, max_depth: int) -> Iterator[tuple[int, list[Any], bool]]:
+        """Yield ``(first_index, entries, within_jcs)``. Fast-path chunks are strictly
+        decoded here; ``within_jcs`` is True when the chunk is proven to hold no value
+        outside the RFC 8785 domain (False means: not proven, look)."""
         if self.raw_items is None:
             items = self.items or ()
             for start in range(0, len(items), size):
-                yield start, list(items[start : start + size])
+                yield start, list(items[start : start + size]), False
             return
-        any_decoder = accel.decoder("any")
         errors = accel.decode_errors()
         for start in range(0, len(self.raw_items), size):
             joined = b"[" + b",".join(self.raw_items[start : start + size]) + b"]"
             try:
-                entries: list[Any] = any_decoder.decode(joined)
+                # Flat entries whose integers are JCS-safe decode with this typed decoder
+                # at no extra cost; anything else is decoded generically and looked at.
+                entries: list[Any] = accel.decoder("flat_entries").decode(joined)
+                within_jcs = True
             except errors:
-                raise NeedsExactPath from None
+                try:
+                    entries = accel.decoder("any").decode(joined)
+                except errors:
+                    raise NeedsExactPath from None
+                within_jcs = False
             # Each entry opens one "{"; when nothing else opens, every entry is flat (depth
             # 3: artifact, chain, entry). Otherwise measure exactly.
             if joined.count(b"{") + joined.count(b"[") != len(entries) + 1:
+                within_jcs = False
                 for entry in entries:
                     _check_depth_and_strings(entry, max_depth, False, start_depth=3)
-            yield start, entries
+            if within_jcs and accel.has_astral_utf8(joined):
+                within_jcs = False
+            yield start, entries, within_jcs
 
 
 @dataclass(frozen=True)
@@ -106,19 +116,6 @@ class Artifact:
     @property
     def exact_path(self) -> bool:
         return self.raw_colons is None
-
-    @cached_property
-    def unsigned_message(self) -> bytes:
-        """``C(artifact without "signatures")``: the bytes every issuer signature covers."""
-        from keel_verify.chainpass import run_chain_pass
-
-        return bytes(run_chain_pass(self, {}).message)
-
-    @cached_property
-    def unsigned_content_hash(self) -> str:
-        from keel_verify.canonical import tagged_sha256
-
-        return tagged_sha256(self.unsigned_message)
 
 
 def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:

@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keel_verify.access import parse_time
+from keel_verify.chainpass import ChainPass
 from keel_verify.loader import Artifact
 from keel_verify.trust import ED25519_PREFIX, TrustedKey, TrustPolicy
 
@@ -87,7 +88,9 @@ def _decode_prefixed(value: Any, expected_len: int, what: str) -> tuple[bytes | 
     return raw, None
 
 
-def _verify_entry(entry: Any, message: bytes, content_hash: str) -> tuple[bytes | None, str | None]:
+def _verify_entry(
+    entry: Any, message: bytes | bytearray, content_hash: str
+) -> tuple[bytes | None, str | None]:
     """Returns (raw public key, problem); problem None means the signature is valid."""
     if not isinstance(entry, dict):
         return None, "signature entry is not an object"
@@ -136,13 +139,17 @@ def _judge_key(
 
 
 def assess_signatures(
-    artifact: Artifact, trust: TrustPolicy, authenticated_time: datetime | None
+    artifact: Artifact,
+    chain_pass: ChainPass,
+    trust: TrustPolicy,
+    authenticated_time: datetime | None,
 ) -> SignatureAssessment:
+    """Judge ``signatures[]`` over the signed message the chain pass built."""
     entries = artifact.document.get("signatures")
     if not isinstance(entries, list):
         return SignatureAssessment((), "none", trust.self_attested, "\"signatures\" is not an array")
-    message = artifact.unsigned_message
-    content_hash = artifact.unsigned_content_hash
+    message = chain_pass.message
+    content_hash = chain_pass.content_hash
     findings: list[SignatureFinding] = []
     if authenticated_time is not None:
         shown = authenticated_time.isoformat().replace("+00:00", "Z")

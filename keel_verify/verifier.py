@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from keel_verify.chainpass import read_strictly
+from keel_verify.checks import ALL_CHECKS, visitor_factories
+from keel_verify.checks.base import Check
 from keel_verify.context import CheckContext
 from keel_verify.errors import LoadError
-from keel_verify.loader import MAX_DEPTH, MAX_INPUT_BYTES, load_bytes, read_input, sha256_of_input
+from keel_verify.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
 from keel_verify.pipeline import decide_verdict, run_checks
 from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict
 from keel_verify.signatures import SELF_ATTESTED, SignatureAssessment
@@ -45,17 +48,25 @@ def verify_bytes(
     *,
     path: str = "<bytes>",
     max_depth: int = MAX_DEPTH,
+    checks: tuple[Check, ...] = ALL_CHECKS,
+    exact: bool = False,
 ) -> Report:
-    """Verify an artifact's bytes under ``trust`` (default: trust nothing)."""
+    """Verify an artifact's bytes under ``trust`` (default: trust nothing).
+
+    ``checks`` selects the checks to run (all by default); ``exact`` forces the pure
+    stdlib reading path (the fast path gives the same results, only sooner).
+    """
     trust = trust or TrustPolicy()
     try:
-        artifact = load_bytes(data, max_depth=max_depth, exact=True)  # until checks read the chain pass
+        artifact, chain_pass = read_strictly(
+            data, visitor_factories(checks), max_depth=max_depth, exact=exact
+        )
     except LoadError as error:
         return Report(
             path=path, input_sha256=sha256_of_input(data), verdict=Verdict.ERROR, error=str(error)
         )
-    context = CheckContext(artifact, trust)
-    results = run_checks(context)
+    context = CheckContext(artifact, trust, chain_pass)
+    results = run_checks(context, checks)
     verdict = decide_verdict(context, results)
     document = artifact.document
     session = document.get("session_metadata")
@@ -68,7 +79,7 @@ def verify_bytes(
         schema_version=artifact.schema_version,
         session_id=_text(session.get("session_id") if isinstance(session, dict) else None),
         chain_head=_text(head.get("content_hash") if isinstance(head, dict) else None),
-        signature_content_hash=artifact.unsigned_content_hash,
+        signature_content_hash=chain_pass.content_hash,
         signer=_signer_summary(context.signatures, trust),
         not_proven=_not_proven(context.signatures, results),
     )

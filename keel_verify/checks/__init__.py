@@ -7,6 +7,7 @@ and listing it here.
 
 from __future__ import annotations
 
+from keel_verify.chainpass import VisitorFactory
 from keel_verify.checks import (
     canonical_portability,
     chain_integrity,
@@ -46,3 +47,8 @@ EXTENDED_CHECKS: tuple[Check, ...] = (
 ALL_CHECKS: tuple[Check, ...] = CORE_CHECKS + EXTENDED_CHECKS
 
 CORE_CHECK_NAMES = tuple(check.name for check in CORE_CHECKS)
+
+
+def visitor_factories(checks: tuple[Check, ...] = ALL_CHECKS) -> dict[str, VisitorFactory]:
+    """The chain-pass visitors of ``checks``, by check name."""
+    return {check.name: check.visitor for check in checks if check.visitor is not None}

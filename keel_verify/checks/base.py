@@ -6,15 +6,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from keel_verify.access import Malformed
+from keel_verify.chainpass import EntryVisitor
 from keel_verify.context import CheckContext
+from keel_verify.loader import Artifact
 from keel_verify.results import CheckResult, Outcome
 
 
 @dataclass(frozen=True)
 class Check:
+    """A check: a pure function of the context, plus -- for checks that look at chain
+    entries -- a visitor the single chain pass feeds (:mod:`keel_verify.chainpass`)."""
+
     name: str
     run: Callable[[CheckContext], CheckResult]
     summary: str  # one line for --help and the README
+    visitor: Callable[[Artifact], EntryVisitor] | None = None
+
+
+def chain_length(artifact: Artifact) -> int:
+    """The number of chain entries; Malformed when ``chain`` is missing or not an array."""
+    if artifact.chain is None:
+        if "chain" not in artifact.document:
+            raise Malformed("/chain", "member is missing")
+        raise Malformed("/chain", "expected an array")
+    return len(artifact.chain)
 
 
 def passed(name: str, reason: str, pointer: str = "", **details: Any) -> CheckResult:

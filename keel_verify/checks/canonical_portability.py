@@ -15,9 +15,11 @@ import re
 from collections.abc import Iterator
 
 from keel_verify.canonical import jcs_divergences
+from keel_verify.chainpass import Chunk
 from keel_verify.checks.base import Check, passed, warned
 from keel_verify.checks.binding_support import MAX_LISTED, text
 from keel_verify.context import CheckContext
+from keel_verify.loader import Artifact
 from keel_verify.results import CheckResult
 
 NAME = "canonical_portability"
@@ -40,18 +42,43 @@ def _short(what: str) -> str:
     return what if len(what) <= 100 else what[:60] + "..." + what[-30:]
 
 
+class Divergences:
+    """Folds over the chain: values outside the JCS domain, looking only at chunks the
+    pass could not prove clean (see :class:`keel_verify.chainpass.Chunk`)."""
+
+    def __init__(self, _artifact: Artifact) -> None:
+        self.found: list[tuple[str, str]] = []
+        self.total = 0
+
+    def visit(self, chunk: Chunk) -> None:
+        if chunk.within_jcs:
+            return
+        for offset, entry in enumerate(chunk.entries):
+            for finding in jcs_divergences(entry, f"/chain/{chunk.first + offset}"):
+                self.total += 1
+                if len(self.found) < MAX_LISTED:
+                    self.found.append(finding)
+
+
 def run(context: CheckContext) -> CheckResult:
-    total = 0
+    artifact = context.artifact
+    chain: Divergences = context.chain.visitor(NAME)
+    total = chain.total
+    # The chain's entries were looked at in the pass; the rest of the document here.
+    rest = artifact.document
+    if artifact.chain is not None and "chain" in rest:
+        rest = {k: v for k, v in rest.items() if k != "chain"}
 
     def counted() -> Iterator[tuple[str, str]]:
         nonlocal total
-        for finding in jcs_divergences(context.artifact.document):
+        for finding in jcs_divergences(rest):
             total += 1
             yield finding
 
     # Streaming: a hostile artifact may hold millions of floats; only the first few
     # (in document order) are described.
-    first = heapq.nsmallest(MAX_LISTED, counted(), key=lambda f: _document_order(f[0]))
+    first = heapq.nsmallest(MAX_LISTED, [*counted(), *chain.found],
+                            key=lambda f: _document_order(f[0]))
     if not first:
         return passed(NAME, "within the RFC 8785 (JCS) domain: a JCS verifier computes the "
                             "same bytes")
@@ -68,4 +95,5 @@ def run(context: CheckContext) -> CheckResult:
     )
 
 
-CHECK = Check(NAME, run, "values stay where the canonical form equals RFC 8785 (JCS)")
+CHECK = Check(NAME, run, "values stay where the canonical form equals RFC 8785 (JCS)",
+              Divergences)

@@ -3,16 +3,20 @@ hashes, and the chain head's hash and count (SPEC A.5)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from keel_verify.access import list_at, obj_at, type_name
+from keel_verify.access import obj_at, type_name
 from keel_verify.canonical import GENESIS_HASH, canonical_hash
-from keel_verify.checks.base import Check, first_problem
+from keel_verify.chainpass import Chunk
+from keel_verify.checks.base import Check, chain_length, first_problem
 from keel_verify.checks.binding_support import show
 from keel_verify.context import CheckContext
+from keel_verify.loader import Artifact
 from keel_verify.results import CheckResult
 
 NAME = "chain_integrity"
+MAX_KEPT = 50  # problems kept in full; the rest are counted
 
 
 def entry_content_hash(entry: dict[str, Any]) -> str:
@@ -20,59 +24,88 @@ def entry_content_hash(entry: dict[str, Any]) -> str:
     return canonical_hash({key: value for key, value in entry.items() if key != "content_hash"})
 
 
-def run(context: CheckContext) -> CheckResult:
-    document = context.artifact.document
-    chain = list_at(document, "chain", "")
-    head = obj_at(document, "chain_head", "")
-    problems: list[tuple[str, str]] = []
-    expected_previous: str | None = GENESIS_HASH
-    last_sequence = 0
-    for index, entry in enumerate(chain):
+class Links:
+    """Folds over the chain: links, content hashes and artifact_sequence order."""
+
+    def __init__(self, _artifact: Artifact) -> None:
+        self.expected_previous: str | None = GENESIS_HASH
+        self.last_sequence = 0
+        self.last_hash: Any = GENESIS_HASH  # the last entry's stated content_hash
+        self.problems: list[tuple[str, str]] = []
+        self.problem_count = 0
+
+    def _problem(self, pointer: str, problem: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_KEPT:
+            self.problems.append((pointer, problem))
+
+    def visit(self, chunk: Chunk) -> None:
+        first, entries, hashes = chunk.first, chunk.entries, chunk.content_hashes
+        for offset, entry in enumerate(entries):
+            recomputed = hashes[offset]
+            if recomputed is None:  # not an object
+                self._problem(f"/chain/{first + offset}",
+                              f"chain entry {first + offset + 1} is {type_name(entry)}, not an object")
+                self.expected_previous = None
+                self.last_hash = None
+                continue
+            stated = entry.get("content_hash")
+            sequence = entry.get("artifact_sequence")
+            if (entry.get("previous_content_hash") == self.expected_previous is not None
+                    and stated == recomputed and type(sequence) is int
+                    and sequence > self.last_sequence):
+                self.expected_previous = self.last_hash = stated  # the common case, fast
+                self.last_sequence = sequence
+                continue
+            self._entry_problems(first + offset, entry, recomputed)
+
+    def _entry_problems(self, index: int, entry: dict[str, Any], recomputed: str) -> None:
         where = f"/chain/{index}"
-        if not isinstance(entry, dict):
-            problems.append((where, f"chain entry {index + 1} is {type_name(entry)}, not an object"))
-            expected_previous = None
-            continue
         previous = entry.get("previous_content_hash")
-        if expected_previous is not None and previous != expected_previous:
-            problems.append((
+        if self.expected_previous is not None and previous != self.expected_previous:
+            self._problem(
                 f"{where}/previous_content_hash",
                 f"entry {index + 1} does not link to "
                 + ("the genesis hash" if index == 0 else f"entry {index}'s content_hash")
-                + f": expected {expected_previous}, found {previous!r:.80}",
-            ))
+                + f": expected {self.expected_previous}, found {show(previous)}",
+            )
         stated = entry.get("content_hash")
-        recomputed = entry_content_hash(entry)
         if stated != recomputed:
-            problems.append((
+            self._problem(
                 f"{where}/content_hash",
-                f"entry {index + 1} content_hash {stated!r:.80} does not match its content "
+                f"entry {index + 1} content_hash {show(stated)} does not match its content "
                 f"(recomputed {recomputed})",
-            ))
-        expected_previous = stated if isinstance(stated, str) else None
+            )
+        self.expected_previous = stated if isinstance(stated, str) else None
+        self.last_hash = stated
         sequence = entry.get("artifact_sequence")
         if type(sequence) is not int:
-            problems.append((
+            self._problem(
                 f"{where}/artifact_sequence",
                 f"entry {index + 1} artifact_sequence is {type_name(sequence)}, not an integer",
-            ))
-        elif sequence <= last_sequence:
-            problems.append((
+            )
+        elif sequence <= self.last_sequence:
+            self._problem(
                 f"{where}/artifact_sequence",
                 f"entry {index + 1} artifact_sequence {show(sequence)} is not above "
-                f"{show(last_sequence)}",
-            ))
+                f"{show(self.last_sequence)}",
+            )
         else:
-            last_sequence = sequence
+            self.last_sequence = sequence
 
-    last_hash = GENESIS_HASH
-    if chain and isinstance(chain[-1], dict):
-        last_hash = chain[-1].get("content_hash")  # type: ignore[assignment]
+
+def run(context: CheckContext) -> CheckResult:
+    document = context.artifact.document
+    length = chain_length(context.artifact)
+    head = obj_at(document, "chain_head", "")
+    links: Links = context.chain.visitor(NAME)
+    problems = list(links.problems)
+    last_hash = links.last_hash
     if head.get("content_hash") != last_hash:
         problems.append((
             "/chain_head/content_hash",
-            f"chain_head.content_hash {head.get('content_hash')!r:.80} is not the last entry's "
-            f"content_hash ({last_hash!r:.80})",
+            f"chain_head.content_hash {show(head.get('content_hash'))} is not the last entry's "
+            f"content_hash ({show(last_hash)})",
         ))
     count = head.get("event_count")
     if type(count) is not int:
@@ -80,18 +113,22 @@ def run(context: CheckContext) -> CheckResult:
             "/chain_head/event_count",
             f"chain_head.event_count is {type_name(count)}, not an integer",
         ))
-    elif count != len(chain):
+    elif count != length:
         problems.append((
             "/chain_head/event_count",
-            f"chain_head.event_count is {show(count)}, but the chain has {len(chain)} entries",
+            f"chain_head.event_count is {show(count)}, but the chain has {length} entries",
         ))
-    return first_problem(
+    unlisted = links.problem_count - len(links.problems)
+    result = first_problem(
         NAME,
         problems,
-        f"{len(chain)} entries hash-linked from genesis to chain head {last_hash}",
+        f"{length} entries hash-linked from genesis to chain head {last_hash}",
         chain_head=last_hash,
-        event_count=len(chain),
+        event_count=length,
     )
+    if unlisted and problems:  # keep the full count honest when the list was capped
+        return replace(result, details={**result.details, "problem_count": len(problems) + unlisted})
+    return result
 
 
-CHECK = Check(NAME, run, "hash links and content hashes from genesis to the chain head")
+CHECK = Check(NAME, run, "hash links and content hashes from genesis to the chain head", Links)

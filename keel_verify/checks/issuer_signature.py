@@ -39,7 +39,7 @@ def run(context: CheckContext) -> CheckResult:
     if assessment.structure_problem:
         return failed(NAME, assessment.structure_problem, "/signatures")
     details: dict[str, Any] = {
-        "content_hash": context.artifact.unsigned_content_hash,
+        "content_hash": context.chain.content_hash,
         "time_basis": assessment.time_basis,
         "signatures": [_describe(f) for f in assessment.findings],
     }

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import is_tagged_hash, list_at, type_name
+from keel_verify.access import is_tagged_hash, type_name
 from keel_verify.canonical import canonical_hash
-from keel_verify.checks.base import Check
-from keel_verify.checks.binding_support import Problems, problems_then_warnings, show
+from keel_verify.chainpass import Chunk
+from keel_verify.checks.base import Check, chain_length
+from keel_verify.checks.binding_support import MAX_LISTED, Problems, problems_then_warnings, show
 from keel_verify.context import CheckContext
+from keel_verify.loader import Artifact
 from keel_verify.results import CheckResult
 
 NAME = "payload_hashes"
@@ -72,35 +74,56 @@ def _hash_only_problems(index: int, entry: dict[str, Any], problems: Problems) -
         ))
 
 
+class Payloads:
+    """Folds over the chain: each entry's payload form and hash."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.hash_only = artifact.is_hash_only
+        self.problems: Problems = []
+        self.problem_count = 0
+
+    def visit(self, chunk: Chunk) -> None:
+        first, entries = chunk.first, chunk.entries
+        hash_only = self.hash_only
+        for offset, entry in enumerate(entries):
+            if (hash_only and type(entry) is dict and "canonicalized_payload" not in entry
+                    and entry.get("payload_materialization") == HASH_ONLY
+                    and is_tagged_hash(entry.get("canonicalized_payload_hash"))):
+                continue  # the common v3 case, fast
+            found: Problems = []
+            index = first + offset
+            if not isinstance(entry, dict):
+                found.append((f"/chain/{index}",
+                              f"chain entry {index + 1} is {type_name(entry)}, not an object"))
+            elif hash_only:
+                _hash_only_problems(index, entry, found)
+            else:
+                _embedded_problems(index, entry, found)
+            self.problem_count += len(found)
+            self.problems.extend(found[: max(0, MAX_LISTED - len(self.problems))])
+
+
 def run(context: CheckContext) -> CheckResult:
     artifact = context.artifact
-    chain = list_at(artifact.document, "chain", "")
-    problems: Problems = []
-    check_entry = _hash_only_problems if artifact.is_hash_only else _embedded_problems
-    for index, entry in enumerate(chain):
-        if not isinstance(entry, dict):
-            problems.append((
-                f"/chain/{index}",
-                f"chain entry {index + 1} is {type_name(entry)}, not an object",
-            ))
-            continue
-        check_entry(index, entry, problems)
+    length = chain_length(artifact)
+    payloads: Payloads = context.chain.visitor(NAME)
     if artifact.is_hash_only:
         ok_reason = (
-            f"{len(chain)} entries are hash-only (payload_materialization \"hash_only\") with "
+            f"{length} entries are hash-only (payload_materialization \"hash_only\") with "
             "well-formed sha256 payload hashes; the payloads are not embedded, so their hashes "
             "are carried, not recomputed"
         )
     else:
         ok_reason = (
-            f"{len(chain)} embedded payloads hash to their canonicalized_payload_hash "
+            f"{length} embedded payloads hash to their canonicalized_payload_hash "
             "(recomputed)"
         )
     return problems_then_warnings(
-        NAME, problems, [], ok_reason,
-        entries=len(chain),
+        NAME, list(payloads.problems), [], ok_reason,
+        entries=length,
         recomputed=not artifact.is_hash_only,
     )
 
 
-CHECK = Check(NAME, run, "v1 payload hashes recomputed; v3 entries hash-only and well-formed")
+CHECK = Check(NAME, run, "v1 payload hashes recomputed; v3 entries hash-only and well-formed",
+              Payloads)

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import is_tagged_hash, list_at, obj_at, str_at
-from keel_verify.checks.base import Check
+from keel_verify.access import Malformed, is_tagged_hash, obj_at, str_at
+from keel_verify.chainpass import Chunk
+from keel_verify.checks.base import Check, chain_length
 from keel_verify.checks.binding_support import (
+    MAX_LISTED,
     Problems,
     problems_then_warnings,
     same_text,
@@ -32,6 +34,7 @@ from keel_verify.checks.binding_support import (
 )
 from keel_verify.checks.policy_binding import permits_with_pointers
 from keel_verify.context import CheckContext
+from keel_verify.loader import Artifact
 from keel_verify.results import CheckResult
 
 NAME = "permit_linkage"
@@ -60,28 +63,58 @@ def _known_permits(permits: list[tuple[str, Any]], problems: Problems) -> dict[s
     return known
 
 
-def _entry_users(chain: list[Any], known: dict[str, str], problems: Problems) -> dict[str, list[int]]:
-    """permit id -> indices of the entries that carry it; unknown ids are problems."""
-    users: dict[str, list[int]] = {}
-    for index, entry in enumerate(chain):
-        if not isinstance(entry, dict):
-            continue  # chain_integrity reports a non-object entry
+_ABSENT = object()
+
+
+class PermitUses:
+    """Folds over the chain: which entries carry which permit id, and where the hashes
+    that permits bind to occur (only those: a 100,000-entry chain is never indexed)."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        try:
+            permits = permits_with_pointers(artifact.document)
+        except Malformed:
+            permits = []  # run() reports the shape
+        self.known = _known_permits(permits, [])
+        self.bound: set[str] = {
+            permit["binding_session_event_hash"]
+            for _, permit in permits
+            if isinstance(permit, dict) and isinstance(permit.get("binding_session_event_hash"), str)
+        }
+        self.users: dict[str, list[int]] = {}  # permit id -> indices of entries carrying it
+        self.by_hash: dict[str, int] = {}  # a bound hash -> first entry whose content_hash it is
+        self.carrier_hashes: dict[str, set[str]] = {}  # permit id -> its carriers' content hashes
+        self.problems: Problems = []
+
+    def visit(self, chunk: Chunk) -> None:
+        first, entries = chunk.first, chunk.entries
+        bound, by_hash = self.bound, self.by_hash
+        for offset, entry in enumerate(entries):
+            if type(entry) is not dict:
+                continue  # chain_integrity reports a non-object entry
+            content_hash = entry.get("content_hash")
+            if isinstance(content_hash, str) and content_hash in bound:
+                by_hash.setdefault(content_hash, first + offset)
+            permit_id = entry.get("permit_id", _ABSENT)
+            if permit_id is not None:  # the common case (no permit) costs nothing more
+                self._use(first + offset, entry, permit_id, content_hash)
+
+    def _use(self, index: int, entry: dict[str, Any], permit_id: Any, content_hash: Any) -> None:
         where = f"/chain/{index}/permit_id"
-        if "permit_id" not in entry:
+        problems = self.problems
+        if permit_id is _ABSENT:
             problems.append((where, f"chain entry {index + 1} has no permit_id (null if none)"))
-            continue
-        permit_id = entry["permit_id"]
-        if permit_id is None:
-            continue
+            return
         if not isinstance(permit_id, str):
             problems.append((where, f"chain entry {index + 1} permit_id {show(permit_id)} is "
                                     "neither a string nor null"))
-            continue
-        if permit_id not in known:
-            problems.append((where, f"chain entry {index + 1} names permit {show(permit_id)}, which "
-                                    "is not among the artifact's permits"))
-        users.setdefault(permit_id, []).append(index)
-    return users
+            return
+        if permit_id not in self.known:
+            problems.append((where, f"chain entry {index + 1} names permit {show(permit_id)}, "
+                                    "which is not among the artifact's permits"))
+        self.users.setdefault(permit_id, []).append(index)
+        if isinstance(content_hash, str):
+            self.carrier_hashes.setdefault(permit_id, set()).add(content_hash)
 
 
 def _binding_findings(
@@ -169,20 +202,15 @@ def run(context: CheckContext) -> CheckResult:
     document = artifact.document
     metadata = obj_at(document, "session_metadata", "")
     session_id = str_at(metadata, "session_id", "/session_metadata")
-    chain = list_at(document, "chain", "")
+    chain_length(artifact)
     permits = permits_with_pointers(document)
+    uses: PermitUses = context.chain.visitor(NAME)
 
     problems: Problems = []
     warnings: Problems = []
-    known = _known_permits(permits, problems)
-    users = _entry_users(chain, known, problems)
-    by_hash: dict[str, int] = {}  # content_hash -> first entry with it
-    carrier_hashes: dict[str, set[str]] = {}  # permit id -> content hashes of its carriers
-    for index, entry in enumerate(chain):
-        if isinstance(entry, dict) and isinstance(entry.get("content_hash"), str):
-            by_hash.setdefault(entry["content_hash"], index)
-            if isinstance(entry.get("permit_id"), str):
-                carrier_hashes.setdefault(entry["permit_id"], set()).add(entry["content_hash"])
+    _known_permits(permits, problems)
+    problems.extend(uses.problems[:MAX_LISTED])
+    users, by_hash, carrier_hashes = uses.users, uses.by_hash, uses.carrier_hashes
     children = [(p, permit) for p, permit in permits if p.startswith(CHILD_PREFIX)]
     confirmed = 0
     for pointer, permit in children:
@@ -210,4 +238,5 @@ def run(context: CheckContext) -> CheckResult:
     )
 
 
-CHECK = Check(NAME, run, "permits bound to this session and to the chain entries that use them")
+CHECK = Check(NAME, run, "permits bound to this session and to the chain entries that use them",
+              PermitUses)

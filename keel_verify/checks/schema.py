@@ -1,15 +1,25 @@
 """``artifact_schema`` (reference name): the artifact matches the JSON Schema of its
-version (``schemas/attestation-v{1,3}.schema.json``, Draft 2020-12)."""
+version (``schemas/attestation-v{1,3}.schema.json``, Draft 2020-12).
+
+Chain entries are validated in the chain pass, a chunk at a time: jsonschema-rs (when
+installed) says whether a chunk is valid, and only a chunk it rejects is run through
+jsonschema, which words the errors. The rest of the document is validated against the
+same schema with the chain's items left to the pass.
+"""
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from itertools import islice
 from typing import Any
 
+from keel_verify import accel
 from keel_verify.access import escape_token
+from keel_verify.chainpass import Chunk
 from keel_verify.checks.base import Check, failed, passed
 from keel_verify.context import CheckContext
+from keel_verify.loader import Artifact
 from keel_verify.results import CheckResult
 from keel_verify.schemas import ARTIFACT_SCHEMAS, load_schema
 
@@ -21,10 +31,27 @@ MAX_COLLECTED_ERRORS = 1000
 
 
 @cache
-def _validator(schema_version: int) -> Any:
+def _schemas(schema_version: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(document without chain items, one chain entry, an array of chain entries)."""
+    full = load_schema(ARTIFACT_SCHEMAS[schema_version])
+    document = copy.deepcopy(full)
+    document["properties"]["chain"] = {"type": "array"}
+    base = {"$schema": full["$schema"], "$defs": full["$defs"]}
+    entry = {**base, "$ref": "#/$defs/chain_entry"}
+    entries = {**base, "type": "array", "items": {"$ref": "#/$defs/chain_entry"}}
+    return document, entry, entries
+
+
+@cache
+def _python_validator(schema_version: int, part: int) -> Any:
     from jsonschema import Draft202012Validator  # deferred: costly import
 
-    return Draft202012Validator(load_schema(ARTIFACT_SCHEMAS[schema_version]))
+    return Draft202012Validator(_schemas(schema_version)[part])
+
+
+@cache
+def _fast_entries_validator(schema_version: int) -> Any:
+    return accel.schema_validator(_schemas(schema_version)[2])
 
 
 def _pointer(path: Any) -> str:
@@ -39,20 +66,52 @@ def _message(error: Any) -> str:
     return str(error.message)[:300]
 
 
+class EntrySchema:
+    """Folds over the chain: every entry against ``$defs/chain_entry``."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.version = artifact.schema_version
+        self.fast = accel.fast_schema_available()
+        self.errors: list[tuple[str, str, str]] = []  # (sort key, pointer, problem)
+
+    def _chunk_is_valid(self, entries: list[Any]) -> bool:
+        if not self.fast:
+            return False
+        try:
+            return bool(_fast_entries_validator(self.version).is_valid(entries))
+        except Exception:  # e.g. an integer beyond 64 bits: let jsonschema judge it
+            return False
+
+    def visit(self, chunk: Chunk) -> None:
+        if len(self.errors) >= MAX_COLLECTED_ERRORS or self._chunk_is_valid(chunk.entries):
+            return
+        validator = _python_validator(self.version, 1)
+        for offset, entry in enumerate(chunk.entries):
+            prefix = f"/chain/{chunk.first + offset}"
+            room = MAX_COLLECTED_ERRORS - len(self.errors)
+            for error in islice(validator.iter_errors(entry), room):
+                pointer = prefix + _pointer(error.absolute_path)
+                self.errors.append((pointer, pointer, _message(error)))
+            if len(self.errors) >= MAX_COLLECTED_ERRORS:
+                return
+
+
 def run(context: CheckContext) -> CheckResult:
     artifact = context.artifact
     schema_file = ARTIFACT_SCHEMAS[artifact.schema_version]
-    errors = sorted(
-        islice(_validator(artifact.schema_version).iter_errors(artifact.document),
-               MAX_COLLECTED_ERRORS),
-        key=lambda error: (list(map(str, error.absolute_path)), error.message),
-    )
+    document = artifact.document
+    if artifact.chain is not None:  # its items are judged in the pass
+        document = {**document, "chain": []}
+    entry_errors: list[tuple[str, str, str]] = context.chain.visitor(NAME).errors
+    document_errors = [
+        (_pointer(error.absolute_path), _pointer(error.absolute_path), _message(error))
+        for error in islice(_python_validator(artifact.schema_version, 0).iter_errors(document),
+                            MAX_COLLECTED_ERRORS)
+    ]
+    errors = sorted(document_errors + entry_errors)[:MAX_COLLECTED_ERRORS]
     if not errors:
         return passed(NAME, f"matches {schema_file}", schema=schema_file)
-    listed = [
-        {"pointer": _pointer(error.absolute_path), "problem": _message(error)}
-        for error in errors[:MAX_LISTED_ERRORS]
-    ]
+    listed = [{"pointer": pointer, "problem": problem} for _, pointer, problem in errors]
     first = listed[0]
     capped = len(errors) == MAX_COLLECTED_ERRORS
     more = f" (and {'at least ' if capped else ''}{len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -61,10 +120,10 @@ def run(context: CheckContext) -> CheckResult:
         f"does not match {schema_file}: at {first['pointer'] or '/'}: {first['problem']}{more}",
         first["pointer"],
         schema=schema_file,
-        errors=listed,
+        errors=listed[:MAX_LISTED_ERRORS],
         error_count=len(errors),
         error_count_capped=capped,
     )
 
 
-CHECK = Check(NAME, run, "structure matches the JSON Schema of the artifact's version")
+CHECK = Check(NAME, run, "structure matches the JSON Schema of the artifact's version", EntrySchema)

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import Malformed, list_at, obj_at, str_at, type_name
-from keel_verify.checks.base import Check
+from keel_verify.access import Malformed, obj_at, str_at, type_name
+from keel_verify.chainpass import Chunk
+from keel_verify.checks.base import Check, chain_length
 from keel_verify.checks.binding_support import (
+    MAX_LISTED,
     Problems,
     problems_then_warnings,
     same_text,
@@ -34,50 +36,81 @@ from keel_verify.checks.binding_support import (
     text,
 )
 from keel_verify.context import CheckContext
+from keel_verify.loader import Artifact
 from keel_verify.receipts import collect_receipts
 from keel_verify.results import CheckResult
 
 NAME = "session_binding"
 
 
-def _entry_problems(
-    chain: list[Any], session_id: str, scope: str, problems: Problems
-) -> tuple[int | None, int | None]:
-    """Check each entry's session, scope and ordering; return the first and the last
-    (highest) valid sequence."""
-    first_sequence: int | None = None
-    last_sequence: int | None = None
-    for index, entry in enumerate(chain):
+class SessionEntries:
+    """Folds over the chain: each entry's session and scope, and sequence order."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        metadata = artifact.document.get("session_metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
+        self.session_id = metadata.get("session_id")
+        self.scope = f"project:{metadata.get('project_id')}"
+        self.first_sequence: int | None = None
+        self.last_sequence: int | None = None
+        self.last_entry_sequence: Any = None  # the last entry's own "sequence", whatever it is
+        self.last_is_object = False
+        self.problems: Problems = []
+        self.problem_count = 0
+
+    def visit(self, chunk: Chunk) -> None:
+        first, entries = chunk.first, chunk.entries
+        session_id, scope = self.session_id, self.scope
+        for offset, entry in enumerate(entries):
+            if type(entry) is dict:
+                sequence = entry.get("sequence")
+                self.last_is_object, self.last_entry_sequence = True, sequence
+                if (entry.get("session_id") == session_id and entry.get("chain_scope") == scope
+                        and type(entry.get("artifact_sequence")) is int and type(sequence) is int
+                        and (self.last_sequence is None or sequence > self.last_sequence)):
+                    self.last_sequence = sequence  # the common case, fast
+                    if self.first_sequence is None:
+                        self.first_sequence = sequence
+                    continue
+            else:
+                self.last_is_object, self.last_entry_sequence = False, None
+            self._entry_problems(first + offset, entry)
+
+    def _entry_problems(self, index: int, entry: Any) -> None:
+        found: Problems = []
         where = f"/chain/{index}"
         if not isinstance(entry, dict):
-            problems.append((where, f"chain entry {index + 1} is {type_name(entry)}, not an object"))
-            continue
-        same_text(entry, "session_id", where, session_id,
-                  f"chain entry {index + 1} session_id", problems)
-        same_text(entry, "chain_scope", where, scope,
-                  f"chain entry {index + 1} chain_scope", problems)
-        strict_int(entry, "artifact_sequence", where,
-                   f"chain entry {index + 1} artifact_sequence", problems)
-        sequence = strict_int(entry, "sequence", where, f"chain entry {index + 1} sequence",
-                              problems)
-        if sequence is None:
-            continue
-        if last_sequence is not None and sequence <= last_sequence:
-            problems.append((
-                f"{where}/sequence",
-                f"chain entry {index + 1} sequence {show(sequence)} is not above the previous "
-                f"entry's {show(last_sequence)}: sequences must strictly increase",
-            ))
+            found.append((where, f"chain entry {index + 1} is {type_name(entry)}, not an object"))
         else:
-            last_sequence = sequence
-            if first_sequence is None:
-                first_sequence = sequence
-    return first_sequence, last_sequence
+            if isinstance(self.session_id, str):
+                same_text(entry, "session_id", where, self.session_id,
+                          f"chain entry {index + 1} session_id", found)
+            same_text(entry, "chain_scope", where, self.scope,
+                      f"chain entry {index + 1} chain_scope", found)
+            strict_int(entry, "artifact_sequence", where,
+                       f"chain entry {index + 1} artifact_sequence", found)
+            sequence = strict_int(entry, "sequence", where, f"chain entry {index + 1} sequence",
+                                  found)
+            if sequence is not None:
+                if self.last_sequence is not None and sequence <= self.last_sequence:
+                    found.append((
+                        f"{where}/sequence",
+                        f"chain entry {index + 1} sequence {show(sequence)} is not above the "
+                        f"previous entry's {show(self.last_sequence)}: sequences must strictly "
+                        "increase",
+                    ))
+                else:
+                    self.last_sequence = sequence
+                    if self.first_sequence is None:
+                        self.first_sequence = sequence
+        self.problem_count += len(found)
+        self.problems.extend(found[: max(0, MAX_LISTED - len(self.problems))])
 
 
-def _head_problems(chain: list[Any], head: dict[str, Any], problems: Problems) -> None:
+def _head_problems(entries: SessionEntries, length: int, head: dict[str, Any],
+                   problems: Problems) -> None:
     strict_int(head, "event_count", "/chain_head", "chain_head.event_count", problems)
-    if not chain:
+    if not length:
         stated = head.get("sequence")
         if stated is not None:
             problems.append((
@@ -87,14 +120,14 @@ def _head_problems(chain: list[Any], head: dict[str, Any], problems: Problems) -
             ))
         return
     sequence = strict_int(head, "sequence", "/chain_head", "chain_head.sequence", problems)
-    last = chain[-1]
-    if sequence is None or not isinstance(last, dict) or type(last.get("sequence")) is not int:
+    last = entries.last_entry_sequence
+    if sequence is None or not entries.last_is_object or type(last) is not int:
         return  # the type problem is already recorded
-    if sequence != last["sequence"]:
+    if sequence != last:
         problems.append((
             "/chain_head/sequence",
             f"chain_head.sequence is {show(sequence)}, but the last entry's sequence is "
-            f"{show(last['sequence'])}",
+            f"{show(last)}",
         ))
 
 
@@ -121,14 +154,16 @@ def run(context: CheckContext) -> CheckResult:
     session_id = str_at(metadata, "session_id", "/session_metadata")
     project_id = str_at(metadata, "project_id", "/session_metadata")
     scope = f"project:{project_id}"
-    chain = list_at(document, "chain", "")
+    length = chain_length(context.artifact)
     head = obj_at(document, "chain_head", "")
     project_head = obj_at(document, "project_chain_head", "")
+    entries: SessionEntries = context.chain.visitor(NAME)
 
     problems: Problems = []
     strict_int(document, "schema_version", "", "schema_version", problems)
-    first_sequence, last_sequence = _entry_problems(chain, session_id, scope, problems)
-    _head_problems(chain, head, problems)
+    problems.extend(entries.problems)
+    first_sequence, last_sequence = entries.first_sequence, entries.last_sequence
+    _head_problems(entries, length, head, problems)
     stated = head.get("sequence")
     known = [s for s in (last_sequence, stated) if type(s) is int]
     session_last = max(known) if known else None
@@ -142,9 +177,9 @@ def run(context: CheckContext) -> CheckResult:
             strict_int(receipt, "covers_chain_head_at_sequence", pointer,
                        f"receipt {pointer} covers_chain_head_at_sequence", problems)
 
-    if chain:
+    if length:
         ok_reason = (
-            f"{len(chain)} entries belong to session {text(session_id)} in {text(scope)}, "
+            f"{length} entries belong to session {text(session_id)} in {text(scope)}, "
             f"sequences {show(first_sequence)}..{show(last_sequence)} strictly increasing; "
             f"chain_head.sequence is the last entry's; project_chain_head.sequence "
             f"{show(project_sequence)} is above it"
@@ -166,4 +201,5 @@ def run(context: CheckContext) -> CheckResult:
     )
 
 
-CHECK = Check(NAME, run, "entries belong to this session and project; sequences and heads agree")
+CHECK = Check(NAME, run, "entries belong to this session and project; sequences and heads agree",
+              SessionEntries)

@@ -18,11 +18,15 @@ timestamp witness claims (SPEC B.3).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from keel_verify.access import list_at, member, obj_at, parse_time, time_at
-from keel_verify.checks.base import Check, failed, passed, warned
+from keel_verify.access import Malformed, member, obj_at, parse_time, time_at
+from keel_verify.chainpass import Chunk
+from keel_verify.checks.base import Check, chain_length, failed, passed, warned
 from keel_verify.context import CheckContext
+from keel_verify.loader import Artifact
+from keel_verify.receipts import collect_receipts
 from keel_verify.results import CheckResult
 from keel_verify.witness import ReceiptWitness, WitnessStatus, iso_utc
 
@@ -36,6 +40,8 @@ GEN_TIME_AFTER_ISSUED_TOLERANCE = timedelta(minutes=10)
 #: How far ``received_at`` (the issuer's clock, when the reply arrived) may lie from
 #: genTime (the TSA's clock): network round trip plus ordinary clock skew.
 RECEIVED_AT_TOLERANCE = timedelta(minutes=5)
+
+MAX_KEPT = 50  # problems kept in full; the rest are counted
 
 Problem = tuple[str, str]  # (JSON Pointer, problem)
 
@@ -52,11 +58,8 @@ def _duration(delta: timedelta) -> str:
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
-def _signed_order(
-    document: dict[str, Any],
-) -> tuple[list[Problem], list[tuple[int | None, datetime, str]], datetime, datetime]:
-    """Problems among the signed times, the events (sequence, occurred_at, pointer),
-    started_at and issued_at."""
+def _signed_order(document: dict[str, Any]) -> tuple[list[Problem], datetime, datetime]:
+    """Problems among the session's own signed times; started_at and issued_at."""
     metadata = obj_at(document, "session_metadata", "")
     started = time_at(metadata, "started_at", "/session_metadata")
     issued = time_at(document, "issued_at", "")
@@ -74,7 +77,6 @@ def _signed_order(
             "/session_metadata/ended_at",
             f"ended_at {iso_utc(ended)} precedes started_at {iso_utc(started)}",
         ))
-    last_allowed, last_name = (ended, "ended_at") if ended is not None else (issued, "issued_at")
     if ended is not None and ended > issued:
         problems.append((
             "/session_metadata/ended_at",
@@ -85,36 +87,83 @@ def _signed_order(
             "/session_metadata/started_at",
             f"started_at {iso_utc(started)} is after issued_at {iso_utc(issued)}",
         ))
-    events: list[tuple[int | None, datetime, str]] = []
-    for index, entry in enumerate(list_at(document, "chain", "")):
-        pointer = f"/chain/{index}/occurred_at"
-        if not isinstance(entry, dict):
-            problems.append((f"/chain/{index}", f"entry {index + 1} is not an object"))
-            continue
-        occurred = parse_time(entry.get("occurred_at"))
-        if occurred is None:
-            problems.append((pointer, "occurred_at is not an RFC 3339 UTC timestamp"))
-            continue
-        sequence = entry.get("sequence")
-        events.append((sequence if type(sequence) is int else None, occurred, pointer))
-        if occurred < started:
-            problems.append((
-                pointer,
-                f"entry {index + 1} occurred_at {iso_utc(occurred)} precedes started_at "
-                f"{iso_utc(started)}",
-            ))
-        if occurred > last_allowed:
-            problems.append((
-                pointer,
-                f"entry {index + 1} occurred_at {iso_utc(occurred)} is after {last_name} "
-                f"{iso_utc(last_allowed)}",
-            ))
-    return problems, events, started, issued
+    return problems, started, issued
+
+
+# Long sessions repeat timestamps (second resolution): parse each distinct one once.
+_parse_cached = lru_cache(maxsize=65536)(parse_time)
+
+
+class EventTimes:
+    """Folds over the chain: each event's occurred_at inside the session's window, and,
+    per receipt coverage, the latest event covered (nothing else is kept)."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        document = artifact.document
+        metadata = document.get("session_metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
+        self.started = parse_time(metadata.get("started_at"))
+        ended = parse_time(metadata.get("ended_at"))
+        issued = parse_time(document.get("issued_at"))
+        self.last_allowed, self.last_name = (ended, "ended_at") if ended else (issued, "issued_at")
+        try:
+            receipts = collect_receipts(document)
+        except Malformed:
+            receipts = []
+        thresholds: set[int | None] = {None}
+        for _, receipt in receipts:
+            if isinstance(receipt, dict) and type(receipt.get("covers_chain_head_at_sequence")) is int:
+                thresholds.add(receipt["covers_chain_head_at_sequence"])
+        # coverage threshold (None: every event) -> (latest occurred_at, entry index)
+        self.latest: dict[int | None, tuple[datetime, int]] = {}
+        self.thresholds = tuple(thresholds)
+        self.count = 0
+        self.problems: list[Problem] = []
+        self.problem_count = 0
+
+    def visit(self, chunk: Chunk) -> None:
+        first, entries = chunk.first, chunk.entries
+        started, last_allowed, latest = self.started, self.last_allowed, self.latest
+        for offset, entry in enumerate(entries):
+            index = first + offset
+            if type(entry) is not dict:
+                self._problem(f"/chain/{index}", f"entry {index + 1} is not an object")
+                continue
+            stamp = entry.get("occurred_at")
+            occurred = _parse_cached(stamp) if type(stamp) is str else None
+            if occurred is None:
+                self._problem(f"/chain/{index}/occurred_at",
+                              "occurred_at is not an RFC 3339 UTC timestamp")
+                continue
+            self.count += 1
+            if started is not None and occurred < started:
+                self._problem(f"/chain/{index}/occurred_at",
+                              f"entry {index + 1} occurred_at {iso_utc(occurred)} precedes "
+                              f"started_at {iso_utc(started)}")
+            if last_allowed is not None and occurred > last_allowed:
+                self._problem(f"/chain/{index}/occurred_at",
+                              f"entry {index + 1} occurred_at {iso_utc(occurred)} is after "
+                              f"{self.last_name} {iso_utc(last_allowed)}")
+            sequence = entry.get("sequence")
+            for threshold in self.thresholds:
+                if threshold is None or type(sequence) is not int or sequence <= threshold:
+                    held = latest.get(threshold)
+                    if held is None or occurred > held[0]:
+                        latest[threshold] = (occurred, index)
+
+    def _problem(self, pointer: str, problem: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_KEPT:
+            self.problems.append((pointer, problem))
+
+    def latest_covered(self, covers_sequence: int | None) -> tuple[datetime, str] | None:
+        held = self.latest.get(covers_sequence if covers_sequence in self.thresholds else None)
+        return None if held is None else (held[0], f"/chain/{held[1]}/occurred_at")
 
 
 def _witness_problems(
     receipt: ReceiptWitness,
-    events: list[tuple[int | None, datetime, str]],
+    latest_covered: tuple[datetime, str] | None,
     started: datetime,
     issued: datetime,
 ) -> list[Problem]:
@@ -127,18 +176,14 @@ def _witness_problems(
     shown = f"genTime {iso_utc(gen_time)} ({basis})"
     token_pointer = f"{receipt.pointer}/tsa_response_base64"
     problems: list[Problem] = []
-    covered = [
-        event for event in events
-        if receipt.covers_sequence is None or event[0] is None or event[0] <= receipt.covers_sequence
-    ]
     if gen_time + slack < started:
         problems.append((
             token_pointer,
             f"{shown} precedes the session itself (started_at {iso_utc(started)}, "
             f"{_duration(started - gen_time)} later): it cannot have witnessed this session",
         ))
-    elif covered:
-        _, last_time, last_pointer = max(covered, key=lambda event: event[1])
+    elif latest_covered is not None:
+        last_time, last_pointer = latest_covered
         if gen_time + slack < last_time:
             problems.append((
                 token_pointer,
@@ -176,7 +221,10 @@ def _first(problems: list[Problem]) -> tuple[str, str]:
 
 def run(context: CheckContext) -> CheckResult:
     document = context.artifact.document
-    signed, events, started, issued = _signed_order(document)
+    signed, started, issued = _signed_order(document)
+    chain_length(context.artifact)
+    times: EventTimes = context.chain.visitor(NAME)
+    signed.extend(times.problems)
     authenticated: list[Problem] = []
     unauthenticated: list[Problem] = []
     judged = [
@@ -184,12 +232,13 @@ def run(context: CheckContext) -> CheckResult:
         if r.status is not WitnessStatus.INVALID and r.verification.gen_time is not None
     ]
     for receipt in judged:
-        found = _witness_problems(receipt, events, started, issued)
+        found = _witness_problems(receipt, times.latest_covered(receipt.covers_sequence), started,
+                                  issued)
         (authenticated if receipt.status is WitnessStatus.VERIFIED else unauthenticated).extend(found)
     details: dict[str, Any] = {
         "gen_time_after_issued_tolerance_seconds": GEN_TIME_AFTER_ISSUED_TOLERANCE.total_seconds(),
         "received_at_tolerance_seconds": RECEIVED_AT_TOLERANCE.total_seconds(),
-        "events": len(events),
+        "events": times.count,
         "gen_times_judged": len(judged),
     }
     hard = signed + authenticated
@@ -205,7 +254,7 @@ def run(context: CheckContext) -> CheckResult:
             **details,
             **_listed(unauthenticated),
         )
-    reason = f"signed times are ordered (started_at, {len(events)} event(s), ended_at, issued_at)"
+    reason = f"signed times are ordered (started_at, {times.count} event(s), ended_at, issued_at)"
     if judged:
         kinds = {r.status is WitnessStatus.VERIFIED for r in judged}
         basis = "authenticated" if kinds == {True} else "partly unauthenticated"
@@ -222,4 +271,5 @@ CHECK = Check(
     NAME,
     run,
     "started_at <= events <= ended_at <= issued_at; genTime agrees with the session",
+    EventTimes,
 )
