@@ -24,6 +24,7 @@ from keel_verify.loader import Artifact
 from keel_verify.trust import ED25519_PREFIX, TrustedKey, TrustPolicy
 
 SELF_ATTESTED = "self-attested"
+ISSUED_AT_BASIS = "issued_at (signed by the issuer, not independently witnessed)"
 
 
 @dataclass(frozen=True)
@@ -151,15 +152,20 @@ def assess_signatures(
     message = chain_pass.message
     content_hash = chain_pass.content_hash
     findings: list[SignatureFinding] = []
+    # The time a key's validity window is judged at. Never a signature entry's own
+    # signed_at: "signatures" is outside the signed bytes, so anyone can rewrite it.
+    # Without a witnessed genTime, issued_at is used: the issuer's own claim, but covered
+    # by the signature, so nobody else can move it.
     if authenticated_time is not None:
         shown = authenticated_time.isoformat().replace("+00:00", "Z")
         basis = f"witnessed genTime {shown} (authenticated)"
+        signing_time: datetime | None = authenticated_time
     else:
-        basis = "signed_at (unauthenticated)"
+        basis = ISSUED_AT_BASIS
+        signing_time = parse_time(artifact.document.get("issued_at"))
     for index, entry in enumerate(entries):
         raw_key, problem = _verify_entry(entry, message, content_hash)
         fields = entry if isinstance(entry, dict) else {}
-        signing_time = authenticated_time or parse_time(fields.get("signed_at"))
         trusted_key: TrustedKey | None = None
         trust_problem: str | None = None
         note: str | None = None
@@ -183,7 +189,7 @@ def assess_signatures(
                 note += (
                     "; the witnessed genTime shows only that the signature is not older, "
                     if authenticated_time is not None
-                    else "; judged at the artifact's own signed_at, which nothing authenticates, "
+                    else "; judged at the artifact's issued_at, which no witness confirms, "
                 ) + "so signing after the revocation is not ruled out"
         key_id = fields.get("key_id")
         public_key = fields.get("public_key")

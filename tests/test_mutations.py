@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -28,6 +28,7 @@ from keel_verify.emit.artifact import dump_artifact
 from keel_verify.emit.demo import build_demo_artifact
 from keel_verify.emit.keys import DEMO_TSA_SEED, demo_issuer_key
 from keel_verify.rfc3161 import decode_base64_der, parse_token
+from keel_verify.signatures import ISSUED_AT_BASIS
 from keel_verify.signing import raw_public_key, sign_document
 from keel_verify.tsa_authority import TestTimestampAuthority
 from tests.helpers import OTHER_PUBLIC, rechain
@@ -287,11 +288,32 @@ def test_unsigned_signed_at_never_decides_a_witnessed_keys_window(
     assert report.verdict is Verdict.FAILED
 
 
-def test_without_a_witness_the_report_says_signed_at_is_unauthenticated() -> None:
+def test_without_a_witness_the_report_says_what_decided() -> None:
     # No receipt: nothing authenticates a time, and the report must say what decided.
     report = verify(artifact(3, False))
     assert report.signer is not None
-    assert report.signer.time_basis == "signed_at (unauthenticated)"
+    assert report.signer.time_basis == ISSUED_AT_BASIS
+
+
+@PROPERTY
+@given(st.sampled_from([1, 3]), timestamps | st.text(max_size=30) | st.none())
+def test_unsigned_signed_at_never_decides_an_unwitnessed_keys_window(
+    version: int, signed_at: Any
+) -> None:
+    document = artifact(version, False)
+    issued = datetime.fromisoformat(document["issued_at"])
+    document["signatures"][0]["signed_at"] = signed_at
+    # Valid only around the signed issued_at: whatever signed_at says, it passes ...
+    around = TrustedKey(public_key=PINNED.public_key, source="window around issued_at",
+                        not_before=issued - timedelta(seconds=1),
+                        not_after=issued + timedelta(seconds=1))
+    result = verify(document, TrustPolicy(issuer_keys=(around,))).check("issuer_signature")
+    assert result.outcome is Outcome.PASS, result.reason
+    # ... and a key revoked before issued_at fails, whatever signed_at says.
+    revoked = TrustedKey(public_key=PINNED.public_key, source="revoked before issued_at",
+                         status="revoked", revoked_at=issued - timedelta(seconds=1))
+    report = verify(document, TrustPolicy(issuer_keys=(revoked,)))
+    assert report.check("issuer_signature").outcome is Outcome.FAIL
 
 
 # --- (b) bindings, re-signed by the trusted key -----------------------------------------

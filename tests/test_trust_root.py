@@ -1,5 +1,6 @@
 """Trust-root files, TSA root files, and how key windows and revocation are judged --
-at the authenticated genTime when a verified witness gives one, else at signed_at."""
+at the authenticated genTime when a verified witness gives one, else at the signed
+issued_at -- never at a signature entry's own (unsigned) signed_at."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from keel_verify import Outcome, TrustPolicy, Verdict
 from keel_verify.errors import TrustConfigError
 from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema
+from keel_verify.signatures import ISSUED_AT_BASIS
 from keel_verify.trust_root import (
     TRUST_ROOT_ENV,
     TrustRoot,
@@ -217,7 +219,7 @@ def test_trust_root_path_comes_from_option_then_environment() -> None:
     assert resolve_trust_root_path(None, {}) is None
 
 
-# -- judging keys (signatures._judge_key), at signed_at --------------------------------
+# -- judging keys (signatures._judge_key), at issued_at --------------------------------
 
 
 def issuer_result(tmp_path: Path, document: dict[str, Any], *keys: dict[str, Any],
@@ -231,7 +233,7 @@ def test_public_sample_verifies_against_a_trust_root_naming_its_key(tmp_path: Pa
     assert result.outcome is Outcome.PASS
     assert f'trust root {tmp_path / "trust-root.json"}, issuer_keys[0] ("keel-pub")' in result.reason
     assert report.signer is not None and report.signer.trusted
-    assert report.signer.time_basis == "signed_at (unauthenticated)"
+    assert report.signer.time_basis == ISSUED_AT_BASIS
 
 
 @pytest.mark.parametrize(
@@ -270,7 +272,7 @@ def test_key_revoked_after_signing_passes_and_is_reported(tmp_path: Path) -> Non
     _, result = issuer_result(tmp_path, public_v3(), revoked)
     assert result.outcome is Outcome.PASS
     assert "revoked later, at 2026-06-01" in result.reason
-    assert "not ruled out" in result.reason  # signed_at is the artifact's own claim
+    assert "not ruled out" in result.reason  # issued_at is the issuer's own claim
 
 
 def test_key_revoked_without_a_date_fails(tmp_path: Path) -> None:
@@ -358,16 +360,16 @@ def test_backdated_signed_at_does_not_escape_revocation(tmp_path: Path) -> None:
     backdated = witnessed_v3(signed_at="2026-01-01T00:00:00Z")
     _, result = issuer_result(tmp_path, backdated, revoked, tsa=True)
     assert result.outcome is Outcome.FAIL
-    # Without a TSA root the genTime is not authenticated: signed_at decides, and the
-    # revocation is only reported.
+    # Without a TSA root the genTime is not authenticated: the signed issued_at decides,
+    # and the unsigned signed_at (backdated before the revocation) changes nothing.
     _, unanchored = issuer_result(tmp_path, backdated, revoked, tsa=False)
-    assert unanchored.outcome is Outcome.PASS
-    assert "revoked later" in unanchored.reason
-    assert unanchored.details["time_basis"] == "signed_at (unauthenticated)"
+    assert unanchored.outcome is Outcome.FAIL
+    assert "at or before signing" in unanchored.reason
+    assert unanchored.details["time_basis"] == ISSUED_AT_BASIS
 
 
 def test_window_is_judged_at_gen_time_when_authenticated(tmp_path: Path) -> None:
-    # Valid only from 14:35:01: signed_at (14:35:00) is outside, the genTime inside.
+    # Valid only from 14:35:01: issued_at (14:35:00) is outside, the genTime inside.
     window = key(not_before=GEN_TIME)
     _, witnessed = issuer_result(tmp_path, witnessed_v3(), window, tsa=True)
     assert witnessed.outcome is Outcome.PASS
@@ -384,7 +386,7 @@ def test_trust_root_from_another_tsa_leaves_the_time_unauthenticated(tmp_path: P
     report = verify(witnessed_v3(), load_trust_root(path).apply(TrustPolicy()))
     assert report.check("timestamp_witness").outcome is Outcome.FAIL
     assert report.signer is not None
-    assert report.signer.time_basis == "signed_at (unauthenticated)"
+    assert report.signer.time_basis == ISSUED_AT_BASIS
 
 
 def test_trust_root_type_is_a_frozen_dataclass(tmp_path: Path) -> None:
