@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from keel_verify import accel
 from keel_verify.chainpass import read_strictly
 from keel_verify.errors import LoadError
 from keel_verify.loader import MAX_DEPTH, load_bytes, parse_json, read_input
@@ -37,7 +38,8 @@ def _with(**changes: object) -> bytes:
 
 def test_accepts_the_public_sample(reading_path: str) -> None:
     artifact, chain_pass = read_strictly(PUBLIC_V3.read_bytes(), exact=reading_path == "exact")
-    assert artifact.exact_path == (reading_path == "exact")
+    fast_possible = accel.fast_json_available()
+    assert artifact.exact_path == (reading_path == "exact" or not fast_possible)
     assert chain_pass.content_hash.endswith("0d954c5d")
     assert artifact.schema_version == 3
 
@@ -144,6 +146,7 @@ def test_unsupported_versions_are_never_guessed(
     _reject(reading_path, _with(**changes), fragment)
 
 
+@pytest.mark.skipif(not accel.fast_json_available(), reason="needs the msgspec fast path")
 def test_document_is_what_the_bytes_say() -> None:
     data = PUBLIC_V3.read_bytes()
     exact = load_bytes(data, exact=True)

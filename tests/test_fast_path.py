@@ -1,0 +1,146 @@
+"""The msgspec fast path and the strict stdlib path must be indistinguishable: the same
+canonical bytes, the same reports, the same rejections with the same words. Only the
+time they take may differ (see benchmarks/)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keel_verify import TrustPolicy, accel, verify_bytes
+from keel_verify.canonical import JCS_MAX_SAFE_INTEGER, canonical_bytes
+from keel_verify.checks.schema import _python_validator, _schemas
+from keel_verify.emit.demo import build_demo_artifact
+from keel_verify.emit.keys import demo_issuer_key
+from keel_verify.report_json import report_to_dict
+from keel_verify.signing import sign_document
+from tests.helpers import PUBLIC_V1, PUBLIC_V3
+
+pytestmark = pytest.mark.skipif(
+    not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
+)
+
+ISSUER = demo_issuer_key()
+TRUST = TrustPolicy.self_attested_only()
+
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**40), max_value=10**40) | _text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_text, children, max_size=4),
+    max_leaves=25,
+)
+
+
+@cache
+def _demo(version: int) -> str:
+    return json.dumps(build_demo_artifact(version, tsa="local"), ensure_ascii=False)
+
+
+def demo(version: int) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(_demo(version))
+    return document
+
+
+def both(data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    fast = report_to_dict(verify_bytes(data, TRUST))
+    exact = report_to_dict(verify_bytes(data, TRUST, exact=True))
+    return fast, exact
+
+
+@given(json_values)
+def test_msgspec_sorted_encoding_is_the_canonical_profile(value: Any) -> None:
+    assert accel.encode_sorted(value) == canonical_bytes(value)
+
+
+@pytest.mark.parametrize("path", [PUBLIC_V3, PUBLIC_V1], ids=["public-v3", "public-v1"])
+def test_public_samples_report_identically(path: Any) -> None:
+    fast, exact = both(path.read_bytes())
+    assert fast == exact
+
+
+@given(st.sampled_from([1, 3]), st.data())
+def test_any_inserted_value_reports_identically(version: int, data: st.DataObject) -> None:
+    document = demo(version)
+    # Put an arbitrary JSON value into a chain entry or at the top level, re-signed, so
+    # that every check has something to say and the signature still holds.
+    where = data.draw(st.sampled_from(["entry", "top"]))
+    key = data.draw(st.text(min_size=1, max_size=8))
+    value = data.draw(json_values)
+    if where == "entry":
+        index = data.draw(st.integers(0, len(document["chain"]) - 1))
+        document["chain"][index][key] = value
+    else:
+        document[key] = value
+    document = sign_document(document, ISSUER, signed_at=document["issued_at"])
+    fast, exact = both(json.dumps(document, ensure_ascii=False).encode())
+    assert fast == exact
+
+
+@given(st.sampled_from([1, 3]), st.data())
+def test_a_duplicate_key_anywhere_is_rejected_identically(version: int, data: st.DataObject) -> None:
+    text = _demo(version)
+    # Every '"key": ' occurrence in the serialised demo is a member; duplicate one of them.
+    positions = [i for i in range(len(text)) if text.startswith('": ', i)]
+    at = data.draw(st.sampled_from(positions))
+    start = text.rfind('"', 0, at)
+    key = text[start : at + 1]
+    duplicated = text[:start] + f'{key}: null, ' + text[start:]
+    fast, exact = both(duplicated.encode())
+    assert exact["verdict"] == "ERROR" and exact["error"].startswith("duplicate object key")
+    assert fast == exact
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected_verdict"),
+    [
+        (lambda d: d["chain"][0].update(latency=1.5), "FAILED"),  # a float: exact path
+        (lambda d: d["chain"][0].update(big=2**60), "FAILED"),  # JCS-unsafe integer
+        (lambda d: d["chain"][0].update(note="a\u003ab"), "FAILED"),  # a colon in text
+        (lambda d: d["chain"][0].update(n=[[[]]]), "FAILED"),  # nested
+        (lambda d: d["chain"][0].update(emoji="\U0001f600"), "FAILED"),
+    ],
+    ids=["float", "big-int", "colon", "nested", "astral"],
+)
+def test_edge_values_in_entries_report_identically(mutate: Any, expected_verdict: str) -> None:
+    document = demo(3)
+    mutate(document)
+    fast, exact = both(json.dumps(document).encode())  # not re-signed: chain_integrity fails
+    assert fast == exact
+    assert fast["verdict"] == expected_verdict
+
+
+def test_escaped_colon_and_deep_entries_behave_the_same() -> None:
+    text = _demo(3).replace('"chain": [{', '"chain": [{"x": "\\u003a", ', 1)
+    fast, exact = both(text.encode())
+    assert fast == exact
+    deep = _demo(3).replace('"chain": [{', '"chain": [{"x": ' + "[" * 130 + "]" * 130 + ", ", 1)
+    fast, exact = both(deep.encode())
+    assert fast == exact
+    assert fast["error"] == "nesting deeper than the limit of 128 levels"
+
+
+@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
+@given(st.sampled_from([1, 3]), st.data())
+def test_jsonschema_rs_agrees_with_jsonschema_on_entries(version: int, data: st.DataObject) -> None:
+    entry = demo(version)["chain"][data.draw(st.integers(0, 5))]
+    key = data.draw(st.sampled_from(sorted(entry)))
+    entry[key] = data.draw(json_values | st.sampled_from(
+        ["sha256:" + "0" * 64, "2026-05-21T14:32:00Z", "project:x", "hash_only", 0, -1, True]))
+    fast = accel.schema_validator(_schemas(version)[2]).is_valid([entry])
+    assert fast == _python_validator(version, 1).is_valid(entry)
+
+
+def test_integers_beyond_jcs_still_verify_exactly() -> None:
+    document = demo(3)
+    document["chain"][0]["n"] = JCS_MAX_SAFE_INTEGER + 1
+    document = sign_document(document, ISSUER, signed_at=document["issued_at"])
+    fast, exact = both(json.dumps(document).encode())
+    assert fast == exact
+    checks = {c["name"]: c["outcome"] for c in fast["checks"]}
+    assert checks["canonical_portability"] == "warn"
+    assert checks["issuer_signature"] == "pass"
