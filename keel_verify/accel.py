@@ -89,6 +89,24 @@ def schema_validator(schema: dict[str, Any]) -> Any:
     return jsonschema_rs.validator_for(schema)
 
 
+_proven_validators: dict[int, Any] = {}
+
+
+def proven_valid(schema: dict[str, Any], instance: Any) -> bool:
+    """True when jsonschema-rs proves ``instance`` valid; False means "not proven" (invalid,
+    unavailable, or a value it cannot take), and the caller asks jsonschema, which also
+    words the errors. This keeps jsonschema's costly import off the common path."""
+    if not fast_schema_available():
+        return False
+    try:
+        validator = _proven_validators.get(id(schema))
+        if validator is None:
+            validator = _proven_validators[id(schema)] = schema_validator(schema)
+        return bool(validator.is_valid(instance))
+    except Exception:
+        return False
+
+
 _ASTRAL_LEAD_BYTES = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any, Protocol
 
 from keel_verify import accel
@@ -38,6 +39,7 @@ class Chunk:
     entries: list[Any]
     content_hashes: list[str | None]  # H(C(entry without content_hash)); None: not an object
     within_jcs: bool  # proven free of floats, unsafe integers and non-BMP text
+    flat: bool = False  # proven: every entry an object of strings, integers, booleans, nulls
 
 
 class EntryVisitor(Protocol):
@@ -136,30 +138,68 @@ def _append_entries(
     chunk_entries: int,
 ) -> None:
     assert artifact.chain is not None
-    for first, entries, within_jcs in artifact.chain.chunks(chunk_entries, max_depth):
-        hashes: list[str | None] = []
-        for offset, entry in enumerate(entries):
-            if first or offset:
-                message += b","
-            if type(entry) is not dict:
-                hashes.append(None)
-                message += encode(entry)
-            elif "content_hash" in entry:
-                if exact:  # the document's own dicts: never mutate them
-                    hashes.append(tagged_sha256(encode(
-                        {k: v for k, v in entry.items() if k != "content_hash"})))
-                else:  # our own fresh dicts: take the member out and put it back
-                    stated = entry.pop("content_hash")
-                    hashes.append(tagged_sha256(encode(entry)))
-                    entry["content_hash"] = stated
-                message += encode(entry)
-            else:
-                body = encode(entry)
-                hashes.append(tagged_sha256(body))
-                message += body
-        chunk = Chunk(first, entries, hashes, within_jcs)
+    for first, entries, within_jcs, flat in artifact.chain.chunks(chunk_entries, max_depth):
+        if flat:
+            hashes, encoded = _hash_flat_entries(entries, encode)
+        else:
+            hashes, encoded = _hash_entries(entries, encode, exact)
+        if first:
+            message += b","
+        message += b",".join(encoded)
+        chunk = Chunk(first, entries, hashes, within_jcs, flat)
         for visitor in visitors.values():
             visitor.visit(chunk)
+
+
+_CONTENT_HASH_KEY = b'"content_hash":'
+
+
+def _hash_flat_entries(
+    entries: list[Any], encode: Callable[[Any], bytes]
+) -> tuple[list[str | None], list[bytes]]:
+    """One encoding per entry: the hashed form is the full form less its content_hash
+    member. In a flat object that member's bytes occur once: a string's own quotes are
+    always escaped, so '"content_hash":' cannot occur inside a value."""
+    hashes: list[str | None] = []
+    encoded: list[bytes] = []
+    for entry in entries:
+        full = encode(entry)
+        encoded.append(full)
+        if "content_hash" not in entry:
+            hashes.append("sha256:" + sha256(full).hexdigest())
+            continue
+        member = _CONTENT_HASH_KEY + encode(entry["content_hash"])
+        at = full.find(member)
+        end = at + len(member)
+        if full[at - 1] == 0x2C:  # a comma before it: drop that comma with the member
+            body = full[: at - 1] + full[end:]
+        elif full[end] == 0x2C:  # the first member: drop the comma after it
+            body = full[:at] + full[end + 1 :]
+        else:  # the only member
+            body = full[:at] + full[end:]
+        hashes.append("sha256:" + sha256(body).hexdigest())
+    return hashes, encoded
+
+
+def _hash_entries(
+    entries: list[Any], encode: Callable[[Any], bytes], exact: bool
+) -> tuple[list[str | None], list[bytes]]:
+    hashes: list[str | None] = []
+    encoded: list[bytes] = []
+    for entry in entries:
+        if type(entry) is not dict:
+            hashes.append(None)
+        elif exact:  # the document's own dicts: never mutate them
+            hashes.append(tagged_sha256(encode(
+                {k: v for k, v in entry.items() if k != "content_hash"})))
+        elif "content_hash" in entry:  # our own fresh dicts: take it out, put it back
+            stated = entry.pop("content_hash")
+            hashes.append(tagged_sha256(encode(entry)))
+            entry["content_hash"] = stated
+        else:
+            hashes.append(tagged_sha256(encode(entry)))
+        encoded.append(encode(entry))
+    return hashes, encoded
 
 
 def _prove_no_duplicate_keys(

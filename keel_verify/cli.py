@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -107,6 +106,8 @@ def verify_all(paths: Sequence[str], spec: TrustSpec, policy: TrustPolicy, jobs:
         for path in paths:
             yield verify_path(path, policy)
         return
+    from concurrent.futures import ProcessPoolExecutor  # only for several files
+
     chunk = max(1, min(64, len(paths) // (workers * 8)))
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(spec,)) as pool:
         yield from pool.map(_verify_in_worker, paths, chunksize=chunk)

@@ -58,38 +58,33 @@ class ChainSource:
             return len(self.raw_items)
         return len(self.items or ())
 
-    def chunks(self, size: int, max_depth: int) -> Iterator[tuple[int, list[Any], bool]]:
-        """Yield ``(first_index, entries, within_jcs)``. Fast-path chunks are strictly
-        decoded here; ``within_jcs`` is True when the chunk is proven to hold no value
-        outside the RFC 8785 domain (False means: not proven, look)."""
+    def chunks(self, size: int, max_depth: int) -> Iterator[tuple[int, list[Any], bool, bool]]:
+        """Yield ``(first_index, entries, within_jcs, flat)``. Fast-path chunks are strictly
+        decoded here. ``within_jcs``: proven to hold no value outside the RFC 8785 domain;
+        ``flat``: proven to be objects of strings, integers, booleans and nulls only.
+        False means "not proven": look."""
         if self.raw_items is None:
             items = self.items or ()
             for start in range(0, len(items), size):
-                yield start, list(items[start : start + size]), False
+                yield start, list(items[start : start + size]), False, False
             return
         errors = accel.decode_errors()
         for start in range(0, len(self.raw_items), size):
             joined = b"[" + b",".join(self.raw_items[start : start + size]) + b"]"
             try:
                 # Flat entries whose integers are JCS-safe decode with this typed decoder
-                # at no extra cost; anything else is decoded generically and looked at.
+                # at no extra cost (and are then 3 levels deep: artifact, chain, entry).
                 entries: list[Any] = accel.decoder("flat_entries").decode(joined)
-                within_jcs = True
+                flat = True
             except errors:
                 try:
                     entries = accel.decoder("any").decode(joined)
                 except errors:
                     raise NeedsExactPath from None
-                within_jcs = False
-            # Each entry opens one "{"; when nothing else opens, every entry is flat (depth
-            # 3: artifact, chain, entry). Otherwise measure exactly.
-            if joined.count(b"{") + joined.count(b"[") != len(entries) + 1:
-                within_jcs = False
+                flat = False
                 for entry in entries:
                     _check_depth_and_strings(entry, max_depth, False, start_depth=3)
-            if within_jcs and accel.has_astral_utf8(joined):
-                within_jcs = False
-            yield start, entries, within_jcs
+            yield start, entries, flat and not accel.has_astral_utf8(joined), flat
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,23 @@ def test_integers_beyond_jcs_still_verify_exactly() -> None:
     checks = {c["name"]: c["outcome"] for c in fast["checks"]}
     assert checks["canonical_portability"] == "warn"
     assert checks["issuer_signature"] == "pass"
+
+
+_tricky = st.sampled_from(['"content_hash":"x"', ',"content_hash":', '\\"content_hash\\":', "}", ","])
+flat_values = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _text | _tricky
+flat_entries = st.dictionaries(
+    st.sampled_from(["a", "c", "content", "content_hash", "content_hashx", "d", "z"]) | _text,
+    flat_values,
+    max_size=8,
+)
+
+
+@given(st.lists(flat_entries, max_size=5))
+def test_flat_entries_hash_as_if_the_member_were_never_there(entries: list[dict[str, Any]]) -> None:
+    from keel_verify.canonical import canonical_hash
+    from keel_verify.chainpass import _hash_flat_entries
+
+    hashes, encoded = _hash_flat_entries(entries, accel.encode_sorted)
+    for entry, digest, full in zip(entries, hashes, encoded, strict=True):
+        assert full == canonical_bytes(entry)
+        assert digest == canonical_hash({k: v for k, v in entry.items() if k != "content_hash"})

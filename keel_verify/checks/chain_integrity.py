@@ -40,6 +40,8 @@ class Links:
             self.problems.append((pointer, problem))
 
     def visit(self, chunk: Chunk) -> None:
+        if chunk.flat and self._chunk_is_sound(chunk):
+            return
         first, entries, hashes = chunk.first, chunk.entries, chunk.content_hashes
         for offset, entry in enumerate(entries):
             recomputed = hashes[offset]
@@ -58,6 +60,27 @@ class Links:
                 self.last_sequence = sequence
                 continue
             self._entry_problems(first + offset, entry, recomputed)
+
+    def _chunk_is_sound(self, chunk: Chunk) -> bool:
+        """The common case, judged with list operations: every entry links to the one
+        before, states its recomputed hash, and its artifact_sequence increases."""
+        entries = chunk.entries
+        stated = [entry.get("content_hash") for entry in entries]
+        previous = [entry.get("previous_content_hash") for entry in entries]
+        sequences: list[Any] = [entry.get("artifact_sequence") for entry in entries]
+        if not (
+            self.expected_previous is not None
+            and previous[0] == self.expected_previous
+            and previous[1:] == stated[:-1]
+            and stated == chunk.content_hashes
+            and all(type(sequence) is int for sequence in sequences)
+            and sequences[0] > self.last_sequence
+            and all(map(int.__lt__, sequences, sequences[1:]))
+        ):
+            return False  # look entry by entry, from the unchanged state
+        self.expected_previous = self.last_hash = stated[-1]
+        self.last_sequence = sequences[-1]
+        return True
 
     def _entry_problems(self, index: int, entry: dict[str, Any], recomputed: str) -> None:
         where = f"/chain/{index}"

@@ -59,6 +59,8 @@ class SessionEntries:
         self.problem_count = 0
 
     def visit(self, chunk: Chunk) -> None:
+        if chunk.flat and self._chunk_is_sound(chunk.entries):
+            return
         first, entries = chunk.first, chunk.entries
         session_id, scope = self.session_id, self.scope
         for offset, entry in enumerate(entries):
@@ -75,6 +77,24 @@ class SessionEntries:
             else:
                 self.last_is_object, self.last_entry_sequence = False, None
             self._entry_problems(first + offset, entry)
+
+    def _chunk_is_sound(self, entries: list[dict[str, Any]]) -> bool:
+        """The common case, judged with list operations."""
+        sequences: list[Any] = [entry.get("sequence") for entry in entries]
+        if not (
+            all(entry.get("session_id") == self.session_id for entry in entries)
+            and all(entry.get("chain_scope") == self.scope for entry in entries)
+            and all(type(entry.get("artifact_sequence")) is int for entry in entries)
+            and all(type(sequence) is int for sequence in sequences)
+            and (self.last_sequence is None or sequences[0] > self.last_sequence)
+            and all(map(int.__lt__, sequences, sequences[1:]))
+        ):
+            return False  # look entry by entry, from the unchanged state
+        if self.first_sequence is None:
+            self.first_sequence = sequences[0]
+        self.last_sequence = self.last_entry_sequence = sequences[-1]
+        self.last_is_object = True
+        return True
 
     def _entry_problems(self, index: int, entry: Any) -> None:
         found: Problems = []

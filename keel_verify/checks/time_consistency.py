@@ -122,6 +122,8 @@ class EventTimes:
         self.problem_count = 0
 
     def visit(self, chunk: Chunk) -> None:
+        if chunk.flat and self._chunk_is_sound(chunk):
+            return
         first, entries = chunk.first, chunk.entries
         started, last_allowed, latest = self.started, self.last_allowed, self.latest
         for offset, entry in enumerate(entries):
@@ -150,6 +152,33 @@ class EventTimes:
                     held = latest.get(threshold)
                     if held is None or occurred > held[0]:
                         latest[threshold] = (occurred, index)
+
+    def _chunk_is_sound(self, chunk: Chunk) -> bool:
+        """The common case, judged with list operations: every event inside the session's
+        window, and every threshold covering every event of the chunk."""
+        stamps = [entry.get("occurred_at") for entry in chunk.entries]
+        sequences = [entry.get("sequence") for entry in chunk.entries]
+        if not (all(type(stamp) is str for stamp in stamps)
+                and all(type(sequence) is int for sequence in sequences)):
+            return False
+        parsed = list(map(_parse_cached, stamps))
+        times = [time for time in parsed if time is not None]
+        if len(times) != len(parsed):
+            return False
+        earliest, latest_time = min(times), max(times)
+        if (self.started is None or earliest < self.started
+                or self.last_allowed is None or latest_time > self.last_allowed):
+            return False
+        highest = max(sequences)
+        if any(threshold is not None and highest > threshold for threshold in self.thresholds):
+            return False  # some event lies beyond a receipt's coverage: judge one by one
+        index = chunk.first + times.index(latest_time)
+        for threshold in self.thresholds:
+            held = self.latest.get(threshold)
+            if held is None or latest_time > held[0]:
+                self.latest[threshold] = (latest_time, index)
+        self.count += len(times)
+        return True
 
     def _problem(self, pointer: str, problem: str) -> None:
         self.problem_count += 1
