@@ -73,7 +73,7 @@ class Links:
             and previous[0] == self.expected_previous
             and previous[1:] == stated[:-1]
             and stated == chunk.content_hashes
-            and all(type(sequence) is int for sequence in sequences)
+            and set(map(type, sequences)) == {int}
             and sequences[0] > self.last_sequence
             and all(map(int.__lt__, sequences, sequences[1:]))
         ):

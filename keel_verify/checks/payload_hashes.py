@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import operator
 import re
+from itertools import repeat
 from typing import Any
 
 from keel_verify.access import is_tagged_hash, type_name
@@ -83,10 +85,10 @@ def _hash_only_chunk_is_sound(entries: list[dict[str, Any]]) -> bool:
     """The common v3 case, judged with list operations."""
     hashes: list[Any] = [entry.get("canonicalized_payload_hash") for entry in entries]
     return (
-        all(type(value) is str for value in hashes)
+        set(map(type, hashes)) == {str}
         and _TAGGED_HASH_LINES.fullmatch("\n".join(hashes) + "\n") is not None
-        and all(entry.get("payload_materialization") == HASH_ONLY for entry in entries)
-        and not any("canonicalized_payload" in entry for entry in entries)
+        and [e.get("payload_materialization") for e in entries].count(HASH_ONLY) == len(entries)
+        and not any(map(operator.contains, entries, repeat("canonicalized_payload")))
     )
 
 

@@ -80,12 +80,13 @@ class SessionEntries:
 
     def _chunk_is_sound(self, entries: list[dict[str, Any]]) -> bool:
         """The common case, judged with list operations."""
+        count = len(entries)
         sequences: list[Any] = [entry.get("sequence") for entry in entries]
         if not (
-            all(entry.get("session_id") == self.session_id for entry in entries)
-            and all(entry.get("chain_scope") == self.scope for entry in entries)
-            and all(type(entry.get("artifact_sequence")) is int for entry in entries)
-            and all(type(sequence) is int for sequence in sequences)
+            [entry.get("session_id") for entry in entries].count(self.session_id) == count
+            and [entry.get("chain_scope") for entry in entries].count(self.scope) == count
+            and {type(entry.get("artifact_sequence")) for entry in entries} == {int}
+            and set(map(type, sequences)) == {int}
             and (self.last_sequence is None or sequences[0] > self.last_sequence)
             and all(map(int.__lt__, sequences, sequences[1:]))
         ):

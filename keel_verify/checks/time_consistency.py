@@ -158,8 +158,7 @@ class EventTimes:
         window, and every threshold covering every event of the chunk."""
         stamps = [entry.get("occurred_at") for entry in chunk.entries]
         sequences = [entry.get("sequence") for entry in chunk.entries]
-        if not (all(type(stamp) is str for stamp in stamps)
-                and all(type(sequence) is int for sequence in sequences)):
+        if not (set(map(type, stamps)) == {str} and set(map(type, sequences)) == {int}):
             return False
         parsed = list(map(_parse_cached, stamps))
         times = [time for time in parsed if time is not None]
