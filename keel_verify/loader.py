@@ -7,7 +7,6 @@ documented in the README ("Input limits") and are keyword arguments so that a ca
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from keel_verify import accel
-from keel_verify.canonical import PROFILE
+from keel_verify.access import type_name
+from keel_verify.canonical import PROFILE, tagged_sha256
 from keel_verify.errors import LoadError
 
 SCHEMA = "keel.voice.attestation.phase_a"
@@ -234,7 +234,7 @@ def detect(
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (SPEC A.2)."""
     if not isinstance(value, dict):
-        raise LoadError(f"top level is a JSON {_json_type(value)}, not an object")
+        raise LoadError(f"top level is {type_name(value)}, not an object")
     if not isinstance(value.get("verifier_compatibility"), dict):
         raise LoadError(
             "not a voice session attestation: no \"verifier_compatibility\" object at the top level"
@@ -310,19 +310,7 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
 
 
 def sha256_of_input(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "null" if value is None else "value"
+    return tagged_sha256(data)
 
 
 def _show(value: Any) -> str:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from keel_verify.canonical import canonical_bytes, tagged_sha256
-from keel_verify.trust import ED25519_PREFIX, ISSUER_KEY_PURPOSE
+from keel_verify.trust import ED25519_PREFIX, ISSUER_KEY_PURPOSE, format_ed25519_public_key
 
 
 def ed25519_key_from_seed(seed: bytes) -> Ed25519PrivateKey:
@@ -24,7 +24,7 @@ def raw_public_key(private_key: Ed25519PrivateKey) -> bytes:
 
 
 def encoded_public_key(private_key: Ed25519PrivateKey) -> str:
-    return ED25519_PREFIX + base64.b64encode(raw_public_key(private_key)).decode("ascii")
+    return format_ed25519_public_key(raw_public_key(private_key))
 
 
 def fingerprint_key_id(private_key: Ed25519PrivateKey) -> str:

@@ -118,9 +118,9 @@ def test_unreadable_paths(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "fragment"),
     [
-        (b"[]", "top level is a JSON array"),
-        (b'"x"', "top level is a JSON string"),
-        (b"null", "top level is a JSON null"),
+        (b"[]", "top level is an array, not an object"),
+        (b'"x"', "top level is a string, not an object"),
+        (b"null", "top level is null, not an object"),
         (b'{"schema": "keel.voice.attestation.phase_a"}', 'no "verifier_compatibility" object'),
         (b'{"verifier_compatibility": true}', 'no "verifier_compatibility" object'),
     ],
