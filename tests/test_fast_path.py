@@ -5,7 +5,9 @@ time they take may differ (see benchmarks/)."""
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -164,3 +166,53 @@ def test_flat_entries_hash_as_if_the_member_were_never_there(entries: list[dict[
     for entry, digest, full in zip(entries, hashes, encoded, strict=True):
         assert full == canonical_bytes(entry)
         assert digest == canonical_hash({k: v for k, v in entry.items() if k != "content_hash"})
+
+
+@pytest.fixture
+def child_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every chain long enough to be schema-validated in a forked child."""
+    from keel_verify.checks import schema
+
+    monkeypatch.setattr(schema, "PARALLEL_MIN_ENTRIES", 1)
+
+
+@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
+@pytest.mark.parametrize("version", [1, 3])
+def test_child_validation_reports_what_the_pass_would(child_validation: None, version: int) -> None:
+    document = demo(version)
+    document["chain"][2]["surface"] = "video"  # a schema error inside an entry
+    del document["chain"][4]["event_id"]
+    data = json.dumps(sign_document(document, ISSUER, signed_at=document["issued_at"])).encode()
+    with_child = report_to_dict(verify_bytes(data, TRUST))
+    result = next(c for c in with_child["checks"] if c["name"] == "artifact_schema")
+    assert result["outcome"] == "fail"
+    assert {e["pointer"] for e in result["details"]["errors"]} == {"/chain/2/surface", "/chain/4"}
+    assert with_child == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
+def test_a_failing_child_is_replaced_by_judging_here(
+    child_validation: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel_verify.checks import schema
+
+    def die(*_: Any) -> None:
+        raise RuntimeError("the child breaks")
+
+    # Only the child serialises its findings: make that fail, and only in this module.
+    monkeypatch.setattr(schema, "json", SimpleNamespace(dumps=die, loads=json.loads))
+    document = demo(3)
+    document["chain"][1]["surface"] = "video"
+    data = json.dumps(sign_document(document, ISSUER, signed_at=document["issued_at"])).encode()
+    result = verify_bytes(data, TRUST).check("artifact_schema")
+    assert result.pointer == "/chain/1/surface"
+
+
+@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
+def test_a_child_abandoned_by_a_restart_is_reaped(child_validation: None) -> None:
+    document = demo(3)
+    document["chain"][0]["latency"] = 0.5  # a float: the pass restarts on the exact path
+    fast, exact = both(json.dumps(document).encode())
+    assert fast == exact
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind, not even a zombie

@@ -9,14 +9,18 @@ same schema with the chain's items left to the pass.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
+import os
+import signal
 from functools import cache
 from itertools import islice
 from typing import Any
 
 from keel_verify import accel
 from keel_verify.access import escape_token
-from keel_verify.chainpass import Chunk
+from keel_verify.chainpass import CHUNK_ENTRIES, Chunk
 from keel_verify.checks.base import Check, failed, passed
 from keel_verify.context import CheckContext
 from keel_verify.loader import Artifact
@@ -67,14 +71,34 @@ def _message(error: Any) -> str:
 
 
 class EntrySchema:
-    """Folds over the chain: every entry against ``$defs/chain_entry``."""
+    """Folds over the chain: every entry against ``$defs/chain_entry``.
+
+    A long chain read on the fast path is validated in a forked child instead, in
+    parallel with the rest of the pass: the child shares the input bytes (copy on
+    write), decodes and validates every chunk, and sends back only the capped error
+    list. If the child cannot deliver, the entries are validated here after all."""
 
     def __init__(self, artifact: Artifact) -> None:
         self.version = artifact.schema_version
         self.fast = accel.fast_schema_available()
-        self.errors: list[tuple[str, str, str]] = []  # (sort key, pointer, problem)
+        self.errors_found: list[tuple[str, str, str]] = []  # (sort key, pointer, problem)
+        self.child: ChildValidation | None = None
+        raw_items = artifact.chain.raw_items if artifact.chain is not None else None
+        if self.fast and raw_items is not None and len(raw_items) >= PARALLEL_MIN_ENTRIES:
+            self.child = ChildValidation.start(self, raw_items)
 
-    def _chunk_is_valid(self, entries: list[Any]) -> bool:
+    @property
+    def errors(self) -> list[tuple[str, str, str]]:
+        if self.child is not None:
+            found = self.child.collect()
+            self.child = None
+            if found is None:  # the child failed: nothing was judged, judge here
+                self.fallback_chunks()
+            else:
+                self.errors_found = found
+        return self.errors_found
+
+    def chunk_is_valid(self, entries: list[Any]) -> bool:
         if not self.fast:
             return False
         try:
@@ -83,17 +107,91 @@ class EntrySchema:
             return False
 
     def visit(self, chunk: Chunk) -> None:
-        if len(self.errors) >= MAX_COLLECTED_ERRORS or self._chunk_is_valid(chunk.entries):
+        if self.child is None:
+            self.judge(chunk.first, chunk.entries)
+
+    def judge(self, first: int, entries: list[Any]) -> None:
+        if len(self.errors_found) >= MAX_COLLECTED_ERRORS or self.chunk_is_valid(entries):
             return
         validator = _python_validator(self.version, 1)
-        for offset, entry in enumerate(chunk.entries):
-            prefix = f"/chain/{chunk.first + offset}"
-            room = MAX_COLLECTED_ERRORS - len(self.errors)
+        for offset, entry in enumerate(entries):
+            prefix = f"/chain/{first + offset}"
+            room = MAX_COLLECTED_ERRORS - len(self.errors_found)
             for error in islice(validator.iter_errors(entry), room):
                 pointer = prefix + _pointer(error.absolute_path)
-                self.errors.append((pointer, pointer, _message(error)))
-            if len(self.errors) >= MAX_COLLECTED_ERRORS:
+                self.errors_found.append((pointer, pointer, _message(error)))
+            if len(self.errors_found) >= MAX_COLLECTED_ERRORS:
                 return
+
+    def fallback_chunks(self) -> None:
+        assert self.raw_items is not None
+        decoder = accel.decoder("any")
+        for first in range(0, len(self.raw_items), CHUNK_ENTRIES):
+            joined = b"[" + b",".join(self.raw_items[first : first + CHUNK_ENTRIES]) + b"]"
+            self.judge(first, decoder.decode(joined))
+
+    raw_items: Any = None
+
+
+#: Below this many entries a child process costs more than it saves.
+PARALLEL_MIN_ENTRIES = 8192
+
+
+class ChildValidation:
+    """A forked child validating the chain's entries; see :class:`EntrySchema`."""
+
+    def __init__(self, pid: int, reader: int) -> None:
+        self.pid = pid
+        self.reader = reader
+        self.collected = False
+
+    def __del__(self) -> None:
+        # Abandoned (the pass restarted on the exact path, or failed): stop and reap it.
+        if not self.collected:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+                os.close(self.reader)
+                os.waitpid(self.pid, 0)
+
+    @classmethod
+    def start(cls, schema: EntrySchema, raw_items: Any) -> ChildValidation | None:
+        schema.raw_items = raw_items
+        if not hasattr(os, "fork"):
+            return None
+        reader, writer = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(reader)
+            os.close(writer)
+            return None
+        if pid == 0:  # the child: validate, report, and leave without running anything else
+            status = 1
+            try:
+                os.close(reader)
+                schema.child = None
+                schema.fallback_chunks()
+                payload = json.dumps(schema.errors_found).encode("utf-8")
+                with os.fdopen(writer, "wb") as out:
+                    out.write(payload)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(writer)
+        return cls(pid, reader)
+
+    def collect(self) -> list[tuple[str, str, str]] | None:
+        """The child's errors, or None when it did not deliver them."""
+        self.collected = True
+        try:
+            with os.fdopen(self.reader, "rb") as incoming:
+                payload = incoming.read()
+            _, status = os.waitpid(self.pid, 0)
+            if status != 0:
+                return None
+            return [(str(a), str(b), str(c)) for a, b, c in json.loads(payload)]
+        except (OSError, ValueError, TypeError):
+            return None
 
 
 def run(context: CheckContext) -> CheckResult:
