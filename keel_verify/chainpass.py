@@ -17,6 +17,7 @@ and only if decoding dropped no member -- which is what a duplicate key makes it
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -166,10 +167,12 @@ def _hash_flat_entries(
     encoded = list(map(encode, entries))
     stated = [entry.get("content_hash") for entry in entries]
     if set(map(type, stated)) == {str}:
-        # The common case, in C: each member removed with the comma before it.
+        # The common case, in C: each member removed with the comma before it, and the
+        # removal proved by the lengths (every member found, and found once).
         members = _content_hash_members(stated, encode)
         bodies = list(map(bytes.replace, encoded, members, repeat(b""), repeat(1)))
-        if all(map(_shrunk_by, encoded, bodies, members)):
+        removed = map(operator.sub, map(len, encoded), map(len, bodies))
+        if list(removed) == list(map(len, members)):
             digests = map(_hexdigest, map(sha256, bodies))
             return ["sha256:" + digest for digest in digests], encoded
     hashes: list[str | None] = []
@@ -194,17 +197,13 @@ _TAGGED_HASH_LINES = re.compile(r"(?:sha256:[0-9a-f]{64}\n)*")
 
 
 def _content_hash_members(stated: list[str], encode: Callable[[Any], bytes]) -> list[bytes]:
-    """``,"content_hash":<value>`` for each value; well-formed hashes need no escaping, so
-    their JSON text is the value in quotes, which is built without an encoder call each."""
+    """``,"content_hash":<value>`` for each value. Well-formed hashes need no escaping, so
+    their JSON text is the value in quotes: all are built by one join and one split."""
     lines = "\n".join(stated) + "\n"
     if _TAGGED_HASH_LINES.fullmatch(lines):
-        return [b',"content_hash":"' + value + b'"'
-                for value in lines.encode("ascii").split(b"\n")[:-1]]
+        glued = b'"\n,"content_hash":"'.join(lines[:-1].encode("ascii").split(b"\n"))
+        return (b',"content_hash":"' + glued + b'"').split(b"\n")
     return [b',"content_hash":' + value for value in map(encode, stated)]
-
-
-def _shrunk_by(full: bytes, body: bytes, member: bytes) -> bool:
-    return len(full) - len(body) == len(member)
 
 
 _hexdigest = methodcaller("hexdigest")
