@@ -36,6 +36,9 @@ from typing import Any
 
 import atheris  # type: ignore[import-untyped]
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.helpers
+from tests.helpers import json_paths
+
 with atheris.instrument_imports(include=["keel_verify"]):
     from keel_verify import Outcome, Report, TrustPolicy, Verdict, verify_bytes
     from keel_verify.checks import ALL_CHECKS
@@ -107,25 +110,16 @@ def _value(fdp: atheris.FuzzedDataProvider, depth: int = 0) -> Any:
     }
 
 
-def _places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_places(item, (*path, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_places(item, (*path, index)))
-    return found
 
 
-PLACES = [_places(sample)[1:] for sample in SAMPLES]
+PLACES = [json_paths(sample)[1:] for sample in SAMPLES]
 
 
 def structured(fdp: atheris.FuzzedDataProvider) -> bytes:
     which = fdp.ConsumeIntInRange(0, 1)
     document = copy.deepcopy(SAMPLES[which])
     for _ in range(fdp.ConsumeIntInRange(1, 3)):
-        places = _places(document)[1:] or PLACES[which]
+        places = json_paths(document)[1:] or PLACES[which]
         path = fdp.PickValueInList(places)
         parent: Any = document
         try:

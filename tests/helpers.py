@@ -87,3 +87,15 @@ def rechain(document: dict[str, Any], *, payloads: bool = False) -> dict[str, An
         if isinstance(permit, dict) and permit.get("binding_session_event_hash") in moved:
             permit["binding_session_event_hash"] = moved[permit["binding_session_event_hash"]]
     return document
+
+
+def json_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON value, as a tuple of keys and indices ("()" is the value)."""
+    found = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(json_paths(item, (*path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(json_paths(item, (*path, index)))
+    return found

@@ -31,7 +31,7 @@ from keel_verify.rfc3161 import decode_base64_der, parse_token
 from keel_verify.signatures import ISSUED_AT_BASIS
 from keel_verify.signing import raw_public_key, sign_document
 from keel_verify.tsa_authority import TestTimestampAuthority
-from tests.helpers import OTHER_PUBLIC, rechain
+from tests.helpers import OTHER_PUBLIC, json_paths, rechain
 
 ISSUER = demo_issuer_key()
 ROOT = TestTimestampAuthority.from_seed(DEMO_TSA_SEED).root_certificate
@@ -112,15 +112,6 @@ json_values = st.recursive(
 )
 
 
-def _places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_places(item, (*path, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_places(item, (*path, index)))
-    return found
 
 
 def _retyped(value: Any) -> Any:
@@ -139,7 +130,7 @@ def _retyped(value: Any) -> Any:
 
 def _mutate_structure(draw: Draw, document: Doc) -> str:
     """One change anywhere outside ``signatures``; returns a description."""
-    lists = [p for p in _places(document) if p and p[0] != "signatures"
+    lists = [p for p in json_paths(document) if p and p[0] != "signatures"
              and isinstance(_at(document, p), list) and _at(document, p)]
     operation = draw(st.sampled_from(["replace", "delete", "add", "retype", "reorder",
                                       "duplicate", "drop", "swap"]))
@@ -158,7 +149,7 @@ def _mutate_structure(draw: Draw, document: Doc) -> str:
             second = draw(st.integers(0, len(items) - 1))
             items[first], items[second] = items[second], items[first]
         return f"{operation} {path}"
-    places = [p for p in _places(document) if p and p[0] != "signatures"]
+    places = [p for p in json_paths(document) if p and p[0] != "signatures"]
     path = draw(st.sampled_from(places))
     parent = _at(document, path[:-1])
     if operation == "replace":

@@ -40,6 +40,7 @@ from tests.helpers import (
     PUBLIC_V1,
     PUBLIC_V3,
     TEST_ISSUER_PUBLIC,
+    json_paths,
     public_v1,
     public_v3,
     resign,
@@ -115,18 +116,9 @@ json_texts = st.builds(
 )
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_paths(item, (*path, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_paths(item, (*path, index)))
-    return found
 
 
-SAMPLE_PATHS = {name: _paths(document)[1:] for name, document in SAMPLES.items()}
+SAMPLE_PATHS = {name: json_paths(document)[1:] for name, document in SAMPLES.items()}
 
 
 @st.composite

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -200,6 +201,11 @@ def serve(host: str, port: int, api_key: str | None, db: str, schema_version: st
         click.echo("keel-emit serve: signing with the public TEST issuer key "
                    f"{encoded_public_key(key)} (it protects nothing)", err=True)
     click.echo(f"keel-emit serve: listening on {server.url} (db: {db})", err=True)
+    _serve_until_stopped(server, store.close)
+
+
+def _serve_until_stopped(server: Any, *cleanups: Callable[[], None]) -> None:
+    """Serve until Ctrl-C or SIGTERM, then close the server and run ``cleanups``."""
     _stop_on_sigterm()
     try:
         server.serve_forever()
@@ -207,7 +213,8 @@ def serve(host: str, port: int, api_key: str | None, db: str, schema_version: st
         pass
     finally:
         server.server_close()
-        store.close()
+        for cleanup in cleanups:
+            cleanup()
 
 
 @cli.group()
@@ -236,13 +243,7 @@ def tsa_serve(host: str, port: int, seed: str, root_pem: Path | None) -> None:
         raise EmitError(EXIT_BAD_INPUT, f"cannot listen on {host}:{port}: "
                                         f"{error.strerror}") from None
     click.echo(f"keel-emit tsa: TEST TSA listening on {server.url}", err=True)
-    _stop_on_sigterm()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    _serve_until_stopped(server)
 
 
 @cli.command()
