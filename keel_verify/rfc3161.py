@@ -11,6 +11,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from asn1crypto import cms, core, tsp
@@ -263,3 +264,17 @@ def parse_token(der: bytes) -> TimestampToken:
         econtent=econtent,
         response_status=status,
     )
+
+
+@lru_cache(maxsize=128)
+def _parse_receipt_text(text: str) -> TimestampToken:
+    return parse_token(decode_base64_der(text))
+
+
+def parse_receipt_token(encoded: Any) -> TimestampToken:
+    """``parse_token(decode_base64_der(encoded))`` for a receipt's ``tsa_response_base64``,
+    each distinct text parsed once however many checks (or receipts) ask. TokenError
+    otherwise. The parsed token is shared: read it, never change it."""
+    if not isinstance(encoded, str):
+        raise TokenError("tsa_response_base64 is not a non-empty string")
+    return _parse_receipt_text(encoded)

@@ -29,7 +29,7 @@ from keel_verify.checks.binding_support import Problems, problems_then_warnings,
 from keel_verify.context import CheckContext
 from keel_verify.receipts import DEGRADED_NO_RECEIPT, collect_receipts
 from keel_verify.results import CheckResult
-from keel_verify.rfc3161 import TokenError, decode_base64_der, parse_token
+from keel_verify.rfc3161 import TokenError, parse_receipt_token
 
 NAME = "receipt_coverage"
 
@@ -40,7 +40,7 @@ def _token_der(encoded: Any, parsed: dict[str, bytes | str]) -> bytes:
     key = encoded if isinstance(encoded, str) else ""
     if key not in parsed:
         try:
-            parsed[key] = parse_token(decode_base64_der(encoded)).token_der
+            parsed[key] = parse_receipt_token(encoded).token_der
         except TokenError as error:
             parsed[key] = str(error)
     result = parsed[key]

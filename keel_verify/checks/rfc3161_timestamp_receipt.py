@@ -11,7 +11,7 @@ from keel_verify.checks.base import Check, failed, first_problem, skipped
 from keel_verify.context import CheckContext
 from keel_verify.receipts import collect_receipts, declares_degraded
 from keel_verify.results import CheckResult
-from keel_verify.rfc3161 import TokenError, decode_base64_der, parse_token
+from keel_verify.rfc3161 import TokenError, parse_receipt_token
 
 NAME = "rfc3161_timestamp_receipt"
 
@@ -32,7 +32,7 @@ def _receipt_problems(pointer: str, receipt: Any, head_hash: str) -> list[tuple[
             "covers_chain_head_hash differs from request_hash",
         ))
     try:
-        token = parse_token(decode_base64_der(receipt.get("tsa_response_base64")))
+        token = parse_receipt_token(receipt.get("tsa_response_base64"))
     except TokenError as error:
         return [*problems, (f"{pointer}/tsa_response_base64", str(error))]
     if token.imprint_algorithm != "sha256":
