@@ -36,13 +36,15 @@ from typing import Any
 
 import atheris  # type: ignore[import-untyped]
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.helpers
-from tests.helpers import json_paths
-
 with atheris.instrument_imports(include=["keel_verify"]):
     from keel_verify import Outcome, Report, TrustPolicy, Verdict, verify_bytes
     from keel_verify.checks import ALL_CHECKS
     from keel_verify.signing import ed25519_key_from_seed, encoded_public_key, sign_document
+
+# After the instrumented imports: tests.helpers imports keel_verify, which must be
+# instrumented first (coverage guides the fuzzer).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout
+from tests.helpers import json_paths
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "keel-public"
 SAMPLES = [
