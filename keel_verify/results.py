@@ -86,7 +86,6 @@ class Report:
     signature_content_hash: str | None = None
     signer: SignerSummary | None = None
     not_proven: tuple[str, ...] = ()
-    trust: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
