@@ -61,14 +61,6 @@ def str_at(obj: Any, key: str, pointer: str) -> str:
     return value
 
 
-def int_at(obj: Any, key: str, pointer: str) -> int:
-    """An integer, strictly: booleans and numeric strings are rejected (SPEC C)."""
-    value = member(obj, key, pointer)
-    if type(value) is not int:
-        raise Malformed(child(pointer, key), f"expected an integer, got {type_name(value)}")
-    return value
-
-
 def hash_at(obj: Any, key: str, pointer: str) -> str:
     value = str_at(obj, key, pointer)
     if not _HASH.fullmatch(value):

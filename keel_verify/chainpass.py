@@ -59,7 +59,6 @@ VisitorFactory = Callable[[Artifact], EntryVisitor]
 class ChainPass:
     message: bytearray  # C(artifact without "signatures"): what issuer signatures cover
     content_hash: str  # H(message)
-    entry_count: int
     visitors: Mapping[str, EntryVisitor]
 
     def visitor(self, name: str) -> Any:
@@ -107,7 +106,6 @@ def run_chain_pass(
     return ChainPass(
         message=message,
         content_hash=tagged_sha256(message),
-        entry_count=len(artifact.chain) if artifact.chain is not None else 0,
         visitors=visitors,
     )
 

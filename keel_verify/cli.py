@@ -13,7 +13,7 @@ import click
 
 from keel_verify.errors import KeelVerifyError, TrustConfigError
 from keel_verify.results import Report, combined_exit_code
-from keel_verify.trust import TrustPolicy
+from keel_verify.trust import TrustPolicy, resolve_trust_root_path
 from keel_verify.version import __version__
 
 EPILOG = """\b
@@ -69,6 +69,16 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
     }
 
 
+def _list_checks(ctx: click.Context) -> None:
+    from keel_verify.checks import ALL_CHECKS, CORE_CHECK_NAMES
+
+    width = max(len(check.name) for check in ALL_CHECKS)
+    for check in ALL_CHECKS:
+        origin = "reference" if check.name in CORE_CHECK_NAMES else "keel-verify"
+        click.echo(f"{check.name:<{width}}  {origin:<11}  {check.summary}")
+    ctx.exit(0)
+
+
 def expand_inputs(inputs: Sequence[str]) -> list[str]:
     """Files as given; a directory becomes every ``*.json`` below it, in sorted order."""
     paths: list[str] = []
@@ -120,7 +130,7 @@ def verify_all(paths: Sequence[str], spec: TrustSpec, policy: TrustPolicy, jobs:
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--public-key", "public_keys", multiple=True, metavar="ed25519:BASE64",
               help="Trust this issuer key (repeatable).")
-@click.option("--trust-root", envvar="KEEL_VERIFY_TRUST_ROOT", metavar="PATH",
+@click.option("--trust-root", metavar="PATH",
               help="Trust-root JSON file: issuer keys with validity windows, TSA roots "
                    "(also $KEEL_VERIFY_TRUST_ROOT).")
 @click.option("--tsa-roots", multiple=True, metavar="PEM",
@@ -131,6 +141,9 @@ def verify_all(paths: Sequence[str], spec: TrustSpec, policy: TrustPolicy, jobs:
 @click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout (schemas/report-v1).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
               help="Parallel processes for several files (default: the CPU count).")
+@click.option("--list-checks", is_flag=True, is_eager=True, expose_value=False,
+              callback=lambda ctx, _param, value: _list_checks(ctx) if value else None,
+              help="List every check with what it establishes, and exit.")
 @click.version_option(__version__, prog_name="keel-verify")
 def command(
     files: tuple[str, ...],
@@ -143,7 +156,8 @@ def command(
     jobs: int | None,
 ) -> None:
     """Verify Keel voice-session attestation artifacts, offline."""
-    spec = TrustSpec(public_keys, self_attested, trust_root or None, tsa_roots, strict)
+    trust_root = resolve_trust_root_path(trust_root)  # the option, else $KEEL_VERIFY_TRUST_ROOT
+    spec = TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict)
     try:
         policy = build_policy(spec)
     except TrustConfigError as error:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ if TYPE_CHECKING:  # cryptography.x509 is imported only when TSA roots are actua
     from cryptography import x509
 
 ED25519_PREFIX = "ed25519:"
+TRUST_ROOT_ENV = "KEEL_VERIFY_TRUST_ROOT"
 ISSUER_KEY_PURPOSE = "export_signing"
 
 
@@ -86,3 +89,12 @@ class TrustPolicy:
 
     def keys_matching(self, raw_public_key: bytes) -> tuple[TrustedKey, ...]:
         return tuple(k for k in self.issuer_keys if k.public_key == raw_public_key)
+
+
+def resolve_trust_root_path(
+    option: str | None, environ: Mapping[str, str] = os.environ
+) -> str | None:
+    """The trust-root path: ``--trust-root`` if given, else ``$KEEL_VERIFY_TRUST_ROOT``."""
+    if option:
+        return option
+    return environ.get(TRUST_ROOT_ENV) or None

@@ -24,8 +24,6 @@ Pointer and the problem; the CLI turns that into exit code 2.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -38,9 +36,12 @@ from keel_verify import accel
 from keel_verify.access import parse_time
 from keel_verify.errors import TrustConfigError
 from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema
-from keel_verify.trust import ISSUER_KEY_PURPOSE, TrustedKey, TrustPolicy, parse_ed25519_public_key
-
-TRUST_ROOT_ENV = "KEEL_VERIFY_TRUST_ROOT"
+from keel_verify.trust import (
+    ISSUER_KEY_PURPOSE,
+    TrustedKey,
+    TrustPolicy,
+    parse_ed25519_public_key,
+)
 
 #: Trust files are small; anything larger is a mistake (or an attack on the verifier).
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
@@ -66,15 +67,6 @@ def add_tsa_roots(
     """``policy`` with ``roots`` added to its TSA roots, ``source`` named in reports."""
     sources = "; ".join(s for s in (policy.tsa_roots_source, source) if s)
     return replace(policy, tsa_roots=policy.tsa_roots + roots, tsa_roots_source=sources)
-
-
-def resolve_trust_root_path(
-    option: str | None, environ: Mapping[str, str] = os.environ
-) -> str | None:
-    """The trust-root path: ``--trust-root`` if given, else ``$KEEL_VERIFY_TRUST_ROOT``."""
-    if option:
-        return option
-    return environ.get(TRUST_ROOT_ENV) or None
 
 
 def _one_line(text: str, limit: int = 200) -> str:

@@ -213,3 +213,29 @@ def test_verification_changes_nothing_on_disk(tmp_path: Path, forged: Path) -> N
     run(tmp_path / "a.json")
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.rglob("*")}
     assert before == after
+
+
+SAMPLE_V3 = Path(__file__).parent.parent / "sample" / "voice_session_v3.json"
+SAMPLE_TRUST_ROOT = Path(__file__).parent.parent / "sample" / "trust-root.json"
+
+
+def test_trust_root_comes_from_the_environment_unless_the_option_is_given(tmp_path: Path) -> None:
+    trusted = run(SAMPLE_V3, env={"KEEL_VERIFY_TRUST_ROOT": str(SAMPLE_TRUST_ROOT)})
+    assert trusted.returncode == 0, trusted.stdout
+    assert "trust root" in trusted.stdout
+    assert run(SAMPLE_V3, env={"KEEL_VERIFY_TRUST_ROOT": ""}).returncode == 3
+    missing = tmp_path / "nowhere.json"
+    given = run("--trust-root", missing, SAMPLE_V3,
+                env={"KEEL_VERIFY_TRUST_ROOT": str(SAMPLE_TRUST_ROOT)})
+    assert given.returncode == 2  # the option wins, and its file does not exist
+    assert_one_line_error(given)
+
+
+def test_list_checks_names_every_check_with_what_it_establishes() -> None:
+    from keel_verify.checks import ALL_CHECKS
+
+    result = run("--list-checks")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [check.name for check in ALL_CHECKS]
+    assert lines[0].split()[1] == "reference" and lines[-1].split()[1] == "keel-verify"

@@ -15,13 +15,12 @@ from keel_verify import Outcome, TrustPolicy, Verdict
 from keel_verify.errors import TrustConfigError
 from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema
 from keel_verify.signatures import ISSUED_AT_BASIS
+from keel_verify.trust import TRUST_ROOT_ENV, resolve_trust_root_path
 from keel_verify.trust_root import (
-    TRUST_ROOT_ENV,
     TrustRoot,
     add_tsa_roots,
     load_trust_root,
     load_tsa_roots,
-    resolve_trust_root_path,
 )
 from tests.helpers import (
     OTHER_KEY,

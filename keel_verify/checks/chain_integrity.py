@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from keel_verify.access import obj_at, type_name
-from keel_verify.canonical import GENESIS_HASH, canonical_hash
+from keel_verify.canonical import GENESIS_HASH
 from keel_verify.chainpass import Chunk
 from keel_verify.checks.base import Check, chain_length, first_problem
 from keel_verify.checks.binding_support import show
@@ -17,11 +17,6 @@ from keel_verify.results import CheckResult
 
 NAME = "chain_integrity"
 MAX_KEPT = 50  # problems kept in full; the rest are counted
-
-
-def entry_content_hash(entry: dict[str, Any]) -> str:
-    """``H(C(entry without its "content_hash" member))``."""
-    return canonical_hash({key: value for key, value in entry.items() if key != "content_hash"})
 
 
 class Links:

@@ -83,9 +83,10 @@ class EntrySchema:
         self.fast = accel.fast_schema_available()
         self.errors_found: list[tuple[str, str, str]] = []  # (sort key, pointer, problem)
         self.child: ChildValidation | None = None
-        raw_items = artifact.chain.raw_items if artifact.chain is not None else None
-        if self.fast and raw_items is not None and len(raw_items) >= PARALLEL_MIN_ENTRIES:
-            self.child = ChildValidation.start(self, raw_items)
+        # The chain's raw slices (fast path only): what the child, or the fallback, decodes.
+        self.raw_items = artifact.chain.raw_items if artifact.chain is not None else None
+        if self.fast and self.raw_items is not None and len(self.raw_items) >= PARALLEL_MIN_ENTRIES:
+            self.child = ChildValidation.start(self)
 
     @property
     def errors(self) -> list[tuple[str, str, str]]:
@@ -130,8 +131,6 @@ class EntrySchema:
             joined = b"[" + b",".join(self.raw_items[first : first + CHUNK_ENTRIES]) + b"]"
             self.judge(first, decoder.decode(joined))
 
-    raw_items: Any = None
-
 
 #: Below this many entries a child process costs more than it saves.
 PARALLEL_MIN_ENTRIES = 8192
@@ -154,8 +153,7 @@ class ChildValidation:
                 os.waitpid(self.pid, 0)
 
     @classmethod
-    def start(cls, schema: EntrySchema, raw_items: Any) -> ChildValidation | None:
-        schema.raw_items = raw_items
+    def start(cls, schema: EntrySchema) -> ChildValidation | None:
         if not hasattr(os, "fork"):
             return None
         reader, writer = os.pipe()
