@@ -87,6 +87,39 @@ def _ski(key: TsaPrivateKey) -> x509.SubjectKeyIdentifier:
     return x509.SubjectKeyIdentifier.from_public_key(key.public_key())
 
 
+def _certificate_skeleton(
+    key: TsaPrivateKey,
+    subject: x509.Name,
+    issuer_name: x509.Name,
+    *,
+    serial: int,
+    not_before: datetime,
+    not_after: datetime,
+    ca: bool,
+) -> x509.CertificateBuilder:
+    """Names, key, serial, validity, basic constraints, key usage and SKI: what every
+    certificate here has. A CA signs certificates; a TSA leaf signs tokens only."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=ca,
+                crl_sign=ca, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(_ski(key), critical=False)
+    )
+
+
 def make_ca_certificate(
     key: TsaPrivateKey,
     subject: x509.Name,
@@ -102,24 +135,9 @@ def make_ca_certificate(
     (an intermediate). ``extended_key_usage`` restricts the CA's subtree, as real
     time-stamping intermediates do with id-kp-timeStamping."""
     signer = issuer_key or key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.subject if issuer is not None else subject)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(_ski(key), critical=False)
+    builder = _certificate_skeleton(
+        key, subject, issuer.subject if issuer is not None else subject,
+        serial=serial, not_before=not_before, not_after=not_after, ca=True,
     )
     if issuer_key is not None:
         builder = builder.add_extension(
@@ -157,28 +175,12 @@ class LeafProfile:
 def make_tsa_certificate(
     key: TsaPrivateKey, issuer_key: TsaPrivateKey, issuer: x509.Certificate, profile: LeafProfile
 ) -> x509.Certificate:
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(profile.subject)
-        .issuer_name(issuer.subject)
-        .public_key(key.public_key())
-        .serial_number(profile.serial)
-        .not_valid_before(profile.not_before)
-        .not_valid_after(profile.not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(_ski(key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
+    builder = _certificate_skeleton(
+        key, profile.subject, issuer.subject, serial=profile.serial,
+        not_before=profile.not_before, not_after=profile.not_after, ca=False,
+    ).add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+        critical=False,
     )
     if profile.include_eku:
         usages = [ExtendedKeyUsageOID.TIME_STAMPING, *profile.extra_ekus]
