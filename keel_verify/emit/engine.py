@@ -58,6 +58,16 @@ class EngineConfig:
     key_id: str | None = None  # None: "sha256:" + 32 hex of the key (the v1 convention)
 
 
+@dataclass(frozen=True)
+class _Effect:
+    """What a call changes, committed in one store transaction with its answer."""
+
+    builder: ChainBuilder  # the new chain entries, and the project chain they extend
+    session: SessionState  # the session after the call
+    response: dict[str, Any]
+    atom_keys: tuple[tuple[str, str], ...] = ()  # (session id, atom idempotency key)
+
+
 class Engine:
     def __init__(
         self,
@@ -99,6 +109,20 @@ class Engine:
         return handlers[name](session_id, body)
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _once(self, scope: str, body: Any, effect: Callable[[], _Effect]) -> dict[str, Any]:
+        """The idempotency rule, for every call but ``end`` (hold the lock): a replay of
+        a key with the same body gets the stored answer; the same key with another body is
+        refused (409); otherwise ``effect`` runs, and its entries, session, project and
+        answer are stored together, or nothing is."""
+        request_hash, stored = self._replayed(scope, body)
+        if stored is not None:
+            return stored
+        done = effect()
+        self._commit(done.builder, done.session,
+                     calls=((scope, StoredCall(request_hash, done.response)),),
+                     atom_keys=done.atom_keys)
+        return done.response
 
     def _replayed(self, scope_key: str, body: Any) -> tuple[str, dict[str, Any] | None]:
         """(request hash, stored answer if this idempotency key was used with this body)."""
@@ -145,61 +169,60 @@ class Engine:
     def start(self, body: Any) -> dict[str, Any]:
         request = rq.parse_start(body)
         with self._lock:
-            scope = f"start:{request.project_id}:{request.idempotency_key}"
-            request_hash, stored = self._replayed(scope, body)
-            if stored is not None:
-                return stored
-            now = self.clock.now()
-            started_at = format_time(now)
-            session_id = self.ids.new("sess")
-            snapshot = lock_snapshot(request.project_id,
-                                     self.config.policies(request.project_id),
-                                     self.ids.new("ps"))
-            rules = rules_of(snapshot)
-            permit = parent_permit(request, permit_id=self.ids.new("perm"),
-                                   session_id=session_id, snapshot=snapshot, rules=rules,
-                                   created_at=started_at)
-            session = SessionState(
-                session_id=session_id,
-                project_id=request.project_id,
-                schema_version=request.schema_version or self.config.schema_version,
-                idempotency_key=request.idempotency_key,
-                provider=request.provider,
-                model=request.model,
-                execution_mode=request.execution_mode,
-                region_code=request.region_code or self.config.region_code,
-                started_at=started_at,
-                policy_snapshot=snapshot,
-                parent_permit=permit,
-                sidecar_keys={k.key_id: k.public_key.hex() for k in request.sidecar_keys},
-                risk_budget_total_micros=request.risk_budget_total_micros,
-            )
-            builder = self._builder(session, now)
-            builder.append(
-                EventSpec("voice.session.started", "session_lifecycle", "allowed",
-                          "session_started"),
-                {
-                    "execution_mode": request.execution_mode,
-                    "parent_permit_id": permit["permit_id"],
-                    "policy_snapshot_hash": snapshot["snapshot_hash"],
-                    "risk_budget_total_micros": request.risk_budget_total_micros,
-                    "sidecar_key_ids": sorted(session.sidecar_keys),
-                },
-            )
-            session = builder.advance(session)
-            response = {
-                "session_id": session_id,
-                "status": session.status,
-                "started_at": started_at,
-                "schema_version": session.schema_version,
-                "permit": permit,
-                "policy_snapshot_id": snapshot["snapshot_id"],
+            return self._once(f"start:{request.project_id}:{request.idempotency_key}", body,
+                              lambda: self._start_session(request))
+
+    def _start_session(self, request: rq.StartRequest) -> _Effect:
+        now = self.clock.now()
+        started_at = format_time(now)
+        session_id = self.ids.new("sess")
+        snapshot = lock_snapshot(request.project_id,
+                                 self.config.policies(request.project_id),
+                                 self.ids.new("ps"))
+        rules = rules_of(snapshot)
+        permit = parent_permit(request, permit_id=self.ids.new("perm"),
+                               session_id=session_id, snapshot=snapshot, rules=rules,
+                               created_at=started_at)
+        session = SessionState(
+            session_id=session_id,
+            project_id=request.project_id,
+            schema_version=request.schema_version or self.config.schema_version,
+            idempotency_key=request.idempotency_key,
+            provider=request.provider,
+            model=request.model,
+            execution_mode=request.execution_mode,
+            region_code=request.region_code or self.config.region_code,
+            started_at=started_at,
+            policy_snapshot=snapshot,
+            parent_permit=permit,
+            sidecar_keys={k.key_id: k.public_key.hex() for k in request.sidecar_keys},
+            risk_budget_total_micros=request.risk_budget_total_micros,
+        )
+        builder = self._builder(session, now)
+        builder.append(
+            EventSpec("voice.session.started", "session_lifecycle", "allowed",
+                      "session_started"),
+            {
+                "execution_mode": request.execution_mode,
+                "parent_permit_id": permit["permit_id"],
                 "policy_snapshot_hash": snapshot["snapshot_hash"],
                 "risk_budget_total_micros": request.risk_budget_total_micros,
-                "chain_head": chain_head(session),
-            }
-            self._commit(builder, session, calls=((scope, StoredCall(request_hash, response)),))
-            return response
+                "sidecar_key_ids": sorted(session.sidecar_keys),
+            },
+        )
+        session = builder.advance(session)
+        response = {
+            "session_id": session_id,
+            "status": session.status,
+            "started_at": started_at,
+            "schema_version": session.schema_version,
+            "permit": permit,
+            "policy_snapshot_id": snapshot["snapshot_id"],
+            "policy_snapshot_hash": snapshot["snapshot_hash"],
+            "risk_budget_total_micros": request.risk_budget_total_micros,
+            "chain_head": chain_head(session),
+        }
+        return _Effect(builder, session, response)
 
     # -- events --------------------------------------------------------------------------
 
@@ -207,39 +230,38 @@ class Engine:
         batch = rq.parse_events(body)
         with self._lock:
             session = self._active(session_id)
-            scope = f"events:{session_id}:{batch.batch_idempotency_key}"
-            request_hash, stored = self._replayed(scope, body)
-            if stored is not None:
-                return stored
-            signature_status = [_check_sidecar(atom, session) for atom in batch.atoms]
-            fresh = [(atom, status) for atom, status in zip(batch.atoms, signature_status,
-                                                             strict=True)
-                     if not self.store.has_atom(session_id, atom.idempotency_key)]
-            builder = self._builder(session, self.clock.now())
-            recorded = []
-            for atom, status in fresh:
-                spec, payload = _atom_event(atom, status)
-                entry = builder.append(spec, payload)
-                recorded.append({"idempotency_key": atom.idempotency_key,
-                                 "event_id": entry["event_id"],
-                                 "sequence": entry["sequence"],
-                                 "content_hash": entry["content_hash"]})
-            counters = replace(session.counters,
-                               atom_count=session.counters.atom_count + len(fresh))
-            session = builder.advance(replace(session, counters=counters))
-            fresh_keys = {atom.idempotency_key for atom, _ in fresh}
-            response = {
-                "session_id": session_id,
-                "accepted": len(fresh),
-                "duplicates": [a.idempotency_key for a in batch.atoms
-                               if a.idempotency_key not in fresh_keys],
-                "events": recorded,
-                "chain_head": chain_head(session),
-            }
-            self._commit(builder, session,
-                         calls=((scope, StoredCall(request_hash, response)),),
-                         atom_keys=tuple((session_id, key) for key in sorted(fresh_keys)))
-            return response
+            return self._once(f"events:{session_id}:{batch.batch_idempotency_key}", body,
+                              lambda: self._record_events(session, batch))
+
+    def _record_events(self, session: SessionState, batch: rq.EventBatch) -> _Effect:
+        session_id = session.session_id
+        signature_status = [_check_sidecar(atom, session) for atom in batch.atoms]
+        fresh = [(atom, status) for atom, status in zip(batch.atoms, signature_status,
+                                                         strict=True)
+                 if not self.store.has_atom(session_id, atom.idempotency_key)]
+        builder = self._builder(session, self.clock.now())
+        recorded = []
+        for atom, status in fresh:
+            spec, payload = _atom_event(atom, status)
+            entry = builder.append(spec, payload)
+            recorded.append({"idempotency_key": atom.idempotency_key,
+                             "event_id": entry["event_id"],
+                             "sequence": entry["sequence"],
+                             "content_hash": entry["content_hash"]})
+        counters = replace(session.counters,
+                           atom_count=session.counters.atom_count + len(fresh))
+        session = builder.advance(replace(session, counters=counters))
+        fresh_keys = {atom.idempotency_key for atom, _ in fresh}
+        response = {
+            "session_id": session_id,
+            "accepted": len(fresh),
+            "duplicates": [a.idempotency_key for a in batch.atoms
+                           if a.idempotency_key not in fresh_keys],
+            "events": recorded,
+            "chain_head": chain_head(session),
+        }
+        atom_keys = tuple((session_id, key) for key in sorted(fresh_keys))
+        return _Effect(builder, session, response, atom_keys=atom_keys)
 
     # -- turns and actions ---------------------------------------------------------------
 
@@ -247,94 +269,94 @@ class Engine:
         request = rq.parse_turn(body)
         with self._lock:
             session = self._active(session_id)
-            scope = f"turns:{session_id}:{request.idempotency_key}"
-            request_hash, stored = self._replayed(scope, body)
-            if stored is not None:
-                return stored
-            remaining = session.budget_remaining
-            if remaining is not None and remaining <= 0:
-                raise EmitError(CONFLICT, f"session {session_id} has exhausted its risk budget "
-                                          f"({session.risk_budget_total_micros} micros)")
-            rules = rules_of(session.policy_snapshot)
-            reason = None
-            tokens = request.input_tokens + request.output_tokens
-            if rules.max_tokens_per_turn is not None and tokens > rules.max_tokens_per_turn:
-                reason = "This turn is longer than the session's policy allows."
-            elif remaining is not None and request.risk_budget_used_micros > remaining:
-                reason = "This request would exceed the session's risk budget."
-            allowed = reason is None
-            used = request.risk_budget_used_micros if allowed else 0
-            now = self.clock.now()
-            builder = self._builder(session, now)
-            counters = session.counters
-            turn_index = counters.turn_count + 1
-            after = None if remaining is None else remaining - used
-            turn_payload: dict[str, Any] = {
-                "decision": "allow" if allowed else "deny",
-                "input_tokens": request.input_tokens,
-                "output_tokens": request.output_tokens,
-                "risk_budget_remaining_micros": after,
-                "risk_budget_used_micros": request.risk_budget_used_micros,
-                "turn_index": turn_index,
-            }
-            if reason is not None:
-                turn_payload["user_facing_reason"] = reason
-            builder.append(
-                EventSpec("voice.turn.evaluated", "turn_governance",
-                          "allowed" if allowed else "denied",
-                          "turn_allowed" if allowed else "turn_denied",
-                          severity="info" if allowed else "warning",
-                          resource_type="voice_turn", resource_id=f"turn_{turn_index}"),
-                turn_payload,
-            )
-            session = replace(session, risk_budget_used_micros=session.risk_budget_used_micros
-                              + used)
-            counters = replace(counters, turn_count=turn_index,
-                               denied_turn_count=counters.denied_turn_count + (not allowed),
-                               input_tokens=counters.input_tokens + request.input_tokens,
-                               output_tokens=counters.output_tokens + request.output_tokens)
-            session = replace(session, counters=counters)
-            response: dict[str, Any] = {
-                "session_id": session_id,
-                "turn_index": turn_index,
-                "decision": "allow" if allowed else "deny",
-                "risk_budget_remaining_micros": after,
-            }
-            if reason is not None:
-                response["user_facing_reason"] = reason
-            if request.tool_call is not None:
-                if allowed:
-                    session, outcome = self._govern(
-                        session, builder, request.tool_call, now,
-                        event_type="voice.tool_invocation.governed", category="tool_governance",
-                        resource_type="tool_call", extra={"turn_index": turn_index})
-                else:
-                    outcome = {"decision": "deny",
-                               "user_facing_reason": "The turn was denied, so its tool call "
-                                                     "was not evaluated."}
-                response["tool_call"] = outcome
-            session = builder.advance(session)
-            response["chain_head"] = chain_head(session)
-            self._commit(builder, session, calls=((scope, StoredCall(request_hash, response)),))
-            return response
+            return self._once(f"turns:{session_id}:{request.idempotency_key}", body,
+                              lambda: self._evaluate_turn(session, request))
+
+    def _evaluate_turn(self, session: SessionState, request: rq.TurnRequest) -> _Effect:
+        session_id = session.session_id
+        remaining = session.budget_remaining
+        if remaining is not None and remaining <= 0:
+            raise EmitError(CONFLICT, f"session {session_id} has exhausted its risk budget "
+                                      f"({session.risk_budget_total_micros} micros)")
+        rules = rules_of(session.policy_snapshot)
+        reason = None
+        tokens = request.input_tokens + request.output_tokens
+        if rules.max_tokens_per_turn is not None and tokens > rules.max_tokens_per_turn:
+            reason = "This turn is longer than the session's policy allows."
+        elif remaining is not None and request.risk_budget_used_micros > remaining:
+            reason = "This request would exceed the session's risk budget."
+        allowed = reason is None
+        used = request.risk_budget_used_micros if allowed else 0
+        now = self.clock.now()
+        builder = self._builder(session, now)
+        counters = session.counters
+        turn_index = counters.turn_count + 1
+        after = None if remaining is None else remaining - used
+        turn_payload: dict[str, Any] = {
+            "decision": "allow" if allowed else "deny",
+            "input_tokens": request.input_tokens,
+            "output_tokens": request.output_tokens,
+            "risk_budget_remaining_micros": after,
+            "risk_budget_used_micros": request.risk_budget_used_micros,
+            "turn_index": turn_index,
+        }
+        if reason is not None:
+            turn_payload["user_facing_reason"] = reason
+        builder.append(
+            EventSpec("voice.turn.evaluated", "turn_governance",
+                      "allowed" if allowed else "denied",
+                      "turn_allowed" if allowed else "turn_denied",
+                      severity="info" if allowed else "warning",
+                      resource_type="voice_turn", resource_id=f"turn_{turn_index}"),
+            turn_payload,
+        )
+        session = replace(session, risk_budget_used_micros=session.risk_budget_used_micros
+                          + used)
+        counters = replace(counters, turn_count=turn_index,
+                           denied_turn_count=counters.denied_turn_count + (not allowed),
+                           input_tokens=counters.input_tokens + request.input_tokens,
+                           output_tokens=counters.output_tokens + request.output_tokens)
+        session = replace(session, counters=counters)
+        response: dict[str, Any] = {
+            "session_id": session_id,
+            "turn_index": turn_index,
+            "decision": "allow" if allowed else "deny",
+            "risk_budget_remaining_micros": after,
+        }
+        if reason is not None:
+            response["user_facing_reason"] = reason
+        if request.tool_call is not None:
+            if allowed:
+                session, outcome = self._govern(
+                    session, builder, request.tool_call, now,
+                    event_type="voice.tool_invocation.governed", category="tool_governance",
+                    resource_type="tool_call", extra={"turn_index": turn_index})
+            else:
+                outcome = {"decision": "deny",
+                           "user_facing_reason": "The turn was denied, so its tool call "
+                                                 "was not evaluated."}
+            response["tool_call"] = outcome
+        session = builder.advance(session)
+        response["chain_head"] = chain_head(session)
+        return _Effect(builder, session, response)
 
     def action_permit(self, session_id: str, body: Any) -> dict[str, Any]:
         request = rq.parse_action_permit(body)
         with self._lock:
             session = self._active(session_id)
-            scope = f"action_permits:{session_id}:{request.idempotency_key}"
-            request_hash, stored = self._replayed(scope, body)
-            if stored is not None:
-                return stored
-            now = self.clock.now()
-            builder = self._builder(session, now)
-            session, outcome = self._govern(
-                session, builder, request.action, now, event_type="voice.action.governed",
-                category="action_governance", resource_type="action", extra={})
-            session = builder.advance(session)
-            response = {"session_id": session_id, **outcome, "chain_head": chain_head(session)}
-            self._commit(builder, session, calls=((scope, StoredCall(request_hash, response)),))
-            return response
+            return self._once(f"action_permits:{session_id}:{request.idempotency_key}", body,
+                              lambda: self._issue_action_permit(session, request))
+
+    def _issue_action_permit(self, session: SessionState, request: rq.ActionPermitRequest) -> _Effect:
+        session_id = session.session_id
+        now = self.clock.now()
+        builder = self._builder(session, now)
+        session, outcome = self._govern(
+            session, builder, request.action, now, event_type="voice.action.governed",
+            category="action_governance", resource_type="action", extra={})
+        session = builder.advance(session)
+        response = {"session_id": session_id, **outcome, "chain_head": chain_head(session)}
+        return _Effect(builder, session, response)
 
     def _govern(self, session: SessionState, builder: ChainBuilder, action: rq.ActionRequest,
                 now: datetime, *, event_type: str, category: str, resource_type: str,
@@ -381,35 +403,35 @@ class Engine:
         request = rq.parse_interruption(body)
         with self._lock:
             session = self._active(session_id)
-            scope = f"interruption_events:{session_id}:{request.idempotency_key}"
-            request_hash, stored = self._replayed(scope, body)
-            if stored is not None:
-                return stored
-            index = request.interrupted_turn_index
-            if index is not None and index > session.counters.turn_count:
-                raise EmitError(UNPROCESSABLE, f"body.interrupted_turn_index {index}: the "
-                                f"session has had {session.counters.turn_count} turn(s)")
-            builder = self._builder(session, self.clock.now())
-            payload: dict[str, Any] = {"idempotency_key": request.idempotency_key}
-            if index is not None:
-                payload["interrupted_turn_index"] = index
-            if request.reason is not None:
-                payload["reason"] = request.reason
-            if request.captured_at_ns is not None:
-                payload["captured_at_ns"] = request.captured_at_ns
-            entry = builder.append(
-                EventSpec("voice.turn.interrupted", "conversation_control", "recorded",
-                          "agent_interrupted"),
-                payload,
-            )
-            counters = replace(session.counters,
-                               interruption_count=session.counters.interruption_count + 1)
-            session = builder.advance(replace(session, counters=counters))
-            response = {"session_id": session_id, "event_id": entry["event_id"],
-                        "interruption_count": counters.interruption_count,
-                        "chain_head": chain_head(session)}
-            self._commit(builder, session, calls=((scope, StoredCall(request_hash, response)),))
-            return response
+            return self._once(f"interruption_events:{session_id}:{request.idempotency_key}", body,
+                              lambda: self._record_interruption(session, request))
+
+    def _record_interruption(self, session: SessionState, request: rq.InterruptionRequest) -> _Effect:
+        session_id = session.session_id
+        index = request.interrupted_turn_index
+        if index is not None and index > session.counters.turn_count:
+            raise EmitError(UNPROCESSABLE, f"body.interrupted_turn_index {index}: the "
+                            f"session has had {session.counters.turn_count} turn(s)")
+        builder = self._builder(session, self.clock.now())
+        payload: dict[str, Any] = {"idempotency_key": request.idempotency_key}
+        if index is not None:
+            payload["interrupted_turn_index"] = index
+        if request.reason is not None:
+            payload["reason"] = request.reason
+        if request.captured_at_ns is not None:
+            payload["captured_at_ns"] = request.captured_at_ns
+        entry = builder.append(
+            EventSpec("voice.turn.interrupted", "conversation_control", "recorded",
+                      "agent_interrupted"),
+            payload,
+        )
+        counters = replace(session.counters,
+                           interruption_count=session.counters.interruption_count + 1)
+        session = builder.advance(replace(session, counters=counters))
+        response = {"session_id": session_id, "event_id": entry["event_id"],
+                    "interruption_count": counters.interruption_count,
+                    "chain_head": chain_head(session)}
+        return _Effect(builder, session, response)
 
     # -- end -----------------------------------------------------------------------------
 
