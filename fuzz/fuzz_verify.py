@@ -39,7 +39,7 @@ import atheris  # type: ignore[import-untyped]
 with atheris.instrument_imports(include=["keel_verify"]):
     from keel_verify import Outcome, Report, TrustPolicy, Verdict, verify_bytes
     from keel_verify.checks import ALL_CHECKS
-    from keel_verify.signing import ed25519_key_from_seed, encoded_public_key, sign_document
+    from keel_verify.emit.signing import ed25519_key_from_seed, encoded_public_key, sign_document
 
 # After the instrumented imports: tests.helpers imports keel_verify, which must be
 # instrumented first (coverage guides the fuzzer).

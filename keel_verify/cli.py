@@ -48,7 +48,12 @@ def build_policy(spec: TrustSpec) -> TrustPolicy:
     policy = replace(policy, self_attested=spec.self_attested)
     if spec.trust_root or spec.tsa_roots:
         # Imported only when used: it pulls in cryptography.x509.
-        from keel_verify.trust_root import add_tsa_roots, load_trust_root, load_tsa_roots, tsa_roots_source
+        from keel_verify.trust.trust_root import (
+            add_tsa_roots,
+            load_trust_root,
+            load_tsa_roots,
+            tsa_roots_source,
+        )
 
         if spec.trust_root:
             policy = load_trust_root(spec.trust_root).apply(policy)
@@ -168,11 +173,11 @@ def command(
         if report.error is not None:  # also on stderr, so CI logs show it even with --json
             click.echo(f"keel-verify: error: {report.path}: {report.error}", err=True)
     if as_json:
-        from keel_verify.report_json import dumps, reports_to_document
+        from keel_verify.report.json_report import dumps, reports_to_document
 
         click.echo(dumps(reports_to_document(reports, describe_policy(spec, policy))))
     else:
-        from keel_verify.render import render
+        from keel_verify.report.terminal import render
 
         render(reports, sys.stdout)
     sys.exit(combined_exit_code([report.verdict for report in reports]))

@@ -12,13 +12,13 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from keel_verify.loader import Artifact
+from keel_verify.load.loader import Artifact
 from keel_verify.trust import TrustPolicy
 
 if TYPE_CHECKING:
-    from keel_verify.chainpass import ChainPass
-    from keel_verify.signatures import SignatureAssessment
-    from keel_verify.witness import WitnessAssessment
+    from keel_verify.crypto.signatures import SignatureAssessment
+    from keel_verify.crypto.witness import WitnessAssessment
+    from keel_verify.load.chainpass import ChainPass
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ class CheckContext:
         """The single pass over the chain, with every registered check's visitor."""
         if self.chain_pass is not None:
             return self.chain_pass
-        from keel_verify.chainpass import run_chain_pass
         from keel_verify.checks import visitor_factories
+        from keel_verify.load.chainpass import run_chain_pass
 
         return run_chain_pass(self.artifact, visitor_factories())
 
@@ -50,12 +50,12 @@ class CheckContext:
     @cached_property
     def witness(self) -> WitnessAssessment:
         """Every timestamp receipt's full RFC 3161 verification, done once per artifact."""
-        from keel_verify.witness import assess_witnesses
+        from keel_verify.crypto.witness import assess_witnesses
 
         return assess_witnesses(self.artifact.document, self.trust)
 
     @cached_property
     def signatures(self) -> SignatureAssessment:
-        from keel_verify.signatures import assess_signatures
+        from keel_verify.crypto.signatures import assess_signatures
 
         return assess_signatures(self.artifact, self.chain, self.trust, self.authenticated_time)

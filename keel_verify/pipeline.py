@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from keel_verify.access import Malformed
 from keel_verify.checks import ALL_CHECKS
 from keel_verify.checks.base import Check
 from keel_verify.context import CheckContext
+from keel_verify.load.access import Malformed
 from keel_verify.results import CheckResult, Outcome, Verdict
 
 

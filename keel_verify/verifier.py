@@ -10,15 +10,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from keel_verify.chainpass import read_strictly
 from keel_verify.checks import ALL_CHECKS, visitor_factories
 from keel_verify.checks.base import Check
 from keel_verify.context import CheckContext
+from keel_verify.crypto.signatures import SELF_ATTESTED, SignatureAssessment
 from keel_verify.errors import LoadError
-from keel_verify.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
+from keel_verify.load.chainpass import read_strictly
+from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
 from keel_verify.pipeline import decide_verdict, run_checks
 from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict
-from keel_verify.signatures import SELF_ATTESTED, SignatureAssessment
 from keel_verify.trust import TrustPolicy
 
 STDIN = "-"

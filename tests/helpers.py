@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keel_verify.signing import ed25519_key_from_seed, encoded_public_key, sign_document
+from keel_verify.emit.signing import ed25519_key_from_seed, encoded_public_key, sign_document
 
 DATA = Path(__file__).parent / "data"
 PUBLIC = DATA / "keel-public"
@@ -66,7 +66,7 @@ def rechain(document: dict[str, Any], *, payloads: bool = False) -> dict[str, An
     ``canonicalized_payload_hash`` is recomputed first. Counts, sequences and every other
     member stay as the test set them.
     """
-    from keel_verify.canonical import GENESIS_HASH, canonical_hash
+    from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash
 
     moved: dict[str, str] = {}
     previous = GENESIS_HASH

@@ -18,13 +18,13 @@ import pytest
 from asn1crypto import cms, tsp
 
 from keel_verify import Outcome, Report, TrustPolicy, Verdict, verify_bytes
-from keel_verify.canonical import GENESIS_HASH, canonical_hash, tagged_sha256
 from keel_verify.checks import ALL_CHECKS, CORE_CHECK_NAMES
-from keel_verify.checks.policy_snapshot_hash import snapshot_hash_hex
 from keel_verify.context import CheckContext
-from keel_verify.loader import load_bytes
+from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash, tagged_sha256
+from keel_verify.crypto.format import snapshot_hash_hex
+from keel_verify.crypto.rfc3161 import decode_base64_der, parse_token
+from keel_verify.load.loader import load_bytes
 from keel_verify.pipeline import decide_verdict, run_checks
-from keel_verify.rfc3161 import decode_base64_der, parse_token
 from tests.helpers import TEST_ISSUER_PUBLIC, public_v1, public_v3, rechain, resign, to_bytes
 
 TRUST = TrustPolicy.pinned(TEST_ISSUER_PUBLIC)

@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keel_verify.canonical import (
+from keel_verify.crypto.canonical import (
     GENESIS_HASH,
     JCS_MAX_SAFE_INTEGER,
     canonical_bytes,

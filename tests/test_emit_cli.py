@@ -13,7 +13,7 @@ import pytest
 from keel_verify import TrustPolicy, Verdict, verify_path
 from keel_verify.emit import build_demo_artifact, dump_artifact
 from keel_verify.emit.cli import main
-from keel_verify.trust_root import load_trust_root
+from keel_verify.trust.trust_root import load_trust_root
 from tests.test_emit_support import SAMPLE, assert_verified, schema_errors
 
 

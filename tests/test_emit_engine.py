@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keel_verify.canonical import GENESIS_HASH, canonical_hash, hash_hex
-from keel_verify.checks.policy_snapshot_hash import snapshot_hash_hex
+from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash, hash_hex
+from keel_verify.crypto.format import snapshot_hash_hex
+from keel_verify.crypto.rfc3161 import parse_token
 from keel_verify.emit import (
     DEMO_START,
     EmitError,
@@ -38,7 +39,6 @@ from keel_verify.emit import (
 from keel_verify.emit.demo import DEMO_CAPTURED_AT_NS, demo_entry_count
 from keel_verify.emit.store import Store
 from keel_verify.results import Outcome
-from keel_verify.rfc3161 import parse_token
 from tests.test_emit_support import (
     assert_verified,
     demo_trust,

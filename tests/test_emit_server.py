@@ -26,9 +26,9 @@ from keel_verify.emit import (
 )
 from keel_verify.emit.server import EmitHTTPServer
 from keel_verify.emit.timestamping import Timestamper
+from keel_verify.emit.tsa_authority import TestTimestampAuthority
+from keel_verify.emit.tsa_http import serve_tsa
 from keel_verify.results import Outcome
-from keel_verify.tsa_authority import TestTimestampAuthority
-from keel_verify.tsa_http import serve_tsa
 from tests.test_emit_support import assert_verified, demo_trust, schema_errors, verify
 
 pytestmark = pytest.mark.loopback

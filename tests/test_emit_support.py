@@ -13,10 +13,10 @@ from jsonschema import Draft202012Validator
 from keel_verify import Report, TrustPolicy, Verdict, verify_bytes
 from keel_verify.checks import CORE_CHECK_NAMES
 from keel_verify.emit import DEMO_TSA_SEED, demo_issuer_key, dump_artifact
+from keel_verify.emit.signing import encoded_public_key
 from keel_verify.emit.trust_root import trust_root_document
 from keel_verify.results import Outcome
-from keel_verify.signing import encoded_public_key
-from keel_verify.trust_root import load_trust_root
+from keel_verify.trust.trust_root import load_trust_root
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"

@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keel_verify import TrustPolicy, accel, verify_bytes
-from keel_verify.canonical import JCS_MAX_SAFE_INTEGER, canonical_bytes
+from keel_verify import TrustPolicy, verify_bytes
 from keel_verify.checks.schema import _python_validator, _schemas
+from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, canonical_bytes
 from keel_verify.emit.demo import build_demo_artifact
 from keel_verify.emit.keys import demo_issuer_key
-from keel_verify.report_json import report_to_dict
-from keel_verify.signing import sign_document
+from keel_verify.emit.signing import sign_document
+from keel_verify.load import accel
+from keel_verify.report.json_report import report_to_dict
 from tests.helpers import PUBLIC_V1, PUBLIC_V3
 
 pytestmark = pytest.mark.skipif(
@@ -159,8 +160,8 @@ flat_entries = st.dictionaries(
 
 @given(st.lists(flat_entries, max_size=5))
 def test_flat_entries_hash_as_if_the_member_were_never_there(entries: list[dict[str, Any]]) -> None:
-    from keel_verify.canonical import canonical_hash
-    from keel_verify.chainpass import _hash_flat_entries
+    from keel_verify.crypto.canonical import canonical_hash
+    from keel_verify.load.chainpass import _hash_flat_entries
 
     hashes, encoded = _hash_flat_entries(entries, accel.encode_sorted)
     for entry, digest, full in zip(entries, hashes, encoded, strict=True):

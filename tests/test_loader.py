@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from keel_verify import accel
-from keel_verify.chainpass import read_strictly
 from keel_verify.errors import LoadError
-from keel_verify.loader import MAX_DEPTH, load_bytes, parse_json, read_input
+from keel_verify.load import accel
+from keel_verify.load.chainpass import read_strictly
+from keel_verify.load.loader import MAX_DEPTH, load_bytes, parse_json, read_input
 from tests.helpers import PUBLIC_V3, public_v3, to_bytes
 
 

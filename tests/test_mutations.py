@@ -23,14 +23,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from keel_verify import Outcome, Report, TrustedKey, TrustPolicy, Verdict, verify_bytes
-from keel_verify.canonical import canonical_bytes
+from keel_verify.crypto.canonical import canonical_bytes
+from keel_verify.crypto.rfc3161 import decode_base64_der, parse_token
+from keel_verify.crypto.signatures import ISSUED_AT_BASIS
 from keel_verify.emit.artifact import dump_artifact
 from keel_verify.emit.demo import build_demo_artifact
 from keel_verify.emit.keys import DEMO_TSA_SEED, demo_issuer_key
-from keel_verify.rfc3161 import decode_base64_der, parse_token
-from keel_verify.signatures import ISSUED_AT_BASIS
-from keel_verify.signing import raw_public_key, sign_document
-from keel_verify.tsa_authority import TestTimestampAuthority
+from keel_verify.emit.signing import raw_public_key, sign_document
+from keel_verify.emit.tsa_authority import TestTimestampAuthority
 from tests.helpers import OTHER_PUBLIC, json_paths, rechain
 
 ISSUER = demo_issuer_key()

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from keel_verify import Outcome, Report, TrustPolicy, Verdict, verify_bytes, verify_path
 from keel_verify.checks import ALL_CHECKS
 from keel_verify.errors import LoadError
-from keel_verify.loader import MAX_DEPTH, MAX_INPUT_BYTES, SUPPORTED_VERSIONS, parse_json
+from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, SUPPORTED_VERSIONS, parse_json
 from tests.helpers import (
     PUBLIC_V1,
     PUBLIC_V3,

@@ -13,8 +13,8 @@ from keel_verify.checks.time_consistency import (
     GEN_TIME_AFTER_ISSUED_TOLERANCE,
     RECEIVED_AT_TOLERANCE,
 )
+from keel_verify.emit.tsa_authority import TokenOptions
 from keel_verify.results import CheckResult
-from keel_verify.tsa_authority import TokenOptions
 from tests.helpers import PUBLIC_V1, PUBLIC_V3, public_v3, rechain, resign
 from tests.tsa_support import GEN_TIME, policy, token_for, verify, witnessed_v3
 

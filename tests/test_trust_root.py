@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from keel_verify import Outcome, TrustPolicy, Verdict
+from keel_verify.crypto.signatures import ISSUED_AT_BASIS
 from keel_verify.errors import TrustConfigError
 from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema
-from keel_verify.signatures import ISSUED_AT_BASIS
 from keel_verify.trust import TRUST_ROOT_ENV, resolve_trust_root_path
-from keel_verify.trust_root import (
+from keel_verify.trust.trust_root import (
     TrustRoot,
     add_tsa_roots,
     load_trust_root,

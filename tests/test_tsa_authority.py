@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from keel_verify.rfc3161 import (
+from keel_verify.crypto.rfc3161 import (
     TimeStampResp,
     TokenError,
     build_request,
@@ -30,21 +30,21 @@ from keel_verify.rfc3161 import (
     rejection_response,
     response_status,
 )
-from keel_verify.tsa_authority import (
+from keel_verify.crypto.witness import WitnessStatus, verify_token
+from keel_verify.emit.tsa_authority import (
     LEAF_NOT_AFTER,
     LEAF_NOT_BEFORE,
     TEST_POLICY_OID,
     TestTimestampAuthority,
     TokenOptions,
 )
-from keel_verify.tsa_http import (
+from keel_verify.emit.tsa_http import (
     TIMESTAMP_QUERY,
     TIMESTAMP_REPLY,
     TsaHttpError,
     request_timestamp,
     serve_tsa,
 )
-from keel_verify.witness import WitnessStatus, verify_token
 from tests.tsa_support import GEN_TIME, authority, other_authority
 
 DIGEST = hashlib.sha256(b"keel-verify test TSA").digest()

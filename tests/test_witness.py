@@ -1,4 +1,4 @@
-"""Full RFC 3161 verification (``keel_verify.witness``) and the ``timestamp_witness`` check.
+"""Full RFC 3161 verification (``keel_verify.crypto.witness``) and the ``timestamp_witness`` check.
 
 Tokens come from the project's deterministic test TSA and are broken one property at a
 time; each must fail in the step that checks that property, and only there.
@@ -19,17 +19,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from keel_verify import Outcome, TrustPolicy, Verdict, verify_path
 from keel_verify.context import CheckContext
-from keel_verify.loader import load_bytes
-from keel_verify.rfc3161 import parse_token, rejection_response
-from keel_verify.tsa_authority import (
-    LeafProfile,
-    TestTimestampAuthority,
-    TokenOptions,
-    derive_p256_key,
-    make_ca_certificate,
-    make_tsa_certificate,
-)
-from keel_verify.witness import (
+from keel_verify.crypto.rfc3161 import parse_token, rejection_response
+from keel_verify.crypto.witness import (
     STEP_CHAIN,
     STEP_IMPRINT,
     STEP_SIGNATURE,
@@ -40,6 +31,15 @@ from keel_verify.witness import (
     WitnessStatus,
     verify_token,
 )
+from keel_verify.emit.tsa_authority import (
+    LeafProfile,
+    TestTimestampAuthority,
+    TokenOptions,
+    derive_p256_key,
+    make_ca_certificate,
+    make_tsa_certificate,
+)
+from keel_verify.load.loader import load_bytes
 from tests.helpers import PUBLIC_V1, PUBLIC_V3, public_v3, resign, to_bytes
 from tests.tsa_support import (
     GEN_TIME,
@@ -558,7 +558,7 @@ def test_witness_is_computed_once_per_context() -> None:
 def test_each_distinct_token_is_verified_once_per_artifact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import keel_verify.witness as witness
+    import keel_verify.crypto.witness as witness
 
     calls: list[bytes] = []
     real = witness.verify_token
@@ -579,7 +579,7 @@ def test_each_distinct_token_is_verified_once_per_artifact(
 
 
 def test_too_many_receipts_are_refused_not_verified() -> None:
-    from keel_verify.witness import MAX_RECEIPTS
+    from keel_verify.crypto.witness import MAX_RECEIPTS
 
     document = witnessed_v3()
     receipt = document["timestamp_receipts"][0]

@@ -16,10 +16,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from keel_verify.emit.signing import raw_public_key
+from keel_verify.emit.tsa_authority import TestTimestampAuthority, TokenOptions
 from keel_verify.results import Report
-from keel_verify.signing import raw_public_key
 from keel_verify.trust import TrustedKey, TrustPolicy
-from keel_verify.tsa_authority import TestTimestampAuthority, TokenOptions
 from keel_verify.verifier import verify_bytes
 from tests.helpers import TEST_ISSUER_KEY, public_v3, resign, to_bytes
 

@@ -7,7 +7,6 @@ and listing it here.
 
 from __future__ import annotations
 
-from keel_verify.chainpass import VisitorFactory
 from keel_verify.checks import (
     canonical_portability,
     chain_integrity,
@@ -24,6 +23,7 @@ from keel_verify.checks import (
     timestamp_witness,
 )
 from keel_verify.checks.base import Check
+from keel_verify.load.chainpass import VisitorFactory
 
 CORE_CHECKS: tuple[Check, ...] = (
     schema.CHECK,

@@ -6,17 +6,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keel_verify.access import Malformed
-from keel_verify.chainpass import EntryVisitor
 from keel_verify.context import CheckContext
-from keel_verify.loader import Artifact
+from keel_verify.load.access import Malformed
+from keel_verify.load.chainpass import EntryVisitor
+from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult, Outcome
 
 
 @dataclass(frozen=True)
 class Check:
     """A check: a pure function of the context, plus -- for checks that look at chain
-    entries -- a visitor the single chain pass feeds (:mod:`keel_verify.chainpass`)."""
+    entries -- a visitor the single chain pass feeds (:mod:`keel_verify.load.chainpass`)."""
 
     name: str
     run: Callable[[CheckContext], CheckResult]

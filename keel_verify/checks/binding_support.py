@@ -2,16 +2,16 @@
 
 They collect ``(pointer, problem)`` pairs instead of raising, so that a binding check
 reports every broken binding at once. Structural members the checks cannot work without
-(the session's id, the chain array) are still read with :mod:`keel_verify.access`, whose
-:class:`~keel_verify.access.Malformed` the pipeline turns into a FAIL with the pointer.
+(the session's id, the chain array) are still read with :mod:`keel_verify.load.access`, whose
+:class:`~keel_verify.load.access.Malformed` the pipeline turns into a FAIL with the pointer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import child, type_name
 from keel_verify.checks.base import first_problem, passed, warned
+from keel_verify.load.access import child, type_name
 from keel_verify.results import CheckResult
 
 Problems = list[tuple[str, str]]

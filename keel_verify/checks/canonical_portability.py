@@ -14,12 +14,12 @@ import heapq
 import re
 from collections.abc import Iterator
 
-from keel_verify.canonical import jcs_divergences
-from keel_verify.chainpass import Chunk
 from keel_verify.checks.base import Check, passed, warned
 from keel_verify.checks.binding_support import MAX_LISTED, text
 from keel_verify.context import CheckContext
-from keel_verify.loader import Artifact
+from keel_verify.crypto.canonical import jcs_divergences
+from keel_verify.load.chainpass import Chunk
+from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult
 
 NAME = "canonical_portability"
@@ -44,7 +44,7 @@ def _short(what: str) -> str:
 
 class Divergences:
     """Folds over the chain: values outside the JCS domain, looking only at chunks the
-    pass could not prove clean (see :class:`keel_verify.chainpass.Chunk`)."""
+    pass could not prove clean (see :class:`keel_verify.load.chainpass.Chunk`)."""
 
     def __init__(self, _artifact: Artifact) -> None:
         self.found: list[tuple[str, str]] = []

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from keel_verify.access import obj_at, type_name
-from keel_verify.canonical import GENESIS_HASH
-from keel_verify.chainpass import Chunk
 from keel_verify.checks.base import Check, chain_length, first_problem
 from keel_verify.checks.binding_support import show
 from keel_verify.context import CheckContext
-from keel_verify.loader import Artifact
+from keel_verify.crypto.canonical import GENESIS_HASH
+from keel_verify.load.access import obj_at, type_name
+from keel_verify.load.chainpass import Chunk
+from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult
 
 NAME = "chain_integrity"

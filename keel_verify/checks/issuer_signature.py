@@ -7,8 +7,8 @@ from typing import Any
 
 from keel_verify.checks.base import Check, failed, passed
 from keel_verify.context import CheckContext
+from keel_verify.crypto.signatures import SignatureFinding
 from keel_verify.results import CheckResult
-from keel_verify.signatures import SignatureFinding
 
 NAME = "issuer_signature"
 

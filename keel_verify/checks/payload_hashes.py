@@ -15,13 +15,13 @@ import re
 from itertools import repeat
 from typing import Any
 
-from keel_verify.access import is_tagged_hash, type_name
-from keel_verify.canonical import canonical_hash
-from keel_verify.chainpass import Chunk
 from keel_verify.checks.base import Check, chain_length
 from keel_verify.checks.binding_support import MAX_LISTED, Problems, problems_then_warnings, show
 from keel_verify.context import CheckContext
-from keel_verify.loader import Artifact
+from keel_verify.crypto.canonical import canonical_hash
+from keel_verify.load.access import is_tagged_hash, type_name
+from keel_verify.load.chainpass import Chunk
+from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult
 
 NAME = "payload_hashes"

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import Malformed, is_tagged_hash, obj_at, str_at
-from keel_verify.chainpass import Chunk
 from keel_verify.checks.base import Check, chain_length
 from keel_verify.checks.binding_support import (
     MAX_LISTED,
@@ -34,7 +32,9 @@ from keel_verify.checks.binding_support import (
 )
 from keel_verify.checks.policy_binding import permits_with_pointers
 from keel_verify.context import CheckContext
-from keel_verify.loader import Artifact
+from keel_verify.load.access import Malformed, is_tagged_hash, obj_at, str_at
+from keel_verify.load.chainpass import Chunk
+from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult
 
 NAME = "permit_linkage"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from keel_verify.access import Malformed, list_at, member, obj_at, str_at, type_name
 from keel_verify.checks.base import Check
 from keel_verify.checks.binding_support import (
     Problems,
@@ -24,8 +23,9 @@ from keel_verify.checks.binding_support import (
     show,
     text,
 )
-from keel_verify.checks.policy_snapshot_hash import snapshot_hash_hex
 from keel_verify.context import CheckContext
+from keel_verify.crypto.format import snapshot_hash_hex
+from keel_verify.load.access import Malformed, list_at, member, obj_at, str_at, type_name
 from keel_verify.results import CheckResult
 
 NAME = "policy_binding"

@@ -3,22 +3,13 @@ value the session metadata names (SPEC A.6)."""
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
-
-from keel_verify.access import hex_hash_at, obj_at
-from keel_verify.canonical import canonical_bytes
 from keel_verify.checks.base import Check, failed, passed
 from keel_verify.context import CheckContext
+from keel_verify.crypto.format import snapshot_hash_hex
+from keel_verify.load.access import hex_hash_at, obj_at
 from keel_verify.results import CheckResult
 
 NAME = "policy_snapshot_hash"
-
-
-def snapshot_hash_hex(snapshot: dict[str, Any]) -> str:
-    """``SHA-256(C(policy_snapshot without snapshot_id and snapshot_hash))`` as bare hex."""
-    hashed = {k: v for k, v in snapshot.items() if k not in ("snapshot_id", "snapshot_hash")}
-    return hashlib.sha256(canonical_bytes(hashed)).hexdigest()
 
 
 def run(context: CheckContext) -> CheckResult:

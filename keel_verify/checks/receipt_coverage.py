@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import hash_at, obj_at
-from keel_verify.canonical import tagged_sha256
 from keel_verify.checks.base import Check
 from keel_verify.checks.binding_support import Problems, problems_then_warnings, show
 from keel_verify.context import CheckContext
-from keel_verify.receipts import DEGRADED_NO_RECEIPT, collect_receipts
+from keel_verify.crypto.canonical import tagged_sha256
+from keel_verify.crypto.rfc3161 import TokenError, parse_receipt_token
+from keel_verify.load.access import hash_at, obj_at
+from keel_verify.load.receipts import DEGRADED_NO_RECEIPT, collect_receipts
 from keel_verify.results import CheckResult
-from keel_verify.rfc3161 import TokenError, parse_receipt_token
 
 NAME = "receipt_coverage"
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import hash_at, obj_at
 from keel_verify.checks.base import Check, failed, first_problem, skipped
 from keel_verify.context import CheckContext
-from keel_verify.receipts import collect_receipts, declares_degraded
+from keel_verify.crypto.rfc3161 import TokenError, parse_receipt_token
+from keel_verify.load.access import hash_at, obj_at
+from keel_verify.load.receipts import collect_receipts, declares_degraded
 from keel_verify.results import CheckResult
-from keel_verify.rfc3161 import TokenError, parse_receipt_token
 
 NAME = "rfc3161_timestamp_receipt"
 

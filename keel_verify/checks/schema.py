@@ -18,12 +18,12 @@ from functools import cache
 from itertools import islice
 from typing import Any
 
-from keel_verify import accel
-from keel_verify.access import escape_token
-from keel_verify.chainpass import CHUNK_ENTRIES, Chunk
 from keel_verify.checks.base import Check, failed, passed
 from keel_verify.context import CheckContext
-from keel_verify.loader import Artifact
+from keel_verify.load import accel
+from keel_verify.load.access import escape_token
+from keel_verify.load.chainpass import CHUNK_ENTRIES, Chunk
+from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult
 from keel_verify.schemas import ARTIFACT_SCHEMAS, load_schema
 

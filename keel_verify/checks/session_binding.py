@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import Malformed, obj_at, str_at, type_name
-from keel_verify.chainpass import Chunk
 from keel_verify.checks.base import Check, chain_length
 from keel_verify.checks.binding_support import (
     MAX_LISTED,
@@ -36,8 +34,10 @@ from keel_verify.checks.binding_support import (
     text,
 )
 from keel_verify.context import CheckContext
-from keel_verify.loader import Artifact
-from keel_verify.receipts import collect_receipts
+from keel_verify.load.access import Malformed, obj_at, str_at, type_name
+from keel_verify.load.chainpass import Chunk
+from keel_verify.load.loader import Artifact
+from keel_verify.load.receipts import collect_receipts
 from keel_verify.results import CheckResult
 
 NAME = "session_binding"

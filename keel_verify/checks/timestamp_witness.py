@@ -1,6 +1,6 @@
 """``timestamp_witness``: every RFC 3161 token is fully verified -- signature, signed
 attributes, ESS binding, TSA certificate profile, chain to a trusted TSA root at genTime,
-message imprint (SPEC B.2; the steps are in :mod:`keel_verify.witness`).
+message imprint (SPEC B.2; the steps are in :mod:`keel_verify.crypto.witness`).
 
 PASS means a trusted TSA vouches that the project chain head existed at genTime. An
 unsigned token, or a signed one with no TSA root to anchor it, is a WARN that says what
@@ -13,8 +13,8 @@ from typing import Any
 
 from keel_verify.checks.base import Check, failed, passed, warned
 from keel_verify.context import CheckContext
+from keel_verify.crypto.witness import ReceiptWitness, WitnessStatus, describe, iso_utc, shorten
 from keel_verify.results import CheckResult
-from keel_verify.witness import ReceiptWitness, WitnessStatus, describe, iso_utc, shorten
 
 NAME = "timestamp_witness"
 

@@ -18,13 +18,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keel_verify.canonical import PROFILE, hash_hex, tagged_sha256
+from keel_verify.crypto.canonical import PROFILE, hash_hex, tagged_sha256
 from keel_verify.emit.chain import SESSION_OPERATION, chain_head
+from keel_verify.emit.signing import sign_document
 from keel_verify.emit.state import SessionState
 from keel_verify.emit.timestamping import WITNESS_TYPE, Timestamper, TimestampError
-from keel_verify.loader import SCHEMA, SUPPORTED_VERSIONS
-from keel_verify.receipts import DEGRADED_NO_RECEIPT
-from keel_verify.signing import sign_document
+from keel_verify.load.loader import SCHEMA, SUPPORTED_VERSIONS
+from keel_verify.load.receipts import DEGRADED_NO_RECEIPT
 
 VERIFIER_COMPATIBILITY = {"atoms_layer": False, "format_version": "1.0"}
 

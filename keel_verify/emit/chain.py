@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from keel_verify.canonical import GENESIS_HASH, canonical_bytes, canonical_hash, tagged_sha256
+from keel_verify.crypto.canonical import GENESIS_HASH, canonical_bytes, canonical_hash, tagged_sha256
 from keel_verify.emit.clock import IdGenerator
 from keel_verify.emit.state import ProjectState, SessionState
 

@@ -37,10 +37,10 @@ from keel_verify.emit.keys import (
     load_private_key,
     write_private_key,
 )
+from keel_verify.emit.signing import encoded_public_key, fingerprint_key_id
 from keel_verify.emit.trust_root import trust_root_document
 from keel_verify.errors import LoadError
-from keel_verify.loader import read_input
-from keel_verify.signing import encoded_public_key, fingerprint_key_id
+from keel_verify.load.loader import read_input
 
 API_KEY_ENV = "KEEL_EMIT_API_KEY"
 MAX_SCENARIO_BYTES = 256 * 1024 * 1024
@@ -144,7 +144,7 @@ def replay(scenario: Path, schema_version: str, tsa: str, no_tsa: bool, seed: st
            issuer_key: Path | None, output: Path) -> None:
     """Run SCENARIO.json (a JSON list of {"call": ..., "body": ...}) through the engine
     with a fixed clock and seeded ids; write the artifact of its last end call."""
-    from keel_verify.loader import parse_json
+    from keel_verify.load.loader import parse_json
 
     try:
         source = sys.stdin.buffer if str(scenario) == "-" else scenario
@@ -231,8 +231,8 @@ def tsa() -> None:
               help="Also write the TSA root certificate (PEM) here.")
 def tsa_serve(host: str, port: int, seed: str, root_pem: Path | None) -> None:
     """Serve the test TSA over HTTP (application/timestamp-query), until Ctrl-C."""
-    from keel_verify import tsa_http
-    from keel_verify.tsa_authority import TestTimestampAuthority
+    from keel_verify.emit import tsa_http
+    from keel_verify.emit.tsa_authority import TestTimestampAuthority
 
     authority = TestTimestampAuthority.from_seed(seed.encode("utf-8"))
     if root_pem is not None:

@@ -25,12 +25,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keel_verify.canonical import canonical_bytes
+from keel_verify.crypto.canonical import canonical_bytes
 from keel_verify.emit.clock import DEMO_START, SeededIds, SteppingClock
 from keel_verify.emit.engine import CALLS, Engine, EngineConfig
 from keel_verify.emit.errors import UNPROCESSABLE, EmitError
 from keel_verify.emit.keys import DEMO_SCENARIO_SEED, DEMO_TSA_SEED, demo_issuer_key
 from keel_verify.emit.requests import MAX_BATCH_ATOMS
+from keel_verify.emit.signing import ed25519_key_from_seed, encoded_public_key
 from keel_verify.emit.store import MemoryStore
 from keel_verify.emit.timestamping import (
     HttpTimestamper,
@@ -38,7 +39,6 @@ from keel_verify.emit.timestamping import (
     NoTimestamper,
     Timestamper,
 )
-from keel_verify.signing import ed25519_key_from_seed, encoded_public_key
 
 #: The demo sidecar's signing key (PUBLIC seed: a TEST key).
 DEMO_SIDECAR_SEED = b"keel-emit PUBLIC TEST sidecar key seed v1"

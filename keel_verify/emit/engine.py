@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from keel_verify.canonical import canonical_hash, tagged_sha256
+from keel_verify.crypto.canonical import canonical_hash, tagged_sha256
 from keel_verify.emit import requests as rq
 from keel_verify.emit.artifact import build_artifact, witness
 from keel_verify.emit.chain import ChainBuilder, EventSpec, chain_head, project_chain_head
@@ -37,6 +37,7 @@ from keel_verify.emit.permits import (
     parent_permit,
 )
 from keel_verify.emit.policy import PolicySource, default_policies, lock_snapshot, rules_of
+from keel_verify.emit.signing import fingerprint_key_id
 from keel_verify.emit.state import (
     Commit,
     ProjectState,
@@ -45,7 +46,6 @@ from keel_verify.emit.state import (
 )
 from keel_verify.emit.store import Store
 from keel_verify.emit.timestamping import NoTimestamper, Timestamper
-from keel_verify.signing import fingerprint_key_id
 
 CALLS = ("start", "events", "turns", "action_permits", "interruption_events", "end")
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from keel_verify.emit.errors import UNPROCESSABLE, EmitError
-from keel_verify.signing import ed25519_key_from_seed
+from keel_verify.emit.signing import ed25519_key_from_seed
 
 #: Seed of the sample/demo issuer key (PUBLIC: a TEST key, protects nothing).
 DEMO_ISSUER_SEED = b"keel-emit PUBLIC TEST issuer key seed v1"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from keel_verify.canonical import canonical_hash
+from keel_verify.crypto.canonical import canonical_hash
 from keel_verify.emit.clock import format_time
 from keel_verify.emit.policy import Rules
 from keel_verify.emit.requests import ActionRequest, StartRequest

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from keel_verify.checks.policy_snapshot_hash import snapshot_hash_hex
+from keel_verify.crypto.format import snapshot_hash_hex
 
 SNAPSHOT_KIND = "realtime_session_policy_snapshot_v1"
 DEFAULT_POLICY_ID = "pol_voice_default_v1"

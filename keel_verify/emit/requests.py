@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from keel_verify.canonical import JCS_MAX_SAFE_INTEGER, canonical_bytes, jcs_divergences
+from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, canonical_bytes, jcs_divergences
 from keel_verify.emit.errors import PAYLOAD_TOO_LARGE, UNPROCESSABLE, EmitError
 
 MAX_BATCH_ATOMS = 100

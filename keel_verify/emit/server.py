@@ -37,7 +37,7 @@ from keel_verify.emit.errors import (
     EmitError,
 )
 from keel_verify.errors import LoadError
-from keel_verify.loader import parse_json
+from keel_verify.load.loader import parse_json
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # 100 atoms with long transcript spans fit
 MAX_BODY_DEPTH = 32

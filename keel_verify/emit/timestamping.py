@@ -3,7 +3,7 @@
 A :class:`Timestamper` turns a SHA-256 digest into a TimeStampToken. Three kinds:
 
 * :class:`LocalTestTimestamper` -- the deterministic test TSA
-  (:class:`keel_verify.tsa_authority.TestTimestampAuthority`) called in-process;
+  (:class:`keel_verify.emit.tsa_authority.TestTimestampAuthority`) called in-process;
 * :class:`HttpTimestamper` -- any RFC 3161 TSA over HTTP (``application/timestamp-query``);
 * :class:`NoTimestamper` -- none: the artifact then says ``tsa_status: degraded_no_receipt``.
 
@@ -19,10 +19,10 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from keel_verify.rfc3161 import TokenError, build_request, parse_token
+from keel_verify.crypto.rfc3161 import TokenError, build_request, parse_token
 
 if TYPE_CHECKING:
-    from keel_verify.tsa_authority import TestTimestampAuthority
+    from keel_verify.emit.tsa_authority import TestTimestampAuthority
 
 LOCAL_TSA_LABEL = "local:keel-emit-test-tsa"
 LOCAL_TSA_PROVIDER = "keel_emit_test_tsa"
@@ -86,7 +86,7 @@ class LocalTestTimestamper:
 
     @classmethod
     def from_seed(cls, seed: bytes) -> LocalTestTimestamper:
-        from keel_verify.tsa_authority import TestTimestampAuthority
+        from keel_verify.emit.tsa_authority import TestTimestampAuthority
 
         return cls(TestTimestampAuthority.from_seed(seed))
 
@@ -111,7 +111,7 @@ class HttpTimestamper:
         self.provider = provider
 
     def timestamp(self, digest: bytes, at: datetime) -> tuple[bytes, str, str]:
-        from keel_verify import tsa_http
+        from keel_verify.emit import tsa_http
 
         try:
             response = tsa_http.request_timestamp(self.url, digest, timeout=self.timeout)

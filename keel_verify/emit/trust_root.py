@@ -7,7 +7,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keel_verify.signing import encoded_public_key, fingerprint_key_id
+from keel_verify.emit.signing import encoded_public_key, fingerprint_key_id
 from keel_verify.trust import ISSUER_KEY_PURPOSE
 
 #: The window the sample trust root gives the sample issuer key.
@@ -36,7 +36,7 @@ def trust_root_document(issuer_key: Ed25519PrivateKey, *, tsa_seed: bytes | None
         }],
     }
     if tsa_seed is not None:
-        from keel_verify.tsa_authority import TestTimestampAuthority
+        from keel_verify.emit.tsa_authority import TestTimestampAuthority
 
         document["tsa_roots"] = [TestTimestampAuthority.from_seed(tsa_seed).root_pem()]
     return document

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from keel_verify import accel
-from keel_verify.access import type_name
-from keel_verify.canonical import PROFILE, tagged_sha256
+from keel_verify.crypto.canonical import PROFILE, tagged_sha256
 from keel_verify.errors import LoadError
+from keel_verify.load import accel
+from keel_verify.load.access import type_name
 
 SCHEMA = "keel.voice.attestation.phase_a"
 
@@ -277,7 +277,7 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
 
     msgspec refuses what the strict parser refuses (invalid UTF-8, NaN, lone surrogates,
     overflowing numbers, over-long integers), except duplicate keys: the chain pass
-    proves their absence by counting colons (:mod:`keel_verify.chainpass`).
+    proves their absence by counting colons (:mod:`keel_verify.load.chainpass`).
     """
     if data.startswith(b"\xef\xbb\xbf") or _ESCAPED_COLON.search(data):
         raise NeedsExactPath

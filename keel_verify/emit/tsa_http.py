@@ -1,5 +1,5 @@
 """RFC 3161 over HTTP (RFC 3161 section 3.4): a client for any TSA, and a tiny server
-that puts a :class:`~keel_verify.tsa_authority.TestTimestampAuthority` on 127.0.0.1.
+that puts a :class:`~keel_verify.emit.tsa_authority.TestTimestampAuthority` on 127.0.0.1.
 
 The client posts a DER TimeStampReq as ``application/timestamp-query`` and expects a DER
 TimeStampResp as ``application/timestamp-reply``; it checks that the reply is granted
@@ -20,14 +20,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from keel_verify.rfc3161 import (
+from keel_verify.crypto.rfc3161 import (
     GRANTED_STATUSES,
     TokenError,
     build_request,
     parse_token,
     response_status,
 )
-from keel_verify.tsa_authority import TestTimestampAuthority, utc_now_seconds
+from keel_verify.emit.tsa_authority import TestTimestampAuthority, utc_now_seconds
 
 TIMESTAMP_QUERY = "application/timestamp-query"
 TIMESTAMP_REPLY = "application/timestamp-reply"
@@ -55,7 +55,7 @@ def request_timestamp(
 
     The request asks for the TSA certificate (certReq) and carries a nonce (random
     unless given). The reply must be granted, and its token must carry this digest and
-    nonce; :func:`keel_verify.rfc3161.parse_token` then yields ``token_der``, which is
+    nonce; :func:`keel_verify.crypto.rfc3161.parse_token` then yields ``token_der``, which is
     what an artifact stores. Raises :class:`TsaHttpError`.
     """
     if urlsplit(url).scheme not in ("http", "https"):

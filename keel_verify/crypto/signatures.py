@@ -18,9 +18,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from keel_verify.access import parse_time
-from keel_verify.chainpass import ChainPass
-from keel_verify.loader import Artifact
+from keel_verify.load.access import parse_time
+from keel_verify.load.chainpass import ChainPass
+from keel_verify.load.loader import Artifact
 from keel_verify.trust import ED25519_PREFIX, TrustedKey, TrustPolicy
 
 SELF_ATTESTED = "self-attested"

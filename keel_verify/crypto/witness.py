@@ -48,15 +48,15 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from keel_verify.access import Malformed, is_tagged_hash, parse_time
-from keel_verify.receipts import collect_receipts, declares_degraded
-from keel_verify.rfc3161 import (
+from keel_verify.crypto.rfc3161 import (
     ID_CT_TSTINFO,
     TimestampToken,
     TokenError,
     decode_base64_der,
     parse_token,
 )
+from keel_verify.load.access import Malformed, is_tagged_hash, parse_time
+from keel_verify.load.receipts import collect_receipts, declares_degraded
 from keel_verify.trust import TrustPolicy
 
 STEP_STRUCTURE = "token structure"

@@ -39,7 +39,7 @@ _ENCODER = json.JSONEncoder(
 
 
 def canonical_bytes(value: Any) -> bytes:
-    """The profile's canonical bytes of a JSON value (as parsed by :mod:`keel_verify.loader`)."""
+    """The profile's canonical bytes of a JSON value (as parsed by :mod:`keel_verify.load.loader`)."""
     return _ENCODER.encode(value).encode("utf-8")
 
 

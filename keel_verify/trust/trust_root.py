@@ -16,7 +16,7 @@ revocation -- and TSA root certificates. Its format is
     }
 
 Whether a key vouches for a given signature (purpose, window, revocation at the signing
-time) is decided in :func:`keel_verify.signatures._judge_key`; this module only reads.
+time) is decided in :func:`keel_verify.crypto.signatures._judge_key`; this module only reads.
 Every problem raises :class:`TrustConfigError` with one line naming the file, the JSON
 Pointer and the problem; the CLI turns that into exit code 2.
 """
@@ -32,9 +32,9 @@ from typing import Any
 
 from cryptography import x509
 
-from keel_verify import accel
-from keel_verify.access import parse_time
 from keel_verify.errors import TrustConfigError
+from keel_verify.load import accel
+from keel_verify.load.access import parse_time
 from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema
 from keel_verify.trust import (
     ISSUER_KEY_PURPOSE,

@@ -1,4 +1,4 @@
-"""Parsing RFC 3161 time-stamp tokens (structure only; see :mod:`keel_verify.witness`
+"""Parsing RFC 3161 time-stamp tokens (structure only; see :mod:`keel_verify.crypto.witness`
 for cryptographic verification).
 
 A receipt's ``tsa_response_base64`` holds either a TimeStampToken (a CMS ContentInfo of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.access import Malformed, list_at, member
+from keel_verify.load.access import Malformed, list_at, member
 
 DEGRADED_NO_RECEIPT = "degraded_no_receipt"
 

@@ -1,5 +1,5 @@
 """Issuer-side signing (SPEC A.4): used by the emitter, and by tests that tamper with an
-artifact and re-sign it. Verification lives in :mod:`keel_verify.signatures`."""
+artifact and re-sign it. Verification lives in :mod:`keel_verify.crypto.signatures`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from keel_verify.canonical import canonical_bytes, tagged_sha256
+from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.trust import ED25519_PREFIX, ISSUER_KEY_PURPOSE, format_ed25519_public_key
 
 

@@ -26,10 +26,10 @@ from itertools import repeat
 from operator import methodcaller
 from typing import Any, Protocol
 
-from keel_verify import accel
-from keel_verify.canonical import canonical_bytes, tagged_sha256
+from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.errors import LoadError
-from keel_verify.loader import MAX_DEPTH, Artifact, NeedsExactPath, parse_json
+from keel_verify.load import accel
+from keel_verify.load.loader import MAX_DEPTH, Artifact, NeedsExactPath, parse_json
 
 CHUNK_ENTRIES = 512
 SIGNATURES = "signatures"
@@ -118,7 +118,7 @@ def read_strictly(
     exact: bool = False,
 ) -> tuple[Artifact, ChainPass]:
     """Load and make the chain pass; the whole strict reading of an input. Raises LoadError."""
-    from keel_verify.loader import load_bytes
+    from keel_verify.load.loader import load_bytes
 
     if not exact:
         try:

@@ -1,7 +1,7 @@
 """Optional native accelerators, each with an exact pure-Python fallback.
 
 * msgspec decodes and encodes JSON in C. Its sorted, compact encoding equals the
-  canonical profile (:mod:`keel_verify.canonical`) on float-free values -- proved by a
+  canonical profile (:mod:`keel_verify.crypto.canonical`) on float-free values -- proved by a
   hypothesis test -- so it is used only where no float occurs; anything it rejects or
   cannot represent exactly sends the input down the strict stdlib path, which also
   words every error message.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Union
 
-from keel_verify.canonical import JCS_MAX_SAFE_INTEGER
+from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER
 
 try:
     import msgspec

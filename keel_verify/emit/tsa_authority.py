@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from keel_verify.rfc3161 import (
+from keel_verify.crypto.rfc3161 import (
     IMPRINT_LENGTHS,
     TimeStampResp,
     TokenError,

@@ -1,0 +1,1 @@
+"""Renderers of a :class:`~keel_verify.results.Report`. They show; they decide nothing."""
