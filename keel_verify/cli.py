@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 import click
 
 from keel_verify.errors import KeelVerifyError, TrustConfigError
-from keel_verify.results import Report, combined_exit_code
-from keel_verify.trust import TrustPolicy, resolve_trust_root_path
+from keel_verify.inputs import expand_inputs
+from keel_verify.results import combined_exit_code
+from keel_verify.runner import verify_all
+from keel_verify.trust import resolve_trust_root_path
+from keel_verify.trust.sources import TrustSpec, build_policy, describe_policy
 from keel_verify.version import __version__
 
 EPILOG = """\b
@@ -32,48 +32,6 @@ Verification only reads: it never writes anything but stdout and stderr.
 """
 
 
-@dataclass(frozen=True)
-class TrustSpec:
-    """The trust options as given: picklable, so worker processes can rebuild the policy."""
-
-    public_keys: tuple[str, ...]
-    self_attested: bool
-    trust_root: str | None
-    tsa_roots: tuple[str, ...]
-    strict: bool
-
-
-def build_policy(spec: TrustSpec) -> TrustPolicy:
-    policy = TrustPolicy.pinned(*spec.public_keys, strict=spec.strict)
-    policy = replace(policy, self_attested=spec.self_attested)
-    if spec.trust_root or spec.tsa_roots:
-        # Imported only when used: it pulls in cryptography.x509.
-        from keel_verify.trust.trust_root import (
-            add_tsa_roots,
-            load_trust_root,
-            load_tsa_roots,
-            tsa_roots_source,
-        )
-
-        if spec.trust_root:
-            policy = load_trust_root(spec.trust_root).apply(policy)
-        for pem_path in spec.tsa_roots:
-            policy = add_tsa_roots(policy, load_tsa_roots(pem_path), tsa_roots_source(pem_path))
-    return policy
-
-
-def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
-    return {
-        "issuer_keys": [{"public_key": k.encoded, "source": k.source, "label": k.label}
-                        for k in policy.issuer_keys],
-        "self_attested": policy.self_attested,
-        "tsa_roots": [root.subject.rfc4514_string() for root in policy.tsa_roots],
-        "tsa_roots_source": policy.tsa_roots_source,
-        "trust_root_file": spec.trust_root,
-        "strict": policy.strict,
-    }
-
-
 def _list_checks(ctx: click.Context) -> None:
     from keel_verify.checks import ALL_CHECKS, CORE_CHECK_NAMES
 
@@ -82,50 +40,6 @@ def _list_checks(ctx: click.Context) -> None:
         origin = "reference" if check.name in CORE_CHECK_NAMES else "keel-verify"
         click.echo(f"{check.name:<{width}}  {origin:<11}  {check.summary}")
     ctx.exit(0)
-
-
-def expand_inputs(inputs: Sequence[str]) -> list[str]:
-    """Files as given; a directory becomes every ``*.json`` below it, in sorted order."""
-    paths: list[str] = []
-    for item in inputs:
-        if item != "-" and os.path.isdir(item):
-            found = sorted(str(p) for p in Path(item).rglob("*.json") if p.is_file())
-            if not found:
-                raise click.UsageError(f"directory {item} holds no *.json file")
-            paths.extend(found)
-        else:
-            paths.append(item)
-    return paths
-
-
-_WORKER_POLICY: TrustPolicy | None = None
-
-
-def _init_worker(spec: TrustSpec) -> None:
-    global _WORKER_POLICY
-    _WORKER_POLICY = build_policy(spec)
-
-
-def _verify_in_worker(path: str) -> Report:
-    from keel_verify.verifier import verify_path
-
-    return verify_path(path, _WORKER_POLICY)
-
-
-def verify_all(paths: Sequence[str], spec: TrustSpec, policy: TrustPolicy, jobs: int) -> Iterator[Report]:
-    """Reports in input order; parallel processes when there are several files."""
-    from keel_verify.verifier import verify_path
-
-    workers = min(jobs, len(paths))
-    if workers <= 1 or "-" in paths:
-        for path in paths:
-            yield verify_path(path, policy)
-        return
-    from concurrent.futures import ProcessPoolExecutor  # only for several files
-
-    chunk = max(1, min(64, len(paths) // (workers * 8)))
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(spec,)) as pool:
-        yield from pool.map(_verify_in_worker, paths, chunksize=chunk)
 
 
 @click.command(

@@ -21,8 +21,8 @@ from tests.helpers import public_v1, public_v3
 
 # The JCS domain of SPEC A.1: no floats, integers within +/-(2^53-1), BMP-only keys.
 # Strings may hold any scalar value (astral characters included: only keys are restricted).
-_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
-_bmp_key = st.text(st.characters(exclude_categories=("Cs",), max_codepoint=0xFFFF), max_size=8)
+_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
+_bmp_key = st.text(st.characters(exclude_categories=["Cs"], max_codepoint=0xFFFF), max_size=8)
 _scalars = (
     st.none()
     | st.booleans()

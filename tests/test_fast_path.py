@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 ISSUER = demo_issuer_key()
 TRUST = TrustPolicy.self_attested_only()
 
-_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(10**40), max_value=10**40) | _text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(_text, children, max_size=4),
