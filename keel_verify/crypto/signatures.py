@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from keel_verify.crypto.ed25519 import (
+    Ed25519KeyError,
+    decode_public_key,
+    signature_scalar_in_range,
+    verify,
+)
 from keel_verify.load.access import parse_time
 from keel_verify.load.chainpass import ChainPass
 from keel_verify.load.loader import Artifact
@@ -120,11 +123,13 @@ def _verify_entry(
             f"({content_hash})"
         )
     try:
-        Ed25519PublicKey.from_public_bytes(raw_key).verify(raw_signature, message)
-    except InvalidSignature:
+        decode_public_key(raw_key)
+    except Ed25519KeyError as error:
+        return raw_key, f"public_key {error}"
+    if not signature_scalar_in_range(raw_signature):
+        return raw_key, "signature's S is not below the group order L (RFC 8032 5.1.7)"
+    if not verify(raw_key, raw_signature, message):
         return raw_key, "Ed25519 signature does not verify over the artifact's canonical bytes"
-    except ValueError as error:  # a key the library refuses to load
-        return raw_key, f"public key unusable: {error}"
     return raw_key, None
 
 
