@@ -17,9 +17,9 @@ import base64
 import binascii
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.emit.chain import canonical_bytes
 
 
@@ -44,15 +44,10 @@ def sign(signed_object: dict[str, Any], key: Ed25519PrivateKey, *, key_id: str,
 
 def verifies(public_key: bytes, signature: str, message: bytes) -> bool:
     """Whether ``signature`` (base64 of 64 bytes) is an Ed25519 signature of ``message``
-    by the raw 32-byte ``public_key``."""
+    by the raw 32-byte ``public_key``, under the strict rules of RFC 8032 5.1.7
+    (:mod:`keel_verify.crypto.ed25519`)."""
     try:
         raw = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
         return False
-    if len(raw) != 64:
-        return False
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(raw, message)
-    except InvalidSignature:
-        return False
-    return True
+    return len(raw) == 64 and strict_ed25519.verify(public_key, raw, message)

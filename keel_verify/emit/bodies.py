@@ -18,6 +18,7 @@ that every artifact built from them canonicalises the same way under RFC 8785.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Annotated, Any, Literal, TypeVar, Union
 
@@ -25,6 +26,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, canonical_bytes, jcs_divergences
+from keel_verify.crypto.ed25519 import Ed25519KeyError, decode_public_key
 from keel_verify.emit.errors import PAYLOAD_TOO_LARGE, UNPROCESSABLE, EmitError
 
 MAX_BATCH_ATOMS = 100
@@ -66,6 +68,11 @@ def _portable(value: Any, where: str, limit: int = MAX_OBJECT_BYTES) -> None:
     size = len(canonical_bytes(value))
     if size > limit:
         raise ValueError(f"{where} is {size} bytes canonicalised; the limit is {limit}")
+
+
+def sidecar_key_bytes(encoded: str) -> bytes:
+    """The raw 32-byte key of an ``ed25519:BASE64`` public key (pattern-checked)."""
+    return base64.b64decode(encoded.removeprefix("ed25519:"))
 
 
 def epoch_ns_text(value: int | str) -> str:
@@ -139,6 +146,11 @@ class StartBody(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=
         ids = [key.key_id for key in self.sidecar_keys]
         if len(set(ids)) != len(ids):
             raise ValueError("sidecar_keys: a key_id is registered twice")
+        for index, key in enumerate(self.sidecar_keys):
+            try:  # a small-order key would "verify" any sidecar signature
+                decode_public_key(sidecar_key_bytes(key.public_key))
+            except Ed25519KeyError as error:
+                raise ValueError(f"sidecar_keys[{index}].public_key {error}") from None
 
 
 # -- events: POST /v1/voice/sessions/{id}/events ------------------------------------------------

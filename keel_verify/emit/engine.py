@@ -229,7 +229,8 @@ class Engine:
             started_at=started_at,
             policy_snapshot=snapshot,
             parent_permit=permit,
-            sidecar_keys={k.key_id: _raw_key(k.public_key).hex() for k in request.sidecar_keys},
+            sidecar_keys={k.key_id: b.sidecar_key_bytes(k.public_key).hex()
+                          for k in request.sidecar_keys},
             risk_budget_total_micros=request.risk_budget_total_micros,
             idempotency_scope=scope,
         )
@@ -619,12 +620,6 @@ def _end_answer(session: SessionState) -> dict[str, Any]:
         "risk_budget": _risk_budget(session),
         "attestation_artifact": None,
     }
-
-
-def _raw_key(encoded: str) -> bytes:
-    import base64
-
-    return base64.b64decode(encoded.removeprefix("ed25519:"))
 
 
 # -- atoms -----------------------------------------------------------------------------------
