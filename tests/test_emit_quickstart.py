@@ -94,7 +94,7 @@ def quick_start(base_url: str, project_id: str) -> tuple[str, dict[str, Any]]:
                     "captured_at_ns": 1780513201500000000,
                     "direction": "inbound",
                     "payload": {
-                        "content_hash": "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                        "content_hash": "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",  # noqa: E501 - as published
                         "format": "pcm16",
                         "duration_ms": 1500,
                     },

@@ -162,7 +162,7 @@ def test_keep_alive_serves_many_requests_on_one_connection(running: Running) -> 
 class StubTsa:
     """A loopback "TSA" that reads a request and then does ``behave(connection)``."""
 
-    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
+    def __init__(self, behave: Callable[[socket.socket], object]) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
         self.behave = behave
