@@ -15,6 +15,7 @@ session entry's hash, since the entry carries the record's hash.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from hashlib import sha256
 from typing import Any
 
 import msgspec
@@ -32,7 +33,8 @@ canonical_bytes = msgspec.json.Encoder(order="sorted").encode
 
 
 def canonical_hash(value: Any) -> str:
-    return tagged_sha256(canonical_bytes(value))
+    """``H(C(value))``: ``"sha256:"`` and the hex SHA-256 of the canonical bytes."""
+    return "sha256:" + sha256(canonical_bytes(value)).hexdigest()
 
 
 @dataclass(frozen=True)
