@@ -147,9 +147,17 @@ class ChainBuilder:
             entry["canonicalized_payload"] = payload
         else:
             entry["payload_materialization"] = "hash_only"
-        entry["content_hash"] = canonical_hash(entry)  # over the entry without content_hash
+        unsigned = canonical_bytes(entry)
+        content_hash = "sha256:" + sha256(unsigned).hexdigest()  # over the entry without it
+        entry["content_hash"] = content_hash
         self.entries.append(entry)
-        self.entry_bytes.append(canonical_bytes(entry))
+        # The canonical bytes with content_hash, without encoding the entry again: the
+        # member sorts just before "created_at", whose member is the last occurrence of
+        # these bytes (only string and number members follow it, and a quote inside a
+        # string is escaped).
+        cut = unsigned.rindex(b',"created_at":')
+        self.entry_bytes.append(b"".join((unsigned[:cut], b',"content_hash":"',
+                                          content_hash.encode("ascii"), b'"', unsigned[cut:])))
         self._event_count += 1
         self._head_hash = entry["content_hash"]
         self._head_sequence = record.sequence
