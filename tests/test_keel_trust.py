@@ -95,7 +95,7 @@ def test_shipped_manifest_signature_verifies_and_its_keys_keep_purpose_and_windo
     [
         (lambda d: d["keys"][3].update(purpose="export_signing"),
          "does not name the manifest's signed members"),
-        (lambda d: d["keys"].append(dict(d["keys"][0], public_key="ed25519:" + "A" * 42 + "0=")),
+        (lambda d: d["keys"].append(dict(d["keys"][0], public_key=encoded_public_key(TEST_ISSUER_KEY))),
          "does not name the manifest's signed members"),
         (lambda d: d["manifest_signature"].update(key_id="157c11203f46bfdc"), "no export_signing key"),
         (lambda d: d["manifest_signature"].update(signature=_flipped(d["manifest_signature"]["signature"])),
@@ -103,6 +103,7 @@ def test_shipped_manifest_signature_verifies_and_its_keys_keep_purpose_and_windo
         (lambda d: d["manifest_signature"].update(signature_type="other"), "signature_type"),
         (lambda d: d.pop("manifest_signature"), "missing member \"manifest_signature\""),
         (lambda d: d.update(manifest_version="keel.public_key_manifest.v9"), "unsupported"),
+        (lambda d: d["keys"][3].update(public_key="ed25519:" + "A" * 43 + "="), "small order"),
     ],
 )
 def test_a_manifest_that_does_not_verify_is_refused(tmp_path: Path, edit: Any, words: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from keel_verify.checks.base import Check, failed, passed, warned
 from keel_verify.context import CheckContext
 from keel_verify.crypto.witness import iso_utc, shorten
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 from keel_verify.trust.tsa_decision import ReceiptWitness, WitnessStatus, describe
 
 NAME = "timestamp_witness"
@@ -35,7 +35,7 @@ def run(context: CheckContext) -> CheckResult:
     assessment = context.witness
     if assessment.structure_problem:
         pointer, problem = assessment.structure_problem
-        return failed(NAME, problem, pointer)
+        return failed(NAME, problem, pointer, code="receipts_malformed")
     details: dict[str, Any] = {
         "receipts": [describe(r) for r in assessment.receipts],
         "tsa_roots_configured": assessment.roots_configured,
@@ -52,6 +52,7 @@ def run(context: CheckContext) -> CheckResult:
                 "unwitnessed: no timestamp receipt (the artifact declares tsa_status "
                 "\"degraded_no_receipt\"); nothing independent proves when it existed",
                 "/tsa_status",
+                code="degraded_no_receipt",
                 **details,
             )
         return failed(
@@ -59,6 +60,7 @@ def run(context: CheckContext) -> CheckResult:
             "no timestamp receipt, and the artifact does not declare tsa_status "
             "\"degraded_no_receipt\"",
             "/timestamp_receipts",
+            code="no_receipt",
             **details,
         )
 
@@ -69,6 +71,7 @@ def run(context: CheckContext) -> CheckResult:
             NAME,
             f"receipt {first.pointer}: {first.verification.reason}{_more(len(invalid))}",
             f"{first.pointer}/tsa_response_base64",
+            code="token_invalid",
             **details,
         )
     unsigned = assessment.with_status(WitnessStatus.UNSIGNED)
@@ -80,6 +83,7 @@ def run(context: CheckContext) -> CheckResult:
             f"{_more(len(unsigned))}, so it binds nothing; its genTime {_gen_time(first)} is "
             "an unauthenticated claim and no TSA vouches for the chain head",
             f"{first.pointer}/tsa_response_base64",
+            code="token_unsigned",
             **details,
         )
     unvalidated = assessment.with_status(WitnessStatus.REVOCATION_NOT_VALIDATED)
@@ -92,6 +96,7 @@ def run(context: CheckContext) -> CheckResult:
             f"TSA root {shorten(str(first.verification.root_subject))}); its genTime "
             f"{_gen_time(first)} is therefore not treated as authenticated",
             f"{first.pointer}/tsa_response_base64",
+            code="revocation_not_validated",
             **details,
         )
     unanchored = assessment.with_status(WitnessStatus.UNANCHORED)
@@ -104,6 +109,7 @@ def run(context: CheckContext) -> CheckResult:
             "configured (give --tsa-roots, or tsa_roots in --trust-root), so who that TSA is, "
             f"and its genTime {_gen_time(first)}, are not proven",
             f"{first.pointer}/tsa_response_base64",
+            code="token_unanchored",
             **details,
         )
     verified = assessment.receipts
@@ -120,6 +126,7 @@ def run(context: CheckContext) -> CheckResult:
         f"{shorten(anchor)}{source} at genTime {_gen_time(first)}{revocation}; this proves "
         "the project chain head existed by then, not when the artifact was signed",
         first.pointer,
+        code="anchored",
         **details,
     )
 
@@ -128,4 +135,20 @@ CHECK = Check(
     NAME,
     run,
     "RFC 3161 tokens signed, ESS-bound, timeStamping EKU, chained to a TSA root at genTime",
+    codes={
+        "anchored": (Outcome.PASS, "every token is signed and chains to a trusted TSA root at genTime"),
+        "degraded_no_receipt": (Outcome.WARN, "no receipt; the artifact declares tsa_status "
+                                              "\"degraded_no_receipt\" (unwitnessed)"),
+        "token_unsigned": (Outcome.WARN, "a token has no SignerInfo: its genTime is an "
+                                         "unauthenticated claim"),
+        "revocation_not_validated": (Outcome.WARN, "a token chains to a TSA bundle's root, but "
+                                     "the bundle's revocation rule is not met (stale CRL "
+                                     "snapshots): its genTime is not treated as authenticated"),
+        "token_unanchored": (Outcome.WARN, "a token is validly signed, but no TSA root is "
+                                           "configured to anchor it"),
+        "receipts_malformed": (Outcome.FAIL, "the receipts member is not of the expected shape"),
+        "no_receipt": (Outcome.FAIL, "no receipt and no declared degraded status"),
+        "token_invalid": (Outcome.FAIL, "a token fails a verification step (signature, ESS "
+                                        "binding, certificate profile, chain, imprint)"),
+    },
 )

@@ -15,15 +15,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from keel_verify.crypto.ed25519 import (
+    Ed25519KeyError,
+    decode_public_key,
+    signature_scalar_in_range,
+    verify,
+)
 from keel_verify.load.access import parse_time
 from keel_verify.load.chainpass import ChainPass
 from keel_verify.load.loader import Artifact
 from keel_verify.trust import ED25519_PREFIX, TrustedKey, TrustPolicy
 
 SELF_ATTESTED = "self-attested"
+
+# Kinds of trust problem, strictest first: they become issuer_signature's reason codes.
+KEY_REVOKED = "key_revoked"
+KEY_EXPIRED = "key_expired"
+KEY_NOT_YET_VALID = "key_not_yet_valid"
+KEY_PURPOSE_MISMATCH = "key_purpose_mismatch"
+KEY_NO_SIGNING_TIME = "key_no_signing_time"
+KEY_PROBLEM_ORDER = (KEY_REVOKED, KEY_EXPIRED, KEY_NOT_YET_VALID, KEY_PURPOSE_MISMATCH, KEY_NO_SIGNING_TIME)
 ISSUED_AT_BASIS = "issued_at (signed by the issuer, not independently witnessed)"
 
 
@@ -38,6 +49,9 @@ class SignatureFinding:
     trusted_key: TrustedKey | None  # the policy entry that vouches for it, if any
     trust_problem: str | None  # why a matching policy entry does not vouch for it
     trust_note: str | None = None  # e.g. "revoked later, at ..."
+    # Which kind of trust problem (a KEY_* constant below); the strictest when several
+    # trusted entries match the key and each refuses for its own reason.
+    trust_problem_kind: str | None = None
 
     @property
     def pointer(self) -> str:
@@ -109,32 +123,41 @@ def _verify_entry(
             f"({content_hash})"
         )
     try:
-        Ed25519PublicKey.from_public_bytes(raw_key).verify(raw_signature, message)
-    except InvalidSignature:
+        decode_public_key(raw_key)
+    except Ed25519KeyError as error:
+        return raw_key, f"public_key {error}"
+    if not signature_scalar_in_range(raw_signature):
+        return raw_key, "signature's S is not below the group order L (RFC 8032 5.1.7)"
+    if not verify(raw_key, raw_signature, message):
         return raw_key, "Ed25519 signature does not verify over the artifact's canonical bytes"
-    except ValueError as error:  # a key the library refuses to load
-        return raw_key, f"public key unusable: {error}"
     return raw_key, None
 
 
 def _judge_key(
     key: TrustedKey, purpose: Any, at: datetime | None
-) -> tuple[str | None, str | None]:
-    """(problem, note) for a trusted key used at time ``at`` with signature purpose ``purpose``."""
+) -> tuple[tuple[str, str] | None, str | None]:
+    """((kind, problem) or None, note) for a trusted key used at time ``at`` with
+    signature purpose ``purpose``; ``kind`` is one of the KEY_* constants."""
     if purpose != key.purpose:
-        return f"key purpose {purpose!r} does not fit the trusted purpose {key.purpose!r}", None
+        return (KEY_PURPOSE_MISMATCH,
+                f"key purpose {purpose!r} does not fit the trusted purpose {key.purpose!r}"), None
     windowed = key.not_before or key.not_after or key.revoked_at or key.status == "revoked"
     if at is None:
-        return ("no usable signing time to judge the key's validity window" if windowed else None), None
+        if windowed:
+            return (KEY_NO_SIGNING_TIME, "no usable signing time to judge the key's validity window"), None
+        return None, None
     if key.not_before and at < key.not_before:
-        return f"signed at {at.isoformat()} before the key is valid ({key.not_before.isoformat()})", None
+        return (KEY_NOT_YET_VALID,
+                f"signed at {at.isoformat()} before the key is valid ({key.not_before.isoformat()})"), None
     if key.not_after and at > key.not_after:
-        return f"signed at {at.isoformat()} after the key expired ({key.not_after.isoformat()})", None
+        return (KEY_EXPIRED,
+                f"signed at {at.isoformat()} after the key expired ({key.not_after.isoformat()})"), None
     if key.status == "revoked" and key.revoked_at is None:
-        return "key is revoked", None
+        return (KEY_REVOKED, "key is revoked"), None
     if key.revoked_at is not None:
         if key.revoked_at <= at:
-            return f"key was revoked at {key.revoked_at.isoformat()}, at or before signing", None
+            return (KEY_REVOKED,
+                    f"key was revoked at {key.revoked_at.isoformat()}, at or before signing"), None
         return None, f"key was revoked later, at {key.revoked_at.isoformat()}"
     return None, None
 
@@ -168,10 +191,11 @@ def assess_signatures(
         fields = entry if isinstance(entry, dict) else {}
         trusted_key: TrustedKey | None = None
         trust_problem: str | None = None
+        trust_problem_kind: str | None = None
         note: str | None = None
         if raw_key is not None and problem is None:
             candidates = trust.keys_matching(raw_key)
-            problems = []
+            problems: list[tuple[str, str]] = []
             for candidate in candidates:
                 candidate_problem, candidate_note = _judge_key(
                     candidate, fields.get("key_purpose"), signing_time
@@ -181,7 +205,8 @@ def assess_signatures(
                     break
                 problems.append(candidate_problem)
             if trusted_key is None and problems:
-                trust_problem = "; ".join(problems)
+                trust_problem = "; ".join(text for _, text in problems)
+                trust_problem_kind = min((kind for kind, _ in problems), key=KEY_PROBLEM_ORDER.index)
             if note:
                 # Neither time bounds the signing from above: signed_at is the artifact's
                 # own claim, and the signature covers the witnessed receipt, so it was
@@ -204,6 +229,7 @@ def assess_signatures(
                 trusted_key=trusted_key,
                 trust_problem=trust_problem,
                 trust_note=note,
+                trust_problem_kind=trust_problem_kind,
             )
         )
     return SignatureAssessment(tuple(findings), basis, trust.self_attested)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.crypto.canonical import canonical_hash, tagged_sha256
 from keel_verify.emit import requests as rq
 from keel_verify.emit.artifact import build_artifact, witness
@@ -496,13 +496,10 @@ def _check_sidecar(atom: rq.Atom, session: SessionState) -> str:
         return "absent"
     if signature.label != "ed25519" or signature.key_id not in session.sidecar_keys:
         return "unverified"  # ML-DSA, certificate chains and unknown keys are only recorded
-    public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(
-        session.sidecar_keys[signature.key_id]))
-    try:
-        public.verify(signature.value, atom.signed_message)
-    except InvalidSignature:
+    public = bytes.fromhex(session.sidecar_keys[signature.key_id])
+    if not strict_ed25519.verify(public, signature.value, atom.signed_message):
         raise EmitError(UNPROCESSABLE, f"atoms[{atom.index}].sidecar_signature does not verify "
-                        f"with the registered key {signature.key_id!r}") from None
+                        f"with the registered key {signature.key_id!r}")
     return "verified"
 
 

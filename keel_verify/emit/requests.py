@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, canonical_bytes, jcs_divergences
+from keel_verify.crypto.ed25519 import Ed25519KeyError, decode_public_key
 from keel_verify.emit.errors import PAYLOAD_TOO_LARGE, UNPROCESSABLE, EmitError
 
 MAX_BATCH_ATOMS = 100
@@ -274,6 +275,10 @@ def _sidecar_keys(value: Any) -> tuple[SidecarKey, ...]:
         key_id = required_text(item, "key_id", where)
         encoded = required_text(item, "public_key", where)
         raw = _decode_prefixed(encoded, "ed25519:", 32, f"{where}.public_key")
+        try:
+            decode_public_key(raw)  # a small-order key would "verify" any sidecar signature
+        except Ed25519KeyError as error:
+            raise fail(f"{where}.public_key {error}") from None
         if any(k.key_id == key_id for k in keys):
             raise fail(f"{where}.key_id {key_id!r} is registered twice")
         keys.append(SidecarKey(key_id, raw))

@@ -30,9 +30,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.errors import TrustConfigError
 from keel_verify.trust.policy import ED25519_PREFIX, TrustedKey, parse_ed25519_public_key
@@ -96,8 +94,10 @@ def _public_key(entry: dict[str, Any], read: _Reader, pointer: str) -> bytes:
         raw = base64.b64decode(legacy.removeprefix(ED25519_PREFIX), validate=True)
     except (binascii.Error, ValueError):
         raise read.fail(f"{pointer}/public_key_b64", "not valid base64") from None
-    if len(raw) != 32:
-        raise read.fail(f"{pointer}/public_key_b64", f"{len(raw)} bytes, expected 32")
+    try:
+        strict_ed25519.decode_public_key(raw)  # RFC 8032 5.1.3; small-order points are no keys
+    except strict_ed25519.Ed25519KeyError as error:
+        raise read.fail(f"{pointer}/public_key_b64", f"not an Ed25519 public key: {error}") from None
     return raw
 
 
@@ -184,13 +184,8 @@ def _verify_signature(
             raw_signature = None
     if raw_signature is None or len(raw_signature) != 64:
         raise read.fail(f"{pointer}/signature", "expected 'ed25519:' + base64 of 64 bytes")
-    for key in usable:
-        try:
-            Ed25519PublicKey.from_public_bytes(key.public_key).verify(
-                raw_signature, content_hash.encode("utf-8")
-            )
-        except (InvalidSignature, ValueError):
-            continue
+    message = content_hash.encode("utf-8")
+    if any(strict_ed25519.verify(key.public_key, raw_signature, message) for key in usable):
         return key_id
     raise read.fail(f"{pointer}/signature", "the Ed25519 signature does not verify")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from keel_verify.crypto.ed25519 import Ed25519KeyError, decode_public_key
 from keel_verify.errors import TrustConfigError
 
 if TYPE_CHECKING:  # cryptography.x509 is imported only when TSA roots are actually used
@@ -29,15 +30,22 @@ ISSUER_KEY_PURPOSE = "export_signing"
 
 
 def parse_ed25519_public_key(text: str) -> bytes:
-    """``"ed25519:" + base64(32 raw bytes)`` -> the raw key; TrustConfigError otherwise."""
+    """``"ed25519:" + base64(32 raw bytes)`` -> the raw key.
+
+    Raises TrustConfigError (one line) unless the bytes are a real Ed25519 public key:
+    32 bytes, canonically encoded, on the curve, not of small order (RFC 8032 §5.1.3;
+    :func:`keel_verify.crypto.ed25519.decode_public_key`).
+    """
     if not isinstance(text, str) or not text.startswith(ED25519_PREFIX):
         raise TrustConfigError(f"public key must look like 'ed25519:BASE64', got {text!r:.60}")
     try:
         raw = base64.b64decode(text[len(ED25519_PREFIX) :], validate=True)
     except (binascii.Error, ValueError):
         raise TrustConfigError(f"public key {text!r:.60} is not valid base64") from None
-    if len(raw) != 32:
-        raise TrustConfigError(f"public key {text!r:.60} is {len(raw)} bytes, expected 32")
+    try:
+        decode_public_key(raw)  # RFC 8032 5.1.3 strictly; small-order points are no keys
+    except Ed25519KeyError as error:
+        raise TrustConfigError(f"public key {text!r:.60} {error}") from None
     return raw
 
 
