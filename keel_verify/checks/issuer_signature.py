@@ -1,47 +1,57 @@
 """``issuer_signature`` (reference name): an Ed25519 signature over the artifact's
-canonical bytes, judged against the trust policy (SPEC A.4, B.1)."""
+canonical bytes, judged against the trust policy (SPEC A.4, B.1).
+
+The signer is named by what verified: the fingerprint of the key bytes and, when the
+policy vouches, the policy's label; the artifact's own ``key_id`` only as a claim.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.checks.base import Check, failed, passed
+from keel_verify.checks.base import Check, failed, passed, warned
 from keel_verify.context import CheckContext
-from keel_verify.crypto.signatures import SignatureFinding
 from keel_verify.results import CheckResult
+from keel_verify.trust.signer import SignatureAssessment, SignatureFinding
 
 NAME = "issuer_signature"
 
 
-def _describe(finding: SignatureFinding) -> dict[str, Any]:
+def _describe(finding: SignatureFinding, counted: SignatureFinding | None) -> dict[str, Any]:
     return {
         "index": finding.index,
-        "key_id": finding.key_id,
+        "fingerprint": finding.fingerprint,
+        "label": finding.label,
+        "claimed_key_id": finding.key_id,
+        "claimed_key_purpose": finding.entry.claimed_purpose,
         "public_key": finding.public_key,
         "valid": finding.valid,
         "problem": finding.problem,
+        "counted": finding is counted,
         "trusted": finding.trusted_key is not None,
-        "trust_source": finding.trusted_key.source if finding.trusted_key else None,
+        "trust_basis": finding.trust_basis,
+        "trust_source": finding.decision.sources or None,
         "trust_problem": finding.trust_problem,
+        "trust_caveat": finding.trust_caveat,
         "trust_note": finding.trust_note,
     }
 
 
-def _key_name(finding: SignatureFinding) -> str:
-    name = finding.key_id or finding.public_key or f"#{finding.index}"
-    # key_id is the artifact's own text: never let it put a line break or a screenful into
-    # a report line (it could imitate another check's result).
-    return name if len(name) <= 100 and name.isprintable() else f"{name!r:.100}"
+def _not_counted(assessment: SignatureAssessment, chosen: SignatureFinding) -> str:
+    others = len(assessment.findings) - 1
+    return f"; {others} other signature(s) not counted (see details)" if others else ""
 
 
 def run(context: CheckContext) -> CheckResult:
     assessment = context.signatures
     if assessment.structure_problem:
         return failed(NAME, assessment.structure_problem, "/signatures")
+    counted = assessment.primary if assessment.vouched else None
     details: dict[str, Any] = {
         "content_hash": context.chain.content_hash,
         "time_basis": assessment.time_basis,
-        "signatures": [_describe(f) for f in assessment.findings],
+        "trust_basis": assessment.trust_basis,
+        "signatures": [_describe(f, counted) for f in assessment.findings],
     }
     if not assessment.findings:
         return failed(NAME, "the artifact carries no issuer signature", "/signatures", **details)
@@ -50,23 +60,24 @@ def run(context: CheckContext) -> CheckResult:
         chosen = assessment.trusted[0]
         assert chosen.trusted_key is not None
         reason = (
-            f"valid Ed25519 signature by trusted key {_key_name(chosen)} "
-            f"({chosen.trusted_key.source}; window judged at {assessment.time_basis})"
+            f"valid Ed25519 signature by {chosen.trust_basis} key {chosen.signer_name()} "
+            f"({chosen.decision.sources}; window judged at {assessment.time_basis})"
         )
         if chosen.trust_note:
             reason += f"; note: {chosen.trust_note}"
-        ignored = len(assessment.findings) - 1
-        if ignored:
-            reason += f"; {ignored} other signature(s) not counted (see details)"
+        reason += _not_counted(assessment, chosen)
+        if chosen.trust_caveat:
+            return warned(NAME, f"{reason}; but {chosen.trust_caveat}", chosen.pointer, **details)
         return passed(NAME, reason, chosen.pointer, **details)
 
     if context.trust.has_issuer_trust_source:
         if assessment.valid:
-            finding = assessment.valid[0]
+            # A statement that forbids a valid key explains more than an unknown key.
+            finding = next((f for f in assessment.valid if f.refused), assessment.valid[0])
             why = finding.trust_problem or "its key is not among the trusted keys"
             return failed(
                 NAME,
-                f"no valid signature from a trusted key: signature by {_key_name(finding)} "
+                f"no valid signature from a trusted key: signature by {finding.signer_name()} "
                 f"verifies, but {why}",
                 finding.pointer,
                 **details,
@@ -81,17 +92,17 @@ def run(context: CheckContext) -> CheckResult:
         finding = assessment.valid[0]
         if context.trust.self_attested:
             reason = (
-                f"valid Ed25519 signature by the embedded key {_key_name(finding)}; "
+                f"valid Ed25519 signature by the embedded key {finding.signer_name()}; "
                 "self-attested (accepted with --self-attested): only internal consistency "
                 "is proven, not who issued the artifact"
             )
         else:
             reason = (
-                f"valid Ed25519 signature by the embedded key {_key_name(finding)}; "
+                f"valid Ed25519 signature by the embedded key {finding.signer_name()}; "
                 "self-attested: no trust source vouches for this key "
                 "(give --public-key or --trust-root)"
             )
-        return passed(NAME, reason, finding.pointer, **details)
+        return passed(NAME, reason + _not_counted(assessment, finding), finding.pointer, **details)
     finding = assessment.findings[0]
     return failed(NAME, f"no valid signature: {finding.problem}", finding.pointer, **details)
 
