@@ -33,12 +33,11 @@ Verification only reads: it never writes anything but stdout and stderr.
 
 
 def _list_checks(ctx: click.Context) -> None:
-    from keel_verify.checks import ALL_CHECKS, CORE_CHECK_NAMES
+    from keel_verify.checks import CHECK_CATALOGUE, CORE_CHECK_NAMES
+    from keel_verify.report.catalogue import catalogue_lines
 
-    width = max(len(check.name) for check in ALL_CHECKS)
-    for check in ALL_CHECKS:
-        origin = "reference" if check.name in CORE_CHECK_NAMES else "keel-verify"
-        click.echo(f"{check.name:<{width}}  {origin:<11}  {check.summary}")
+    for line in catalogue_lines(CHECK_CATALOGUE, CORE_CHECK_NAMES):
+        click.echo(line)
     ctx.exit(0)
 
 
@@ -57,12 +56,12 @@ def _list_checks(ctx: click.Context) -> None:
 @click.option("--self-attested", is_flag=True,
               help="Accept the key embedded in the artifact: proves internal consistency only.")
 @click.option("--strict", is_flag=True, help="Treat any warning as a failure.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout (schemas/report-v1).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout (schemas/report-v2).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
               help="Parallel processes for several files (default: the CPU count).")
 @click.option("--list-checks", is_flag=True, is_eager=True, expose_value=False,
               callback=lambda ctx, _param, value: _list_checks(ctx) if value else None,
-              help="List every check with what it establishes, and exit.")
+              help="List every check with what it establishes and its stable reason codes, and exit.")
 @click.version_option(__version__, prog_name="keel-verify")
 def command(
     files: tuple[str, ...],

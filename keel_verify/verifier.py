@@ -17,7 +17,7 @@ from keel_verify.context import CheckContext
 from keel_verify.errors import LoadError
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
-from keel_verify.pipeline import decide_verdict, run_checks
+from keel_verify.pipeline import decide, run_checks
 from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict
 from keel_verify.trust import TrustPolicy
 from keel_verify.trust.signer import NONE, SELF_ATTESTED, SignatureAssessment
@@ -73,7 +73,7 @@ def verify_bytes(
         )
     context = CheckContext(artifact, trust, chain_pass, now)
     results = run_checks(context, checks)
-    verdict = decide_verdict(context, results)
+    verdict, blocking = decide(context, results)
     document = artifact.document
     session = document.get("session_metadata")
     head = document.get("chain_head")
@@ -88,6 +88,7 @@ def verify_bytes(
         signature_content_hash=chain_pass.content_hash,
         signer=_signer_summary(context.signatures, trust),
         not_proven=_not_proven(context.signatures, results),
+        failing_codes=blocking,
     )
 
 

@@ -11,7 +11,16 @@ from typing import Any
 
 from keel_verify.checks.base import Check, failed, passed, warned
 from keel_verify.context import CheckContext
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
+from keel_verify.trust.key_decision import (
+    KEY_EXPIRED,
+    KEY_NO_SIGNING_TIME,
+    KEY_NOT_YET_VALID,
+    KEY_PURPOSE_MISMATCH,
+    KEY_REVOKED,
+    KEY_STATUS_UNKNOWN,
+    KEY_WINDOW_ON_CLAIM,
+)
 from keel_verify.trust.signer import SignatureAssessment, SignatureFinding
 
 NAME = "issuer_signature"
@@ -45,7 +54,7 @@ def _not_counted(assessment: SignatureAssessment, chosen: SignatureFinding) -> s
 def run(context: CheckContext) -> CheckResult:
     assessment = context.signatures
     if assessment.structure_problem:
-        return failed(NAME, assessment.structure_problem, "/signatures")
+        return failed(NAME, assessment.structure_problem, "/signatures", code="signatures_malformed")
     counted = assessment.primary if assessment.vouched else None
     details: dict[str, Any] = {
         "content_hash": context.chain.content_hash,
@@ -54,7 +63,8 @@ def run(context: CheckContext) -> CheckResult:
         "signatures": [_describe(f, counted) for f in assessment.findings],
     }
     if not assessment.findings:
-        return failed(NAME, "the artifact carries no issuer signature", "/signatures", **details)
+        return failed(NAME, "the artifact carries no issuer signature", "/signatures",
+                      code="no_signature", **details)
 
     if assessment.trusted:
         chosen = assessment.trusted[0]
@@ -67,8 +77,9 @@ def run(context: CheckContext) -> CheckResult:
             reason += f"; note: {chosen.trust_note}"
         reason += _not_counted(assessment, chosen)
         if chosen.trust_caveat:
-            return warned(NAME, f"{reason}; but {chosen.trust_caveat}", chosen.pointer, **details)
-        return passed(NAME, reason, chosen.pointer, **details)
+            return warned(NAME, f"{reason}; but {chosen.trust_caveat}", chosen.pointer,
+                          code=KEY_WINDOW_ON_CLAIM, **details)
+        return passed(NAME, reason, chosen.pointer, code="trusted_key", **details)
 
     if context.trust.has_issuer_trust_source:
         if assessment.valid:
@@ -80,17 +91,20 @@ def run(context: CheckContext) -> CheckResult:
                 f"no valid signature from a trusted key: signature by {finding.signer_name()} "
                 f"verifies, but {why}",
                 finding.pointer,
+                code=finding.decision.kind or "key_not_trusted",
                 **details,
             )
         finding = assessment.findings[0]
         return failed(
             NAME, f"no valid signature from a trusted key: {finding.problem}", finding.pointer,
-            **details,
+            code="signature_invalid", **details,
         )
 
     if assessment.valid:
         finding = assessment.valid[0]
+        code = "self_attested"
         if context.trust.self_attested:
+            code = "self_attested_accepted"
             reason = (
                 f"valid Ed25519 signature by the embedded key {finding.signer_name()}; "
                 "self-attested (accepted with --self-attested): only internal consistency "
@@ -102,9 +116,39 @@ def run(context: CheckContext) -> CheckResult:
                 "self-attested: no trust source vouches for this key "
                 "(give --public-key or --trust-root)"
             )
-        return passed(NAME, reason + _not_counted(assessment, finding), finding.pointer, **details)
+        return passed(NAME, reason + _not_counted(assessment, finding), finding.pointer,
+                      code=code, **details)
     finding = assessment.findings[0]
-    return failed(NAME, f"no valid signature: {finding.problem}", finding.pointer, **details)
+    return failed(NAME, f"no valid signature: {finding.problem}", finding.pointer,
+                  code="signature_invalid", **details)
 
 
-CHECK = Check(NAME, run, "Ed25519 issuer signature over the canonical bytes, under the trust policy")
+CHECK = Check(
+    NAME, run, "Ed25519 issuer signature over the canonical bytes, under the trust policy",
+    codes={
+        "trusted_key": (Outcome.PASS, "a valid signature by a key the trust policy vouches for, "
+                                      "on times that bound the signing"),
+        "self_attested": (Outcome.PASS, "a valid signature by the embedded key; no trust source "
+                                        "vouches for it (verdict UNTRUSTED)"),
+        "self_attested_accepted": (Outcome.PASS, "a valid signature by the embedded key, "
+                                                 "accepted by --self-attested (origin unproven)"),
+        "signatures_malformed": (Outcome.FAIL, "\"signatures\" is missing or not an array"),
+        "no_signature": (Outcome.FAIL, "the artifact carries no issuer signature"),
+        "signature_invalid": (Outcome.FAIL, "no signature verifies over the canonical bytes"),
+        "key_not_trusted": (Outcome.FAIL, "a signature verifies, but its key is not a trusted key"),
+        KEY_REVOKED: (Outcome.FAIL, "a trust source revokes the key (a revocation that has "
+                                    "happened: nothing proves the signature predates it)"),
+        KEY_EXPIRED: (Outcome.FAIL, "the key's window closed before the witnessed genTime or "
+                                    "before the issuer's own issued_at"),
+        KEY_NOT_YET_VALID: (Outcome.FAIL, "the key's not_before lies after issued_at or after now"),
+        KEY_PURPOSE_MISMATCH: (Outcome.FAIL, "the trust policy lists the key only for another "
+                                             "purpose than export_signing"),
+        KEY_NO_SIGNING_TIME: (Outcome.FAIL, "the trusted key has a validity window but no "
+                                            "usable signing time exists to judge it"),
+        KEY_WINDOW_ON_CLAIM: (Outcome.WARN, "a trusted key whose validity window has closed (or "
+                                            "that is retired): only the issuer's own issued_at "
+                                            "places the signing inside it"),
+        KEY_STATUS_UNKNOWN: (Outcome.FAIL, "a trust source gives the key a status other than "
+                                           "active, retired or revoked"),
+    },
+)
