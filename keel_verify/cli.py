@@ -12,8 +12,8 @@ from keel_verify.errors import KeelVerifyError, TrustConfigError
 from keel_verify.inputs import expand_inputs
 from keel_verify.results import combined_exit_code
 from keel_verify.runner import verify_all
-from keel_verify.trust import resolve_trust_root_path
 from keel_verify.trust.named import NAMED_SOURCES
+from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec, build_policy, describe_policy
 from keel_verify.version import __version__
 
@@ -51,7 +51,7 @@ def _list_checks(ctx: click.Context) -> None:
               help="Trust this issuer key (repeatable).")
 @click.option("--trust-root", metavar="PATH",
               help="Trust-root JSON file: issuer keys with validity windows, TSA roots "
-                   "(also $KEEL_VERIFY_TRUST_ROOT).")
+                   "($KEEL_VERIFY_TRUST_ROOT applies as well; the strictest statement wins).")
 @click.option("--tsa-roots", multiple=True, metavar="PEM",
               help="PEM file of trusted time-stamp authority roots (repeatable).")
 @click.option("--tsa-certs", multiple=True, metavar="PEM",
@@ -83,8 +83,8 @@ def command(
     jobs: int | None,
 ) -> None:
     """Verify Keel voice-session attestation artifacts, offline."""
-    trust_root = resolve_trust_root_path(trust_root)  # the option, else $KEEL_VERIFY_TRUST_ROOT
     spec = TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict,
+                     environment_trust_root=environment_trust_root_path(),  # both apply
                      tsa_certs=tsa_certs, trust_names=trust_names)
     try:
         policy = build_policy(spec)

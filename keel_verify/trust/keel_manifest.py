@@ -32,8 +32,9 @@ from typing import Any
 
 from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
+from keel_verify.crypto.ed25519 import ED25519_PREFIX
 from keel_verify.errors import TrustConfigError
-from keel_verify.trust.policy import ED25519_PREFIX, TrustedKey, parse_ed25519_public_key
+from keel_verify.trust.policy import TrustedKey, parse_ed25519_public_key
 from keel_verify.trust.trust_root import TrustRoot
 
 MANIFEST_VERSION = "keel.public_key_manifest.v1"

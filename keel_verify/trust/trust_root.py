@@ -20,9 +20,10 @@ building only, never anchors). Its format is ``schemas/trust-root-v1.schema.json
 
 The same option also reads Keel's own formats (:mod:`keel_verify.trust.keel_manifest`,
 :mod:`keel_verify.trust.keel_tsa_bundle`), told apart by their version members.
-Whether a key vouches for a given signature is decided by the trust rules; this module
-only reads. Every problem raises :class:`TrustConfigError` with one line naming the
-file, the JSON Pointer and the problem; the CLI turns that into exit code 2.
+Whether a key vouches for a given signature (purpose, window, revocation, and on which
+times) is decided in :func:`keel_verify.trust.key_decision.decide_key`; this module only
+reads. Every problem raises :class:`TrustConfigError` with one line naming the file, the
+JSON Pointer and the problem; the CLI turns that into exit code 2.
 """
 
 from __future__ import annotations
