@@ -40,7 +40,7 @@ from cryptography import x509
 from keel_verify.errors import TrustConfigError
 from keel_verify.load import accel
 from keel_verify.load.access import parse_time
-from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema
+from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema, python_validator
 from keel_verify.trust import (
     ISSUER_KEY_PURPOSE,
     TrustedKey,
@@ -105,9 +105,7 @@ def add_tsa_certs(
 
 @cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator  # deferred: costly import
-
-    return Draft202012Validator(load_schema(TRUST_ROOT_SCHEMA))
+    return python_validator(load_schema(TRUST_ROOT_SCHEMA))
 
 
 def _validate(document: Any, label: str) -> None:
