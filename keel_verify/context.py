@@ -18,6 +18,7 @@ from keel_verify.trust import TrustPolicy
 if TYPE_CHECKING:
     from keel_verify.crypto.signatures import SignatureAssessment
     from keel_verify.crypto.witness import WitnessAssessment
+    from keel_verify.facts.model import SessionFacts
     from keel_verify.load.chainpass import ChainPass
 
 
@@ -59,3 +60,19 @@ class CheckContext:
         from keel_verify.crypto.signatures import assess_signatures
 
         return assess_signatures(self.artifact, self.chain, self.trust, self.authenticated_time)
+
+    @cached_property
+    def session_facts(self) -> SessionFacts:
+        """What the session recorded (turns, tool calls, permits, counters ...), for the
+        reports and the ``session_counters`` check."""
+        from keel_verify.facts import FACTS_VISITOR
+        from keel_verify.facts.extract import session_facts
+
+        chain = self.chain
+        if FACTS_VISITOR not in chain.visitors:  # a pass made without the collector
+            from keel_verify.facts.collect import ChainFacts
+            from keel_verify.load.chainpass import run_chain_pass
+
+            chain = run_chain_pass(self.artifact, {FACTS_VISITOR: ChainFacts})
+        return session_facts(self.artifact.document, chain.visitor(FACTS_VISITOR),
+                             self.artifact.schema_version, self.witness)

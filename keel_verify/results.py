@@ -9,7 +9,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keel_verify.facts.model import SessionFacts
 
 
 class Outcome(enum.Enum):
@@ -21,6 +24,15 @@ class Outcome(enum.Enum):
     @property
     def label(self) -> str:
         return f"[{self.value.upper()}]"
+
+
+class Indication(enum.Enum):
+    """The main status indication of ETSI TS 119 102-2 (after ETSI EN 319 102-1, 5.1.3)
+    given next to our verdict; the mapping is :func:`main_indication`."""
+
+    TOTAL_PASSED = "TOTAL-PASSED"
+    TOTAL_FAILED = "TOTAL-FAILED"
+    INDETERMINATE = "INDETERMINATE"
 
 
 class Verdict(enum.Enum):
@@ -86,13 +98,40 @@ class Report:
     signature_content_hash: str | None = None
     signer: SignerSummary | None = None
     not_proven: tuple[str, ...] = ()
+    session: SessionFacts | None = None  # what the session recorded (None on ERROR)
 
     @property
     def exit_code(self) -> int:
         return self.verdict.exit_code
+
+    @property
+    def indication(self) -> Indication:
+        return main_indication(self)
 
     def check(self, name: str) -> CheckResult:
         for result in self.checks:
             if result.name == name:
                 return result
         raise KeyError(name)
+
+
+def main_indication(report: Report) -> Indication:
+    """ETSI-style main indication of one report.
+
+    VERIFIED under a trust source (pinned key or trust root)  -> TOTAL-PASSED
+    VERIFIED only because the caller accepted self-attestation -> INDETERMINATE
+        (no trust anchor vouches for the signer: the origin is not established)
+    FAILED (a check failed, or warned under --strict/policy)  -> TOTAL-FAILED
+    UNTRUSTED (nothing failed, no trust source vouches)      -> INDETERMINATE
+    ERROR (the input could not be read as an attestation)    -> INDETERMINATE
+    """
+    if report.verdict is Verdict.FAILED:
+        return Indication.TOTAL_FAILED
+    if report.verdict is Verdict.VERIFIED and not _self_attested_only(report):
+        return Indication.TOTAL_PASSED
+    return Indication.INDETERMINATE
+
+
+def _self_attested_only(report: Report) -> bool:
+    signer = report.signer
+    return signer is None or not signer.trusted or signer.trust_source.startswith("self-attested")

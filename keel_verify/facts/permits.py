@@ -1,0 +1,72 @@
+"""Permits and payments as an artifact states them (``permits``, tool-call payloads)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from keel_verify.facts.model import Payment, Permit
+
+MAX_PERMITS = 500
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _text(value: Any, limit: int = 80) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def payment_of(holder: Mapping[str, Any]) -> Payment | None:
+    """The ``payment`` object of a tool-call payload or a child permit's
+    ``custom_metadata`` (amounts in minor units), or None when there is none."""
+    payment = holder.get("payment")
+    if type(payment) is not dict:
+        return None
+    authority = payment.get("spend_authority")
+    if type(authority) is not dict:
+        authority = {}
+    return Payment(
+        amount_minor=_int(payment.get("amount")),
+        currency=_text(payment.get("currency"), 12),
+        authority_id=_text(authority.get("authority_id")),
+        amount_max_minor=_int(authority.get("amount_max")),
+        cadence=_text(authority.get("cadence"), 40),
+        ttl_seconds=_int(authority.get("ttl_seconds")),
+    )
+
+
+def _permit(raw: dict[str, Any], kind: str, sequences: Mapping[str, int | None]) -> Permit:
+    permit_id = raw.get("permit_id")
+    metadata = raw.get("custom_metadata")
+    return Permit(
+        permit_id=_text(permit_id),
+        kind=kind,
+        action_name=_text(raw.get("action_name")),
+        decision=_text(raw.get("decision"), 40),
+        status=_text(raw.get("status"), 40),
+        bound_sequence=sequences.get(permit_id) if isinstance(permit_id, str) else None,
+        payment=payment_of(metadata) if type(metadata) is dict else None,
+    )
+
+
+def read_permits(document: Mapping[str, Any],
+                 sequences: Mapping[str, int | None]) -> tuple[tuple[Permit, ...], int]:
+    """The session permit then the child permits (at most :data:`MAX_PERMITS`), and how
+    many were left out. ``sequences`` maps a permit id to the chain entry naming it."""
+    permits = document.get("permits")
+    if type(permits) is not dict:
+        return (), 0
+    found: list[Permit] = []
+    parent = permits.get("parent_session_permit")
+    if type(parent) is dict:
+        found.append(_permit(parent, "session", sequences))
+    children = permits.get("child_tool_call_permits")
+    children = children if type(children) is list else []
+    objects = [child for child in children if type(child) is dict]
+    for child in objects[:MAX_PERMITS]:
+        found.append(_permit(child, "child", sequences))
+    return tuple(found), max(0, len(objects) - MAX_PERMITS)
