@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from keel_verify.facts.model import ChainRow, Interruption, Mark, ToolCall, Turn
@@ -48,6 +49,17 @@ _LANE_OF: dict[str, str] = {
     INTERRUPTION_ATOM: "interruptions",
 }
 AUDIO = "voice.audio_chunk.recorded"
+_AUDIO_LANES = {"inbound": "audio_in", "outbound": "audio_out"}
+#: Event types read one by one whatever their number (the rest only while their lane
+#: still takes marks).
+_DETAILED = frozenset({TURN, *TOOL_EVENTS, INTERRUPTED, INTERRUPTION_ATOM, AUDIO,
+                       "voice.session.started"})
+_NOT_OBJECT = "(not an object)"
+_NO_TYPE = "(no event_type)"
+
+
+def lane_of(kind: str) -> str:
+    return _LANE_OF.get(kind, "other")
 
 
 def as_int(value: Any) -> int | None:
@@ -125,46 +137,54 @@ class ChainFacts:
         self.budget_total: int | None = None  # from voice.session.started (v1)
         self.permit_sequences: dict[str, int | None] = {}
         self.marks: dict[str, list[Mark]] = {}
-        self.lane_times: dict[str, Counter[float]] = {}
-        self.lane_totals: Counter[str] = Counter()
-        self.t_min: float | None = None
-        self.t_max: float | None = None
-        self._tool_payloads: dict[str, dict[str, Any]] = {}
+        self.pairs: Counter[tuple[str, Any]] = Counter()  # (event type, occurred_at)
+        self.audio_pairs: Counter[tuple[str, Any]] = Counter()  # (audio lane, occurred_at)
 
     # -- the visitor -------------------------------------------------------------------
 
     def visit(self, chunk: Chunk) -> None:
-        for offset, entry in enumerate(chunk.entries):
-            index = chunk.first + offset
-            self.count += 1
-            if type(entry) is not dict:
-                self.counts["(not an object)"] += 1
-                self._row(index, {}, None)
-                continue
-            self._entry(index, entry, chunk.content_hashes[offset])
+        entries = chunk.entries
+        count = len(entries)
+        first = chunk.first
+        self.count += count
+        if first < EDGE_ROWS:
+            for index in range(first, min(first + count, EDGE_ROWS)):
+                entry = entries[index - first]
+                self.first.append(chain_row(index, entry, chunk.content_hashes[index - first]))
+        tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first  # offset of the rows
+        if tail < count:                                                 # the deque may keep
+            self.last.extend(zip(range(first + tail, first + count), entries[tail:],
+                                 chunk.content_hashes[tail:], strict=True))
+        try:  # the common case, in C: every entry an object
+            types = list(map(dict.get, entries, repeat("event_type")))
+            times = list(map(dict.get, entries, repeat("occurred_at")))
+        except TypeError:
+            types = [e.get("event_type") if type(e) is dict else _NOT_OBJECT for e in entries]
+            times = [e.get("occurred_at") if type(e) is dict else None for e in entries]
+        if not all(type(kind) is str for kind in set(types)):
+            types = [kind if type(kind) is str else _NO_TYPE for kind in types]
+            types = [_NOT_OBJECT if type(e) is not dict else k for e, k in zip(entries, types,
+                                                                                strict=True)]
+        pairs = Counter(zip(types, times, strict=True))  # few distinct pairs per chunk
+        self.pairs.update(pairs)
+        kinds: Counter[str] = Counter()
+        for (kind, _), number in pairs.items():
+            kinds[kind] += number
+        self.counts.update(kinds)
+        self.atom_count += sum(n for kind, n in kinds.items() if kind in ATOM_EVENTS)
+        wanted = {kind for kind in kinds if kind in _DETAILED
+                  or len(self.marks.get(lane_of(kind), ())) < MAX_MARKS_PER_LANE}
+        if not wanted:
+            return
+        for offset in [i for i, kind in enumerate(types) if kind in wanted]:
+            entry = entries[offset]
+            if type(entry) is dict:
+                self._entry(entry, types[offset])
 
-    def _row(self, index: int, entry: dict[str, Any], recomputed: str | None) -> None:
-        if index < EDGE_ROWS:
-            self.first.append(chain_row(index, entry, recomputed))
-        else:
-            self.last.append((index, entry, recomputed))
-
-    def _entry(self, index: int, entry: dict[str, Any], recomputed: str | None) -> None:
-        event_type = entry.get("event_type")
-        kind = event_type if isinstance(event_type, str) else "(no event_type)"
-        self.counts[kind] += 1
-        self._row(index, entry, recomputed)
-        t = epoch_seconds(entry.get("occurred_at"))
-        if t is not None:
-            if self.t_min is None or t < self.t_min:
-                self.t_min = t
-            if self.t_max is None or t > self.t_max:
-                self.t_max = t
+    def _entry(self, entry: dict[str, Any], kind: str) -> None:
         payload = entry.get("canonicalized_payload")
         if type(payload) is not dict:
             payload = {}
-        if kind in ATOM_EVENTS:
-            self.atom_count += 1
         if kind == TURN:
             label = self._turn(entry, payload)
         elif kind in TOOL_EVENTS:
@@ -185,25 +205,24 @@ class ChainFacts:
         permit_id = entry.get("permit_id")
         if isinstance(permit_id, str) and permit_id not in self.permit_sequences:
             self.permit_sequences[permit_id] = as_int(entry.get("artifact_sequence"))
-        self._mark(entry, kind, t, label, payload)
+        lane = lane_of(kind)
+        if len(self.marks.get(lane, ())) < MAX_MARKS_PER_LANE or kind == AUDIO:
+            self._mark(entry, kind, label, payload)
 
-    def _mark(self, entry: dict[str, Any], kind: str, t: float | None, label: str,
+    def _mark(self, entry: dict[str, Any], kind: str, label: str,
               payload: dict[str, Any]) -> None:
-        lane = _LANE_OF.get(kind, "other")
+        lane = lane_of(kind)
         duration = None
         if kind == AUDIO:
             direction = payload.get("direction")
-            lane = {"inbound": "audio_in", "outbound": "audio_out"}.get(
-                direction if isinstance(direction, str) else "", "audio")
+            lane = _AUDIO_LANES.get(direction if isinstance(direction, str) else "", "audio")
             duration = as_int(payload.get("duration_ms"))
-        self.lane_totals[lane] += 1
-        if t is not None:
-            self.lane_times.setdefault(lane, Counter())[t] += 1
         kept = self.marks.setdefault(lane, [])
         if len(kept) < MAX_MARKS_PER_LANE:
             decision = entry.get("decision")
             kept.append(Mark(
-                lane=lane, t=t, sequence=as_int(entry.get("artifact_sequence")),
+                lane=lane, t=epoch_seconds(entry.get("occurred_at")),
+                sequence=as_int(entry.get("artifact_sequence")),
                 event_type=kind, hash_prefix=hash_prefix(entry.get("content_hash")),
                 label=label, state=decision if isinstance(decision, str) else "",
                 duration_ms=duration,
@@ -278,6 +297,8 @@ class ChainFacts:
     def _audio(self, entry: dict[str, Any], payload: dict[str, Any]) -> str:
         direction = payload.get("direction")
         duration = as_int(payload.get("duration_ms"))
+        lane = _AUDIO_LANES.get(direction if isinstance(direction, str) else "", "audio")
+        self.audio_pairs[(lane, entry.get("occurred_at"))] += 1
         if direction in self.audio_ms:
             self.audio_ms[direction] = _add(self.audio_ms[direction], duration)
         return f"audio {direction if isinstance(direction, str) else ''} " \
@@ -287,6 +308,25 @@ class ChainFacts:
 
     def last_rows(self) -> list[ChainRow]:
         return [chain_row(index, entry, recomputed) for index, entry, recomputed in self.last]
+
+    def lane_times(self) -> tuple[dict[str, Counter[float]], Counter[str], float | None, float | None]:
+        """Per lane: event counts by time, total events; and the earliest and latest
+        readable ``occurred_at`` (audio chunks without a v1 direction share one lane)."""
+        by_lane: dict[str, Counter[float]] = {}
+        totals: Counter[str] = Counter()
+        t_min: float | None = None
+        t_max: float | None = None
+        lanes = [((lane_of(kind), at), count) for (kind, at), count in self.pairs.items()
+                 if kind != AUDIO]
+        for (lane, at), count in [*lanes, *self.audio_pairs.items()]:
+            totals[lane] += count
+            t = epoch_seconds(at)
+            if t is None:
+                continue
+            by_lane.setdefault(lane, Counter())[t] += count
+            t_min = t if t_min is None or t < t_min else t_min
+            t_max = t if t_max is None or t > t_max else t_max
+        return by_lane, totals, t_min, t_max
 
 
 def _add(total: int | None, value: int | None) -> int | None:

@@ -9,6 +9,7 @@ absent).
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -75,16 +76,17 @@ def _receipts(document: Mapping[str, Any], witness: WitnessAssessment | None) ->
 
 def _timeline(chain: ChainFacts, document: Mapping[str, Any], metadata: Mapping[str, Any],
               receipts: tuple[Receipt, ...]) -> Timeline:
-    times = [t for t in (chain.t_min, chain.t_max, epoch_seconds(metadata.get("started_at")),
+    by_lane, totals, t_min, t_max = chain.lane_times()
+    times = [t for t in (t_min, t_max, epoch_seconds(metadata.get("started_at")),
                          epoch_seconds(metadata.get("ended_at")),
                          epoch_seconds(document.get("issued_at"))) if t is not None]
     start, end = (min(times), max(times)) if times else (None, None)
     marks: list[Mark] = []
     bins: list[LaneBins] = []
     for lane, _label in LANES:
-        total = chain.lane_totals.get(lane, 0)
+        total = totals.get(lane, 0)
         if total > MAX_MARKS_PER_LANE and start is not None and end is not None:
-            bins.append(_bin(lane, chain, start, end, total))
+            bins.append(_bin(lane, by_lane.get(lane, Counter()), start, end, total))
         else:
             marks.extend(chain.marks.get(lane, ()))
     issued = document.get("issued_at")
@@ -104,10 +106,10 @@ def _timeline(chain: ChainFacts, document: Mapping[str, Any], metadata: Mapping[
     return Timeline(start, end, tuple(marks), tuple(bins), lanes)
 
 
-def _bin(lane: str, chain: ChainFacts, start: float, end: float, total: int) -> LaneBins:
+def _bin(lane: str, times: Counter[float], start: float, end: float, total: int) -> LaneBins:
     span = max(end - start, 1e-9)
     counts = [0] * BINS
-    for t, count in chain.lane_times.get(lane, {}).items():
+    for t, count in times.items():
         slot = min(BINS - 1, max(0, int((t - start) / span * BINS)))
         counts[slot] += count
     return LaneBins(lane, start, end, tuple(counts), total)
