@@ -155,6 +155,8 @@ class ChainFacts:
         if tail < count:                                                 # the deque may keep
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
                                  chunk.content_hashes[tail:], strict=True))
+        types: list[Any]
+        times: list[Any]
         try:  # the common case, in C: every entry an object
             types = list(map(dict.get, entries, repeat("event_type")))
             times = list(map(dict.get, entries, repeat("occurred_at")))
@@ -165,7 +167,7 @@ class ChainFacts:
             types = [kind if type(kind) is str else _NO_TYPE for kind in types]
             types = [_NOT_OBJECT if type(e) is not dict else k for e, k in zip(entries, types,
                                                                                 strict=True)]
-        pairs = Counter(zip(types, times, strict=True))  # few distinct pairs per chunk
+        pairs: Counter[tuple[str, Any]] = Counter(zip(types, times, strict=True))  # few per chunk
         self.pairs.update(pairs)
         kinds: Counter[str] = Counter()
         for (kind, _), number in pairs.items():
