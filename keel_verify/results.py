@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     from keel_verify.facts.model import SessionFacts
 
 
+def printable(reason: str) -> str:
+    """``reason`` with every non-printable character (line breaks, NUL, ESC, U+2028 ...)
+    escaped, so that a reason is always one line that cannot drive a terminal: reasons
+    quote artifact text (key ids, certificate names, parser messages about token bytes)."""
+    if reason.isprintable():
+        return reason
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in reason
+    )
+
+
 class Outcome(enum.Enum):
     PASS = "pass"
     WARN = "warn"

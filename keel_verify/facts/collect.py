@@ -163,10 +163,12 @@ class ChainFacts:
         except TypeError:
             types = [e.get("event_type") if type(e) is dict else _NOT_OBJECT for e in entries]
             times = [e.get("occurred_at") if type(e) is dict else None for e in entries]
-        if not all(type(kind) is str for kind in set(types)):
+        if set(map(type, types)) != {str}:  # junk of any type (even unhashable) is named
             types = [kind if type(kind) is str else _NO_TYPE for kind in types]
             types = [_NOT_OBJECT if type(e) is not dict else k for e, k in zip(entries, types,
                                                                                 strict=True)]
+        if not set(map(type, times)) <= {str, type(None)}:
+            times = [at if type(at) is str else None for at in times]
         pairs: Counter[tuple[str, Any]] = Counter(zip(types, times, strict=True))  # few per chunk
         self.pairs.update(pairs)
         kinds: Counter[str] = Counter()
