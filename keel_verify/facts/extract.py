@@ -13,7 +13,14 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from keel_verify.facts.collect import MAX_MARKS_PER_LANE, ChainFacts, as_int, as_text, epoch_seconds
+from keel_verify.facts.collect import (
+    MAX_MARKS_PER_LANE,
+    TOOL_EVENTS,
+    ChainFacts,
+    as_int,
+    as_text,
+    epoch_seconds,
+)
 from keel_verify.facts.counters import compare_counters
 from keel_verify.facts.model import (
     LANES,
@@ -23,6 +30,7 @@ from keel_verify.facts.model import (
     Receipt,
     SessionFacts,
     Timeline,
+    ToolCall,
 )
 from keel_verify.facts.permits import read_permits
 
@@ -74,8 +82,19 @@ def _receipts(document: Mapping[str, Any], witness: WitnessAssessment | None) ->
     return tuple(receipts)
 
 
+def _with_payments(marks: list[Mark], tool_calls: tuple[ToolCall, ...]) -> list[Mark]:
+    """Tool-call marks name the payment their call made (from its payload or permit)."""
+    amounts = {call.sequence: call.payment.amount_text for call in tool_calls
+               if call.payment is not None and call.sequence is not None}
+    if not amounts:
+        return marks
+    return [dataclasses.replace(m, label=f"{m.label} \u00b7 pays {amounts[m.sequence]}")
+            if m.lane == "tools" and m.sequence in amounts and m.event_type in TOOL_EVENTS
+            else m for m in marks]
+
+
 def _timeline(chain: ChainFacts, document: Mapping[str, Any], metadata: Mapping[str, Any],
-              receipts: tuple[Receipt, ...]) -> Timeline:
+              receipts: tuple[Receipt, ...], tool_calls: tuple[ToolCall, ...]) -> Timeline:
     by_lane, totals, t_min, t_max = chain.lane_times()
     times = [t for t in (t_min, t_max, epoch_seconds(metadata.get("started_at")),
                          epoch_seconds(metadata.get("ended_at")),
@@ -89,6 +108,7 @@ def _timeline(chain: ChainFacts, document: Mapping[str, Any], metadata: Mapping[
             bins.append(_bin(lane, by_lane.get(lane, Counter()), start, end, total))
         else:
             marks.extend(chain.marks.get(lane, ()))
+    marks = _with_payments(marks, tool_calls)
     issued = document.get("issued_at")
     marks.append(Mark("witness", epoch_seconds(issued), None, "issued_at", "",
                       f"issued_at {as_text(issued, 40)} (the issuer's claim)", "claimed"))
@@ -140,6 +160,7 @@ def session_facts(document: Mapping[str, Any], chain: ChainFacts, schema_version
     started = epoch_seconds(metadata.get("started_at"))
     ended = epoch_seconds(metadata.get("ended_at"))
     receipts = _receipts(document, witness)
+    project_head = _obj(document.get("project_chain_head"))
     return SessionFacts(
         schema_version=schema_version,
         payloads_embedded=chain.payloads_embedded,
@@ -170,7 +191,9 @@ def session_facts(document: Mapping[str, Any], chain: ChainFacts, schema_version
         counters=counters,
         chain_first=tuple(chain.first),
         chain_last=tuple(chain.last_rows()),
-        timeline=_timeline(chain, document, metadata, receipts),
+        timeline=_timeline(chain, document, metadata, receipts, tool_calls),
+        project_chain_head=as_text(project_head.get("content_hash"), 80),
+        project_chain_sequence=as_int(project_head.get("sequence")),
         turns_omitted=chain.turn_count - len(chain.turns),
         tool_calls_omitted=chain.tool_call_count - len(chain.tool_calls),
         interruptions_omitted=chain.interruption_events - len(chain.interruptions),

@@ -235,6 +235,8 @@ class SessionFacts:
     chain_first: tuple[ChainRow, ...]
     chain_last: tuple[ChainRow, ...]  # empty when chain_first holds the whole chain
     timeline: Timeline
+    project_chain_head: str | None = None  # the project-wide head the receipts witness
+    project_chain_sequence: int | None = None
     turns_omitted: int = 0
     tool_calls_omitted: int = 0
     interruptions_omitted: int = 0
