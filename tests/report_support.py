@@ -39,6 +39,8 @@ def hostile_document() -> dict[str, Any]:
         payload = entry.get("canonicalized_payload")
         if not isinstance(payload, dict):
             continue
+        if isinstance(payload.get("payload"), dict):  # an atom's own members
+            payload = payload["payload"]
         if "text" in payload:
             payload["text"] = HOSTILE
         if "tool_name" in payload:
@@ -54,7 +56,8 @@ def hostile_document() -> dict[str, Any]:
     for permit in document["permits"]["child_tool_call_permits"]:
         permit["action_name"] = HOSTILE
         if "payment" in permit["custom_metadata"]:
-            permit["custom_metadata"]["payment"]["currency"] = HOSTILE
+            permit["custom_metadata"]["payment"]["requested_currency"] = HOSTILE
+            permit["custom_metadata"]["payment"]["mpp_target_url"] = "javascript:alert(3)"
     document["rfc3161_timestamp_receipt"]["tsa"] = HOSTILE
     return resign(rechain(document, payloads=True))
 

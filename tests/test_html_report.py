@@ -82,14 +82,14 @@ def test_sample_report_shows_the_session() -> None:
     assert "3 turns (1 denied), 3 tool calls, 1 payment (12.50 USD), 4 permits" in text
     assert text.count("This request would exceed the session's risk budget.") >= 2  # table, timeline
     assert "turn 3 denied: This request would exceed" in text  # the timeline's label
-    assert "pay_shipping_upgrade allowed \u00b7 pays 12.50 USD" in text
+    assert "stripe_mpp_payment allowed \u00b7 pays 12.50 USD" in text
     for permit in ("perm_3eee2fd35b7f3db1b13490b0", "perm_053e4cb3a2eaadbf3792e5c2",
                    "perm_9d0718b583b4e0ace2036f5f", "perm_0e40347a851fae9d115a062c"):
         assert permit in text
     assert "interruption: caller_barge_in" in text
     assert "genTime 2026-05-21T14:32:08Z (verified)" in text
     assert "issued_at 2026-05-21T14:32:08Z (the issuer's claim)" in text
-    assert "16 of 16 stated counters checked against the chain; all agree" in text
+    assert "14 of 14 stated counters checked against the chain; all agree" in text
     lanes = set(re.findall(r'data-lane="([a-z_]+)"', html))
     assert {"lifecycle", "audio_in", "audio_out", "transcript", "turns", "tools",
             "interruptions", "witness"} <= lanes
@@ -230,4 +230,4 @@ def test_terminal_report_has_a_session_summary(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert ("  events      3 turns (1 denied), 3 tool calls, 1 payment (12.50 USD), 4 permits, "
             "2 interruptions, 18 events") in out
-    assert "  counters    16 of 16 stated counters checked against the chain; all agree" in out
+    assert "  counters    14 of 14 stated counters checked against the chain; all agree" in out

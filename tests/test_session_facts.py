@@ -41,11 +41,13 @@ def test_v1_sample_facts_show_the_session() -> None:
     assert [(t.index, t.decision) for t in facts.turns] == [(1, "allowed"), (2, "allowed"), (3, "denied")]
     assert facts.denied_turns[0].reason == "This request would exceed the session's risk budget."
     assert [c.tool_name for c in facts.tool_calls] == [
-        "lookup_order_status", "pay_shipping_upgrade", "send_receipt_sms"]
+        "lookup_order_status", "stripe_mpp_payment", "send_receipt_sms"]
     assert all(call.permit_found for call in facts.tool_calls)
     (payment,) = facts.payments
     assert payment.payment is not None and payment.payment.amount_text == "12.50 USD"
-    assert payment.payment.cadence == "one_shot" and payment.payment.amount_max_text == "50.00 USD"
+    assert payment.payment.cadence == "one_shot" and payment.payment.amount_max == "5000 (USD_FIAT)"
+    assert payment.payment.purpose == "purchase.once"
+    assert payment.payment.target_url == "https://merchant.example/mpp/pay"
     assert [p.kind for p in facts.permits] == ["session", "child", "child", "child"]
     assert [p.bound_sequence for p in facts.permits[1:]] == [11, 13, 16]
     assert [i.event_type for i in facts.interruptions] == [

@@ -27,6 +27,7 @@ from keel_verify.checks.base import Check
 from keel_verify.facts import FACTS_VISITOR
 from keel_verify.facts.collect import ChainFacts
 from keel_verify.load.chainpass import VisitorFactory
+from keel_verify.results import CheckInfo, ReasonCode
 
 CORE_CHECKS: tuple[Check, ...] = (
     schema.CHECK,
@@ -61,3 +62,11 @@ def visitor_factories(checks: tuple[Check, ...] = ALL_CHECKS) -> dict[str, Visit
     }
     factories[FACTS_VISITOR] = ChainFacts
     return factories
+
+
+CHECK_CATALOGUE: tuple[CheckInfo, ...] = tuple(check.info for check in ALL_CHECKS)
+
+
+def reason_codes(catalogue: tuple[CheckInfo, ...] = CHECK_CATALOGUE) -> tuple[ReasonCode, ...]:
+    """Every stable reason code, in check order (the contract ``--list-checks`` prints)."""
+    return tuple(code for info in catalogue for code in info.codes)

@@ -21,7 +21,7 @@ from typing import Any
 from keel_verify.checks.base import Check, passed
 from keel_verify.checks.binding_support import problems_then_warnings, show
 from keel_verify.context import CheckContext
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "session_counters"
 
@@ -30,7 +30,7 @@ def run(context: CheckContext) -> CheckResult:
     counters = context.session_facts.counters
     if not counters:
         return passed(NAME, "the artifact states no session counters, usage or budget totals; "
-                            "nothing to compare", compared=0)
+                            "nothing to compare", code="none_stated", compared=0)
     problems: list[tuple[str, str]] = []
     warnings: list[tuple[str, str]] = []
     comparable = 0
@@ -58,10 +58,11 @@ def run(context: CheckContext) -> CheckResult:
     }
     if comparable == 0:
         return passed(NAME, f"{len(counters)} stated counter(s), none determined by the chain "
-                            "(hash-only payloads)", **details)
+                            "(hash-only payloads)", code="not_comparable", **details)
     return problems_then_warnings(
         NAME, problems, warnings,
-        f"{comparable} stated counter(s) agree with the chain", **details,
+        f"{comparable} stated counter(s) agree with the chain",
+        code="counter_mismatch", warn_code="usage_mismatch", **details,
     )
 
 
@@ -69,4 +70,13 @@ CHECK = Check(
     name=NAME,
     run=run,
     summary="session counters, usage and risk-budget totals agree with the chain's events",
+    codes={
+        "ok": (Outcome.PASS, "every stated counter the chain determines agrees with it"),
+        "none_stated": (Outcome.PASS, "the artifact states no counters, usage or budget totals"),
+        "not_comparable": (Outcome.PASS, "counters are stated, but the hash-only chain "
+                                         "determines none of them"),
+        "counter_mismatch": (Outcome.FAIL, "a session counter or risk-budget total contradicts "
+                                           "the chain"),
+        "usage_mismatch": (Outcome.WARN, "a usage (metering) total contradicts the chain"),
+    },
 )

@@ -189,6 +189,9 @@ class ChainFacts:
         payload = entry.get("canonicalized_payload")
         if type(payload) is not dict:
             payload = {}
+        elif type(payload.get("payload")) is dict and "atom_type" in payload:
+            # an atom: its own members sit in "payload", beside direction and capture time
+            payload = {**payload["payload"], "direction": payload.get("direction")}
         if kind == TURN:
             label = self._turn(entry, payload)
         elif kind in TOOL_EVENTS:

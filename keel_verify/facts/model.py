@@ -67,23 +67,21 @@ class Timeline:
 
 @dataclass(frozen=True)
 class Payment:
-    """An ``mpp.payment`` as the tool call's permit (or payload) states it."""
+    """An ``mpp.payment`` as the tool call's payload (or its child permit) states it."""
 
-    amount_minor: int | None  # in the currency's minor units (cents)
+    amount_minor: int | None  # requested amount in the currency's minor units (cents)
     currency: str | None
-    authority_id: str | None = None
-    amount_max_minor: int | None = None
-    cadence: str | None = None
+    authority_id: str | None = None  # the spend request (or authority) id
+    amount_max: str | None = None  # the spend authority's ceiling, as stated
+    cadence: str | None = None  # one_shot, ...
     ttl_seconds: int | None = None
+    purpose: str | None = None  # purpose_binding, e.g. purchase.once
+    target_url: str | None = None  # mpp_target_url: text to show, never a link
 
     @property
     def amount_text(self) -> str:
         """``12.50 USD`` for two-decimal currencies (the format's only observed kind)."""
         return _money(self.amount_minor, self.currency)
-
-    @property
-    def amount_max_text(self) -> str:
-        return _money(self.amount_max_minor, self.currency)
 
 
 def _money(minor: int | None, currency: str | None) -> str:

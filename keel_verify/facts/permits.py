@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from keel_verify.facts.model import Payment, Permit
+from keel_verify.facts.model import Payment, Permit, _money
 
 MAX_PERMITS = 500
 
@@ -22,20 +22,37 @@ def _text(value: Any, limit: int = 80) -> str | None:
 
 def payment_of(holder: Mapping[str, Any]) -> Payment | None:
     """The ``payment`` object of a tool-call payload or a child permit's
-    ``custom_metadata`` (amounts in minor units), or None when there is none."""
+    ``custom_metadata``, or None when there is none. Reads the API's form
+    (``requested_amount`` in minor units, ``requested_currency``, ``authority`` with
+    ``amount_max`` as a decimal string) and the earlier one (``amount``, ``currency``,
+    ``spend_authority``)."""
     payment = holder.get("payment")
     if type(payment) is not dict:
         return None
-    authority = payment.get("spend_authority")
+    authority = payment.get("authority", payment.get("spend_authority"))
     if type(authority) is not dict:
         authority = {}
+    amount = payment.get("requested_amount", payment.get("amount"))
+    currency = payment.get("requested_currency", payment.get("currency"))
+    ceiling = authority.get("amount_max")
+    ceiling_class = _text(authority.get("currency_class"), 20)
+    if type(ceiling) is int:
+        ceiling_text: str | None = _money(ceiling, _text(currency, 12))
+    elif isinstance(ceiling, str):
+        ceiling_text = _text(ceiling, 40)
+        if ceiling_text is not None and ceiling_class:
+            ceiling_text += f" ({ceiling_class})"
+    else:
+        ceiling_text = None
     return Payment(
-        amount_minor=_int(payment.get("amount")),
-        currency=_text(payment.get("currency"), 12),
-        authority_id=_text(authority.get("authority_id")),
-        amount_max_minor=_int(authority.get("amount_max")),
+        amount_minor=_int(amount),
+        currency=_text(currency, 12),
+        authority_id=_text(payment.get("spend_request_id", authority.get("authority_id"))),
+        amount_max=ceiling_text,
         cadence=_text(authority.get("cadence"), 40),
         ttl_seconds=_int(authority.get("ttl_seconds")),
+        purpose=_text(authority.get("purpose_binding"), 60),
+        target_url=_text(payment.get("mpp_target_url"), 200),
     )
 
 

@@ -18,9 +18,11 @@ def _payment(payment: Payment | None) -> dict[str, Any] | None:
         "currency": payment.currency,
         "amount": payment.amount_text,
         "authority_id": payment.authority_id,
-        "amount_max_minor": payment.amount_max_minor,
+        "amount_max": payment.amount_max,
         "cadence": payment.cadence,
         "ttl_seconds": payment.ttl_seconds,
+        "purpose": payment.purpose,
+        "target_url": payment.target_url,
     }
 
 
