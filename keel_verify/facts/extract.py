@@ -35,7 +35,7 @@ from keel_verify.facts.model import (
 from keel_verify.facts.permits import read_permits
 
 if TYPE_CHECKING:
-    from keel_verify.crypto.witness import WitnessAssessment
+    from keel_verify.trust.tsa_decision import WitnessAssessment
 
 BINS = 120  # density bins of a crowded lane
 
