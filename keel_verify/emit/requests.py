@@ -40,15 +40,20 @@ _HASH = re.compile(r"sha256:[0-9a-f]{64}")
 _DIGITS = re.compile(r"[0-9]+")
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 _COMMON_ATOM_MEMBERS = ("type", "idempotency_key", "captured_at_ns", "direction",
-                        "sidecar_signature")
+                        "sidecar_signature", "provider_ref")
 _ATOM_MEMBERS: dict[str, tuple[str, ...]] = {
-    "audio_chunk": ("content_hash", "format", "duration_ms"),
+    "audio_chunk": ("content_hash", "format", "duration_ms", "byte_count"),
     "transcript_span": ("text", "speaker", "language", "is_final"),
-    "tool_invocation_attempt": ("tool_name", "call_id", "arguments_hash"),
+    "tool_invocation_attempt": ("tool_name", "call_id", "arguments_hash", "approval_status",
+                                "approved_by"),
     "lifecycle_marker": ("marker", "jurisdiction_codes", "text_hash"),
-    "interruption": ("interrupted_turn_index", "reason"),
+    "interruption": ("interrupted_turn_index", "reason", "delivered_ms", "withheld_ms"),
     "provider_opaque_marker": ("provider_event_type", "marker_hash"),
 }
+#: What a tool attempt says about its approval (provider adapters record MCP approvals and
+#: confirmations; ``missing``: a tool that needed approval ran without one).
+APPROVAL_STATUSES = ("not_required", "requested", "approved", "denied", "missing")
+MAX_PROVIDER_REF_BYTES = 2048
 _MEDIA_MEMBERS = ("audio", "audio_base64", "bytes", "data", "media", "pcm", "samples")
 
 
@@ -382,6 +387,7 @@ def _atom_fields(atom_type: str, atom: dict[str, Any], where: str) -> dict[str, 
         fields["content_hash"] = tagged_hash(atom, "content_hash", where)
         fields["format"] = required_text(atom, "format", where)
         fields["duration_ms"] = required_integer(atom, "duration_ms", where)
+        fields["byte_count"] = integer(atom, "byte_count", where, required=False)
     elif atom_type == "transcript_span":
         fields["text"] = required_text(atom, "text", where, limit=MAX_TEXT)
         fields["speaker"] = text(atom, "speaker", where, required=False)
@@ -391,6 +397,10 @@ def _atom_fields(atom_type: str, atom: dict[str, Any], where: str) -> dict[str, 
         fields["tool_name"] = required_text(atom, "tool_name", where)
         fields["call_id"] = text(atom, "call_id", where, required=False)
         fields["arguments_hash"] = tagged_hash(atom, "arguments_hash", where, required=False)
+        if atom.get("approval_status") is not None:
+            fields["approval_status"] = _choice(atom, "approval_status", where,
+                                                APPROVAL_STATUSES)
+        fields["approved_by"] = text(atom, "approved_by", where, required=False)
     elif atom_type == "lifecycle_marker":
         fields["marker"] = required_text(atom, "marker", where)
         fields["jurisdiction_codes"] = _string_list(atom, "jurisdiction_codes", where)
@@ -399,9 +409,15 @@ def _atom_fields(atom_type: str, atom: dict[str, Any], where: str) -> dict[str, 
         fields["interrupted_turn_index"] = integer(atom, "interrupted_turn_index", where,
                                                    required=False, minimum=1)
         fields["reason"] = text(atom, "reason", where, required=False)
+        fields["delivered_ms"] = integer(atom, "delivered_ms", where, required=False)
+        fields["withheld_ms"] = integer(atom, "withheld_ms", where, required=False)
     else:  # provider_opaque_marker
         fields["provider_event_type"] = required_text(atom, "provider_event_type", where)
         fields["marker_hash"] = tagged_hash(atom, "marker_hash", where, required=False)
+    if atom.get("provider_ref") is not None:  # the provider's own ids for this atom
+        fields["provider_ref"] = json_value(require_object(atom["provider_ref"],
+                                                           f"{where}.provider_ref"),
+                                            f"{where}.provider_ref", limit=MAX_PROVIDER_REF_BYTES)
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()
             if v is not None}
 
