@@ -17,9 +17,14 @@ def obj(value: Any) -> dict[str, Any]:
 
 
 def count(value: Any) -> int | None:
-    """A non-negative integer given as a JSON integer or a string of at most 15 digits."""
+    """A non-negative integer given as a JSON integer or a string of at most 12 digits."""
     if type(value) is int and value >= 0:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) <= 15:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
         return int(value)
     return None
+
+
+def array(value: Any) -> list[Any]:
+    """An array, else an empty one."""
+    return value if isinstance(value, list) else []

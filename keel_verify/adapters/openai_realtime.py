@@ -43,7 +43,7 @@ from keel_verify.adapters.audio import (
     AudioFormat,
     decode_base64,
 )
-from keel_verify.adapters.fields import count, obj, string
+from keel_verify.adapters.fields import array, count, obj, string
 from keel_verify.adapters.plan import PlanBuilder, SessionPlan, ToolCall, arguments_of
 from keel_verify.adapters.recording import RecordedEvent
 
@@ -370,7 +370,7 @@ def _item(state: _State, event: RecordedEvent) -> None:
         }, [event], rule="mcp_approval_response")
         state.item_atoms[item_id] = atom.key
     elif event.direction == "client" and item_type == "message" and item.get("role") == "user":
-        text = "".join(part.get("text", "") for part in item.get("content") or []
+        text = "".join(part.get("text", "") for part in array(item.get("content"))
                        if isinstance(part, dict) and isinstance(part.get("text"), str))
         if text:
             state.plan.atom("transcript_span", event.ts_ns, "inbound", {
@@ -391,7 +391,7 @@ def _response_done(state: _State, event: RecordedEvent) -> None:
     response = state.response(response_id)
     if state.active == response_id:
         state.active = None
-    output = [item for item in body.get("output") or [] if isinstance(item, dict)]
+    output = [item for item in array(body.get("output")) if isinstance(item, dict)]
     item_ids = [string(item.get("id")) for item in output]
     plan = state.plan
     plan.flush_audio(*[("outbound", item_id) for item_id in response.items])

@@ -23,12 +23,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from keel_verify.adapters.audio import AudioFormat, AudioRun
 from keel_verify.adapters.recording import RecordedEvent
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
+from keel_verify.emit.requests import MAX_TEXT
+
+#: Provider ids longer than this are replaced by their hash; lists keep this many items;
+#: a provider reference whose canonical form is still over MAX_REF_BYTES is replaced by
+#: its hash. Provider values are untrusted, and Keel bounds what an atom may carry.
+MAX_REF_TEXT = 200
+MAX_REF_ITEMS = 8
+MAX_REF_BYTES = 2048
+JCS_MAX = 2**53 - 1
 
 #: Audio deltas of one stream are folded into one atom while they arrive within this
 #: window of gateway time from the first one.
@@ -116,6 +125,28 @@ class SessionPlan:
         return tuple(step for step in self.steps if isinstance(step, Turn))
 
 
+def bounded(value: Any) -> Any:
+    """``value`` (provider ids: strings, integers, lists, objects) within Keel's bounds:
+    long strings become ``sha256:`` of their UTF-8 bytes, lists keep their first items,
+    integers outside the JCS range become strings, None members are dropped."""
+    if isinstance(value, str):
+        if len(value) > MAX_REF_TEXT:
+            return tagged_sha256(value.encode("utf-8", "surrogatepass"))
+        return value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -JCS_MAX <= value <= JCS_MAX else str(value)
+    if isinstance(value, list):
+        return [bounded(item) for item in value[:MAX_REF_ITEMS]]
+    if isinstance(value, dict):
+        kept = {str(k)[:MAX_REF_TEXT]: bounded(v) for k, v in value.items() if v is not None}
+        if len(canonical_bytes(kept)) > MAX_REF_BYTES:
+            return {"ref_hash": tagged_sha256(canonical_bytes(kept))}
+        return kept
+    return tagged_sha256(canonical_bytes(value))  # floats and the like: committed, not shown
+
+
 def arguments_of(raw: Any) -> tuple[dict[str, Any] | None, str]:
     """Tool-call arguments (a JSON string or object) -> (object or None, hash)."""
     if isinstance(raw, str):
@@ -155,6 +186,7 @@ class PlanBuilder:
     _pending: dict[str, list[_Pending]] = field(default_factory=dict)
     _runs: dict[tuple[str, ...], AudioRun] = field(default_factory=dict)
     _serial: int = 0
+    _index: dict[str, int] = field(default_factory=dict)  # step key -> place in steps
 
     # -- the ledger ----------------------------------------------------------------------
 
@@ -176,28 +208,58 @@ class PlanBuilder:
         pending = self._pending.pop(group, [])
         for item in pending:
             self._account([item.event.line], "aggregated", target, item.rule)
-        return tuple(item.event.line for item in pending)
+        lines = tuple(item.event.line for item in pending)
+        self._attach(target, lines)
+        return lines
 
     def fold(self, event: RecordedEvent, target: str, rule: str) -> None:
         """Account ``event`` as folded into the existing atom or turn ``target``."""
         self._account([event.line], "aggregated", target, rule)
+        self._attach(target, (event.line,))
+
+    def _attach(self, target: str, lines: tuple[int, ...]) -> None:
+        """Add ``lines`` to the step ``target`` if it is already in the plan."""
+        index = self._index.get(target)
+        if index is None or not lines:
+            return
+        step = self.steps[index]
+        if isinstance(step, (Atom, Turn)):
+            self.steps[index] = replace(step, lines=tuple(sorted({*step.lines, *lines})))
+
+    def _append(self, step: Step) -> None:
+        self._index[step.key] = len(self.steps)
+        self.steps.append(step)
+
+    def _add_usage(self, metric: str, amount: int) -> None:
+        self.usage[metric] = min(JCS_MAX, self.usage[metric] + amount)
 
     # -- steps ---------------------------------------------------------------------------
 
     def atom(self, atom_type: str, at_ns: int, direction: str | None, fields: dict[str, Any],
              sources: Sequence[RecordedEvent], *, rule: str, group: str | None = None) -> Atom:
         """Append an atom made from ``sources`` (and from the events pending under
-        ``group``, folded in)."""
+        ``group``, folded in). A transcript longer than Keel accepts in one span is
+        recorded as consecutive spans (``provider_ref.part``), never cut."""
+        text = fields.get("text")
+        if atom_type == "transcript_span" and isinstance(text, str) and len(text) > MAX_TEXT:
+            parts = [text[i:i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)]
+            for number, part in enumerate(parts[:-1], start=1):
+                self.atom(atom_type, at_ns, direction, {**fields, "text": part, "provider_ref": {
+                    **(fields.get("provider_ref") or {}), "part": number}}, sources, rule=rule)
+            fields = {**fields, "text": parts[-1], "provider_ref": {
+                **(fields.get("provider_ref") or {}), "part": len(parts)}}
         key = self._key(atom_type)
         own = [event.line for event in sources]
         self._account(own, "atom", key, rule)
         folded = self.settle(group, key) if group is not None else ()
         kept = {k: v for k, v in fields.items() if v is not None}
+        for name in ("tool_name", "call_id", "reason", "approved_by"):
+            if isinstance(kept.get(name), str):
+                kept[name] = bounded(kept[name])
         if isinstance(kept.get("provider_ref"), dict):
-            kept["provider_ref"] = {k: v for k, v in kept["provider_ref"].items()
-                                    if v is not None}
+            kept["provider_ref"] = bounded(kept["provider_ref"])
         atom = Atom(key, atom_type, at_ns, direction, kept, tuple(sorted({*own, *folded})))
-        self.steps.append(atom)
+        self._append(atom)
         return atom
 
     def opaque(self, event: RecordedEvent, rule: str) -> Atom:
@@ -209,7 +271,7 @@ class PlanBuilder:
         atom = Atom(key, "provider_opaque_marker", event.ts_ns, direction,
                     {"provider_event_type": event.type[:200], "marker_hash": event.event_hash},
                     (event.line,))
-        self.steps.append(atom)
+        self._append(atom)
         return atom
 
     def turn(self, at_ns: int, sources: Sequence[RecordedEvent], *, input_tokens: int = 0,
@@ -221,11 +283,11 @@ class PlanBuilder:
         self._account(own, "turn", key, rule)
         folded = self.settle(group, key) if group is not None else ()
         self.turn_count += 1
-        self.usage["input_tokens"] += input_tokens
-        self.usage["output_tokens"] += output_tokens
+        self._add_usage("input_tokens", input_tokens)
+        self._add_usage("output_tokens", output_tokens)
         turn = Turn(key, at_ns, input_tokens, output_tokens, dict(metadata or {}),
                     tuple(tool_calls), tuple(sorted({*own, *folded})))
-        self.steps.append(turn)
+        self._append(turn)
         return turn
 
     def interrupt_turn(self, at_ns: int, turn_index: int, reason: str,
@@ -234,7 +296,7 @@ class PlanBuilder:
         lines = tuple(event.line for event in sources)
         self._account(lines, "turn", key, rule)
         step = TurnInterruption(key, at_ns, turn_index, reason, lines)
-        self.steps.append(step)
+        self._append(step)
         return step
 
     # -- audio ---------------------------------------------------------------------------
@@ -274,8 +336,8 @@ class PlanBuilder:
         atoms = []
         for run in runs:
             direction = run.key[0]
-            metric = "audio_input_ms" if direction == "inbound" else "audio_output_ms"
-            self.usage[metric] += run.duration_ms
+            self._add_usage("audio_input_ms" if direction == "inbound" else "audio_output_ms",
+                            run.duration_ms)
             key = self._key("audio_chunk")
             self._account(run.lines, "aggregated", key, "audio_deltas_per_stream_window")
             atom = Atom(key, "audio_chunk", run.first_ns, direction, {
@@ -285,7 +347,7 @@ class PlanBuilder:
                 "byte_count": run.byte_count,
                 "provider_ref": {**run.ref, "event_count": len(run.lines)},
             }, tuple(run.lines))
-            self.steps.append(atom)
+            self._append(atom)
             atoms.append(atom)
         return atoms
 
@@ -305,10 +367,10 @@ class PlanBuilder:
         first = min(event.ts_ns for event in self.events)
         last = max(event.ts_ns for event in self.events)
         usage = dict(self.usage)
-        usage["duration_ms"] = (last - first) // 1_000_000
+        usage["duration_ms"] = min(JCS_MAX, (last - first) // 1_000_000)
         return SessionPlan(
-            provider=self.provider, model=model, started_ns=first, ended_ns=last,
-            metadata=metadata, steps=tuple(self.steps),
+            provider=self.provider, model=bounded(model), started_ns=first, ended_ns=last,
+            metadata=bounded(metadata), steps=tuple(self.steps),
             accounting={line: tuple(items) for line, items in sorted(self.accounting.items())},
             usage=usage,
         )

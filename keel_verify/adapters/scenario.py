@@ -20,7 +20,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keel_verify.adapters.plan import Atom, SessionPlan, ToolCall, Turn, TurnInterruption
+from keel_verify.adapters.plan import (
+    Atom,
+    SessionPlan,
+    ToolCall,
+    Turn,
+    TurnInterruption,
+    bounded,
+)
 from keel_verify.crypto.canonical import canonical_bytes
 from keel_verify.emit.requests import MAX_BATCH_ATOMS
 from keel_verify.emit.signing import encoded_public_key
@@ -58,10 +65,10 @@ def _atom_body(atom: Atom, options: IngestOptions) -> dict[str, Any]:
 
 
 def _tool_call(call: ToolCall) -> dict[str, Any]:
-    body: dict[str, Any] = {"tool_name": call.tool_name[:200],
+    body: dict[str, Any] = {"tool_name": bounded(call.tool_name),
                             "arguments_hash": call.arguments_hash}
     if call.call_id:
-        body["call_id"] = call.call_id[:200]
+        body["call_id"] = bounded(call.call_id)
     return body
 
 
@@ -73,10 +80,10 @@ def _turn_calls(turn: Turn) -> list[Call]:
     calls = [Call("turns", turn.at_ns, body)]
     for number, extra in enumerate(turn.tool_calls[1:], start=1):
         action: dict[str, Any] = {"idempotency_key": f"{turn.key}-action-{number}",
-                                  "action_name": extra.tool_name[:200],
+                                  "action_name": bounded(extra.tool_name),
                                   "arguments_hash": extra.arguments_hash}
         if extra.call_id:
-            action["resource_id"] = extra.call_id[:200]
+            action["resource_id"] = bounded(extra.call_id)
         calls.append(Call("action_permits", turn.at_ns, action))
     return calls
 
@@ -91,7 +98,7 @@ def _start_body(plan: SessionPlan, options: IngestOptions) -> dict[str, Any]:
         "idempotency_key": f"ingest-{plan.provider}-{digest}",
         "subject": options.subject or {"type": "end_user", "id": "caller"},
         "action": "realtime.session",
-        "resource": {"provider": plan.provider, "model": plan.model[:200],
+        "resource": {"provider": plan.provider, "model": plan.model,
                      "operation": "realtime.session", "execution_mode": "sidecar"},
         "metadata": metadata,
         "schema_version": options.schema_version,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keel_verify.adapters.audio import G711_ALAW_8K, G711_ULAW_8K, decode_base64
-from keel_verify.adapters.fields import count, obj, string
+from keel_verify.adapters.fields import array, count, obj, string
 from keel_verify.adapters.plan import PlanBuilder, SessionPlan
 from keel_verify.adapters.recording import RecordedEvent
 
@@ -105,7 +105,7 @@ def _start(state: _State, event: RecordedEvent) -> None:
         state.fmt = G711_ALAW_8K
     state.call_sid = string(start.get("callSid")) or state.call_sid
     state.stream_sid = string(start.get("streamSid")) or string(event.event.get("streamSid"))
-    tracks = [t for t in start.get("tracks") or [] if isinstance(t, str)]
+    tracks = [t for t in array(start.get("tracks")) if isinstance(t, str)]
     state.plan.atom("lifecycle_marker", event.ts_ns, None, {
         "marker": "stream_started",
         "provider_ref": {"call_sid": state.call_sid, "stream_sid": state.stream_sid,
