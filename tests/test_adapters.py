@@ -238,7 +238,10 @@ def test_chronapilot_confirmation_is_recorded_before_the_governed_tool_call() ->
     attempts = [(a.fields["tool_name"], a.fields["approval_status"])
                 for a in _atoms(plan, "tool_invocation_attempt")]
     assert attempts == [("create_event", "requested"), ("create_event", "approved"),
-                        ("get_next_event", "not_required")]
+                        ("create_event", "approved"), ("get_next_event", "not_required")]
+    executed = [a.fields["provider_ref"] for a in _atoms(plan, "tool_invocation_attempt")
+                if a.fields["provider_ref"]["stage"] == "executed"]
+    assert [ref["resource_id"] for ref in executed] == ["evt_8hq2k1", "evt_8hq2k1"]
     assert [[c.tool_name for c in t.tool_calls] for t in plan.turns] == [
         [], ["create_event"], ["get_next_event"]]
     assert plan.turns[1].metadata["affected_resource_ids"] == ["evt_8hq2k1"]
@@ -354,3 +357,38 @@ def test_no_fixture_audio_appears_in_the_v1_artifact() -> None:
                 if isinstance(value, str) and len(value) > 40:
                     assert value[:40] not in artifact
                     assert base64.b64decode(value)[:32].hex() not in artifact
+
+
+# -- keel-emit ingest -----------------------------------------------------------------------
+
+
+def test_ingest_command_writes_a_verified_artifact_and_the_ledger(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_emit_cli import run
+
+    out, ledger = tmp_path / "session.json", tmp_path / "ledger.json"
+    code, _, err = run(["ingest", "--provider", "twilio", str(DATA / "twilio.jsonl"),
+                        "-o", str(out), "--ledger", str(ledger)], capsys)
+    assert code == 0, err
+    assert out.read_bytes() == dump_artifact(_ingest("twilio.jsonl").artifact)
+    assert verify_bytes(out.read_bytes(), _trust()).verdict is Verdict.VERIFIED
+    lines = json.loads(ledger.read_text())["lines"]
+    assert len(lines) == len(parse_recording_bytes(_fixture("twilio.jsonl")))
+    assert lines["1"] == [{"kind": "aggregated", "target": "twl-000001-lifecycle_marker",
+                           "rule": "handshake"}]
+
+
+def test_ingest_command_refuses_bad_recordings_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_emit_cli import assert_one_line_error, run
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"ts_ns": 1, "direction": "server", "event": {}}\n{"ts_ns": 1}\n')
+    out = tmp_path / "out.json"
+    code, _, err = run(["ingest", "--provider", "openai-realtime", str(bad), "-o", str(out)],
+                       capsys)
+    assert_one_line_error(code, err, "line 2: direction must be")
+    assert not out.exists()
+    code, _, err = run(["ingest", "--provider", "twilio", str(tmp_path / "none.jsonl"),
+                        "-o", str(out)], capsys)
+    assert_one_line_error(code, err, "no such file")

@@ -18,9 +18,10 @@ user's confirmation; read-only tools execute directly. What each becomes:
   data: only the event's hash).
 * ``action.proposed``: a ``tool_invocation_attempt`` with ``approval_status: requested``;
   ``action.confirm``: an attempt with ``approved`` and ``approved_by: client``, recorded
-  before the governed tool call. ``action.executed``: the tool call on the response's turn
-  (an attempt ``not_required`` first when nothing was proposed -- a read-only tool --, or
-  ``missing`` when a proposed action ran unconfirmed).
+  before the governed tool call. ``action.executed``: an attempt at stage ``executed``
+  with the affected resource id and the result's hash (``approved``; ``not_required`` for
+  a read-only tool that was never proposed; ``missing`` for a proposed action that ran
+  unconfirmed), and the tool call on the response's turn.
 * ``response.done``: the turn, with the executed tool calls; ``response.cancel`` while a
   response is under way: an ``interruption`` atom (``delivered_ms``: response audio
   received before the cancel; ``withheld_ms``: audio of that response received after it
@@ -170,7 +171,7 @@ def _proposed(state: _State, event: RecordedEvent) -> None:
         state.proposals[proposal_id] = _Proposal(name, arguments, arguments_hash)
     state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
         "tool_name": name, "call_id": proposal_id, "arguments_hash": arguments_hash,
-        "approval_status": "requested",
+        "approval_status": "requested", "provider_ref": {"stage": "proposed"},
     }, [event], rule="action_proposed")
 
 
@@ -184,7 +185,7 @@ def _confirm(state: _State, event: RecordedEvent) -> None:
     state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
         "tool_name": proposal.tool_name, "call_id": proposal_id,
         "arguments_hash": proposal.arguments_hash, "approval_status": "approved",
-        "approved_by": "client",
+        "approved_by": "client", "provider_ref": {"stage": "confirmed"},
     }, [event], rule="action_confirm")
 
 
@@ -193,24 +194,23 @@ def _executed(state: _State, event: RecordedEvent) -> None:
     action_id = string(body.get("id"))
     proposal = state.proposals.get(action_id or "")
     response = state.current()
-    if proposal is not None and proposal.confirmed:
-        call = ToolCall(proposal.tool_name, action_id, proposal.arguments,
-                        proposal.arguments_hash)
-        state.plan.pend(f"response:{response.number}", event, "action_executed")
+    if proposal is not None:
+        name, arguments, arguments_hash = (proposal.tool_name, proposal.arguments,
+                                           proposal.arguments_hash)
+        status = "approved" if proposal.confirmed else "missing"
     else:
         name, raw = _action_parts(body.get("action", body))
-        if proposal is not None:
-            name, arguments, arguments_hash = (proposal.tool_name, proposal.arguments,
-                                               proposal.arguments_hash)
-        else:
-            arguments, arguments_hash = arguments_of(raw)
-        call = ToolCall(name, action_id, arguments, arguments_hash)
-        state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
-            "tool_name": name, "call_id": action_id, "arguments_hash": arguments_hash,
-            "approval_status": "missing" if proposal is not None else "not_required",
-        }, [event], rule="action_executed")
-    response.tool_calls.append(call)
+        arguments, arguments_hash = arguments_of(raw)
+        status = "not_required"
     resource = string(body.get("resource_id"))
+    state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
+        "tool_name": name, "call_id": action_id, "arguments_hash": arguments_hash,
+        "approval_status": status,
+        "provider_ref": {"stage": "executed", "resource_id": resource,
+                         "result_hash": arguments_of(body.get("result"))[1]
+                         if "result" in body else None},
+    }, [event], rule="action_executed")
+    response.tool_calls.append(ToolCall(name, action_id, arguments, arguments_hash))
     if resource is not None:
         response.resources.append(resource)
 
