@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from keel_verify.adapters.audio import PCM16_24K, decode_base64
+from keel_verify.adapters.audio import PCM16_24K
 from keel_verify.adapters.fields import obj, string
 from keel_verify.adapters.plan import PlanBuilder, SessionPlan, ToolCall, arguments_of
 from keel_verify.adapters.recording import RecordedEvent
@@ -82,13 +82,7 @@ class _State:
 def adapt(events: Sequence[RecordedEvent]) -> SessionPlan:
     """The plan of a ChronaPilot voice realtime recording (pure)."""
     state = _State(PlanBuilder(PROVIDER, "cp", events))
-    for event in events:
-        state.plan.advance(event.ts_ns)
-        handler = _HANDLERS.get((event.direction, event.type))
-        if handler is None:
-            state.plan.opaque(event, "unmodelled_event")
-        else:
-            handler(state, event)
+    state.plan.walk(state, _HANDLERS, lambda event: (event.direction, event.type))
     if state.response is not None:
         _finish_response(state, None)
     return state.plan.finish(model=MODEL, metadata={"voice_provider": "chronapilot"})
@@ -104,17 +98,14 @@ def _session_update(state: _State, event: RecordedEvent) -> None:
 
 
 def _audio_in(state: _State, event: RecordedEvent) -> None:
-    data = decode_base64(event.event.get("audio"))
-    if data is None:
-        state.plan.opaque(event, "undecodable_audio")
-        return
-    state.plan.audio(event, _IN, PCM16_24K, data, {"stream": "audio.append"})
+    data = state.plan.decoded(event, event.event.get("audio"))
+    if data is not None:
+        state.plan.audio(event, _IN, PCM16_24K, data, {"stream": "audio.append"})
 
 
 def _audio_out(state: _State, event: RecordedEvent) -> None:
-    data = decode_base64(event.event.get("audio"))
+    data = state.plan.decoded(event, event.event.get("audio"))
     if data is None:
-        state.plan.opaque(event, "undecodable_audio")
         return
     response = state.current()
     if response.cancel is None:
@@ -130,24 +121,13 @@ def _partial(state: _State, event: RecordedEvent) -> None:
 
 
 def _final(state: _State, event: RecordedEvent) -> None:
-    text = string(event.event.get("text"))
-    if text is None:
-        state.plan.opaque(event, "empty_transcript")
-        return
-    state.plan.atom("transcript_span", event.ts_ns, "inbound", {
-        "text": text, "speaker": "caller", "is_final": True,
-    }, [event], rule="transcript_final", group="transcript")
+    state.plan.transcript(event, event.event.get("text"), "inbound", "caller",
+                          rule="transcript_final", group="transcript")
 
 
 def _text_append(state: _State, event: RecordedEvent) -> None:
-    text = string(event.event.get("text"))
-    if text is None:
-        state.plan.opaque(event, "empty_text")
-        return
-    state.plan.atom("transcript_span", event.ts_ns, "inbound", {
-        "text": text, "speaker": "caller", "is_final": True,
-        "provider_ref": {"input": "text.append"},
-    }, [event], rule="text_turn")
+    state.plan.transcript(event, event.event.get("text"), "inbound", "caller",
+                          rule="text_turn", ref={"input": "text.append"})
 
 
 def _intent(state: _State, event: RecordedEvent) -> None:

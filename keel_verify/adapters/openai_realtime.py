@@ -41,7 +41,6 @@ from keel_verify.adapters.audio import (
     G711_ULAW_8K,
     PCM16_24K,
     AudioFormat,
-    decode_base64,
 )
 from keel_verify.adapters.fields import array, count, obj, string
 from keel_verify.adapters.plan import PlanBuilder, SessionPlan, ToolCall, arguments_of
@@ -115,14 +114,8 @@ class _State:
 def adapt(events: Sequence[RecordedEvent]) -> SessionPlan:
     """The plan of an OpenAI Realtime recording (pure: same events, same plan)."""
     state = _State(PlanBuilder(PROVIDER, "oai", events))
-    for event in events:
-        state.plan.advance(event.ts_ns)
-        name = BETA_NAMES.get(event.type, event.type)
-        handler = _HANDLERS.get(name)
-        if handler is not None:
-            handler(state, event)
-        else:
-            _unmodelled(state, event)
+    state.plan.walk(state, _HANDLERS, lambda event: BETA_NAMES.get(event.type, event.type),
+                    fallback=_unmodelled)
     for response in list(state.responses.values()):
         if response.barge_in or response.truncate:  # cut off, but no response.done came
             _interruption(state, response, None)
@@ -168,21 +161,19 @@ def _session(state: _State, event: RecordedEvent) -> None:
 
 
 def _input_audio(state: _State, event: RecordedEvent) -> None:
-    data = decode_base64(event.event.get("audio"))
+    data = state.plan.decoded(event, event.event.get("audio"))
     if data is None:
-        state.plan.opaque(event, "undecodable_audio")
         return
     state.plan.audio(event, ("inbound", "input_audio_buffer"), state.input_fmt, data,
                      {"stream": "input_audio_buffer"})
 
 
 def _output_audio(state: _State, event: RecordedEvent) -> None:
-    data = decode_base64(event.event.get("delta"))
+    data = state.plan.decoded(event, event.event.get("delta"))
+    if data is None:
+        return
     item_id = string(event.event.get("item_id")) or "unknown_item"
     response_id = string(event.event.get("response_id")) or state.active or "unknown_response"
-    if data is None:
-        state.plan.opaque(event, "undecodable_audio")
-        return
     response = state.response(response_id)
     if item_id not in response.items:
         response.items.append(item_id)
@@ -197,14 +188,10 @@ def _output_audio(state: _State, event: RecordedEvent) -> None:
 
 def _input_transcript(state: _State, event: RecordedEvent) -> None:
     item_id = string(event.event.get("item_id")) or "unknown_item"
-    text = string(event.event.get("transcript"))
-    if text is None:  # nothing heard: the item's events stay pending, then opaque
-        state.plan.opaque(event, "empty_transcript")
-        return
-    state.plan.atom("transcript_span", event.ts_ns, "inbound", {
-        "text": text, "speaker": "caller", "is_final": True,
-        "provider_ref": {"item_id": item_id},
-    }, [event], rule="input_transcription", group=f"item:{item_id}")
+    # nothing heard (empty): the item's pending events end as opaque markers
+    state.plan.transcript(event, event.event.get("transcript"), "inbound", "caller",
+                          rule="input_transcription", group=f"item:{item_id}",
+                          ref={"item_id": item_id})
 
 
 def _output_transcript(state: _State, event: RecordedEvent) -> None:

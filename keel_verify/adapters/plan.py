@@ -22,11 +22,11 @@ marker, so nothing is ever dropped silently.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from keel_verify.adapters.audio import AudioFormat, AudioRun
+from keel_verify.adapters.audio import AudioFormat, AudioRun, decode_base64
 from keel_verify.adapters.recording import RecordedEvent
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.emit.requests import MAX_TEXT
@@ -44,6 +44,8 @@ JCS_MAX = 2**53 - 1
 AUDIO_WINDOW_NS = 1_000_000_000
 
 DispositionKind = Literal["atom", "aggregated", "turn", "opaque"]
+S = TypeVar("S")  # an adapter's walking state
+K = TypeVar("K")  # what an adapter's handlers are keyed by
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,42 @@ class PlanBuilder:
 
     def _add_usage(self, metric: str, amount: int) -> None:
         self.usage[metric] = min(JCS_MAX, self.usage[metric] + amount)
+
+    # -- walking the recording ---------------------------------------------------------
+
+    def walk(self, state: S, handlers: Mapping[K, Callable[[S, RecordedEvent], None]],
+             key: Callable[[RecordedEvent], K],
+             fallback: Callable[[S, RecordedEvent], None] | None = None) -> None:
+        """Feed every event, in order, to ``handlers[key(event)]`` (closing audio windows
+        as time passes). An event no handler takes goes to ``fallback``, or becomes an
+        opaque marker (rule ``unmodelled_event``)."""
+        for event in self.events:
+            self.advance(event.ts_ns)
+            handler = handlers.get(key(event))
+            if handler is not None:
+                handler(state, event)
+            elif fallback is not None:
+                fallback(state, event)
+            else:
+                self.opaque(event, "unmodelled_event")
+
+    def decoded(self, event: RecordedEvent, value: Any) -> bytes | None:
+        """The bytes of a base64 audio member; None (and an opaque marker) if it is not."""
+        data = decode_base64(value)
+        if data is None:
+            self.opaque(event, "undecodable_audio")
+        return data
+
+    def transcript(self, event: RecordedEvent, text: Any, direction: str, speaker: str, *,
+                   rule: str, group: str | None = None,
+                   ref: dict[str, Any] | None = None) -> Atom | None:
+        """A final ``transcript_span`` from ``event``; an empty text is an opaque marker."""
+        if not isinstance(text, str) or not text:
+            self.opaque(event, "empty_transcript")
+            return None
+        return self.atom("transcript_span", event.ts_ns, direction, {
+            "text": text, "speaker": speaker, "is_final": True, "provider_ref": ref,
+        }, [event], rule=rule, group=group)
 
     # -- steps ---------------------------------------------------------------------------
 

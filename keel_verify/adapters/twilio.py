@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from keel_verify.adapters.audio import G711_ALAW_8K, G711_ULAW_8K, decode_base64
+from keel_verify.adapters.audio import G711_ALAW_8K, G711_ULAW_8K, AudioFormat
 from keel_verify.adapters.fields import array, count, obj, string
 from keel_verify.adapters.plan import PlanBuilder, SessionPlan
 from keel_verify.adapters.recording import RecordedEvent
@@ -64,7 +64,7 @@ class _Cleared:
 @dataclass
 class _State:
     plan: PlanBuilder
-    fmt = G711_ULAW_8K
+    fmt: AudioFormat = G711_ULAW_8K
     call_sid: str | None = None
     stream_sid: str | None = None
     turn: _Turn | None = None
@@ -75,13 +75,7 @@ class _State:
 def adapt(events: Sequence[RecordedEvent]) -> SessionPlan:
     """The plan of a Twilio Media Streams recording (pure)."""
     state = _State(PlanBuilder(PROVIDER, "twl", events))
-    for event in events:
-        state.plan.advance(event.ts_ns)
-        handler = _HANDLERS.get((event.direction, event.type))
-        if handler is None:
-            state.plan.opaque(event, "unmodelled_event")
-        else:
-            handler(state, event)
+    state.plan.walk(state, _HANDLERS, lambda event: (event.direction, event.type))
     _settle_clear(state)
     if state.turn is not None:
         _complete(state, state.turn, None, "recording_ended")
@@ -127,9 +121,8 @@ def _media_ref(run_ref: dict[str, Any], media: dict[str, Any]) -> None:
 
 def _media_in(state: _State, event: RecordedEvent) -> None:
     media = obj(event.event.get("media"))
-    data = decode_base64(media.get("payload"))
+    data = state.plan.decoded(event, media.get("payload"))
     if data is None:
-        state.plan.opaque(event, "undecodable_audio")
         return
     track = string(media.get("track")) or "inbound"
     direction = "outbound" if track.startswith("outbound") else "inbound"
@@ -139,10 +132,8 @@ def _media_in(state: _State, event: RecordedEvent) -> None:
 
 
 def _media_out(state: _State, event: RecordedEvent) -> None:
-    media = event.event.get("media")
-    data = decode_base64(media.get("payload") if isinstance(media, dict) else None)
+    data = state.plan.decoded(event, obj(event.event.get("media")).get("payload"))
     if data is None:
-        state.plan.opaque(event, "undecodable_audio")
         return
     _settle_clear(state)  # new audio after a clear: the old turn is closed for good
     if state.turn is None:
