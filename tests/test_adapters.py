@@ -125,11 +125,11 @@ def test_openai_audio_chunks_hash_the_decoded_bytes_with_durations_from_byte_cou
     assert [a.fields["duration_ms"] for a in inbound] == [1000, 500, 800]
     first_ten = b"".join(pcm16_tone(100, 2400 * i) for i in range(10))
     assert inbound[0].fields["content_hash"] == _sha(first_ten)
-    assert inbound[0].fields["byte_count"] == 48_000
-    assert inbound[0].fields["format"] == "pcm16/24000"
+    assert inbound[0].fields["attributes"]["byte_count"] == 48_000
+    assert inbound[0].fields["format"] == "pcm16"
     outbound = [a for a in _atoms(plan, "audio_chunk") if a.direction == "outbound"]
     assert [a.fields["duration_ms"] for a in outbound] == [1200, 900]
-    assert outbound[0].fields["provider_ref"]["item_id"] == "item_asst_2"
+    assert outbound[0].fields["attributes"]["item_id"] == "item_asst_2"
     assert plan.usage["audio_input_ms"] == 2300 and plan.usage["audio_output_ms"] == 2100
 
 
@@ -140,7 +140,7 @@ def test_openai_transcripts_tools_approvals_and_turns() -> None:
                      ("outbound", "Your order shipped this morning and"),
                      ("inbound", "Also, create a private repo called test-repo."),
                      ("outbound", "Done: test-repo is created and private.")]
-    attempts = [(a.fields["tool_name"], a.fields["call_id"], a.fields["approval_status"],
+    attempts = [(a.fields["tool_name"], a.fields["call_id"], a.fields["approval"],
                  a.fields.get("approved_by")) for a in _atoms(plan, "tool_invocation_attempt")]
     assert attempts == [("lookup_order_status", "call_1", "not_required", None),
                         ("create_repository", "mcpr_1", "requested", None),
@@ -165,7 +165,7 @@ def test_openai_barge_in_gives_delivered_and_withheld_durations() -> None:
     assert interruption.fields["withheld_ms"] == 750
     assert interruption.fields["interrupted_turn_index"] == 2
     assert interruption.fields["reason"] == "caller_barge_in"
-    assert interruption.fields["provider_ref"]["cancel_acknowledged"] is True
+    assert interruption.fields["attributes"]["cancel_acknowledged"] is True
     assert interruption.captured_at_ns == T0_NS + 2300 * 1_000_000  # speech_started
     [record] = [s for s in plan.steps if isinstance(s, TurnInterruption)]
     assert record.turn_index == 2
@@ -185,7 +185,7 @@ def test_openai_errors_and_unknown_events_become_opaque_markers_with_their_hash(
 def test_openai_beta_names_and_g711_formats() -> None:
     plan = _plan("openai_realtime_beta.jsonl")
     chunks = {a.direction: a for a in _atoms(plan, "audio_chunk")}
-    assert chunks["inbound"].fields["format"] == "g711_ulaw/8000"
+    assert chunks["inbound"].fields["format"] == "g711_ulaw"
     assert chunks["inbound"].fields["duration_ms"] == 500
     assert chunks["outbound"].fields["duration_ms"] == 1000
     assert chunks["outbound"].fields["content_hash"] == _sha(
@@ -200,23 +200,23 @@ def test_openai_beta_names_and_g711_formats() -> None:
 def test_twilio_start_media_marks_clear_dtmf_stop() -> None:
     plan = _plan("twilio.jsonl")
     start, stop = _atoms(plan, "lifecycle_marker")
-    assert start.fields["marker"] == "stream_started" and stop.fields["marker"] == "stream_stopped"
-    assert start.fields["provider_ref"]["call_sid"] == "CA5b4a6c3f2e1d0c9b8a7f6e5d4c3b2a10"
-    assert start.fields["provider_ref"]["encoding"] == "audio/x-mulaw"
+    assert start.fields["marker_type"] == "stream_started" and stop.fields["marker_type"] == "stream_stopped"
+    assert start.fields["attributes"]["call_sid"] == "CA5b4a6c3f2e1d0c9b8a7f6e5d4c3b2a10"
+    assert start.fields["attributes"]["encoding"] == "audio/x-mulaw"
     assert start.lines == (1, 2)  # connected folds into start
     first = _atoms(plan, "audio_chunk")[0]
-    assert first.direction == "inbound" and first.fields["format"] == "g711_ulaw/8000"
-    assert first.fields["provider_ref"]["first_chunk"] == 1
-    assert first.fields["provider_ref"]["last_chunk"] == 50
-    assert first.fields["provider_ref"]["first_timestamp_ms"] == 20
-    assert first.fields["duration_ms"] == 1000 and first.fields["byte_count"] == 8000
+    assert first.direction == "inbound" and first.fields["format"] == "g711_ulaw"
+    assert first.fields["attributes"]["first_chunk"] == 1
+    assert first.fields["attributes"]["last_chunk"] == 50
+    assert first.fields["attributes"]["first_timestamp_ms"] == 20
+    assert first.fields["duration_ms"] == 1000 and first.fields["attributes"]["byte_count"] == 8000
     assert [t.metadata["status"] for t in plan.turns] == ["completed", "interrupted", "completed"]
     [interruption] = _atoms(plan, "interruption")
     # part A (1 s) confirmed played by its mark echo; part B (1 s) unconfirmed at the clear
     assert interruption.fields["delivered_ms"] == 1000
     assert interruption.fields["withheld_ms"] == 1000
     assert interruption.fields["interrupted_turn_index"] == 2
-    assert interruption.fields["provider_ref"]["cancel_acknowledged"] is True
+    assert interruption.fields["attributes"]["cancel_acknowledged"] is True
     [dtmf] = _atoms(plan, "provider_opaque_marker")
     assert dtmf.fields["provider_event_type"] == "dtmf"
     assert "digit" not in json.dumps(dtmf.fields)
@@ -231,16 +231,16 @@ def test_chronapilot_confirmation_is_recorded_before_the_governed_tool_call() ->
     types = [entry["event_type"] for entry in chain]
     approved = next(i for i, entry in enumerate(chain)
                     if entry["event_type"] == "voice.tool_invocation.attempted"
-                    and entry["canonicalized_payload"]["approval_status"] == "approved")
+                    and entry["canonicalized_payload"]["payload"]["approval"] == "approved")
     governed = types.index("voice.tool_invocation.governed")
     assert approved < governed
     plan = result.plan
-    attempts = [(a.fields["tool_name"], a.fields["approval_status"])
+    attempts = [(a.fields["tool_name"], a.fields["approval"])
                 for a in _atoms(plan, "tool_invocation_attempt")]
     assert attempts == [("create_event", "requested"), ("create_event", "approved"),
                         ("create_event", "approved"), ("get_next_event", "not_required")]
-    executed = [a.fields["provider_ref"] for a in _atoms(plan, "tool_invocation_attempt")
-                if a.fields["provider_ref"]["stage"] == "executed"]
+    executed = [a.fields["attributes"] for a in _atoms(plan, "tool_invocation_attempt")
+                if a.fields["attributes"]["stage"] == "executed"]
     assert [ref["resource_id"] for ref in executed] == ["evt_8hq2k1", "evt_8hq2k1"]
     assert [[c.tool_name for c in t.tool_calls] for t in plan.turns] == [
         [], ["create_event"], ["get_next_event"]]
@@ -262,7 +262,7 @@ def test_chronapilot_action_executed_without_confirmation_is_marked_missing() ->
                     "action": {"tool": "cancel_event", "arguments": {"id": "evt_1"}}}),
         ("server", {"type": "action.executed", "id": "a1", "resource_id": "evt_1"}),
         ("server", {"type": "response.done"})))
-    statuses = [a.fields["approval_status"] for a in _atoms(plan, "tool_invocation_attempt")]
+    statuses = [a.fields["approval"] for a in _atoms(plan, "tool_invocation_attempt")]
     assert statuses == ["requested", "missing"]
     assert [c.tool_name for c in plan.turns[0].tool_calls] == ["cancel_event"]
 
@@ -290,14 +290,14 @@ def test_an_oversized_transcript_is_split_never_cut() -> None:
     plan = adapt_recording("chronapilot", _log(("client", {"type": "text.append", "text": text})))
     spans = _atoms(plan, "transcript_span")
     assert "".join(s.fields["text"] for s in spans) == text
-    assert [s.fields["provider_ref"]["part"] for s in spans] == [1, 2]
+    assert [s.fields["attributes"]["part"] for s in spans] == [1, 2]
 
 
 def test_long_provider_ids_are_replaced_by_their_hash() -> None:
     sid = "MZ" + "x" * 500
     plan = adapt_recording("twilio", _log(("server", {"event": "start", "start": {
         "streamSid": sid, "tracks": ["inbound"] * 50}})))
-    ref = plan.atoms[0].fields["provider_ref"]
+    ref = plan.atoms[0].fields["attributes"]
     assert ref["stream_sid"] == _sha(sid.encode()) and len(ref["tracks"]) == 8
 
 
@@ -336,11 +336,12 @@ def test_recording_schema_accepts_every_fixture_line() -> None:
 
 def test_sidecar_key_signs_every_atom_and_the_engine_verifies_it() -> None:
     key = ed25519_key_from_seed(b"keel-verify TEST sidecar for adapters")
-    result = ingest_bytes("chronapilot", _fixture("chronapilot.jsonl"),
-                          options=IngestOptions(schema_version=1, sidecar_key=key))
+    result = ingest_bytes("chronapilot", _fixture("chronapilot.jsonl"), sidecar_key=key,
+                          options=IngestOptions(schema_version=1))
     atoms = [e["canonicalized_payload"] for e in result.artifact["chain"]
              if "atom_type" in e["canonicalized_payload"]]
-    assert atoms and all(a["sidecar_signature"]["status"] == "verified" for a in atoms)
+    assert atoms and all(a["signatures"] and a["signatures"][0]["status"] == "verified"
+                         for a in atoms)
     assert verify_bytes(dump_artifact(result.artifact), _trust()).verdict is Verdict.VERIFIED
 
 

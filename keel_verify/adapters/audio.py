@@ -2,8 +2,9 @@
 
 Keel never receives media bytes. An adapter decodes a provider's base64 audio only to
 count and hash it: the atom carries ``content_hash`` (SHA-256 of the decoded bytes of
-every delta it aggregates, concatenated in arrival order), ``byte_count`` and
-``duration_ms`` computed from the byte count and the format.
+every delta it aggregates, concatenated in arrival order), ``format``, ``sample_rate_hz``,
+``duration_ms`` computed from the byte count and the format, and the byte count in its
+``attributes``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class AudioFormat:
-    """A mono sample format: the Keel ``format`` label and its byte rate."""
+    """A mono sample format: the Keel ``format`` label, its sample rate and byte rate."""
 
-    label: str  # e.g. "pcm16/24000"
+    label: str  # "pcm16", "g711_ulaw", "g711_alaw"
+    sample_rate_hz: int
     bytes_per_second: int
 
     def duration_ms(self, byte_count: int) -> int:
@@ -27,9 +29,9 @@ class AudioFormat:
         return byte_count * 1000 // self.bytes_per_second
 
 
-PCM16_24K = AudioFormat("pcm16/24000", 48_000)  # 16-bit little-endian mono, 24 kHz
-G711_ULAW_8K = AudioFormat("g711_ulaw/8000", 8_000)  # one byte per sample
-G711_ALAW_8K = AudioFormat("g711_alaw/8000", 8_000)
+PCM16_24K = AudioFormat("pcm16", 24_000, 48_000)  # 16-bit little-endian mono
+G711_ULAW_8K = AudioFormat("g711_ulaw", 8_000, 8_000)  # one byte per sample
+G711_ALAW_8K = AudioFormat("g711_alaw", 8_000, 8_000)
 
 
 def decode_base64(text: object) -> bytes | None:

@@ -11,12 +11,12 @@ user's confirmation; read-only tools execute directly. What each becomes:
 * ``session.update``: ``lifecycle_marker`` ``session_update_sent``.
 * ``audio.append`` (inbound) and ``audio.delta`` (outbound): decoded, hashed and folded
   into ``audio_chunk`` atoms per direction and one-second window. The protocol names PCM16
-  without a rate; it follows OpenAI Realtime, so 24 kHz mono is assumed (``pcm16/24000``).
+  without a rate; it follows OpenAI Realtime, so 24 kHz mono is assumed (``pcm16``, ``sample_rate_hz`` 24000).
 * ``transcript.final`` / ``text.append``: an inbound ``transcript_span``; the partials
   before a final fold into it.
 * ``intent.detected``: a ``provider_opaque_marker`` (its parameters may hold personal
   data: only the event's hash).
-* ``action.proposed``: a ``tool_invocation_attempt`` with ``approval_status: requested``;
+* ``action.proposed``: a ``tool_invocation_attempt`` with ``approval: requested``;
   ``action.confirm``: an attempt with ``approved`` and ``approved_by: client``, recorded
   before the governed tool call. ``action.executed``: an attempt at stage ``executed``
   with the affected resource id and the result's hash (``approved``; ``not_required`` for
@@ -91,8 +91,8 @@ def adapt(events: Sequence[RecordedEvent]) -> SessionPlan:
 def _session_update(state: _State, event: RecordedEvent) -> None:
     session = obj(event.event.get("session"))
     state.plan.atom("lifecycle_marker", event.ts_ns, None, {
-        "marker": "session_update_sent",
-        "provider_ref": {"event_hash": event.event_hash,
+        "marker_type": "session_update_sent",
+        "attributes": {"event_hash": event.event_hash,
                          "output_format": string(session.get("output_format"))},
     }, [event], rule="session_configuration")
 
@@ -151,7 +151,7 @@ def _proposed(state: _State, event: RecordedEvent) -> None:
         state.proposals[proposal_id] = _Proposal(name, arguments, arguments_hash)
     state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
         "tool_name": name, "call_id": proposal_id, "arguments_hash": arguments_hash,
-        "approval_status": "requested", "provider_ref": {"stage": "proposed"},
+        "approval": "requested", "attributes": {"stage": "proposed"},
     }, [event], rule="action_proposed")
 
 
@@ -164,8 +164,8 @@ def _confirm(state: _State, event: RecordedEvent) -> None:
     proposal.confirmed = True
     state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
         "tool_name": proposal.tool_name, "call_id": proposal_id,
-        "arguments_hash": proposal.arguments_hash, "approval_status": "approved",
-        "approved_by": "client", "provider_ref": {"stage": "confirmed"},
+        "arguments_hash": proposal.arguments_hash, "approval": "approved",
+        "approved_by": "client", "attributes": {"stage": "confirmed"},
     }, [event], rule="action_confirm")
 
 
@@ -185,8 +185,8 @@ def _executed(state: _State, event: RecordedEvent) -> None:
     resource = string(body.get("resource_id"))
     state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
         "tool_name": name, "call_id": action_id, "arguments_hash": arguments_hash,
-        "approval_status": status,
-        "provider_ref": {"stage": "executed", "resource_id": resource,
+        "approval": status,
+        "attributes": {"stage": "executed", "resource_id": resource,
                          "result_hash": arguments_of(body.get("result"))[1]
                          if "result" in body else None},
     }, [event], rule="action_executed")
@@ -225,14 +225,14 @@ def _finish_response(state: _State, event: RecordedEvent | None) -> None:
         return
     delivered = PCM16_24K.duration_ms(response.bytes_before_cancel)
     total = PCM16_24K.duration_ms(response.bytes_before_cancel + response.bytes_after_cancel)
-    plan.atom("interruption", response.cancel.ts_ns, "inbound", {
+    atom = plan.atom("interruption", response.cancel.ts_ns, "inbound", {
         "interrupted_turn_index": plan.turn_count, "reason": "caller_barge_in",
         "delivered_ms": delivered, "withheld_ms": total - delivered,
-        "provider_ref": {"response": response.number,
+        "attributes": {"response": response.number,
                          "cancel_acknowledged": event is not None},
     }, [response.cancel], rule="response_cancel")
-    plan.interrupt_turn(response.cancel.ts_ns, plan.turn_count, "caller_barge_in",
-                        [response.cancel], rule="response_cancel")
+    plan.interrupt_turn(atom, [response.cancel], rule="response_cancel",
+                        cancel_ack="response.done" if event is not None else None)
 
 
 _HANDLERS = {

@@ -1,15 +1,22 @@
 """``keel-emit ingest``: a provider recording -> a signed Keel voice-session attestation.
 
-In process (the default): the recording's plan runs through the keel-emit engine in
-memory, with a clock that follows the recording (each call happens at the gateway time of
-its last event, in whole seconds, never going back) and ids seeded by the recording's
-hash, so the same recording always gives the same artifact bytes.
+The recording's plan is sent through the sidecar client
+(:class:`keel_verify.emit.sidecar.SidecarClient`), which signs the atoms when a sidecar
+key is given, batches them and derives batch keys:
+
+* in process (the default), to a keel-emit engine in memory, with a clock that follows
+  the recording (each call happens at the recording time of its events, in whole
+  seconds, never going back) and ids seeded by the recording's hash, so the same
+  recording always gives the same artifact bytes;
+* with an endpoint, over HTTP to any Keel-compatible API (keel-emit serve or the service).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import json
+import sys
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,10 +29,22 @@ from keel_verify.adapters.scenario import Call, IngestOptions, plan_calls
 from keel_verify.emit.clock import SeededIds
 from keel_verify.emit.demo import TsaChoice, make_timestamper
 from keel_verify.emit.engine import Engine, EngineConfig
+from keel_verify.emit.errors import EmitError
 from keel_verify.emit.keys import demo_issuer_key
+from keel_verify.emit.sidecar import (
+    EngineTransport,
+    HttpTransport,
+    KeelApiError,
+    SidecarClient,
+    SidecarSigner,
+    Transport,
+)
 from keel_verify.emit.store import MemoryStore
+from keel_verify.errors import LoadError
+from keel_verify.load.loader import read_input
 
 MAX_RECORDING_BYTES = 1024 * 1024 * 1024  # 1 GiB of JSON Lines
+SIDECAR_KEY_ID = "ingest-sidecar"
 
 
 @dataclass
@@ -48,53 +67,66 @@ class RecordingClock:
 class Ingested:
     plan: SessionPlan
     calls: tuple[Call, ...]
-    responses: tuple[dict[str, Any], ...]
-    artifact: dict[str, Any]
+    end_answer: dict[str, Any]
+
+    @property
+    def artifact(self) -> dict[str, Any]:
+        artifact: dict[str, Any] = self.end_answer["attestation_artifact"]
+        return artifact
 
 
 def recording_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def ingest_bytes(provider: str, data: bytes, *, options: IngestOptions | None = None,
-                 issuer_key: Ed25519PrivateKey | None = None,
-                 tsa: TsaChoice = "local") -> Ingested:
-    """Adapt a recording and run it through an in-memory engine.
+def run_calls(calls: list[Call], client: SidecarClient,
+              clock: RecordingClock | None = None) -> dict[str, Any]:
+    """Send ``calls`` through ``client`` in order; the end call's answer."""
+    answer: dict[str, Any] = {}
+    for call in calls:
+        if clock is not None:
+            clock.at(call.at_ns)
+        if call.name == "events":
+            client.send(call.body["atoms"])
+        elif call.name == "start":
+            client.start(call.body)
+        elif call.name == "turns":
+            client.turn(call.body)
+        elif call.name == "action_permits":
+            client.action_permit(call.body)
+        elif call.name == "interruption_events":
+            client.interruption(call.body)
+        else:
+            answer = client.end(call.body)
+    return answer
 
-    ``provider`` is a key of :data:`keel_verify.adapters.ADAPTERS`. Raises
-    :class:`~keel_verify.adapters.recording.RecordingError` for an unreadable recording and
-    :class:`~keel_verify.emit.errors.EmitError` when the engine refuses a call.
+
+def ingest_bytes(provider: str, data: bytes, *, options: IngestOptions | None = None,
+                 issuer_key: Ed25519PrivateKey | None = None, tsa: TsaChoice = "local",
+                 sidecar_key: Ed25519PrivateKey | None = None,
+                 transport: Transport | None = None) -> Ingested:
+    """Adapt a recording and record it as one Keel session.
+
+    Without ``transport``, an in-memory engine signs with ``issuer_key`` (default: the
+    public TEST key) and witnesses with ``tsa``. ``provider`` is a key of
+    :data:`keel_verify.adapters.ADAPTERS`. Raises
+    :class:`~keel_verify.adapters.recording.RecordingError` for an unreadable recording,
+    and :class:`~keel_verify.emit.sidecar.KeelApiError` when the API refuses a call.
     """
     digest = recording_digest(data)
-    base = options or IngestOptions()
-    options = IngestOptions(project_id=base.project_id, subject=base.subject,
-                            schema_version=base.schema_version, sidecar_key=base.sidecar_key,
-                            sidecar_key_id=base.sidecar_key_id, recording_sha256=digest)
+    options = replace(options or IngestOptions(), recording_sha256=digest)
     plan = ADAPTERS[provider](parse_recording_bytes(data))
     calls = plan_calls(plan, options)
-    clock = RecordingClock()
-    engine = Engine(MemoryStore(), issuer_key=issuer_key or demo_issuer_key(), clock=clock,
-                    ids=SeededIds(f"{provider}\x00{digest}"), timestamper=make_timestamper(tsa),
-                    config=EngineConfig(schema_version=options.schema_version))
-    responses: list[dict[str, Any]] = []
-    session_id: str | None = None
-    for call in calls:
-        clock.at(call.at_ns)
-        response = engine.call(call.name, session_id, call.body)
-        if call.name == "start":
-            session_id = response["session_id"]
-        responses.append(response)
-    return Ingested(plan, tuple(calls), tuple(responses), responses[-1])
-
-
-def load_recording(path: str) -> bytes:
-    """The recording's bytes (``-``: standard input), bounded by :data:`MAX_RECORDING_BYTES`."""
-    import sys
-
-    from keel_verify.load.loader import read_input
-
-    source = sys.stdin.buffer if path == "-" else path
-    return read_input(source, max_bytes=MAX_RECORDING_BYTES)
+    clock = None
+    if transport is None:
+        clock = RecordingClock()
+        transport = EngineTransport(Engine(
+            MemoryStore(), issuer_key=issuer_key or demo_issuer_key(), clock=clock,
+            ids=SeededIds(f"{provider}\x00{digest}"), timestamper=make_timestamper(tsa),
+            config=EngineConfig(schema_version=options.schema_version)))
+    signer = None if sidecar_key is None else SidecarSigner(sidecar_key, SIDECAR_KEY_ID)
+    answer = run_calls(calls, SidecarClient(transport, signer), clock)
+    return Ingested(plan, tuple(calls), answer)
 
 
 def ledger_document(plan: SessionPlan) -> dict[str, Any]:
@@ -109,26 +141,26 @@ def ledger_document(plan: SessionPlan) -> dict[str, Any]:
 
 def ingest_recording(provider: str, path: str, *, schema_version: int, timestamper: Any,
                      issuer_key: Ed25519PrivateKey, sidecar_key: Ed25519PrivateKey | None,
-                     project_id: str) -> tuple[dict[str, Any], bytes]:
+                     project_id: str, endpoint: str | None = None,
+                     api_key: str | None = None) -> tuple[dict[str, Any], bytes]:
     """The ``keel-emit ingest`` command: (artifact, ledger JSON bytes).
 
     Every failure is an :class:`~keel_verify.emit.errors.EmitError` with one line.
     """
-    import json
-
-    from keel_verify.emit.errors import EmitError
-    from keel_verify.errors import LoadError
-
+    transport = None if endpoint is None else HttpTransport(endpoint, api_key or "")
     try:
-        data = load_recording(path)
+        data = read_input(sys.stdin.buffer if path == "-" else path,
+                          max_bytes=MAX_RECORDING_BYTES)
         result = ingest_bytes(provider, data, issuer_key=issuer_key, tsa=timestamper,
+                              sidecar_key=sidecar_key, transport=transport,
                               options=IngestOptions(project_id=project_id,
-                                                    schema_version=schema_version,
-                                                    sidecar_key=sidecar_key))
+                                                    schema_version=schema_version))
     except (LoadError, RecordingError) as error:
         raise EmitError(1, f"{path}: {error}") from None
-    except EmitError as error:
-        raise EmitError(error.status, f"{path}: the engine refused the session: "
-                                      f"{error.message}") from None
+    except KeelApiError as error:
+        where = endpoint or "the engine"
+        raise EmitError(1, f"{path}: {where} refused the session: {error}") from None
+    except OSError as error:  # the endpoint did not answer
+        raise EmitError(1, f"{endpoint}: {error.strerror or error}") from None
     ledger = json.dumps(ledger_document(result.plan), indent=1, sort_keys=True) + "\n"
     return result.artifact, ledger.encode("utf-8")

@@ -150,8 +150,8 @@ def _session(state: _State, event: RecordedEvent) -> None:
     marker = {"session.created": "session_created", "session.updated": "session_updated",
               "session.update": "session_update_sent"}[event.type]
     state.plan.atom("lifecycle_marker", event.ts_ns, None, {
-        "marker": marker,
-        "provider_ref": {"event_hash": event.event_hash, "model": state.model,
+        "marker_type": marker,
+        "attributes": {"event_hash": event.event_hash, "model": state.model,
                          "input_format": state.input_fmt.label,
                          "output_format": state.output_fmt.label},
     }, [event], rule="session_configuration")
@@ -205,7 +205,7 @@ def _output_transcript(state: _State, event: RecordedEvent) -> None:
         return
     state.plan.atom("transcript_span", event.ts_ns, "outbound", {
         "text": text, "speaker": "agent", "is_final": True,
-        "provider_ref": {"item_id": item_id,
+        "attributes": {"item_id": item_id,
                          "response_id": string(event.event.get("response_id"))},
     }, [event], rule="output_transcript", group=group)
 
@@ -273,7 +273,7 @@ def _interruption(state: _State, response: _Response, status: dict[str, Any] | N
     generated_bytes = sum(response.output_bytes.values())
     generated_ms = state.output_fmt.duration_ms(generated_bytes)
     delivered_ms = generated_ms
-    item_id = None
+    item_id, end_ms = None, None
     if response.truncate is not None:
         item_id = string(response.truncate.event.get("item_id"))
         end_ms = count(response.truncate.event.get("audio_end_ms")) or 0
@@ -285,16 +285,19 @@ def _interruption(state: _State, response: _Response, status: dict[str, Any] | N
     first = min(sources, key=lambda e: (e.ts_ns, e.line)) if sources else None
     at_ns = first.ts_ns if first is not None else state.plan.events[-1].ts_ns
     turn_index = state.plan.turn_count if status is not None else None
-    state.plan.atom("interruption", at_ns, "inbound" if speech else None, {
+    atom = state.plan.atom("interruption", at_ns, "inbound" if speech else None, {
         "interrupted_turn_index": turn_index,
         "reason": reason,
         "delivered_ms": delivered_ms,
         "withheld_ms": generated_ms - delivered_ms,
-        "provider_ref": {"response_id": response.response_id, "item_id": item_id,
+        "attributes": {"response_id": response.response_id, "item_id": item_id,
                          "cancel_acknowledged": response.acknowledged or status is not None},
     }, sources, rule="barge_in")
     if turn_index is not None and sources:
-        state.plan.interrupt_turn(at_ns, turn_index, reason, sources, rule="barge_in")
+        ack = ("conversation.item.truncated" if response.acknowledged
+               else "response.done" if status is not None else None)
+        state.plan.interrupt_turn(atom, sources, rule="barge_in", cutoff_offset_ms=end_ms,
+                                  cancel_ack=ack)
 
 
 # -- responses, tools and approvals ----------------------------------------------------------
@@ -321,8 +324,8 @@ def _function_call(state: _State, event: RecordedEvent) -> None:
         ToolCall(name, call_id, arguments, arguments_hash))
     state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
         "tool_name": name, "call_id": call_id, "arguments_hash": arguments_hash,
-        "approval_status": "not_required",
-        "provider_ref": {"item_id": item_id, "response_id": response_id},
+        "approval": "not_required",
+        "attributes": {"item_id": item_id, "response_id": response_id},
     }, [event], rule="function_call", group=f"fn:{item_id}")
 
 
@@ -339,8 +342,8 @@ def _item(state: _State, event: RecordedEvent) -> None:
         _, arguments_hash = arguments_of(item.get("arguments"))
         atom = state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
             "tool_name": name, "call_id": item_id, "arguments_hash": arguments_hash,
-            "approval_status": "requested",
-            "provider_ref": {"server_label": string(item.get("server_label")),
+            "approval": "requested",
+            "attributes": {"server_label": string(item.get("server_label")),
                              "approval_request_id": item_id},
         }, [event], rule="mcp_approval_request")
         state.item_atoms[item_id] = atom.key
@@ -350,9 +353,9 @@ def _item(state: _State, event: RecordedEvent) -> None:
         atom = state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
             "tool_name": state.approval_requests.get(request_id, "mcp_approval"),
             "call_id": request_id,
-            "approval_status": "approved" if approved else "denied",
+            "approval": "approved" if approved else "denied",
             "approved_by": "client" if event.direction == "client" else "provider",
-            "provider_ref": {"approval_request_id": request_id,
+            "attributes": {"approval_request_id": request_id,
                              "approval_response_id": item_id},
         }, [event], rule="mcp_approval_response")
         state.item_atoms[item_id] = atom.key
@@ -362,7 +365,7 @@ def _item(state: _State, event: RecordedEvent) -> None:
         if text:
             state.plan.atom("transcript_span", event.ts_ns, "inbound", {
                 "text": text, "speaker": "caller", "is_final": True,
-                "provider_ref": {"item_id": item_id, "input": "text"},
+                "attributes": {"item_id": item_id, "input": "text"},
             }, [event], rule="client_text_message")
         else:
             state.plan.opaque(event, "client_item")
@@ -391,8 +394,8 @@ def _response_done(state: _State, event: RecordedEvent) -> None:
             if not string(item.get("approval_request_id")):
                 plan.atom("tool_invocation_attempt", event.ts_ns, None, {
                     "tool_name": name, "call_id": call.call_id,
-                    "arguments_hash": arguments_hash, "approval_status": "not_required",
-                    "provider_ref": {"server_label": string(item.get("server_label"))},
+                    "arguments_hash": arguments_hash, "approval": "not_required",
+                    "attributes": {"server_label": string(item.get("server_label"))},
                 }, [event], rule="mcp_call")
     usage = obj(body.get("usage"))
     status = obj(body.get("status_details"))

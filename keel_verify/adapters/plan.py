@@ -29,7 +29,6 @@ from typing import Any, Literal, TypeVar
 from keel_verify.adapters.audio import AudioFormat, AudioRun, decode_base64
 from keel_verify.adapters.recording import RecordedEvent
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
-from keel_verify.emit.requests import MAX_TEXT
 
 #: Provider ids longer than this are replaced by their hash; lists keep this many items;
 #: a provider reference whose canonical form is still over MAX_REF_BYTES is replaced by
@@ -38,6 +37,8 @@ MAX_REF_TEXT = 200
 MAX_REF_ITEMS = 8
 MAX_REF_BYTES = 2048
 JCS_MAX = 2**53 - 1
+#: The longest transcript span the API takes (``LongText`` in keel_verify/emit/bodies.py).
+MAX_TEXT = 64 * 1024
 
 #: Audio deltas of one stream are folded into one atom while they arrive within this
 #: window of gateway time from the first one.
@@ -88,12 +89,18 @@ class Turn:
 
 @dataclass(frozen=True)
 class TurnInterruption:
-    """The governance record that turn ``turn_index`` (1-based) was cut off."""
+    """The governance record that turn ``turn_index`` (1-based) was cut off, with what
+    had been delivered and withheld, the provider's cut-off offset and its
+    acknowledgement of the cancel (``None``: none came)."""
 
     key: str
     at_ns: int
     turn_index: int
     reason: str
+    delivered_ms: int | None
+    withheld_ms: int | None
+    cutoff_offset_ms: int | None
+    cancel_ack: str | None
     lines: tuple[int, ...]
 
 
@@ -268,7 +275,7 @@ class PlanBuilder:
             self.opaque(event, "empty_transcript")
             return None
         return self.atom("transcript_span", event.ts_ns, direction, {
-            "text": text, "speaker": speaker, "is_final": True, "provider_ref": ref,
+            "text": text, "speaker": speaker, "is_final": True, "attributes": ref,
         }, [event], rule=rule, group=group)
 
     # -- steps ---------------------------------------------------------------------------
@@ -277,15 +284,15 @@ class PlanBuilder:
              sources: Sequence[RecordedEvent], *, rule: str, group: str | None = None) -> Atom:
         """Append an atom made from ``sources`` (and from the events pending under
         ``group``, folded in). A transcript longer than Keel accepts in one span is
-        recorded as consecutive spans (``provider_ref.part``), never cut."""
+        recorded as consecutive spans (``attributes.part``), never cut."""
         text = fields.get("text")
         if atom_type == "transcript_span" and isinstance(text, str) and len(text) > MAX_TEXT:
             parts = [text[i:i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)]
             for number, part in enumerate(parts[:-1], start=1):
-                self.atom(atom_type, at_ns, direction, {**fields, "text": part, "provider_ref": {
-                    **(fields.get("provider_ref") or {}), "part": number}}, sources, rule=rule)
-            fields = {**fields, "text": parts[-1], "provider_ref": {
-                **(fields.get("provider_ref") or {}), "part": len(parts)}}
+                self.atom(atom_type, at_ns, direction, {**fields, "text": part, "attributes": {
+                    **(fields.get("attributes") or {}), "part": number}}, sources, rule=rule)
+            fields = {**fields, "text": parts[-1], "attributes": {
+                **(fields.get("attributes") or {}), "part": len(parts)}}
         key = self._key(atom_type)
         own = [event.line for event in sources]
         self._account(own, "atom", key, rule)
@@ -294,8 +301,8 @@ class PlanBuilder:
         for name in ("tool_name", "call_id", "reason", "approved_by"):
             if isinstance(kept.get(name), str):
                 kept[name] = bounded(kept[name])
-        if isinstance(kept.get("provider_ref"), dict):
-            kept["provider_ref"] = bounded(kept["provider_ref"])
+        if isinstance(kept.get("attributes"), dict):
+            kept["attributes"] = bounded(kept["attributes"])
         atom = Atom(key, atom_type, at_ns, direction, kept, tuple(sorted({*own, *folded})))
         self._append(atom)
         return atom
@@ -328,12 +335,18 @@ class PlanBuilder:
         self._append(turn)
         return turn
 
-    def interrupt_turn(self, at_ns: int, turn_index: int, reason: str,
-                       sources: Sequence[RecordedEvent], *, rule: str) -> TurnInterruption:
+    def interrupt_turn(self, interruption: Atom, sources: Sequence[RecordedEvent], *,
+                       rule: str, cutoff_offset_ms: int | None = None,
+                       cancel_ack: str | None = None) -> TurnInterruption:
+        """The turn's interruption record, from its ``interruption`` atom."""
+        fields = interruption.fields
         key = self._key("interruption")
         lines = tuple(event.line for event in sources)
         self._account(lines, "turn", key, rule)
-        step = TurnInterruption(key, at_ns, turn_index, reason, lines)
+        step = TurnInterruption(key, interruption.captured_at_ns,
+                                fields["interrupted_turn_index"], fields["reason"],
+                                fields.get("delivered_ms"), fields.get("withheld_ms"),
+                                cutoff_offset_ms, cancel_ack, lines)
         self._append(step)
         return step
 
@@ -381,9 +394,10 @@ class PlanBuilder:
             atom = Atom(key, "audio_chunk", run.first_ns, direction, {
                 "content_hash": run.content_hash,
                 "format": run.fmt.label,
+                "sample_rate_hz": run.fmt.sample_rate_hz,
                 "duration_ms": run.duration_ms,
-                "byte_count": run.byte_count,
-                "provider_ref": {**run.ref, "event_count": len(run.lines)},
+                "attributes": bounded({**run.ref, "byte_count": run.byte_count,
+                                       "event_count": len(run.lines)}),
             }, tuple(run.lines))
             self._append(atom)
             atoms.append(atom)

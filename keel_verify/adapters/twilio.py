@@ -101,8 +101,8 @@ def _start(state: _State, event: RecordedEvent) -> None:
     state.stream_sid = string(start.get("streamSid")) or string(event.event.get("streamSid"))
     tracks = [t for t in array(start.get("tracks")) if isinstance(t, str)]
     state.plan.atom("lifecycle_marker", event.ts_ns, None, {
-        "marker": "stream_started",
-        "provider_ref": {"call_sid": state.call_sid, "stream_sid": state.stream_sid,
+        "marker_type": "stream_started",
+        "attributes": {"call_sid": state.call_sid, "stream_sid": state.stream_sid,
                          "account_sid": string(start.get("accountSid")), "tracks": tracks,
                          "encoding": encoding, "sample_rate": count(media.get("sampleRate")),
                          "channels": count(media.get("channels"))},
@@ -217,15 +217,15 @@ def _settle_clear(state: _State) -> None:
     delivered = state.fmt.duration_ms(turn.played_bytes)
     sent = state.fmt.duration_ms(turn.sent_bytes)
     sources = [cleared.clear, *cleared.echoes]
-    plan.atom("interruption", cleared.clear.ts_ns, None, {
+    atom = plan.atom("interruption", cleared.clear.ts_ns, None, {
         "interrupted_turn_index": plan.turn_count, "reason": "caller_barge_in",
         "delivered_ms": delivered, "withheld_ms": sent - delivered,
-        "provider_ref": {"stream_sid": state.stream_sid, "turn": record.metadata["provider_turn"],
+        "attributes": {"stream_sid": state.stream_sid, "turn": record.metadata["provider_turn"],
                          "cancel_acknowledged": not cleared.awaiting,
                          "unacknowledged_marks": sorted(cleared.awaiting) or None},
     }, sources, rule="clear")
-    plan.interrupt_turn(cleared.clear.ts_ns, plan.turn_count, "caller_barge_in", sources,
-                        rule="clear")
+    plan.interrupt_turn(atom, sources, rule="clear",
+                        cancel_ack=None if cleared.awaiting else "mark_echo")
 
 
 def _dtmf(state: _State, event: RecordedEvent) -> None:
@@ -239,8 +239,8 @@ def _stop(state: _State, event: RecordedEvent) -> None:
     state.plan.flush_audio()
     stop = obj(event.event.get("stop"))
     state.plan.atom("lifecycle_marker", event.ts_ns, None, {
-        "marker": "stream_stopped",
-        "provider_ref": {"call_sid": string(stop.get("callSid")) or state.call_sid,
+        "marker_type": "stream_stopped",
+        "attributes": {"call_sid": string(stop.get("callSid")) or state.call_sid,
                          "stream_sid": string(event.event.get("streamSid")) or state.stream_sid},
     }, [event], rule="stream_stop")
 
