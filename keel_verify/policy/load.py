@@ -77,9 +77,7 @@ def parse_policy(
     sha256: str | None = None,
 ) -> GatePolicy:
     """A validated policy document -> :class:`GatePolicy` (PolicyError when invalid)."""
-    from jsonschema.exceptions import best_match
-
-    error = best_match(_validator().iter_errors(document))
+    error = _most_precise(list(_validator().iter_errors(document)))
     if error is not None:
         pointer = "".join(f"/{token}" for token in error.absolute_path) or "/"
         message = " ".join(error.message.split())[:200]
@@ -102,6 +100,20 @@ def parse_policy(
         source=source,
         sha256=sha256,
     )
+
+
+def _most_precise(errors: list[Any]) -> Any:
+    """The error that says most exactly what is wrong: the deepest, and not the
+    "unevaluated properties" echo that a failing member leaves at its parent."""
+    flat: list[Any] = []
+    while errors:
+        error = errors.pop()
+        flat.append(error)
+        errors.extend(error.context or ())
+    if not flat:
+        return None
+    return min(flat, key=lambda e: (e.validator == "unevaluatedProperties", -len(e.absolute_path),
+                                    e.validator in ("allOf", "anyOf", "oneOf")))
 
 
 def _requirements(
