@@ -10,7 +10,7 @@ import click
 
 from keel_verify.errors import KeelVerifyError, TrustConfigError
 from keel_verify.gate import GateOptions, parse_output, run_gate
-from keel_verify.trust import resolve_trust_root_path
+from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
 from keel_verify.version import __version__
 
@@ -58,7 +58,7 @@ FORMAT_NAMES = ("text", "json", "jsonl", "junit", "sarif", "github")
               help="Trust this issuer key (repeatable).")
 @click.option("--trust-root", metavar="PATH",
               help="Trust-root JSON file: issuer keys with validity windows, TSA roots "
-                   "(also $KEEL_VERIFY_TRUST_ROOT).")
+                   "($KEEL_VERIFY_TRUST_ROOT applies as well; the strictest statement wins).")
 @click.option("--tsa-roots", multiple=True, metavar="PEM",
               help="PEM file of trusted time-stamp authority roots (repeatable).")
 @click.option("--self-attested", is_flag=True,
@@ -100,10 +100,10 @@ def command(
         raise click.UsageError("give at least one FILE, or --files-from")
     if as_json and output_format not in (None, "json"):
         raise click.UsageError(f"--json and --format {output_format} disagree")
-    trust_root = resolve_trust_root_path(trust_root)  # the option, else $KEEL_VERIFY_TRUST_ROOT
     options = GateOptions(
         files=files,
-        spec=TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict),
+        spec=TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict,
+                       environment_trust_root=environment_trust_root_path()),  # both apply
         files_from=files_from,
         policy_path=policy_path,
         stdout_format="json" if as_json else output_format or "text",

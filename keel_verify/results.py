@@ -106,13 +106,42 @@ class PolicyViolation:
 
 @dataclass(frozen=True)
 class SignerSummary:
-    """Who signed, and who (if anyone) vouches for that key."""
+    """Who signed, named by what verified, and who (if anyone) vouches for that key.
 
-    key_id: str | None
+    ``fingerprint`` is ``"sha256:"`` + hex SHA-256 of the key bytes that verified (None
+    when no signature verified); ``label`` is the trust policy's name for the key;
+    ``claimed_key_id`` is the artifact's own, unverified ``key_id``. ``trust_basis`` is
+    ``"trust-root"``, ``"pinned"``, ``"self-attested"`` or ``"none"``.
+    """
+
+    claimed_key_id: str | None
     public_key: str | None
     trust_source: str  # "pinned key", "trust-root file ...", "self-attested", "none"
     trusted: bool
     time_basis: str | None = None  # which time decided the key's validity window
+    fingerprint: str | None = None
+    label: str | None = None
+    trust_basis: str = "none"
+
+    @property
+    def name(self) -> str:
+        return signer_name(self.fingerprint, self.label, self.claimed_key_id)
+
+
+def _quoted(text: str) -> str:
+    # Artifact and trust-file text: never a line break or a screenful in a report line.
+    return text if len(text) <= 100 and text.isprintable() else f"{text!r:.100}"
+
+
+def signer_name(fingerprint: str | None, label: str | None, claimed_key_id: str | None) -> str:
+    """A signer in one phrase, by what verified: the trust policy's label and the key's
+    fingerprint; the artifact's own key_id only as a marked, unverified claim."""
+    name = fingerprint or "no verified key"
+    if label:
+        name = f"{_quoted(label)} ({name})"
+    if claimed_key_id and claimed_key_id != label:
+        name += f" [claims key_id {_quoted(claimed_key_id)}]"
+    return name
 
 
 @dataclass(frozen=True)
@@ -191,7 +220,8 @@ def main_indication(report: Report) -> Indication:
 
 def _self_attested_only(report: Report) -> bool:
     signer = report.signer
-    return signer is None or not signer.trusted or signer.trust_source.startswith("self-attested")
+    return signer is None or not signer.trusted or signer.trust_basis == "self-attested" \
+        or signer.trust_source.startswith("self-attested")
 
 
 @dataclass

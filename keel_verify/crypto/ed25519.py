@@ -33,6 +33,8 @@ L: Final = 2**252 + 27742317777372353535851937790883648493
 D: Final = (-121665 * pow(121666, P - 2, P)) % P
 _SQRT_M1: Final = pow(2, (P - 1) // 4, P)
 
+#: How the format writes keys and signatures: ``"ed25519:" + base64``.
+ED25519_PREFIX: Final = "ed25519:"
 PUBLIC_KEY_BYTES: Final = 32
 SIGNATURE_BYTES: Final = 64
 

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from keel_verify.crypto.ed25519 import Ed25519KeyError, decode_public_key
+from keel_verify.crypto.ed25519 import ED25519_PREFIX, Ed25519KeyError, decode_public_key
 from keel_verify.errors import TrustConfigError
 
 if TYPE_CHECKING:  # cryptography.x509 is imported only when TSA roots are actually used
     from cryptography import x509
 
-ED25519_PREFIX = "ed25519:"
 TRUST_ROOT_ENV = "KEEL_VERIFY_TRUST_ROOT"
 ISSUER_KEY_PURPOSE = "export_signing"
 
@@ -62,7 +61,8 @@ class TrustedKey:
     not_before: datetime | None = None
     not_after: datetime | None = None
     revoked_at: datetime | None = None
-    status: str = "active"  # "active" or "revoked"
+    status: str = "active"  # "active", "revoked" or (Keel manifests) "retired"
+    pinned: bool = False  # given as a bare key (--public-key), not by a trust-root file
 
     @property
     def encoded(self) -> str:
@@ -79,6 +79,13 @@ class TrustPolicy:
     tsa_roots_source: str | None = None
     strict: bool = False
 
+    def __post_init__(self) -> None:
+        if self.self_attested and self.issuer_keys:
+            raise TrustConfigError(
+                "self_attested conflicts with trusted issuer keys: accept the artifact's own "
+                "key or trust the listed keys, not both"
+            )
+
     @classmethod
     def self_attested_only(cls, *, strict: bool = False) -> TrustPolicy:
         return cls(self_attested=True, strict=strict)
@@ -86,7 +93,8 @@ class TrustPolicy:
     @classmethod
     def pinned(cls, *public_keys: str, strict: bool = False) -> TrustPolicy:
         keys = tuple(
-            TrustedKey(public_key=parse_ed25519_public_key(k), source="pinned key (--public-key)")
+            TrustedKey(public_key=parse_ed25519_public_key(k), source="pinned key (--public-key)",
+                       pinned=True)
             for k in public_keys
         )
         return cls(issuer_keys=keys, strict=strict)
@@ -99,10 +107,7 @@ class TrustPolicy:
         return tuple(k for k in self.issuer_keys if k.public_key == raw_public_key)
 
 
-def resolve_trust_root_path(
-    option: str | None, environ: Mapping[str, str] = os.environ
-) -> str | None:
-    """The trust-root path: ``--trust-root`` if given, else ``$KEEL_VERIFY_TRUST_ROOT``."""
-    if option:
-        return option
+def environment_trust_root_path(environ: Mapping[str, str] = os.environ) -> str | None:
+    """``$KEEL_VERIFY_TRUST_ROOT`` (None when unset or empty). It applies beside
+    ``--trust-root``: statements from both files hold, and the strictest wins."""
     return environ.get(TRUST_ROOT_ENV) or None
