@@ -10,6 +10,7 @@ import click
 
 from keel_verify.errors import KeelVerifyError, TrustConfigError
 from keel_verify.gate import GateOptions, parse_output, run_gate
+from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
 from keel_verify.version import __version__
@@ -61,6 +62,12 @@ FORMAT_NAMES = ("text", "json", "jsonl", "junit", "sarif", "github")
                    "($KEEL_VERIFY_TRUST_ROOT applies as well; the strictest statement wins).")
 @click.option("--tsa-roots", multiple=True, metavar="PEM",
               help="PEM file of trusted time-stamp authority roots (repeatable).")
+@click.option("--tsa-certs", multiple=True, metavar="PEM",
+              help="PEM file of TSA certificates/intermediates that help build a TSA chain; "
+                   "never trust anchors (repeatable).")
+@click.option("--trust", "trust_names", multiple=True, type=click.Choice(sorted(NAMED_SOURCES)),
+              help="Apply a trust source shipped in the package, e.g. keel-production: "
+                   "Keel's signed key manifest and TSA trust bundle (repeatable).")
 @click.option("--self-attested", is_flag=True,
               help="Accept the key embedded in the artifact: proves internal consistency only.")
 @click.option("--strict", is_flag=True, help="Treat any warning as a failure.")
@@ -86,6 +93,8 @@ def command(
     public_keys: tuple[str, ...],
     trust_root: str | None,
     tsa_roots: tuple[str, ...],
+    tsa_certs: tuple[str, ...],
+    trust_names: tuple[str, ...],
     self_attested: bool,
     strict: bool,
     policy_path: str | None,
@@ -103,7 +112,8 @@ def command(
     options = GateOptions(
         files=files,
         spec=TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict,
-                       environment_trust_root=environment_trust_root_path()),  # both apply
+                       environment_trust_root=environment_trust_root_path(),  # both apply
+                       tsa_certs=tsa_certs, trust_names=trust_names),
         files_from=files_from,
         policy_path=policy_path,
         stdout_format="json" if as_json else output_format or "text",

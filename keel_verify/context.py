@@ -16,9 +16,9 @@ from keel_verify.load.loader import Artifact
 from keel_verify.trust import TrustPolicy
 
 if TYPE_CHECKING:
-    from keel_verify.crypto.witness import WitnessAssessment
     from keel_verify.load.chainpass import ChainPass
     from keel_verify.trust.signer import SignatureAssessment
+    from keel_verify.trust.tsa_decision import WitnessAssessment
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class CheckContext:
     @cached_property
     def witness(self) -> WitnessAssessment:
         """Every timestamp receipt's full RFC 3161 verification, done once per artifact."""
-        from keel_verify.crypto.witness import assess_witnesses
+        from keel_verify.trust.tsa_decision import assess_witnesses
 
         return assess_witnesses(self.artifact.document, self.trust)
 

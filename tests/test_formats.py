@@ -23,8 +23,8 @@ from keel_verify.report.formats import FORMATS
 from keel_verify.report.github import annotation
 from keel_verify.report.json_report import JsonSink, dumps, reports_to_document
 from keel_verify.report.rows import report_to_row
-from keel_verify.report.sink import RenderContext
-from keel_verify.results import PolicyViolation, Report, Totals
+from keel_verify.report.sink import RenderContext, render_all
+from keel_verify.results import PolicyViolation, Report
 from keel_verify.schemas import REPORT_SCHEMA, ROW_SCHEMA, load_schema
 from tests.helpers import DATA, PUBLIC_V1, PUBLIC_V3, public_v3, to_bytes
 
@@ -55,12 +55,8 @@ def _source(path: str) -> str | None:
 
 def _render(name: str, reports: list[Report], catalogue: Any = CHECK_CATALOGUE) -> str:
     stream = io.StringIO()
-    sink = FORMATS[name](stream, RenderContext(catalogue, {"strict": False}, None, False, _source))
-    totals = Totals()
-    for report in reports:
-        sink.add(report)
-        totals.add(report)
-    sink.close(totals)
+    render_all(FORMATS[name](stream, RenderContext(catalogue, {"strict": False}, None, False, _source)),
+               reports)
     return stream.getvalue()
 
 
@@ -175,12 +171,7 @@ def test_streamed_json_document_is_the_whole_document_and_validates(tmp_path: Pa
     reports = _reports(tmp_path)
     trust = {"issuer_keys": [], "self_attested": True, "tsa_roots": [], "strict": False}
     stream = io.StringIO()
-    sink = JsonSink(stream, RenderContext(CHECK_CATALOGUE, trust))
-    totals = Totals()
-    for report in reports:
-        sink.add(report)
-        totals.add(report)
-    sink.close(totals)
+    render_all(JsonSink(stream, RenderContext(CHECK_CATALOGUE, trust)), reports)
     assert stream.getvalue() == dumps(reports_to_document(reports, trust)) + "\n"
     document = json.loads(stream.getvalue())
     jsonschema.Draft202012Validator(load_schema(REPORT_SCHEMA)).validate(document)
@@ -208,12 +199,7 @@ def test_text_quiet_shows_only_what_is_not_verified_and_the_totals(tmp_path: Pat
     good = verify_bytes(PUBLIC_V3.read_bytes(), TrustPolicy.self_attested_only(), path="good.json")
     reports = [good, *_reports(tmp_path)[1:]]
     stream = io.StringIO()
-    sink = TextSink(stream, quiet=True)
-    totals = Totals()
-    for report in reports:
-        sink.add(report)
-        totals.add(report)
-    sink.close(totals)
+    render_all(TextSink(stream, quiet=True), reports)
     out = stream.getvalue()
     assert "good.json" not in out and "[PASS]" not in out
     assert "tampered.json" in out and "broken.json" in out

@@ -16,10 +16,9 @@ from keel_verify.errors import KeelVerifyError
 from keel_verify.policy.model import GatePolicy, PolicyTrust, Requirements
 from keel_verify.schemas import POLICY_SCHEMA, load_schema
 
-# Strict JSON reading shared with trust-root files: duplicate keys, NaN and oversize
-# files are refused the same way.
-from keel_verify.trust.trust_root import _parse_json as parse_config_json
-from keel_verify.trust.trust_root import _read as read_config_file
+# Strict JSON reading shared with trust files: duplicate keys, NaN and oversize files
+# are refused the same way.
+from keel_verify.trust.files import parse_json, read_bounded
 
 _DURATION = re.compile(
     r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$"
@@ -54,8 +53,8 @@ def load_policy(
     are what ``require``/``severity`` and ``allowed_warnings`` may name."""
     label = f"policy {path}"
     try:
-        data = read_config_file(path, "policy")
-        document = parse_config_json(data, label)
+        data = read_bounded(path, "policy")
+        document = parse_json(data, label)
     except KeelVerifyError as error:
         raise PolicyError(str(error)) from None
     base = os.path.dirname(os.path.abspath(path))

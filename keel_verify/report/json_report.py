@@ -39,8 +39,8 @@ def iso_time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def report_to_dict(report: Report) -> dict[str, Any]:
-    signer = report.signer
+def file_facts(report: Report) -> dict[str, Any]:
+    """The per-file members the JSON report and the flat row share, in their order."""
     return {
         "path": report.path,
         "input_sha256": report.input_sha256,
@@ -49,13 +49,27 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "exit_code": report.exit_code,
         "error": report.problem,
         "failing_codes": list(report.failing_codes),
+    }
+
+
+def session_facts(report: Report) -> dict[str, Any]:
+    """What the artifact says about itself and when, shared likewise."""
+    return {
         "schema_version": report.schema_version,
         "session_id": report.session_id,
         "chain_head": report.chain_head,
         "signature_content_hash": report.signature_content_hash,
         "issued_at": iso_time(report.issued_at),
         "witnessed_at": iso_time(report.witnessed_at),
-        "trust_basis": signer.trust_basis if signer is not None else "none",
+        "trust_basis": report.signer.trust_basis if report.signer is not None else "none",
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    signer = report.signer
+    return {
+        **file_facts(report),
+        **session_facts(report),
         "signer": None if signer is None else {
             "fingerprint": signer.fingerprint,
             "label": signer.label,

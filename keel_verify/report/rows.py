@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from keel_verify.report.json_report import iso_time
+from keel_verify.report.json_report import file_facts, session_facts
 from keel_verify.report.sink import RenderContext
 from keel_verify.results import Outcome, Report, Totals
 from keel_verify.version import __version__
@@ -23,21 +23,9 @@ def report_to_row(report: Report) -> dict[str, Any]:
     return {
         "row_format": ROW_FORMAT,
         "verifier_version": __version__,
-        "path": report.path,
-        "input_sha256": report.input_sha256,
-        "verdict": report.verdict.value,
-        "indication": report.indication.value,
-        "exit_code": report.exit_code,
-        "error": report.problem,
-        "failing_codes": list(report.failing_codes),
+        **file_facts(report),
         "warning_codes": [c.code for c in checks if c.outcome is Outcome.WARN],
-        "schema_version": report.schema_version,
-        "session_id": report.session_id,
-        "chain_head": report.chain_head,
-        "signature_content_hash": report.signature_content_hash,
-        "issued_at": iso_time(report.issued_at),
-        "witnessed_at": iso_time(report.witnessed_at),
-        "trust_basis": "none" if signer is None else signer.trust_basis,
+        **session_facts(report),
         "signer_fingerprint": None if signer is None else signer.fingerprint,
         "signer_label": None if signer is None else signer.label,
         "signer_claimed_key_id": None if signer is None else signer.claimed_key_id,

@@ -3,7 +3,7 @@ never held in memory), then the totals. Renderers show; they decide nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,3 +38,13 @@ class Sink(Protocol):
 
     def close(self, totals: Totals) -> None:
         """Finish the output (closing elements, the totals line)."""
+
+
+def render_all(sink: Sink, reports: Iterable[Report]) -> Totals:
+    """Feed ``reports`` to ``sink`` one by one, close it, and return the totals."""
+    totals = Totals()
+    for report in reports:
+        sink.add(report)
+        totals.add(report)
+    sink.close(totals)
+    return totals

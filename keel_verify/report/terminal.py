@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from typing import IO, Any
 
-from keel_verify.report.sink import RenderContext
+from keel_verify.report.sink import RenderContext, render_all
 from keel_verify.results import Outcome, Report, Totals, Verdict
 
 _VERDICT_STYLE = {
@@ -119,12 +119,7 @@ def use_plain(stream: IO[str]) -> bool:
 
 def render(reports: Sequence[Report], stream: IO[str], *, quiet: bool = False) -> None:
     """All of ``reports`` as text (the streaming :class:`TextSink` does the work)."""
-    sink = TextSink(stream, quiet=quiet)
-    totals = Totals()
-    for report in reports:
-        sink.add(report)
-        totals.add(report)
-    sink.close(totals)
+    render_all(TextSink(stream, quiet=quiet), reports)
 
 
 class TextSink:
