@@ -81,6 +81,10 @@ FORMAT_NAMES = ("text", "json", "jsonl", "junit", "sarif", "github")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--quiet", "-q", is_flag=True,
               help="Text output: only files that are not VERIFIED, and the totals line.")
+@click.option("--report", "report_path", metavar="PATH",
+              help="Write the auditor's HTML report of the one FILE to PATH (self-contained).")
+@click.option("--report-dir", metavar="DIR",
+              help="Write one HTML report per FILE, and an index.html, into DIR.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
               help="Parallel processes for several files (default: the CPU count).")
 @click.option("--list-checks", is_flag=True, is_eager=True, expose_value=False,
@@ -102,6 +106,8 @@ def command(
     outputs: tuple[str, ...],
     as_json: bool,
     quiet: bool,
+    report_path: str | None,
+    report_dir: str | None,
     jobs: int | None,
 ) -> None:
     """Verify Keel voice-session attestation artifacts, offline."""
@@ -120,6 +126,8 @@ def command(
         outputs=tuple(parse_output(text) for text in outputs),
         quiet=quiet,
         jobs=jobs or os.cpu_count() or 1,
+        report_path=report_path,
+        report_dir=report_dir,
     )
     try:
         code = run_gate(options, sys.stdout, sys.stderr)

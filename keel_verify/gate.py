@@ -45,6 +45,18 @@ class GateOptions:
     outputs: tuple[tuple[str, str], ...] = ()  # (format, path) written in the same run
     quiet: bool = False
     jobs: int = 1
+    report_path: str | None = None  # --report: the auditor's HTML report of the one FILE
+    report_dir: str | None = None  # --report-dir: one HTML report per FILE and an index
+
+
+def trust_options(spec: TrustSpec) -> list[str]:
+    """The trust options that reproduce this run (for the HTML report's appendix)."""
+    options = [item for key in spec.public_keys for item in ("--public-key", key)]
+    if spec.trust_root is not None:
+        options += ["--trust-root", spec.trust_root]
+    options += [item for pem in spec.tsa_roots for item in ("--tsa-roots", pem)]
+    options += ["--self-attested"] * spec.self_attested + ["--strict"] * spec.strict
+    return options
 
 
 def parse_output(text: str) -> tuple[str, str]:
@@ -134,6 +146,11 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     spec = with_policy_trust(options.spec, gate_policy)
     trust = build_policy(spec)
     paths = expand_inputs(options.files + tuple(_file_list(options)))
+    if options.report_path is not None and len(paths) != 1:
+        raise GateUsageError(f"--report takes exactly one FILE ({len(paths)} given); "
+                             "use --report-dir DIR for several")
+    # The HTML index needs every report at once; only then are they kept.
+    kept: list[Report] | None = [] if options.report_path or options.report_dir else None
     now = datetime.now(UTC)
     catalogue = _catalogue(gate_policy)
     context = RenderContext(
@@ -159,8 +176,15 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
             totals.add(report)
             for sink in sinks:
                 sink.add(report)
+            if kept is not None:
+                kept.append(report)
         for sink in sinks:
             sink.close(totals)
+    if kept is not None:
+        from keel_verify.report.html import write_html_outputs
+
+        write_html_outputs(kept, options.report_path, options.report_dir, context.trust,
+                           trust_options(spec))
     return totals.exit_code
 
 

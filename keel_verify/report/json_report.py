@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
 
+from keel_verify.report.session_view import session_to_dict
 from keel_verify.report.sink import RenderContext
 from keel_verify.results import Report, Totals
 from keel_verify.version import __version__
@@ -81,6 +82,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "time_basis": signer.time_basis,
         },
         "not_proven": list(report.not_proven),
+        "session": None if report.session is None else _jsonable(session_to_dict(report.session)),
         "policy": report.policy,
         "policy_violations": [
             {"code": v.code, "reason": v.reason, "rule": v.rule} for v in report.policy_violations

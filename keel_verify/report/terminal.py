@@ -9,8 +9,9 @@ import os
 from collections.abc import Sequence
 from typing import IO, Any
 
+from keel_verify.report.session_view import counters_summary, session_summary
 from keel_verify.report.sink import RenderContext, render_all
-from keel_verify.results import Outcome, Report, Totals, Verdict
+from keel_verify.results import Outcome, Report, Totals, Verdict, printable
 
 _VERDICT_STYLE = {
     Verdict.VERIFIED: "bold green",
@@ -59,6 +60,12 @@ def report_lines(report: Report, *, brief: bool = False) -> list[tuple[str, str]
         ))
     else:
         lines.append(("  signer      none", ""))
+    if report.session is not None:
+        lines.append((f"  events      {printable(session_summary(report.session))}", ""))
+        counters = counters_summary(report.session)
+        if counters is not None:
+            wrong = bool(report.session.disagreeing_counters)
+            lines.append((f"  counters    {printable(counters)}", "red" if wrong else ""))
     lines += _check_lines(report) + _policy_lines(report)
     if report.not_proven:
         lines.append(("  not proven:", "bold"))
