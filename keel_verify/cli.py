@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import click
 
+from keel_verify.console import is_utf8, write_stdout
 from keel_verify.errors import KeelVerifyError, TrustConfigError
 from keel_verify.inputs import expand_inputs
 from keel_verify.results import combined_exit_code
@@ -27,8 +28,11 @@ With several files each gets its own verdict; the exit code is 1 if any failed,
 else 2 if any errored, else 3 if any is untrusted, else 0.
 
 \b
-FILE may be '-' (standard input) or a directory (every *.json below it, sorted).
+FILE may be '-' (standard input) or a directory: every *.json (any case) below
+it, sorted, directory links followed; a dangling link or an unreadable folder
+is an error. --exclude GLOB drops matching files (name or path).
 Verification only reads: it never writes anything but stdout and stderr.
+A closed stdout or a reader that stops early (| head) keeps the verdict's code.
 """
 
 
@@ -47,6 +51,8 @@ def _list_checks(ctx: click.Context) -> None:
     epilog=EPILOG,
 )
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
+              help="Skip files whose name or path matches GLOB (repeatable).")
 @click.option("--public-key", "public_keys", multiple=True, metavar="ed25519:BASE64",
               help="Trust this issuer key (repeatable).")
 @click.option("--trust-root", metavar="PATH",
@@ -66,6 +72,7 @@ def _list_checks(ctx: click.Context) -> None:
 @click.version_option(__version__, prog_name="keel-verify")
 def command(
     files: tuple[str, ...],
+    excludes: tuple[str, ...],
     public_keys: tuple[str, ...],
     trust_root: str | None,
     tsa_roots: tuple[str, ...],
@@ -81,20 +88,32 @@ def command(
         policy = build_policy(spec)
     except TrustConfigError as error:
         raise click.UsageError(str(error)) from None
-    paths = expand_inputs(files)
-    reports = list(verify_all(paths, spec, policy, jobs or os.cpu_count() or 1))
+    inputs = expand_inputs(files, excludes)
+    reports = list(verify_all(inputs, policy, jobs or os.cpu_count() or 1))
     for report in reports:
         if report.error is not None:  # also on stderr, so CI logs show it even with --json
             click.echo(f"keel-verify: error: {report.path}: {report.error}", err=True)
     if as_json:
         from keel_verify.report.json_report import dumps, reports_to_document
 
-        click.echo(dumps(reports_to_document(reports, describe_policy(spec, policy))))
+        document = reports_to_document(reports, describe_policy(spec, policy))
+        write_stdout(lambda out: out.write(dumps(document, ascii_only=not is_utf8(out)) + "\n"))
     else:
         from keel_verify.report.terminal import render
 
-        render(reports, sys.stdout)
+        write_stdout(lambda out: render(reports, out))
     sys.exit(combined_exit_code([report.verdict for report in reports]))
+
+
+USAGE = "keel-verify [OPTIONS] FILE..."
+
+
+def usage_line(error: click.UsageError) -> str:
+    """One line: what is wrong, then how to ask for help."""
+    if isinstance(error, click.MissingParameter) and error.param is not None \
+            and error.param.name == "files":
+        return f"no FILE given (usage: {USAGE}; try --help)"
+    return f"{error.format_message().rstrip()} (try --help)"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -104,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as done:  # --help, --version
         sys.exit(done.exit_code)
     except click.UsageError as error:
-        click.echo(f"keel-verify: error: {error.format_message()}", err=True)
+        click.echo(f"keel-verify: error: {usage_line(error)}", err=True)
         sys.exit(2)
     except (KeelVerifyError, click.ClickException) as error:
         click.echo(f"keel-verify: error: {error}", err=True)
@@ -112,7 +131,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         click.echo("keel-verify: interrupted", err=True)
         sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(1)
     sys.exit(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.checks.base import Check, failed, passed
+from keel_verify.checks.base import Check, counted, failed, passed
 from keel_verify.context import CheckContext
 from keel_verify.crypto.signatures import SignatureFinding
 from keel_verify.results import CheckResult
@@ -57,7 +57,7 @@ def run(context: CheckContext) -> CheckResult:
             reason += f"; note: {chosen.trust_note}"
         ignored = len(assessment.findings) - 1
         if ignored:
-            reason += f"; {ignored} other signature(s) not counted (see details)"
+            reason += f"; {counted(ignored, 'other signature')} not counted (see details)"
         return passed(NAME, reason, chosen.pointer, **details)
 
     if context.trust.has_issuer_trust_source:

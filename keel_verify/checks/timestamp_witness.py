@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.checks.base import Check, failed, passed, warned
+from keel_verify.checks.base import Check, counted, failed, passed, warned
 from keel_verify.context import CheckContext
 from keel_verify.crypto.witness import ReceiptWitness, WitnessStatus, describe, iso_utc, shorten
 from keel_verify.results import CheckResult
@@ -95,7 +95,7 @@ def run(context: CheckContext) -> CheckResult:
     source = f" from {assessment.roots_source}" if assessment.roots_source else ""
     return passed(
         NAME,
-        f"{len(verified)} receipt(s) witnessed: signed by "
+        f"{counted(len(verified), 'receipt')} witnessed: signed by "
         f"{shorten(str(first.verification.tsa_subject))}, chained to trusted TSA root "
         f"{shorten(str(first.verification.root_subject))}{source} at genTime "
         f"{_gen_time(first)}; this proves the project chain head existed by then, not when "

@@ -50,13 +50,13 @@ from cryptography.x509.verification import (
 
 from keel_verify.crypto.rfc3161 import (
     ID_CT_TSTINFO,
+    ReceiptTokens,
     TimestampToken,
     TokenError,
-    decode_base64_der,
-    parse_token,
+    decode_receipt_token,
 )
 from keel_verify.load.access import Malformed, is_tagged_hash, parse_time
-from keel_verify.load.receipts import collect_receipts, declares_degraded
+from keel_verify.load.receipts import MAX_RECEIPTS, collect_receipts, declares_degraded
 from keel_verify.trust import TrustPolicy
 
 STEP_STRUCTURE = "token structure"
@@ -66,9 +66,6 @@ STEP_SIGNATURE = "signature"
 STEP_CHAIN = "certificate chain"
 STEP_IMPRINT = "message imprint"
 
-#: Each receipt costs a CMS verification; real artifacts carry one or two. More than this
-#: is refused rather than spent on (a hostile artifact could list thousands).
-MAX_RECEIPTS = 64
 
 #: Digests accepted for message-digest and signatures; SHA-1 and MD5 are refused.
 _DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
@@ -474,15 +471,20 @@ def _load_certificate(certificate: asn1_x509.Certificate) -> x509.Certificate:
 
 
 def verify_token(
-    der: bytes, *, expected_digest: bytes | None, tsa_roots: Sequence[x509.Certificate]
+    der: bytes,
+    *,
+    expected_digest: bytes | None,
+    tsa_roots: Sequence[x509.Certificate],
+    tokens: ReceiptTokens | None = None,
 ) -> TokenVerification:
     """Verify one TimeStampToken or TimeStampResp against the SHA-256 ``expected_digest``
-    (None when the receipt names none) and the trusted ``tsa_roots``. Never raises."""
+    (None when the receipt names none) and the trusted ``tsa_roots``; ``tokens`` shares
+    parsed tokens with the other receipt checks. Never raises."""
     facts: dict[str, Any] = {}
     step = STEP_STRUCTURE
     try:
         try:
-            token = parse_token(der)
+            token = (tokens or ReceiptTokens()).from_der(der)
         except TokenError as error:
             raise _StepFailed(STEP_STRUCTURE, str(error)) from None
         facts.update(
@@ -587,6 +589,7 @@ def _witness_receipt(
     receipt: Any,
     trust: TrustPolicy,
     seen: dict[tuple[str, bytes | None], TokenVerification],
+    tokens: ReceiptTokens,
 ) -> ReceiptWitness:
     if not isinstance(receipt, dict):
         return ReceiptWitness(
@@ -600,11 +603,13 @@ def _witness_receipt(
         verification = seen[key]
     else:
         try:
-            der = decode_base64_der(encoded)
+            der = decode_receipt_token(encoded)
         except TokenError as error:
             verification = TokenVerification(WitnessStatus.INVALID, STEP_STRUCTURE, str(error))
         else:
-            verification = verify_token(der, expected_digest=expected, tsa_roots=trust.tsa_roots)
+            verification = verify_token(
+                der, expected_digest=expected, tsa_roots=trust.tsa_roots, tokens=tokens
+            )
         if key is not None:
             seen[key] = verification
     sequence = receipt.get("covers_chain_head_at_sequence")
@@ -618,7 +623,11 @@ def _witness_receipt(
     )
 
 
-def assess_witnesses(document: dict[str, Any], trust: TrustPolicy) -> WitnessAssessment:
+def assess_witnesses(
+    document: dict[str, Any], trust: TrustPolicy, tokens: ReceiptTokens | None = None
+) -> WitnessAssessment:
+    """Every receipt's witness; ``tokens`` (the check context's) parses each token once."""
+    tokens = tokens or ReceiptTokens()
     degraded = declares_degraded(document)
     configured = bool(trust.tsa_roots)
     try:
@@ -628,15 +637,9 @@ def assess_witnesses(document: dict[str, Any], trust: TrustPolicy) -> WitnessAss
             (), degraded, configured, trust.tsa_roots_source,
             (malformed.pointer, malformed.problem),
         )
-    if len(receipts) > MAX_RECEIPTS:
-        return WitnessAssessment(
-            (), degraded, configured, trust.tsa_roots_source,
-            ("/timestamp_receipts",
-             f"{len(receipts)} timestamp receipts exceed the limit of {MAX_RECEIPTS}"),
-        )
     seen: dict[tuple[str, bytes | None], TokenVerification] = {}
     witnessed = tuple(
-        _witness_receipt(pointer, receipt, trust, seen) for pointer, receipt in receipts
+        _witness_receipt(pointer, receipt, trust, seen, tokens) for pointer, receipt in receipts
     )
     return WitnessAssessment(witnessed, degraded, configured, trust.tsa_roots_source)
 

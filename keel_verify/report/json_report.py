@@ -72,5 +72,7 @@ def reports_to_document(reports: Sequence[Report], trust: Mapping[str, Any]) -> 
     }
 
 
-def dumps(document: Mapping[str, Any]) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False)
+def dumps(document: Mapping[str, Any], *, ascii_only: bool = False) -> str:
+    """The report as JSON text; ``ascii_only`` writes non-ASCII as ``\\uXXXX`` escapes (for
+    an output encoding that is not UTF-8)."""
+    return json.dumps(document, ensure_ascii=ascii_only, indent=2, sort_keys=False)
