@@ -91,6 +91,16 @@ class Report:
     def exit_code(self) -> int:
         return self.verdict.exit_code
 
+    @property
+    def promoted_warnings(self) -> tuple[str, ...]:
+        """The checks whose warnings alone made the verdict FAILED (``--strict``): no check
+        failed, so only strict mode can have turned these warnings into the failure."""
+        if self.verdict is not Verdict.FAILED or any(
+            check.outcome is Outcome.FAIL for check in self.checks
+        ):
+            return ()
+        return tuple(check.name for check in self.checks if check.outcome is Outcome.WARN)
+
     def check(self, name: str) -> CheckResult:
         for result in self.checks:
             if result.name == name:

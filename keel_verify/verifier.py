@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 from keel_verify.checks import ALL_CHECKS, visitor_factories
@@ -18,7 +17,7 @@ from keel_verify.crypto.signatures import SELF_ATTESTED, SignatureAssessment
 from keel_verify.errors import LoadError
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
-from keel_verify.pipeline import decide_verdict, run_checks
+from keel_verify.pipeline import decide_verdict, printable, run_checks
 from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict
 from keel_verify.trust import TrustPolicy
 
@@ -33,7 +32,7 @@ def display_path(path: str | bytes | os.PathLike[Any]) -> str:
 
 
 def verify_path(
-    path: str | Path,
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
     trust: TrustPolicy | None = None,
     *,
     max_bytes: int = MAX_INPUT_BYTES,
@@ -63,7 +62,7 @@ def _error_report(path: str, error: str) -> Report:
 
 
 def verify_bytes(
-    data: bytes,
+    data: bytes | bytearray | memoryview,
     trust: TrustPolicy | None = None,
     *,
     path: str = "<bytes>",
@@ -84,6 +83,23 @@ def verify_bytes(
         hint = " (encode text as UTF-8 first)" if isinstance(data, str) else ""
         return _error_report(path, f"input must be bytes, not {kind}{hint}")
     trust = trust or TrustPolicy()
+    try:
+        return _verify(data, trust, path, max_depth, checks, exact)
+    except RecursionError:
+        return _error_report(path, "input nested too deeply to verify")
+    except Exception as error:  # a bug must not crash a CI gate, nor read as FAILED
+        problem = printable(f"{type(error).__name__}: {error}".splitlines()[0][:200])
+        return _error_report(path, f"internal error while verifying ({problem}); please report it")
+
+
+def _verify(
+    data: bytes,
+    trust: TrustPolicy,
+    path: str,
+    max_depth: int,
+    checks: tuple[Check, ...],
+    exact: bool,
+) -> Report:
     input_digest = _InputDigest(data)
     try:
         artifact, chain_pass = read_strictly(

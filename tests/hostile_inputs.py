@@ -76,7 +76,9 @@ def nested_sequences(depth: int) -> bytes:
     return inner
 
 
-def _with_tokens(tokens: list[bytes]) -> dict[str, Any]:
+def with_tokens(tokens: list[bytes]) -> dict[str, Any]:
+    """The v3 sample with these tokens as its receipts (the first also as
+    ``rfc3161_timestamp_receipt``)."""
     document = public_v3()
     template = document["timestamp_receipts"][0]
     document["timestamp_receipts"] = [
@@ -99,17 +101,17 @@ def deep_tsa_name(depth: int) -> bytes:
 
 def deep_tsa_token(depth: int = 1200) -> bytes:
     """A receipt token whose ``TSTInfo.tsa`` nests a SEQUENCE ``depth`` deep."""
-    return encode(_with_tokens([unsigned_token(tsa=deep_tsa_name(depth))]))
+    return encode(with_tokens([unsigned_token(tsa=deep_tsa_name(depth))]))
 
 
 def long_oid_token(arc_bytes: int = 100_000) -> bytes:
     """A receipt token whose TSTInfo policy OID is one arc of ``arc_bytes`` bytes."""
-    return encode(_with_tokens([unsigned_token(policy=long_arc_oid(arc_bytes))]))
+    return encode(with_tokens([unsigned_token(policy=long_arc_oid(arc_bytes))]))
 
 
 def many_tokens(count: int = 20_000) -> bytes:
     """``count`` distinct, well-formed receipt tokens (distinct serial numbers)."""
-    return encode(_with_tokens([unsigned_token(serial=serial + 1) for serial in range(count)]))
+    return encode(with_tokens([unsigned_token(serial=serial + 1) for serial in range(count)]))
 
 
 def empty_chain_entries(count: int = 1_000_000) -> bytes:
@@ -129,8 +131,14 @@ def zeros_member(count: int = 10_000_000) -> bytes:
 
 
 def many_signatures(count: int = 10_000) -> bytes:
-    """``count`` signature entries, each naming a different (untrusted) key."""
-    document = public_v3()
+    """``count`` signature entries, each but the first naming a different key."""
+    return many_signatures_of(public_v3(), count)
+
+
+def many_signatures_of(document: dict[str, Any], count: int) -> bytes:
+    """``document`` with its first signature followed by ``count - 1`` copies, each naming
+    a different key (so none of them verifies)."""
+    document = copy.deepcopy(document)
     first = document["signatures"][0]
     document["signatures"] = [first] + [
         dict(copy.deepcopy(first), public_key=_key_text(index), key_id=f"k{index}")

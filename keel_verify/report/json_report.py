@@ -49,6 +49,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "time_basis": signer.time_basis,
         },
         "not_proven": list(report.not_proven),
+        "promoted_warnings": list(report.promoted_warnings),
         "checks": [
             {
                 "name": check.name,

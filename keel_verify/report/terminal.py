@@ -6,6 +6,8 @@ Text from artifacts is always rendered as literal text, never as rich markup.
 from __future__ import annotations
 
 import os
+import re
+import textwrap
 from collections.abc import Sequence
 from typing import IO
 
@@ -30,6 +32,9 @@ def verdict_text(report: Report) -> str:
         return "VERIFIED (self-attested: internal consistency only, origin unproven)"
     if report.verdict is Verdict.UNTRUSTED:
         return "UNTRUSTED (nothing failed, but no trust source vouches for the signer)"
+    if report.promoted_warnings:
+        count = len(report.promoted_warnings)
+        return f"FAILED (strict: {count} warning{'' if count == 1 else 's'})"
     return str(report.verdict.value)
 
 
@@ -81,6 +86,29 @@ def summary_rows(reports: Sequence[Report]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+_COLUMN_GAP = re.compile(r"\S( {2,})\S")
+
+
+def wrapped(text: str, width: int) -> list[str]:
+    """``text`` (one report line) folded at word boundaries to ``width`` columns, the
+    continuation lines indented to where the line's value column starts (after the label
+    and the padded check name), so a long reason reads as one aligned paragraph."""
+    if len(text) <= width:
+        return [text]
+    gap = _COLUMN_GAP.search(text)
+    lead = len(text) - len(text.lstrip(" "))
+    indent = gap.end(1) if gap else lead + 2
+    if indent > width // 2:
+        indent = lead + 2
+    return textwrap.wrap(
+        text[indent:] if gap else text.lstrip(" "),
+        width,
+        initial_indent=text[:indent] if gap else " " * lead,
+        subsequent_indent=" " * indent,
+        break_on_hyphens=False,
+    ) or [text]
+
+
 def use_plain(stream: IO[str]) -> bool:
     return bool(os.environ.get("NO_COLOR")) or not stream.isatty()
 
@@ -120,7 +148,8 @@ def _render_rich(reports: Sequence[Report], stream: IO[str]) -> None:
         if index:
             console.print()
         for text, style in report_lines(report):
-            console.print(Text(text, style=style))
+            for line in wrapped(text, console.width):
+                console.print(Text(line, style=style))
     if len(reports) > 1:
         table = Table(title="summary", show_lines=False)
         for header in ("file", "verdict", "session", "notes"):
