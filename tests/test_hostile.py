@@ -119,7 +119,7 @@ def test_api_turns_an_internal_error_into_error_not_failed(monkeypatch: pytest.M
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise KeyError("bug\nsecond line")
 
-    monkeypatch.setattr(verifier, "decide_verdict", broken)
+    monkeypatch.setattr(verifier, "decide", broken)
     report = verify_bytes(PUBLIC_V3.read_bytes())
     assert report.verdict is Verdict.ERROR
     assert report.error is not None and report.error.startswith("internal error while verifying")

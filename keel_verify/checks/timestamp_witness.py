@@ -14,7 +14,7 @@ from typing import Any
 from keel_verify.checks.base import Check, counted, failed, passed, warned
 from keel_verify.context import CheckContext
 from keel_verify.crypto.witness import ReceiptWitness, WitnessStatus, describe, iso_utc, shorten
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "timestamp_witness"
 
@@ -32,7 +32,7 @@ def run(context: CheckContext) -> CheckResult:
     assessment = context.witness
     if assessment.structure_problem:
         pointer, problem = assessment.structure_problem
-        return failed(NAME, problem, pointer)
+        return failed(NAME, problem, pointer, code="receipts_malformed")
     details: dict[str, Any] = {
         "receipts": [describe(r) for r in assessment.receipts],
         "tsa_roots_configured": assessment.roots_configured,
@@ -48,6 +48,7 @@ def run(context: CheckContext) -> CheckResult:
                 "unwitnessed: no timestamp receipt (the artifact declares tsa_status "
                 "\"degraded_no_receipt\"); nothing independent proves when it existed",
                 "/tsa_status",
+                code="degraded_no_receipt",
                 **details,
             )
         return failed(
@@ -55,6 +56,7 @@ def run(context: CheckContext) -> CheckResult:
             "no timestamp receipt, and the artifact does not declare tsa_status "
             "\"degraded_no_receipt\"",
             "/timestamp_receipts",
+            code="no_receipt",
             **details,
         )
 
@@ -65,6 +67,7 @@ def run(context: CheckContext) -> CheckResult:
             NAME,
             f"receipt {first.pointer}: {first.verification.reason}{_more(len(invalid))}",
             f"{first.pointer}/tsa_response_base64",
+            code="token_invalid",
             **details,
         )
     unsigned = assessment.with_status(WitnessStatus.UNSIGNED)
@@ -76,6 +79,7 @@ def run(context: CheckContext) -> CheckResult:
             f"{_more(len(unsigned))}, so it binds nothing; its genTime {_gen_time(first)} is "
             "an unauthenticated claim and no TSA vouches for the chain head",
             f"{first.pointer}/tsa_response_base64",
+            code="token_unsigned",
             **details,
         )
     unanchored = assessment.with_status(WitnessStatus.UNANCHORED)
@@ -88,6 +92,7 @@ def run(context: CheckContext) -> CheckResult:
             "configured (give --tsa-roots, or tsa_roots in --trust-root), so who that TSA is, "
             f"and its genTime {_gen_time(first)}, are not proven",
             f"{first.pointer}/tsa_response_base64",
+            code="token_unanchored",
             **details,
         )
     verified = assessment.receipts
@@ -101,6 +106,7 @@ def run(context: CheckContext) -> CheckResult:
         f"{_gen_time(first)}; this proves the project chain head existed by then, not when "
         "the artifact was signed",
         first.pointer,
+        code="anchored",
         **details,
     )
 
@@ -109,4 +115,17 @@ CHECK = Check(
     NAME,
     run,
     "RFC 3161 tokens signed, ESS-bound, timeStamping EKU, chained to a TSA root at genTime",
+    codes={
+        "anchored": (Outcome.PASS, "every token is signed and chains to a trusted TSA root at genTime"),
+        "degraded_no_receipt": (Outcome.WARN, "no receipt; the artifact declares tsa_status "
+                                              "\"degraded_no_receipt\" (unwitnessed)"),
+        "token_unsigned": (Outcome.WARN, "a token has no SignerInfo: its genTime is an "
+                                         "unauthenticated claim"),
+        "token_unanchored": (Outcome.WARN, "a token is validly signed, but no TSA root is "
+                                           "configured to anchor it"),
+        "receipts_malformed": (Outcome.FAIL, "the receipts member is not of the expected shape"),
+        "no_receipt": (Outcome.FAIL, "no receipt and no declared degraded status"),
+        "token_invalid": (Outcome.FAIL, "a token fails a verification step (signature, ESS "
+                                        "binding, certificate profile, chain, imprint)"),
+    },
 )

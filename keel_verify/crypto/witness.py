@@ -48,6 +48,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.crypto.rfc3161 import (
     ID_CT_TSTINFO,
     ReceiptTokens,
@@ -300,7 +301,9 @@ def _signature(signer_info: Any, certificate: x509.Certificate, digest: str) -> 
     key = certificate.public_key()
     try:
         if kind == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, message)
+            # Strict RFC 8032: a small-order TSA key would "sign" anything.
+            if not strict_ed25519.verify(key.public_bytes_raw(), signature, message):
+                raise InvalidSignature
         elif kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(_signature_hash(algorithm, digest)))
         elif kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):

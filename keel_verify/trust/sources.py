@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from keel_verify.trust.policy import TrustedKey, TrustPolicy
+from keel_verify.errors import TrustConfigError
+from keel_verify.trust.policy import TRUST_ROOT_ENV, TrustedKey, TrustPolicy
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,31 @@ class TrustSpec:
     trust_root: str | None
     tsa_roots: tuple[str, ...]
     strict: bool
+    # $KEEL_VERIFY_TRUST_ROOT: applies beside --trust-root (never silently replaced by it),
+    # so that a revocation it states cannot be lifted by a script's own options.
+    environment_trust_root: str | None = None
+
+    @property
+    def trust_roots(self) -> tuple[str, ...]:
+        named = (self.trust_root, self.environment_trust_root)
+        return tuple(dict.fromkeys(path for path in named if path))
+
+
+def _issuer_key_sources(spec: TrustSpec) -> str:
+    sources = [f"--public-key ({len(spec.public_keys)})"] if spec.public_keys else []
+    if spec.trust_root:
+        sources.append(f"--trust-root {spec.trust_root}")
+    if spec.environment_trust_root and spec.environment_trust_root != spec.trust_root:
+        sources.append(f"${TRUST_ROOT_ENV} {spec.environment_trust_root}")
+    return ", ".join(sources)
 
 
 def build_policy(spec: TrustSpec) -> TrustPolicy:
+    """The policy the options describe. Raises TrustConfigError (one line; the CLI exits 2)
+    for a malformed source, and for --self-attested beside trusted issuer keys: accepting
+    any embedded key and naming the trusted keys contradict each other."""
     policy = TrustPolicy.pinned(*spec.public_keys, strict=spec.strict)
-    policy = replace(policy, self_attested=spec.self_attested)
-    if spec.trust_root or spec.tsa_roots:
+    if spec.trust_roots or spec.tsa_roots:
         # Imported only when used: it pulls in cryptography.x509.
         from keel_verify.trust.trust_root import (
             add_tsa_roots,
@@ -35,10 +55,18 @@ def build_policy(spec: TrustSpec) -> TrustPolicy:
             tsa_roots_source,
         )
 
-        if spec.trust_root:
-            policy = load_trust_root(spec.trust_root).apply(policy)
+        for path in spec.trust_roots:
+            policy = load_trust_root(path).apply(policy)
         for pem_path in spec.tsa_roots:
             policy = add_tsa_roots(policy, load_tsa_roots(pem_path), tsa_roots_source(pem_path))
+    if spec.self_attested:
+        if policy.issuer_keys:
+            raise TrustConfigError(
+                f"--self-attested conflicts with the trusted issuer keys of "
+                f"{_issuer_key_sources(spec)}: accept the artifact's own key or trust "
+                "these keys, not both"
+            )
+        policy = replace(policy, self_attested=True)
     return policy
 
 
@@ -55,6 +83,9 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
         "tsa_root_sha256": [_fingerprint(root) for root in policy.tsa_roots],
         "tsa_roots_source": policy.tsa_roots_source,
         "trust_root_file": display_path(spec.trust_root) if spec.trust_root else None,
+        "environment_trust_root_file": (
+            display_path(spec.environment_trust_root) if spec.environment_trust_root else None
+        ),
         "strict": policy.strict,
     }
 

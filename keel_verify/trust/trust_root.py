@@ -15,8 +15,8 @@ revocation -- and TSA root certificates. Its format is
       "tsa_roots": ["-----BEGIN CERTIFICATE-----\\n..."]
     }
 
-Whether a key vouches for a given signature (purpose, window, revocation at the signing
-time) is decided in :func:`keel_verify.crypto.signatures._judge_key`; this module only reads.
+Whether a key vouches for a given signature (purpose, window, revocation, and on which
+times) is decided in :func:`keel_verify.trust.key_decision.decide_key`; this module only reads.
 Every problem raises :class:`TrustConfigError` with one line naming the file, the JSON
 Pointer and the problem; the CLI turns that into exit code 2.
 """
