@@ -13,6 +13,7 @@ from keel_verify.errors import KeelVerifyError, TrustConfigError
 from keel_verify.inputs import expand_inputs
 from keel_verify.results import combined_exit_code
 from keel_verify.runner import verify_all
+from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec, build_policy, describe_policy
 from keel_verify.version import __version__
@@ -59,6 +60,12 @@ def _list_checks(ctx: click.Context) -> None:
                    "($KEEL_VERIFY_TRUST_ROOT applies as well; the strictest statement wins).")
 @click.option("--tsa-roots", multiple=True, metavar="PEM",
               help="PEM file of trusted time-stamp authority roots (repeatable).")
+@click.option("--tsa-certs", multiple=True, metavar="PEM",
+              help="PEM file of TSA certificates/intermediates that help build a TSA chain; "
+                   "never trust anchors (repeatable).")
+@click.option("--trust", "trust_names", multiple=True, type=click.Choice(sorted(NAMED_SOURCES)),
+              help="Apply a trust source shipped in the package, e.g. keel-production: "
+                   "Keel's signed key manifest and TSA trust bundle (repeatable).")
 @click.option("--self-attested", is_flag=True,
               help="Accept the key embedded in the artifact: proves internal consistency only.")
 @click.option("--strict", is_flag=True, help="Treat any warning as a failure.")
@@ -75,6 +82,8 @@ def command(
     public_keys: tuple[str, ...],
     trust_root: str | None,
     tsa_roots: tuple[str, ...],
+    tsa_certs: tuple[str, ...],
+    trust_names: tuple[str, ...],
     self_attested: bool,
     strict: bool,
     as_json: bool,
@@ -82,7 +91,8 @@ def command(
 ) -> None:
     """Verify Keel voice-session attestation artifacts, offline."""
     spec = TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict,
-                     environment_trust_root=environment_trust_root_path())  # both apply
+                     environment_trust_root=environment_trust_root_path(),  # both apply
+                     tsa_certs=tsa_certs, trust_names=trust_names)
     try:
         policy = build_policy(spec)
     except TrustConfigError as error:

@@ -14,6 +14,7 @@ exit code stays the verdict's.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -23,11 +24,7 @@ from typing import IO
 def stdout_or_none() -> IO[str] | None:
     """``sys.stdout`` set to escape what its encoding cannot carry; None when closed."""
     stream = sys.stdout
-    if stream is None:
-        return None
-    try:
-        stream.fileno()
-    except (OSError, ValueError):
+    if stream is None or stream.closed:  # Python sets None when fd 1 is closed at start
         return None
     if hasattr(stream, "reconfigure"):
         stream.reconfigure(errors="backslashreplace")
@@ -52,6 +49,7 @@ def write_stdout(write: Callable[[IO[str]], object]) -> None:
         stream.flush()
     except BrokenPipeError:
         # The reader went away: later writes (and the interpreter's final flush) go nowhere.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)

@@ -17,9 +17,9 @@ from keel_verify.trust import TrustPolicy
 
 if TYPE_CHECKING:
     from keel_verify.crypto.rfc3161 import ReceiptTokens
-    from keel_verify.crypto.witness import WitnessAssessment
     from keel_verify.load.chainpass import ChainPass
     from keel_verify.trust.signer import SignatureAssessment
+    from keel_verify.trust.tsa_decision import WitnessAssessment
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,9 @@ class CheckContext:
     @cached_property
     def witness(self) -> WitnessAssessment:
         """Every timestamp receipt's full RFC 3161 verification, done once per artifact."""
-        from keel_verify.crypto.witness import assess_witnesses
+        from keel_verify.trust.tsa_decision import assess_witnesses
 
-        return assess_witnesses(self.artifact.document, self.trust, self.receipt_tokens)
+        return assess_witnesses(self.artifact.document, self.trust, tokens=self.receipt_tokens)
 
     @cached_property
     def signatures(self) -> SignatureAssessment:

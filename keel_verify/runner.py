@@ -10,6 +10,7 @@ sandbox without semaphores) the run continues in this process and says so on std
 from __future__ import annotations
 
 import copyreg
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -32,24 +33,38 @@ def _verify_in_worker(path: str) -> Report:
     return verify_path(path, _WORKER_POLICY)
 
 
-def _certificate_from_der(der: bytes) -> Any:
+def _from_der(kind: str, der: bytes) -> Any:
     from cryptography import x509
 
+    if kind == "crl":
+        return x509.load_der_x509_crl(der)
     return x509.load_der_x509_certificate(der)
 
 
-def _reduce_certificate(certificate: Any) -> tuple[Callable[[bytes], Any], tuple[bytes]]:
+def _reduce(value: Any) -> tuple[Callable[[str, bytes], Any], tuple[str, bytes]]:
+    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    return _certificate_from_der, (certificate.public_bytes(Encoding.DER),)
+    kind = "crl" if isinstance(value, x509.CertificateRevocationList) else "certificate"
+    return _from_der, (kind, value.public_bytes(Encoding.DER))
 
 
 def make_picklable(policy: TrustPolicy) -> None:
-    """Teach :mod:`pickle` to carry the policy's ``cryptography`` certificates as their DER
-    bytes, so that a parsed :class:`TrustPolicy` (TSA roots included) can travel to worker
-    processes whatever their start method."""
-    for certificate in policy.tsa_roots:
-        copyreg.pickle(type(certificate), _reduce_certificate)
+    """Teach :mod:`pickle` to carry the ``cryptography`` certificates and CRLs found in
+    ``policy`` (TSA roots, helper certificates, revocation snapshots) as their DER bytes,
+    so that a parsed :class:`TrustPolicy` travels to worker processes whatever their start
+    method. Other members are plain data and pickle as they are."""
+    from cryptography import x509
+
+    pending: list[Any] = [policy]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, (x509.Certificate, x509.CertificateRevocationList)):
+            copyreg.pickle(type(value), _reduce)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            pending.extend(getattr(value, f.name) for f in dataclasses.fields(value))
+        elif isinstance(value, (tuple, list)):
+            pending.extend(value)
 
 
 def _error_report(item: Input) -> Report:

@@ -23,12 +23,13 @@ from typing import Any
 
 from keel_verify.checks.base import Check, chain_length, counted, failed, passed, warned
 from keel_verify.context import CheckContext
-from keel_verify.crypto.witness import ReceiptWitness, WitnessStatus, iso_utc
+from keel_verify.crypto.witness import iso_utc
 from keel_verify.load.access import Malformed, member, obj_at, parse_time, time_at
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 from keel_verify.load.receipts import collect_receipts
 from keel_verify.results import CheckResult, Outcome
+from keel_verify.trust.tsa_decision import ReceiptWitness, WitnessStatus
 
 NAME = "time_consistency"
 

@@ -23,6 +23,8 @@ from keel_verify.errors import TrustConfigError
 if TYPE_CHECKING:  # cryptography.x509 is imported only when TSA roots are actually used
     from cryptography import x509
 
+    from keel_verify.trust.tsa_revocation import RevocationSnapshot
+
 TRUST_ROOT_ENV = "KEEL_VERIFY_TRUST_ROOT"
 ISSUER_KEY_PURPOSE = "export_signing"
 
@@ -79,6 +81,14 @@ class TrustPolicy:
     tsa_roots: tuple[x509.Certificate, ...] = ()
     tsa_roots_source: str | None = None
     strict: bool = False
+    # Certificates that help build a TSA chain (the TSA certificate of a token made with
+    # certReq false, intermediates): never trust anchors (--tsa-certs, RFC 3161 2.4.1).
+    tsa_certs: tuple[x509.Certificate, ...] = ()
+    tsa_certs_source: str | None = None
+    # Revocation rules of TSA trust bundles, each for the chains ending at its anchors.
+    tsa_revocation: tuple[RevocationSnapshot, ...] = ()
+    # What loading the trust sources established, in words (e.g. a verified manifest signature).
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.self_attested and self.issuer_keys:

@@ -25,6 +25,8 @@ class TrustSpec:
     # $KEEL_VERIFY_TRUST_ROOT: applies beside --trust-root (never silently replaced by it),
     # so that a revocation it states cannot be lifted by a script's own options.
     environment_trust_root: str | None = None
+    tsa_certs: tuple[str, ...] = ()  # PEM files of TSA chain-building helpers (never anchors)
+    trust_names: tuple[str, ...] = ()  # named trust sources shipped in the package (--trust)
 
     @property
     def trust_roots(self) -> tuple[str, ...]:
@@ -46,19 +48,27 @@ def build_policy(spec: TrustSpec) -> TrustPolicy:
     for a malformed source, and for --self-attested beside trusted issuer keys: accepting
     any embedded key and naming the trusted keys contradict each other."""
     policy = TrustPolicy.pinned(*spec.public_keys, strict=spec.strict)
-    if spec.trust_roots or spec.tsa_roots:
+    if spec.trust_roots or spec.tsa_roots or spec.tsa_certs or spec.trust_names:
         # Imported only when used: it pulls in cryptography.x509.
+        from keel_verify.trust.named import apply_named_source
         from keel_verify.trust.trust_root import (
+            add_tsa_certs,
             add_tsa_roots,
             load_trust_root,
+            load_tsa_certs,
             load_tsa_roots,
+            tsa_certs_source,
             tsa_roots_source,
         )
 
+        for name in spec.trust_names:
+            policy = apply_named_source(policy, name)
         for path in spec.trust_roots:
             policy = load_trust_root(path).apply(policy)
         for pem_path in spec.tsa_roots:
             policy = add_tsa_roots(policy, load_tsa_roots(pem_path), tsa_roots_source(pem_path))
+        for pem_path in spec.tsa_certs:
+            policy = add_tsa_certs(policy, load_tsa_certs(pem_path), tsa_certs_source(pem_path))
     if spec.self_attested:
         if policy.issuer_keys:
             raise TrustConfigError(
@@ -82,6 +92,15 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
         "tsa_roots": [root.subject.rfc4514_string() for root in policy.tsa_roots],
         "tsa_root_sha256": [_fingerprint(root) for root in policy.tsa_roots],
         "tsa_roots_source": policy.tsa_roots_source,
+        "tsa_certs": [certificate.subject.rfc4514_string() for certificate in policy.tsa_certs],
+        "tsa_certs_source": policy.tsa_certs_source,
+        "tsa_revocation_rules": [
+            {"source": rule.source, "crls": len(rule.crls),
+             "refresh_required_before": rule.deadline.isoformat() if rule.deadline else None}
+            for rule in policy.tsa_revocation
+        ],
+        "named_trust_sources": list(spec.trust_names),
+        "trust_notes": list(policy.notes),
         "trust_root_file": display_path(spec.trust_root) if spec.trust_root else None,
         "environment_trust_root_file": (
             display_path(spec.environment_trust_root) if spec.environment_trust_root else None
