@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keel_verify import Outcome, TrustPolicy, Verdict
 from keel_verify.cli import main
@@ -93,9 +95,17 @@ def test_the_report_names_the_real_anchor_not_a_helper(
 # -- the TSA certificate must be an end entity (RFC 3161 2.3, RFC 5280 4.2.1.3/4.2.1.9) ----
 
 
-def _signer_tsa(*, ca: bool, key_cert_sign: bool) -> TestTimestampAuthority:
-    """A TSA whose token-signing certificate has the given basicConstraints cA and
-    keyCertSign bits, and otherwise a perfect TSA profile (critical EKU timeStamping),
+_OTHER_EKUS = (ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.SERVER_AUTH,
+               ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
+
+
+def _signer_tsa(
+    *, ca: bool, key_cert_sign: bool, digital_signature: bool = True,
+    content_commitment: bool = False, eku_critical: bool = True,
+    extra_ekus: tuple[x509.ObjectIdentifier, ...] = (),
+) -> TestTimestampAuthority:
+    """A TSA whose token-signing certificate has the given basicConstraints cA, key usage
+    and EKU (by default a perfect TSA profile: critical EKU exactly timeStamping),
     issued by the trusted test root."""
     root = authority()
     key = derive_p256_key(b"keel-verify TEST ONLY CA-as-TSA", b"tsa")
@@ -110,13 +120,17 @@ def _signer_tsa(*, ca: bool, key_cert_sign: bool) -> TestTimestampAuthority:
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=key_cert_sign,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=digital_signature, content_commitment=content_commitment,
+                key_encipherment=False, data_encipherment=False, key_agreement=False,
+                key_cert_sign=key_cert_sign, crl_sign=False, encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING, *extra_ekus]),
+            critical=eku_critical,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(root.root_key.public_key()),
@@ -153,6 +167,30 @@ def test_a_certificate_signing_key_never_signs_a_valid_token(
     # Nor does pinning that CA certificate itself as a root make its tokens good.
     pinned = verify_token(_token(tsa), expected_digest=DIGEST, tsa_roots=[tsa.tsa_certificate])
     assert pinned.status is WitnessStatus.INVALID and pinned.step == STEP_SIGNER_CERTIFICATE
+
+
+@settings(deadline=None)
+@given(
+    ca=st.booleans(), key_cert_sign=st.booleans(), digital_signature=st.booleans(),
+    content_commitment=st.booleans(), eku_critical=st.booleans(),
+    extra_ekus=st.lists(st.sampled_from(_OTHER_EKUS), unique=True, max_size=2).map(tuple),
+)
+def test_only_an_rfc3161_end_entity_profile_ever_verifies(
+    ca: bool, key_cert_sign: bool, digital_signature: bool, content_commitment: bool,
+    eku_critical: bool, extra_ekus: tuple[x509.ObjectIdentifier, ...],
+) -> None:
+    tsa = _signer_tsa(
+        ca=ca, key_cert_sign=key_cert_sign, digital_signature=digital_signature,
+        content_commitment=content_commitment, eku_critical=eku_critical, extra_ekus=extra_ekus,
+    )
+    result = verify_token(_token(tsa), expected_digest=DIGEST, tsa_roots=[authority().root_certificate])
+    conforming = (
+        not ca and not key_cert_sign and eku_critical and not extra_ekus
+        and (digital_signature or content_commitment)
+    )
+    assert (result.status is WitnessStatus.VERIFIED) is conforming, result.reason
+    if not conforming:
+        assert result.step == STEP_SIGNER_CERTIFICATE
 
 
 def test_the_same_profile_as_an_end_entity_verifies() -> None:
@@ -222,6 +260,35 @@ def _tsa_under_intermediate(seed: bytes, serial: int) -> tuple[TestTimestampAuth
         root_key=inter_key, root_certificate=intermediate, tsa_key=leaf_key, tsa_certificate=leaf
     )
     return tsa, intermediate
+
+
+_CANDIDATES = {
+    "tsa": lambda: authority().tsa_certificate,
+    "root": lambda: authority().root_certificate,
+    "other root": lambda: other_authority().root_certificate,
+    "other tsa": lambda: other_authority().tsa_certificate,
+}
+
+
+@settings(deadline=None)
+@given(
+    helpers=st.lists(st.sampled_from(sorted(_CANDIDATES)), unique=True, max_size=4),
+    roots=st.lists(st.sampled_from(["other root", "other tsa"]), unique=True, max_size=2),
+    embedded=st.booleans(),
+)
+def test_helpers_never_anchor_whatever_they_are(
+    helpers: list[str], roots: list[str], embedded: bool
+) -> None:
+    # Roots that cannot anchor this TSA: whatever the helpers hold (its own root among
+    # them), the token never verifies.
+    token = _token(authority(), TokenOptions(include_certificates=embedded))
+    result = verify_token(
+        token, expected_digest=DIGEST,
+        tsa_roots=tuple(_CANDIDATES[name]() for name in roots),
+        tsa_certs=tuple(_CANDIDATES[name]() for name in helpers),
+    )
+    assert result.status is not WitnessStatus.VERIFIED
+    assert result.root_subject is None
 
 
 def test_helper_intermediate_completes_a_chain_the_token_left_out() -> None:
@@ -442,3 +509,18 @@ def test_bad_bundles_are_refused_in_one_line(tmp_path: Path, kwargs: dict[str, A
     with pytest.raises(TrustConfigError, match=words) as raised:
         load_trust_root(_write_bundle(tmp_path, "2099-01-01T00:00:00Z", **kwargs))
     assert "\n" not in str(raised.value)
+
+
+def test_the_anchor_is_named_with_its_own_source_among_several(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = "sigstage_no-embedded-cert"
+    args = ["--json", "--trust", "keel-production", "--public-key", CASES[0]["args"][1],
+            "--tsa-roots", f"{case}.roots.pem", "--tsa-certs", f"{case}.untrusted.pem",
+            f"{case}.artifact.json"]
+    assert run_cli(args, monkeypatch, CASES_DIR) == 0
+    report = json.loads(capsys.readouterr().out)
+    witness = next(c for c in report["files"][0]["checks"] if c["name"] == "timestamp_witness")
+    assert witness["details"]["receipts"][0]["root_source"] == f"TSA roots file {case}.roots.pem"
+    assert f"from TSA roots file {case}.roots.pem at genTime" in witness["reason"]
+    assert "keel-production" in witness["details"]["tsa_roots_source"]  # both sources configured

@@ -89,6 +89,9 @@ class TrustPolicy:
     tsa_revocation: tuple[RevocationSnapshot, ...] = ()
     # What loading the trust sources established, in words (e.g. a verified manifest signature).
     notes: tuple[str, ...] = ()
+    # Where each of tsa_roots came from (same order), so a report names the source of the
+    # anchor a chain really ended at; empty when the policy was built by hand.
+    tsa_root_sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.self_attested and self.issuer_keys:
@@ -125,6 +128,14 @@ class TrustPolicy:
         for key in self.issuer_keys:
             index.setdefault(key.public_key, []).append(key)
         return {raw: tuple(keys) for raw, keys in index.items()}
+
+    def tsa_root_source(self, anchor: x509.Certificate) -> str | None:
+        """Where the TSA root ``anchor`` came from (all sources when not recorded)."""
+        if len(self.tsa_root_sources) == len(self.tsa_roots):
+            for root, source in zip(self.tsa_roots, self.tsa_root_sources, strict=True):
+                if root == anchor:
+                    return source
+        return self.tsa_roots_source
 
 
 def environment_trust_root_path(environ: Mapping[str, str] = os.environ) -> str | None:
