@@ -79,7 +79,7 @@ class ForgivingStream(io.TextIOBase):
         return bool(self.inner is not None and not self.gone and self.inner.isatty())
 
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]  # io.TextIOBase declares an attribute
         return getattr(self.inner, "encoding", None) or "utf-8"
 
     def _reader_gone(self) -> None:
