@@ -85,7 +85,13 @@ def add_tsa_roots(
 ) -> TrustPolicy:
     """``policy`` with ``roots`` added to its TSA roots, ``source`` named in reports."""
     sources = "; ".join(s for s in (policy.tsa_roots_source, source) if s)
-    return replace(policy, tsa_roots=policy.tsa_roots + roots, tsa_roots_source=sources)
+    recorded = len(policy.tsa_root_sources) == len(policy.tsa_roots)
+    return replace(
+        policy,
+        tsa_roots=policy.tsa_roots + roots,
+        tsa_roots_source=sources,
+        tsa_root_sources=policy.tsa_root_sources + (source,) * len(roots) if recorded else (),
+    )
 
 
 def add_tsa_certs(
