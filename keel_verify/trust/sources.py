@@ -6,7 +6,9 @@ receive the parsed policy (never a path to read again).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from keel_verify.errors import TrustConfigError
@@ -27,19 +29,21 @@ class TrustSpec:
     environment_trust_root: str | None = None
     tsa_certs: tuple[str, ...] = ()  # PEM files of TSA chain-building helpers (never anchors)
     trust_names: tuple[str, ...] = ()  # named trust sources shipped in the package (--trust)
+    more_trust_roots: tuple[str, ...] = ()  # further trust files (the API takes several)
 
     @property
     def trust_roots(self) -> tuple[str, ...]:
-        named = (self.trust_root, self.environment_trust_root)
+        named = (self.trust_root, *self.more_trust_roots, self.environment_trust_root)
         return tuple(dict.fromkeys(path for path in named if path))
 
 
 def _issuer_key_sources(spec: TrustSpec) -> str:
     sources = [f"--public-key ({len(spec.public_keys)})"] if spec.public_keys else []
-    if spec.trust_root:
-        sources.append(f"--trust-root {spec.trust_root}")
+    sources.extend(f"--trust-root {path}" for path in (spec.trust_root, *spec.more_trust_roots)
+                   if path)
     if spec.environment_trust_root and spec.environment_trust_root != spec.trust_root:
         sources.append(f"${TRUST_ROOT_ENV} {spec.environment_trust_root}")
+    sources.extend(f"--trust {name}" for name in spec.trust_names)
     return ", ".join(sources)
 
 
@@ -78,6 +82,43 @@ def build_policy(spec: TrustSpec) -> TrustPolicy:
             )
         policy = replace(policy, self_attested=True)
     return policy
+
+
+def load_trust_policy(
+    *,
+    trust_roots: Iterable[str | Path] = (),
+    public_keys: Iterable[str] = (),
+    tsa_roots: Iterable[str | Path] = (),
+    tsa_certs: Iterable[str | Path] = (),
+    trust: Iterable[str] = (),
+    self_attested: bool = False,
+    strict: bool = False,
+) -> TrustPolicy:
+    """A :class:`TrustPolicy` built from trust files, exactly as the command line builds it.
+
+    ``trust_roots``: trust files, each our trust root (``trust_root_version``), a Keel
+    public key manifest (``keel.public_key_manifest.v1``, its signature verified) or a Keel
+    TSA trust bundle (``keel.tsa_trust_bundle.v1``), told apart by their content.
+    ``public_keys``: pinned issuer keys, ``"ed25519:" + base64``. ``tsa_roots``: PEM files
+    of TSA trust anchors. ``tsa_certs``: PEM files of TSA chain-building helpers (never
+    anchors). ``trust``: names of trust sources shipped in the package (e.g.
+    ``"keel-production"``). Every statement about the same key bytes applies (the
+    strictest wins). ``$KEEL_VERIFY_TRUST_ROOT`` is NOT read: pass it explicitly.
+
+    Raises :class:`~keel_verify.errors.TrustConfigError` (one line) for a file that cannot
+    be read or does not fit its format, a key that is not a real Ed25519 key (RFC 8032
+    §5.1.3), or ``self_attested`` beside trusted issuer keys.
+    """
+    return build_policy(TrustSpec(
+        public_keys=tuple(public_keys),
+        self_attested=self_attested,
+        trust_root=None,
+        tsa_roots=tuple(str(path) for path in tsa_roots),
+        strict=strict,
+        tsa_certs=tuple(str(path) for path in tsa_certs),
+        trust_names=tuple(trust),
+        more_trust_roots=tuple(str(path) for path in trust_roots),
+    ))
 
 
 def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
