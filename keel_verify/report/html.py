@@ -166,7 +166,7 @@ class Page:
 
 
 MAX_KEY_MARKS = 200
-_KEY_LANES = ("lifecycle", "turns", "tools", "interruptions", "witness")
+_KEY_LANES = ("lifecycle", "turns", "tools", "permits", "interruptions", "witness")
 
 
 def _duration(seconds: float | None) -> str:
