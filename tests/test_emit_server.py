@@ -193,6 +193,14 @@ def test_errors_are_json_with_proper_status(running: Running) -> None:
         ("POST", "/v1/sessions", json.dumps({**demo_scenario()[0]["body"],
                                              "risk_budget_total_micros": 1}).encode(), 409,
          "idempotency key"),
+        ("POST", f"/v1/sessions/{session_id}/turns", b'{"input_tokens": 1, "x": "\\ud800"}', 400,
+         "surrogate"),
+        ("POST", f"/v1/sessions/{session_id}/turns", b"[" * 100_000 + b"]" * 100_000, 400,
+         "nesting"),
+        ("POST", f"/v1/sessions/{session_id}/turns", b"\xff{}", 400, "UTF-8"),
+        ("POST", f"/v1/sessions/{session_id}/turns",
+         b'{"input_tokens":1,"output_tokens":1,"metadata":' + b'{"a":' * 40 + b"1"
+         + b"}" * 41, 422, "deeper than 16"),
         ("GET", "/v1/sessions/sess_nope", None, 404, "unknown session"),
         ("GET", f"/v1/sessions/{session_id}/attestation", None, 409, "still active"),
     ]

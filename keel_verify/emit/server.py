@@ -25,7 +25,6 @@ and a ``Server`` header without the Python version.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import socket
 import sys
@@ -36,6 +35,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+import msgspec
+
+from keel_verify.emit.bodies import parse
 from keel_verify.emit.engine import Engine
 from keel_verify.emit.errors import (
     BAD_REQUEST,
@@ -45,8 +47,6 @@ from keel_verify.emit.errors import (
     EmitError,
 )
 from keel_verify.emit.openapi import document_bytes
-from keel_verify.errors import LoadError
-from keel_verify.load.loader import parse_json
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # 100 atoms with long transcript spans fit
 MAX_BODY_DEPTH = 32
@@ -155,8 +155,7 @@ class EmitHTTPServer(HTTPServer):
         return thread
 
 
-def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+_json_bytes = msgspec.json.Encoder().encode  # compact UTF-8 JSON (answers hold no floats)
 
 
 def _refuse_busy(connection: socket.socket) -> None:
@@ -268,10 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = b"".join(chunks)
         if not data.strip():
             return {}
-        try:
-            return parse_json(data, max_depth=MAX_BODY_DEPTH)
-        except LoadError as error:
-            raise EmitError(BAD_REQUEST, f"body is not acceptable JSON: {error}") from None
+        return parse(data, max_depth=MAX_BODY_DEPTH)
 
     def _admit(self) -> tuple[str, str | None]:
         """Route and key: an unknown route 404, a wrong method 405, no key 401."""
