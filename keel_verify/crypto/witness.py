@@ -55,9 +55,9 @@ from cryptography.x509.verification import (
 from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.crypto.rfc3161 import (
     ID_CT_TSTINFO,
+    ReceiptTokens,
     TimestampToken,
     TokenError,
-    parse_token,
 )
 
 STEP_STRUCTURE = "token structure"
@@ -533,16 +533,18 @@ def check_token(
     *,
     expected_digest: bytes | None,
     candidates: Sequence[x509.Certificate] = (),
+    tokens: ReceiptTokens | None = None,
 ) -> TokenCheck:
     """Steps 1-6 (module docstring) for one DER TimeStampToken or TimeStampResp, against
     the SHA-256 ``expected_digest`` (None when the receipt names none). ``candidates``
     may identify the signer when the token carries no certificate; they are never
-    trusted for that. The chain is left to :func:`validate_chain`. Never raises."""
+    trusted for that. The chain is left to :func:`validate_chain`. ``tokens`` shares
+    parsed tokens with the other receipt checks. Never raises."""
     facts: dict[str, Any] = {}
     step = STEP_STRUCTURE
     try:
         try:
-            token = parse_token(der)
+            token = (tokens or ReceiptTokens()).from_der(der)
         except TokenError as error:
             raise _StepFailed(STEP_STRUCTURE, str(error)) from None
         facts.update(

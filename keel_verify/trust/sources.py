@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from keel_verify.errors import TrustConfigError
-from keel_verify.trust.policy import TRUST_ROOT_ENV, TrustPolicy
+from keel_verify.trust.policy import TRUST_ROOT_ENV, TrustedKey, TrustPolicy
 
 
 @dataclass(frozen=True)
 class TrustSpec:
-    """The trust options as given: picklable, so worker processes can rebuild the policy."""
+    """The trust options as given (paths not yet read)."""
 
     public_keys: tuple[str, ...]
     self_attested: bool
@@ -122,11 +122,16 @@ def load_trust_policy(
 
 
 def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
+    """The policy that was applied, exactly: every issuer key with its conditions, and
+    every TSA root by subject and SHA-256 fingerprint of its DER (a trust file read from a
+    pipe cannot be read again, so the report names what was parsed, not only where)."""
+    from keel_verify.verifier import display_path
+
     return {
-        "issuer_keys": [{"public_key": k.encoded, "source": k.source, "label": k.label}
-                        for k in policy.issuer_keys],
+        "issuer_keys": [_describe_key(key) for key in policy.issuer_keys],
         "self_attested": policy.self_attested,
         "tsa_roots": [root.subject.rfc4514_string() for root in policy.tsa_roots],
+        "tsa_root_sha256": [_fingerprint(root) for root in policy.tsa_roots],
         "tsa_roots_source": policy.tsa_roots_source,
         "tsa_certs": [certificate.subject.rfc4514_string() for certificate in policy.tsa_certs],
         "tsa_certs_source": policy.tsa_certs_source,
@@ -137,7 +142,29 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
         ],
         "named_trust_sources": list(spec.trust_names),
         "trust_notes": list(policy.notes),
-        "trust_root_file": spec.trust_root,
-        "environment_trust_root_file": spec.environment_trust_root,
+        "trust_root_file": display_path(spec.trust_root) if spec.trust_root else None,
+        "environment_trust_root_file": (
+            display_path(spec.environment_trust_root) if spec.environment_trust_root else None
+        ),
         "strict": policy.strict,
     }
+
+
+def _describe_key(key: TrustedKey) -> dict[str, Any]:
+    return {
+        "public_key": key.encoded,
+        "source": key.source,
+        "label": key.label,
+        "purpose": key.purpose,
+        "status": key.status,
+        "not_before": key.not_before,
+        "not_after": key.not_after,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def _fingerprint(certificate: Any) -> str:
+    from cryptography.hazmat.primitives import hashes
+
+    digest: bytes = certificate.fingerprint(hashes.SHA256())
+    return "sha256:" + digest.hex()
