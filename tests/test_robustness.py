@@ -1,4 +1,4 @@
-"""Hostile input never crashes, hangs or writes (SPEC B.5): every input ends in a Report.
+"""Hostile input never crashes, hangs or writes (docs/format.md §9.5): every input ends in a Report.
 
 Whatever the bytes, ``verify_bytes`` returns a :class:`Report` whose verdict is ERROR (with
 a one-line, printable ``error`` and no checks) or FAILED / UNTRUSTED / VERIFIED (with every
