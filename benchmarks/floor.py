@@ -7,7 +7,8 @@ It reads the bytes, parses them, and for every chain entry produces the canonica
 with ``content_hash`` (and ``previous_content_hash`` with the entry before, from the
 genesis hash; and, in schema version 1, the embedded ``canonicalized_payload``'s hash
 with ``canonicalized_payload_hash``, docs/format.md §5); then it produces the canonical
-bytes of the artifact without ``signatures`` and verifies each Ed25519 issuer signature over them with ``cryptography``.
+bytes of the artifact without ``signatures`` and verifies each Ed25519 issuer signature
+over them with ``cryptography``.
 It really verifies: any mismatch exits 1. It checks nothing else (no schema, no trust,
 no timestamps, no strictness, no report), which is what makes it a floor.
 
