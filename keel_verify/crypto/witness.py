@@ -460,6 +460,12 @@ def _extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
 
 _ENCOUNTERED = re.compile(r"\s*\(encountered processing .*\)\s*$", re.DOTALL)
 
+# What the parsers raise for bytes that are not what they claim to be.
+_MALFORMED = (
+    ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+    UnsupportedAlgorithm, x509.InvalidVersion,
+)
+
 
 def validate_chain(
     certificate: x509.Certificate,
@@ -516,13 +522,6 @@ def _imprint(token: TimestampToken, expected: bytes | None) -> None:
 
 
 # -- one token ---------------------------------------------------------------------------
-
-# What the parsers raise for bytes that are not what they claim to be.
-_MALFORMED = (
-    ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
-    UnsupportedAlgorithm, x509.InvalidVersion,
-)
-
 
 def _load_certificate(certificate: asn1_x509.Certificate) -> x509.Certificate:
     return x509.load_der_x509_certificate(certificate.dump())
