@@ -156,6 +156,7 @@ def test_counter_mismatch_is_marked() -> None:
     assert "\u2717 disagrees" in html
     assert "1 disagree with the chain: session_counters.turn_count states 0, chain 3" in html
     assert "TOTAL-FAILED" in html
+    assert "Reason codes that kept it from VERIFIED: <code>session_counters.counter_mismatch</code>" in html
 
 
 def test_hundred_thousand_events_stay_under_two_megabytes() -> None:
