@@ -25,6 +25,7 @@ and a ``Server`` header without the Python version.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 import socket
 import sys
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
@@ -156,6 +158,16 @@ class EmitHTTPServer(HTTPServer):
 
 
 _json_bytes = msgspec.json.Encoder().encode  # compact UTF-8 JSON (answers hold no floats)
+
+
+def _pretty_asked(path: str) -> bool:
+    query = parse_qs(urlsplit(path).query)
+    return query.get("pretty", [""])[-1].lower() in ("1", "true", "yes")
+
+
+def _pretty(data: bytes) -> bytes:
+    """Indented JSON (2 spaces, members in their order, non-ASCII as itself)."""
+    return (json.dumps(json.loads(data), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def _refuse_busy(connection: socket.socket) -> None:
@@ -303,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             name, session_id = self._admit()
             parts = self._operation(name, session_id)
+            if _pretty_asked(self.path):  # compact on the wire unless asked
+                parts = [_pretty(b"".join(parts))]
         except EmitError as error:
             self._fail(error)
             return
