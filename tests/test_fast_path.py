@@ -4,6 +4,7 @@ time they take may differ (see benchmarks/)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from functools import cache
@@ -160,10 +161,31 @@ flat_entries = st.dictionaries(
 
 @given(st.lists(flat_entries, max_size=5))
 def test_flat_entries_hash_as_if_the_member_were_never_there(entries: list[dict[str, Any]]) -> None:
-    from keel_verify.crypto.canonical import canonical_hash
-    from keel_verify.load.chainpass import _hash_flat_entries
+    _assert_hashed_without_the_member(entries, flat=True)
 
-    hashes, encoded = _hash_flat_entries(entries, accel.encode_sorted)
+
+# Nested values may carry a "content_hash" member of their own, with the entry's value.
+nested_entries = st.builds(
+    lambda entry, nested, key: {**entry, key: {"content_hash": entry.get("content_hash"),
+                                              **nested}},
+    flat_entries, flat_entries, st.sampled_from(["a", "canonicalized_payload", "z", "b"]),
+)
+
+
+@given(st.lists(nested_entries | flat_entries, max_size=5))
+def test_nested_entries_hash_as_if_the_member_were_never_there(
+    entries: list[dict[str, Any]],
+) -> None:
+    _assert_hashed_without_the_member(entries, flat=False)
+
+
+def _assert_hashed_without_the_member(entries: list[dict[str, Any]], *, flat: bool) -> None:
+    from keel_verify.crypto.canonical import canonical_hash
+    from keel_verify.load.chainpass import _hash_object_entries
+
+    before = copy.deepcopy(entries)
+    hashes, encoded = _hash_object_entries(entries, accel.encode_sorted, flat)
+    assert entries == before
     for entry, digest, full in zip(entries, hashes, encoded, strict=True):
         assert full == canonical_bytes(entry)
         assert digest == canonical_hash({k: v for k, v in entry.items() if k != "content_hash"})
@@ -217,3 +239,68 @@ def test_a_child_abandoned_by_a_restart_is_reaped(child_validation: None) -> Non
     assert fast == exact
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no child left behind, not even a zombie
+
+
+# -- proofs made while decoding a chunk of entries -------------------------------------------
+
+_astral_text = st.text(st.sampled_from(["a", "é", "😀", "\U0010ffff", '"', "\\", ":", " "]), max_size=6)
+_keys = _astral_text | st.text(max_size=4)
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | _astral_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_keys, children, max_size=3),
+    max_leaves=10,
+)
+_entries = st.lists(st.dictionaries(_keys, _values, max_size=4), min_size=1, max_size=4)
+
+
+def _raw(entries: list[Any], ensure_ascii: bool, indent: int | None) -> list[bytes]:
+    return [json.dumps(entry, ensure_ascii=ensure_ascii, indent=indent).encode() for entry in entries]
+
+
+@given(_entries, st.booleans(), st.sampled_from([None, 2]))
+def test_a_chunk_proven_within_jcs_has_no_divergence(
+    entries: list[dict[str, Any]], ensure_ascii: bool, indent: int | None
+) -> None:
+    from keel_verify.crypto.canonical import jcs_divergences
+    from keel_verify.load.loader import MAX_DEPTH, decode_raw_chunk
+
+    chunk = decode_raw_chunk(0, _raw(entries, ensure_ascii, indent), MAX_DEPTH)
+    assert chunk.entries == entries
+    assert chunk.objects
+    divergences = [d for entry in entries for d in jcs_divergences(entry)]
+    if chunk.within_jcs:
+        assert divergences == []
+    elif not ensure_ascii and "\\" not in json.dumps(entries, ensure_ascii=False):
+        assert divergences  # no escape to mislead the key scan: "not proven" means found
+
+
+@given(_entries, st.integers(1, 9))
+def test_a_chunk_decodes_within_the_depth_limit_exactly_when_the_walk_would(
+    entries: list[dict[str, Any]], max_depth: int
+) -> None:
+    from keel_verify.errors import LoadError
+    from keel_verify.load.loader import _check_depth_and_strings, decode_raw_chunk
+
+    try:
+        for entry in entries:
+            _check_depth_and_strings(entry, max_depth, False, start_depth=3)
+        expected_ok = True
+    except LoadError:
+        expected_ok = False
+    try:
+        decode_raw_chunk(0, _raw(entries, False, None), max_depth)
+        ok = True
+    except LoadError:
+        ok = False
+    assert ok == expected_ok
+
+
+@pytest.mark.parametrize("key", ["😀", "a😀b", "\U0010ffff", "x\\😀"])
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+def test_a_key_outside_the_bmp_is_never_proven_within_jcs(key: str, ensure_ascii: bool) -> None:
+    from keel_verify.load.loader import MAX_DEPTH, decode_raw_chunk
+
+    entries = [{"a": "😀" * 3, "p": {"n": [1, {key: "😀"}]}}]
+    assert not decode_raw_chunk(0, _raw(entries, ensure_ascii, 2), MAX_DEPTH).within_jcs
+    assert decode_raw_chunk(0, _raw([{"a": "😀😀", "p": {key.encode("utf-16", "surrogatepass").hex(): [1]}}],
+                                     ensure_ascii, None), MAX_DEPTH).within_jcs

@@ -35,7 +35,7 @@ class Links:
             self.problems.append((pointer, problem))
 
     def visit(self, chunk: Chunk) -> None:
-        if chunk.flat and self._chunk_is_sound(chunk):
+        if chunk.objects and self._chunk_is_sound(chunk):
             return
         first, entries, hashes = chunk.first, chunk.entries, chunk.content_hashes
         for offset, entry in enumerate(entries):

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import operator
 import re
+from hashlib import sha256
 from itertools import repeat
+from operator import methodcaller
 from typing import Any
 
 from keel_verify.checks.base import Check, chain_length
@@ -92,6 +94,22 @@ def _hash_only_chunk_is_sound(entries: list[dict[str, Any]]) -> bool:
     )
 
 
+def _embedded_chunk_is_sound(chunk: Chunk) -> bool:
+    """The common v1 case, judged with list operations: every payload embedded, none
+    declared hash-only, and every stated hash the recomputed one."""
+    entries = chunk.entries
+    payloads = [entry.get("canonicalized_payload", _ABSENT) for entry in entries]
+    if _ABSENT in payloads or [e.get("payload_materialization") for e in entries].count(HASH_ONLY):
+        return False
+    digests = map(_hexdigest, map(sha256, map(chunk.encode, payloads)))
+    recomputed = ["sha256:" + digest for digest in digests]
+    return recomputed == [entry.get("canonicalized_payload_hash") for entry in entries]
+
+
+_ABSENT: Any = object()
+_hexdigest = methodcaller("hexdigest")
+
+
 class Payloads:
     """Folds over the chain: each entry's payload form and hash."""
 
@@ -101,7 +119,8 @@ class Payloads:
         self.problem_count = 0
 
     def visit(self, chunk: Chunk) -> None:
-        if chunk.flat and self.hash_only and _hash_only_chunk_is_sound(chunk.entries):
+        if chunk.objects and (_hash_only_chunk_is_sound(chunk.entries) if self.hash_only
+                              else _embedded_chunk_is_sound(chunk)):
             return
         first, entries = chunk.first, chunk.entries
         hash_only = self.hash_only

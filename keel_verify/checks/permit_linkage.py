@@ -89,10 +89,11 @@ class PermitUses:
     def visit(self, chunk: Chunk) -> None:
         first, entries = chunk.first, chunk.entries
         bound, by_hash = self.bound, self.by_hash
-        if chunk.flat:  # look only at the few entries that carry a permit or a bound hash
+        if chunk.objects:  # look only at the few entries that carry a permit or a bound hash
             stated = [entry.get("content_hash") for entry in entries]
             uses = [entry.get("permit_id", _ABSENT) for entry in entries]
-            if not bound.intersection(stated) and uses.count(None) == len(uses):
+            if (uses.count(None) == len(uses) and set(map(type, stated)) == {str}
+                    and not bound.intersection(stated)):
                 return
         for offset, entry in enumerate(entries):
             if type(entry) is not dict:

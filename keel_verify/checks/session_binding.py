@@ -59,7 +59,7 @@ class SessionEntries:
         self.problem_count = 0
 
     def visit(self, chunk: Chunk) -> None:
-        if chunk.flat and self._chunk_is_sound(chunk.entries):
+        if chunk.objects and self._chunk_is_sound(chunk.entries):
             return
         first, entries = chunk.first, chunk.entries
         session_id, scope = self.session_id, self.scope

@@ -122,7 +122,7 @@ class EventTimes:
         self.problem_count = 0
 
     def visit(self, chunk: Chunk) -> None:
-        if chunk.flat and self._chunk_is_sound(chunk):
+        if chunk.objects and self._chunk_is_sound(chunk):
             return
         first, entries = chunk.first, chunk.entries
         started, last_allowed, latest = self.started, self.last_allowed, self.latest

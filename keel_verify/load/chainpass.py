@@ -42,8 +42,10 @@ class Chunk:
     first: int  # index of entries[0] in the chain
     entries: list[Any]
     content_hashes: list[str | None]  # H(C(entry without content_hash)); None: not an object
-    within_jcs: bool  # proven free of floats, unsafe integers and non-BMP text
+    within_jcs: bool  # proven free of floats, unsafe integers and non-BMP keys
     flat: bool = False  # proven: every entry an object of strings, integers, booleans, nulls
+    objects: bool = False  # proven: every entry an object
+    encode: Callable[[Any], bytes] = canonical_bytes  # canonical bytes of these entries' values
 
 
 class EntryVisitor(Protocol):
@@ -140,15 +142,15 @@ def _append_entries(
     chunk_entries: int,
 ) -> None:
     assert artifact.chain is not None
-    for first, entries, within_jcs, flat in artifact.chain.chunks(chunk_entries, max_depth):
-        if flat:
-            hashes, encoded = _hash_flat_entries(entries, encode)
+    for first, entries, within_jcs, flat, objects in artifact.chain.chunks(chunk_entries, max_depth):
+        if objects:
+            hashes, encoded = _hash_object_entries(entries, encode, flat)
         else:
             hashes, encoded = _hash_entries(entries, encode, exact)
         if first:
             message += b","
         message += b",".join(encoded)
-        chunk = Chunk(first, entries, hashes, within_jcs, flat)
+        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, encode)
         for visitor in visitors.values():
             visitor.visit(chunk)
 
@@ -156,23 +158,28 @@ def _append_entries(
 _CONTENT_HASH_KEY = b'"content_hash":'
 
 
-def _hash_flat_entries(
-    entries: list[Any], encode: Callable[[Any], bytes]
+def _hash_object_entries(
+    entries: list[dict[str, Any]], encode: Callable[[Any], bytes], flat: bool
 ) -> tuple[list[str | None], list[bytes]]:
     """One encoding per entry: the hashed form is the full form less its content_hash
     member. In a flat object that member's bytes occur once: a string's own quotes are
-    always escaped, so '"content_hash":' cannot occur inside a value."""
+    always escaped, so '"content_hash":' cannot occur inside a value. A nested value may
+    hold a "content_hash" member of its own, so there the member's bytes must be found
+    exactly once in the entry's bytes (else the entry is encoded a second time)."""
     encoded = list(map(encode, entries))
-    stated = [entry.get("content_hash") for entry in entries]
+    stated: list[Any] = [entry.get("content_hash") for entry in entries]
     if set(map(type, stated)) == {str}:
         # The common case, in C: each member removed with the comma before it, and the
         # removal proved by the lengths (every member found, and found once).
         members = _content_hash_members(stated, encode)
-        bodies = list(map(bytes.replace, encoded, members, repeat(b""), repeat(1)))
-        removed = map(operator.sub, map(len, encoded), map(len, bodies))
-        if list(removed) == list(map(len, members)):
-            digests = map(_hexdigest, map(sha256, bodies))
-            return ["sha256:" + digest for digest in digests], encoded
+        if flat or _found_once_at_top(encoded, members):
+            bodies = list(map(bytes.replace, encoded, members, repeat(b""), repeat(1)))
+            removed = map(operator.sub, map(len, encoded), map(len, bodies))
+            if list(removed) == list(map(len, members)):
+                digests = map(_hexdigest, map(sha256, bodies))
+                return ["sha256:" + digest for digest in digests], encoded
+    if not flat:
+        return _hash_entries(entries, encode, False)
     hashes: list[str | None] = []
     for entry, full in zip(entries, encoded, strict=True):
         if "content_hash" not in entry:
@@ -189,6 +196,15 @@ def _hash_flat_entries(
             body = full[:at] + full[end:]
         hashes.append("sha256:" + sha256(body).hexdigest())
     return hashes, encoded
+
+
+def _found_once_at_top(encoded: list[bytes], members: list[bytes]) -> bool:
+    """Each member occurs once in its entry's bytes, comma and all, and once without its
+    comma: so the one occurrence is the entry's own member, after another member."""
+    once = [1] * len(members)
+    bare = [member[1:] for member in members]
+    return (list(map(bytes.count, encoded, members)) == once
+            and list(map(bytes.count, encoded, bare)) == once)
 
 
 _TAGGED_HASH_LINES = re.compile(r"(?:sha256:[0-9a-f]{64}\n)*")

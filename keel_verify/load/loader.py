@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from keel_verify.crypto.canonical import PROFILE, tagged_sha256
 from keel_verify.errors import LoadError
@@ -59,33 +59,62 @@ class ChainSource:
             return len(self.raw_items)
         return len(self.items or ())
 
-    def chunks(self, size: int, max_depth: int) -> Iterator[tuple[int, list[Any], bool, bool]]:
-        """Yield ``(first_index, entries, within_jcs, flat)``. Fast-path chunks are strictly
-        decoded here. ``within_jcs``: proven to hold no value outside the RFC 8785 domain;
-        ``flat``: proven to be objects of strings, integers, booleans and nulls only.
-        False means "not proven": look."""
+    def chunks(self, size: int, max_depth: int) -> Iterator[DecodedChunk]:
+        """Consecutive entries, ``size`` at a time; fast-path chunks are strictly decoded
+        here (see :class:`DecodedChunk` for what a decode proves)."""
         if self.raw_items is None:
             items = self.items or ()
             for start in range(0, len(items), size):
-                yield start, list(items[start : start + size]), False, False
+                yield DecodedChunk(start, list(items[start : start + size]))
             return
-        errors = accel.decode_errors()
         for start in range(0, len(self.raw_items), size):
-            joined = b"[" + b",".join(self.raw_items[start : start + size]) + b"]"
-            try:
-                # Flat entries whose integers are JCS-safe decode with this typed decoder
-                # at no extra cost (and are then 3 levels deep: artifact, chain, entry).
-                entries: list[Any] = accel.decoder("flat_entries").decode(joined)
-                flat = True
-            except errors:
-                try:
-                    entries = accel.decoder("any").decode(joined)
-                except errors:
-                    raise NeedsExactPath from None
-                flat = False
-                for entry in entries:
-                    _check_depth_and_strings(entry, max_depth, False, start_depth=3)
-            yield start, entries, flat and not accel.has_astral_utf8(joined), flat
+            yield decode_raw_chunk(start, self.raw_items[start : start + size], max_depth)
+
+
+class DecodedChunk(NamedTuple):
+    """Entries as the chain pass receives them. Each flag is a proof; False means "not
+    proven": look.
+
+    ``within_jcs``: no value outside the RFC 8785 domain (float, integer beyond
+    +/-(2^53-1), object key outside the BMP); ``flat``: every entry an object of strings,
+    integers, booleans and nulls; ``objects``: every entry an object."""
+
+    first: int
+    entries: list[Any]
+    within_jcs: bool = False
+    flat: bool = False
+    objects: bool = False
+
+
+def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
+    """Decode msgspec raw slices of consecutive entries strictly (NeedsExactPath for what
+    only the exact path judges, LoadError for nesting beyond ``max_depth``).
+
+    The typed decoders prove at C speed what a walk over every node would: JCS-safe
+    integers and, entries being 3 levels deep (artifact, chain, entry), a bounded depth.
+    Only entries nested deeper than they accept are decoded untyped and walked."""
+    joined = b"[" + b",".join(raw_items) + b"]"
+    errors = accel.decode_errors()
+    if max_depth >= 3:
+        try:
+            entries: list[Any] = accel.decoder("flat_entries").decode(joined)
+            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), True, True)
+        except errors:
+            pass
+    levels = min(accel.MAX_TYPED_NESTING, max_depth - 3)
+    if levels > 0:
+        try:
+            entries = accel.nested_entries_decoder(levels).decode(joined)
+            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, True)
+        except errors:
+            pass
+    try:
+        entries = accel.decoder("any").decode(joined)
+    except errors:
+        raise NeedsExactPath from None
+    for entry in entries:
+        _check_depth_and_strings(entry, max_depth, False, start_depth=3)
+    return DecodedChunk(first, entries, objects=set(map(type, entries)) == {dict})
 
 
 @dataclass(frozen=True)
