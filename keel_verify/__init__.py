@@ -7,17 +7,20 @@ Public API (the CLI only wraps it)::
     report = verify_path("voice_session_export.json", TrustPolicy.self_attested_only())
     report.verdict            # Verdict.VERIFIED / FAILED / ERROR / UNTRUSTED
     report.exit_code          # 0 / 1 / 2 / 3
+    report.indication         # Indication.TOTAL_PASSED / TOTAL_FAILED / INDETERMINATE
+    report.failing_codes      # reason codes that kept it from VERIFIED
     for check in report.checks:
-        print(check.name, check.outcome.value, check.reason, check.pointer)
+        print(check.code, check.outcome.value, check.reason, check.pointer)
 """
 
-from keel_verify.results import CheckResult, Outcome, Report, Verdict
+from keel_verify.results import CheckResult, Indication, Outcome, Report, Verdict
 from keel_verify.trust import TrustedKey, TrustPolicy
 from keel_verify.verifier import verify_bytes, verify_path
 from keel_verify.version import __version__
 
 __all__ = [
     "CheckResult",
+    "Indication",
     "Outcome",
     "Report",
     "TrustPolicy",

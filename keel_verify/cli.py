@@ -12,7 +12,8 @@ from keel_verify.errors import KeelVerifyError, TrustConfigError
 from keel_verify.inputs import expand_inputs
 from keel_verify.results import combined_exit_code
 from keel_verify.runner import verify_all
-from keel_verify.trust import resolve_trust_root_path
+from keel_verify.trust.named import NAMED_SOURCES
+from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec, build_policy, describe_policy
 from keel_verify.version import __version__
 
@@ -33,12 +34,11 @@ Verification only reads: it never writes anything but stdout and stderr.
 
 
 def _list_checks(ctx: click.Context) -> None:
-    from keel_verify.checks import ALL_CHECKS, CORE_CHECK_NAMES
+    from keel_verify.checks import CHECK_CATALOGUE, CORE_CHECK_NAMES
+    from keel_verify.report.catalogue import catalogue_lines
 
-    width = max(len(check.name) for check in ALL_CHECKS)
-    for check in ALL_CHECKS:
-        origin = "reference" if check.name in CORE_CHECK_NAMES else "keel-verify"
-        click.echo(f"{check.name:<{width}}  {origin:<11}  {check.summary}")
+    for line in catalogue_lines(CHECK_CATALOGUE, CORE_CHECK_NAMES):
+        click.echo(line)
     ctx.exit(0)
 
 
@@ -51,32 +51,41 @@ def _list_checks(ctx: click.Context) -> None:
               help="Trust this issuer key (repeatable).")
 @click.option("--trust-root", metavar="PATH",
               help="Trust-root JSON file: issuer keys with validity windows, TSA roots "
-                   "(also $KEEL_VERIFY_TRUST_ROOT).")
+                   "($KEEL_VERIFY_TRUST_ROOT applies as well; the strictest statement wins).")
 @click.option("--tsa-roots", multiple=True, metavar="PEM",
               help="PEM file of trusted time-stamp authority roots (repeatable).")
+@click.option("--tsa-certs", multiple=True, metavar="PEM",
+              help="PEM file of TSA certificates/intermediates that help build a TSA chain; "
+                   "never trust anchors (repeatable).")
+@click.option("--trust", "trust_names", multiple=True, type=click.Choice(sorted(NAMED_SOURCES)),
+              help="Apply a trust source shipped in the package, e.g. keel-production: "
+                   "Keel's signed key manifest and TSA trust bundle (repeatable).")
 @click.option("--self-attested", is_flag=True,
               help="Accept the key embedded in the artifact: proves internal consistency only.")
 @click.option("--strict", is_flag=True, help="Treat any warning as a failure.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout (schemas/report-v1).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout (schemas/report-v2).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
               help="Parallel processes for several files (default: the CPU count).")
 @click.option("--list-checks", is_flag=True, is_eager=True, expose_value=False,
               callback=lambda ctx, _param, value: _list_checks(ctx) if value else None,
-              help="List every check with what it establishes, and exit.")
+              help="List every check with what it establishes and its stable reason codes, and exit.")
 @click.version_option(__version__, prog_name="keel-verify")
 def command(
     files: tuple[str, ...],
     public_keys: tuple[str, ...],
     trust_root: str | None,
     tsa_roots: tuple[str, ...],
+    tsa_certs: tuple[str, ...],
+    trust_names: tuple[str, ...],
     self_attested: bool,
     strict: bool,
     as_json: bool,
     jobs: int | None,
 ) -> None:
     """Verify Keel voice-session attestation artifacts, offline."""
-    trust_root = resolve_trust_root_path(trust_root)  # the option, else $KEEL_VERIFY_TRUST_ROOT
-    spec = TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict)
+    spec = TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict,
+                     environment_trust_root=environment_trust_root_path(),  # both apply
+                     tsa_certs=tsa_certs, trust_names=trust_names)
     try:
         policy = build_policy(spec)
     except TrustConfigError as error:

@@ -8,7 +8,7 @@ expensive work such as canonicalisation or CMS parsing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -16,9 +16,9 @@ from keel_verify.load.loader import Artifact
 from keel_verify.trust import TrustPolicy
 
 if TYPE_CHECKING:
-    from keel_verify.crypto.signatures import SignatureAssessment
-    from keel_verify.crypto.witness import WitnessAssessment
     from keel_verify.load.chainpass import ChainPass
+    from keel_verify.trust.signer import SignatureAssessment
+    from keel_verify.trust.tsa_decision import WitnessAssessment
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,13 @@ class CheckContext:
     artifact: Artifact
     trust: TrustPolicy
     chain_pass: ChainPass | None = None  # given by the verifier; else made on first use
+    # The verification time: an upper bound on when the artifact was signed (it exists
+    # now). The verifier sets it once per input; None means "now" when first asked.
+    verification_time: datetime | None = None
+
+    @cached_property
+    def verified_at(self) -> datetime:
+        return self.verification_time or datetime.now(UTC)
 
     @cached_property
     def chain(self) -> ChainPass:
@@ -50,12 +57,15 @@ class CheckContext:
     @cached_property
     def witness(self) -> WitnessAssessment:
         """Every timestamp receipt's full RFC 3161 verification, done once per artifact."""
-        from keel_verify.crypto.witness import assess_witnesses
+        from keel_verify.trust.tsa_decision import assess_witnesses
 
         return assess_witnesses(self.artifact.document, self.trust)
 
     @cached_property
     def signatures(self) -> SignatureAssessment:
-        from keel_verify.crypto.signatures import assess_signatures
+        from keel_verify.trust.signer import assess_signatures, signing_times
 
-        return assess_signatures(self.artifact, self.chain, self.trust, self.authenticated_time)
+        times = signing_times(self.artifact.document, self.authenticated_time, self.verified_at)
+        return assess_signatures(
+            self.artifact.document, self.chain.message, self.chain.content_hash, self.trust, times
+        )

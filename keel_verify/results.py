@@ -51,6 +51,9 @@ class CheckResult:
 
     ``pointer`` is an RFC 6901 JSON Pointer to the member at fault ("" is the whole
     artifact). ``details`` holds machine-readable facts (hashes, counts, key ids).
+    ``code`` is the stable reason code ``<check>.<reason>`` (e.g.
+    ``issuer_signature.key_revoked``): a public contract, listed by ``--list-checks`` and
+    in the report schema; ``reason`` is prose and may change between releases.
     """
 
     name: str
@@ -58,17 +61,76 @@ class CheckResult:
     reason: str
     pointer: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class ReasonCode:
+    """One stable reason code a check can give: ``<check>.<suffix>``, always with
+    ``outcome``, meaning ``meaning``."""
+
+    code: str
+    outcome: Outcome
+    meaning: str
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """What a renderer may say about a check (SARIF rules, JUnit, --list-checks):
+    its name, one-line summary and every reason code it can give."""
+
+    name: str
+    summary: str
+    codes: tuple[ReasonCode, ...]
+
+
+class Indication(enum.Enum):
+    """The main status indication of ETSI TS 119 102-2 (after ETSI EN 319 102-1, 5.1.3)
+    given next to our verdict; the mapping is :func:`main_indication`."""
+
+    TOTAL_PASSED = "TOTAL-PASSED"
+    TOTAL_FAILED = "TOTAL-FAILED"
+    INDETERMINATE = "INDETERMINATE"
 
 
 @dataclass(frozen=True)
 class SignerSummary:
-    """Who signed, and who (if anyone) vouches for that key."""
+    """Who signed, named by what verified, and who (if anyone) vouches for that key.
 
-    key_id: str | None
+    ``fingerprint`` is ``"sha256:"`` + hex SHA-256 of the key bytes that verified (None
+    when no signature verified); ``label`` is the trust policy's name for the key;
+    ``claimed_key_id`` is the artifact's own, unverified ``key_id``. ``trust_basis`` is
+    ``"trust-root"``, ``"pinned"``, ``"self-attested"`` or ``"none"``.
+    """
+
+    claimed_key_id: str | None
     public_key: str | None
     trust_source: str  # "pinned key", "trust-root file ...", "self-attested", "none"
     trusted: bool
     time_basis: str | None = None  # which time decided the key's validity window
+    fingerprint: str | None = None
+    label: str | None = None
+    trust_basis: str = "none"
+
+    @property
+    def name(self) -> str:
+        return signer_name(self.fingerprint, self.label, self.claimed_key_id)
+
+
+def _quoted(text: str) -> str:
+    # Artifact and trust-file text: never a line break or a screenful in a report line.
+    return text if len(text) <= 100 and text.isprintable() else f"{text!r:.100}"
+
+
+def signer_name(fingerprint: str | None, label: str | None, claimed_key_id: str | None) -> str:
+    """A signer in one phrase, by what verified: the trust policy's label and the key's
+    fingerprint; the artifact's own key_id only as a marked, unverified claim."""
+    name = fingerprint or "no verified key"
+    if label:
+        name = f"{_quoted(label)} ({name})"
+    if claimed_key_id and claimed_key_id != label:
+        name += f" [claims key_id {_quoted(claimed_key_id)}]"
+    return name
 
 
 @dataclass(frozen=True)
@@ -86,13 +148,94 @@ class Report:
     signature_content_hash: str | None = None
     signer: SignerSummary | None = None
     not_proven: tuple[str, ...] = ()
+    # The reason codes that kept the verdict from VERIFIED (empty when VERIFIED or ERROR).
+    failing_codes: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
         return self.verdict.exit_code
+
+    @property
+    def indication(self) -> Indication:
+        return main_indication(self)
+
+    @property
+    def problem(self) -> str | None:
+        """One line saying why the file is not VERIFIED (None when it is)."""
+        if self.error is not None or self.verdict is Verdict.VERIFIED:
+            return self.error
+        if self.verdict is Verdict.UNTRUSTED:
+            return "no trust source vouches for the signer"
+        blocking = [c for c in self.checks if c.code in self.failing_codes]
+        if not blocking:
+            return f"verdict {self.verdict.value}"
+        first = blocking[0]
+        more = f" (and {len(blocking) - 1} more check(s))" if len(blocking) > 1 else ""
+        return f"{first.code}: {first.reason}{more}"
 
     def check(self, name: str) -> CheckResult:
         for result in self.checks:
             if result.name == name:
                 return result
         raise KeyError(name)
+
+
+def main_indication(report: Report) -> Indication:
+    """ETSI-style main indication of one report.
+
+    VERIFIED under a trust source (pinned key or trust root)  -> TOTAL-PASSED
+    VERIFIED only because the caller accepted self-attestation -> INDETERMINATE
+        (no trust anchor vouches for the signer: the origin is not established)
+    FAILED (a check failed, or warned under --strict/policy)  -> TOTAL-FAILED
+    UNTRUSTED (nothing failed, no trust source vouches)      -> INDETERMINATE
+    ERROR (the input could not be read as an attestation)    -> INDETERMINATE
+    """
+    if report.verdict is Verdict.FAILED:
+        return Indication.TOTAL_FAILED
+    if report.verdict is Verdict.VERIFIED and not _self_attested_only(report):
+        return Indication.TOTAL_PASSED
+    return Indication.INDETERMINATE
+
+
+def _self_attested_only(report: Report) -> bool:
+    signer = report.signer
+    return signer is None or not signer.trusted or signer.trust_source.startswith("self-attested")
+
+
+@dataclass
+class Totals:
+    """Counts over a batch, folded one report at a time (a stream never needs the list)."""
+
+    files: int = 0
+    verified: int = 0
+    failed: int = 0
+    error: int = 0
+    untrusted: int = 0
+    verdicts: list[Verdict] = field(default_factory=list, repr=False)
+
+    def add(self, report: Report) -> None:
+        self.files += 1
+        counts = {Verdict.VERIFIED: "verified", Verdict.FAILED: "failed",
+                  Verdict.ERROR: "error", Verdict.UNTRUSTED: "untrusted"}
+        name = counts[report.verdict]
+        setattr(self, name, getattr(self, name) + 1)
+        if report.verdict not in self.verdicts:
+            self.verdicts.append(report.verdict)
+
+    @property
+    def exit_code(self) -> int:
+        return combined_exit_code(self.verdicts)
+
+    def line(self) -> str:
+        """``200 files: 198 verified, 1 failed, 1 error`` (zero counts left out, but
+        ``verified`` always shown)."""
+        parts = [f"{self.verified} verified"] + [
+            f"{count} {label}" for count, label in
+            ((self.failed, "failed"), (self.error, "error"), (self.untrusted, "untrusted")) if count
+        ]
+        noun = "file" if self.files == 1 else "files"
+        return f"{self.files} {noun}: " + ", ".join(parts)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"files": self.files, "verified": self.verified, "failed": self.failed,
+                "error": self.error, "untrusted": self.untrusted}

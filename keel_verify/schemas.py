@@ -15,7 +15,7 @@ _PACKAGED = Path(__file__).resolve().parent / "_schemas"
 _REPOSITORY = Path(__file__).resolve().parent.parent / "schemas"
 
 ARTIFACT_SCHEMAS = {1: "attestation-v1.schema.json", 3: "attestation-v3.schema.json"}
-REPORT_SCHEMA = "report-v1.schema.json"
+REPORT_SCHEMA = "report-v2.schema.json"
 TRUST_ROOT_SCHEMA = "trust-root-v1.schema.json"
 
 

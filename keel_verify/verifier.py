@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from keel_verify.checks import ALL_CHECKS, visitor_factories
 from keel_verify.checks.base import Check
 from keel_verify.context import CheckContext
-from keel_verify.crypto.signatures import SELF_ATTESTED, SignatureAssessment
 from keel_verify.errors import LoadError
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
-from keel_verify.pipeline import decide_verdict, run_checks
+from keel_verify.pipeline import decide, run_checks
 from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict
 from keel_verify.trust import TrustPolicy
+from keel_verify.trust.signer import NONE, SELF_ATTESTED, SignatureAssessment
 
 STDIN = "-"
 
@@ -51,11 +52,14 @@ def verify_bytes(
     max_depth: int = MAX_DEPTH,
     checks: tuple[Check, ...] = ALL_CHECKS,
     exact: bool = False,
+    now: datetime | None = None,
 ) -> Report:
     """Verify an artifact's bytes under ``trust`` (default: trust nothing).
 
     ``checks`` selects the checks to run (all by default); ``exact`` forces the pure
-    stdlib reading path (the fast path gives the same results, only sooner).
+    stdlib reading path (the fast path gives the same results, only sooner). ``now``
+    (timezone-aware) is the verification time, an upper bound on the signing time that
+    key windows and revocations are judged against (default: the current time).
     """
     trust = trust or TrustPolicy()
     input_digest = _InputDigest(data)
@@ -67,9 +71,9 @@ def verify_bytes(
         return Report(
             path=path, input_sha256=input_digest.result(), verdict=Verdict.ERROR, error=str(error)
         )
-    context = CheckContext(artifact, trust, chain_pass)
+    context = CheckContext(artifact, trust, chain_pass, now)
     results = run_checks(context, checks)
-    verdict = decide_verdict(context, results)
+    verdict, blocking = decide(context, results)
     document = artifact.document
     session = document.get("session_metadata")
     head = document.get("chain_head")
@@ -84,6 +88,7 @@ def verify_bytes(
         signature_content_hash=chain_pass.content_hash,
         signer=_signer_summary(context.signatures, trust),
         not_proven=_not_proven(context.signatures, results),
+        failing_codes=blocking,
     )
 
 
@@ -118,20 +123,44 @@ def _signer_summary(assessment: SignatureAssessment, trust: TrustPolicy) -> Sign
     primary = assessment.primary
     if primary is None:
         return None
-    if primary.valid and primary.trusted_key is not None:
-        source, trusted = primary.trusted_key.source, True
+    basis = NONE
+    if primary.trusted_key is not None:
+        source, basis = primary.decision.sources, primary.trust_basis
+    elif primary.valid and primary.refused:
+        source = f"none (refused by the trust policy: {primary.trust_problem})"
     elif primary.valid and trust.self_attested:
-        source, trusted = f"{SELF_ATTESTED} (accepted with --self-attested)", True
+        source, basis = f"{SELF_ATTESTED} (accepted with --self-attested)", SELF_ATTESTED
     elif primary.valid:
-        source, trusted = f"{SELF_ATTESTED} (no trust source vouches for the key)", False
+        source = f"{SELF_ATTESTED} (no trust source vouches for the key)"
     else:
-        source, trusted = "none (signature invalid)", False
+        source = "none (signature invalid)"
     return SignerSummary(
-        key_id=primary.key_id,
+        claimed_key_id=primary.key_id,
         public_key=primary.public_key,
         trust_source=source,
-        trusted=trusted,
+        trusted=primary.trusted_key is not None,
         time_basis=assessment.time_basis if primary.trusted_key is not None else None,
+        fingerprint=primary.fingerprint if primary.valid else None,
+        label=primary.label,
+        trust_basis=basis,
+    )
+
+
+def _origin_gap(assessment: SignatureAssessment) -> str | None:
+    """What the signatures leave unproven about the issuer, agreeing with the signer line."""
+    if assessment.trusted:
+        return None
+    primary = assessment.primary
+    if primary is None or not primary.valid:
+        return "origin: no signature verifies, so nothing about the issuer is proven"
+    if primary.refused:
+        return (
+            "origin: the only valid signature's key is refused by the trust policy "
+            f"({primary.trust_problem})"
+        )
+    return (
+        "origin: the signing key is self-attested (found only inside the artifact); "
+        "the signature proves internal consistency, not who issued it"
     )
 
 
@@ -139,12 +168,8 @@ def _not_proven(
     assessment: SignatureAssessment, results: tuple[CheckResult, ...]
 ) -> tuple[str, ...]:
     """What the evidence does not establish, in words an auditor can quote."""
-    gaps: list[str] = []
-    if not assessment.trusted:
-        gaps.append(
-            "origin: the signing key is self-attested (found only inside the artifact); "
-            "the signature proves internal consistency, not who issued it"
-        )
+    gap = _origin_gap(assessment)
+    gaps: list[str] = [gap] if gap else []
     for result in results:
         if result.outcome in (Outcome.WARN, Outcome.SKIP):
             gaps.append(f"{result.name}: {result.reason}")

@@ -236,6 +236,6 @@ def test_list_checks_names_every_check_with_what_it_establishes() -> None:
 
     result = run("--list-checks")
     assert result.returncode == 0
-    lines = result.stdout.splitlines()
+    lines = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
     assert [line.split()[0] for line in lines] == [check.name for check in ALL_CHECKS]
     assert lines[0].split()[1] == "reference" and lines[-1].split()[1] == "keel-verify"

@@ -83,5 +83,11 @@ def test_altered_and_resigned_with_another_key_fails_under_the_pinned_key() -> N
 def test_v1_key_id_is_the_fingerprint_but_v3_is_not() -> None:
     v1 = verify_path(PUBLIC_V1)
     v3 = verify_path(PUBLIC_V3)
-    assert v1.signer is not None and v1.signer.key_id == "sha256:e56ba47c4f76eeeef2ffcb6c13f16112"
-    assert v3.signer is not None and v3.signer.key_id == "sha256:61db86e2e34f458c6272016dbc954f11"
+    assert v1.signer is not None
+    assert v1.signer.claimed_key_id == "sha256:e56ba47c4f76eeeef2ffcb6c13f16112"
+    assert v1.signer.fingerprint is not None
+    assert v1.signer.fingerprint.startswith(v1.signer.claimed_key_id)
+    assert v3.signer is not None
+    assert v3.signer.claimed_key_id == "sha256:61db86e2e34f458c6272016dbc954f11"
+    assert v3.signer.fingerprint is not None
+    assert not v3.signer.fingerprint.startswith(v3.signer.claimed_key_id)

@@ -36,7 +36,7 @@ from keel_verify.emit import (
     dump_artifact,
     run_scenario,
 )
-from keel_verify.emit.demo import DEMO_CAPTURED_AT_NS, demo_entry_count
+from keel_verify.emit.demo import DEMO_CAPTURED_AT_NS, demo_entry_count, demo_signer
 from keel_verify.emit.store import Store
 from keel_verify.results import Outcome
 from tests.test_emit_support import (
@@ -51,19 +51,33 @@ SCENARIO = demo_scenario(3)
 START = SCENARIO[0]["body"]
 
 
-def started(engine: Engine, **changes: Any) -> str:
-    session_id: str = engine.start({**START, **changes})["session_id"]
+def start_body(idempotency_key: str | None = None, **changes: Any) -> dict[str, Any]:
+    """The demo start body; ``idempotency_key`` goes into the permit."""
+    body = copy.deepcopy(START)
+    if idempotency_key is not None:
+        body["permit"]["idempotency_key"] = idempotency_key
+    return {**body, **changes}
+
+
+def started(engine: Engine, idempotency_key: str | None = None, **changes: Any) -> str:
+    session_id: str = engine.start(start_body(idempotency_key, **changes))["session_id"]
     return session_id
 
 
-def atom(key: str, **fields: Any) -> dict[str, Any]:
-    base = {"type": "transcript_span", "idempotency_key": key, "captured_at_ns": 1,
-            "direction": "inbound", "text": "hi"}
+def atom(key: str, atom_type: str = "transcript_span", payload: dict[str, Any] | None = None,
+         **fields: Any) -> dict[str, Any]:
+    base = {"atom_type": atom_type, "idempotency_key": key, "captured_at_ns": 1,
+            "direction": "inbound", "payload": {"text": "hi"} if payload is None else payload}
     return {**base, **fields}
 
 
+def audio(key: str, **payload: Any) -> dict[str, Any]:
+    return atom(key, "audio_chunk", {"content_hash": "sha256:" + "a" * 64, "format": "pcm16",
+                                     "duration_ms": 10, **payload})
+
+
 def batch(key: str, *atoms: dict[str, Any]) -> dict[str, Any]:
-    return {"batch_idempotency_key": key, "atoms": list(atoms)}
+    return {"batch_idempotency_key": key, "events": list(atoms)}
 
 
 def turn(key: str, **fields: Any) -> dict[str, Any]:
@@ -182,7 +196,7 @@ def test_policy_snapshot_and_permits_bind() -> None:
         assert permit["parent_permit_id"] == artifact["permits"]["parent_session_permit"][
             "permit_id"]
     payment = children[1]
-    assert payment["custom_metadata"]["payment"]["amount"] == 1250
+    assert payment["custom_metadata"]["payment"]["requested_amount"] == 1250
     assert payment["binding_expires_at"] == _plus(payment["binding_issued_at"], 300)
 
 
@@ -203,8 +217,7 @@ def test_demo_covers_every_atom_type_and_decision() -> None:
     turns = [p for p in payloads if "turn_index" in p and "decision" in p]
     assert [t["decision"] for t in turns] == ["allow", "allow", "deny"]
     assert turns[2]["user_facing_reason"]
-    statuses = sorted(p["sidecar_signature"]["status"] for p in payloads
-                      if "sidecar_signature" in p)
+    statuses = sorted({s["status"] for p in payloads for s in p.get("signatures", [])})
     assert statuses == ["unverified", "verified"]
     counters = artifact["session_metadata"]["session_counters"]
     assert counters["turn_count"] == 3 and counters["denied_turn_count"] == 1
@@ -219,7 +232,7 @@ def test_demo_covers_every_atom_type_and_decision() -> None:
 def test_benchmark_builder_scales_and_verifies(text: str, tmp_path: Path) -> None:
     artifact = build_demo_artifact(1, events=1500, text=text)
     assert artifact["chain_head"]["event_count"] == len(artifact["chain"]) == 1500
-    assert artifact["chain"][-1]["canonicalized_payload"]["text"] == text
+    assert artifact["chain"][-1]["canonicalized_payload"]["payload"]["text"] == text
     assert_verified(verify(artifact, demo_trust(tmp_path)), witnessed=True)
     with pytest.raises(ValueError, match="at least"):
         build_demo_artifact(3, events=demo_entry_count() - 1)
@@ -239,7 +252,7 @@ def test_same_idempotency_key_same_session() -> None:
     engine = fresh_engine()
     first = engine.start(START)
     assert engine.start(copy.deepcopy(START)) == first
-    other = engine.start({**START, "idempotency_key": "another"})
+    other = engine.start(start_body("another"))
     assert other["session_id"] != first["session_id"]
 
 
@@ -252,43 +265,58 @@ def test_replayed_atoms_and_batches_are_not_appended_twice() -> None:
     again = engine.events(session_id, batch("b2", atom("a2"), atom("a3")))
     assert again["accepted"] == 1 and again["duplicates"] == ["a2"]
     assert again["chain_head"]["event_count"] == 4
-    assert len(engine.store.entries(session_id)) == 4
+    assert len(engine.store.entry_bytes(session_id)) == 4
 
 
-def test_retried_end_returns_the_same_artifact() -> None:
+def test_retried_end_returns_the_same_answer() -> None:
     engine = fresh_engine()
     session_id = started(engine)
-    artifact = engine.end(session_id, {"idempotency_key": "e1"})
-    assert engine.end(session_id, {"idempotency_key": "e1"}) == artifact
+    body = {"usage_metrics": [{"meter": "realtime_minutes", "quantity": 1}]}
+    answer = engine.end(session_id, body)
+    assert engine.end(session_id, copy.deepcopy(body)) == answer
+    assert engine.attestation(session_id) == answer["attestation_artifact"]
     with pytest.raises(EmitError) as caught:
-        engine.end(session_id, {"idempotency_key": "e2"})
+        engine.end(session_id, {"metadata": {"ended_by": "someone else"}})
     assert caught.value.status == 409
 
 
+def test_batch_replayed_after_the_end_gets_its_stored_answer() -> None:
+    engine = fresh_engine()
+    session_id = started(engine)
+    first = engine.events(session_id, batch("b1", atom("a1")))
+    engine.end(session_id, {})
+    assert engine.events(session_id, batch("b1", atom("a1"))) == first
+    with pytest.raises(EmitError, match="has ended"):
+        engine.events(session_id, batch("b2", atom("a2")))
+
+
 def _with_session(engine: Engine, key: str) -> str:
-    session_id = started(engine, idempotency_key=key, risk_budget_total_micros=1000)
+    session_id = started(engine, key, risk_budget_total_micros=1000)
     engine.events(session_id, batch("seen", atom("seen-atom")))
     return session_id
 
 
 def _exhausted(engine: Engine, key: str) -> str:
-    session_id = started(engine, idempotency_key=key, risk_budget_total_micros=100)
+    session_id = started(engine, key, risk_budget_total_micros=100)
     engine.turn(session_id, turn("spend-all", risk_budget_used_micros=100))
     return session_id
 
 
 def _ended(engine: Engine, key: str) -> str:
-    session_id = started(engine, idempotency_key=key)
+    session_id = started(engine, key)
     engine.end(session_id, {})
     return session_id
 
 
 def _signed_session(engine: Engine, key: str) -> str:
-    return started(engine, idempotency_key=key)  # registers the demo sidecar key
+    return started(engine, key, sidecar_keys=[demo_signer().registration()])
 
 
 GOOD = atom("fine")
-BAD_SIGNATURE = {**SCENARIO[1]["body"]["atoms"][1], "idempotency_key": "tampered"}
+# signed for another session: the signature does not verify for this one
+BAD_SIGNATURE = demo_signer().sign(atom("tampered"), session_id="sess_other",
+                                   signed_at="2026-05-21T14:32:00Z")
+PAY_ARGUMENTS: dict[str, Any] = SCENARIO[4]["body"]["tool_call"]["arguments"]
 
 # (name, how to get the session, call, body, status, words the message must contain)
 INVALID_CALLS: list[tuple[str, Any, str, Any, int, str]] = [
@@ -296,24 +324,23 @@ INVALID_CALLS: list[tuple[str, Any, str, Any, int, str]] = [
     ("unknown session end", None, "end", {}, 404, "unknown session"),
     ("ended session events", _ended, "events", batch("x", GOOD), 409, "has ended"),
     ("ended session turn", _ended, "turns", turn("t"), 409, "has ended"),
-    ("ended session end", _ended, "end", {}, 409, "already ended"),
+    ("ended session end, another body", _ended, "end", {"metadata": {"x": "y"}}, 409,
+     "already ended"),
     ("batch over 100", _with_session, "events",
      batch("x", *[atom(f"k{i}") for i in range(101)]), 413, "at most 100"),
-    ("empty batch", _with_session, "events", batch("x"), 422, "non-empty"),
-    ("bad atom type", _with_session, "events", batch("x", atom("k", type="video_frame")),
-     422, "not an atom type"),
+    ("empty batch", _with_session, "events", batch("x"), 422, "length >= 1"),
+    ("bad atom type", _with_session, "events", batch("x", atom("k", "video_frame")),
+     422, "Invalid value 'video_frame'"),
     ("bad atom late in batch", _with_session, "events",
-     batch("x", *[atom(f"k{i}") for i in range(50)], atom("k50", type="nope")), 422,
-     "atoms[50].type"),
-    ("media bytes", _with_session, "events",
-     batch("x", {"type": "audio_chunk", "idempotency_key": "k", "captured_at_ns": 1,
-                 "direction": "inbound", "content_hash": "sha256:" + "a" * 64,
-                 "format": "pcm16", "duration_ms": 10, "audio_base64": "AAAA"}),
-     422, "media bytes"),
+     batch("x", *[atom(f"k{i}") for i in range(50)], atom("k50", "nope")), 422,
+     "events[50].atom_type"),
+    ("media bytes", _with_session, "events", batch("x", audio("k", audio_base64="AAAA")),
+     422, "unknown member 'audio_base64'"),
+    ("unknown atom member", _with_session, "events", batch("x", atom("k", type="x")),
+     422, "unknown member 'type'"),
     ("audio without direction", _with_session, "events",
-     batch("x", {"type": "audio_chunk", "idempotency_key": "k", "captured_at_ns": 1,
-                 "content_hash": "sha256:" + "a" * 64, "format": "pcm16",
-                 "duration_ms": 10}), 422, "direction"),
+     batch("x", {k: v for k, v in audio("k").items() if k != "direction"}), 422,
+     "direction is required"),
     ("captured_at_ns not digits", _with_session, "events",
      batch("x", atom("k", captured_at_ns="12a")), 422, "captured_at_ns"),
     ("captured_at_ns float", _with_session, "events",
@@ -322,10 +349,14 @@ INVALID_CALLS: list[tuple[str, Any, str, Any, int, str]] = [
      batch("x", atom("k", captured_at_ns=True)), 422, "captured_at_ns"),
     ("captured_at_ns negative", _with_session, "events",
      batch("x", atom("k", captured_at_ns=-1)), 422, "captured_at_ns"),
-    ("duration exponent", _with_session, "events",
-     batch("x", {"type": "audio_chunk", "idempotency_key": "k", "captured_at_ns": 1,
-                 "direction": "inbound", "content_hash": "sha256:" + "a" * 64,
-                 "format": "pcm16", "duration_ms": "1e3"}), 422, "duration_ms"),
+    ("captured_at_ns over 2^63-1", _with_session, "events",
+     batch("x", atom("k", captured_at_ns=str(2**63))), 422, "captured_at_ns"),
+    ("duration exponent", _with_session, "events", batch("x", audio("k", duration_ms="1e3")),
+     422, "duration_ms"),
+    ("placeholder signature with a bad algorithm", _with_session, "events",
+     batch("x", atom("k", signatures=[{"algorithm": "rsa", "key_id": "k", "signature": "s",
+                                       "signed_at": "2026-06-03T18:00:00Z"}])), 422,
+     "algorithm"),
     ("duplicate atom key in batch", _with_session, "events",
      batch("x", atom("same"), atom("same")), 422, "appears twice"),
     ("bad sidecar signature", _signed_session, "events", batch("x", BAD_SIGNATURE), 422,
@@ -335,26 +366,34 @@ INVALID_CALLS: list[tuple[str, Any, str, Any, int, str]] = [
     ("tokens not a number", _with_session, "turns", turn("t", input_tokens="ten"), 422,
      "input_tokens"),
     ("tokens over 2^53", _with_session, "turns", turn("t", output_tokens=2**53), 422,
-     "at most"),
+     "output_tokens"),
+    ("metadata with a float", _with_session, "turns", turn("t", metadata={"x": 0.5}), 422,
+     "floating-point"),
     ("budget exhausted", _exhausted, "turns", turn("t2"), 409, "exhausted"),
     ("payment cadence", _with_session, "turns",
-     turn("t", tool_call={"tool_name": "pay", "action_verb": "mpp.payment",
-                          "payment": {"amount": 1, "currency": "usd", "spend_authority": {
-                              "authority_id": "sa", "amount_max": 5, "currency": "usd",
-                              "ttl_seconds": 60, "cadence": "monthly"}}}), 422, "cadence"),
+     turn("t", tool_call={"tool_name": "pay", "action_verb": "mpp.payment", "arguments": {
+         **PAY_ARGUMENTS, "authority": {**PAY_ARGUMENTS["authority"], "cadence": "monthly"}}}),
+     422, "cadence"),
     ("payment without authority", _with_session, "turns",
-     turn("t", tool_call={"tool_name": "pay", "action_verb": "mpp.payment",
-                          "payment": {"amount": 1, "currency": "usd"}}), 422,
-     "spend_authority"),
-    ("unknown action verb", _with_session, "action_permits",
-     {"idempotency_key": "a", "action_name": "x", "action_verb": "db.drop"}, 422,
-     "action_verb"),
+     turn("t", tool_call={"tool_name": "pay", "action_verb": "mpp.payment", "arguments": {
+         k: v for k, v in PAY_ARGUMENTS.items() if k != "authority"}}), 422,
+     "missing required member 'authority'"),
+    ("payment amount_max not a decimal string", _with_session, "turns",
+     turn("t", tool_call={"tool_name": "pay", "action_verb": "mpp.payment", "arguments": {
+         **PAY_ARGUMENTS, "authority": {**PAY_ARGUMENTS["authority"], "amount_max": 1499}}}),
+     422, "amount_max"),
+    ("action permit with an unknown member", _with_session, "action_permits",
+     {"idempotency_key": "a", "tool_name": "x", "action_name": "x"}, 422,
+     "unknown member 'action_name'"),
     ("interruption of a future turn", _with_session, "interruption_events",
      {"idempotency_key": "i", "interrupted_turn_index": 9}, 422, "0 turn"),
     ("end with a bad status", _with_session, "end", {"status": "paused"}, 422, "status"),
-    ("end usage not integer", _with_session, "end", {"usage": {"duration_ms": 1.5}}, 422,
-     "duration_ms"),
-    ("not an object", _with_session, "turns", ["x"], 422, "JSON object"),
+    ("end usage not integer", _with_session, "end",
+     {"usage_metrics": [{"meter": "realtime_minutes", "quantity": 1.5}]}, 422, "quantity"),
+    ("end meter twice", _with_session, "end",
+     {"usage_metrics": [{"meter": "m", "quantity": 1}, {"meter": "m", "quantity": 2}]}, 422,
+     "twice"),
+    ("not an object", _with_session, "turns", ["x"], 422, "Expected `object`"),
 ]
 
 
@@ -379,21 +418,34 @@ def test_invalid_calls_change_nothing_in_sqlite(tmp_path: Path) -> None:
     _state_checked(SQLiteStore(tmp_path / "emit.db"))
 
 
-@pytest.mark.parametrize("body", [
-    {**START, "metadata": {"score": 0.5}},
-    {**START, "metadata": {"big": 2**60}},
-    {**START, "resource": {**START["resource"], "operation": "chat"}},
-    {**START, "schema_version": 2},
-    {**START, "subject": ""},
-    {**START, "surprise": 1},
-    {k: v for k, v in START.items() if k != "idempotency_key"},
+def _permit(**changes: Any) -> dict[str, Any]:
+    return {**START, "permit": {**START["permit"], **changes}}
+
+
+def _attributes(**changes: Any) -> dict[str, Any]:
+    resource = START["permit"]["resource"]
+    return _permit(resource={**resource, "attributes": {**resource["attributes"], **changes}})
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({**START, "metadata": {"score": 0.5}}, "floating-point"),
+    ({**START, "metadata": {"big": 2**60}}, "beyond"),
+    (_attributes(operation="chat"), "operation"),
+    (_permit(action={"name": "chat"}), "action.name"),
+    ({**START, "schema_version": 2}, "schema_version"),
+    (_permit(subject={"type": "user", "id": ""}), "subject.id"),
+    ({**START, "surprise": 1}, "unknown member 'surprise'"),
+    (_attributes(surprise=1), "unknown member 'surprise' (at permit.resource.attributes)"),
+    (_permit(idempotency_key=None), "idempotency_key"),
+    ({"project_id": "p", "idempotency_key": "k"}, "unknown member"),
 ])
-def test_invalid_start_changes_nothing(body: dict[str, Any]) -> None:
+def test_invalid_start_changes_nothing(body: dict[str, Any], words: str) -> None:
     engine = fresh_engine()
     before = engine.store.snapshot()
     with pytest.raises(EmitError) as caught:
         engine.start(body)
     assert caught.value.status == 422
+    assert words in caught.value.message
     assert engine.store.snapshot() == before
 
 
@@ -410,9 +462,18 @@ def test_start_key_reused_with_another_body() -> None:
 # -- decisions ---------------------------------------------------------------------------
 
 PAY: dict[str, Any] = {"tool_name": "pay", "call_id": "c-pay", "action_verb": "mpp.payment",
-       "payment": {"amount": 900, "currency": "usd", "spend_authority": {
-           "authority_id": "sa-1", "amount_max": 1000, "currency": "USD", "ttl_seconds": 120,
-           "cadence": "one_shot"}}}
+                       "arguments": {**PAY_ARGUMENTS, "authority": {
+                           **PAY_ARGUMENTS["authority"], "ttl_seconds": 120}}}
+
+
+def _pay(**changes: Any) -> dict[str, Any]:
+    """PAY with top-level MPP context members changed."""
+    return {**PAY, "arguments": {**PAY["arguments"], **changes}}
+
+
+def _spend(**changes: Any) -> dict[str, Any]:
+    spend = PAY["arguments"]["spend_request_payload"]
+    return _pay(spend_request_payload={**spend, **changes})
 
 
 def test_budget_denial_is_recorded_and_consumes_nothing() -> None:
@@ -426,15 +487,20 @@ def test_budget_denial_is_recorded_and_consumes_nothing() -> None:
         engine.turn(session_id, turn("t3"))
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"amount": 1001}, "exceeds"),
-    ({"currency": "eur"}, "currency"),
+@pytest.mark.parametrize(("tool_call", "reason"), [
+    (_pay(requested_amount=5001), "exceeds"),
+    (_pay(requested_currency="eur"), "currency"),
+    (_pay(authority={**PAY["arguments"]["authority"], "currency_class": "EUR_FIAT"}),
+     "currency class"),
+    (_spend(status="pending"), "not approved"),
+    (_spend(amount=1), "differs"),
+    (_spend(shared_payment_token={"id": "spt", "valid_until": "2026-05-21T14:00:00Z"}),
+     "expired"),
 ])
-def test_payment_outside_the_spend_authority_is_denied(change: dict[str, Any],
+def test_payment_outside_the_spend_authority_is_denied(tool_call: dict[str, Any],
                                                        reason: str) -> None:
     engine = fresh_engine()
     session_id = started(engine)
-    tool_call = {**PAY, "payment": {**PAY["payment"], **change}}
     answer = engine.turn(session_id, turn("t", tool_call=tool_call))
     assert answer["decision"] == "allow"
     assert answer["tool_call"]["decision"] == "deny"
@@ -450,6 +516,9 @@ def test_one_shot_authority_pays_once() -> None:
     assert first["tool_call"]["permit"]["binding_expires_at"] == _plus(
         first["tool_call"]["permit"]["binding_issued_at"], 120)
     second = engine.turn(session_id, turn("t2", tool_call={**PAY, "call_id": "c-pay-2"}))
+    permit = first["tool_call"]["permit"]
+    assert (permit["action_name"], permit["resource_provider"], permit["resource_model"]) == (
+        "mpp.payment", "stripe_mpp", "stripe.mpp.v1")
     assert second["tool_call"]["decision"] == "deny"
     assert "already used" in second["tool_call"]["user_facing_reason"]
 
@@ -460,10 +529,12 @@ def test_denied_tool_and_default_action_verb() -> None:
     denied = engine.turn(session_id, turn("t1", tool_call={"tool_name": "collect_payment_card"}))
     assert denied["tool_call"]["decision"] == "deny"
     allowed = engine.action_permit(session_id, {"idempotency_key": "a1",
-                                                "action_name": "summarise"})
+                                                "tool_name": "summarise"})
     assert allowed["decision"] == "allow"
     assert allowed["permit"]["custom_metadata"]["action_verb"] == "ai.generate"
-    artifact = engine.end(session_id, {})
+    unknown_verb = engine.action_permit(session_id, {"tool_name": "x", "action_verb": "db.drop"})
+    assert unknown_verb["decision"] == "deny" and "db.drop" in unknown_verb["user_facing_reason"]
+    artifact = engine.end(session_id, {})["attestation_artifact"]
     entries = {e["permit_id"]: e for e in artifact["chain"] if e["permit_id"]}
     assert entries[allowed["permit_id"]]["content_hash"] == allowed["permit"][
         "binding_session_event_hash"]
@@ -476,7 +547,9 @@ def test_failed_session_and_failed_timestamp_attempt(tmp_path: Path) -> None:
 
     engine = fresh_engine(timestamper=BrokenTsa())
     session_id = started(engine)
-    artifact = engine.end(session_id, {"status": "failed", "failure_reason": "carrier drop"})
+    answer = engine.end(session_id, {"status": "failed", "failure_reason": "carrier drop"})
+    assert answer["status"] == "failed"
+    artifact = answer["attestation_artifact"]
     assert artifact["session_metadata"]["status"] == "failed"
     assert artifact["tsa_status"] == "degraded_no_receipt"
     [attempt] = artifact["rfc3161_timestamp_attempts"]
@@ -488,10 +561,10 @@ def test_failed_session_and_failed_timestamp_attempt(tmp_path: Path) -> None:
 def test_two_sessions_share_the_project_chain() -> None:
     engine = fresh_engine()
     first = started(engine)
-    second = started(engine, idempotency_key="second")
+    second = started(engine, "second")
     engine.events(first, batch("b", atom("a")))
-    artifact_second = engine.end(second, {})
-    artifact_first = engine.end(first, {})
+    artifact_second = engine.end(second, {})["attestation_artifact"]
+    artifact_first = engine.end(first, {})["attestation_artifact"]
     assert [e["sequence"] for e in artifact_first["chain"]] == [1, 3]
     assert artifact_second["project_chain_head"]["sequence"] == 4
     assert artifact_first["project_chain_head"]["sequence"] == 5
@@ -516,7 +589,7 @@ def test_sqlite_store_resumes_a_session(tmp_path: Path) -> None:
     engine.ids = SeededIds("resume, after restart")  # a restarted server: fresh ids
     for step in middle[4:]:
         engine.call(step["call"], session_id, step["body"])
-    artifact = engine.end(session_id, end["body"])
+    artifact = engine.end(session_id, end["body"])["attestation_artifact"]
     store.close()
     assert artifact["chain_head"]["event_count"] == demo_entry_count(1)
     assert schema_errors(artifact) == []
@@ -528,7 +601,7 @@ def test_sqlite_store_resumes_a_session(tmp_path: Path) -> None:
 _TEXT = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
 _ATOMS = st.lists(
     st.tuples(st.sampled_from(["transcript_span", "lifecycle_marker", "interruption"]),
-              st.integers(0, 30), _TEXT, st.integers(0, 2**64 - 1), st.booleans()),
+              st.integers(0, 30), _TEXT, st.integers(0, 2**63 - 1), st.booleans()),
     min_size=1, max_size=60)
 
 
@@ -546,17 +619,17 @@ def test_any_atom_sequence_verifies(atoms: list[tuple[str, int, str, int, bool]]
             if any(a["idempotency_key"] == key for a in body):
                 continue
             keys.add(key)
-            item: dict[str, Any] = {"type": kind, "idempotency_key": key,
+            item: dict[str, Any] = {"atom_type": kind, "idempotency_key": key,
                                     "captured_at_ns": str(captured) if as_string else captured}
             if kind == "transcript_span":
-                item.update(direction="outbound", text=text)
+                item.update(direction="outbound", payload={"text": text})
             elif kind == "lifecycle_marker":
-                item["marker"] = text
+                item["payload"] = {"marker_type": text}
             else:
-                item["reason"] = text
+                item["payload"] = {"reason": text}
             body.append(item)
         engine.events(session_id, batch(f"b{start}", *body))
-    artifact = engine.end(session_id, {})
+    artifact = engine.end(session_id, {})["attestation_artifact"]
     assert artifact["chain_head"]["event_count"] == 1 + len(keys)
     assert schema_errors(artifact) == []
     assert_verified(verify(artifact, pinned_trust()), witnessed=False)

@@ -24,7 +24,9 @@ from keel_verify.emit import (
     demo_issuer_key,
     demo_scenario,
 )
+from keel_verify.emit.demo import demo_signer, run_scenario_with
 from keel_verify.emit.server import EmitHTTPServer
+from keel_verify.emit.sidecar import HttpTransport, SidecarClient
 from keel_verify.emit.timestamping import Timestamper
 from keel_verify.emit.tsa_authority import TestTimestampAuthority
 from keel_verify.emit.tsa_http import serve_tsa
@@ -105,13 +107,11 @@ def running(tmp_path: Path) -> Iterator[Running]:
 
 
 def run_demo(client: Client, calls: list[dict[str, Any]]) -> tuple[str, Any]:
-    session_id = ""
-    answer: Any = None
-    for step in calls:
-        answer = client.ok(step["call"], step["body"], session_id)
-        if step["call"] == "start":
-            session_id = answer["session_id"]
-    return session_id, answer
+    """The demo session through the sidecar client over HTTP (atoms signed by the demo
+    sidecar key); the session id and the artifact of its end, if it has one."""
+    sidecar = SidecarClient(HttpTransport(client.url, API_KEY), demo_signer())
+    result = run_scenario_with(sidecar, calls)
+    return result.responses[0]["session_id"], result.artifacts[-1] if result.artifacts else None
 
 
 @pytest.mark.parametrize("schema_version", [3, 1])
@@ -139,11 +139,12 @@ def test_restart_loses_no_session(tmp_path: Path) -> None:
     second = Running(make_engine(db, seed="after restart"))
     try:
         for step in calls[4:]:
-            artifact = second.client.ok(step["call"], step["body"], session_id)
+            answer = second.client.ok(step["call"], step["body"], session_id)
+        artifact = answer["attestation_artifact"]
         assert count > 1
-        assert second.client.post("events", {"batch_idempotency_key": "late", "atoms": [
-            {"type": "lifecycle_marker", "idempotency_key": "late", "captured_at_ns": 1,
-             "marker": "x"}]}, session_id)[0] == 409
+        assert second.client.post("events", {"batch_idempotency_key": "late", "events": [
+            {"atom_type": "lifecycle_marker", "idempotency_key": "late", "captured_at_ns": 1,
+             "payload": {"marker_type": "x"}}]}, session_id)[0] == 409
     finally:
         second.stop()
     assert artifact["session_metadata"]["session_id"] == session_id
@@ -180,15 +181,20 @@ def test_errors_are_json_with_proper_status(running: Running) -> None:
          b'{"idempotency_key":"t","input_tokens":"x","output_tokens":1}', 422,
          "input_tokens"),
         ("POST", f"/v1/voice/sessions/{session_id}/events",
-         json.dumps({"batch_idempotency_key": "b", "atoms": [
-             {"type": "transcript_span", "idempotency_key": f"k{i}", "captured_at_ns": i,
-              "direction": "inbound", "text": "x"} for i in range(101)]}).encode(), 413,
-         "at most 100"),
+         json.dumps({"batch_idempotency_key": "b", "events": [
+             {"atom_type": "transcript_span", "idempotency_key": f"k{i}", "captured_at_ns": i,
+              "direction": "inbound", "payload": {"text": "x"}} for i in range(101)]}).encode(),
+         413, "at most 100"),
         ("POST", f"/v1/voice/sessions/{session_id}/events",
-         b'{"batch_idempotency_key":"b","atoms":[{"type":"smell"}]}', 422, "atom type"),
+         b'{"batch_idempotency_key":"b","events":[{"atom_type":"smell"}]}', 422,
+         "Invalid value 'smell' (at events[0].atom_type)"),
+        ("POST", f"/v1/voice/sessions/{session_id}/events",
+         b'{"batch_idempotency_key":"b","atoms":[]}', 422, "unknown member 'atoms'"),
         ("POST", "/v1/sessions", json.dumps({**demo_scenario()[0]["body"],
                                              "risk_budget_total_micros": 1}).encode(), 409,
          "idempotency key"),
+        ("GET", "/v1/sessions/sess_nope", None, 404, "unknown session"),
+        ("GET", f"/v1/sessions/{session_id}/attestation", None, 409, "still active"),
     ]
     for method, path, data, status, words in cases:
         got, headers, answer = client.raw(method, path, data)
@@ -234,7 +240,7 @@ def test_unreachable_http_tsa_degrades(tmp_path: Path) -> None:
         url = tsa.url  # a port that is closed once the server stops
     engine = make_engine(tmp_path / "emit.db", HttpTimestamper(url, timeout=5))
     session_id = engine.start(demo_scenario()[0]["body"])["session_id"]
-    artifact = engine.end(session_id, {})
+    artifact = engine.end(session_id, {})["attestation_artifact"]
     engine.store.close()
     assert artifact["tsa_status"] == "degraded_no_receipt"
     assert artifact["rfc3161_timestamp_attempts"][0]["status"] == "failed"

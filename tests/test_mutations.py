@@ -25,12 +25,12 @@ from hypothesis import strategies as st
 from keel_verify import Outcome, Report, TrustedKey, TrustPolicy, Verdict, verify_bytes
 from keel_verify.crypto.canonical import canonical_bytes
 from keel_verify.crypto.rfc3161 import decode_base64_der, parse_token
-from keel_verify.crypto.signatures import ISSUED_AT_BASIS
 from keel_verify.emit.artifact import dump_artifact
 from keel_verify.emit.demo import build_demo_artifact
 from keel_verify.emit.keys import DEMO_TSA_SEED, demo_issuer_key
 from keel_verify.emit.signing import raw_public_key, sign_document
 from keel_verify.emit.tsa_authority import TestTimestampAuthority
+from keel_verify.trust.signer import ISSUED_AT_BASIS
 from tests.helpers import OTHER_PUBLIC, json_paths, rechain
 
 ISSUER = demo_issuer_key()
@@ -60,8 +60,8 @@ def artifact(version: int, witnessed: bool) -> Doc:
     return document
 
 
-def verify(document: Any, trust: TrustPolicy = TRUST) -> Report:
-    return verify_bytes(dump_artifact(document), trust)
+def verify(document: Any, trust: TrustPolicy = TRUST, now: datetime | None = None) -> Report:
+    return verify_bytes(dump_artifact(document), trust, now=now)
 
 
 def signed(document: Doc) -> Doc:
@@ -190,7 +190,7 @@ def test_any_unsigned_change_is_never_verified(variant: tuple[int, bool], data: 
 
 # --- (a) changes inside signatures ------------------------------------------------------
 
-SIGNATURE_FIELDS = ["signature", "public_key", "content_hash", "algorithm", "key_purpose"]
+SIGNATURE_FIELDS = ["signature", "public_key", "content_hash", "algorithm"]
 
 
 @PROPERTY
@@ -211,7 +211,21 @@ def test_a_changed_signature_field_is_reported_and_fails(
     result = report.check("issuer_signature")
     assert result.outcome is Outcome.FAIL
     assert result.pointer == "/signatures/0"
-    assert result.details["signatures"][0]["valid"] is (field == "key_purpose")
+    assert result.details["signatures"][0]["valid"] is False
+
+
+@PROPERTY
+@given(st.sampled_from(VARIANTS), st.sampled_from(["key_purpose", "signed_at"]),
+       st.text(max_size=30) | json_scalars)
+def test_a_changed_unsigned_claim_changes_nothing(
+    variant: tuple[int, bool], field: str, replacement: Any
+) -> None:
+    # key_purpose and signed_at lie outside the signed bytes: purpose comes from the trust
+    # policy and time from what bounds the signing, so no rewrite of them decides anything.
+    document = artifact(*variant)
+    before = verify(document).check("issuer_signature").outcome
+    document["signatures"][0][field] = replacement
+    assert verify(document).check("issuer_signature").outcome is before
 
 
 @PROPERTY
@@ -224,8 +238,9 @@ def test_a_changed_key_id_is_only_a_label_and_is_reported(
     report = verify(document)
     assert report.check("issuer_signature").outcome is Outcome.PASS
     assert report.signer is not None
-    assert report.signer.key_id == key_id
-    assert report.check("issuer_signature").details["signatures"][0]["key_id"] == key_id
+    assert report.signer.claimed_key_id == key_id  # shown, as a claim only
+    assert report.signer.label is None and report.signer.fingerprint is not None
+    assert report.check("issuer_signature").details["signatures"][0]["claimed_key_id"] == key_id
 
 
 @PROPERTY
@@ -267,10 +282,14 @@ def test_unsigned_signed_at_never_decides_a_witnessed_keys_window(
     around = TrustedKey(public_key=PINNED.public_key, source="window around genTime",
                         not_before=witnessed - timedelta(seconds=1),
                         not_after=witnessed + timedelta(seconds=1))
-    result = verify(document, TrustPolicy(issuer_keys=(around,), tsa_roots=(ROOT,))).check(
-        "issuer_signature")
+    policy = TrustPolicy(issuer_keys=(around,), tsa_roots=(ROOT,))
+    result = verify(document, policy, now=witnessed).check("issuer_signature")
     assert result.outcome is Outcome.PASS, result.reason
     assert "witnessed genTime" in str(result.details["time_basis"])
+    # Verified later, once the window has closed, only issued_at keeps it inside: a warning.
+    later = verify(document, policy).check("issuer_signature")
+    assert later.outcome is Outcome.WARN, later.reason
+    assert "rests only on issued_at" in later.reason
     # ... and one that expired a second before it: no signed_at can revive it.
     expired = TrustedKey(public_key=PINNED.public_key, source="expired before genTime",
                          not_after=witnessed - timedelta(seconds=1))
@@ -298,7 +317,8 @@ def test_unsigned_signed_at_never_decides_an_unwitnessed_keys_window(
     around = TrustedKey(public_key=PINNED.public_key, source="window around issued_at",
                         not_before=issued - timedelta(seconds=1),
                         not_after=issued + timedelta(seconds=1))
-    result = verify(document, TrustPolicy(issuer_keys=(around,))).check("issuer_signature")
+    result = verify(document, TrustPolicy(issuer_keys=(around,)), now=issued).check(
+        "issuer_signature")
     assert result.outcome is Outcome.PASS, result.reason
     # ... and a key revoked before issued_at fails, whatever signed_at says.
     revoked = TrustedKey(public_key=PINNED.public_key, source="revoked before issued_at",

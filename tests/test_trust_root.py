@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from keel_verify import Outcome, TrustPolicy, Verdict
-from keel_verify.crypto.signatures import ISSUED_AT_BASIS
 from keel_verify.errors import TrustConfigError
 from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema
-from keel_verify.trust import TRUST_ROOT_ENV, resolve_trust_root_path
+from keel_verify.trust import TRUST_ROOT_ENV
+from keel_verify.trust.policy import environment_trust_root_path
+from keel_verify.trust.signer import ISSUED_AT_BASIS
+from keel_verify.trust.sources import TrustSpec
 from keel_verify.trust.trust_root import (
     TrustRoot,
     add_tsa_roots,
@@ -210,15 +212,18 @@ def test_bad_tsa_roots_files_raise(tmp_path: Path, content: str, words: str) -> 
     assert "\n" not in str(caught.value)
 
 
-def test_trust_root_path_comes_from_option_then_environment() -> None:
+def test_trust_roots_come_from_the_option_and_the_environment() -> None:
     environ = {TRUST_ROOT_ENV: "/etc/keel/trust-root.json"}
-    assert resolve_trust_root_path("given.json", environ) == "given.json"
-    assert resolve_trust_root_path(None, environ) == "/etc/keel/trust-root.json"
-    assert resolve_trust_root_path(None, {TRUST_ROOT_ENV: ""}) is None
-    assert resolve_trust_root_path(None, {}) is None
+    assert environment_trust_root_path(environ) == "/etc/keel/trust-root.json"
+    assert environment_trust_root_path({TRUST_ROOT_ENV: ""}) is None
+    assert environment_trust_root_path({}) is None
+    both = TrustSpec((), False, "given.json", (), False, environment_trust_root="/etc/k.json")
+    assert both.trust_roots == ("given.json", "/etc/k.json")  # both apply
+    same = TrustSpec((), False, "given.json", (), False, environment_trust_root="given.json")
+    assert same.trust_roots == ("given.json",)
 
 
-# -- judging keys (signatures._judge_key), at issued_at --------------------------------
+# -- judging keys (trust.key_decision), at issued_at --------------------------------
 
 
 def issuer_result(tmp_path: Path, document: dict[str, Any], *keys: dict[str, Any],
@@ -252,10 +257,18 @@ def test_signing_outside_the_window_fails(
     assert report.verdict is Verdict.FAILED
 
 
-def test_signing_inside_the_window_passes(tmp_path: Path) -> None:
-    window = {"not_before": SIGNED_AT, "not_after": SIGNED_AT}  # inclusive at both ends
+def test_signing_inside_an_open_window_passes(tmp_path: Path) -> None:
+    window = {"not_before": SIGNED_AT, "not_after": "2099-01-01T00:00:00Z"}
     _, result = issuer_result(tmp_path, public_v3(), key(PUBLIC_V3_KEY, **window))
     assert result.outcome is Outcome.PASS
+
+
+def test_a_closed_window_rests_on_issued_at_and_warns(tmp_path: Path) -> None:
+    window = {"not_before": SIGNED_AT, "not_after": SIGNED_AT}  # inclusive at both ends
+    report, result = issuer_result(tmp_path, public_v3(), key(PUBLIC_V3_KEY, **window))
+    assert result.outcome is Outcome.WARN
+    assert "rests only on issued_at" in result.reason
+    assert report.verdict is Verdict.VERIFIED
 
 
 @pytest.mark.parametrize("revoked_at", [SIGNED_AT, "2026-05-21T14:34:00Z"], ids=["at", "before"])
@@ -263,15 +276,25 @@ def test_key_revoked_at_or_before_signing_fails(tmp_path: Path, revoked_at: str)
     revoked = key(PUBLIC_V3_KEY, status="revoked", revoked_at=revoked_at)
     _, result = issuer_result(tmp_path, public_v3(), revoked)
     assert result.outcome is Outcome.FAIL
-    assert "at or before signing" in result.reason
+    assert f"key was revoked at {revoked_at}" in result.reason
 
 
-def test_key_revoked_after_signing_passes_and_is_reported(tmp_path: Path) -> None:
+def test_key_revoked_after_issued_at_still_fails(tmp_path: Path) -> None:
+    # issued_at (May) is the issuer's own claim: it cannot show the signature predates a
+    # revocation that has already happened.
     revoked = key(PUBLIC_V3_KEY, status="revoked", revoked_at="2026-06-01T00:00:00Z")
+    report, result = issuer_result(tmp_path, public_v3(), revoked)
+    assert result.outcome is Outcome.FAIL
+    assert "key was revoked at 2026-06-01T00:00:00Z" in result.reason
+    assert "nothing in the artifact proves the signature predates the revocation" in result.reason
+    assert report.verdict is Verdict.FAILED
+
+
+def test_a_scheduled_revocation_is_a_note(tmp_path: Path) -> None:
+    revoked = key(PUBLIC_V3_KEY, status="revoked", revoked_at="2099-06-01T00:00:00Z")
     _, result = issuer_result(tmp_path, public_v3(), revoked)
     assert result.outcome is Outcome.PASS
-    assert "revoked later, at 2026-06-01" in result.reason
-    assert "not ruled out" in result.reason  # issued_at is the issuer's own claim
+    assert "scheduled for revocation at 2099-06-01T00:00:00Z" in result.reason
 
 
 def test_key_revoked_without_a_date_fails(tmp_path: Path) -> None:
@@ -283,9 +306,7 @@ def test_key_revoked_without_a_date_fails(tmp_path: Path) -> None:
 def test_wrong_purpose_fails(tmp_path: Path) -> None:
     _, result = issuer_result(tmp_path, public_v3(), key(PUBLIC_V3_KEY, purpose="receipt_signing"))
     assert result.outcome is Outcome.FAIL
-    assert "purpose 'export_signing' does not fit the trusted purpose 'receipt_signing'" in (
-        result.reason
-    )
+    assert "trusted only for purpose 'receipt_signing'" in result.reason
 
 
 def test_key_id_alone_never_grants_trust(tmp_path: Path) -> None:
@@ -349,7 +370,7 @@ def test_revocation_between_signed_at_and_gen_time_fails_when_gen_time_is_authen
     revoked = key(status="revoked", revoked_at="2026-05-21T14:35:00.5Z")
     report, result = issuer_result(tmp_path, witnessed_v3(), revoked, tsa=True)
     assert result.outcome is Outcome.FAIL
-    assert "at or before signing" in result.reason
+    assert f"witnessed genTime {GEN_TIME} shows the signature was made after" in result.reason
     assert f"witnessed genTime {GEN_TIME} (authenticated)" in str(result.details["time_basis"])
     assert report.verdict is Verdict.FAILED
 
@@ -363,7 +384,7 @@ def test_backdated_signed_at_does_not_escape_revocation(tmp_path: Path) -> None:
     # and the unsigned signed_at (backdated before the revocation) changes nothing.
     _, unanchored = issuer_result(tmp_path, backdated, revoked, tsa=False)
     assert unanchored.outcome is Outcome.FAIL
-    assert "at or before signing" in unanchored.reason
+    assert "key was revoked at 2026-03-01T00:00:00Z" in unanchored.reason
     assert unanchored.details["time_basis"] == ISSUED_AT_BASIS
 
 
@@ -395,14 +416,11 @@ def test_trust_root_type_is_a_frozen_dataclass(tmp_path: Path) -> None:
         loaded.source = "changed"  # type: ignore[misc]
 
 
-def test_revocation_after_an_authenticated_gen_time_is_reported_not_cleared(
-    tmp_path: Path,
-) -> None:
+def test_revocation_after_an_authenticated_gen_time_still_fails(tmp_path: Path) -> None:
     # The signature covers the receipt, so it was made at or after genTime: a revocation
     # after genTime does not prove the signature predates it.
     revoked = key(status="revoked", revoked_at="2026-06-01T00:00:00Z")
-    _, result = issuer_result(tmp_path, witnessed_v3(), revoked, tsa=True)
-    assert result.outcome is Outcome.PASS
-    assert "revoked later, at 2026-06-01" in result.reason
-    assert "genTime shows only that the signature is not older" in result.reason
-    assert "not ruled out" in result.reason
+    report, result = issuer_result(tmp_path, witnessed_v3(), revoked, tsa=True)
+    assert result.outcome is Outcome.FAIL
+    assert "key was revoked at 2026-06-01T00:00:00Z" in result.reason
+    assert report.verdict is Verdict.FAILED

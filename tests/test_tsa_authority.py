@@ -30,7 +30,6 @@ from keel_verify.crypto.rfc3161 import (
     rejection_response,
     response_status,
 )
-from keel_verify.crypto.witness import WitnessStatus, verify_token
 from keel_verify.emit.tsa_authority import (
     LEAF_NOT_AFTER,
     LEAF_NOT_BEFORE,
@@ -45,6 +44,7 @@ from keel_verify.emit.tsa_http import (
     request_timestamp,
     serve_tsa,
 )
+from keel_verify.trust.tsa_decision import WitnessStatus, verify_token
 from tests.tsa_support import GEN_TIME, authority, other_authority
 
 DIGEST = hashlib.sha256(b"keel-verify test TSA").digest()

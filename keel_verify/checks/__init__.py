@@ -24,6 +24,7 @@ from keel_verify.checks import (
 )
 from keel_verify.checks.base import Check
 from keel_verify.load.chainpass import VisitorFactory
+from keel_verify.results import CheckInfo, ReasonCode
 
 CORE_CHECKS: tuple[Check, ...] = (
     schema.CHECK,
@@ -52,3 +53,10 @@ CORE_CHECK_NAMES = tuple(check.name for check in CORE_CHECKS)
 def visitor_factories(checks: tuple[Check, ...] = ALL_CHECKS) -> dict[str, VisitorFactory]:
     """The chain-pass visitors of ``checks``, by check name."""
     return {check.name: check.visitor for check in checks if check.visitor is not None}
+
+CHECK_CATALOGUE: tuple[CheckInfo, ...] = tuple(check.info for check in ALL_CHECKS)
+
+
+def reason_codes(catalogue: tuple[CheckInfo, ...] = CHECK_CATALOGUE) -> tuple[ReasonCode, ...]:
+    """Every stable reason code, in check order (the contract ``--list-checks`` prints)."""
+    return tuple(code for info in catalogue for code in info.codes)

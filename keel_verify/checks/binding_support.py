@@ -66,21 +66,26 @@ def same_text(obj: dict[str, Any], key: str, pointer: str, expected: str, what: 
 
 
 def problems_then_warnings(
-    name: str, problems: Problems, warnings: Problems, ok_reason: str, **details: Any
+    name: str, problems: Problems, warnings: Problems, ok_reason: str, *, code: str,
+    warn_code: str | None = None, **details: Any
 ) -> CheckResult:
-    """FAIL on the first problem; else WARN on the first warning; else PASS.
+    """FAIL (reason code ``code``) on the first problem; else WARN (``warn_code``) on the
+    first warning; else PASS.
 
     Warnings are listed in the details either way, so a FAIL never hides them.
     """
-    listed = {
+    if warnings and warn_code is None:
+        raise ValueError(f"{name}: a warning needs a reason code")
+    listed: dict[str, Any] = {
         "warnings": [{"pointer": p, "warning": m} for p, m in warnings[:MAX_LISTED]],
         "warning_count": len(warnings),
     } if warnings else {}
     if problems:
-        return first_problem(name, problems, ok_reason, **details, **listed)
+        return first_problem(name, problems, ok_reason, code=code, **details, **listed)
     if warnings:
         pointer, warning = warnings[0]
         more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
-        return warned(name, warning + more, pointer, **details, **listed)
+        assert warn_code is not None
+        return warned(name, warning + more, pointer, code=warn_code, **details, **listed)
     return passed(name, ok_reason, **details)
 

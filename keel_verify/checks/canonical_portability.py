@@ -20,7 +20,7 @@ from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import jcs_divergences
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "canonical_portability"
 
@@ -90,10 +90,17 @@ def run(context: CheckContext) -> CheckResult:
         f"{_short(what)} at {text(pointer or '/', 200)}: outside the RFC 8785 (JCS) domain, so a "
         f"JCS-based verifier would compute different canonical bytes{more}",
         pointer,
+        code="outside_jcs",
         warnings=listed,
         warning_count=total,
     )
 
 
-CHECK = Check(NAME, run, "values stay where the canonical form equals RFC 8785 (JCS)",
-              Divergences)
+CHECK = Check(
+    NAME, run, "values stay where the canonical form equals RFC 8785 (JCS)", Divergences,
+    codes={
+        "ok": (Outcome.PASS, "every value is in the RFC 8785 (JCS) domain"),
+        "outside_jcs": (Outcome.WARN, "a value lies outside the RFC 8785 (JCS) domain: a JCS "
+                                      "verifier would compute other canonical bytes"),
+    },
+)

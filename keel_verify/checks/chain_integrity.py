@@ -13,7 +13,7 @@ from keel_verify.crypto.canonical import GENESIS_HASH
 from keel_verify.load.access import obj_at, type_name
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "chain_integrity"
 MAX_KEPT = 50  # problems kept in full; the rest are counted
@@ -141,6 +141,7 @@ def run(context: CheckContext) -> CheckResult:
         NAME,
         problems,
         f"{length} entries hash-linked from genesis to chain head {last_hash}",
+        code="chain_broken",
         chain_head=last_hash,
         event_count=length,
     )
@@ -149,4 +150,11 @@ def run(context: CheckContext) -> CheckResult:
     return result
 
 
-CHECK = Check(NAME, run, "hash links and content hashes from genesis to the chain head", Links)
+CHECK = Check(
+    NAME, run, "hash links and content hashes from genesis to the chain head", Links,
+    codes={
+        "ok": (Outcome.PASS, "every entry links to the one before and states its own content hash"),
+        "chain_broken": (Outcome.FAIL, "a hash link, content hash, artifact_sequence or the "
+                                       "chain head's hash or count does not hold"),
+    },
+)

@@ -24,7 +24,7 @@ from keel_verify.crypto.canonical import canonical_hash
 from keel_verify.load.access import is_tagged_hash, type_name
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "payload_hashes"
 
@@ -158,11 +158,17 @@ def run(context: CheckContext) -> CheckResult:
             "(recomputed)"
         )
     return problems_then_warnings(
-        NAME, list(payloads.problems), [], ok_reason,
+        NAME, list(payloads.problems), [], ok_reason, code="hash_mismatch",
         entries=length,
         recomputed=not artifact.is_hash_only,
     )
 
 
-CHECK = Check(NAME, run, "v1 payload hashes recomputed; v3 entries hash-only and well-formed",
-              Payloads)
+CHECK = Check(
+    NAME, run, "v1 payload hashes recomputed; v3 entries hash-only and well-formed", Payloads,
+    codes={
+        "ok": (Outcome.PASS, "v1 payload hashes recompute; v3 entries are hash-only and well-formed"),
+        "hash_mismatch": (Outcome.FAIL, "a payload hash does not recompute, or a v3 entry is not "
+                                        "hash-only and well-formed"),
+    },
+)

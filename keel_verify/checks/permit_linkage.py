@@ -35,7 +35,7 @@ from keel_verify.context import CheckContext
 from keel_verify.load.access import Malformed, is_tagged_hash, obj_at, str_at
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "permit_linkage"
 
@@ -238,11 +238,21 @@ def run(context: CheckContext) -> CheckResult:
         f"{len(children)} child permit(s) bound to session {text(session_id)}; {confirmed} binding "
         f"event hash(es) name the chain entry that uses the permit; {references} entry permit "
         "reference(s) resolve to permits in the artifact",
+        code="permit_unbound",
+        warn_code="binding_unconfirmed",
         child_permits=len(children),
         confirmed_bindings=confirmed,
         entry_references=references,
     )
 
 
-CHECK = Check(NAME, run, "permits bound to this session and to the chain entries that use them",
-              PermitUses)
+CHECK = Check(
+    NAME, run, "permits bound to this session and to the chain entries that use them", PermitUses,
+    codes={
+        "ok": (Outcome.PASS, "permits are bound to this session and to the entries that use them"),
+        "permit_unbound": (Outcome.FAIL, "a permit names another session, or a binding names the "
+                                         "wrong entry or permit"),
+        "binding_unconfirmed": (Outcome.WARN, "a permit binding cannot be confirmed from what the "
+                                              "artifact carries"),
+    },
+)

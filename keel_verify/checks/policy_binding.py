@@ -26,7 +26,7 @@ from keel_verify.checks.binding_support import (
 from keel_verify.context import CheckContext
 from keel_verify.crypto.format import snapshot_hash_hex
 from keel_verify.load.access import Malformed, list_at, member, obj_at, str_at, type_name
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "policy_binding"
 
@@ -99,10 +99,18 @@ def run(context: CheckContext) -> CheckResult:
         f"policy snapshot {text(snapshot_id)} hashes to {recomputed}, the hash named by "
         f"policy_snapshot, session_metadata and {len(permits)} permit(s); all are in project "
         f"{text(project_id)}",
+        code="policy_mismatch",
         recomputed=recomputed,
         snapshot_id=snapshot_id,
         permits=len(permits),
     )
 
 
-CHECK = Check(NAME, run, "snapshot hash and id, session and permits all name the same policy")
+CHECK = Check(
+    NAME, run, "snapshot hash and id, session and permits all name the same policy",
+    codes={
+        "ok": (Outcome.PASS, "snapshot, session metadata and permits name the same policy and project"),
+        "policy_mismatch": (Outcome.FAIL, "the snapshot, session metadata or a permit names another "
+                                          "policy or project"),
+    },
+)

@@ -7,7 +7,7 @@ from keel_verify.checks.base import Check, failed, passed
 from keel_verify.context import CheckContext
 from keel_verify.crypto.format import snapshot_hash_hex
 from keel_verify.load.access import hex_hash_at, obj_at
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "policy_snapshot_hash"
 
@@ -23,6 +23,7 @@ def run(context: CheckContext) -> CheckResult:
             NAME,
             f"policy snapshot hashes to {recomputed}, but session_metadata names {declared}",
             "/session_metadata/policy_snapshot_hash",
+            code="hash_mismatch",
             recomputed=recomputed,
             declared=declared,
         )
@@ -30,4 +31,10 @@ def run(context: CheckContext) -> CheckResult:
                   recomputed=recomputed)
 
 
-CHECK = Check(NAME, run, "the embedded policy snapshot hashes to session_metadata's hash")
+CHECK = Check(
+    NAME, run, "the embedded policy snapshot hashes to session_metadata's hash",
+    codes={
+        "ok": (Outcome.PASS, "the policy snapshot hashes to the value session_metadata names"),
+        "hash_mismatch": (Outcome.FAIL, "the policy snapshot hashes to another value"),
+    },
+)

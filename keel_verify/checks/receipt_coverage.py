@@ -29,7 +29,7 @@ from keel_verify.crypto.canonical import tagged_sha256
 from keel_verify.crypto.rfc3161 import TokenError, parse_receipt_token
 from keel_verify.load.access import hash_at, obj_at
 from keel_verify.load.receipts import DEGRADED_NO_RECEIPT, collect_receipts
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "receipt_coverage"
 
@@ -141,10 +141,21 @@ def run(context: CheckContext) -> CheckResult:
         problems,
         warnings,
         ok_reason,
+        code="coverage_broken",
+        warn_code="receipt_anomaly",
         receipts=len(receipts),
         distinct_tokens=len(seen),
         project_chain_head=head_hash,
     )
 
 
-CHECK = Check(NAME, run, "receipts cover the project chain head; receipt hashes; tsa_status")
+CHECK = Check(
+    NAME, run, "receipts cover the project chain head; receipt hashes; tsa_status",
+    codes={
+        "ok": (Outcome.PASS, "receipts cover the project chain head; receipt hashes and tsa_status hold"),
+        "coverage_broken": (Outcome.FAIL, "a receipt covers another head or sequence, its "
+                                          "receipt_hash is wrong, or tsa_status contradicts the receipts"),
+        "receipt_anomaly": (Outcome.WARN, "a repeated token (one witness counted once) or an "
+                                          "undefined tsa_status value"),
+    },
+)

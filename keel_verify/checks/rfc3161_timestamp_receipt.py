@@ -11,7 +11,7 @@ from keel_verify.context import CheckContext
 from keel_verify.crypto.rfc3161 import TokenError, parse_receipt_token
 from keel_verify.load.access import hash_at, obj_at
 from keel_verify.load.receipts import collect_receipts, declares_degraded
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "rfc3161_timestamp_receipt"
 
@@ -60,12 +60,14 @@ def run(context: CheckContext) -> CheckResult:
                 "no timestamp receipt to check: the artifact declares tsa_status "
                 "\"degraded_no_receipt\"",
                 "/timestamp_receipts",
+                code="degraded_no_receipt",
             )
         return failed(
             NAME,
             "no timestamp receipt, and the artifact does not declare tsa_status "
             "\"degraded_no_receipt\"",
             "/timestamp_receipts",
+            code="no_receipt",
         )
     problems: list[tuple[str, str]] = []
     for pointer, receipt in receipts:
@@ -75,9 +77,20 @@ def run(context: CheckContext) -> CheckResult:
         problems,
         f"{len(receipts)} receipt(s) name project chain head {head_hash} and their tokens' "
         "message imprint matches",
+        code="receipt_mismatch",
         receipts=len(receipts),
         project_chain_head=head_hash,
     )
 
 
-CHECK = Check(NAME, run, "receipts name the project chain head; token imprint matches")
+CHECK = Check(
+    NAME, run, "receipts name the project chain head; token imprint matches",
+    codes={
+        "ok": (Outcome.PASS, "every receipt names the project chain head and its token's imprint is it"),
+        "degraded_no_receipt": (Outcome.SKIP, "no receipt to check; the artifact declares "
+                                              "tsa_status \"degraded_no_receipt\""),
+        "no_receipt": (Outcome.FAIL, "no receipt and no declared degraded status"),
+        "receipt_mismatch": (Outcome.FAIL, "a receipt names another hash, its token does not "
+                                           "parse, or its imprint is not the chain head"),
+    },
+)

@@ -24,7 +24,7 @@ from keel_verify.load import accel
 from keel_verify.load.access import escape_token
 from keel_verify.load.chainpass import CHUNK_ENTRIES, Chunk
 from keel_verify.load.loader import Artifact
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 from keel_verify.schemas import ARTIFACT_SCHEMAS, load_schema
 
 NAME = "artifact_schema"
@@ -215,6 +215,7 @@ def run(context: CheckContext) -> CheckResult:
         NAME,
         f"does not match {schema_file}: at {first['pointer'] or '/'}: {first['problem']}{more}",
         first["pointer"],
+        code="invalid",
         schema=schema_file,
         errors=listed[:MAX_LISTED_ERRORS],
         error_count=len(errors),
@@ -222,4 +223,10 @@ def run(context: CheckContext) -> CheckResult:
     )
 
 
-CHECK = Check(NAME, run, "structure matches the JSON Schema of the artifact's version", EntrySchema)
+CHECK = Check(
+    NAME, run, "structure matches the JSON Schema of the artifact's version", EntrySchema,
+    codes={
+        "ok": (Outcome.PASS, "the artifact matches the JSON Schema of its schema_version"),
+        "invalid": (Outcome.FAIL, "the artifact does not match the JSON Schema of its schema_version"),
+    },
+)

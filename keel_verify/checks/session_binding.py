@@ -38,7 +38,7 @@ from keel_verify.load.access import Malformed, obj_at, str_at, type_name
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 from keel_verify.load.receipts import collect_receipts
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
 
 NAME = "session_binding"
 
@@ -215,6 +215,7 @@ def run(context: CheckContext) -> CheckResult:
         problems,
         [],
         ok_reason,
+        code="binding_broken",
         session_id=session_id,
         chain_scope=scope,
         session_chain_sequence=last_sequence,
@@ -222,5 +223,12 @@ def run(context: CheckContext) -> CheckResult:
     )
 
 
-CHECK = Check(NAME, run, "entries belong to this session and project; sequences and heads agree",
-              SessionEntries)
+CHECK = Check(
+    NAME, run, "entries belong to this session and project; sequences and heads agree",
+    SessionEntries,
+    codes={
+        "ok": (Outcome.PASS, "every entry names this session and project; sequences and heads agree"),
+        "binding_broken": (Outcome.FAIL, "an entry, sequence or chain head does not belong to this "
+                                         "session or project"),
+    },
+)

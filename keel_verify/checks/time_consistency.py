@@ -23,12 +23,13 @@ from typing import Any
 
 from keel_verify.checks.base import Check, chain_length, failed, passed, warned
 from keel_verify.context import CheckContext
-from keel_verify.crypto.witness import ReceiptWitness, WitnessStatus, iso_utc
+from keel_verify.crypto.witness import iso_utc
 from keel_verify.load.access import Malformed, member, obj_at, parse_time, time_at
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 from keel_verify.load.receipts import collect_receipts
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, Outcome
+from keel_verify.trust.tsa_decision import ReceiptWitness, WitnessStatus
 
 NAME = "time_consistency"
 
@@ -272,13 +273,15 @@ def run(context: CheckContext) -> CheckResult:
     hard = signed + authenticated
     if hard:
         pointer, reason = _first(hard)
-        return failed(NAME, reason, pointer, **details, **_listed(hard + unauthenticated))
+        code = "signed_times_disordered" if signed else "gen_time_contradicts"
+        return failed(NAME, reason, pointer, code=code, **details, **_listed(hard + unauthenticated))
     if unauthenticated:
         pointer, reason = _first(unauthenticated)
         return warned(
             NAME,
             f"{reason}; this rests on an unauthenticated genTime, so it is reported, not failed",
             pointer,
+            code="unauthenticated_gen_time_contradicts",
             **details,
             **_listed(unauthenticated),
         )
@@ -300,4 +303,12 @@ CHECK = Check(
     run,
     "started_at <= events <= ended_at <= issued_at; genTime agrees with the session",
     EventTimes,
+    codes={
+        "ok": (Outcome.PASS, "signed times are ordered and every witnessed genTime agrees"),
+        "signed_times_disordered": (Outcome.FAIL, "the signed times (started_at, events, "
+                                                  "ended_at, issued_at) are out of order or unreadable"),
+        "gen_time_contradicts": (Outcome.FAIL, "an authenticated genTime contradicts the session's times"),
+        "unauthenticated_gen_time_contradicts": (Outcome.WARN, "an unauthenticated genTime "
+                                                               "contradicts the session's times"),
+    },
 )

@@ -1,29 +1,33 @@
-"""Full verification of RFC 3161 time-stamp tokens (SPEC A.8, B.2).
+"""RFC 3161 time-stamp token verification primitives (RFC 3161, RFC 5652, RFC 5280).
 
-A receipt is a *witness* only when its token is signed by a time-stamping authority whose
-certificate chains to a root the caller trusts. Each token goes through these steps, in
-this order, and the first that fails is named in the reason:
+Pure functions, no trust decisions: which roots anchor a chain, which helper
+certificates may build it, and whether the result vouches for anything is decided in
+:mod:`keel_verify.trust.tsa_decision`. The steps, in the order a token goes through them
+(the first that fails is named in the reason):
 
-1. token structure: a granted TimeStampResp or a bare token; SignedData with exactly one
+1. token structure: a granted TimeStampResp or a bare token; SignedData with at most one
    SignerInfo (none: *unsigned*, which binds nothing); eContent id-ct-TSTInfo; TSTInfo v1;
-2. signer certificate: found among the token's certificates by issuer/serial or key id;
+2. signer certificate: found by issuer/serial or key id among the token's certificates,
+   then among the caller's candidates (helper certificates for tokens made with
+   ``certReq`` false, RFC 3161 2.4.1, or a TSA certificate pinned directly);
 3. signed attributes: content-type, message-digest over the exact eContent octets, and
    an ESS signing-certificate (ESSCertIDv2 or ESSCertID) naming that certificate, each
    attribute once (RFC 5652 5.3, RFC 5035, RFC 2634);
 4. signature: over the DER SET OF the signed attributes (RSA PKCS#1 v1.5, RSA-PSS,
    ECDSA, Ed25519);
-5. signer certificate: extended key usage exactly id-kp-timeStamping and critical
-   (RFC 3161 2.3); ``TSTInfo.tsa``, when present, names it;
-6. certificate chain: to a configured TSA root, judged at genTime (cryptography's
-   path validation with a TSA extension profile), skipped when no root is configured;
-7. message imprint: SHA-256 over the receipt's ``request_hash``.
+5. signer certificate profile (RFC 3161 2.3): an end entity (not ``cA=TRUE``, no
+   ``keyCertSign``), extended key usage exactly id-kp-timeStamping and critical;
+   ``TSTInfo.tsa``, when present, names it;
+6. message imprint: SHA-256 over the receipt's ``request_hash``.
 
-Verification is pure and total: hostile bytes give an INVALID result, never an exception.
+:func:`check_token` runs steps 1-6; :func:`validate_chain` is RFC 5280 path validation
+of the signer certificate at genTime (cryptography's verifier with a TSA profile: only
+the end entity's EKU is constrained, since RFC 5280 defines no EKU chaining). Both are
+total: hostile bytes give a failed result, never an exception.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import re
 from collections.abc import Sequence
@@ -48,16 +52,13 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.crypto.rfc3161 import (
     ID_CT_TSTINFO,
     TimestampToken,
     TokenError,
-    decode_base64_der,
     parse_token,
 )
-from keel_verify.load.access import Malformed, is_tagged_hash, parse_time
-from keel_verify.load.receipts import collect_receipts, declares_degraded
-from keel_verify.trust import TrustPolicy
 
 STEP_STRUCTURE = "token structure"
 STEP_SIGNER_CERTIFICATE = "signer certificate"
@@ -65,10 +66,7 @@ STEP_SIGNED_ATTRIBUTES = "signed attributes"
 STEP_SIGNATURE = "signature"
 STEP_CHAIN = "certificate chain"
 STEP_IMPRINT = "message imprint"
-
-#: Each receipt costs a CMS verification; real artifacts carry one or two. More than this
-#: is refused rather than spent on (a hostile artifact could list thousands).
-MAX_RECEIPTS = 64
+STEP_REVOCATION = "revocation"
 
 #: Digests accepted for message-digest and signatures; SHA-1 and MD5 are refused.
 _DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
@@ -89,32 +87,47 @@ _ATTRIBUTE_NAMES = {
 _CONTENT_TYPE, _MESSAGE_DIGEST, _ESS_V1, _ESS_V2 = _ATTRIBUTE_NAMES
 
 
-class WitnessStatus(enum.Enum):
-    VERIFIED = "verified"  # signed, valid, chained to a configured TSA root at genTime
-    UNANCHORED = "unanchored"  # signed and valid, but no TSA root is configured
-    UNSIGNED = "unsigned"  # no SignerInfo: an unauthenticated claim that binds nothing
-    INVALID = "invalid"  # a verification step failed
+@dataclass(frozen=True, kw_only=True)
+class TokenFacts:
+    """What a token states and which certificate signed it: the facts a report shows."""
 
-
-@dataclass(frozen=True)
-class TokenVerification:
-    """What one token proves, and the facts a report shows about it."""
-
-    status: WitnessStatus
-    step: str | None = None  # the step that failed (INVALID only)
-    problem: str | None = None
     gen_time: datetime | None = None
     accuracy: timedelta | None = None
     policy_oid: str | None = None
     serial_number: int | None = None
     tsa_subject: str | None = None
     signer_certificate_sha256: str | None = None
-    root_subject: str | None = None
     token_sha256: str | None = None
 
+
+@dataclass(frozen=True)
+class TokenCheck(TokenFacts):
+    """What :func:`check_token` found: the facts, and either the first failed step or,
+    for a signed token, the signer certificate whose chain remains to be validated.
+    ``signed`` False (no SignerInfo) means the token binds nothing."""
+
+    signed: bool = False
+    step: str | None = None  # the step that failed, if any
+    problem: str | None = None
+    signer: x509.Certificate | None = None
+    carried: tuple[x509.Certificate, ...] = ()  # the token's other certificates (untrusted)
+
     @property
-    def reason(self) -> str:
-        return f"{self.step}: {self.problem}" if self.step else (self.problem or "")
+    def failed(self) -> bool:
+        return self.problem is not None
+
+
+@dataclass(frozen=True)
+class ChainValidation:
+    """RFC 5280 path validation of a TSA certificate at one time: the path found (the
+    certificate first, its trust anchor last), or why none was."""
+
+    chain: tuple[x509.Certificate, ...] = ()
+    problem: str | None = None
+
+    @property
+    def anchor(self) -> x509.Certificate | None:
+        return self.chain[-1] if self.chain else None
 
 
 class _StepFailed(Exception):
@@ -148,14 +161,14 @@ def _structure(token: TimestampToken) -> None:
 
 
 def _find_signer(
-    token: TimestampToken, signer_info: Any, roots: Sequence[x509.Certificate]
+    token: TimestampToken, signer_info: Any, candidates: Sequence[x509.Certificate]
 ) -> asn1_x509.Certificate:
     """The certificate the SignerInfo names: among the token's certificates, else among
-    the configured roots (a TSA certificate pinned directly, for tokens made without
-    certReq)."""
+    ``candidates`` (helper certificates, or a TSA certificate pinned directly, for tokens
+    made with certReq false)."""
     sid = signer_info["sid"]
     certificates = token.certificates + [
-        asn1_x509.Certificate.load(root.public_bytes(Encoding.DER)) for root in roots
+        asn1_x509.Certificate.load(candidate.public_bytes(Encoding.DER)) for candidate in candidates
     ]
     for certificate in certificates:
         if sid.name == "issuer_and_serial_number":
@@ -170,13 +183,14 @@ def _find_signer(
     if not token.certificates:
         raise _StepFailed(
             STEP_SIGNER_CERTIFICATE,
-            "the token carries no certificates and no configured TSA certificate is its "
-            "signer, so the signer cannot be identified (request tokens with certReq true)",
+            "the token carries no certificates and no supplied certificate is its signer, "
+            "so the signer cannot be identified (give the TSA certificate with --tsa-certs, "
+            "or request tokens with certReq true)",
         )
     how = "issuer and serial number" if sid.name == "issuer_and_serial_number" else "key identifier"
     raise _StepFailed(
         STEP_SIGNER_CERTIFICATE,
-        f"no certificate in the token matches the SignerInfo's {how}",
+        f"no certificate in the token or among the supplied ones matches the SignerInfo's {how}",
     )
 
 
@@ -303,7 +317,9 @@ def _signature(signer_info: Any, certificate: x509.Certificate, digest: str) -> 
     key = certificate.public_key()
     try:
         if kind == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, message)
+            # Strict RFC 8032: a small-order TSA key would "sign" anything.
+            if not strict_ed25519.verify(key.public_bytes_raw(), signature, message):
+                raise InvalidSignature
         elif kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(_signature_hash(algorithm, digest)))
         elif kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
@@ -331,9 +347,36 @@ def _general_name_text(name: Any) -> str:
     return f"{name.name} {name.native}"
 
 
+def _end_entity(certificate: x509.Certificate) -> None:
+    """RFC 3161 2.3 and RFC 5280 4.2.1.3/4.2.1.9: a TSA signs tokens with an end-entity
+    certificate. A CA certificate (cA=TRUE) or a key allowed to sign certificates
+    (keyCertSign) is refused as a token signer, whatever its EKU says."""
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is not None and constraints.ca:
+        raise _StepFailed(
+            STEP_SIGNER_CERTIFICATE,
+            "the TSA certificate is a CA certificate (basicConstraints cA=TRUE), not an end "
+            "entity (RFC 3161 2.3, RFC 5280 4.2.1.9)",
+        )
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if usage.key_cert_sign:
+        raise _StepFailed(
+            STEP_SIGNER_CERTIFICATE,
+            "the TSA certificate's key usage allows keyCertSign: a certificate-signing key "
+            "is not an end-entity TSA key (RFC 3161 2.3, RFC 5280 4.2.1.3)",
+        )
+
+
 def _tsa_certificate_profile(
     token: TimestampToken, certificate: x509.Certificate, asn1_certificate: asn1_x509.Certificate
 ) -> None:
+    _end_entity(certificate)
     try:
         eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
@@ -386,25 +429,28 @@ def _ee_time_stamping_only(policy: Policy, certificate: x509.Certificate, value:
         raise ValueError("extended key usage is not exactly id-kp-timeStamping")
 
 
-def _ca_allows_time_stamping(policy: Policy, certificate: x509.Certificate, value: Any) -> None:
-    # A CA may restrict its subtree by EKU; it must then allow time-stamping.
-    if value is not None and not {
-        ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
-    } & set(value):
-        raise ValueError("issuing CA's extended key usage excludes id-kp-timeStamping")
+def _asserts_ca(policy: Policy, certificate: x509.Certificate, value: Any) -> None:
+    if value is None or not value.ca:
+        raise ValueError("basicConstraints.cA is not asserted in a CA certificate")
 
 
 @cache
 def _extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
     """(CA policy, end-entity policy) for a TSA chain.
 
-    The CA side keeps the Web PKI defaults except extended key usage, which only has to
-    allow time-stamping. The end-entity side is not a TLS leaf: no SAN is needed, and
-    instead of clientAuth/serverAuth the EKU must be present, critical, exactly
-    id-kp-timeStamping (RFC 3161 2.3).
+    The CA side keeps the Web PKI defaults except two: extended key usage is not judged
+    at all (RFC 5280 4.2.1.12 defines EKU for the certificate that carries it and no
+    chaining, so an intermediate's own EKU -- GlobalSign's CA for Adobe lists another --
+    does not constrain the TSA below it), and basicConstraints must assert cA but may be
+    non-critical (RFC 5280 6.1.4 (k) checks cA only; the Adobe Root CA marks it
+    non-critical). Path length constraints are still enforced. The end-entity side is
+    not a TLS leaf: no SAN is needed, and instead of clientAuth/serverAuth the EKU must
+    be present, critical, exactly id-kp-timeStamping (RFC 3161 2.3).
     """
-    ca = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-        x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ca_allows_time_stamping
+    ca = (
+        ExtensionPolicy.webpki_defaults_ca()
+        .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, None)
+        .require_present(x509.BasicConstraints, Criticality.AGNOSTIC, _asserts_ca)
     )
     ee = ExtensionPolicy.permit_all().require_present(
         x509.ExtendedKeyUsage, Criticality.CRITICAL, _ee_time_stamping_only
@@ -415,31 +461,40 @@ def _extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
 _ENCOUNTERED = re.compile(r"\s*\(encountered processing .*\)\s*$", re.DOTALL)
 
 
-def _chain(
+def validate_chain(
     certificate: x509.Certificate,
-    intermediates: list[x509.Certificate],
-    roots: Sequence[x509.Certificate],
+    untrusted: tuple[x509.Certificate, ...],
+    roots: tuple[x509.Certificate, ...],
     at: datetime,
-) -> x509.Certificate:
-    """The trusted root ``certificate`` chains to at time ``at``."""
+) -> ChainValidation:
+    """RFC 5280 path validation of the TSA ``certificate`` at time ``at`` (genTime), to
+    one of ``roots`` (the trust anchors), through any of ``untrusted`` (intermediates
+    from the token or helper certificates: they build paths, they never anchor one).
+
+    A pure function of its arguments (certificates compare and hash by their DER), so
+    callers may memoise it. Never raises; an empty ``roots`` finds no path.
+    """
+    if not roots:
+        return ChainValidation(problem="no TSA root is configured")
     ca_policy, ee_policy = _extension_policies()
-    verifier = (
-        PolicyBuilder()
-        .store(Store(list(roots)))
-        .time(at)
-        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
-        .build_client_verifier()
-    )
     try:
-        verified = verifier.verify(certificate, intermediates)
+        verifier = (
+            PolicyBuilder()
+            .store(Store(list(roots)))
+            .time(at)
+            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+            .build_client_verifier()
+        )
+        verified = verifier.verify(certificate, list(untrusted))
     except VerificationError as error:
         why = _ENCOUNTERED.sub("", str(error)).removeprefix("validation failed: ")
-        raise _StepFailed(
-            STEP_CHAIN,
-            f"the TSA certificate does not chain to a configured TSA root at genTime "
-            f"{iso_utc(at)}: {why[:200]}",
-        ) from None
-    return verified.chain[-1]
+        return ChainValidation(
+            problem=f"the TSA certificate does not chain to a configured TSA root at genTime "
+            f"{iso_utc(at)}: {why[:200]}"
+        )
+    except _MALFORMED as error:
+        return ChainValidation(problem=f"the TSA certificate cannot be path-validated: {error}"[:240])
+    return ChainValidation(chain=tuple(verified.chain))
 
 
 def _imprint(token: TimestampToken, expected: bytes | None) -> None:
@@ -473,11 +528,16 @@ def _load_certificate(certificate: asn1_x509.Certificate) -> x509.Certificate:
     return x509.load_der_x509_certificate(certificate.dump())
 
 
-def verify_token(
-    der: bytes, *, expected_digest: bytes | None, tsa_roots: Sequence[x509.Certificate]
-) -> TokenVerification:
-    """Verify one TimeStampToken or TimeStampResp against the SHA-256 ``expected_digest``
-    (None when the receipt names none) and the trusted ``tsa_roots``. Never raises."""
+def check_token(
+    der: bytes,
+    *,
+    expected_digest: bytes | None,
+    candidates: Sequence[x509.Certificate] = (),
+) -> TokenCheck:
+    """Steps 1-6 (module docstring) for one DER TimeStampToken or TimeStampResp, against
+    the SHA-256 ``expected_digest`` (None when the receipt names none). ``candidates``
+    may identify the signer when the token carries no certificate; they are never
+    trusted for that. The chain is left to :func:`validate_chain`. Never raises."""
     facts: dict[str, Any] = {}
     step = STEP_STRUCTURE
     try:
@@ -496,12 +556,13 @@ def verify_token(
         if token.signer_count == 0:
             step = STEP_IMPRINT
             _imprint(token, expected_digest)
-            return TokenVerification(WitnessStatus.UNSIGNED, **facts)
+            return TokenCheck(signed=False, **facts)
         signer_info = token.signer_infos[0]
         step = STEP_SIGNER_CERTIFICATE
-        asn1_certificate = _find_signer(token, signer_info, tsa_roots)
+        asn1_certificate = _find_signer(token, signer_info, candidates)
         certificate = _load_certificate(asn1_certificate)
         facts.update(
+            signed=True,
             tsa_subject=certificate.subject.rfc4514_string(),
             signer_certificate_sha256=certificate.fingerprint(hashes.SHA256()).hex(),
         )
@@ -513,170 +574,33 @@ def verify_token(
         step = STEP_SIGNER_CERTIFICATE
         _tsa_certificate_profile(token, certificate, asn1_certificate)
         step = STEP_CHAIN
-        if tsa_roots:
-            others = [
-                _load_certificate(c) for c in token.certificates if c.dump() != asn1_certificate.dump()
-            ]
-            root = _chain(certificate, others, tsa_roots, token.gen_time)
-            facts["root_subject"] = root.subject.rfc4514_string()
+        signer_der = asn1_certificate.dump()
+        carried = tuple(_load_certificate(c) for c in token.certificates if c.dump() != signer_der)
         step = STEP_IMPRINT
         _imprint(token, expected_digest)
     except _StepFailed as failure:
-        return TokenVerification(WitnessStatus.INVALID, failure.step, failure.problem, **facts)
+        return TokenCheck(step=failure.step, problem=failure.problem, **facts)
     except _MALFORMED as error:
         # asn1crypto parses lazily: a malformed inner value surfaces here, in the step
         # that first read it.
         text = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-        return TokenVerification(WitnessStatus.INVALID, step, f"malformed ASN.1: {text}", **facts)
-    status = WitnessStatus.VERIFIED if tsa_roots else WitnessStatus.UNANCHORED
-    return TokenVerification(status, **facts)
-
-
-# -- an artifact's receipts --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReceiptWitness:
-    pointer: str  # JSON Pointer of the receipt
-    verification: TokenVerification
-    received_at: datetime | None = None
-    covers_sequence: int | None = None
-    claimed_tsa: str | None = None  # the receipt's own "tsa" text (unauthenticated)
-
-    @property
-    def status(self) -> WitnessStatus:
-        return self.verification.status
-
-
-@dataclass(frozen=True)
-class WitnessAssessment:
-    """Every receipt's verification, computed once per artifact and shared by checks."""
-
-    receipts: tuple[ReceiptWitness, ...]
-    degraded_declared: bool
-    roots_configured: bool
-    roots_source: str | None = None
-    structure_problem: tuple[str, str] | None = None  # (pointer, problem)
-
-    def with_status(self, status: WitnessStatus) -> tuple[ReceiptWitness, ...]:
-        return tuple(r for r in self.receipts if r.status is status)
-
-    @property
-    def authenticated_time(self) -> datetime | None:
-        """The latest genTime among fully verified tokens, or None.
-
-        The issuer signature covers every receipt, so it was made after each of their
-        genTimes: the latest verified one is the tightest authenticated time we have.
-        """
-        times = [
-            r.verification.gen_time
-            for r in self.with_status(WitnessStatus.VERIFIED)
-            if r.verification.gen_time is not None
-        ]
-        return max(times) if times else None
-
-
-def _expected_digest(request_hash: Any) -> bytes | None:
-    if not is_tagged_hash(request_hash):
-        return None
-    return bytes.fromhex(str(request_hash).removeprefix("sha256:"))
-
-
-def _witness_receipt(
-    pointer: str,
-    receipt: Any,
-    trust: TrustPolicy,
-    seen: dict[tuple[str, bytes | None], TokenVerification],
-) -> ReceiptWitness:
-    if not isinstance(receipt, dict):
-        return ReceiptWitness(
-            pointer,
-            TokenVerification(WitnessStatus.INVALID, STEP_STRUCTURE, "receipt is not an object"),
-        )
-    encoded = receipt.get("tsa_response_base64")
-    expected = _expected_digest(receipt.get("request_hash"))
-    key = (encoded, expected) if isinstance(encoded, str) else None
-    if key is not None and key in seen:  # the same token listed twice is verified once
-        verification = seen[key]
-    else:
-        try:
-            der = decode_base64_der(encoded)
-        except TokenError as error:
-            verification = TokenVerification(WitnessStatus.INVALID, STEP_STRUCTURE, str(error))
-        else:
-            verification = verify_token(der, expected_digest=expected, tsa_roots=trust.tsa_roots)
-        if key is not None:
-            seen[key] = verification
-    sequence = receipt.get("covers_chain_head_at_sequence")
-    claimed = receipt.get("tsa")
-    return ReceiptWitness(
-        pointer,
-        verification,
-        received_at=parse_time(receipt.get("received_at")),
-        covers_sequence=sequence if type(sequence) is int else None,
-        claimed_tsa=claimed if isinstance(claimed, str) else None,
-    )
-
-
-def assess_witnesses(document: dict[str, Any], trust: TrustPolicy) -> WitnessAssessment:
-    degraded = declares_degraded(document)
-    configured = bool(trust.tsa_roots)
-    try:
-        receipts = collect_receipts(document)
-    except Malformed as malformed:
-        return WitnessAssessment(
-            (), degraded, configured, trust.tsa_roots_source,
-            (malformed.pointer, malformed.problem),
-        )
-    if len(receipts) > MAX_RECEIPTS:
-        return WitnessAssessment(
-            (), degraded, configured, trust.tsa_roots_source,
-            ("/timestamp_receipts",
-             f"{len(receipts)} timestamp receipts exceed the limit of {MAX_RECEIPTS}"),
-        )
-    seen: dict[tuple[str, bytes | None], TokenVerification] = {}
-    witnessed = tuple(
-        _witness_receipt(pointer, receipt, trust, seen) for pointer, receipt in receipts
-    )
-    return WitnessAssessment(witnessed, degraded, configured, trust.tsa_roots_source)
-
-
-def describe(receipt: ReceiptWitness) -> dict[str, Any]:
-    """JSON-ready facts about one receipt's witness, for a report's details."""
-    v = receipt.verification
-    return {
-        "pointer": receipt.pointer,
-        "status": v.status.value,
-        "failed_step": v.step,
-        "problem": v.problem,
-        "gen_time": iso_utc(v.gen_time) if v.gen_time else None,
-        "gen_time_authenticated": v.status is WitnessStatus.VERIFIED,
-        "accuracy_seconds": v.accuracy.total_seconds() if v.accuracy is not None else None,
-        "policy_oid": shorten(v.policy_oid, 256) if v.policy_oid else None,
-        "serial_number": format(v.serial_number, "x") if v.serial_number is not None else None,
-        "tsa_subject": shorten(v.tsa_subject, 1024) if v.tsa_subject else None,
-        "signer_certificate_sha256": v.signer_certificate_sha256,
-        "root_subject": shorten(v.root_subject, 1024) if v.root_subject else None,
-        "token_sha256": v.token_sha256,
-        "claimed_tsa": receipt.claimed_tsa,
-    }
+        return TokenCheck(step=step, problem=f"malformed ASN.1: {text}", **facts)
+    return TokenCheck(signer=certificate, carried=carried, **facts)
 
 
 __all__ = [
-    "MAX_RECEIPTS",
     "STEP_CHAIN",
     "STEP_IMPRINT",
+    "STEP_REVOCATION",
     "STEP_SIGNATURE",
     "STEP_SIGNED_ATTRIBUTES",
     "STEP_SIGNER_CERTIFICATE",
     "STEP_STRUCTURE",
-    "ReceiptWitness",
-    "TokenVerification",
-    "WitnessAssessment",
-    "WitnessStatus",
-    "assess_witnesses",
-    "describe",
+    "ChainValidation",
+    "TokenCheck",
+    "TokenFacts",
+    "check_token",
     "iso_utc",
     "shorten",
-    "verify_token",
+    "validate_chain",
 ]

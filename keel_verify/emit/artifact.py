@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +20,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keel_verify.crypto.canonical import PROFILE, hash_hex, tagged_sha256
-from keel_verify.emit.chain import SESSION_OPERATION, chain_head
-from keel_verify.emit.signing import sign_document
-from keel_verify.emit.state import SessionState
+from keel_verify.emit.chain import SESSION_OPERATION, canonical_bytes, chain_head
+from keel_verify.emit.signing import signature_over
+from keel_verify.emit.state import ArtifactEnvelope, SessionState
 from keel_verify.emit.timestamping import WITNESS_TYPE, Timestamper, TimestampError
 from keel_verify.load.loader import SCHEMA, SUPPORTED_VERSIONS
 from keel_verify.load.receipts import DEGRADED_NO_RECEIPT
@@ -67,9 +68,14 @@ def witness(timestamper: Timestamper, project_head: dict[str, Any], at: datetime
     return Witness([receipt], [attempt])
 
 
+def witness_to_json(witnessed: Witness) -> dict[str, Any]:
+    return {"receipts": witnessed.receipts, "attempts": witnessed.attempts}
+
+
 def session_metadata(session: SessionState) -> dict[str, Any]:
     counters = session.counters
     metadata: dict[str, Any] = {
+        "end_metadata": session.end_metadata,
         "ended_at": session.ended_at,
         "execution_mode": session.execution_mode,
         "modality": "voice",
@@ -105,22 +111,43 @@ def session_metadata(session: SessionState) -> dict[str, Any]:
     return metadata
 
 
+def split_around(document: dict[str, Any], member: str) -> tuple[bytes, bytes]:
+    """The canonical bytes of ``document`` before and after the value of ``member``.
+
+    The value is swapped for a random string first; its quoted bytes occur exactly once
+    in the canonical bytes (every other quote inside a string is escaped), so whatever
+    goes between the two halves takes the member's place byte for byte."""
+    slot = f"keel-emit-slot-{secrets.token_hex(16)}"
+    data = canonical_bytes({**document, member: slot})
+    head, found, tail = data.partition(b'"' + slot.encode("ascii") + b'"')
+    if not found:  # pragma: no cover - a random 128-bit slot is in the document once
+        raise AssertionError("slot not found")
+    return head, tail
+
+
+def chain_array(entry_bytes: list[bytes]) -> bytes:
+    """The canonical bytes of the ``chain`` array, from its entries' canonical bytes."""
+    return b"[" + b",".join(entry_bytes) + b"]"
+
+
 def build_artifact(
     session: SessionState,
-    entries: list[dict[str, Any]],
+    chain: bytes,
     project_head: dict[str, Any],
     witnessed: Witness,
     *,
     issued_at: str,
     issuer_key: Ed25519PrivateKey,
     key_id: str | None = None,
-) -> dict[str, Any]:
-    """The signed artifact of an ended session."""
+) -> ArtifactEnvelope:
+    """The signed artifact of an ended session, around ``chain`` (:func:`chain_array`).
+
+    The artifact is never built as one JSON tree: its canonical bytes are the envelope's
+    around the entries' stored canonical bytes, and the issuer signs those bytes."""
     receipts = witnessed.receipts
     document: dict[str, Any] = {
         "artifact_version": SUPPORTED_VERSIONS[session.schema_version],
         "canonicalization_profile": PROFILE,
-        "chain": entries,
         "chain_head": chain_head(session),
         "issued_at": issued_at,
         "permits": {
@@ -140,7 +167,10 @@ def build_artifact(
     }
     if witnessed.degraded:
         document["tsa_status"] = DEGRADED_NO_RECEIPT
-    return sign_document(document, issuer_key, signed_at=issued_at, key_id=key_id)
+    head, tail = split_around(document, "chain")
+    message = b"".join((head, chain, tail))
+    signature = signature_over(message, issuer_key, signed_at=issued_at, key_id=key_id)
+    return ArtifactEnvelope(*split_around({**document, "signatures": [signature]}, "chain"))
 
 
 def dump_artifact(artifact: dict[str, Any], *, indent: int | None = 2) -> bytes:

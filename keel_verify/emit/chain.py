@@ -17,11 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from keel_verify.crypto.canonical import GENESIS_HASH, canonical_bytes, canonical_hash, tagged_sha256
+import msgspec
+
+from keel_verify.crypto.canonical import GENESIS_HASH, tagged_sha256
 from keel_verify.emit.clock import IdGenerator
 from keel_verify.emit.state import ProjectState, SessionState
 
 SESSION_OPERATION = "realtime.session"
+
+#: Canonical bytes (the profile of :mod:`keel_verify.crypto.canonical`) of the float-free
+#: values the emitter builds: msgspec's sorted compact encoding equals the profile there
+#: (a hypothesis test proves it), and it is several times faster than the stdlib encoder.
+canonical_bytes = msgspec.json.Encoder(order="sorted").encode
+
+
+def canonical_hash(value: Any) -> str:
+    return tagged_sha256(canonical_bytes(value))
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,7 @@ class ChainBuilder:
         self.request_id = request_id
         self.ids = ids
         self.entries: list[dict[str, Any]] = []
+        self.entry_bytes: list[bytes] = []  # canonical bytes of each entry, as stored
         self._event_count = session.event_count
         self._head_hash = session.head_hash or GENESIS_HASH
         self._head_sequence = session.head_sequence
@@ -122,6 +134,7 @@ class ChainBuilder:
             entry["payload_materialization"] = "hash_only"
         entry["content_hash"] = canonical_hash(entry)  # over the entry without content_hash
         self.entries.append(entry)
+        self.entry_bytes.append(canonical_bytes(entry))
         self._event_count += 1
         self._head_hash = entry["content_hash"]
         self._head_sequence = record.sequence

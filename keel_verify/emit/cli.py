@@ -1,6 +1,7 @@
 """``keel-emit``: produce real, verifiable voice-session attestations.
 
-Commands: ``demo``, ``replay``, ``serve``, ``tsa serve``, ``keygen``, ``trust-root``.
+Commands: ``demo``, ``replay``, ``scenario``, ``serve``, ``openapi``, ``tsa serve``,
+``keygen``, ``trust-root``.
 Every bad input ends with one line on standard error and a non-zero exit status, never
 a traceback. Output files are written to a temporary file and renamed into place, so a
 failed run never leaves a partial file.
@@ -24,6 +25,7 @@ from keel_verify.emit.clock import DEMO_START, RandomIds, SeededIds, SteppingClo
 from keel_verify.emit.demo import (
     build_demo_artifact,
     demo_scenario,
+    demo_signer,
     make_timestamper,
     run_scenario,
 )
@@ -41,8 +43,10 @@ from keel_verify.emit.signing import encoded_public_key, fingerprint_key_id
 from keel_verify.emit.trust_root import trust_root_document
 from keel_verify.errors import LoadError
 from keel_verify.load.loader import read_input
+from keel_verify.version import __version__
 
 API_KEY_ENV = "KEEL_EMIT_API_KEY"
+DEFAULT_DB = "keel-emit.sqlite3"
 MAX_SCENARIO_BYTES = 256 * 1024 * 1024
 EXIT_BAD_INPUT = 1
 EXIT_INTERNAL = 70
@@ -50,6 +54,10 @@ EXIT_INTERNAL = 70
 _schema_option = click.option(
     "--schema-version", type=click.Choice(["3", "1"]), default="3", show_default=True,
     help="3: hash-only chain entries; 1: embedded payloads.")
+_replay_schema_option = click.option(
+    "--schema-version", type=click.Choice(["3", "1"]), default=None,
+    help="3 or 1 for every session, whatever the start bodies name. "
+         "Default: each start body's schema_version, else 3.")
 _tsa_option = click.option(
     "--tsa", "tsa", default="local", show_default=True, metavar="local|none|URL",
     help="RFC 3161 witness: the built-in test TSA, none, or an http(s) TSA URL.")
@@ -101,10 +109,16 @@ def _timestamper(choice: str) -> Any:
         raise click.BadParameter(str(error), param_hint="--tsa") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
+@click.version_option(__version__, prog_name="keel-emit")
+@click.pass_context
+def cli(context: click.Context) -> None:
     """keel-emit: a local stand-in for the Keel voice service that produces real,
     signed, timestamped voice-session attestations (keel.voice.attestation.phase_a)."""
+    if context.invoked_subcommand is None:  # no command: the help, as with --help
+        click.echo(context.get_help())
+        context.exit(0)
 
 
 @cli.command()
@@ -123,9 +137,14 @@ def demo(schema_version: str, tsa: str, no_tsa: bool, seed: str, issuer_key: Pat
     """One complete demo session: every atom type, allowed and denied turns, ai.generate
     and mpp.payment tool calls with child permits, an interruption, then end."""
     kwargs: dict[str, Any] = {} if text is None else {"text": text}
+    choice = _tsa_choice(tsa, no_tsa)
+    if choice.startswith(("http://", "https://")):
+        # A real TSA stamps the real time, so the session must happen now, not on the
+        # fixed demo day: time_consistency compares the two. (Not byte-reproducible.)
+        kwargs["clock"] = SystemClock()
     try:
         artifact = build_demo_artifact(
-            int(schema_version), tsa=_timestamper(_tsa_choice(tsa, no_tsa)), seed=seed,
+            int(schema_version), tsa=_timestamper(choice), seed=seed,
             events=events, issuer_key=_issuer_key(issuer_key), **kwargs)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--events") from None
@@ -134,16 +153,20 @@ def demo(schema_version: str, tsa: str, no_tsa: bool, seed: str, issuer_key: Pat
 
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
-@_schema_option
+@_replay_schema_option
 @_tsa_option
 @_no_tsa_option
 @_seed_option
 @_key_option
 @_output_option
-def replay(scenario: Path, schema_version: str, tsa: str, no_tsa: bool, seed: str,
-           issuer_key: Path | None, output: Path) -> None:
-    """Run SCENARIO.json (a JSON list of {"call": ..., "body": ...}) through the engine
-    with a fixed clock and seeded ids; write the artifact of its last end call."""
+@click.option("--no-sign", is_flag=True,
+              help="Send the atoms as written (default: sign each with the demo TEST "
+                   "sidecar key, registered at each start).")
+def replay(scenario: Path, schema_version: str | None, tsa: str, no_tsa: bool, seed: str,
+           issuer_key: Path | None, no_sign: bool, output: Path) -> None:
+    """Run SCENARIO.json (a JSON list of {"call": ..., "body": ...}) through the sidecar
+    client and the engine, with a fixed clock and seeded ids; write the artifact of its
+    last end call."""
     from keel_verify.load.loader import parse_json
 
     try:
@@ -156,8 +179,9 @@ def replay(scenario: Path, schema_version: str, tsa: str, no_tsa: bool, seed: st
     engine = Engine(MemoryStore(), issuer_key=_issuer_key(issuer_key),
                     clock=SteppingClock(DEMO_START), ids=SeededIds(seed),
                     timestamper=_timestamper(_tsa_choice(tsa, no_tsa)),
-                    config=EngineConfig(schema_version=int(schema_version)))
-    result = run_scenario(engine, calls)
+                    config=EngineConfig(schema_version=int(schema_version or 3),
+                                        force_schema_version=schema_version is not None))
+    result = run_scenario(engine, calls, signer=None if no_sign else demo_signer())
     _write(output, dump_artifact(result.artifact))
 
 
@@ -166,42 +190,70 @@ def replay(scenario: Path, schema_version: str, tsa: str, no_tsa: bool, seed: st
 @click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
 @click.option("--api-key", envvar=API_KEY_ENV, show_envvar=True,
               help="The Bearer key clients must send (required).")
-@click.option("--db", default=":memory:", show_default=True,
-              help="SQLite file keeping sessions across restarts.")
+@click.option("--db", default=DEFAULT_DB, show_default=True,
+              help="SQLite file keeping sessions across restarts (created if absent); "
+                   "':memory:' keeps them in memory only, lost when the server stops.")
+@click.option("--durable", is_flag=True,
+              help="Wait for the disk on every commit (survives power loss, slower). "
+                   "Without it a commit survives the process being killed.")
 @_schema_option
 @_tsa_option
 @_key_option
 @click.option("--max-body-bytes", type=click.IntRange(min=1024), default=8 * 1024 * 1024,
               show_default=True)
+@click.option("--max-connections", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Connections served at once; more get 503.")
+@click.option("--socket-timeout", type=click.FloatRange(min=0.1), default=30.0,
+              show_default=True, help="Seconds a connection may stay silent.")
 @click.option("--verbose", is_flag=True, help="Log every request on standard error.")
-def serve(host: str, port: int, api_key: str | None, db: str, schema_version: str, tsa: str,
-          issuer_key: Path | None, max_body_bytes: int, verbose: bool) -> None:
-    """Serve the session API over HTTP (stop with Ctrl-C)."""
-    from keel_verify.emit.server import EmitHTTPServer
+def serve(host: str, port: int, api_key: str | None, db: str, durable: bool,
+          schema_version: str, tsa: str, issuer_key: Path | None, max_body_bytes: int,
+          max_connections: int, socket_timeout: float, verbose: bool) -> None:
+    """Serve the Keel realtime-voice API over HTTP (stop with Ctrl-C)."""
+    from keel_verify.emit.server import EmitHTTPServer, check_api_key
     from keel_verify.emit.sqlite_store import SQLiteStore
 
     if not api_key:
         raise click.UsageError(f"an API key is required: --api-key or ${API_KEY_ENV}")
+    try:
+        check_api_key(api_key)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--api-key") from None
     key = _issuer_key(issuer_key)
     timestamper = _timestamper(tsa)
     try:
-        store = SQLiteStore(db)
-    except Exception as error:  # sqlite3.Error: not a database, unreadable, locked
+        store = SQLiteStore(db, durable=durable)
+    except Exception as error:  # sqlite3.Error, StoreFormatError: unreadable, locked, old
         raise EmitError(EXIT_BAD_INPUT, f"--db {db}: {error}") from None
     engine = Engine(store, issuer_key=key, clock=SystemClock(), ids=RandomIds(),
                     timestamper=timestamper,
                     config=EngineConfig(schema_version=int(schema_version)))
     try:
         server = EmitHTTPServer(engine, api_key=api_key, host=host, port=port,
-                                max_body_bytes=max_body_bytes, quiet=not verbose)
+                                max_body_bytes=max_body_bytes,
+                                max_connections=max_connections,
+                                socket_timeout=socket_timeout, quiet=not verbose)
     except OSError as error:
+        store.close()
         raise EmitError(EXIT_BAD_INPUT, f"cannot listen on {host}:{port}: "
                                         f"{error.strerror}") from None
     if issuer_key is None:
         click.echo("keel-emit serve: signing with the public TEST issuer key "
                    f"{encoded_public_key(key)} (it protects nothing)", err=True)
-    click.echo(f"keel-emit serve: listening on {server.url} (db: {db})", err=True)
+    where = ("in memory: sessions are lost when the server stops" if db == ":memory:"
+             else f"{Path(db).resolve()}: sessions survive restarts")
+    click.echo(f"keel-emit serve: listening on {server.url} (db {where})", err=True)
     _serve_until_stopped(server, store.close)
+
+
+@cli.command()
+@click.option("-o", "--output", required=True,
+              type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+def openapi(output: Path) -> None:
+    """Write the OpenAPI 3.1 document of keel-emit serve (as served at /openapi.json)."""
+    from keel_verify.emit.openapi import document_bytes
+
+    _write(output, document_bytes())
 
 
 def _serve_until_stopped(server: Any, *cleanups: Callable[[], None]) -> None:
@@ -295,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: maps every failure to one line on standard error."""
     try:
         result = cli.main(args=argv, prog_name="keel-emit", standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version, no command
+        sys.exit(done.exit_code)
     except click.exceptions.Abort:
         _fail("aborted", 130)
     except click.ClickException as error:

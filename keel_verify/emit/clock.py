@@ -73,3 +73,11 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: the emitter only handles timezone-aware UTC times")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 date-time (``Z`` or an offset) as an aware UTC datetime."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:  # pragma: no cover - the body pattern requires an offset
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,15 +1,19 @@
-"""The session engine: start, events, turns, action permits, interruptions, end.
+"""The session engine: start, events, turns, action permits, interruptions, end, and the
+retrieval of a session and its artifact.
 
 Each call follows the same three steps, which is what makes it atomic:
 
-1. *validate* -- parse the body (:mod:`keel_verify.emit.requests`) and check it against
-   the stored state; any problem raises :class:`EmitError` and nothing has changed;
+1. *validate* -- decode the body into its declared type (:mod:`keel_verify.emit.bodies`)
+   and check it against the stored state; any problem raises :class:`EmitError` and
+   nothing has changed;
 2. *compute* -- build the new chain entries, permits and records in memory;
 3. *commit* -- hand one :class:`~keel_verify.emit.state.Commit` to the store.
 
 Idempotency: a call carrying a key that was already used returns the stored answer when
-the body is the same, and is refused (409) when it differs. Replayed atoms are skipped.
-Calls are serialised by a lock, so the HTTP server's threads cannot interleave them.
+the body is the same -- also after the session has ended -- and is refused (409) when it
+differs. Replayed atoms are skipped. Calls are serialised by a lock, except the slow half
+of ``end``: the RFC 3161 request and the signing run outside it, so a slow TSA stalls
+nobody else.
 """
 
 from __future__ import annotations
@@ -20,14 +24,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keel_verify.crypto.canonical import canonical_hash, tagged_sha256
-from keel_verify.emit import requests as rq
-from keel_verify.emit.artifact import build_artifact, witness
-from keel_verify.emit.chain import ChainBuilder, EventSpec, chain_head, project_chain_head
-from keel_verify.emit.clock import Clock, IdGenerator, format_time
+from keel_verify.crypto.canonical import canonical_hash as request_hash_of
+from keel_verify.emit import atom_signing
+from keel_verify.emit import bodies as b
+from keel_verify.emit.artifact import build_artifact, chain_array, split_around, witness
+from keel_verify.emit.chain import (
+    ChainBuilder,
+    EventSpec,
+    canonical_hash,
+    chain_head,
+    project_chain_head,
+)
+from keel_verify.emit.clock import Clock, IdGenerator, format_time, parse_time
 from keel_verify.emit.errors import CONFLICT, NOT_FOUND, UNPROCESSABLE, EmitError
 from keel_verify.emit.permits import (
     ActionDecision,
@@ -39,12 +50,13 @@ from keel_verify.emit.permits import (
 from keel_verify.emit.policy import PolicySource, default_policies, lock_snapshot, rules_of
 from keel_verify.emit.signing import fingerprint_key_id
 from keel_verify.emit.state import (
+    ArtifactEnvelope,
     Commit,
     ProjectState,
     SessionState,
     StoredCall,
 )
-from keel_verify.emit.store import Store
+from keel_verify.emit.store import Store, artifact_parts
 from keel_verify.emit.timestamping import NoTimestamper, Timestamper
 
 CALLS = ("start", "events", "turns", "action_permits", "interruption_events", "end")
@@ -53,6 +65,7 @@ CALLS = ("start", "events", "turns", "action_permits", "interruption_events", "e
 @dataclass(frozen=True)
 class EngineConfig:
     schema_version: int = 3  # default for sessions whose start body does not choose
+    force_schema_version: bool = False  # True: schema_version wins over the start body's
     region_code: str = "us-west-1"
     policies: PolicySource = default_policies
     key_id: str | None = None  # None: "sha256:" + 32 hex of the key (the v1 convention)
@@ -110,42 +123,35 @@ class Engine:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _once(self, scope: str, body: Any, effect: Callable[[], _Effect]) -> dict[str, Any]:
-        """The idempotency rule, for every call but ``end`` (hold the lock): a replay of
-        a key with the same body gets the stored answer; the same key with another body is
-        refused (409); otherwise ``effect`` runs, and its entries, session, project and
-        answer are stored together, or nothing is."""
-        request_hash, stored = self._replayed(scope, body)
-        if stored is not None:
-            return stored
+    def _once(self, scope: str | None, body: Any, session: SessionState | None,
+              effect: Callable[[], _Effect]) -> dict[str, Any]:
+        """The idempotency rule (hold the lock): a replay of a key with the same body gets
+        the stored answer, even once the session has ended; the same key with another body
+        is refused (409); otherwise the session must be active, ``effect`` runs, and its
+        entries, session, project and answer are stored together, or nothing is. With no
+        key (``scope`` None) every call is new."""
+        calls: tuple[tuple[str, StoredCall], ...] = ()
+        if scope is not None:
+            request_hash = request_hash_of(body)
+            stored = self.store.get_call(scope)
+            if stored is not None:
+                if stored.request_hash != request_hash:
+                    raise EmitError(CONFLICT, "idempotency key already used with a different "
+                                              "request body")
+                return stored.response
+        if session is not None and session.status != "active":
+            raise EmitError(CONFLICT, f"session {session.session_id} has {session.status}; it "
+                                      "accepts no more calls")
         done = effect()
-        self._commit(done.builder, done.session,
-                     calls=((scope, StoredCall(request_hash, done.response)),),
-                     atom_keys=done.atom_keys)
+        if scope is not None:
+            calls = ((scope, StoredCall(request_hash, done.response)),)
+        self._commit(done.builder, done.session, calls=calls, atom_keys=done.atom_keys)
         return done.response
-
-    def _replayed(self, scope_key: str, body: Any) -> tuple[str, dict[str, Any] | None]:
-        """(request hash, stored answer if this idempotency key was used with this body)."""
-        request_hash = canonical_hash(body)
-        stored = self.store.get_call(scope_key)
-        if stored is None:
-            return request_hash, None
-        if stored.request_hash != request_hash:
-            raise EmitError(CONFLICT, "idempotency key already used with a different request "
-                                      "body")
-        return request_hash, stored.response
 
     def _session(self, session_id: str) -> SessionState:
         session = self.store.get_session(session_id)
         if session is None:
             raise EmitError(NOT_FOUND, f"unknown session {session_id!r:.80}")
-        return session
-
-    def _active(self, session_id: str) -> SessionState:
-        session = self._session(session_id)
-        if session.status != "active":
-            raise EmitError(CONFLICT, f"session {session_id} has {session.status}; it accepts "
-                                      "no more calls")
         return session
 
     def _builder(self, session: SessionState, now: datetime) -> ChainBuilder:
@@ -159,25 +165,53 @@ class Engine:
         self.store.apply(Commit(
             sessions=(session,),
             projects=(builder.project,),
-            entries=tuple((session.session_id, entry) for entry in builder.entries),
+            entries=tuple((session.session_id, data) for data in builder.entry_bytes),
             atom_keys=atom_keys,
             calls=calls,
         ))
 
+    def _signature_records(self, signatures: list[b.SidecarSignature],
+                           signed_object: dict[str, Any], session: SessionState,
+                           where: str) -> list[dict[str, Any]]:
+        """What the chain records of sidecar signatures. An ``ed25519`` signature by a key
+        registered at start is verified (a bad one refuses the call, 422); any other is
+        recorded as unverified, with the hash of its text."""
+        records = []
+        for index, signature in enumerate(signatures):
+            status = "unverified"
+            public = session.sidecar_keys.get(signature.key_id)
+            if signature.algorithm == "ed25519" and public is not None:
+                message = atom_signing.signed_message(
+                    signed_object, session_id=session.session_id, signed_at=signature.signed_at)
+                if not atom_signing.verifies(bytes.fromhex(public), signature.signature, message):
+                    raise EmitError(UNPROCESSABLE, f"{where}.signatures[{index}] does not verify "
+                                    f"with the registered key {signature.key_id!r}")
+                status = "verified"
+            records.append({"algorithm": signature.algorithm, "key_id": signature.key_id,
+                            "signature_hash": canonical_hash(signature.signature),
+                            "signed_at": signature.signed_at, "status": status})
+        return records
+
     # -- start ---------------------------------------------------------------------------
 
     def start(self, body: Any) -> dict[str, Any]:
-        request = rq.parse_start(body)
+        request = b.decode(body, b.StartBody)
+        scope = f"start:{request.permit.project_id}:{request.permit.idempotency_key}"
         with self._lock:
-            return self._once(f"start:{request.project_id}:{request.idempotency_key}", body,
-                              lambda: self._start_session(request))
+            return self._once(scope, body, None, lambda: self._start_session(request, scope))
 
-    def _start_session(self, request: rq.StartRequest) -> _Effect:
+    def _schema_version(self, request: b.StartBody) -> int:
+        if self.config.force_schema_version or request.schema_version is None:
+            return self.config.schema_version
+        return request.schema_version
+
+    def _start_session(self, request: b.StartBody, scope: str) -> _Effect:
         now = self.clock.now()
         started_at = format_time(now)
         session_id = self.ids.new("sess")
-        snapshot = lock_snapshot(request.project_id,
-                                 self.config.policies(request.project_id),
+        project_id = request.permit.project_id
+        attributes = request.permit.resource.attributes
+        snapshot = lock_snapshot(project_id, self.config.policies(project_id),
                                  self.ids.new("ps"))
         rules = rules_of(snapshot)
         permit = parent_permit(request, permit_id=self.ids.new("perm"),
@@ -185,41 +219,46 @@ class Engine:
                                created_at=started_at)
         session = SessionState(
             session_id=session_id,
-            project_id=request.project_id,
-            schema_version=request.schema_version or self.config.schema_version,
-            idempotency_key=request.idempotency_key,
-            provider=request.provider,
-            model=request.model,
-            execution_mode=request.execution_mode,
+            project_id=project_id,
+            schema_version=self._schema_version(request),
+            idempotency_key=request.permit.idempotency_key,
+            provider=attributes.provider,
+            model=attributes.model,
+            execution_mode=attributes.execution_mode,
             region_code=request.region_code or self.config.region_code,
             started_at=started_at,
             policy_snapshot=snapshot,
             parent_permit=permit,
-            sidecar_keys={k.key_id: k.public_key.hex() for k in request.sidecar_keys},
+            sidecar_keys={k.key_id: b.sidecar_key_bytes(k.public_key).hex()
+                          for k in request.sidecar_keys},
             risk_budget_total_micros=request.risk_budget_total_micros,
+            idempotency_scope=scope,
         )
         builder = self._builder(session, now)
         builder.append(
             EventSpec("voice.session.started", "session_lifecycle", "allowed",
                       "session_started"),
             {
-                "execution_mode": request.execution_mode,
+                "execution_mode": attributes.execution_mode,
+                "metadata": request.metadata,
                 "parent_permit_id": permit["permit_id"],
                 "policy_snapshot_hash": snapshot["snapshot_hash"],
                 "risk_budget_total_micros": request.risk_budget_total_micros,
                 "sidecar_key_ids": sorted(session.sidecar_keys),
+                "subject": b.to_json(request.permit.subject),
             },
         )
         session = builder.advance(session)
         response = {
             "session_id": session_id,
+            "permit_id": permit["permit_id"],
             "status": session.status,
             "started_at": started_at,
             "schema_version": session.schema_version,
-            "permit": permit,
             "policy_snapshot_id": snapshot["snapshot_id"],
             "policy_snapshot_hash": snapshot["snapshot_hash"],
             "risk_budget_total_micros": request.risk_budget_total_micros,
+            "permit": permit,
             "chain_head": chain_head(session),
         }
         return _Effect(builder, session, response)
@@ -227,52 +266,53 @@ class Engine:
     # -- events --------------------------------------------------------------------------
 
     def events(self, session_id: str, body: Any) -> dict[str, Any]:
-        batch = rq.parse_events(body)
+        batch = b.decode(body, b.EventsBody)
         with self._lock:
-            session = self._active(session_id)
+            session = self._session(session_id)
             return self._once(f"events:{session_id}:{batch.batch_idempotency_key}", body,
-                              lambda: self._record_events(session, batch))
+                              session, lambda: self._record_events(session, batch))
 
-    def _record_events(self, session: SessionState, batch: rq.EventBatch) -> _Effect:
+    def _record_events(self, session: SessionState, batch: b.EventsBody) -> _Effect:
         session_id = session.session_id
-        signature_status = [_check_sidecar(atom, session) for atom in batch.atoms]
-        fresh = [(atom, status) for atom, status in zip(batch.atoms, signature_status,
-                                                         strict=True)
-                 if not self.store.has_atom(session_id, atom.idempotency_key)]
+        known = self.store.known_atoms(session_id, (a.idempotency_key for a in batch.events))
+        prepared = [(atom, _atom_event(atom, self._signature_records(
+                        atom.signatures, b.to_json(atom), session, f"events[{index}]")))
+                    for index, atom in enumerate(batch.events)]
         builder = self._builder(session, self.clock.now())
         recorded = []
-        for atom, status in fresh:
-            spec, payload = _atom_event(atom, status)
+        for atom, (spec, payload) in prepared:
+            if atom.idempotency_key in known:
+                continue
             entry = builder.append(spec, payload)
             recorded.append({"idempotency_key": atom.idempotency_key,
                              "event_id": entry["event_id"],
                              "sequence": entry["sequence"],
                              "content_hash": entry["content_hash"]})
         counters = replace(session.counters,
-                           atom_count=session.counters.atom_count + len(fresh))
+                           atom_count=session.counters.atom_count + len(recorded))
         session = builder.advance(replace(session, counters=counters))
-        fresh_keys = {atom.idempotency_key for atom, _ in fresh}
         response = {
             "session_id": session_id,
-            "accepted": len(fresh),
-            "duplicates": [a.idempotency_key for a in batch.atoms
-                           if a.idempotency_key not in fresh_keys],
+            "batch_idempotency_key": batch.batch_idempotency_key,
+            "accepted": len(recorded),
+            "duplicates": [a.idempotency_key for a in batch.events if a.idempotency_key in known],
             "events": recorded,
             "chain_head": chain_head(session),
         }
-        atom_keys = tuple((session_id, key) for key in sorted(fresh_keys))
+        atom_keys = tuple((session_id, item["idempotency_key"]) for item in recorded)
         return _Effect(builder, session, response, atom_keys=atom_keys)
 
     # -- turns and actions ---------------------------------------------------------------
 
     def turn(self, session_id: str, body: Any) -> dict[str, Any]:
-        request = rq.parse_turn(body)
+        request = b.decode(body, b.TurnBody)
+        key = request.idempotency_key
         with self._lock:
-            session = self._active(session_id)
-            return self._once(f"turns:{session_id}:{request.idempotency_key}", body,
-                              lambda: self._evaluate_turn(session, request))
+            session = self._session(session_id)
+            return self._once(None if key is None else f"turns:{session_id}:{key}", body,
+                              session, lambda: self._evaluate_turn(session, request))
 
-    def _evaluate_turn(self, session: SessionState, request: rq.TurnRequest) -> _Effect:
+    def _evaluate_turn(self, session: SessionState, request: b.TurnBody) -> _Effect:
         session_id = session.session_id
         remaining = session.budget_remaining
         if remaining is not None and remaining <= 0:
@@ -295,6 +335,7 @@ class Engine:
         turn_payload: dict[str, Any] = {
             "decision": "allow" if allowed else "deny",
             "input_tokens": request.input_tokens,
+            "metadata": request.metadata,
             "output_tokens": request.output_tokens,
             "risk_budget_remaining_micros": after,
             "risk_budget_used_micros": request.risk_budget_used_micros,
@@ -332,7 +373,8 @@ class Engine:
                     event_type="voice.tool_invocation.governed", category="tool_governance",
                     resource_type="tool_call", extra={"turn_index": turn_index})
             else:
-                outcome = {"decision": "deny",
+                outcome = {"call_id": request.tool_call.call_id or self.ids.new("call"),
+                           "action_verb": request.tool_call.action_verb, "decision": "deny",
                            "user_facing_reason": "The turn was denied, so its tool call "
                                                  "was not evaluated."}
             response["tool_call"] = outcome
@@ -341,57 +383,61 @@ class Engine:
         return _Effect(builder, session, response)
 
     def action_permit(self, session_id: str, body: Any) -> dict[str, Any]:
-        request = rq.parse_action_permit(body)
+        request = b.decode(body, b.ActionPermitBody)
+        key = request.idempotency_key
         with self._lock:
-            session = self._active(session_id)
-            return self._once(f"action_permits:{session_id}:{request.idempotency_key}", body,
-                              lambda: self._issue_action_permit(session, request))
+            session = self._session(session_id)
+            return self._once(None if key is None else f"action_permits:{session_id}:{key}",
+                              body, session, lambda: self._issue_action_permit(session, request))
 
-    def _issue_action_permit(self, session: SessionState, request: rq.ActionPermitRequest) -> _Effect:
-        session_id = session.session_id
+    def _issue_action_permit(self, session: SessionState, request: b.ActionPermitBody
+                             ) -> _Effect:
         now = self.clock.now()
         builder = self._builder(session, now)
         session, outcome = self._govern(
-            session, builder, request.action, now, event_type="voice.action.governed",
-            category="action_governance", resource_type="action", extra={})
+            session, builder, request, now, event_type="voice.action.governed",
+            category="action_governance", resource_type="action", extra={},
+            target=request.target)
         session = builder.advance(session)
-        response = {"session_id": session_id, **outcome, "chain_head": chain_head(session)}
+        response = {"session_id": session.session_id, **outcome,
+                    "chain_head": chain_head(session)}
         return _Effect(builder, session, response)
 
-    def _govern(self, session: SessionState, builder: ChainBuilder, action: rq.ActionRequest,
+    def _govern(self, session: SessionState, builder: ChainBuilder, tool: b.ToolCall,
                 now: datetime, *, event_type: str, category: str, resource_type: str,
-                extra: dict[str, Any]) -> tuple[SessionState, dict[str, Any]]:
+                extra: dict[str, Any], target: str | None = None
+                ) -> tuple[SessionState, dict[str, Any]]:
         """Decide a tool call or action, record it, and issue its child permit."""
         rules = rules_of(session.policy_snapshot)
-        decision: ActionDecision = evaluate_action(action, session, rules)
-        call_id = action.call_id or self.ids.new("call")
+        decision: ActionDecision = evaluate_action(tool, session, rules, now)
+        call_id = tool.call_id or self.ids.new("call")
         permit_id = self.ids.new("perm") if decision.allowed else None
         entry = builder.append(
             EventSpec(event_type, category, "allowed" if decision.allowed else "denied",
                       f"{resource_type}_allowed" if decision.allowed
                       else f"{resource_type}_denied",
                       severity="info" if decision.allowed else "warning",
-                      operation=f"tool.{action.name}", permit_id=permit_id,
+                      operation=f"tool.{tool.tool_name}", permit_id=permit_id,
                       resource_type=resource_type, resource_id=call_id),
-            {**action_payload(action, call_id, decision), **extra},
+            {**action_payload(tool, call_id, decision, target), **extra},
         )
         counters = session.counters
         counters = replace(counters, tool_call_count=counters.tool_call_count + 1,
                            denied_tool_call_count=counters.denied_tool_call_count
                            + (not decision.allowed))
         session = replace(session, counters=counters)
-        outcome: dict[str, Any] = {"call_id": call_id,
+        outcome: dict[str, Any] = {"call_id": call_id, "action_verb": tool.action_verb,
                                    "decision": "allow" if decision.allowed else "deny"}
         if not decision.allowed:
             outcome["user_facing_reason"] = decision.reason
             return session, outcome
         assert permit_id is not None
-        permit = child_permit(action, session=session, rules=rules, permit_id=permit_id,
+        permit = child_permit(tool, session=session, rules=rules, permit_id=permit_id,
                               call_id=call_id, governed_entry=entry,
                               resource_type=resource_type, now=now, extra_metadata=extra)
         used = session.used_spend_authorities
-        if action.payment is not None:  # one-shot: this authority can never pay again
-            used = (*used, action.payment.authority.authority_id)
+        if tool.action_verb == b.MPP_PAYMENT:  # one-shot: this spend request never pays again
+            used = (*used, tool.mpp_context().spend_request_payload.id)
         session = replace(session, child_permits=(*session.child_permits, permit),
                           used_spend_authorities=used)
         outcome.update(permit_id=permit_id, permit=permit)
@@ -400,26 +446,27 @@ class Engine:
     # -- interruptions -------------------------------------------------------------------
 
     def interruption(self, session_id: str, body: Any) -> dict[str, Any]:
-        request = rq.parse_interruption(body)
+        request = b.decode(body, b.InterruptionBody)
+        key = request.idempotency_key
         with self._lock:
-            session = self._active(session_id)
-            return self._once(f"interruption_events:{session_id}:{request.idempotency_key}", body,
-                              lambda: self._record_interruption(session, request))
+            session = self._session(session_id)
+            return self._once(None if key is None else f"interruption_events:{session_id}:{key}",
+                              body, session, lambda: self._record_interruption(session, request))
 
-    def _record_interruption(self, session: SessionState, request: rq.InterruptionRequest) -> _Effect:
+    def _record_interruption(self, session: SessionState, request: b.InterruptionBody
+                             ) -> _Effect:
         session_id = session.session_id
         index = request.interrupted_turn_index
         if index is not None and index > session.counters.turn_count:
-            raise EmitError(UNPROCESSABLE, f"body.interrupted_turn_index {index}: the "
+            raise EmitError(UNPROCESSABLE, f"interrupted_turn_index {index}: the "
                             f"session has had {session.counters.turn_count} turn(s)")
-        builder = self._builder(session, self.clock.now())
-        payload: dict[str, Any] = {"idempotency_key": request.idempotency_key}
-        if index is not None:
-            payload["interrupted_turn_index"] = index
-        if request.reason is not None:
-            payload["reason"] = request.reason
+        signed_object = b.to_json(request)
+        signatures = self._signature_records(request.signatures, signed_object, session, "body")
+        payload = {k: v for k, v in signed_object.items() if k != "signatures"}
         if request.captured_at_ns is not None:
-            payload["captured_at_ns"] = request.captured_at_ns
+            payload["captured_at_ns"] = b.epoch_ns_text(request.captured_at_ns)
+        payload["signatures"] = signatures
+        builder = self._builder(session, self.clock.now())
         entry = builder.append(
             EventSpec("voice.turn.interrupted", "conversation_control", "recorded",
                       "agent_interrupted"),
@@ -436,38 +483,143 @@ class Engine:
     # -- end -----------------------------------------------------------------------------
 
     def end(self, session_id: str, body: Any) -> dict[str, Any]:
-        """End the session and return its signed, timestamped attestation artifact."""
-        request = rq.parse_end(body)
-        with self._lock:
+        """End the session: the end answer, whose ``attestation_artifact`` member is the
+        signed, timestamped artifact. A retried end with the same body gets the same
+        answer; another body once the session has ended is refused (409)."""
+        answer: dict[str, Any] = msgspec.json.decode(b"".join(self.end_parts(session_id, body)))
+        return answer
+
+    def end_parts(self, session_id: str, body: Any) -> list[bytes]:
+        """The end answer's compact JSON (canonical bytes), in pieces to write in order."""
+        session, envelope = self._ended(session_id, body)
+        head, tail = split_around(_end_answer(session), "attestation_artifact")
+        return [head, *artifact_parts(envelope, self.store.entry_bytes(session_id)), tail]
+
+    def _ended(self, session_id: str, body: Any) -> tuple[SessionState, ArtifactEnvelope]:
+        request = b.decode(body, b.EndBody)
+        request_hash = request_hash_of({} if body is None else body)
+        with self._lock:  # the quick half: record the end in the chains
             session = self._session(session_id)
-            if session.status != "active":
-                key = request.idempotency_key
-                if key is not None and key == session.end_idempotency_key:
-                    assert session.artifact is not None
-                    return session.artifact  # a retried end: the same artifact
-                raise EmitError(CONFLICT, f"session {session_id} has already {session.status}")
-            now = self.clock.now()
-            ended_at = format_time(now)
-            builder = self._builder(session, now)
-            session = replace(session, status=request.status, ended_at=ended_at,
-                              usage=request.usage, failure_reason=request.failure_reason,
-                              end_idempotency_key=request.idempotency_key)
-            builder.project_only("voice.session.ended", {
-                "chain_head_hash": session.head_hash,
-                "ended_at": ended_at,
-                "event_count": session.event_count,
-                "session_id": session_id,
-                "status": session.status,
-            })
-            project_head = project_chain_head(builder.project)
-            witnessed = witness(self.timestamper, project_head, now, ended_at)
-            artifact = build_artifact(
-                session, self.store.entries(session_id), project_head, witnessed,
-                issued_at=ended_at, issuer_key=self.issuer_key,
-                key_id=self.config.key_id or fingerprint_key_id(self.issuer_key))
-            session = replace(session, artifact=artifact)
-            self._commit(builder, session)
-            return artifact
+            if session.status == "active":
+                session = self._record_end(session, request, request_hash)
+            elif session.end_request_hash != request_hash:
+                raise EmitError(CONFLICT, f"session {session_id} has already {session.status} "
+                                          "(a retried end must repeat the same body)")
+        # The slow half, outside the lock: the entries of an ended session never change.
+        envelope = self.store.get_artifact(session_id)
+        if envelope is None:
+            envelope = self._attest(session)
+        return session, envelope
+
+    def _record_end(self, session: SessionState, request: b.EndBody, request_hash: str
+                    ) -> SessionState:
+        now = self.clock.now()
+        ended_at = format_time(now)
+        builder = self._builder(session, now)
+        session = replace(session, status=request.status, ended_at=ended_at,
+                          usage={m.meter: m.quantity for m in request.usage_metrics},
+                          end_metadata=request.metadata, failure_reason=request.failure_reason,
+                          end_request_hash=request_hash)
+        builder.project_only("voice.session.ended", {
+            "chain_head_hash": session.head_hash,
+            "ended_at": ended_at,
+            "event_count": session.event_count,
+            "session_id": session.session_id,
+            "status": session.status,
+        })
+        session = replace(session, project_head=project_chain_head(builder.project))
+        self._commit(builder, session)
+        return session
+
+    def _attest(self, session: SessionState) -> ArtifactEnvelope:
+        """Timestamp the project chain head the end recorded, sign, store once. If two
+        retries race, the first stored artifact is everyone's answer."""
+        assert session.project_head is not None and session.ended_at is not None
+        witnessed = witness(self.timestamper, session.project_head,
+                            parse_time(session.ended_at), session.ended_at)
+        envelope = build_artifact(
+            session, chain_array(self.store.entry_bytes(session.session_id)),
+            session.project_head, witnessed, issued_at=session.ended_at,
+            issuer_key=self.issuer_key,
+            key_id=self.config.key_id or fingerprint_key_id(self.issuer_key))
+        self.store.apply(Commit(artifact=(session.session_id, envelope)))
+        stored = self.store.get_artifact(session.session_id)
+        assert stored is not None
+        return stored
+
+    # -- retrieval -----------------------------------------------------------------------
+
+    def session_view(self, session_id: str) -> dict[str, Any]:
+        """``GET /v1/sessions/{id}``: state and counters."""
+        session = self._session(session_id)
+        counters = session.counters
+        return {
+            "session_id": session.session_id,
+            "project_id": session.project_id,
+            "permit_id": session.permit_id,
+            "status": session.status,
+            "schema_version": session.schema_version,
+            "started_at": session.started_at,
+            "ended_at": session.ended_at,
+            "policy_snapshot_id": session.policy_snapshot["snapshot_id"],
+            "policy_snapshot_hash": session.snapshot_hash,
+            "turn_count": counters.turn_count,
+            "event_count": session.event_count,
+            "atom_count": counters.atom_count,
+            "tool_call_count": counters.tool_call_count,
+            "interruption_count": counters.interruption_count,
+            "cumulative_usage": _cumulative_usage(session),
+            "risk_budget": _risk_budget(session),
+            "chain_head": chain_head(session),
+            "attestation_available": self.store.get_artifact(session_id) is not None,
+        }
+
+    def attestation_parts(self, session_id: str) -> list[bytes]:
+        """``GET /v1/sessions/{id}/attestation``: the artifact's canonical bytes, in
+        pieces. 404 for an unknown session; 409 while there is none (the session is
+        active, or its end was interrupted: repeat the end call to finish it)."""
+        session = self._session(session_id)
+        envelope = self.store.get_artifact(session_id)
+        if envelope is None:
+            why = ("is still active" if session.status == "active" else
+                   "has no artifact yet; repeat its end call (same body) to finish it")
+            raise EmitError(CONFLICT, f"session {session_id} {why}")
+        return artifact_parts(envelope, self.store.entry_bytes(session_id))
+
+    def attestation(self, session_id: str) -> dict[str, Any]:
+        artifact: dict[str, Any] = msgspec.json.decode(b"".join(
+            self.attestation_parts(session_id)))
+        return artifact
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+def _cumulative_usage(session: SessionState) -> dict[str, Any]:
+    return {"input_tokens": session.counters.input_tokens,
+            "output_tokens": session.counters.output_tokens,
+            "usage_metrics": [{"meter": k, "quantity": v} for k, v in session.usage.items()]}
+
+
+def _risk_budget(session: SessionState) -> dict[str, Any]:
+    return {"total_micros": session.risk_budget_total_micros,
+            "used_micros": session.risk_budget_used_micros,
+            "remaining_micros": session.budget_remaining}
+
+
+def _end_answer(session: SessionState) -> dict[str, Any]:
+    """The end answer's session facts (the artifact goes in ``attestation_artifact``)."""
+    return {
+        "session_id": session.session_id,
+        "permit_id": session.permit_id,
+        "status": session.status,
+        "policy_snapshot_id": session.policy_snapshot["snapshot_id"],
+        "policy_snapshot_hash": session.snapshot_hash,
+        "turn_count": session.counters.turn_count,
+        "cumulative_usage": _cumulative_usage(session),
+        "risk_budget": _risk_budget(session),
+        "attestation_artifact": None,
+    }
 
 
 # -- atoms -----------------------------------------------------------------------------------
@@ -488,47 +640,27 @@ _ATOM_EVENTS: dict[str, tuple[str, str, str]] = {
 AI_DISCLOSURE_MARKER = "ai_disclosure_emitted"
 
 
-def _check_sidecar(atom: rq.Atom, session: SessionState) -> str:
-    """``verified`` / ``unverified`` / ``absent``; a registered Ed25519 key whose
-    signature does not verify rejects the whole batch (422)."""
-    signature = atom.signature
-    if signature is None:
-        return "absent"
-    if signature.label != "ed25519" or signature.key_id not in session.sidecar_keys:
-        return "unverified"  # ML-DSA, certificate chains and unknown keys are only recorded
-    public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(
-        session.sidecar_keys[signature.key_id]))
-    try:
-        public.verify(signature.value, atom.signed_message)
-    except InvalidSignature:
-        raise EmitError(UNPROCESSABLE, f"atoms[{atom.index}].sidecar_signature does not verify "
-                        f"with the registered key {signature.key_id!r}") from None
-    return "verified"
-
-
-def _atom_event(atom: rq.Atom, signature_status: str) -> tuple[EventSpec, dict[str, Any]]:
-    event_type, category, outcome = _ATOM_EVENTS[atom.atom_type]
+def _atom_event(atom: Any, signatures: list[dict[str, Any]]) -> tuple[EventSpec, dict[str, Any]]:
+    kind = b.atom_type(atom)
+    event_type, category, outcome = _ATOM_EVENTS[kind]
     operation, resource_type, resource_id = "realtime.session", "voice_session", None
-    if atom.atom_type == "lifecycle_marker" and atom.fields["marker"] == AI_DISCLOSURE_MARKER:
+    payload_json = b.to_json(atom.payload)
+    if kind == "lifecycle_marker" and atom.payload.marker_type == AI_DISCLOSURE_MARKER:
         event_type, category, outcome = ("voice.ai_disclosure.emitted", "regulatory_evidence",
                                          "disclosure_emitted")
-    elif atom.atom_type == "tool_invocation_attempt":
-        operation = f"tool.{atom.fields['tool_name']}"
-        resource_type, resource_id = "tool_call", atom.fields.get("call_id")
+    elif kind == "tool_invocation_attempt":
+        operation = f"tool.{atom.payload.tool_name}"
+        resource_type, resource_id = "tool_call", atom.payload.call_id
     payload: dict[str, Any] = {
-        "atom_type": atom.atom_type,
-        "captured_at_ns": atom.captured_at_ns,
-        "direction": atom.direction,
+        "atom_type": kind,
+        "captured_at_ns": b.epoch_ns_text(atom.captured_at_ns),
         "idempotency_key": atom.idempotency_key,
-        **atom.fields,
+        "payload": payload_json,
+        "payload_hash": canonical_hash(payload_json),
+        "signatures": signatures,
     }
-    if atom.signature is not None:
-        payload["sidecar_signature"] = {
-            "key_id": atom.signature.key_id,
-            "label": atom.signature.label,
-            "signature_hash": tagged_sha256(atom.signature.value),
-            "status": signature_status,
-        }
+    if atom.direction is not None:
+        payload["direction"] = atom.direction
     spec = EventSpec(event_type, category, "recorded", outcome, operation=operation,
                      resource_type=resource_type, resource_id=resource_id)
     return spec, payload

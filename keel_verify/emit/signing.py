@@ -42,6 +42,20 @@ def signature_entry(
 ) -> dict[str, Any]:
     """A ``signatures[]`` entry over ``C(document without "signatures")``."""
     message = canonical_bytes({k: v for k, v in document.items() if k != "signatures"})
+    return signature_over(message, private_key, signed_at=signed_at, key_id=key_id,
+                          key_purpose=key_purpose)
+
+
+def signature_over(
+    message: bytes,
+    private_key: Ed25519PrivateKey,
+    *,
+    signed_at: str,
+    key_id: str | None = None,
+    key_purpose: str = ISSUER_KEY_PURPOSE,
+) -> dict[str, Any]:
+    """A ``signatures[]`` entry over ``message``, the canonical bytes of the document
+    without its ``signatures`` member (RFC 8032 Ed25519)."""
     signature = private_key.sign(message)
     return {
         "algorithm": "ed25519",

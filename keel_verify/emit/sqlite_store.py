@@ -1,8 +1,15 @@
-"""The SQLite store: the records of :mod:`keel_verify.emit.state` as JSON rows.
+"""The SQLite store: the records of :mod:`keel_verify.emit.state` as rows.
 
 A commit is one SQLite transaction, so a crash or an error leaves either all of a call's
-changes or none. JSON is written with ``ensure_ascii=False`` and read back exactly (the
-emitter stores no floats), so a session resumed after a restart hashes identically.
+changes or none. The database runs in WAL mode with ``synchronous=NORMAL``: a committed
+call survives the process being killed (SIGKILL) at any moment; after a power loss the
+last commits before it may be lost (``durable=True`` makes every commit wait for the
+disk, at a cost in throughput).
+
+Storage is once per fact: each chain entry as its canonical bytes (a BLOB), an artifact
+as the canonical bytes around its chain (``artifacts``), sessions and projects as JSON.
+JSON is written with ``ensure_ascii=False`` and read back exactly (the emitter stores no
+floats), so a session resumed after a restart hashes identically.
 """
 
 from __future__ import annotations
@@ -10,10 +17,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from keel_verify.emit.state import Commit, ProjectState, SessionState, StoredCall
+from keel_verify.emit.state import ArtifactEnvelope, Commit, ProjectState, SessionState, StoredCall
+
+#: Bumped whenever the tables change; an older file is refused, never misread.
+FORMAT_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (project_id TEXT PRIMARY KEY, state TEXT NOT NULL);
@@ -21,20 +32,29 @@ CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, state TEXT NOT
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     session_id TEXT NOT NULL,
-    entry TEXT NOT NULL
+    entry BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_by_session ON entries (session_id, id);
 CREATE TABLE IF NOT EXISTS atom_keys (
     session_id TEXT NOT NULL,
     atom_key TEXT NOT NULL,
     PRIMARY KEY (session_id, atom_key)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS calls (
     scope_key TEXT PRIMARY KEY,
     request_hash TEXT NOT NULL,
     response TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS artifacts (
+    session_id TEXT PRIMARY KEY,
+    head BLOB NOT NULL,
+    tail BLOB NOT NULL
+);
 """
+
+
+class StoreFormatError(Exception):
+    """The file is a database of another keel-emit storage format."""
 
 
 def _dump(value: Any) -> str:
@@ -44,16 +64,26 @@ def _dump(value: Any) -> str:
 class SQLiteStore:
     """``path`` is a file, or ``":memory:"`` for a private in-memory database."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, durable: bool = False) -> None:
         self.path = str(path)
         # One connection shared by the server's threads; the lock serialises its use.
         self._connection = sqlite3.connect(self.path, check_same_thread=False,
                                            isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
-            self._connection.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:"
-                                     else "PRAGMA journal_mode=MEMORY")
+            execute = self._connection.execute
+            in_memory = self.path == ":memory:"
+            execute("PRAGMA journal_mode=MEMORY" if in_memory else "PRAGMA journal_mode=WAL")
+            execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            tables = execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            version = execute("PRAGMA user_version").fetchone()[0]
+            if tables and version != FORMAT_VERSION:
+                self._connection.close()
+                raise StoreFormatError(
+                    f"{self.path} holds keel-emit storage format {version}, not "
+                    f"{FORMAT_VERSION}; use a new --db file")
             self._connection.executescript(_SCHEMA)
+            execute(f"PRAGMA user_version = {FORMAT_VERSION}")
 
     def _one(self, sql: str, *params: Any) -> Any:
         with self._lock:
@@ -72,17 +102,27 @@ class SQLiteStore:
                         scope_key)
         return None if row is None else StoredCall(row[0], json.loads(row[1]))
 
-    def has_atom(self, session_id: str, atom_key: str) -> bool:
-        row = self._one("SELECT 1 FROM atom_keys WHERE session_id = ? AND atom_key = ?",
-                        session_id, atom_key)
-        return row is not None
+    def known_atoms(self, session_id: str, atom_keys: Iterable[str]) -> set[str]:
+        keys = list(atom_keys)
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT atom_key FROM atom_keys WHERE session_id = ? AND atom_key IN ({marks})",
+                (session_id, *keys)).fetchall()
+        return {row[0] for row in rows}
 
-    def entries(self, session_id: str) -> list[dict[str, Any]]:
+    def entry_bytes(self, session_id: str) -> list[bytes]:
         with self._lock:
             rows = self._connection.execute(
                 "SELECT entry FROM entries WHERE session_id = ? ORDER BY id", (session_id,)
             ).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return [bytes(row[0]) for row in rows]
+
+    def get_artifact(self, session_id: str) -> ArtifactEnvelope | None:
+        row = self._one("SELECT head, tail FROM artifacts WHERE session_id = ?", session_id)
+        return None if row is None else ArtifactEnvelope(bytes(row[0]), bytes(row[1]))
 
     def apply(self, commit: Commit) -> None:
         with self._lock:
@@ -97,13 +137,17 @@ class SQLiteStore:
                     [(p.project_id, _dump(p.to_json())) for p in commit.projects])
                 connection.executemany(
                     "INSERT INTO entries (session_id, entry) VALUES (?, ?)",
-                    [(sid, _dump(entry)) for sid, entry in commit.entries])
+                    list(commit.entries))
                 connection.executemany("INSERT INTO atom_keys VALUES (?, ?)",
                                        list(commit.atom_keys))
                 connection.executemany(
                     "INSERT INTO calls VALUES (?, ?, ?)",
                     [(key, call.request_hash, _dump(call.response))
                      for key, call in commit.calls])
+                if commit.artifact is not None:
+                    session_id, envelope = commit.artifact
+                    connection.execute("INSERT OR IGNORE INTO artifacts VALUES (?, ?, ?)",
+                                       (session_id, envelope.head, envelope.tail))
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
@@ -117,6 +161,7 @@ class SQLiteStore:
             entries = execute("SELECT session_id, entry FROM entries ORDER BY id").fetchall()
             atoms = execute("SELECT session_id, atom_key FROM atom_keys").fetchall()
             calls = execute("SELECT * FROM calls ORDER BY 1").fetchall()
+            artifacts = execute("SELECT session_id FROM artifacts ORDER BY 1").fetchall()
         by_session: dict[str, list[Any]] = {}
         for session_id, entry in entries:
             by_session.setdefault(session_id, []).append(json.loads(entry))
@@ -126,6 +171,7 @@ class SQLiteStore:
             "entries": dict(sorted(by_session.items())),
             "atom_keys": sorted(f"{s}/{k}" for s, k in atoms),
             "calls": {k: {"request_hash": h, "response": json.loads(r)} for k, h, r in calls},
+            "artifacts": [row[0] for row in artifacts],
         }
 
     def close(self) -> None:

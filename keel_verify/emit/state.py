@@ -79,10 +79,12 @@ class SessionState:
     counters: Counters = field(default_factory=Counters)
     child_permits: tuple[dict[str, Any], ...] = ()
     used_spend_authorities: tuple[str, ...] = ()
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)  # meter -> quantity, at the end
+    end_metadata: dict[str, Any] = field(default_factory=dict)
     failure_reason: str | None = None
-    end_idempotency_key: str | None = None
-    artifact: dict[str, Any] | None = None
+    end_request_hash: str | None = None  # the end body's hash: a retried end is recognised
+    project_head: dict[str, Any] | None = None  # the project chain head the end recorded
+    idempotency_scope: str = ""  # the start's scope key (project and idempotency key)
 
     @property
     def snapshot_hash(self) -> str:
@@ -93,6 +95,11 @@ class SessionState:
     @property
     def chain_scope(self) -> str:
         return f"project:{self.project_id}"
+
+    @property
+    def permit_id(self) -> str:
+        value: str = self.parent_permit["permit_id"]
+        return value
 
     @property
     def budget_remaining(self) -> int | None:
@@ -130,6 +137,17 @@ class Commit:
 
     sessions: tuple[SessionState, ...] = ()
     projects: tuple[ProjectState, ...] = ()
-    entries: tuple[tuple[str, dict[str, Any]], ...] = ()  # (session_id, chain entry)
+    entries: tuple[tuple[str, bytes], ...] = ()  # (session_id, canonical bytes of an entry)
     atom_keys: tuple[tuple[str, str], ...] = ()  # (session_id, atom idempotency key)
     calls: tuple[tuple[str, StoredCall], ...] = ()  # (idempotency scope key, call)
+    artifact: tuple[str, ArtifactEnvelope] | None = None  # (session_id, envelope)
+
+
+@dataclass(frozen=True)
+class ArtifactEnvelope:
+    """A signed artifact stored once: its canonical bytes before and after the chain
+    array. The chain entries themselves are stored once, as entries, and the artifact is
+    ``head + "[" + ",".join(entries) + "]" + tail``."""
+
+    head: bytes
+    tail: bytes

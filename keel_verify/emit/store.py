@@ -3,14 +3,20 @@
 :class:`MemoryStore` keeps everything in dictionaries (tests, the demo and the benchmark
 builder); :class:`keel_verify.emit.sqlite_store.SQLiteStore` persists the same records so
 that a restarted server loses no session. Both satisfy :class:`Store`.
+
+Each chain entry is stored once, as its canonical bytes; an ended session's artifact is
+stored once, as the canonical bytes around its chain (:class:`ArtifactEnvelope`), and
+:func:`artifact_parts` puts the two together.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterable
 from typing import Any, Protocol
 
-from keel_verify.emit.state import Commit, ProjectState, SessionState, StoredCall
+from keel_verify.emit.state import ArtifactEnvelope, Commit, ProjectState, SessionState, StoredCall
 
 
 class Store(Protocol):
@@ -20,14 +26,19 @@ class Store(Protocol):
 
     def get_call(self, scope_key: str) -> StoredCall | None: ...
 
-    def has_atom(self, session_id: str, atom_key: str) -> bool: ...
-
-    def entries(self, session_id: str) -> list[dict[str, Any]]:
-        """The session's chain entries, in order."""
+    def known_atoms(self, session_id: str, atom_keys: Iterable[str]) -> set[str]:
+        """Which of ``atom_keys`` the session has already recorded."""
         ...
 
+    def entry_bytes(self, session_id: str) -> list[bytes]:
+        """The canonical bytes of the session's chain entries, in order."""
+        ...
+
+    def get_artifact(self, session_id: str) -> ArtifactEnvelope | None: ...
+
     def apply(self, commit: Commit) -> None:
-        """Apply every change of ``commit``, or none of them."""
+        """Apply every change of ``commit``, or none of them. An artifact is stored only
+        if the session has none yet (the first one stays)."""
         ...
 
     def snapshot(self) -> dict[str, Any]:
@@ -37,6 +48,16 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def entries(store: Store, session_id: str) -> list[dict[str, Any]]:
+    """The session's chain entries as JSON values."""
+    return [json.loads(data) for data in store.entry_bytes(session_id)]
+
+
+def artifact_parts(envelope: ArtifactEnvelope, entry_bytes: list[bytes]) -> list[bytes]:
+    """The artifact's canonical bytes, in pieces (write them in order, or join them)."""
+    return [envelope.head, b"[", b",".join(entry_bytes), b"]", envelope.tail]
+
+
 class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -44,7 +65,8 @@ class MemoryStore:
         self._projects: dict[str, ProjectState] = {}
         self._calls: dict[str, StoredCall] = {}
         self._atoms: set[tuple[str, str]] = set()
-        self._entries: dict[str, list[dict[str, Any]]] = {}
+        self._entries: dict[str, list[bytes]] = {}
+        self._artifacts: dict[str, ArtifactEnvelope] = {}
 
     def get_session(self, session_id: str) -> SessionState | None:
         return self._sessions.get(session_id)
@@ -55,11 +77,15 @@ class MemoryStore:
     def get_call(self, scope_key: str) -> StoredCall | None:
         return self._calls.get(scope_key)
 
-    def has_atom(self, session_id: str, atom_key: str) -> bool:
-        return (session_id, atom_key) in self._atoms
+    def known_atoms(self, session_id: str, atom_keys: Iterable[str]) -> set[str]:
+        return {key for key in atom_keys if (session_id, key) in self._atoms}
 
-    def entries(self, session_id: str) -> list[dict[str, Any]]:
-        return list(self._entries.get(session_id, ()))
+    def entry_bytes(self, session_id: str) -> list[bytes]:
+        with self._lock:
+            return list(self._entries.get(session_id, ()))
+
+    def get_artifact(self, session_id: str) -> ArtifactEnvelope | None:
+        return self._artifacts.get(session_id)
 
     def apply(self, commit: Commit) -> None:
         # Nothing below can fail half-way: plain dictionary and list updates.
@@ -72,16 +98,20 @@ class MemoryStore:
                 self._entries.setdefault(session_id, []).append(entry)
             self._atoms.update(commit.atom_keys)
             self._calls.update(commit.calls)
+            if commit.artifact is not None:
+                self._artifacts.setdefault(*commit.artifact)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "sessions": {k: v.to_json() for k, v in sorted(self._sessions.items())},
                 "projects": {k: v.to_json() for k, v in sorted(self._projects.items())},
-                "entries": {k: list(v) for k, v in sorted(self._entries.items())},
+                "entries": {k: [json.loads(e) for e in v]
+                            for k, v in sorted(self._entries.items())},
                 "atom_keys": sorted(f"{s}/{k}" for s, k in self._atoms),
                 "calls": {k: {"request_hash": v.request_hash, "response": v.response}
                           for k, v in sorted(self._calls.items())},
+                "artifacts": sorted(self._artifacts),
             }
 
     def close(self) -> None:

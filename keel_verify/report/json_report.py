@@ -1,4 +1,5 @@
-"""The machine-readable report (``--json``); its shape is ``schemas/report-v1.schema.json``."""
+"""The machine-readable report (``--json`` / ``--format json``); its shape is
+``schemas/report-v2.schema.json`` (what changed since v1: docs/report-format.md)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from keel_verify.results import Report, combined_exit_code
+from keel_verify.results import Report, Totals, combined_exit_code
 from keel_verify.version import __version__
 
-REPORT_FORMAT = "keel-verify.report.v1"
+REPORT_FORMAT = "keel-verify.report.v2"
 
 
 def _jsonable(value: Any) -> Any:
@@ -35,15 +36,21 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "path": report.path,
         "input_sha256": report.input_sha256,
         "verdict": report.verdict.value,
+        "indication": report.indication.value,
         "exit_code": report.exit_code,
-        "error": report.error,
+        "error": report.problem,
+        "failing_codes": list(report.failing_codes),
         "schema_version": report.schema_version,
         "session_id": report.session_id,
         "chain_head": report.chain_head,
         "signature_content_hash": report.signature_content_hash,
+        "trust_basis": signer.trust_basis if signer is not None else "none",
         "signer": None if signer is None else {
-            "key_id": signer.key_id,
+            "fingerprint": signer.fingerprint,
+            "label": signer.label,
+            "claimed_key_id": signer.claimed_key_id,
             "public_key": signer.public_key,
+            "trust_basis": signer.trust_basis,
             "trust_source": signer.trust_source,
             "trusted": signer.trusted,
             "time_basis": signer.time_basis,
@@ -52,6 +59,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "checks": [
             {
                 "name": check.name,
+                "code": check.code,
                 "outcome": check.outcome.value,
                 "reason": check.reason,
                 "pointer": check.pointer,
@@ -63,10 +71,14 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def reports_to_document(reports: Sequence[Report], trust: Mapping[str, Any]) -> dict[str, Any]:
+    tally = Totals()
+    for report in reports:
+        tally.add(report)
     return {
         "report_format": REPORT_FORMAT,
         "verifier": {"name": "keel-verify", "version": __version__},
         "exit_code": combined_exit_code([r.verdict for r in reports]),
+        "totals": tally.as_dict(),
         "trust": _jsonable(trust),
         "files": [report_to_dict(r) for r in reports],
     }

@@ -25,8 +25,12 @@ _OUTCOME_STYLE = {
 }
 
 
+def _self_attested(report: Report) -> bool:
+    return report.signer is not None and report.signer.trust_basis == "self-attested"
+
+
 def verdict_text(report: Report) -> str:
-    if report.verdict is Verdict.VERIFIED and report.signer and "self-attested" in report.signer.trust_source:
+    if report.verdict is Verdict.VERIFIED and _self_attested(report):
         return "VERIFIED (self-attested: internal consistency only, origin unproven)"
     if report.verdict is Verdict.UNTRUSTED:
         return "UNTRUSTED (nothing failed, but no trust source vouches for the signer)"
@@ -46,8 +50,7 @@ def report_lines(report: Report) -> list[tuple[str, str]]:
     lines.append((f"  signed      {report.signature_content_hash}", ""))
     if report.signer is not None:
         lines.append((
-            f"  signer      key {report.signer.key_id or report.signer.public_key or '?'}: "
-            f"{report.signer.trust_source}",
+            f"  signer      key {report.signer.name}: {report.signer.trust_source}",
             "",
         ))
     else:
@@ -77,7 +80,10 @@ def summary_rows(reports: Sequence[Report]) -> list[tuple[str, str, str, str]]:
                 f"warn: {', '.join(warning)}" if warning else "",
             ) if part
         )
-        rows.append((report.path, report.verdict.value, report.session_id or "-", notes or "-"))
+        verdict = report.verdict.value
+        if report.verdict is Verdict.VERIFIED and _self_attested(report):
+            verdict += " (self-attested)"  # never a plain VERIFIED for an unproven origin
+        rows.append((report.path, verdict, report.session_id or "-", notes or "-"))
     return rows
 
 

@@ -16,26 +16,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from keel_verify.crypto.ed25519 import ED25519_PREFIX, Ed25519KeyError, decode_public_key
 from keel_verify.errors import TrustConfigError
 
 if TYPE_CHECKING:  # cryptography.x509 is imported only when TSA roots are actually used
     from cryptography import x509
 
-ED25519_PREFIX = "ed25519:"
+    from keel_verify.trust.tsa_revocation import RevocationSnapshot
+
 TRUST_ROOT_ENV = "KEEL_VERIFY_TRUST_ROOT"
 ISSUER_KEY_PURPOSE = "export_signing"
 
 
 def parse_ed25519_public_key(text: str) -> bytes:
-    """``"ed25519:" + base64(32 raw bytes)`` -> the raw key; TrustConfigError otherwise."""
+    """``"ed25519:" + base64(32 raw bytes)`` -> the raw key.
+
+    Raises TrustConfigError (one line) unless the bytes are a real Ed25519 public key:
+    32 bytes, canonically encoded, on the curve, not of small order (RFC 8032 §5.1.3;
+    :func:`keel_verify.crypto.ed25519.decode_public_key`).
+    """
     if not isinstance(text, str) or not text.startswith(ED25519_PREFIX):
         raise TrustConfigError(f"public key must look like 'ed25519:BASE64', got {text!r:.60}")
     try:
         raw = base64.b64decode(text[len(ED25519_PREFIX) :], validate=True)
     except (binascii.Error, ValueError):
         raise TrustConfigError(f"public key {text!r:.60} is not valid base64") from None
-    if len(raw) != 32:
-        raise TrustConfigError(f"public key {text!r:.60} is {len(raw)} bytes, expected 32")
+    try:
+        decode_public_key(raw)  # RFC 8032 5.1.3 strictly; small-order points are no keys
+    except Ed25519KeyError as error:
+        raise TrustConfigError(f"public key {text!r:.60} {error}") from None
     return raw
 
 
@@ -54,7 +63,8 @@ class TrustedKey:
     not_before: datetime | None = None
     not_after: datetime | None = None
     revoked_at: datetime | None = None
-    status: str = "active"  # "active" or "revoked"
+    status: str = "active"  # "active", "revoked" or (Keel manifests) "retired"
+    pinned: bool = False  # given as a bare key (--public-key), not by a trust-root file
 
     @property
     def encoded(self) -> str:
@@ -70,6 +80,21 @@ class TrustPolicy:
     tsa_roots: tuple[x509.Certificate, ...] = ()
     tsa_roots_source: str | None = None
     strict: bool = False
+    # Certificates that help build a TSA chain (the TSA certificate of a token made with
+    # certReq false, intermediates): never trust anchors (--tsa-certs, RFC 3161 2.4.1).
+    tsa_certs: tuple[x509.Certificate, ...] = ()
+    tsa_certs_source: str | None = None
+    # Revocation rules of TSA trust bundles, each for the chains ending at its anchors.
+    tsa_revocation: tuple[RevocationSnapshot, ...] = ()
+    # What loading the trust sources established, in words (e.g. a verified manifest signature).
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.self_attested and self.issuer_keys:
+            raise TrustConfigError(
+                "self_attested conflicts with trusted issuer keys: accept the artifact's own "
+                "key or trust the listed keys, not both"
+            )
 
     @classmethod
     def self_attested_only(cls, *, strict: bool = False) -> TrustPolicy:
@@ -78,7 +103,8 @@ class TrustPolicy:
     @classmethod
     def pinned(cls, *public_keys: str, strict: bool = False) -> TrustPolicy:
         keys = tuple(
-            TrustedKey(public_key=parse_ed25519_public_key(k), source="pinned key (--public-key)")
+            TrustedKey(public_key=parse_ed25519_public_key(k), source="pinned key (--public-key)",
+                       pinned=True)
             for k in public_keys
         )
         return cls(issuer_keys=keys, strict=strict)
@@ -91,10 +117,7 @@ class TrustPolicy:
         return tuple(k for k in self.issuer_keys if k.public_key == raw_public_key)
 
 
-def resolve_trust_root_path(
-    option: str | None, environ: Mapping[str, str] = os.environ
-) -> str | None:
-    """The trust-root path: ``--trust-root`` if given, else ``$KEEL_VERIFY_TRUST_ROOT``."""
-    if option:
-        return option
+def environment_trust_root_path(environ: Mapping[str, str] = os.environ) -> str | None:
+    """``$KEEL_VERIFY_TRUST_ROOT`` (None when unset or empty). It applies beside
+    ``--trust-root``: statements from both files hold, and the strictest wins."""
     return environ.get(TRUST_ROOT_ENV) or None

@@ -1,9 +1,11 @@
-"""Trust-root files (``--trust-root PATH`` / ``KEEL_VERIFY_TRUST_ROOT``) and TSA root PEM
-files (``--tsa-roots PATH``), loaded into what a :class:`TrustPolicy` holds.
+"""Trust-root files (``--trust-root PATH`` / ``KEEL_VERIFY_TRUST_ROOT``), TSA root PEM
+files (``--tsa-roots PATH``) and TSA helper certificates (``--tsa-certs PATH``), loaded
+into what a :class:`TrustPolicy` holds.
 
-A trust root lists issuer keys -- each with a purpose, an optional validity window and
-revocation -- and TSA root certificates. Its format is
-``schemas/trust-root-v1.schema.json`` (Draft 2020-12)::
+Our trust root lists issuer keys -- each with a purpose, an optional validity window and
+revocation -- TSA root certificates (trust anchors) and TSA helper certificates (chain
+building only, never anchors). Its format is ``schemas/trust-root-v1.schema.json``
+(Draft 2020-12)::
 
     {
       "trust_root_version": 1,
@@ -12,13 +14,16 @@ revocation -- and TSA root certificates. Its format is
          "not_before": "2026-01-01T00:00:00Z", "not_after": "2027-01-01T00:00:00Z",
          "status": "revoked", "revoked_at": "2026-09-01T00:00:00Z"}
       ],
-      "tsa_roots": ["-----BEGIN CERTIFICATE-----\\n..."]
+      "tsa_roots": ["-----BEGIN CERTIFICATE-----\\n..."],
+      "tsa_certs": ["-----BEGIN CERTIFICATE-----\\n..."]
     }
 
-Whether a key vouches for a given signature (purpose, window, revocation at the signing
-time) is decided in :func:`keel_verify.crypto.signatures._judge_key`; this module only reads.
-Every problem raises :class:`TrustConfigError` with one line naming the file, the JSON
-Pointer and the problem; the CLI turns that into exit code 2.
+The same option also reads Keel's own formats (:mod:`keel_verify.trust.keel_manifest`,
+:mod:`keel_verify.trust.keel_tsa_bundle`), told apart by their version members.
+Whether a key vouches for a given signature (purpose, window, revocation, and on which
+times) is decided in :func:`keel_verify.trust.key_decision.decide_key`; this module only
+reads. Every problem raises :class:`TrustConfigError` with one line naming the file, the
+JSON Pointer and the problem; the CLI turns that into exit code 2.
 """
 
 from __future__ import annotations
@@ -42,22 +47,36 @@ from keel_verify.trust import (
     TrustPolicy,
     parse_ed25519_public_key,
 )
-
-#: Trust files are small; anything larger is a mistake (or an attack on the verifier).
-MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
+from keel_verify.trust.files import one_line as _one_line
+from keel_verify.trust.files import parse_json as _parse_json
+from keel_verify.trust.files import pem_certificates as _certificates
+from keel_verify.trust.files import read_bounded as _read
+from keel_verify.trust.tsa_revocation import RevocationSnapshot
 
 
 @dataclass(frozen=True)
 class TrustRoot:
-    """The contents of one trust-root file; :meth:`apply` merges it into a policy."""
+    """The contents of one trust file (ours, a Keel public key manifest or a Keel TSA
+    trust bundle); :meth:`apply` merges it into a policy."""
 
     issuer_keys: tuple[TrustedKey, ...]
     tsa_roots: tuple[x509.Certificate, ...]
     source: str  # "trust root PATH"
+    tsa_certs: tuple[x509.Certificate, ...] = ()  # chain-building helpers, never anchors
+    tsa_revocation: tuple[RevocationSnapshot, ...] = ()
+    notes: tuple[str, ...] = ()  # what loading established, in words (e.g. a verified manifest signature)
 
     def apply(self, policy: TrustPolicy) -> TrustPolicy:
-        """``policy`` plus this file's keys and TSA roots (nothing is removed)."""
-        merged = replace(policy, issuer_keys=policy.issuer_keys + self.issuer_keys)
+        """``policy`` plus this file's keys, TSA roots, helpers and revocation rules
+        (nothing is removed)."""
+        merged = replace(
+            policy,
+            issuer_keys=policy.issuer_keys + self.issuer_keys,
+            tsa_revocation=policy.tsa_revocation + self.tsa_revocation,
+            notes=policy.notes + self.notes,
+        )
+        if self.tsa_certs:
+            merged = add_tsa_certs(merged, self.tsa_certs, self.source)
         return add_tsa_roots(merged, self.tsa_roots, self.source) if self.tsa_roots else merged
 
 
@@ -69,54 +88,13 @@ def add_tsa_roots(
     return replace(policy, tsa_roots=policy.tsa_roots + roots, tsa_roots_source=sources)
 
 
-def _one_line(text: str, limit: int = 200) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def _read(path: str | Path, what: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_TRUST_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise TrustConfigError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise TrustConfigError(f"{what} {path}: is a directory, not a file") from None
-    except OSError as error:
-        raise TrustConfigError(f"{what} {path}: cannot read: {error.strerror or error}") from None
-    if len(data) > MAX_TRUST_FILE_BYTES:
-        raise TrustConfigError(f"{what} {path}: larger than {MAX_TRUST_FILE_BYTES} bytes")
-    return data
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        keys = [key for key, _ in pairs]
-        duplicate = next(key for key in keys if keys.count(key) > 1)
-        raise ValueError(f"duplicate object key {json.dumps(duplicate)}")
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _parse_json(data: bytes, label: str) -> Any:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise TrustConfigError(f"{label}: not UTF-8 text") from None
-    try:
-        return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
-        )
-    except json.JSONDecodeError as error:
-        raise TrustConfigError(
-            f"{label}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-    except (ValueError, RecursionError) as error:
-        raise TrustConfigError(f"{label}: not valid JSON: {_one_line(str(error))}") from None
+def add_tsa_certs(
+    policy: TrustPolicy, certificates: tuple[x509.Certificate, ...], source: str
+) -> TrustPolicy:
+    """``policy`` with ``certificates`` added to its TSA chain-building helpers (never
+    anchors), ``source`` named in reports."""
+    sources = "; ".join(s for s in (policy.tsa_certs_source, source) if s)
+    return replace(policy, tsa_certs=policy.tsa_certs + certificates, tsa_certs_source=sources)
 
 
 @cache
@@ -136,10 +114,10 @@ def _validate(document: Any, label: str) -> None:
         return
     pointer = "".join(f"/{token}" for token in error.absolute_path) or "/"
     if error.validator == "anyOf" and not error.absolute_path:
-        problem = "lists neither issuer_keys nor tsa_roots"
+        problem = "lists neither issuer_keys nor tsa_roots (nor tsa_certs)"
     elif error.validator == "pattern" and "public_key" in error.absolute_path:
         problem = "expected 'ed25519:' + base64 of a 32-byte key"
-    elif error.validator == "pattern" and "tsa_roots" in error.absolute_path:
+    elif error.validator == "pattern" and {"tsa_roots", "tsa_certs"} & set(error.absolute_path):
         problem = "expected a PEM certificate ('-----BEGIN CERTIFICATE-----')"
     else:
         problem = error.message
@@ -182,20 +160,23 @@ def _issuer_key(entry: dict[str, Any], index: int, label: str, path: str) -> Tru
     )
 
 
-def _certificates(pem: str, where: str) -> tuple[x509.Certificate, ...]:
-    try:
-        return tuple(x509.load_pem_x509_certificates(pem.encode("utf-8")))
-    except ValueError as error:
-        raise TrustConfigError(
-            f"{where}: not a valid PEM certificate ({_one_line(str(error), 80)})"
-        ) from None
-
-
-def load_trust_root(path: str | Path) -> TrustRoot:
-    """Read, validate and load a trust-root file. Raises TrustConfigError (one line)."""
-    shown = str(path)
+def load_trust_root(path: str | Path, shown: str | None = None) -> TrustRoot:
+    """Read, validate and load a trust file: ours (``trust_root_version``), a Keel
+    ``keel.public_key_manifest.v1`` (detected by ``manifest_version``; its signature is
+    verified) or a Keel ``keel.tsa_trust_bundle.v1`` (detected by ``id``; its files are
+    read beside it). ``shown`` names the file in reports (default: the path). Raises
+    TrustConfigError (one line)."""
+    shown = shown or str(path)
     label = f"trust root {shown}"
     document = _parse_json(_read(path, "trust root"), label)
+    if isinstance(document, dict) and "manifest_version" in document:
+        from keel_verify.trust.keel_manifest import load_manifest_document
+
+        return load_manifest_document(document, label)
+    if isinstance(document, dict) and "trust_root_version" not in document and "id" in document:
+        from keel_verify.trust.keel_tsa_bundle import load_bundle_document
+
+        return load_bundle_document(document, Path(path), label, shown)
     _validate(document, label)
     keys = tuple(
         _issuer_key(entry, index, label, shown)
@@ -204,13 +185,18 @@ def load_trust_root(path: str | Path) -> TrustRoot:
     roots: list[x509.Certificate] = []
     for index, pem in enumerate(document.get("tsa_roots", [])):
         roots.extend(_certificates(pem, f"{label}: at /tsa_roots/{index}"))
-    return TrustRoot(issuer_keys=keys, tsa_roots=tuple(roots), source=label)
+    helpers: list[x509.Certificate] = []
+    for index, pem in enumerate(document.get("tsa_certs", [])):
+        helpers.extend(_certificates(pem, f"{label}: at /tsa_certs/{index}"))
+    return TrustRoot(
+        issuer_keys=keys, tsa_roots=tuple(roots), source=label, tsa_certs=tuple(helpers)
+    )
 
 
-def load_tsa_roots(pem_path: str | Path) -> tuple[x509.Certificate, ...]:
+def load_tsa_roots(pem_path: str | Path, what: str = "TSA roots file") -> tuple[x509.Certificate, ...]:
     """The certificates of a PEM file (one or more). Raises TrustConfigError (one line)."""
-    label = f"TSA roots file {pem_path}"
-    data = _read(pem_path, "TSA roots file")
+    label = f"{what} {pem_path}"
+    data = _read(pem_path, what)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
@@ -223,3 +209,16 @@ def load_tsa_roots(pem_path: str | Path) -> tuple[x509.Certificate, ...]:
 def tsa_roots_source(pem_path: str | Path) -> str:
     """How reports name roots loaded with :func:`load_tsa_roots`."""
     return f"TSA roots file {pem_path}"
+
+
+TSA_CERTS_FILE = "TSA helper certificates file"
+
+
+def load_tsa_certs(pem_path: str | Path) -> tuple[x509.Certificate, ...]:
+    """The certificates of a ``--tsa-certs`` PEM file: helpers for chain building (the
+    TSA certificate of a token made with certReq false, intermediates), never anchors."""
+    return load_tsa_roots(pem_path, TSA_CERTS_FILE)
+
+
+def tsa_certs_source(pem_path: str | Path) -> str:
+    return f"{TSA_CERTS_FILE} {pem_path}"

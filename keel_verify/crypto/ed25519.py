@@ -1,0 +1,141 @@
+"""Strict Ed25519 (RFC 8032 §5.1): public keys that are real keys, signatures with S < L.
+
+OpenSSL (behind ``cryptography``) verifies with the cofactorless equation and loads any 32
+bytes as a public key. That leaves two holes this module closes:
+
+* a *small-order* public key (the identity and the other 7 points of order 1, 2, 4 or 8)
+  is no key at all: with the identity key, the signature (R = identity, S = 0) verifies
+  for ANY message. Such keys are refused in every encoding.
+* a *non-canonical* encoding (y >= p, or x = 0 with the sign bit set; RFC 8032 §5.1.3
+  steps 1 and 4) names a point under a second spelling; it is refused, as the RFC's
+  decoding requires.
+
+A signature is accepted only when its S is below the group order L (RFC 8032 §5.1.7 step
+1; refuses the malleable S + L form) and OpenSSL's verification then succeeds.
+
+Typed error: :class:`Ed25519KeyError` (a ``ValueError``) with :attr:`Ed25519KeyError.reason`
+one of :data:`NON_CANONICAL`, :data:`NOT_ON_CURVE`, :data:`SMALL_ORDER`, :data:`WRONG_LENGTH`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+#: The field prime p = 2^255 - 19.
+P: Final = 2**255 - 19
+#: The order L of the prime-order subgroup (RFC 8032 §5.1).
+L: Final = 2**252 + 27742317777372353535851937790883648493
+#: The curve constant d = -121665/121666 mod p.
+D: Final = (-121665 * pow(121666, P - 2, P)) % P
+_SQRT_M1: Final = pow(2, (P - 1) // 4, P)
+
+#: How the format writes keys and signatures: ``"ed25519:" + base64``.
+ED25519_PREFIX: Final = "ed25519:"
+PUBLIC_KEY_BYTES: Final = 32
+SIGNATURE_BYTES: Final = 64
+
+WRONG_LENGTH: Final = "wrong-length"
+NON_CANONICAL: Final = "non-canonical"
+NOT_ON_CURVE: Final = "not-on-curve"
+SMALL_ORDER: Final = "small-order"
+
+
+class Ed25519KeyError(ValueError):
+    """32 bytes that are not a usable Ed25519 public key; ``str()`` is a one-line reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def decode_point(raw: bytes) -> tuple[int, int]:
+    """RFC 8032 §5.1.3: the affine point (x, y) that ``raw`` (32 bytes) encodes.
+
+    Raises :class:`Ed25519KeyError` for a wrong length, a non-canonical encoding (y >= p,
+    or x = 0 with the sign bit set) or a y with no point on the curve. Does not judge the
+    point's order (see :func:`decode_public_key`).
+    """
+    if len(raw) != PUBLIC_KEY_BYTES:
+        raise Ed25519KeyError(WRONG_LENGTH, f"is {len(raw)} bytes, expected {PUBLIC_KEY_BYTES}")
+    number = int.from_bytes(raw, "little")
+    sign = number >> 255
+    y = number & ((1 << 255) - 1)
+    if y >= P:
+        raise Ed25519KeyError(NON_CANONICAL, "is not a canonical encoding (y >= p, RFC 8032 5.1.3)")
+    u = (y * y - 1) % P
+    v = (D * y * y + 1) % P
+    x = (u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P)) % P
+    check = (v * x * x) % P
+    if check == (-u) % P:
+        x = (x * _SQRT_M1) % P
+    elif check != u:
+        raise Ed25519KeyError(NOT_ON_CURVE, "is not a point on the Ed25519 curve")
+    if x == 0 and sign == 1:
+        raise Ed25519KeyError(
+            NON_CANONICAL, "is not a canonical encoding (x = 0 with the sign bit set, RFC 8032 5.1.3)"
+        )
+    if x & 1 != sign:
+        x = P - x
+    return x, y
+
+
+def _double(point: tuple[int, int]) -> tuple[int, int]:
+    # Affine twisted Edwards doubling (a = -1); complete for Ed25519, so no special cases.
+    x, y = point
+    xy = x * y % P
+    x2, y2 = x * x % P, y * y % P
+    dxy = D * xy * xy % P
+    x3 = 2 * xy * pow(1 + dxy, P - 2, P) % P
+    y3 = (y2 + x2) * pow(1 - dxy, P - 2, P) % P
+    return x3, y3
+
+
+def has_small_order(point: tuple[int, int]) -> bool:
+    """True when [8]point is the identity: the 8 points of order 1, 2, 4 or 8."""
+    for _ in range(3):
+        point = _double(point)
+    return point == (0, 1)
+
+
+@lru_cache(maxsize=256)
+def decode_public_key(raw: bytes) -> Ed25519PublicKey:
+    """The strictly decoded public key of ``raw`` (32 bytes, RFC 8032 §5.1.5 encoding).
+
+    Raises :class:`Ed25519KeyError` for a wrong length, a non-canonical encoding, a point
+    off the curve, or a point of small order (the identity and the other 7). Results are
+    cached by key bytes.
+    """
+    raw = bytes(raw)
+    point = decode_point(raw)
+    if has_small_order(point):
+        raise Ed25519KeyError(
+            SMALL_ORDER, "has small order (one of the 8 points of order 1, 2, 4 or 8): not a real key"
+        )
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def signature_scalar_in_range(signature: bytes) -> bool:
+    """RFC 8032 §5.1.7 step 1: the signature's S (its last 32 bytes) is below L."""
+    return len(signature) == SIGNATURE_BYTES and int.from_bytes(signature[32:], "little") < L
+
+
+def verify(public_key: bytes, signature: bytes, message: bytes | bytearray | memoryview) -> bool:
+    """True only when ``signature`` (64 bytes) is a valid Ed25519 signature of ``message``
+    by ``public_key`` (32 bytes), the key decodes strictly (:func:`decode_public_key`) and
+    S < L. Never raises for malformed input: a bad key or signature is simply not valid.
+    """
+    if not signature_scalar_in_range(signature):
+        return False
+    try:
+        key = decode_public_key(bytes(public_key))
+    except Ed25519KeyError:
+        return False
+    try:
+        key.verify(bytes(signature), message)
+    except InvalidSignature:
+        return False
+    return True
