@@ -7,12 +7,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keel_verify import TrustPolicy, verify_bytes
@@ -192,47 +193,139 @@ def _assert_hashed_without_the_member(entries: list[dict[str, Any]], *, flat: bo
 
 
 @pytest.fixture
-def child_validation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every chain long enough to be schema-validated in a forked child."""
-    from keel_verify.checks import schema
+def sharded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Share every chain pass with a worker process, two entries a chunk."""
+    from keel_verify.load import chainpass, shards
 
-    monkeypatch.setattr(schema, "PARALLEL_MIN_ENTRIES", 1)
+    monkeypatch.setattr(shards, "MIN_ENTRIES", 1)
+    monkeypatch.setattr(shards, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(chainpass, "CHUNK_ENTRIES", 2)
 
 
-@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
+def _signed(document: dict[str, Any]) -> bytes:
+    return json.dumps(sign_document(document, ISSUER, signed_at=document["issued_at"])).encode()
+
+
+_FIELDS = ["content_hash", "previous_content_hash", "artifact_sequence", "sequence", "session_id",
+           "chain_scope", "permit_id", "occurred_at", "surface", "canonicalized_payload_hash"]
+_odd_values = st.none() | st.booleans() | st.integers(-3, 10**6) | st.sampled_from(
+    ["video", "sha256:" + "0" * 64, "2026-05-21T14:32:01Z", "1999-01-01T00:00:00Z", ""])
+
+
 @pytest.mark.parametrize("version", [1, 3])
-def test_child_validation_reports_what_the_pass_would(child_validation: None, version: int) -> None:
+@given(changes=st.lists(st.tuples(st.integers(0, 17), st.sampled_from(_FIELDS), _odd_values),
+                        max_size=3), delete=st.booleans())
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_sharded_pass_reports_what_one_pass_would(
+    sharded: None, version: int, changes: list[tuple[int, str, Any]], delete: bool
+) -> None:
+    document = demo(version)
+    for index, field, value in changes:
+        entry = document["chain"][index % len(document["chain"])]
+        if delete:
+            entry.pop(field, None)
+        else:
+            entry[field] = value
+    data = _signed(document)
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+@pytest.mark.parametrize("version", [1, 3])
+def test_a_sharded_pass_of_a_sound_chain_uses_the_worker(
+    sharded: None, version: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel_verify.load import chainpass, shards
+
+    redone: list[int] = []
+    here = chainpass.EntriesPass.here
+
+    def spy(self: Any, first: int, only: Any = None, write: bool = True) -> None:
+        if only is not None:
+            redone.append(first)
+        here(self, first, only, write)
+
+    monkeypatch.setattr(chainpass.EntriesPass, "here", spy)
+    received: list[bool] = []
+    receive = shards.Worker._receive
+
+    def count(self: Any) -> Any:
+        got = receive(self)
+        received.append(got is not None)
+        return got
+
+    monkeypatch.setattr(shards.Worker, "_receive", count)
     document = demo(version)
     document["chain"][2]["surface"] = "video"  # a schema error inside an entry
     del document["chain"][4]["event_id"]
-    data = json.dumps(sign_document(document, ISSUER, signed_at=document["issued_at"])).encode()
-    with_child = report_to_dict(verify_bytes(data, TRUST))
-    result = next(c for c in with_child["checks"] if c["name"] == "artifact_schema")
-    assert result["outcome"] == "fail"
+    data = _signed(document)
+    report = report_to_dict(verify_bytes(data, TRUST))
+    result = next(c for c in report["checks"] if c["name"] == "artifact_schema")
     assert {e["pointer"] for e in result["details"]["errors"]} == {"/chain/2/surface", "/chain/4"}
-    assert with_child == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert report == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert redone == []  # every worker chunk was accepted as it came
+    assert received and all(received)
 
 
-@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
-def test_a_failing_child_is_replaced_by_judging_here(
-    child_validation: None, monkeypatch: pytest.MonkeyPatch
+def test_a_broken_link_in_a_worker_chunk_is_judged_here_again(
+    sharded: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from keel_verify.checks import schema
+    from keel_verify.load import chainpass
 
-    def die(*_: Any) -> None:
-        raise RuntimeError("the child breaks")
+    redone: list[tuple[int, tuple[str, ...]]] = []
+    here = chainpass.EntriesPass.here
 
-    # Only the child serialises its findings: make that fail, and only in this module.
-    monkeypatch.setattr(schema, "json", SimpleNamespace(dumps=die, loads=json.loads))
+    def spy(self: Any, first: int, only: Any = None, write: bool = True) -> None:
+        if only is not None:
+            redone.append((first, tuple(only)))
+        here(self, first, only, write)
+
+    monkeypatch.setattr(chainpass.EntriesPass, "here", spy)
     document = demo(3)
-    document["chain"][1]["surface"] = "video"
-    data = json.dumps(sign_document(document, ISSUER, signed_at=document["issued_at"])).encode()
+    document["chain"][3]["artifact_sequence"] = 1  # the worker's seed for chunk 2 is wrong
+    data = _signed(document)
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert (4, ("chain_integrity",)) in redone
+
+
+def test_a_failing_worker_is_replaced_by_work_here(
+    sharded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel_verify.load import shards
+
+    def die(*_: Any, **__: Any) -> bytes:
+        raise RuntimeError("the worker breaks")
+
+    # Only the worker pickles its results: make that fail, and only in that module.
+    monkeypatch.setattr(shards, "pickle", SimpleNamespace(
+        dumps=die, loads=pickle.loads, HIGHEST_PROTOCOL=5, UnpicklingError=pickle.UnpicklingError))
+    document = demo(3)
+    document["chain"][5]["surface"] = "video"
+    data = _signed(document)
     result = verify_bytes(data, TRUST).check("artifact_schema")
-    assert result.pointer == "/chain/1/surface"
+    assert result.pointer == "/chain/5/surface"
 
 
-@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
-def test_a_child_abandoned_by_a_restart_is_reaped(child_validation: None) -> None:
+def test_a_worker_that_dies_is_replaced_by_work_here(
+    sharded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel_verify.load import shards
+
+    work = shards._work
+
+    def die_after_one(entries: Any, out: Any) -> None:
+        out.write(shards._HEADER.pack(shards._FAILED, 0, 0))
+        out.flush()
+        os._exit(3)
+        work(entries, out)  # never reached
+
+    monkeypatch.setattr(shards, "_work", die_after_one)
+    document = demo(1)
+    document["chain"][9]["surface"] = "video"
+    data = _signed(document)
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+def test_a_worker_abandoned_by_a_restart_is_reaped(sharded: None) -> None:
     document = demo(3)
     document["chain"][0]["latency"] = 0.5  # a float: the pass restarts on the exact path
     fast, exact = both(json.dumps(document).encode())

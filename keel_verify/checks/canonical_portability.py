@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from keel_verify.checks.base import Check, passed, warned
 from keel_verify.checks.binding_support import MAX_LISTED, text
@@ -49,6 +50,17 @@ class Divergences:
     def __init__(self, _artifact: Artifact) -> None:
         self.found: list[tuple[str, str]] = []
         self.total = 0
+
+    # Sharding (keel_verify.load.shards): nothing carries over between chunks.
+    def carried(self) -> object:
+        return None
+
+    def seed(self, previous: Any) -> None:
+        pass
+
+    def absorb(self, later: Divergences) -> None:
+        self.found = (self.found + later.found)[:MAX_LISTED]
+        self.total += later.total
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.within_jcs:

@@ -70,6 +70,12 @@ class ChainSource:
         for start in range(0, len(self.raw_items), size):
             yield decode_raw_chunk(start, self.raw_items[start : start + size], max_depth)
 
+    def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
+        """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`."""
+        if self.raw_items is None:
+            return DecodedChunk(first, list((self.items or ())[first : first + size]))
+        return decode_raw_chunk(first, self.raw_items[first : first + size], max_depth)
+
 
 class DecodedChunk(NamedTuple):
     """Entries as the chain pass receives them. Each flag is a proof; False means "not
@@ -308,7 +314,7 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     overflowing numbers, over-long integers), except duplicate keys: the chain pass
     proves their absence by counting colons (:mod:`keel_verify.load.chainpass`).
     """
-    if data.startswith(b"\xef\xbb\xbf") or _ESCAPED_COLON.search(data):
+    if data.startswith(b"\xef\xbb\xbf") or (b"\\" in data and _ESCAPED_COLON.search(data)):
         raise NeedsExactPath
     errors = accel.decode_errors()
     document: dict[str, Any] = {}
