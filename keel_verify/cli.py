@@ -64,6 +64,10 @@ def _list_checks(ctx: click.Context) -> None:
               help="Accept the key embedded in the artifact: proves internal consistency only.")
 @click.option("--strict", is_flag=True, help="Treat any warning as a failure.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout (schemas/report-v2).")
+@click.option("--report", "report_path", metavar="PATH",
+              help="Write the auditor's HTML report of the one FILE to PATH (self-contained).")
+@click.option("--report-dir", metavar="DIR",
+              help="Write one HTML report per FILE, and an index.html, into DIR.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
               help="Parallel processes for several files (default: the CPU count).")
 @click.option("--list-checks", is_flag=True, is_eager=True, expose_value=False,
@@ -80,6 +84,8 @@ def command(
     self_attested: bool,
     strict: bool,
     as_json: bool,
+    report_path: str | None,
+    report_dir: str | None,
     jobs: int | None,
 ) -> None:
     """Verify Keel voice-session attestation artifacts, offline."""
@@ -91,10 +97,18 @@ def command(
     except TrustConfigError as error:
         raise click.UsageError(str(error)) from None
     paths = expand_inputs(files)
+    if report_path is not None and len(paths) != 1:
+        raise click.UsageError(f"--report takes exactly one FILE ({len(paths)} given); "
+                               "use --report-dir DIR for several")
     reports = list(verify_all(paths, spec, policy, jobs or os.cpu_count() or 1))
     for report in reports:
         if report.error is not None:  # also on stderr, so CI logs show it even with --json
             click.echo(f"keel-verify: error: {report.path}: {report.error}", err=True)
+    if report_path is not None or report_dir is not None:
+        from keel_verify.report.html import write_html_outputs
+
+        write_html_outputs(reports, report_path, report_dir, describe_policy(spec, policy),
+                           _trust_options(spec))
     if as_json:
         from keel_verify.report.json_report import dumps, reports_to_document
 
@@ -104,6 +118,16 @@ def command(
 
         render(reports, sys.stdout)
     sys.exit(combined_exit_code([report.verdict for report in reports]))
+
+
+def _trust_options(spec: TrustSpec) -> list[str]:
+    """The trust options that reproduce this run (for the HTML report's appendix)."""
+    options = [item for key in spec.public_keys for item in ("--public-key", key)]
+    if spec.trust_root is not None:
+        options += ["--trust-root", spec.trust_root]
+    options += [item for pem in spec.tsa_roots for item in ("--tsa-roots", pem)]
+    options += ["--self-attested"] * spec.self_attested + ["--strict"] * spec.strict
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,6 +16,7 @@ from keel_verify.load.loader import Artifact
 from keel_verify.trust import TrustPolicy
 
 if TYPE_CHECKING:
+    from keel_verify.facts.model import SessionFacts
     from keel_verify.load.chainpass import ChainPass
     from keel_verify.trust.signer import SignatureAssessment
     from keel_verify.trust.tsa_decision import WitnessAssessment
@@ -69,3 +70,19 @@ class CheckContext:
         return assess_signatures(
             self.artifact.document, self.chain.message, self.chain.content_hash, self.trust, times
         )
+
+    @cached_property
+    def session_facts(self) -> SessionFacts:
+        """What the session recorded (turns, tool calls, permits, counters ...), for the
+        reports and the ``session_counters`` check."""
+        from keel_verify.facts import FACTS_VISITOR
+        from keel_verify.facts.extract import session_facts
+
+        chain = self.chain
+        if FACTS_VISITOR not in chain.visitors:  # a pass made without the collector
+            from keel_verify.facts.collect import ChainFacts
+            from keel_verify.load.chainpass import run_chain_pass
+
+            chain = run_chain_pass(self.artifact, {FACTS_VISITOR: ChainFacts})
+        return session_facts(self.artifact.document, chain.visitor(FACTS_VISITOR),
+                             self.artifact.schema_version, self.witness)

@@ -14,3 +14,7 @@ class LoadError(KeelVerifyError):
 
 class TrustConfigError(KeelVerifyError):
     """A trust source (pinned key, trust-root file, TSA roots) is malformed."""
+
+
+class ReportWriteError(KeelVerifyError):
+    """A report file (``--report``, ``--report-dir``) could not be written."""

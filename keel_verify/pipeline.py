@@ -8,18 +8,7 @@ from keel_verify.checks import ALL_CHECKS
 from keel_verify.checks.base import INTERNAL_ERROR, MALFORMED, TOO_DEEP, Check, result
 from keel_verify.context import CheckContext
 from keel_verify.load.access import Malformed
-from keel_verify.results import CheckResult, Outcome, Verdict
-
-
-def printable(reason: str) -> str:
-    """``reason`` with every non-printable character (line breaks, NUL, ESC, U+2028 ...)
-    escaped, so that a reason is always one line that cannot drive a terminal: reasons
-    quote artifact text (key ids, certificate names, parser messages about token bytes)."""
-    if reason.isprintable():
-        return reason
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in reason
-    )
+from keel_verify.results import CheckResult, Outcome, Verdict, printable
 
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:

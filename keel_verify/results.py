@@ -9,7 +9,21 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keel_verify.facts.model import SessionFacts
+
+
+def printable(reason: str) -> str:
+    """``reason`` with every non-printable character (line breaks, NUL, ESC, U+2028 ...)
+    escaped, so that a reason is always one line that cannot drive a terminal: reasons
+    quote artifact text (key ids, certificate names, parser messages about token bytes)."""
+    if reason.isprintable():
+        return reason
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in reason
+    )
 
 
 class Outcome(enum.Enum):
@@ -148,6 +162,7 @@ class Report:
     signature_content_hash: str | None = None
     signer: SignerSummary | None = None
     not_proven: tuple[str, ...] = ()
+    session: SessionFacts | None = None  # what the session recorded (None on ERROR)
     # The reason codes that kept the verdict from VERIFIED (empty when VERIFIED or ERROR).
     failing_codes: tuple[str, ...] = ()
 

@@ -15,6 +15,7 @@ from keel_verify.checks import ALL_CHECKS, visitor_factories
 from keel_verify.checks.base import Check
 from keel_verify.context import CheckContext
 from keel_verify.errors import LoadError
+from keel_verify.facts.model import SessionFacts
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
 from keel_verify.pipeline import decide, run_checks
@@ -88,6 +89,7 @@ def verify_bytes(
         signature_content_hash=chain_pass.content_hash,
         signer=_signer_summary(context.signatures, trust),
         not_proven=_not_proven(context.signatures, results),
+        session=_session_facts(context),
         failing_codes=blocking,
     )
 
@@ -113,6 +115,15 @@ class _InputDigest:
         if self.thread is not None:
             self.thread.join()
         return self.digest if self.digest is not None else sha256_of_input(self.data)
+
+
+def _session_facts(context: CheckContext) -> SessionFacts | None:
+    """The session facts for the reports; a bug there must not cost the verdict (the
+    session_counters check, which reads them too, already fails on it)."""
+    try:
+        return context.session_facts
+    except Exception:
+        return None
 
 
 def _text(value: Any) -> str | None:

@@ -9,6 +9,7 @@ import copy
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keel_verify import Outcome, Verdict
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
+from keel_verify.crypto.crl import issued_by
 from keel_verify.emit.signing import ed25519_key_from_seed, encoded_public_key
 from keel_verify.errors import TrustConfigError
 from keel_verify.trust.named import KEEL_PRODUCTION, named_source_files
 from keel_verify.trust.policy import TrustPolicy
 from keel_verify.trust.sources import TrustSpec, build_policy
 from keel_verify.trust.trust_root import load_trust_root
+from keel_verify.trust.tsa_revocation import RevocationState, judge_revocation
 from tests.helpers import PUBLIC_V1, PUBLIC_V3, TEST_ISSUER_KEY, public_v3, resign
 from tests.tsa_support import verify
 
@@ -223,3 +226,27 @@ def test_manifest_via_trust_root_option(tmp_path: Path) -> None:
     broken["keys"][0]["status"] = "revoked"
     result = _cli("--trust-root", _write(tmp_path, broken), PUBLIC_V3)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_every_shipped_crl_is_signed_by_a_certificate_the_bundle_ships() -> None:
+    loaded = load_trust_root(named_source_files(KEEL_PRODUCTION)[1])
+    certificates = loaded.tsa_roots + loaded.tsa_certs
+    for crl in loaded.tsa_revocation[0].crls:
+        assert any(issued_by(crl, c) for c in certificates), crl.issuer.rfc4514_string()
+
+
+def test_shipped_globalsign_chain_is_validated_before_the_deadline_and_stale_after() -> None:
+    loaded = load_trust_root(named_source_files(KEEL_PRODUCTION)[1])
+    by_name = {c.subject.rfc4514_string(): c for c in loaded.tsa_roots + loaded.tsa_certs}
+    chain = (
+        by_name["CN=GlobalSign Offline R45 Timestamping CA 2025,O=GlobalSign nv-sa,C=BE"],
+        by_name["CN=GlobalSign Timestamping Root R45,O=GlobalSign nv-sa,C=BE"],
+        by_name["CN=GlobalSign,O=GlobalSign,OU=GlobalSign Root CA - R6"],
+    )
+    snapshot = loaded.tsa_revocation[0]
+    gen_time = datetime(2026, 10, 20, tzinfo=UTC)
+    before = judge_revocation(chain, gen_time, snapshot, datetime(2026, 11, 1, tzinfo=UTC))
+    assert before.state is RevocationState.VALIDATED, before.reason
+    today = judge_revocation(chain, gen_time, snapshot, datetime(2026, 11, 30, tzinfo=UTC))
+    assert today.state is RevocationState.NOT_VALIDATED
+    assert today.code == "not_validated_revocation_snapshot_stale"

@@ -509,3 +509,18 @@ def test_bad_bundles_are_refused_in_one_line(tmp_path: Path, kwargs: dict[str, A
     with pytest.raises(TrustConfigError, match=words) as raised:
         load_trust_root(_write_bundle(tmp_path, "2099-01-01T00:00:00Z", **kwargs))
     assert "\n" not in str(raised.value)
+
+
+def test_the_anchor_is_named_with_its_own_source_among_several(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = "sigstage_no-embedded-cert"
+    args = ["--json", "--trust", "keel-production", "--public-key", CASES[0]["args"][1],
+            "--tsa-roots", f"{case}.roots.pem", "--tsa-certs", f"{case}.untrusted.pem",
+            f"{case}.artifact.json"]
+    assert run_cli(args, monkeypatch, CASES_DIR) == 0
+    report = json.loads(capsys.readouterr().out)
+    witness = next(c for c in report["files"][0]["checks"] if c["name"] == "timestamp_witness")
+    assert witness["details"]["receipts"][0]["root_source"] == f"TSA roots file {case}.roots.pem"
+    assert f"from TSA roots file {case}.roots.pem at genTime" in witness["reason"]
+    assert "keel-production" in witness["details"]["tsa_roots_source"]  # both sources configured

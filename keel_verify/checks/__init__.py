@@ -19,10 +19,13 @@ from keel_verify.checks import (
     rfc3161_timestamp_receipt,
     schema,
     session_binding,
+    session_counters,
     time_consistency,
     timestamp_witness,
 )
 from keel_verify.checks.base import Check
+from keel_verify.facts import FACTS_VISITOR
+from keel_verify.facts.collect import ChainFacts
 from keel_verify.load.chainpass import VisitorFactory
 from keel_verify.results import CheckInfo, ReasonCode
 
@@ -39,6 +42,7 @@ EXTENDED_CHECKS: tuple[Check, ...] = (
     payload_hashes.CHECK,
     policy_binding.CHECK,
     permit_linkage.CHECK,
+    session_counters.CHECK,
     receipt_coverage.CHECK,
     canonical_portability.CHECK,
     timestamp_witness.CHECK,
@@ -51,8 +55,14 @@ CORE_CHECK_NAMES = tuple(check.name for check in CORE_CHECKS)
 
 
 def visitor_factories(checks: tuple[Check, ...] = ALL_CHECKS) -> dict[str, VisitorFactory]:
-    """The chain-pass visitors of ``checks``, by check name."""
-    return {check.name: check.visitor for check in checks if check.visitor is not None}
+    """The chain-pass visitors of ``checks``, by check name, plus the session-facts
+    collector that every report shows (and ``session_counters`` judges)."""
+    factories: dict[str, VisitorFactory] = {
+        check.name: check.visitor for check in checks if check.visitor is not None
+    }
+    factories[FACTS_VISITOR] = ChainFacts
+    return factories
+
 
 CHECK_CATALOGUE: tuple[CheckInfo, ...] = tuple(check.info for check in ALL_CHECKS)
 

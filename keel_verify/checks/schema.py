@@ -22,7 +22,7 @@ from keel_verify.load.access import escape_token
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult, Outcome
-from keel_verify.schemas import ARTIFACT_SCHEMAS, load_schema
+from keel_verify.schemas import ARTIFACT_SCHEMAS, load_schema, python_validator
 
 NAME = "artifact_schema"
 MAX_LISTED_ERRORS = 50
@@ -45,9 +45,7 @@ def _schemas(schema_version: int) -> tuple[dict[str, Any], dict[str, Any], dict[
 
 @cache
 def _python_validator(schema_version: int, part: int) -> Any:
-    from jsonschema import Draft202012Validator  # deferred: costly import
-
-    return Draft202012Validator(_schemas(schema_version)[part])
+    return python_validator(_schemas(schema_version)[part])
 
 
 @cache

@@ -114,7 +114,8 @@ def run(context: CheckContext) -> CheckResult:
         )
     verified = assessment.receipts
     first = verified[0]
-    source = f" from {assessment.roots_source}" if assessment.roots_source else ""
+    named = first.verification.root_source or assessment.roots_source
+    source = f" from {named}" if named else ""
     anchor = str(first.verification.root_subject)
     if first.verification.root_subject == first.verification.tsa_subject:
         anchor += " (the TSA certificate itself, pinned as a root)"

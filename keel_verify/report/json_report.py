@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from keel_verify.report.session_view import session_to_dict
 from keel_verify.results import Report, Totals, combined_exit_code
 from keel_verify.version import __version__
 
@@ -56,6 +57,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "time_basis": signer.time_basis,
         },
         "not_proven": list(report.not_proven),
+        "session": None if report.session is None else _jsonable(session_to_dict(report.session)),
         "checks": [
             {
                 "name": check.name,

@@ -9,7 +9,8 @@ import os
 from collections.abc import Sequence
 from typing import IO
 
-from keel_verify.results import Outcome, Report, Verdict
+from keel_verify.report.session_view import counters_summary, session_summary
+from keel_verify.results import Outcome, Report, Verdict, printable
 
 _VERDICT_STYLE = {
     Verdict.VERIFIED: "bold green",
@@ -55,6 +56,12 @@ def report_lines(report: Report) -> list[tuple[str, str]]:
         ))
     else:
         lines.append(("  signer      none", ""))
+    if report.session is not None:
+        lines.append((f"  events      {printable(session_summary(report.session))}", ""))
+        counters = counters_summary(report.session)
+        if counters is not None:
+            wrong = bool(report.session.disagreeing_counters)
+            lines.append((f"  counters    {printable(counters)}", "red" if wrong else ""))
     width = max((len(check.name) for check in report.checks), default=0)
     for check in report.checks:
         flagged = check.outcome in (Outcome.FAIL, Outcome.WARN)

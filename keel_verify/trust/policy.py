@@ -88,6 +88,9 @@ class TrustPolicy:
     tsa_revocation: tuple[RevocationSnapshot, ...] = ()
     # What loading the trust sources established, in words (e.g. a verified manifest signature).
     notes: tuple[str, ...] = ()
+    # Where each of tsa_roots came from (same order), so a report names the source of the
+    # anchor a chain really ended at; empty when the policy was built by hand.
+    tsa_root_sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.self_attested and self.issuer_keys:
@@ -115,6 +118,14 @@ class TrustPolicy:
 
     def keys_matching(self, raw_public_key: bytes) -> tuple[TrustedKey, ...]:
         return tuple(k for k in self.issuer_keys if k.public_key == raw_public_key)
+
+    def tsa_root_source(self, anchor: x509.Certificate) -> str | None:
+        """Where the TSA root ``anchor`` came from (all sources when not recorded)."""
+        if len(self.tsa_root_sources) == len(self.tsa_roots):
+            for root, source in zip(self.tsa_roots, self.tsa_root_sources, strict=True):
+                if root == anchor:
+                    return source
+        return self.tsa_roots_source
 
 
 def environment_trust_root_path(environ: Mapping[str, str] = os.environ) -> str | None:

@@ -40,7 +40,7 @@ from cryptography import x509
 from keel_verify.errors import TrustConfigError
 from keel_verify.load import accel
 from keel_verify.load.access import parse_time
-from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema
+from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema, python_validator
 from keel_verify.trust import (
     ISSUER_KEY_PURPOSE,
     TrustedKey,
@@ -85,7 +85,13 @@ def add_tsa_roots(
 ) -> TrustPolicy:
     """``policy`` with ``roots`` added to its TSA roots, ``source`` named in reports."""
     sources = "; ".join(s for s in (policy.tsa_roots_source, source) if s)
-    return replace(policy, tsa_roots=policy.tsa_roots + roots, tsa_roots_source=sources)
+    recorded = len(policy.tsa_root_sources) == len(policy.tsa_roots)
+    return replace(
+        policy,
+        tsa_roots=policy.tsa_roots + roots,
+        tsa_roots_source=sources,
+        tsa_root_sources=policy.tsa_root_sources + (source,) * len(roots) if recorded else (),
+    )
 
 
 def add_tsa_certs(
@@ -99,9 +105,7 @@ def add_tsa_certs(
 
 @cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator  # deferred: costly import
-
-    return Draft202012Validator(load_schema(TRUST_ROOT_SCHEMA))
+    return python_validator(load_schema(TRUST_ROOT_SCHEMA))
 
 
 def _validate(document: Any, label: str) -> None:

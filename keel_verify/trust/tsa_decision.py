@@ -19,6 +19,7 @@ is validated; only then is its genTime an authenticated time.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +66,7 @@ class TokenVerification(TokenFacts):
     problem: str | None = None
     root_subject: str | None = None  # the trust anchor the chain ended at
     root_sha256: str | None = None
+    root_source: str | None = None  # the trust source that anchor came from
     chain_subjects: tuple[str, ...] = ()  # the validated path, TSA certificate first
     revocation: str | None = None  # what the anchor's revocation rule found, in words
 
@@ -92,11 +94,13 @@ def verify_token(
     tsa_certs: tuple[x509.Certificate, ...] = (),
     revocation: tuple[RevocationSnapshot, ...] = (),
     now: datetime | None = None,
+    root_source: Callable[[x509.Certificate], str | None] | None = None,
 ) -> TokenVerification:
     """Verify one DER TimeStampToken or TimeStampResp against the SHA-256
     ``expected_digest`` (None when the receipt names none), anchored in ``tsa_roots``,
     with ``tsa_certs`` as chain-building helpers and ``revocation`` rules judged at
-    ``now`` (default: the clock). Never raises."""
+    ``now`` (default: the clock); ``root_source`` names where an anchor came from.
+    Never raises."""
     roots = tuple(tsa_roots)
     found = check_token(der, expected_digest=expected_digest, candidates=tsa_certs + roots)
     if found.failed:
@@ -112,6 +116,7 @@ def verify_token(
     anchored: dict[str, Any] = {
         "root_subject": anchor.subject.rfc4514_string(),
         "root_sha256": anchor.fingerprint(hashes.SHA256()).hex(),
+        "root_source": root_source(anchor) if root_source is not None else None,
         "chain_subjects": tuple(c.subject.rfc4514_string() for c in chain.chain),
     }
     snapshot = _snapshot_for(anchor, revocation)
@@ -212,6 +217,7 @@ def _witness_receipt(
                 tsa_certs=trust.tsa_certs,
                 revocation=trust.tsa_revocation,
                 now=now,
+                root_source=trust.tsa_root_source,
             )
         if key is not None:
             seen[key] = verification
@@ -277,6 +283,7 @@ def describe(receipt: ReceiptWitness) -> dict[str, Any]:
         "signer_certificate_sha256": v.signer_certificate_sha256,
         "root_subject": shorten(v.root_subject, 1024) if v.root_subject else None,
         "root_sha256": v.root_sha256,
+        "root_source": v.root_source,
         "chain": [shorten(s, 1024) for s in v.chain_subjects],
         "revocation": v.revocation,
         "token_sha256": v.token_sha256,

@@ -1,0 +1,362 @@
+"""The session-facts visitor of the single chain pass (:mod:`keel_verify.load.chainpass`).
+
+The chain pass keeps no entries, so what a report shows about the chain is gathered here,
+chunk by chunk, in bounded memory: counts by event type, the counters the chain
+determines, the first and last :data:`EDGE_ROWS` entries, and up to
+:data:`MAX_ITEMS` turns, tool calls and interruptions, and :data:`MAX_MARKS_PER_LANE`
+timeline marks per lane (beyond that a lane keeps only counts per point in time).
+
+Nothing here raises on a hostile shape: a member of the wrong type is read as absent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from datetime import datetime
+from itertools import repeat
+from typing import Any
+
+from keel_verify.facts.model import ChainRow, Interruption, Mark, ToolCall, Turn
+from keel_verify.load.chainpass import Chunk
+from keel_verify.load.loader import Artifact
+
+EDGE_ROWS = 50  # chain rows kept at each end
+MAX_ITEMS = 500  # turns / tool calls / interruptions kept in full
+MAX_MARKS_PER_LANE = 400
+LABEL_LIMIT = 120  # characters of untrusted text kept for a label
+
+TURN = "voice.turn.evaluated"
+TOOL_EVENTS = frozenset({"voice.tool_invocation.governed", "voice.action.governed"})
+INTERRUPTED = "voice.turn.interrupted"  # the interruption-evidence call
+INTERRUPTION_ATOM = "voice.interruption.observed"  # an interruption atom
+#: Chain event types that record a voice atom (what ``session_counters.atom_count`` counts).
+ATOM_EVENTS = frozenset({
+    "voice.audio_chunk.recorded", "voice.transcript_span.recorded",
+    "voice.tool_invocation.attempted", "voice.lifecycle.marked", INTERRUPTION_ATOM,
+    "voice.provider_marker.recorded", "voice.ai_disclosure.emitted",
+})
+_LANE_OF: dict[str, str] = {
+    "voice.session.started": "lifecycle",
+    "voice.session.ended": "lifecycle",
+    "voice.lifecycle.marked": "lifecycle",
+    "voice.ai_disclosure.emitted": "lifecycle",
+    "voice.transcript_span.recorded": "transcript",
+    TURN: "turns",
+    "voice.tool_invocation.governed": "tools",
+    "voice.action.governed": "tools",
+    "voice.tool_invocation.attempted": "tools",
+    INTERRUPTED: "interruptions",
+    INTERRUPTION_ATOM: "interruptions",
+}
+AUDIO = "voice.audio_chunk.recorded"
+_AUDIO_LANES = {"inbound": "audio_in", "outbound": "audio_out"}
+#: Event types read one by one whatever their number (the rest only while their lane
+#: still takes marks).
+_DETAILED = frozenset({TURN, *TOOL_EVENTS, INTERRUPTED, INTERRUPTION_ATOM, AUDIO,
+                       "voice.session.started"})
+_NOT_OBJECT = "(not an object)"
+_NO_TYPE = "(no event_type)"
+
+
+def lane_of(kind: str) -> str:
+    return _LANE_OF.get(kind, "other")
+
+
+def as_int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def as_text(value: Any, limit: int = LABEL_LIMIT) -> str | None:
+    """An untrusted string, cut to ``limit`` characters; None when not a string."""
+    if not isinstance(value, str):
+        return None
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def hash_prefix(value: Any) -> str:
+    if isinstance(value, str) and value.startswith("sha256:"):
+        return value[7:19]
+    return ""
+
+
+_TIMES: dict[str, float | None] = {}
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """Seconds since the epoch of an RFC 3339 UTC string, else None (cached: chains
+    repeat the same second many times)."""
+    if not isinstance(value, str):
+        return None
+    if value in _TIMES:
+        return _TIMES[value]
+    seconds: float | None = None
+    if len(value) <= 40 and value.endswith("Z"):
+        try:
+            seconds = datetime.fromisoformat(value[:-1] + "+00:00").timestamp()
+        except ValueError:
+            seconds = None
+    if len(_TIMES) < 100_000:
+        _TIMES[value] = seconds
+    return seconds
+
+
+def _turn_index(entry: dict[str, Any], payload: dict[str, Any]) -> int | None:
+    index = as_int(payload.get("turn_index"))
+    if index is not None:
+        return index
+    resource = entry.get("resource_id")
+    if isinstance(resource, str) and resource.startswith("turn_") and resource[5:].isdigit():
+        return int(resource[5:])
+    return None
+
+
+class ChainFacts:
+    """Per-artifact state the chain pass feeds (one instance per verification)."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.payloads_embedded = not artifact.is_hash_only
+        self.count = 0
+        self.counts: Counter[str] = Counter()
+        self.first: list[ChainRow] = []
+        self.last: deque[tuple[int, Any, str | None]] = deque(maxlen=EDGE_ROWS)
+        self.turns: list[Turn] = []
+        self.tool_calls: list[ToolCall] = []
+        self.interruptions: list[Interruption] = []
+        self.turn_count = 0
+        self.denied_turns = 0
+        self.tool_call_count = 0
+        self.denied_tool_calls = 0
+        self.interrupted_count = 0
+        self.interruption_events = 0
+        self.atom_count = 0
+        # v1 sums; None once a turn or chunk lacks the member (then not determined)
+        self.input_tokens: int | None = 0
+        self.output_tokens: int | None = 0
+        self.budget_used: int | None = 0
+        self.audio_ms: dict[str, int | None] = {"inbound": 0, "outbound": 0}
+        self.budget_total: int | None = None  # from voice.session.started (v1)
+        self.permit_sequences: dict[str, int | None] = {}
+        self.marks: dict[str, list[Mark]] = {}
+        self.pairs: Counter[tuple[str, Any]] = Counter()  # (event type, occurred_at)
+        self.audio_pairs: Counter[tuple[str, Any]] = Counter()  # (audio lane, occurred_at)
+
+    # -- the visitor -------------------------------------------------------------------
+
+    def visit(self, chunk: Chunk) -> None:
+        entries = chunk.entries
+        count = len(entries)
+        first = chunk.first
+        self.count += count
+        if first < EDGE_ROWS:
+            for index in range(first, min(first + count, EDGE_ROWS)):
+                entry = entries[index - first]
+                self.first.append(chain_row(index, entry, chunk.content_hashes[index - first]))
+        tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first  # offset of the rows
+        if tail < count:                                                 # the deque may keep
+            self.last.extend(zip(range(first + tail, first + count), entries[tail:],
+                                 chunk.content_hashes[tail:], strict=True))
+        types: list[Any]
+        times: list[Any]
+        try:  # the common case, in C: every entry an object
+            types = list(map(dict.get, entries, repeat("event_type")))
+            times = list(map(dict.get, entries, repeat("occurred_at")))
+        except TypeError:
+            types = [e.get("event_type") if type(e) is dict else _NOT_OBJECT for e in entries]
+            times = [e.get("occurred_at") if type(e) is dict else None for e in entries]
+        if set(map(type, types)) != {str}:  # junk of any type (even unhashable) is named
+            types = [kind if type(kind) is str else _NO_TYPE for kind in types]
+            types = [_NOT_OBJECT if type(e) is not dict else k for e, k in zip(entries, types,
+                                                                                strict=True)]
+        if not set(map(type, times)) <= {str, type(None)}:
+            times = [at if type(at) is str else None for at in times]
+        pairs: Counter[tuple[str, Any]] = Counter(zip(types, times, strict=True))  # few per chunk
+        self.pairs.update(pairs)
+        kinds: Counter[str] = Counter()
+        for (kind, _), number in pairs.items():
+            kinds[kind] += number
+        self.counts.update(kinds)
+        self.atom_count += sum(n for kind, n in kinds.items() if kind in ATOM_EVENTS)
+        wanted = {kind for kind in kinds if kind in _DETAILED
+                  or len(self.marks.get(lane_of(kind), ())) < MAX_MARKS_PER_LANE}
+        if not wanted:
+            return
+        for offset in [i for i, kind in enumerate(types) if kind in wanted]:
+            entry = entries[offset]
+            if type(entry) is dict:
+                self._entry(entry, types[offset])
+
+    def _entry(self, entry: dict[str, Any], kind: str) -> None:
+        payload = entry.get("canonicalized_payload")
+        if type(payload) is not dict:
+            payload = {}
+        elif type(payload.get("payload")) is dict and "atom_type" in payload:
+            # an atom: its own members sit in "payload", beside direction and capture time
+            payload = {**payload["payload"], "direction": payload.get("direction")}
+        if kind == TURN:
+            label = self._turn(entry, payload)
+        elif kind in TOOL_EVENTS:
+            label = self._tool_call(entry, payload, kind)
+        elif kind in (INTERRUPTED, INTERRUPTION_ATOM):
+            label = self._interruption(entry, payload, kind)
+        elif kind == AUDIO:
+            label = self._audio(entry, payload)
+        elif kind == "voice.transcript_span.recorded":
+            label = as_text(payload.get("text"), 80) or "transcript span"
+        elif kind == "voice.session.started":
+            self.budget_total = as_int(payload.get("risk_budget_total_micros"))
+            label = "session started"
+        elif kind == "voice.tool_invocation.attempted":
+            label = f"attempt: {as_text(payload.get('tool_name'), 60) or kind}"
+        else:
+            label = kind
+        permit_id = entry.get("permit_id")
+        if isinstance(permit_id, str) and permit_id not in self.permit_sequences:
+            self.permit_sequences[permit_id] = as_int(entry.get("artifact_sequence"))
+        lane = lane_of(kind)
+        if len(self.marks.get(lane, ())) < MAX_MARKS_PER_LANE or kind == AUDIO:
+            self._mark(entry, kind, label, payload)
+
+    def _mark(self, entry: dict[str, Any], kind: str, label: str,
+              payload: dict[str, Any]) -> None:
+        lane = lane_of(kind)
+        duration = None
+        if kind == AUDIO:
+            direction = payload.get("direction")
+            lane = _AUDIO_LANES.get(direction if isinstance(direction, str) else "", "audio")
+            duration = as_int(payload.get("duration_ms"))
+        kept = self.marks.setdefault(lane, [])
+        if len(kept) < MAX_MARKS_PER_LANE:
+            decision = entry.get("decision")
+            kept.append(Mark(
+                lane=lane, t=epoch_seconds(entry.get("occurred_at")),
+                sequence=as_int(entry.get("artifact_sequence")),
+                event_type=kind, hash_prefix=hash_prefix(entry.get("content_hash")),
+                label=label, state=decision if isinstance(decision, str) else "",
+                duration_ms=duration,
+            ))
+
+    def _turn(self, entry: dict[str, Any], payload: dict[str, Any]) -> str:
+        self.turn_count += 1
+        decision = _decision(entry)
+        denied = decision == "denied"
+        self.denied_turns += denied
+        inputs = as_int(payload.get("input_tokens"))
+        outputs = as_int(payload.get("output_tokens"))
+        used = as_int(payload.get("risk_budget_used_micros"))
+        self.input_tokens = _add(self.input_tokens, inputs)
+        self.output_tokens = _add(self.output_tokens, outputs)
+        self.budget_used = _add(self.budget_used, 0 if denied else used)
+        index = _turn_index(entry, payload)
+        reason = as_text(payload.get("user_facing_reason"), 300)
+        if len(self.turns) < MAX_ITEMS:
+            self.turns.append(Turn(
+                index=index, sequence=as_int(entry.get("artifact_sequence")),
+                at=as_text(entry.get("occurred_at"), 40), decision=decision, reason=reason,
+                input_tokens=inputs, output_tokens=outputs, risk_budget_used_micros=used,
+                hash_prefix=hash_prefix(entry.get("content_hash")),
+            ))
+        label = f"turn {index if index is not None else '?'} {decision}"
+        return f"{label}: {reason}" if reason else label
+
+    def _tool_call(self, entry: dict[str, Any], payload: dict[str, Any], kind: str) -> str:
+        self.tool_call_count += 1
+        decision = _decision(entry)
+        self.denied_tool_calls += decision == "denied"
+        name = as_text(payload.get("tool_name"), 80)
+        if name is None:
+            operation = entry.get("operation")
+            if isinstance(operation, str) and operation.startswith("tool."):
+                name = as_text(operation[5:], 80)
+        permit_id = entry.get("permit_id")
+        if len(self.tool_calls) < MAX_ITEMS:
+            from keel_verify.facts.permits import payment_of
+
+            self.tool_calls.append(ToolCall(
+                sequence=as_int(entry.get("artifact_sequence")),
+                at=as_text(entry.get("occurred_at"), 40),
+                event_type=kind,
+                tool_name=name,
+                call_id=as_text(payload.get("call_id") or entry.get("resource_id"), 80),
+                action_verb=as_text(payload.get("action_verb"), 60),
+                decision=decision,
+                turn_index=as_int(payload.get("turn_index")),
+                permit_id=as_text(permit_id, 80),
+                permit_found=False,  # settled against the permits in extract.py
+                payment=payment_of(payload),
+                hash_prefix=hash_prefix(entry.get("content_hash")),
+            ))
+        return f"{name or 'tool call'} {decision}"
+
+    def _interruption(self, entry: dict[str, Any], payload: dict[str, Any], kind: str) -> str:
+        if kind == INTERRUPTED:
+            self.interrupted_count += 1
+        self.interruption_events += 1
+        reason = as_text(payload.get("reason"), 120)
+        if len(self.interruptions) < MAX_ITEMS:
+            self.interruptions.append(Interruption(
+                sequence=as_int(entry.get("artifact_sequence")),
+                at=as_text(entry.get("occurred_at"), 40), event_type=kind, reason=reason,
+                interrupted_turn_index=as_int(payload.get("interrupted_turn_index")),
+                hash_prefix=hash_prefix(entry.get("content_hash")),
+            ))
+        return f"interruption: {reason}" if reason else "interruption"
+
+    def _audio(self, entry: dict[str, Any], payload: dict[str, Any]) -> str:
+        direction = payload.get("direction")
+        duration = as_int(payload.get("duration_ms"))
+        lane = _AUDIO_LANES.get(direction if isinstance(direction, str) else "", "audio")
+        self.audio_pairs[(lane, entry.get("occurred_at"))] += 1
+        if direction in self.audio_ms:
+            self.audio_ms[direction] = _add(self.audio_ms[direction], duration)
+        return f"audio {direction if isinstance(direction, str) else ''} " \
+               f"{duration if duration is not None else '?'} ms".replace("  ", " ")
+
+    # -- results -----------------------------------------------------------------------
+
+    def last_rows(self) -> list[ChainRow]:
+        return [chain_row(index, entry, recomputed) for index, entry, recomputed in self.last]
+
+    def lane_times(self) -> tuple[dict[str, Counter[float]], Counter[str], float | None, float | None]:
+        """Per lane: event counts by time, total events; and the earliest and latest
+        readable ``occurred_at`` (audio chunks without a v1 direction share one lane)."""
+        by_lane: dict[str, Counter[float]] = {}
+        totals: Counter[str] = Counter()
+        t_min: float | None = None
+        t_max: float | None = None
+        lanes = [((lane_of(kind), at), count) for (kind, at), count in self.pairs.items()
+                 if kind != AUDIO]
+        for (lane, at), count in [*lanes, *self.audio_pairs.items()]:
+            totals[lane] += count
+            t = epoch_seconds(at)
+            if t is None:
+                continue
+            by_lane.setdefault(lane, Counter())[t] += count
+            t_min = t if t_min is None or t < t_min else t_min
+            t_max = t if t_max is None or t > t_max else t_max
+        return by_lane, totals, t_min, t_max
+
+
+def _add(total: int | None, value: int | None) -> int | None:
+    if total is None or value is None:
+        return None
+    return total + value
+
+
+def _decision(entry: dict[str, Any]) -> str:
+    decision = entry.get("decision")
+    return as_text(decision, 40) or "?" if isinstance(decision, str) else "?"
+
+
+def chain_row(index: int, entry: Any, recomputed: str | None) -> ChainRow:
+    if type(entry) is not dict:
+        return ChainRow(index, None, None, "(not an object)", None, None, hash_prefix(recomputed))
+    stated = entry.get("content_hash")
+    return ChainRow(
+        index=index,
+        sequence=as_int(entry.get("artifact_sequence")),
+        at=as_text(entry.get("occurred_at"), 40),
+        event_type=as_text(entry.get("event_type"), 80) or "(no event_type)",
+        decision=as_text(entry.get("decision"), 40),
+        permit_id=as_text(entry.get("permit_id"), 80),
+        hash_prefix=hash_prefix(stated) or hash_prefix(recomputed),
+    )

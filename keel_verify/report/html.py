@@ -1,0 +1,363 @@
+"""The auditor's report: one self-contained HTML file per artifact (``--report``), and an
+``index.html`` table for many (``--report-dir``).
+
+Each file holds everything it shows: the stylesheet is inline, the timeline is inline
+SVG, and a Content-Security-Policy forbids scripts and every network load (no fonts,
+images, styles or frames from anywhere). It reads the same on screen and printed to PDF
+(print stylesheet, page breaks between sections).
+
+Everything from an artifact is attacker-controlled. The templates are Jinja2 with
+autoescaping on, no value is ever marked safe, no artifact value becomes a URL or an
+attribute other than ``title`` text, and :func:`visible` rewrites control, bidi and
+invisible characters as visible ``<U+202E>`` text, so hostile text shows as what it is.
+Shows only: every value comes from the :class:`~keel_verify.results.Report`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shlex
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from keel_verify.facts.model import Mark, SessionFacts
+from keel_verify.report.session_view import counters_summary, session_summary
+from keel_verify.report.timeline import Picture, build_picture
+from keel_verify.results import CheckResult, Outcome, Report, Verdict
+from keel_verify.version import __version__
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# C0/C1 controls, DEL, bidi embeddings/overrides/isolates and marks, zero-width and
+# invisible formatting characters, line/paragraph separators, BOM, interlinear marks.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u206f\u3164\ufeff\ufff9-\ufffb]"
+)
+
+
+def visible(value: Any) -> str:
+    """``value`` as text, with every invisible or direction-changing character shown as
+    ``<U+XXXX>`` (a NUL, a right-to-left override, a zero-width space ...)."""
+    text = "" if value is None else str(value)
+    return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+_VERDICT_SENTENCE = {
+    Verdict.VERIFIED: "This session record is intact and was signed by a key you trust: "
+                      "nothing in it changed after it was signed.",
+    Verdict.UNTRUSTED: "This session record is internally consistent, but no key you trust "
+                       "signed it, so who made it is not proven.",
+    Verdict.FAILED: "Do not rely on this session record: at least one check failed.",
+    Verdict.ERROR: "This file could not be read as a voice session attestation.",
+}
+SELF_ATTESTED_SENTENCE = ("This session record is internally consistent, but it was accepted "
+                          "only because you chose to trust the key it carries itself: who made "
+                          "it is not proven.")
+
+_TIME_NOTE = ("When it was signed is bounded only from below: a witnessed genTime shows the "
+              "signed records existed by then; issued_at is the issuer's own claim.")
+
+
+def _self_attested(report: Report) -> bool:
+    signer = report.signer
+    return (report.verdict is Verdict.VERIFIED and signer is not None
+            and signer.trust_source.startswith("self-attested"))
+
+
+def verdict_sentence(report: Report) -> str:
+    if _self_attested(report):
+        return SELF_ATTESTED_SENTENCE
+    sentence = _VERDICT_SENTENCE[report.verdict]
+    failing = [c for c in report.checks if c.outcome is Outcome.FAIL]
+    if report.verdict is Verdict.FAILED and failing:
+        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
+        sentence += f" First: {failing[0].name}: {failing[0].reason}{more}"
+    if report.verdict is Verdict.ERROR and report.error:
+        sentence += f" {report.error}"
+    return sentence
+
+
+def fingerprint(public_key: str | None) -> str | None:
+    """``sha256:`` + hex SHA-256 of the raw Ed25519 key in ``ed25519:BASE64`` form."""
+    if not public_key or not public_key.startswith("ed25519:"):
+        return None
+    try:
+        raw = base64.b64decode(public_key[8:], validate=True)
+    except ValueError:
+        return None
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _vouched_by(source: str) -> str:
+    if source.startswith("self-attested"):
+        return "self-attested: only the artifact itself names this key"
+    if source.startswith("pinned"):
+        return "pinned: the key was given on the command line"
+    if source.startswith("none"):
+        return "nobody: no signature verified"
+    return source
+
+
+@dataclass(frozen=True)
+class Trust:
+    key: str  # the fingerprint, else the key as stated
+    key_id: str | None
+    vouched_by: str
+    trust_basis: str
+    time_basis: str | None
+    best_proof_of_existence: str | None
+    trusted: bool
+
+
+def _trust(report: Report) -> Trust | None:
+    signer = report.signer
+    if signer is None:
+        return None
+    stated_print: str | None = getattr(signer, "fingerprint", None)
+    key = stated_print or fingerprint(signer.public_key) or signer.public_key or "?"
+    key_id = getattr(signer, "claimed_key_id", None) or getattr(signer, "key_id", None)
+    basis = str(getattr(signer, "trust_basis", "") or "")
+    best = None
+    if report.session is not None:
+        verified = [r.gen_time for r in report.session.receipts
+                    if r.status == "verified" and r.gen_time]
+        best = max(verified) if verified else None
+    return Trust(key, key_id, _vouched_by(signer.trust_source), basis, signer.time_basis, best,
+                 signer.trusted)
+
+
+def command_line(options: Sequence[str], path: str) -> str:
+    """The keel-verify command that reproduces this verification (for the appendix)."""
+    return shlex.join(["keel-verify", *options, path])
+
+
+@dataclass(frozen=True)
+class Page:
+    """Everything one report page shows."""
+
+    report: Report
+    session: SessionFacts | None
+    picture: Picture | None
+    verdict_sentence: str
+    indication: str
+    trust: Trust | None
+    not_proven: tuple[str, ...]
+    session_line: str | None
+    counters_line: str | None
+    command: str
+    policy: Mapping[str, Any]
+    version: str
+    generated_at: str
+    check_counts: Mapping[str, int]
+    checks: Mapping[str, CheckResult]
+    verdict_word: str
+    verdict_class: str
+    duration: str
+    key_marks: tuple[Mark, ...]
+    key_marks_omitted: int
+
+
+MAX_KEY_MARKS = 200
+_KEY_LANES = ("lifecycle", "turns", "tools", "interruptions", "witness")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    whole = int(seconds)
+    minutes, rest = divmod(abs(whole), 60)
+    hours, minutes = divmod(minutes, 60)
+    sign = "-" if whole < 0 else ""
+    if hours:
+        return f"{sign}{hours} h {minutes} min {rest} s"
+    return f"{sign}{minutes} min {rest} s" if minutes else f"{sign}{rest} s"
+
+
+def _indication(report: Report) -> str:
+    indication = getattr(report, "indication", None)
+    return str(getattr(indication, "value", indication or ""))
+
+
+def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
+            generated_at: datetime | None = None) -> Page:
+    session = report.session
+    key_marks = [m for m in session.timeline.marks if m.lane in _KEY_LANES] if session else []
+    counts = {outcome.value: sum(1 for c in report.checks if c.outcome is outcome)
+              for outcome in Outcome}
+    gaps = list(report.not_proven)
+    if report.verdict is not Verdict.ERROR:
+        gaps.append(_TIME_NOTE)
+    if session is not None and not session.payloads_embedded:
+        gaps.append("the event payloads (transcripts, turn reasons, token counts): this "
+                    "schema-version-3 artifact carries only their hashes")
+    return Page(
+        report=report,
+        session=session,
+        picture=build_picture(session.timeline) if session is not None else None,
+        verdict_sentence=verdict_sentence(report),
+        indication=_indication(report),
+        trust=_trust(report),
+        not_proven=tuple(gaps),
+        session_line=session_summary(session) if session is not None else None,
+        counters_line=counters_summary(session) if session is not None else None,
+        command=command_line(options, report.path),
+        policy=policy,
+        version=__version__,
+        generated_at=(generated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        check_counts=counts,
+        checks={c.name: c for c in report.checks},
+        verdict_word=("VERIFIED (self-attested)" if _self_attested(report)
+                      else report.verdict.value),
+        verdict_class="SELF" if _self_attested(report) else report.verdict.value,
+        duration=_duration(session.duration_seconds if session is not None else None),
+        key_marks=tuple(key_marks[:MAX_KEY_MARKS]),
+        key_marks_omitted=max(0, len(key_marks) - MAX_KEY_MARKS),
+    )
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every template, whatever its name
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["visible"] = visible
+    environment.filters["micros"] = _micros
+    environment.filters["num"] = lambda v: "\u2013" if v is None else f"{v:,}"
+    environment.filters["px"] = lambda v: f"{v:.1f}"
+    return environment
+
+
+def _micros(value: int | None) -> str:
+    return "\u2013" if value is None else f"{value:,} micros"
+
+
+def _stylesheet() -> tuple[str, str]:
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    return css, f"'sha256-{digest}'"
+
+
+def _csp(style_hash: str) -> str:
+    # Nothing loads, nothing runs: only the one inline stylesheet, by its hash.
+    return (f"default-src 'none'; style-src {style_hash}; script-src 'none'; img-src 'none'; "
+            "font-src 'none'; connect-src 'none'; media-src 'none'; object-src 'none'; "
+            "frame-src 'none'; base-uri 'none'; form-action 'none'")
+
+
+def render_report(report: Report, policy: Mapping[str, Any], options: Sequence[str] = (),
+                  generated_at: datetime | None = None) -> str:
+    """One self-contained HTML page for one report."""
+    css, style_hash = _stylesheet()
+    template = _environment().get_template("report.html.j2")
+    page = page_of(report, policy, options, generated_at)
+    return str(template.render(page=page, css=css, csp=_csp(style_hash)))
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    report: Report
+    href: str
+    indication: str
+    summary: str
+
+
+def render_index(rows: Sequence[IndexRow], generated_at: datetime | None = None) -> str:
+    css, style_hash = _stylesheet()
+    template = _environment().get_template("index.html.j2")
+    stamp = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(template.render(rows=rows, css=css, csp=_csp(style_hash), version=__version__,
+                               generated_at=stamp))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a reader never sees half a report).
+    An OSError names ``path``, never the temporary file."""
+    path = Path(path)
+    temporary: str | None = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(path)) from None
+    except BaseException:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def report_names(paths: Sequence[str]) -> list[str]:
+    """A distinct, safe file name (``<stem>.html``) for each input path, in order."""
+    names: list[str] = []
+    taken = {"index.html"}
+    for path in paths:
+        stem = _SAFE_NAME.sub("_", Path(path).stem if path != "-" else "stdin").strip("._")
+        stem = (stem or "artifact")[:80]
+        name, number = f"{stem}.html", 2
+        while name in taken:
+            name, number = f"{stem}-{number}.html", number + 1
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def write_report(path: str | Path, report: Report, policy: Mapping[str, Any],
+                 options: Sequence[str] = ()) -> None:
+    write_text(Path(path), render_report(report, policy, options))
+
+
+def write_report_dir(directory: str | Path, reports: Sequence[Report],
+                     policy: Mapping[str, Any], options: Sequence[str] = ()) -> Path:
+    """One report per artifact plus ``index.html``; returns the index's path."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for report, name in zip(reports, report_names([r.path for r in reports]), strict=True):
+        write_text(folder / name, render_report(report, policy, options))
+        summary = session_summary(report.session) if report.session is not None else (
+            report.error or "")
+        rows.append(IndexRow(report, name, _indication(report), summary))
+    index = folder / "index.html"
+    write_text(index, render_index(rows))
+    return index
+
+
+def write_html_outputs(reports: Sequence[Report], report_path: str | None,
+                       report_dir: str | None, policy: Mapping[str, Any],
+                       options: Sequence[str]) -> None:
+    """``--report PATH`` (one input) and ``--report-dir DIR``; a file system problem
+    becomes one :class:`~keel_verify.errors.ReportWriteError` line."""
+    from keel_verify.errors import ReportWriteError
+
+    try:
+        if report_path is not None:
+            write_report(report_path, reports[0], policy, options)
+        if report_dir is not None:
+            write_report_dir(report_dir, reports, policy, options)
+    except OSError as error:
+        where = error.filename or report_path or report_dir
+        raise ReportWriteError(f"cannot write the HTML report {where}: "
+                               f"{error.strerror or error}") from None
