@@ -62,6 +62,9 @@ class ShardableVisitor(EntryVisitor, Protocol):
         carried state: its findings after ours, its carried state from now on."""
         ...
 
+    # Optional: ``prime(earlier)`` gives a fresh visitor in the worker what the worker's
+    # previous chunk's visitor knew; it may only save work, never change a result.
+
 
 def usable_cpus() -> int:
     try:
@@ -117,6 +120,7 @@ def _work(entries: EntriesPass, out: BinaryIO) -> None:
     """In the worker: each owned chunk with fresh visitors seeded from the entry before."""
     chain = entries.artifact.chain
     assert chain is not None
+    earlier: dict[str, Any] = {}
     for index, first in enumerate(range(0, len(chain), entries.chunk_entries)):
         if not owns(index):
             continue
@@ -124,12 +128,16 @@ def _work(entries: EntriesPass, out: BinaryIO) -> None:
             chunk, piece = entries.hashed(entries.decoded(first))
             visitors = {name: make(entries.artifact) for name, make in entries.factories.items()}
             previous = entries.decoded(first - 1, 1).entries[0]
-            for visitor in visitors.values():
+            for name, visitor in visitors.items():
                 visitor.seed(previous)  # type: ignore[attr-defined]
+                prime = getattr(visitor, "prime", None)
+                if prime is not None and name in earlier:
+                    prime(earlier[name])  # hints from this worker's earlier chunks
             seeds = {name: visitor.carried() for name, visitor in visitors.items()}  # type: ignore[attr-defined]
             for visitor in visitors.values():
                 visitor.visit(chunk)
             results = pickle.dumps((seeds, visitors), protocol=pickle.HIGHEST_PROTOCOL)
+            earlier = visitors
         except Exception:  # this process does the chunk itself, and meets the same fault
             out.write(_HEADER.pack(_FAILED, 0, 0))
             out.flush()
