@@ -397,3 +397,19 @@ def test_a_key_outside_the_bmp_is_never_proven_within_jcs(key: str, ensure_ascii
     assert not decode_raw_chunk(0, _raw(entries, ensure_ascii, 2), MAX_DEPTH).within_jcs
     assert decode_raw_chunk(0, _raw([{"a": "😀😀", "p": {key.encode("utf-16", "surrogatepass").hex(): [1]}}],
                                      ensure_ascii, None), MAX_DEPTH).within_jcs
+
+
+@given(st.dictionaries(_keys, _values, max_size=4), st.booleans())
+def test_a_document_proven_within_jcs_has_no_divergence(members: dict[str, Any], ensure_ascii: bool) -> None:
+    from keel_verify.crypto.canonical import jcs_divergences
+    from keel_verify.load.loader import MAX_DEPTH, _load_fast
+
+    document = {**demo(3), **members}
+    document.pop("chain")
+    try:
+        artifact = _load_fast(json.dumps(document, ensure_ascii=ensure_ascii).encode(), MAX_DEPTH)
+    except Exception:
+        return
+    assert artifact.document == document
+    if artifact.document_within_jcs:
+        assert list(jcs_divergences(artifact.document)) == []

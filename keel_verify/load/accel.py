@@ -78,6 +78,25 @@ def decoder(kind: str) -> Any:
 MAX_TYPED_NESTING = 6
 
 
+def _typed_value(levels: int) -> Any:
+    assert msgspec is not None
+    jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]
+    value: Any = Union[jcs_int, str, None, bool]  # noqa: UP007 - a runtime type for msgspec
+    for _ in range(levels):
+        value = Union[jcs_int, str, None, bool, list[value], dict[str, value]]  # noqa: UP007
+    return value
+
+
+def nested_value_decoder(levels: int) -> Any:
+    """A msgspec decoder for one JSON value whose containers nest at most ``levels`` deep
+    and whose integers are JCS-safe (see :func:`nested_entries_decoder`)."""
+    kind = f"nested_value_{levels}"
+    if kind not in _decoders:
+        assert msgspec is not None
+        _decoders[kind] = msgspec.json.Decoder(_typed_value(levels), float_hook=_refuse_float)
+    return _decoders[kind]
+
+
 def nested_entries_decoder(levels: int) -> Any:
     """A msgspec decoder for a JSON array of objects whose values are JCS-safe integers,
     strings, booleans, nulls, or arrays and objects of those, nested at most ``levels``
@@ -87,11 +106,9 @@ def nested_entries_decoder(levels: int) -> Any:
     kind = f"nested_entries_{levels}"
     if kind not in _decoders:
         assert msgspec is not None
-        jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]
-        value: Any = Union[jcs_int, str, None, bool]  # noqa: UP007 - a runtime type for msgspec
-        for _ in range(levels):
-            value = Union[jcs_int, str, None, bool, list[value], dict[str, value]]  # noqa: UP007
-        _decoders[kind] = msgspec.json.Decoder(list[dict[str, value]], float_hook=_refuse_float)
+        value = _typed_value(levels)
+        _decoders[kind] = msgspec.json.Decoder(list[dict[str, value]],  # type: ignore[valid-type]
+                                               float_hook=_refuse_float)
     return _decoders[kind]
 
 

@@ -30,7 +30,14 @@ from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
 from keel_verify.load import accel
-from keel_verify.load.loader import MAX_DEPTH, Artifact, DecodedChunk, NeedsExactPath, parse_json
+from keel_verify.load.loader import (
+    MAX_DEPTH,
+    MAX_EXACT_PATH_BYTES,
+    Artifact,
+    DecodedChunk,
+    NeedsExactPath,
+    parse_json,
+)
 
 CHUNK_ENTRIES = 512
 SIGNATURES = "signatures"
@@ -173,6 +180,12 @@ def read_strictly(
             return artifact, run_chain_pass(artifact, factories or {}, max_depth=max_depth)
         except NeedsExactPath:
             pass
+    if len(data) > MAX_EXACT_PATH_BYTES:
+        raise LoadError(
+            f"input larger than {MAX_EXACT_PATH_BYTES} bytes that only the exact reading path can "
+            "judge (a float, an escaped colon, a duplicate key, or KEEL_VERIFY_PURE): that path "
+            "holds the whole document in memory"
+        )
     artifact = load_bytes(data, max_depth=max_depth, exact=True)
     return artifact, run_chain_pass(artifact, factories or {}, max_depth=max_depth)
 

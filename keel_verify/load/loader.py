@@ -25,7 +25,12 @@ SCHEMA = "keel.voice.attestation.phase_a"
 #: schema_version -> artifact_version (SPEC A.2).
 SUPPORTED_VERSIONS = {1: "1.0.0", 3: "1.2.0"}
 
-MAX_INPUT_BYTES = 512 * 1024 * 1024
+#: What bounds memory: on the fast path the peak is about the input, plus a chunk of
+#: entries in flight, plus ~100 bytes per chain entry (raw slices); the exact path holds
+#: the whole document as Python objects (several times the input), so it has its own,
+#: lower limit.
+MAX_INPUT_BYTES = 4 * 1024**3
+MAX_EXACT_PATH_BYTES = 512 * 1024**2
 MAX_DEPTH = 128
 
 # A lone surrogate can only enter through a \uD800-\uDFFF escape (the bytes are valid
@@ -138,6 +143,8 @@ class Artifact:
     chain: ChainSource | None = None
     raw: bytes = b""  # the input, kept on the fast path for the duplicate-key proof
     raw_colons: int | None = None  # colons in the input; None on the exact path
+    # Proven while decoding: no member but the chain's entries leaves the RFC 8785 domain.
+    document_within_jcs: bool = False
 
     @property
     def is_hash_only(self) -> bool:
@@ -265,6 +272,7 @@ def detect(
     chain: ChainSource | None = None,
     raw: bytes = b"",
     raw_colons: int | None = None,
+    document_within_jcs: bool = False,
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (SPEC A.2)."""
     if not isinstance(value, dict):
@@ -291,6 +299,7 @@ def detect(
         chain=chain,
         raw=raw,
         raw_colons=raw_colons,
+        document_within_jcs=document_within_jcs,
     )
 
 
@@ -319,6 +328,10 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     errors = accel.decode_errors()
     document: dict[str, Any] = {}
     chain: ChainSource | None = None
+    # A member value is at depth 2: the typed decoder proves its depth and integers.
+    levels = min(accel.MAX_TYPED_NESTING, max_depth - 1)
+    typed = accel.nested_value_decoder(levels) if levels >= 0 else None
+    proven = typed is not None
     try:
         members = accel.decoder("members").decode(data)
         for key, raw in members.items():
@@ -328,16 +341,25 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
                     continue
                 except errors:
                     pass  # not an array: decoded as it is, and the checks say so
+            if typed is not None and proven:
+                try:
+                    document[key] = typed.decode(raw)
+                    proven = max(key, default="") <= "\uffff" and accel.keys_within_bmp(bytes(raw))
+                    continue
+                except errors:
+                    proven = False
             document[key] = accel.decoder("any").decode(raw)
     except errors:
         raise NeedsExactPath from None
-    _check_depth_and_strings(document, max_depth, False)
+    if not proven:
+        _check_depth_and_strings(document, max_depth, False)
     return detect(
         document,
         size=len(data),
         chain=chain,
         raw=data,
         raw_colons=data.count(b":"),
+        document_within_jcs=proven,
     )
 
 
