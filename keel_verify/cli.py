@@ -9,19 +9,18 @@ from collections.abc import Sequence
 import click
 
 from keel_verify.errors import KeelVerifyError, TrustConfigError
-from keel_verify.inputs import expand_inputs
-from keel_verify.results import combined_exit_code
-from keel_verify.runner import verify_all
+from keel_verify.gate import GateOptions, parse_output, run_gate
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
-from keel_verify.trust.sources import TrustSpec, build_policy, describe_policy
+from keel_verify.trust.sources import TrustSpec
 from keel_verify.version import __version__
 
 EPILOG = """\b
 Verdicts and exit codes:
   VERIFIED   0  no check failed and a trusted key (or, with --self-attested,
                 the artifact's own embedded key) signed it; warnings are listed
-  FAILED     1  a check failed (or, with --strict, a check warned)
+  FAILED     1  a check failed (or, with --strict, a check warned; or the
+                --policy was not met)
   ERROR      2  usage error, or the input is not a readable attestation
   UNTRUSTED  3  nothing failed, but no trust source vouches for the signer
 With several files each gets its own verdict; the exit code is 1 if any failed,
@@ -29,24 +28,33 @@ else 2 if any errored, else 3 if any is untrusted, else 0.
 
 \b
 FILE may be '-' (standard input) or a directory (every *.json below it, sorted).
-Verification only reads: it never writes anything but stdout and stderr.
+--files-from PATH (or - for standard input) adds one path per line.
+Formats: text (default), json (schemas/report-v2), jsonl (one schemas/row-v1
+row per file, streamed), junit, sarif (2.1.0), github (workflow annotations).
+--output FORMAT=PATH writes a format to a file in the same run (repeatable).
+Verification only reads: it writes nothing but stdout, stderr and --output files.
 """
 
 
 def _list_checks(ctx: click.Context) -> None:
     from keel_verify.checks import CHECK_CATALOGUE, CORE_CHECK_NAMES
+    from keel_verify.policy import POLICY_INFO
     from keel_verify.report.catalogue import catalogue_lines
 
-    for line in catalogue_lines(CHECK_CATALOGUE, CORE_CHECK_NAMES):
+    for line in catalogue_lines((*CHECK_CATALOGUE, POLICY_INFO), CORE_CHECK_NAMES):
         click.echo(line)
     ctx.exit(0)
+
+
+FORMAT_NAMES = ("text", "json", "jsonl", "junit", "sarif", "github")
 
 
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EPILOG,
 )
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, metavar="FILE...")
+@click.option("--files-from", metavar="PATH|-", help="Also verify the paths listed in PATH, one per line.")
 @click.option("--public-key", "public_keys", multiple=True, metavar="ed25519:BASE64",
               help="Trust this issuer key (repeatable).")
 @click.option("--trust-root", metavar="PATH",
@@ -63,7 +71,16 @@ def _list_checks(ctx: click.Context) -> None:
 @click.option("--self-attested", is_flag=True,
               help="Accept the key embedded in the artifact: proves internal consistency only.")
 @click.option("--strict", is_flag=True, help="Treat any warning as a failure.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout (schemas/report-v2).")
+@click.option("--policy", "policy_path", metavar="PATH",
+              help="Gate policy JSON file (schemas/policy-v1): required checks, anchored "
+                   "witness, allowed warnings, severities, maximum age, schema versions.")
+@click.option("--format", "output_format", type=click.Choice(FORMAT_NAMES), default=None,
+              help="What to print on stdout (default: text).")
+@click.option("--output", "outputs", multiple=True, metavar="FORMAT=PATH",
+              help="Also write FORMAT to PATH (repeatable), e.g. --output junit=results.xml.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Text output: only files that are not VERIFIED, and the totals line.")
 @click.option("--report", "report_path", metavar="PATH",
               help="Write the auditor's HTML report of the one FILE to PATH (self-contained).")
 @click.option("--report-dir", metavar="DIR",
@@ -76,6 +93,7 @@ def _list_checks(ctx: click.Context) -> None:
 @click.version_option(__version__, prog_name="keel-verify")
 def command(
     files: tuple[str, ...],
+    files_from: str | None,
     public_keys: tuple[str, ...],
     trust_root: str | None,
     tsa_roots: tuple[str, ...],
@@ -83,51 +101,39 @@ def command(
     trust_names: tuple[str, ...],
     self_attested: bool,
     strict: bool,
+    policy_path: str | None,
+    output_format: str | None,
+    outputs: tuple[str, ...],
     as_json: bool,
+    quiet: bool,
     report_path: str | None,
     report_dir: str | None,
     jobs: int | None,
 ) -> None:
     """Verify Keel voice-session attestation artifacts, offline."""
-    spec = TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict,
-                     environment_trust_root=environment_trust_root_path(),  # both apply
-                     tsa_certs=tsa_certs, trust_names=trust_names)
+    if not files and files_from is None:
+        raise click.UsageError("give at least one FILE, or --files-from")
+    if as_json and output_format not in (None, "json"):
+        raise click.UsageError(f"--json and --format {output_format} disagree")
+    options = GateOptions(
+        files=files,
+        spec=TrustSpec(public_keys, self_attested, trust_root, tsa_roots, strict,
+                       environment_trust_root=environment_trust_root_path(),  # both apply
+                       tsa_certs=tsa_certs, trust_names=trust_names),
+        files_from=files_from,
+        policy_path=policy_path,
+        stdout_format="json" if as_json else output_format or "text",
+        outputs=tuple(parse_output(text) for text in outputs),
+        quiet=quiet,
+        jobs=jobs or os.cpu_count() or 1,
+        report_path=report_path,
+        report_dir=report_dir,
+    )
     try:
-        policy = build_policy(spec)
+        code = run_gate(options, sys.stdout, sys.stderr)
     except TrustConfigError as error:
         raise click.UsageError(str(error)) from None
-    paths = expand_inputs(files)
-    if report_path is not None and len(paths) != 1:
-        raise click.UsageError(f"--report takes exactly one FILE ({len(paths)} given); "
-                               "use --report-dir DIR for several")
-    reports = list(verify_all(paths, spec, policy, jobs or os.cpu_count() or 1))
-    for report in reports:
-        if report.error is not None:  # also on stderr, so CI logs show it even with --json
-            click.echo(f"keel-verify: error: {report.path}: {report.error}", err=True)
-    if report_path is not None or report_dir is not None:
-        from keel_verify.report.html import write_html_outputs
-
-        write_html_outputs(reports, report_path, report_dir, describe_policy(spec, policy),
-                           _trust_options(spec))
-    if as_json:
-        from keel_verify.report.json_report import dumps, reports_to_document
-
-        click.echo(dumps(reports_to_document(reports, describe_policy(spec, policy))))
-    else:
-        from keel_verify.report.terminal import render
-
-        render(reports, sys.stdout)
-    sys.exit(combined_exit_code([report.verdict for report in reports]))
-
-
-def _trust_options(spec: TrustSpec) -> list[str]:
-    """The trust options that reproduce this run (for the HTML report's appendix)."""
-    options = [item for key in spec.public_keys for item in ("--public-key", key)]
-    if spec.trust_root is not None:
-        options += ["--trust-root", spec.trust_root]
-    options += [item for pem in spec.tsa_roots for item in ("--tsa-roots", pem)]
-    options += ["--self-attested"] * spec.self_attested + ["--strict"] * spec.strict
-    return options
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -108,6 +109,16 @@ class Indication(enum.Enum):
 
 
 @dataclass(frozen=True)
+class PolicyViolation:
+    """One requirement of a gate policy a file did not meet: a stable ``policy.*`` code
+    and one line saying what and where (``rule``: the policy path, e.g. ``all_of/1/require``)."""
+
+    code: str
+    reason: str
+    rule: str = ""
+
+
+@dataclass(frozen=True)
 class SignerSummary:
     """Who signed, named by what verified, and who (if anyone) vouches for that key.
 
@@ -165,6 +176,11 @@ class Report:
     session: SessionFacts | None = None  # what the session recorded (None on ERROR)
     # The reason codes that kept the verdict from VERIFIED (empty when VERIFIED or ERROR).
     failing_codes: tuple[str, ...] = ()
+    issued_at: datetime | None = None  # the signed issued_at (the issuer's claim)
+    witnessed_at: datetime | None = None  # genTime of a trusted, verified RFC 3161 witness
+    # The gate policy applied (keel_verify.policy), and what of it the file did not meet.
+    policy: str | None = None
+    policy_violations: tuple[PolicyViolation, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -182,6 +198,11 @@ class Report:
         if self.verdict is Verdict.UNTRUSTED:
             return "no trust source vouches for the signer"
         blocking = [c for c in self.checks if c.code in self.failing_codes]
+        if not blocking and self.policy_violations:
+            violation = self.policy_violations[0]
+            others = len(self.policy_violations) - 1
+            return f"{violation.code}: {violation.reason}" + (
+                f" (and {others} more policy violation(s))" if others else "")
         if not blocking:
             return f"verdict {self.verdict.value}"
         first = blocking[0]
@@ -214,7 +235,8 @@ def main_indication(report: Report) -> Indication:
 
 def _self_attested_only(report: Report) -> bool:
     signer = report.signer
-    return signer is None or not signer.trusted or signer.trust_source.startswith("self-attested")
+    return signer is None or not signer.trusted or signer.trust_basis == "self-attested" \
+        or signer.trust_source.startswith("self-attested")
 
 
 @dataclass
@@ -230,10 +252,14 @@ class Totals:
 
     def add(self, report: Report) -> None:
         self.files += 1
-        counts = {Verdict.VERIFIED: "verified", Verdict.FAILED: "failed",
-                  Verdict.ERROR: "error", Verdict.UNTRUSTED: "untrusted"}
-        name = counts[report.verdict]
-        setattr(self, name, getattr(self, name) + 1)
+        if report.verdict is Verdict.VERIFIED:
+            self.verified += 1
+        elif report.verdict is Verdict.FAILED:
+            self.failed += 1
+        elif report.verdict is Verdict.ERROR:
+            self.error += 1
+        else:
+            self.untrusted += 1
         if report.verdict not in self.verdicts:
             self.verdicts.append(report.verdict)
 

@@ -18,6 +18,8 @@ _REPOSITORY = Path(__file__).resolve().parent.parent / "schemas"
 ARTIFACT_SCHEMAS = {1: "attestation-v1.schema.json", 3: "attestation-v3.schema.json"}
 REPORT_SCHEMA = "report-v2.schema.json"
 TRUST_ROOT_SCHEMA = "trust-root-v1.schema.json"
+POLICY_SCHEMA = "policy-v1.schema.json"
+ROW_SCHEMA = "row-v1.schema.json"
 
 
 def schema_directory() -> Path:

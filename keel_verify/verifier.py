@@ -16,6 +16,7 @@ from keel_verify.checks.base import Check
 from keel_verify.context import CheckContext
 from keel_verify.errors import LoadError
 from keel_verify.facts.model import SessionFacts
+from keel_verify.load.access import parse_time
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
 from keel_verify.pipeline import decide, run_checks
@@ -91,6 +92,8 @@ def verify_bytes(
         not_proven=_not_proven(context.signatures, results),
         session=_session_facts(context),
         failing_codes=blocking,
+        issued_at=parse_time(document.get("issued_at")),
+        witnessed_at=context.authenticated_time,
     )
 
 

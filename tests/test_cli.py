@@ -237,5 +237,6 @@ def test_list_checks_names_every_check_with_what_it_establishes() -> None:
     result = run("--list-checks")
     assert result.returncode == 0
     lines = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
-    assert [line.split()[0] for line in lines] == [check.name for check in ALL_CHECKS]
-    assert lines[0].split()[1] == "reference" and lines[-1].split()[1] == "keel-verify"
+    assert [line.split()[0] for line in lines] == [check.name for check in ALL_CHECKS] + ["policy"]
+    assert lines[0].split()[1] == "reference" and lines[-2].split()[1] == "keel-verify"
+    assert lines[-1].split()[1] == "gate"  # the gate policy's own reason codes

@@ -4,6 +4,7 @@ one clear stderr line (no traceback, no partial file) for every bad input."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,10 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
     no_end.write_text(json.dumps(build_scenario_without_end()))
     not_key = tmp_path / "not_a_key.pem"
     not_key.write_text("hello")
+    old_db = tmp_path / "old.sqlite3"  # a database of an older keel-emit storage format
+    with sqlite3.connect(old_db) as connection:
+        connection.execute("CREATE TABLE sessions (session_id TEXT, state TEXT)")
+    connection.close()
     out = str(tmp_path / "out.json")
     return [
         (["replay", str(tmp_path / "missing.json"), "-o", out], "no such file"),
@@ -133,6 +138,8 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
         (["demo", "--issuer-key", str(not_key), "-o", out], "PEM"),
         (["demo"], "output"),
         (["serve", "--port", "0"], "API key"),
+        (["serve", "--port", "0", "--api-key", "   "], "printable ASCII"),
+        (["serve", "--port", "0", "--api-key", "k", "--db", str(old_db)], "storage format"),
         (["frobnicate"], "frobnicate"),
         (["demo", "-o", str(tmp_path / "no" / "such" / "dir.json")], "cannot write"),
     ]
@@ -153,7 +160,7 @@ def test_bad_inputs_one_line_no_partial_file(tmp_path: Path,
         assert_one_line_error(code, err, words)
         assert not (tmp_path / "out.json").exists(), argv
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "bad_call.json", "no_end.json", "not.json", "not_a_key.pem"]  # no temp files left
+        "bad_call.json", "no_end.json", "not.json", "not_a_key.pem", "old.sqlite3"]
 
 
 def test_console_script_reports_without_traceback(tmp_path: Path) -> None:
@@ -166,3 +173,50 @@ def test_console_script_reports_without_traceback(tmp_path: Path) -> None:
     assert result.stderr.strip() == ("keel-emit: error: scenario call 1: no session: start "
                                      "one first")
     assert not (tmp_path / "o.json").exists()
+
+
+def test_no_arguments_prints_the_help_and_version_works(capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    code, out, err = run([], capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage: keel-emit") and "serve" in out and len(out.splitlines()) > 5
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("keel-emit, version ")
+    result = subprocess.run([sys.executable, "-m", "keel_verify.emit.cli"], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0 and result.stdout.startswith("Usage: keel-emit")
+    assert "error" not in result.stderr
+
+
+def test_replay_schema_version_option_wins_over_the_start_body(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario, out = tmp_path / "scenario.json", tmp_path / "v1.json"
+    assert run(["scenario", "--schema-version", "3", "-o", str(scenario)], capsys)[0] == 0
+    assert json.loads(scenario.read_text())[0]["body"]["schema_version"] == 3
+    assert run(["replay", str(scenario), "--schema-version", "1", "-o", str(out)], capsys)[0] == 0
+    artifact = json.loads(out.read_text())
+    assert artifact["schema_version"] == 1 and "canonicalized_payload" in artifact["chain"][0]
+    assert out.read_bytes() == (SAMPLE / "voice_session_v1.json").read_bytes()
+
+
+@pytest.mark.loopback
+def test_demo_with_a_tsa_url_is_verified(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from keel_verify.emit import DEMO_TSA_SEED
+    from keel_verify.emit.tsa_authority import TestTimestampAuthority
+    from keel_verify.emit.tsa_http import serve_tsa
+
+    out = tmp_path / "a.json"
+    with serve_tsa(TestTimestampAuthority.from_seed(DEMO_TSA_SEED)) as tsa:  # real clock
+        code, _, err = run(["demo", "--tsa", tsa.url, "-o", str(out)], capsys)
+    assert (code, err) == (0, "")
+    artifact = json.loads(out.read_text())
+    assert artifact["timestamp_receipts"][0]["tsa"] == tsa.url
+    assert_verified(verify_path(out, sample_trust()), witnessed=True)
+
+
+def test_openapi_command_writes_the_shipped_document(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "openapi.json"
+    assert run(["openapi", "-o", str(out)], capsys)[0] == 0
+    assert out.read_bytes() == (SAMPLE.parent / "schemas" / "keel-emit-openapi.json").read_bytes()

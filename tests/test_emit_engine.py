@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash, hash_hex
+from keel_verify.crypto.canonical import GENESIS_HASH, canonical_bytes, canonical_hash, hash_hex
 from keel_verify.crypto.format import snapshot_hash_hex
 from keel_verify.crypto.rfc3161 import parse_token
 from keel_verify.emit import (
@@ -159,6 +159,20 @@ def test_chain_links_payloads_and_heads(schema_version: int) -> None:
     for (_, before), (after_previous, _) in itertools.pairwise(records):
         assert after_previous == before
     assert project["previous_content_hash"] == records[-1][1]
+
+
+@pytest.mark.parametrize("schema_version", [3, 1])
+def test_stored_entry_bytes_are_the_canonical_bytes(schema_version: int) -> None:
+    """The builder splices content_hash into the entry's bytes; a nested "created_at"
+    member (here in a v1 turn's metadata) must not fool it."""
+    engine = fresh_engine()
+    session_id = started(engine, schema_version=schema_version)
+    engine.turn(session_id, turn("t", metadata={"created_at": "x", "z": {"created_at": 1}}))
+    engine.events(session_id, batch("b", atom("a", payload={"text": '","created_at":"'})))
+    stored = engine.store.entry_bytes(session_id)
+    assert len(stored) == 3  # start, turn, atom
+    for data in stored:
+        assert data == canonical_bytes(json.loads(data))
 
 
 def test_receipt_covers_the_project_chain_head() -> None:

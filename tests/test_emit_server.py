@@ -26,7 +26,7 @@ from keel_verify.emit import (
 )
 from keel_verify.emit.demo import demo_signer, run_scenario_with
 from keel_verify.emit.server import EmitHTTPServer
-from keel_verify.emit.sidecar import HttpTransport, SidecarClient
+from keel_verify.emit.sidecar import ROUTES, HttpTransport, SidecarClient
 from keel_verify.emit.timestamping import Timestamper
 from keel_verify.emit.tsa_authority import TestTimestampAuthority
 from keel_verify.emit.tsa_http import serve_tsa
@@ -36,14 +36,6 @@ from tests.test_emit_support import assert_verified, demo_trust, schema_errors, 
 pytestmark = pytest.mark.loopback
 
 API_KEY = "test-api-key-not-a-secret"
-ROUTES = {
-    "start": "/v1/sessions",
-    "events": "/v1/voice/sessions/{id}/events",
-    "turns": "/v1/sessions/{id}/turns",
-    "action_permits": "/v1/sessions/{id}/action-permits",
-    "interruption_events": "/v1/sessions/{id}/interruption-events",
-    "end": "/v1/sessions/{id}/end",
-}
 
 
 class Client:
@@ -193,6 +185,14 @@ def test_errors_are_json_with_proper_status(running: Running) -> None:
         ("POST", "/v1/sessions", json.dumps({**demo_scenario()[0]["body"],
                                              "risk_budget_total_micros": 1}).encode(), 409,
          "idempotency key"),
+        ("POST", f"/v1/sessions/{session_id}/turns", b'{"input_tokens": 1, "x": "\\ud800"}', 400,
+         "surrogate"),
+        ("POST", f"/v1/sessions/{session_id}/turns", b"[" * 100_000 + b"]" * 100_000, 400,
+         "nesting"),
+        ("POST", f"/v1/sessions/{session_id}/turns", b"\xff{}", 400, "UTF-8"),
+        ("POST", f"/v1/sessions/{session_id}/turns",
+         b'{"input_tokens":1,"output_tokens":1,"metadata":' + b'{"a":' * 40 + b"1"
+         + b"}" * 41, 422, "deeper than 16"),
         ("GET", "/v1/sessions/sess_nope", None, 404, "unknown session"),
         ("GET", f"/v1/sessions/{session_id}/attestation", None, 409, "still active"),
     ]
@@ -245,3 +245,14 @@ def test_unreachable_http_tsa_degrades(tmp_path: Path) -> None:
     assert artifact["tsa_status"] == "degraded_no_receipt"
     assert artifact["rfc3161_timestamp_attempts"][0]["status"] == "failed"
     assert_verified(verify(artifact, demo_trust(tmp_path)), witnessed=False)
+
+
+def test_answers_are_compact_unless_pretty_is_asked(running: Running) -> None:
+    client = running.client
+    session_id = client.ok("start", demo_scenario()[0]["body"])["session_id"]
+    status, _, compact = client.raw("POST", f"/v1/sessions/{session_id}/end", b"{}")
+    assert status == 200 and b"\n" not in compact.strip() and b'": ' not in compact
+    status, _, pretty = client.raw("GET", f"/v1/sessions/{session_id}/attestation?pretty=1",
+                                   None)
+    assert status == 200 and pretty.startswith(b'{\n  "')
+    assert json.loads(pretty) == json.loads(compact)["attestation_artifact"]

@@ -26,7 +26,8 @@ from keel_verify.emit.signing import raw_public_key
 from keel_verify.emit.tsa_authority import TestTimestampAuthority
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.pipeline import run_check
-from keel_verify.results import Indication, Report, Verdict, main_indication
+from keel_verify.policy import POLICY_INFO
+from keel_verify.results import Indication, ReasonCode, Report, Verdict, main_indication
 from keel_verify.schemas import REPORT_SCHEMA, load_schema
 from tests.helpers import DATA, PUBLIC_V1, PUBLIC_V3, PUBLIC_V3_KEY, resign, to_bytes
 
@@ -41,8 +42,13 @@ def _golden() -> list[tuple[str, str]]:
     return [(code, outcome) for code, outcome in (line.split() for line in lines if not line.startswith("#"))]
 
 
+def _published() -> tuple[ReasonCode, ...]:
+    """Every code a report can carry: the checks' and the gate policy's."""
+    return (*reason_codes(), *POLICY_INFO.codes)
+
+
 def test_codes_are_stable_against_the_published_list() -> None:
-    listed = [(code.code, code.outcome.value) for code in reason_codes()]
+    listed = [(code.code, code.outcome.value) for code in _published()]
     published = _golden()
     gone = [entry for entry in published if entry not in listed]
     assert not gone, f"published reason codes renamed, removed or given another outcome: {gone}"
@@ -52,7 +58,7 @@ def test_codes_are_stable_against_the_published_list() -> None:
 
 
 def test_every_code_is_named_for_its_check_in_snake_case() -> None:
-    for info in CHECK_CATALOGUE:
+    for info in (*CHECK_CATALOGUE, POLICY_INFO):
         for code in info.codes:
             check, _, suffix = code.code.partition(".")
             assert check == info.name and suffix.replace("_", "").isalnum() and suffix.islower()
@@ -61,7 +67,7 @@ def test_every_code_is_named_for_its_check_in_snake_case() -> None:
 
 def test_the_report_schema_enumerates_every_code() -> None:
     schema = load_schema(REPORT_SCHEMA)
-    assert schema["$defs"]["reason_code"]["enum"] == [code.code for code in reason_codes()]
+    assert schema["$defs"]["reason_code"]["enum"] == [code.code for code in _published()]
 
 
 def test_list_checks_prints_every_code_with_its_outcome() -> None:
@@ -70,7 +76,7 @@ def test_list_checks_prints_every_code_with_its_outcome() -> None:
         check=True,
     ).stdout
     rows = {tuple(line.split()[:2]) for line in shown.splitlines() if line.startswith("  ")}
-    assert rows == {(code.code, code.outcome.value) for code in reason_codes()}
+    assert rows == {(code.code, code.outcome.value) for code in _published()}
 
 
 def _literal_codes(module: Path) -> set[str]:

@@ -125,11 +125,6 @@ def split_around(document: dict[str, Any], member: str) -> tuple[bytes, bytes]:
     return head, tail
 
 
-def chain_array(entry_bytes: list[bytes]) -> bytes:
-    """The canonical bytes of the ``chain`` array, from its entries' canonical bytes."""
-    return b"[" + b",".join(entry_bytes) + b"]"
-
-
 def build_artifact(
     session: SessionState,
     chain: bytes,
@@ -140,7 +135,8 @@ def build_artifact(
     issuer_key: Ed25519PrivateKey,
     key_id: str | None = None,
 ) -> ArtifactEnvelope:
-    """The signed artifact of an ended session, around ``chain`` (:func:`chain_array`).
+    """The signed artifact of an ended session, around ``chain`` (the chain array's
+    canonical bytes, :func:`keel_verify.emit.store.chain_array`).
 
     The artifact is never built as one JSON tree: its canonical bytes are the envelope's
     around the entries' stored canonical bytes, and the issuer signs those bytes."""

@@ -19,6 +19,7 @@ that every artifact built from them canonicalises the same way under RFC 8785.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Annotated, Any, Literal, TypeVar, Union
 
@@ -27,12 +28,13 @@ from msgspec import Meta, Struct
 
 from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, canonical_bytes, jcs_divergences
 from keel_verify.crypto.ed25519 import Ed25519KeyError, decode_public_key
-from keel_verify.emit.errors import PAYLOAD_TOO_LARGE, UNPROCESSABLE, EmitError
+from keel_verify.emit.errors import BAD_REQUEST, PAYLOAD_TOO_LARGE, UNPROCESSABLE, EmitError
 
 MAX_BATCH_ATOMS = 100
 MAX_OBJECT_BYTES = 16 * 1024  # a free-form object, canonicalised
 MAX_ATTRIBUTES_BYTES = 4 * 1024  # an atom payload's provider attributes
 MAX_EPOCH_NS = 2**63 - 1  # epoch nanoseconds until the year 2262
+MAX_FREE_FORM_DEPTH = 16  # nesting inside a free-form object
 SESSION_OPERATION = "realtime.session"
 AI_GENERATE = "ai.generate"
 MPP_PAYMENT = "mpp.payment"
@@ -61,13 +63,27 @@ SignatureAlgorithm = Literal["ed25519", "sidecar-session-cert", "ml-dsa-65"]
 JsonObject = dict[str, Any]
 
 def _portable(value: Any, where: str, limit: int = MAX_OBJECT_BYTES) -> None:
-    """Free-form JSON inside the JCS domain and under ``limit`` canonical bytes."""
+    """Free-form JSON inside the JCS domain, at most :data:`MAX_FREE_FORM_DEPTH` deep and
+    under ``limit`` canonical bytes."""
+    _check_depth(value, where)
     for pointer, what in jcs_divergences(value):
         raise ValueError(f"{where}{pointer}: {what} is not allowed (keeps the artifact "
                          "JCS-portable)")
     size = len(canonical_bytes(value))
     if size > limit:
         raise ValueError(f"{where} is {size} bytes canonicalised; the limit is {limit}")
+
+
+def _check_depth(value: Any, where: str) -> None:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_FREE_FORM_DEPTH:
+            raise ValueError(f"{where} nests deeper than {MAX_FREE_FORM_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
 
 
 def sidecar_key_bytes(encoded: str) -> bytes:
@@ -568,6 +584,60 @@ def _reword(message: str) -> str:
     for pattern, replacement in _FIELD_WORDS:
         message = pattern.sub(replacement, message)
     return message
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
+    return result
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse(data: bytes, *, max_depth: int = 32) -> Any:
+    """A request body's JSON value, parsed strictly: UTF-8 only, no duplicate member, no
+    NaN or Infinity. Raises :class:`EmitError` 400.
+
+    The common case takes the standard library's C parser with a duplicate-member hook;
+    bodies with surrogate escapes go through the verifier's own strict loader, which also
+    refuses lone surrogates. Depth needs no walk here: declared members have a fixed
+    depth, free-form objects are limited where they are declared, and anything deeper
+    than the parser's recursion limit is refused by the parser."""
+    from keel_verify.errors import LoadError
+    from keel_verify.load.loader import parse_json
+
+    try:
+        if _SURROGATE_ESCAPE.search(data) or data.startswith(b"\xef\xbb\xbf"):
+            return parse_json(data, max_depth=max_depth)
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_members,
+                          parse_constant=_no_constant)
+    except LoadError as error:
+        message = str(error)
+    except _Duplicate as duplicate:
+        message = f"duplicate object key {json.dumps(str(duplicate))}"
+    except UnicodeDecodeError as error:
+        message = f"invalid UTF-8 at byte {error.start}"
+    except json.JSONDecodeError as error:
+        message = f"invalid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+    except RecursionError:
+        message = "nesting too deep"
+    except ValueError as error:  # NaN / Infinity, an integer beyond CPython's digit limit
+        message = str(error).splitlines()[0]
+    raise EmitError(BAD_REQUEST, f"body is not acceptable JSON: {message}")
 
 
 def decode(value: Any, body_type: type[B]) -> B:

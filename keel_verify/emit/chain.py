@@ -15,6 +15,7 @@ session entry's hash, since the entry carries the record's hash.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from hashlib import sha256
 from typing import Any
 
 import msgspec
@@ -32,7 +33,8 @@ canonical_bytes = msgspec.json.Encoder(order="sorted").encode
 
 
 def canonical_hash(value: Any) -> str:
-    return tagged_sha256(canonical_bytes(value))
+    """``H(C(value))``: ``"sha256:"`` and the hex SHA-256 of the canonical bytes."""
+    return "sha256:" + sha256(canonical_bytes(value)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ class ChainBuilder:
     def __init__(self, session: SessionState, project: ProjectState, *, created_at: str,
                  request_id: str, ids: IdGenerator) -> None:
         self.session = session
-        self.project = project
+        self._project = project
+        self._project_head: tuple[int, str, str, str | None, str | None] | None = None
         self.created_at = created_at
         self.request_id = request_id
         self.ids = ids
@@ -76,24 +79,36 @@ class ChainBuilder:
         self._head_hash = session.head_hash or GENESIS_HASH
         self._head_sequence = session.head_sequence
 
+    @property
+    def project(self) -> ProjectState:
+        """The project chain's state after the appended records."""
+        if self._project_head is not None:
+            sequence, head, previous, event_id, event_type = self._project_head
+            self._project = replace(self._project, sequence=sequence, head_hash=head,
+                                    previous_hash=previous, head_event_id=event_id,
+                                    head_event_type=event_type)
+            self._project_head = None
+        return self._project
+
     def _project_record(self, event_id: str, event_type: str, payload_hash: str) -> ProjectRecord:
-        project = self.project
-        sequence = project.sequence + 1
+        if self._project_head is None:
+            sequence, previous = self._project.sequence, self._project.head_hash
+        else:
+            sequence, previous = self._project_head[0], self._project_head[1]
+        sequence += 1
         record = {
             "canonicalized_payload_hash": payload_hash,
-            "chain_scope": project.chain_scope,
+            "chain_scope": self._project.chain_scope,
             "event_id": event_id,
             "event_type": event_type,
             "occurred_at": self.created_at,
-            "previous_content_hash": project.head_hash,
+            "previous_content_hash": previous,
             "sequence": sequence,
             "session_id": self.session.session_id,
         }
         content_hash = canonical_hash(record)
-        self.project = replace(project, sequence=sequence, head_hash=content_hash,
-                               previous_hash=project.head_hash, head_event_id=event_id,
-                               head_event_type=event_type)
-        return ProjectRecord(event_id, event_type, sequence, content_hash, project.head_hash)
+        self._project_head = (sequence, content_hash, previous, event_id, event_type)
+        return ProjectRecord(event_id, event_type, sequence, content_hash, previous)
 
     def append(self, spec: EventSpec, payload: dict[str, Any]) -> dict[str, Any]:
         """A session event: a project record plus a session chain entry. Returns the entry."""
@@ -132,9 +147,17 @@ class ChainBuilder:
             entry["canonicalized_payload"] = payload
         else:
             entry["payload_materialization"] = "hash_only"
-        entry["content_hash"] = canonical_hash(entry)  # over the entry without content_hash
+        unsigned = canonical_bytes(entry)
+        content_hash = "sha256:" + sha256(unsigned).hexdigest()  # over the entry without it
+        entry["content_hash"] = content_hash
         self.entries.append(entry)
-        self.entry_bytes.append(canonical_bytes(entry))
+        # The canonical bytes with content_hash, without encoding the entry again: the
+        # member sorts just before "created_at", whose member is the last occurrence of
+        # these bytes (only string and number members follow it, and a quote inside a
+        # string is escaped).
+        cut = unsigned.rindex(b',"created_at":')
+        self.entry_bytes.append(b"".join((unsigned[:cut], b',"content_hash":"',
+                                          content_hash.encode("ascii"), b'"', unsigned[cut:])))
         self._event_count += 1
         self._head_hash = entry["content_hash"]
         self._head_sequence = record.sequence

@@ -1,7 +1,7 @@
 """``keel-emit``: produce real, verifiable voice-session attestations.
 
-Commands: ``demo``, ``replay``, ``scenario``, ``serve``, ``openapi``, ``tsa serve``,
-``keygen``, ``trust-root``.
+Commands: ``demo``, ``replay``, ``ingest``, ``scenario``, ``serve``, ``openapi``,
+``tsa serve``, ``keygen``, ``trust-root``.
 Every bad input ends with one line on standard error and a non-zero exit status, never
 a traceback. Output files are written to a temporary file and renamed into place, so a
 failed run never leaves a partial file.
@@ -336,6 +336,47 @@ def trust_root(issuer_key: Path | None, tsa_seed: str, no_tsa_root: bool, output
         test_keys=issuer_key is None or tsa_seed.encode("utf-8") == DEMO_TSA_SEED,
     )
     _write(output, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode())
+
+
+@cli.command()
+@click.option("--provider", required=True,
+              type=click.Choice(["openai-realtime", "twilio", "chronapilot"]),
+              help="Whose events the recording holds.")
+@click.argument("recording", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@_schema_option
+@_tsa_option
+@_no_tsa_option
+@_key_option
+@click.option("--sidecar-key", type=click.Path(path_type=Path, dir_okay=False),
+              help="Ed25519 key (PEM) that signs every atom, as the event sidecar.")
+@click.option("--project", default="proj_ingest", show_default=True, help="Keel project id.")
+@click.option("--endpoint", metavar="URL",
+              help="Post the session to this Keel-compatible API instead of running it in "
+                   "process (the issuer key and TSA are then the service's).")
+@click.option("--api-key", envvar="KEEL_API_KEY", show_envvar=True,
+              help="Bearer key for --endpoint.")
+@click.option("--ledger", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              help="Also write what became of every recording line (JSON).")
+@_output_option
+def ingest(provider: str, recording: Path, schema_version: str, tsa: str, no_tsa: bool,
+           issuer_key: Path | None, sidecar_key: Path | None, project: str,
+           endpoint: str | None, api_key: str | None, ledger: Path | None,
+           output: Path) -> None:
+    """Turn a provider's recorded session (JSON Lines, see docs/adapters.md) into Keel
+    atoms, turns and tool calls, record it (in process, or at --endpoint) and write the
+    attestation."""
+    from keel_verify.adapters.ingest import ingest_recording
+
+    if endpoint is not None and not (api_key or "").strip():
+        raise click.UsageError("--endpoint needs --api-key (or $KEEL_API_KEY)")
+    artifact, ledger_json = ingest_recording(
+        provider, str(recording), schema_version=int(schema_version),
+        timestamper=_timestamper(_tsa_choice(tsa, no_tsa)), issuer_key=_issuer_key(issuer_key),
+        sidecar_key=None if sidecar_key is None else load_private_key(sidecar_key),
+        project_id=project, endpoint=endpoint, api_key=api_key)
+    if ledger is not None:
+        _write(ledger, ledger_json)
+    _write(output, dump_artifact(artifact))
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:

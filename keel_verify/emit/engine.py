@@ -22,15 +22,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keel_verify.crypto.canonical import canonical_hash as request_hash_of
 from keel_verify.emit import atom_signing
 from keel_verify.emit import bodies as b
-from keel_verify.emit.artifact import build_artifact, chain_array, split_around, witness
+from keel_verify.emit.artifact import build_artifact, split_around, witness
 from keel_verify.emit.chain import (
     ChainBuilder,
     EventSpec,
@@ -56,8 +56,15 @@ from keel_verify.emit.state import (
     SessionState,
     StoredCall,
 )
-from keel_verify.emit.store import Store, artifact_parts
+from keel_verify.emit.store import Store, artifact_parts, chain_array
 from keel_verify.emit.timestamping import NoTimestamper, Timestamper
+
+
+def request_hash_of(body: Any) -> str:
+    """The fingerprint of a request body (canonical bytes: same JSON value, same hash).
+    Only bodies that decoded into their declared type get here, so no float is in them."""
+    return canonical_hash({} if body is None else body)
+
 
 CALLS = ("start", "events", "turns", "action_permits", "interruption_events", "end")
 
@@ -171,8 +178,8 @@ class Engine:
         ))
 
     def _signature_records(self, signatures: list[b.SidecarSignature],
-                           signed_object: dict[str, Any], session: SessionState,
-                           where: str) -> list[dict[str, Any]]:
+                           signed_object: Callable[[], dict[str, Any]],
+                           session: SessionState, where: str) -> list[dict[str, Any]]:
         """What the chain records of sidecar signatures. An ``ed25519`` signature by a key
         registered at start is verified (a bad one refuses the call, 422); any other is
         recorded as unverified, with the hash of its text."""
@@ -182,7 +189,8 @@ class Engine:
             public = session.sidecar_keys.get(signature.key_id)
             if signature.algorithm == "ed25519" and public is not None:
                 message = atom_signing.signed_message(
-                    signed_object, session_id=session.session_id, signed_at=signature.signed_at)
+                    signed_object(), session_id=session.session_id,
+                    signed_at=signature.signed_at)
                 if not atom_signing.verifies(bytes.fromhex(public), signature.signature, message):
                     raise EmitError(UNPROCESSABLE, f"{where}.signatures[{index}] does not verify "
                                     f"with the registered key {signature.key_id!r}")
@@ -276,7 +284,7 @@ class Engine:
         session_id = session.session_id
         known = self.store.known_atoms(session_id, (a.idempotency_key for a in batch.events))
         prepared = [(atom, _atom_event(atom, self._signature_records(
-                        atom.signatures, b.to_json(atom), session, f"events[{index}]")))
+                        atom.signatures, partial(b.to_json, atom), session, f"events[{index}]")))
                     for index, atom in enumerate(batch.events)]
         builder = self._builder(session, self.clock.now())
         recorded = []
@@ -461,7 +469,8 @@ class Engine:
             raise EmitError(UNPROCESSABLE, f"interrupted_turn_index {index}: the "
                             f"session has had {session.counters.turn_count} turn(s)")
         signed_object = b.to_json(request)
-        signatures = self._signature_records(request.signatures, signed_object, session, "body")
+        signatures = self._signature_records(request.signatures, lambda: signed_object, session,
+                                             "body")
         payload = {k: v for k, v in signed_object.items() if k != "signatures"}
         if request.captured_at_ns is not None:
             payload["captured_at_ns"] = b.epoch_ns_text(request.captured_at_ns)
@@ -491,11 +500,13 @@ class Engine:
 
     def end_parts(self, session_id: str, body: Any) -> list[bytes]:
         """The end answer's compact JSON (canonical bytes), in pieces to write in order."""
-        session, envelope = self._ended(session_id, body)
+        session, envelope, chain = self._ended(session_id, body)
         head, tail = split_around(_end_answer(session), "attestation_artifact")
-        return [head, *artifact_parts(envelope, self.store.entry_bytes(session_id)), tail]
+        return [head, *artifact_parts(envelope, chain), tail]
 
-    def _ended(self, session_id: str, body: Any) -> tuple[SessionState, ArtifactEnvelope]:
+    def _ended(self, session_id: str, body: Any
+               ) -> tuple[SessionState, ArtifactEnvelope, bytes]:
+        """The ended session, its artifact's envelope and its chain array's bytes."""
         request = b.decode(body, b.EndBody)
         request_hash = request_hash_of({} if body is None else body)
         with self._lock:  # the quick half: record the end in the chains
@@ -506,10 +517,11 @@ class Engine:
                 raise EmitError(CONFLICT, f"session {session_id} has already {session.status} "
                                           "(a retried end must repeat the same body)")
         # The slow half, outside the lock: the entries of an ended session never change.
+        chain = chain_array(self.store.entry_bytes(session_id))
         envelope = self.store.get_artifact(session_id)
         if envelope is None:
-            envelope = self._attest(session)
-        return session, envelope
+            envelope = self._attest(session, chain)
+        return session, envelope, chain
 
     def _record_end(self, session: SessionState, request: b.EndBody, request_hash: str
                     ) -> SessionState:
@@ -531,15 +543,14 @@ class Engine:
         self._commit(builder, session)
         return session
 
-    def _attest(self, session: SessionState) -> ArtifactEnvelope:
+    def _attest(self, session: SessionState, chain: bytes) -> ArtifactEnvelope:
         """Timestamp the project chain head the end recorded, sign, store once. If two
         retries race, the first stored artifact is everyone's answer."""
         assert session.project_head is not None and session.ended_at is not None
         witnessed = witness(self.timestamper, session.project_head,
                             parse_time(session.ended_at), session.ended_at)
         envelope = build_artifact(
-            session, chain_array(self.store.entry_bytes(session.session_id)),
-            session.project_head, witnessed, issued_at=session.ended_at,
+            session, chain, session.project_head, witnessed, issued_at=session.ended_at,
             issuer_key=self.issuer_key,
             key_id=self.config.key_id or fingerprint_key_id(self.issuer_key))
         self.store.apply(Commit(artifact=(session.session_id, envelope)))
@@ -584,7 +595,7 @@ class Engine:
             why = ("is still active" if session.status == "active" else
                    "has no artifact yet; repeat its end call (same body) to finish it")
             raise EmitError(CONFLICT, f"session {session_id} {why}")
-        return artifact_parts(envelope, self.store.entry_bytes(session_id))
+        return artifact_parts(envelope, chain_array(self.store.entry_bytes(session_id)))
 
     def attestation(self, session_id: str) -> dict[str, Any]:
         artifact: dict[str, Any] = msgspec.json.decode(b"".join(

@@ -35,7 +35,11 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import msgspec
+
+from keel_verify.emit.bodies import parse
 from keel_verify.emit.engine import Engine
 from keel_verify.emit.errors import (
     BAD_REQUEST,
@@ -45,8 +49,6 @@ from keel_verify.emit.errors import (
     EmitError,
 )
 from keel_verify.emit.openapi import document_bytes
-from keel_verify.errors import LoadError
-from keel_verify.load.loader import parse_json
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # 100 atoms with long transcript spans fit
 MAX_BODY_DEPTH = 32
@@ -155,8 +157,17 @@ class EmitHTTPServer(HTTPServer):
         return thread
 
 
-def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+_json_bytes = msgspec.json.Encoder().encode  # compact UTF-8 JSON (answers hold no floats)
+
+
+def _pretty_asked(path: str) -> bool:
+    query = parse_qs(urlsplit(path).query)
+    return query.get("pretty", [""])[-1].lower() in ("1", "true", "yes")
+
+
+def _pretty(data: bytes) -> bytes:
+    """Indented JSON (2 spaces, members in their order, non-ASCII as itself)."""
+    return (json.dumps(json.loads(data), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def _refuse_busy(connection: socket.socket) -> None:
@@ -268,10 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = b"".join(chunks)
         if not data.strip():
             return {}
-        try:
-            return parse_json(data, max_depth=MAX_BODY_DEPTH)
-        except LoadError as error:
-            raise EmitError(BAD_REQUEST, f"body is not acceptable JSON: {error}") from None
+        return parse(data, max_depth=MAX_BODY_DEPTH)
 
     def _admit(self) -> tuple[str, str | None]:
         """Route and key: an unknown route 404, a wrong method 405, no key 401."""
@@ -307,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             name, session_id = self._admit()
             parts = self._operation(name, session_id)
+            if _pretty_asked(self.path):  # compact on the wire unless asked
+                parts = [_pretty(b"".join(parts))]
         except EmitError as error:
             self._fail(error)
             return

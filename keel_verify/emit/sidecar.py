@@ -167,6 +167,28 @@ def atom(atom_type: str, idempotency_key: str, captured_at_ns: int | str,
     return built
 
 
+def start_body(project_id: str, idempotency_key: str, *, user_id: str, request_id: str,
+               provider: str = "openai", model: str = "gpt-4o-realtime-preview",
+               execution_mode: str = "realtime", metadata: dict[str, Any] | None = None,
+               risk_budget_total_micros: int | None = None) -> dict[str, Any]:
+    """A ``POST /v1/sessions`` body in the public shape (the session-start permit)."""
+    body: dict[str, Any] = {
+        "permit": {
+            "project_id": project_id,
+            "idempotency_key": idempotency_key,
+            "subject": {"type": "user", "id": user_id},
+            "action": {"name": "realtime.session"},
+            "resource": {"type": "request", "id": request_id, "attributes": {
+                "provider": provider, "model": model, "operation": "realtime.session",
+                "execution_mode": execution_mode}},
+        },
+        "metadata": metadata or {},
+    }
+    if risk_budget_total_micros is not None:
+        body["risk_budget_total_micros"] = risk_budget_total_micros
+    return body
+
+
 def signed_at_of(captured_at_ns: int | str) -> str:
     """The default ``signed_at``: the capture time, whole seconds (deterministic)."""
     return format_time(datetime.fromtimestamp(int(captured_at_ns) // 1_000_000_000, UTC))

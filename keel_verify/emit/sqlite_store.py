@@ -8,8 +8,8 @@ disk, at a cost in throughput).
 
 Storage is once per fact: each chain entry as its canonical bytes (a BLOB), an artifact
 as the canonical bytes around its chain (``artifacts``), sessions and projects as JSON.
-JSON is written with ``ensure_ascii=False`` and read back exactly (the emitter stores no
-floats), so a session resumed after a restart hashes identically.
+JSON is written as UTF-8 (msgspec) and read back exactly (the emitter stores no floats),
+so a session resumed after a restart hashes identically.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from keel_verify.emit.state import ArtifactEnvelope, Commit, ProjectState, SessionState, StoredCall
 
@@ -57,8 +59,7 @@ class StoreFormatError(Exception):
     """The file is a database of another keel-emit storage format."""
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_dump = msgspec.json.Encoder().encode  # compact UTF-8 JSON; the emitter stores no floats
 
 
 class SQLiteStore:
@@ -131,10 +132,10 @@ class SQLiteStore:
             try:
                 connection.executemany(
                     "INSERT OR REPLACE INTO sessions VALUES (?, ?)",
-                    [(s.session_id, _dump(s.to_json())) for s in commit.sessions])
+                    [(s.session_id, _dump(s)) for s in commit.sessions])
                 connection.executemany(
                     "INSERT OR REPLACE INTO projects VALUES (?, ?)",
-                    [(p.project_id, _dump(p.to_json())) for p in commit.projects])
+                    [(p.project_id, _dump(p)) for p in commit.projects])
                 connection.executemany(
                     "INSERT INTO entries (session_id, entry) VALUES (?, ?)",
                     list(commit.entries))

@@ -9,9 +9,10 @@ SQLite store can persist it and a restarted server can pick a session up again.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 #: Previous hash of a project chain's first record (the public samples' convention).
 PROJECT_GENESIS_HASH = "sha256:" + "0" * 64
@@ -33,7 +34,8 @@ class ProjectState:
         return f"project:{self.project_id}"
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProjectState:
@@ -108,9 +110,7 @@ class SessionState:
         return self.risk_budget_total_micros - self.risk_budget_used_micros
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["child_permits"] = list(self.child_permits)
-        data["used_spend_authorities"] = list(self.used_spend_authorities)
+        data: dict[str, Any] = msgspec.to_builtins(self)  # tuples become lists
         return data
 
     @classmethod

@@ -53,9 +53,15 @@ def entries(store: Store, session_id: str) -> list[dict[str, Any]]:
     return [json.loads(data) for data in store.entry_bytes(session_id)]
 
 
-def artifact_parts(envelope: ArtifactEnvelope, entry_bytes: list[bytes]) -> list[bytes]:
-    """The artifact's canonical bytes, in pieces (write them in order, or join them)."""
-    return [envelope.head, b"[", b",".join(entry_bytes), b"]", envelope.tail]
+def artifact_parts(envelope: ArtifactEnvelope, chain: bytes) -> list[bytes]:
+    """The artifact's canonical bytes, in pieces (write them in order, or join them);
+    ``chain`` is the chain array's canonical bytes (:func:`chain_array`)."""
+    return [envelope.head, chain, envelope.tail]
+
+
+def chain_array(entry_bytes: list[bytes]) -> bytes:
+    """The canonical bytes of the ``chain`` array, from its entries' canonical bytes."""
+    return b"[" + b",".join(entry_bytes) + b"]"
 
 
 class MemoryStore:

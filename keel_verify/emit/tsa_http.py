@@ -10,15 +10,17 @@ TEST ONLY key.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import secrets
+import socket
 import threading
-import urllib.error
-import urllib.request
+import time
 from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from keel_verify.crypto.rfc3161 import (
     GRANTED_STATUSES,
@@ -53,40 +55,31 @@ def request_timestamp(
 ) -> bytes:
     """Ask the TSA at ``url`` to time-stamp ``digest``; return the DER TimeStampResp.
 
-    The request asks for the TSA certificate (certReq) and carries a nonce (random
-    unless given). The reply must be granted, and its token must carry this digest and
-    nonce; :func:`keel_verify.crypto.rfc3161.parse_token` then yields ``token_der``, which is
-    what an artifact stores. Raises :class:`TsaHttpError`.
+    ``timeout`` is an overall deadline in seconds, for connecting, sending and receiving
+    the whole answer: a TSA that trickles its answer is cut off when it passes. The
+    request asks for the TSA certificate (certReq) and carries a nonce (random unless
+    given). The reply must be granted, and its token must carry this digest and nonce;
+    :func:`keel_verify.crypto.rfc3161.parse_token` then yields ``token_der``, which is what
+    an artifact stores. Raises :class:`TsaHttpError` for every failure, a malformed HTTP
+    answer (bad status line, broken chunked body) included.
     """
-    if urlsplit(url).scheme not in ("http", "https"):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TsaHttpError(f"TSA URL must be http:// or https://, got {url!r:.80}")
     if nonce is None:
         nonce = secrets.randbits(63)
     query = build_request(digest, hash_algorithm=hash_algorithm, nonce=nonce, cert_req=True)
-    request = urllib.request.Request(
-        url,
-        data=query,
-        method="POST",
-        headers={"Content-Type": TIMESTAMP_QUERY, "Accept": TIMESTAMP_REPLY},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
-            media_type = _media_type(reply.headers.get("Content-Type"))
-            body: bytes = reply.read(MAX_RESPONSE_BYTES + 1)
-    except urllib.error.HTTPError as error:
-        raise TsaHttpError(f"TSA answered HTTP {error.code} {error.reason}") from None
-    except urllib.error.URLError as error:
-        raise TsaHttpError(f"cannot reach the TSA: {error.reason}") from None
-    except (TimeoutError, OSError) as error:
-        raise TsaHttpError(f"cannot reach the TSA: {error}") from None
+    status, media_type, body = _post_with_deadline(parts, query, timeout)
+    if status != 200:
+        raise TsaHttpError(f"TSA answered HTTP {status}")
     if media_type != TIMESTAMP_REPLY:
         raise TsaHttpError(f"TSA replied with {media_type or 'no content type'}, not {TIMESTAMP_REPLY}")
     if len(body) > MAX_RESPONSE_BYTES:
         raise TsaHttpError(f"TSA reply larger than {MAX_RESPONSE_BYTES} bytes")
     try:
-        status, text = response_status(body)
-        if status not in GRANTED_STATUSES:
-            raise TsaHttpError(f"TSA refused: status {status}" + (f" ({text})" if text else ""))
+        status_text, text = response_status(body)
+        if status_text not in GRANTED_STATUSES:
+            raise TsaHttpError(f"TSA refused: status {status_text}" + (f" ({text})" if text else ""))
         token = parse_token(body)
     except TokenError as error:
         raise TsaHttpError(f"TSA reply unusable: {error}") from None
@@ -95,6 +88,44 @@ def request_timestamp(
     if token.nonce != nonce:
         raise TsaHttpError("TSA reply carries another nonce than the one requested")
     return body
+
+
+def _post_with_deadline(parts: SplitResult, query: bytes, timeout: float
+                        ) -> tuple[int, str, bytes]:
+    """(status, media type, body) of one POST, all of it within ``timeout`` seconds: a
+    watchdog shuts the socket down at the deadline, which ends any blocked read."""
+    connection_type = (http.client.HTTPSConnection if parts.scheme == "https"
+                       else http.client.HTTPConnection)
+    connection = connection_type(parts.hostname or "", parts.port, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    watchdog = threading.Timer(timeout, _abort, args=(connection,))
+    watchdog.daemon = True
+    watchdog.start()
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body=query, headers={
+            "Content-Type": TIMESTAMP_QUERY, "Accept": TIMESTAMP_REPLY, "Connection": "close"})
+        reply = connection.getresponse()
+        body = reply.read(MAX_RESPONSE_BYTES + 1)
+        return reply.status, _media_type(reply.headers.get("Content-Type")), body
+    except (http.client.HTTPException, OSError, ValueError) as error:
+        if time.monotonic() >= deadline:
+            raise TsaHttpError(f"no complete answer from the TSA within {timeout:g} s") from None
+        if isinstance(error, OSError) and not isinstance(error, TimeoutError):
+            raise TsaHttpError(f"cannot reach the TSA: {error.strerror or error}") from None
+        detail = str(error).splitlines()[0][:120] if str(error) else ""
+        raise TsaHttpError(f"malformed answer from the TSA ({type(error).__name__}"
+                           f"{': ' + detail if detail else ''})") from None
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _abort(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class _TsaHandler(BaseHTTPRequestHandler):

@@ -270,6 +270,14 @@ class ChainFacts:
             label = "session started"
         elif kind == "voice.tool_invocation.attempted":
             label = f"attempt: {as_text(payload.get('tool_name'), 60) or kind}"
+            approval = as_text(payload.get("approval"), 40)
+            if approval is not None:  # an approval the sidecar recorded (adapters)
+                by = as_text(payload.get("approved_by"), 40)
+                label += f" \u00b7 {approval}" + (f" by {by}" if by else "")
+        elif kind == "voice.lifecycle.marked":
+            label = as_text(payload.get("marker_type"), 80) or kind
+        elif kind == "voice.provider_marker.recorded":
+            label = f"provider: {as_text(payload.get('provider_event_type'), 80) or '?'}"
         else:
             label = kind
         lane = lane_of(kind)
@@ -359,7 +367,11 @@ class ChainFacts:
                 interrupted_turn_index=as_int(payload.get("interrupted_turn_index")),
                 hash_prefix=hash_prefix(entry.get("content_hash")),
             ))
-        return f"interruption: {reason}" if reason else "interruption"
+        label = f"interruption: {reason}" if reason else "interruption"
+        delivered, withheld = as_int(payload.get("delivered_ms")), as_int(payload.get("withheld_ms"))
+        if delivered is not None and withheld is not None:
+            label += f" \u00b7 delivered {delivered} ms, withheld {withheld} ms"
+        return label
 
     def _audio(self, entry: dict[str, Any], payload: dict[str, Any]) -> str:
         direction = payload.get("direction")

@@ -14,7 +14,8 @@ def catalogue_lines(catalogue: Sequence[CheckInfo], reference_names: Collection[
     for index, info in enumerate(catalogue):
         if index:
             yield ""
-        origin = "reference" if info.name in reference_names else "keel-verify"
+        origin = "reference" if info.name in reference_names else (
+            "gate" if info.name == "policy" else "keel-verify")
         yield f"{info.name:<{width}}  {origin:<11}  {info.summary}"
         for code in info.codes:
             yield f"  {code.code:<{code_width}}  {code.outcome.value:<4}  {code.meaning}"

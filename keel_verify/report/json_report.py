@@ -1,5 +1,9 @@
 """The machine-readable report (``--json`` / ``--format json``); its shape is
-``schemas/report-v2.schema.json`` (what changed since v1: docs/report-format.md)."""
+``schemas/report-v2.schema.json`` (what changed since v1: docs/report-format.md).
+
+The document is written as files arrive: ``files`` first, then ``totals`` and the
+combined ``exit_code``, so a long batch never sits in memory.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from keel_verify.report.session_view import session_to_dict
-from keel_verify.results import Report, Totals, combined_exit_code
+from keel_verify.report.sink import RenderContext
+from keel_verify.results import Report, Totals
 from keel_verify.version import __version__
 
 REPORT_FORMAT = "keel-verify.report.v2"
@@ -23,7 +28,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso_time(value)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -31,8 +36,12 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def report_to_dict(report: Report) -> dict[str, Any]:
-    signer = report.signer
+def iso_time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def file_facts(report: Report) -> dict[str, Any]:
+    """The per-file members the JSON report and the flat row share, in their order."""
     return {
         "path": report.path,
         "input_sha256": report.input_sha256,
@@ -41,11 +50,27 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "exit_code": report.exit_code,
         "error": report.problem,
         "failing_codes": list(report.failing_codes),
+    }
+
+
+def session_facts(report: Report) -> dict[str, Any]:
+    """What the artifact says about itself and when, shared likewise."""
+    return {
         "schema_version": report.schema_version,
         "session_id": report.session_id,
         "chain_head": report.chain_head,
         "signature_content_hash": report.signature_content_hash,
-        "trust_basis": signer.trust_basis if signer is not None else "none",
+        "issued_at": iso_time(report.issued_at),
+        "witnessed_at": iso_time(report.witnessed_at),
+        "trust_basis": report.signer.trust_basis if report.signer is not None else "none",
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    signer = report.signer
+    return {
+        **file_facts(report),
+        **session_facts(report),
         "signer": None if signer is None else {
             "fingerprint": signer.fingerprint,
             "label": signer.label,
@@ -58,6 +83,10 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         },
         "not_proven": list(report.not_proven),
         "session": None if report.session is None else _jsonable(session_to_dict(report.session)),
+        "policy": report.policy,
+        "policy_violations": [
+            {"code": v.code, "reason": v.reason, "rule": v.rule} for v in report.policy_violations
+        ],
         "checks": [
             {
                 "name": check.name,
@@ -72,19 +101,50 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def reports_to_document(reports: Sequence[Report], trust: Mapping[str, Any]) -> dict[str, Any]:
+def _header(context: RenderContext) -> dict[str, Any]:
+    return {
+        "report_format": REPORT_FORMAT,
+        "verifier": {"name": "keel-verify", "version": __version__},
+        "trust": _jsonable(context.trust),
+        "policy": None if context.policy is None else _jsonable(context.policy),
+    }
+
+
+def reports_to_document(
+    reports: Sequence[Report], trust: Mapping[str, Any], policy: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The whole document at once (for callers holding a few reports)."""
     tally = Totals()
     for report in reports:
         tally.add(report)
     return {
-        "report_format": REPORT_FORMAT,
-        "verifier": {"name": "keel-verify", "version": __version__},
-        "exit_code": combined_exit_code([r.verdict for r in reports]),
-        "totals": tally.as_dict(),
-        "trust": _jsonable(trust),
+        **_header(RenderContext((), trust, policy)),
         "files": [report_to_dict(r) for r in reports],
+        "totals": tally.as_dict(),
+        "exit_code": tally.exit_code,
     }
 
 
 def dumps(document: Mapping[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False)
+
+
+class JsonSink:
+    """The report-v2 document, written file by file (same bytes as :func:`dumps` of
+    :func:`reports_to_document`)."""
+
+    def __init__(self, stream: IO[str], context: RenderContext) -> None:
+        self.stream = stream
+        self.count = 0
+        head = dumps({**_header(context), "files": []})
+        self.stream.write(head[: head.rindex("[") + 1])  # up to the opening of "files"
+
+    def add(self, report: Report) -> None:
+        body = dumps(report_to_dict(report)).replace("\n", "\n    ")
+        self.stream.write(("," if self.count else "") + "\n    " + body)
+        self.count += 1
+
+    def close(self, totals: Totals) -> None:
+        self.stream.write("\n  ]" if self.count else "]")
+        tail = dumps({"totals": totals.as_dict(), "exit_code": totals.exit_code})
+        self.stream.write(",\n" + tail[2:] + "\n")

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
 from keel_verify.report.session_view import counters_summary, session_summary
-from keel_verify.results import Outcome, Report, Verdict, printable
+from keel_verify.report.sink import RenderContext, render_all
+from keel_verify.results import Outcome, Report, Totals, Verdict, printable
 
 _VERDICT_STYLE = {
     Verdict.VERIFIED: "bold green",
@@ -38,14 +39,17 @@ def verdict_text(report: Report) -> str:
     return str(report.verdict.value)
 
 
-def report_lines(report: Report) -> list[tuple[str, str]]:
-    """(text, style) lines for one report; the plain and rich renderers share them."""
+def report_lines(report: Report, *, brief: bool = False) -> list[tuple[str, str]]:
+    """(text, style) lines for one report; the plain and rich renderers share them.
+    ``brief`` (for --quiet): the verdict, then only what did not pass."""
     lines: list[tuple[str, str]] = [
         (f"{verdict_text(report)}  {report.path}", _VERDICT_STYLE[report.verdict])
     ]
     if report.error is not None:
         lines.append((f"  error: {report.error}", ""))
         return lines
+    if brief:
+        return lines + _check_lines(report, brief=True) + _policy_lines(report)
     lines.append((f"  session     {report.session_id or '?'} (schema_version {report.schema_version})", ""))
     lines.append((f"  chain head  {report.chain_head or '?'}", ""))
     lines.append((f"  signed      {report.signature_content_hash}", ""))
@@ -62,25 +66,47 @@ def report_lines(report: Report) -> list[tuple[str, str]]:
         if counters is not None:
             wrong = bool(report.session.disagreeing_counters)
             lines.append((f"  counters    {printable(counters)}", "red" if wrong else ""))
-    width = max((len(check.name) for check in report.checks), default=0)
-    for check in report.checks:
-        flagged = check.outcome in (Outcome.FAIL, Outcome.WARN)
-        where = f" at {check.pointer}" if flagged and check.pointer else ""
-        lines.append((
-            f"  {check.outcome.label:<6} {check.name:<{width}}  {check.reason}{where}",
-            _OUTCOME_STYLE[check.outcome],
-        ))
+    lines += _check_lines(report) + _policy_lines(report)
     if report.not_proven:
         lines.append(("  not proven:", "bold"))
         lines.extend((f"    - {gap}", "") for gap in report.not_proven)
     return lines
 
 
+def _check_lines(report: Report, *, brief: bool = False) -> list[tuple[str, str]]:
+    lines = []
+    width = max((len(check.name) for check in report.checks), default=0)
+    for check in report.checks:
+        if brief and check.outcome is Outcome.PASS:
+            continue
+        flagged = check.outcome in (Outcome.FAIL, Outcome.WARN)
+        where = f" at {check.pointer}" if flagged and check.pointer else ""
+        code = f" [{check.code}]" if check.outcome is not Outcome.PASS else ""
+        lines.append((
+            f"  {check.outcome.label:<6} {check.name:<{width}}  {check.reason}{where}{code}",
+            _OUTCOME_STYLE[check.outcome],
+        ))
+    return lines
+
+
+def _policy_lines(report: Report) -> list[tuple[str, str]]:
+    if report.policy is None:
+        return []
+    held = "not met" if report.policy_violations else "met"
+    lines = [(f"  policy      {report.policy}: {held}", "bold" if report.policy_violations else "")]
+    lines.extend(
+        (f"    - {v.reason} [{v.code}] ({v.rule})", _OUTCOME_STYLE[Outcome.FAIL])
+        for v in report.policy_violations
+    )
+    return lines
+
+
 def summary_rows(reports: Sequence[Report]) -> list[tuple[str, str, str, str]]:
     rows = []
     for report in reports:
-        failing = [c.name for c in report.checks if c.outcome is Outcome.FAIL]
-        warning = [c.name for c in report.checks if c.outcome is Outcome.WARN]
+        failing = list(report.failing_codes) if report.verdict is Verdict.FAILED else []
+        warning = [c.code for c in report.checks
+                   if c.outcome is Outcome.WARN and c.code not in report.failing_codes]
         notes = report.error or "; ".join(
             part for part in (
                 f"fail: {', '.join(failing)}" if failing else "",
@@ -98,49 +124,86 @@ def use_plain(stream: IO[str]) -> bool:
     return bool(os.environ.get("NO_COLOR")) or not stream.isatty()
 
 
-def render(reports: Sequence[Report], stream: IO[str]) -> None:
-    if use_plain(stream):
-        _render_plain(reports, stream)
-    else:
-        _render_rich(reports, stream)
+def render(reports: Sequence[Report], stream: IO[str], *, quiet: bool = False) -> None:
+    """All of ``reports`` as text (the streaming :class:`TextSink` does the work)."""
+    render_all(TextSink(stream, quiet=quiet), reports)
 
 
-def _render_plain(reports: Sequence[Report], stream: IO[str]) -> None:
-    for index, report in enumerate(reports):
-        if index:
-            stream.write("\n")
-        for text, _ in report_lines(report):
-            stream.write(text + "\n")
-    if len(reports) > 1:
-        rows = summary_rows(reports)
-        headers = ("file", "verdict", "session", "notes")
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:3])]
-        stream.write("\n")
-        header_cells = (h.ljust(w) for h, w in zip(headers[:3], widths, strict=True))
-        stream.write("  ".join(header_cells) + "  notes\n")
-        for row in rows:
-            cells = (c.ljust(w) for c, w in zip(row[:3], widths, strict=True))
-            stream.write("  ".join(cells) + f"  {row[3]}\n")
+class TextSink:
+    """Human output, streamed: each file's block as it is verified (with ``quiet`` only
+    files that are not VERIFIED), then with several files a summary table (of the files
+    shown, at most MAX_SUMMARY_ROWS rows) and the totals line."""
 
+    MAX_SUMMARY_ROWS = 1000
 
-def _render_rich(reports: Sequence[Report], stream: IO[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    def __init__(self, stream: IO[str], context: RenderContext | None = None, *,
+                 quiet: bool = False) -> None:
+        self.stream = stream
+        self.quiet = quiet or (context is not None and context.quiet)
+        self.plain = use_plain(stream)
+        self.shown = 0
+        self.rows: list[tuple[Report, tuple[str, str, str, str]]] = []
+        self.unlisted = 0
+        self.console: Any = None
+        if not self.plain:
+            from rich.console import Console
 
-    console = Console(file=stream, highlight=False, soft_wrap=True)
-    for index, report in enumerate(reports):
-        if index:
-            console.print()
-        for text, style in report_lines(report):
-            console.print(Text(text, style=style))
-    if len(reports) > 1:
-        table = Table(title="summary", show_lines=False)
-        for header in ("file", "verdict", "session", "notes"):
-            table.add_column(header)
-        for report, row in zip(reports, summary_rows(reports), strict=True):
-            table.add_row(
-                Text(row[0]), Text(row[1], style=_VERDICT_STYLE[report.verdict]), Text(row[2]),
-                Text(row[3]),
-            )
-        console.print(table)
+            self.console = Console(file=stream, highlight=False, soft_wrap=True)
+
+    def add(self, report: Report) -> None:
+        if self.quiet and report.verdict is Verdict.VERIFIED:
+            return
+        if self.shown:
+            self._line("", "")
+        for text, style in report_lines(report, brief=self.quiet):
+            self._line(text, style)
+        self.shown += 1
+        if len(self.rows) < self.MAX_SUMMARY_ROWS:
+            self.rows.append((report, summary_rows([report])[0]))
+        else:
+            self.unlisted += 1
+
+    def _line(self, text: str, style: str) -> None:
+        if self.console is None:
+            self.stream.write(text + "\n")
+        else:
+            from rich.text import Text
+
+            self.console.print(Text(text, style=style))
+
+    def close(self, totals: Totals) -> None:
+        tabled = totals.files > 1 and len(self.rows) > 1
+        if tabled:
+            self._summary()  # the totals line closes the table
+        if totals.files > 1 or self.quiet:
+            if self.shown and not tabled:
+                self._line("", "")
+            self._line(totals.line(), "bold")
+
+    def _summary(self) -> None:
+        rows = [row for _, row in self.rows]
+        if self.console is None:
+            headers = ("file", "verdict", "session", "notes")
+            widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:3])]
+            self.stream.write("\n")
+            header_cells = (h.ljust(w) for h, w in zip(headers[:3], widths, strict=True))
+            self.stream.write("  ".join(header_cells) + "  notes\n")
+            for row in rows:
+                cells = (c.ljust(w) for c, w in zip(row[:3], widths, strict=True))
+                self.stream.write("  ".join(cells) + f"  {row[3]}\n")
+        else:
+            from rich.table import Table
+            from rich.text import Text
+
+            table = Table(title="summary", show_lines=False)
+            for header in ("file", "verdict", "session", "notes"):
+                table.add_column(header)
+            for report, row in self.rows:
+                table.add_row(
+                    Text(row[0]), Text(row[1], style=_VERDICT_STYLE[report.verdict]), Text(row[2]),
+                    Text(row[3]),
+                )
+            self.console.print()
+            self.console.print(table)
+        if self.unlisted:
+            self._line(f"({self.unlisted} more file(s) not in the summary table)", "")

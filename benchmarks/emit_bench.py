@@ -1,0 +1,329 @@
+"""keel-emit serve on loopback: latency and throughput, ingest rate, and `end` at scale.
+
+    python benchmarks/emit_bench.py            # full run (about 2 minutes on 2 CPUs)
+    python benchmarks/emit_bench.py --quick    # smoke run (10,000-event end, fewer requests)
+    python benchmarks/emit_bench.py --json out.json
+
+What it measures, each against a fresh ``keel-emit serve`` child process (SQLite file in a
+temporary directory, the built-in test TSA, the default settings):
+
+* **requests**: ``POST /v1/sessions/{id}/turns`` (a small body, one SQLite commit each)
+  from 1, 8 and 32 clients, each on its own kept-alive connection and session:
+  requests/s and the p50/p99 latency of one request.
+* **ingest**: ``POST /v1/voice/sessions/{id}/events`` with 100 atoms per request in the
+  public guide's shape (placeholder signatures, recorded unverified), from 1 and 4
+  clients: events/s. Also with every atom carrying a real Ed25519 sidecar signature by
+  a registered key (each one verified).
+* **end**: ``POST /v1/sessions/{id}/end`` of a session of 100,000 events (``--events``),
+  read to the last byte by the client, against its *floor*: the least work any end must
+  do -- read the session's stored entries from the same SQLite file, join them into the
+  artifact's canonical bytes, sign them once with Ed25519, and move them across a
+  loopback socket to a reader. Also how much the end stored for the artifact (it is
+  stored once: its chain is the entries already stored).
+
+Bodies are encoded before the clock starts, so the client's own JSON work is not
+counted; the client runs in this process (threads), the server in its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from keel_verify.emit.sidecar import SidecarSigner, atom, batch_key  # noqa: E402
+
+API_KEY = "bench-key-not-a-secret"
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+T0_NS = 1780513200000000000
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, directory: Path) -> None:
+        self.db = directory / "bench.sqlite3"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "keel_verify.emit.cli", "serve", "--port", "0", "--db",
+             str(self.db), "--api-key", API_KEY],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert self.process.stderr is not None
+        for raw in self.process.stderr:
+            found = re.search(rb"listening on http://127\.0\.0\.1:(\d+)", raw)
+            if found:
+                self.port = int(found.group(1))
+                break
+        else:
+            raise SystemExit("keel-emit serve did not start")
+
+    def connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+
+    def cpu_seconds(self) -> float:
+        """The server's CPU time so far (user + system), from /proc (Linux)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+
+def call(connection: http.client.HTTPConnection, method: str, path: str,
+         body: bytes | None = None) -> bytes:
+    connection.request(method, path, body=body, headers=HEADERS)
+    reply = connection.getresponse()
+    data = reply.read()
+    if reply.status != 200:
+        raise SystemExit(f"{method} {path}: HTTP {reply.status}: {data[:300]!r}")
+    return data
+
+
+def start_body(key: str, *, sidecar: SidecarSigner | None = None) -> bytes:
+    body: dict[str, Any] = {
+        "permit": {"project_id": "11111111-1111-1111-1111-111111111111",
+                   "idempotency_key": key, "subject": {"type": "user", "id": "usr_bench"},
+                   "action": {"name": "realtime.session"},
+                   "resource": {"type": "request", "id": f"req_{key}", "attributes": {
+                       "provider": "openai", "model": "gpt-4o-realtime-preview",
+                       "operation": "realtime.session", "execution_mode": "realtime"}}},
+        "metadata": {"voice_provider": "openai_realtime"}}
+    if sidecar is not None:
+        body["sidecar_keys"] = [sidecar.registration()]
+    return json.dumps(body).encode()
+
+
+def new_session(server: Server, key: str, *, sidecar: SidecarSigner | None = None) -> str:
+    connection = server.connection()
+    try:
+        session_id: str = json.loads(call(connection, "POST", "/v1/sessions",
+                                          start_body(key, sidecar=sidecar)))["session_id"]
+    finally:
+        connection.close()
+    return session_id
+
+
+def guide_atom(number: int) -> dict[str, Any]:
+    """An atom in the guide's shape, with the guide's kind of placeholder signature."""
+    item = atom("transcript_span", f"evt_{number:09d}", T0_NS + number * 10_000_000,
+                {"text": "I approve the support lookup for this account.", "language": "en"},
+                direction="inbound" if number % 2 else "outbound")
+    item["signatures"] = [{"algorithm": "ed25519", "key_id": "voice-sidecar-example",
+                           "signature": f"sig_example_{number}",
+                           "signed_at": "2026-06-03T18:00:02Z"}]
+    return item
+
+
+def event_batches(session_id: str, count: int, first: int, *,
+                  sidecar: SidecarSigner | None = None) -> list[bytes]:
+    """``count`` atoms as encoded batch bodies of 100."""
+    bodies = []
+    for start in range(first, first + count, 100):
+        atoms = [guide_atom(n) for n in range(start, min(start + 100, first + count))]
+        if sidecar is not None:
+            atoms = [sidecar.sign({k: v for k, v in a.items() if k != "signatures"},
+                                  session_id=session_id, signed_at="2026-06-03T18:00:02Z")
+                     for a in atoms]
+        bodies.append(json.dumps({"batch_idempotency_key": batch_key(session_id, atoms),
+                                  "events": atoms}).encode())
+    return bodies
+
+
+# -- measurements ------------------------------------------------------------------------------
+
+
+def run_clients(server: Server, jobs: list[tuple[str, list[bytes]]]) -> tuple[float, list[float]]:
+    """Each job (path, bodies) on its own kept-alive connection, all at once: (wall
+    seconds, every request's latency in seconds)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(jobs) + 1)
+
+    def client(path: str, bodies: list[bytes]) -> None:
+        connection = server.connection()
+        mine = []
+        call(connection, "GET", "/healthz")  # connect before the clock starts
+        barrier.wait()
+        for body in bodies:
+            began = time.perf_counter()
+            call(connection, "POST", path, body)
+            mine.append(time.perf_counter() - began)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began, latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def bench_requests(server: Server, clients: int, per_client: int) -> dict[str, Any]:
+    turn = json.dumps({"input_tokens": 28, "output_tokens": 12,
+                       "metadata": {"provider_response_id": "resp_bench"}}).encode()
+    jobs = [(f"/v1/sessions/{new_session(server, f'req-{clients}-{i}')}/turns",
+             [turn] * per_client) for i in range(clients)]
+    wall, latencies = run_clients(server, jobs)
+    return {"clients": clients, "requests": len(latencies),
+            "requests_per_s": round(len(latencies) / wall, 1),
+            "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2)}
+
+
+def bench_ingest(server: Server, clients: int, events_per_client: int, *,
+                 signed: bool = False) -> dict[str, Any]:
+    jobs = []
+    for i in range(clients):
+        sidecar = SidecarSigner(Ed25519PrivateKey.generate(), "bench-sidecar") if signed else None
+        session_id = new_session(server, f"ingest-{clients}-{i}-{signed}", sidecar=sidecar)
+        jobs.append((f"/v1/voice/sessions/{session_id}/events",
+                     event_batches(session_id, events_per_client, 0, sidecar=sidecar)))
+    cpu = server.cpu_seconds()
+    wall, latencies = run_clients(server, jobs)
+    cpu = server.cpu_seconds() - cpu
+    events = clients * events_per_client
+    return {"clients": clients, "signed": signed, "events": events,
+            "events_per_s": round(events / wall), "p50_ms": round(
+                percentile(latencies, 0.5) * 1000, 2),
+            "server_cpu_us_per_event": round(cpu / events * 1e6, 1),
+            "events_per_server_cpu_s": round(events / cpu) if cpu else None}
+
+
+def stored_artifact_bytes(db: Path, session_id: str) -> int:
+    """What the end stored for the artifact (the chain is the entries stored before)."""
+    with sqlite3.connect(db) as database:
+        row = database.execute("SELECT length(head) + length(tail) FROM artifacts "
+                               "WHERE session_id = ?", (session_id,)).fetchone()
+    database.close()
+    return int(row[0])
+
+
+def bench_end(server: Server, events: int) -> dict[str, Any]:
+    session_id = new_session(server, f"end-{events}")
+    connection = server.connection()
+    for body in event_batches(session_id, events - 1, 0):
+        call(connection, "POST", f"/v1/voice/sessions/{session_id}/events", body)
+    connection.close()
+    connection = server.connection()
+    call(connection, "GET", "/healthz")
+    began = time.perf_counter()
+    answer = call(connection, "POST", f"/v1/sessions/{session_id}/end", b"{}")
+    end_s = time.perf_counter() - began
+    connection.close()
+    stored = stored_artifact_bytes(server.db, session_id)
+    artifact_bytes = len(answer)
+    floors = [end_floor(server.db, session_id) for _ in range(3)]
+    floor_s = statistics.median(floors)
+    return {"events": events, "end_s": round(end_s, 3), "floor_s": round(floor_s, 3),
+            "ratio": round(end_s / floor_s, 2), "answer_mib": round(artifact_bytes / 2**20, 1),
+            "artifact_stored_kib": round(stored / 1024, 1)}
+
+
+def end_floor(db: Path, session_id: str) -> float:
+    """Read the entries, join them into one message, sign it, send it over loopback."""
+    key = Ed25519PrivateKey.generate()
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = [0]
+
+    def reader() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            while chunk := connection.recv(1 << 20):
+                received[0] += len(chunk)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    began = time.perf_counter()
+    with sqlite3.connect(db) as database:
+        rows = database.execute("SELECT entry FROM entries WHERE session_id = ? ORDER BY id",
+                                (session_id,)).fetchall()
+    database.close()
+    message = b"[" + b",".join(row[0] for row in rows) + b"]"
+    key.sign(message)
+    with socket.create_connection(listener.getsockname()) as sender:
+        sender.sendall(message)
+    thread.join()
+    elapsed = time.perf_counter() - began
+    listener.close()
+    assert received[0] == len(message)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int, default=None,
+                        help="events in the session whose end is timed (default 100000)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    options = parser.parse_args()
+    events = options.events or (10_000 if options.quick else 100_000)
+    per_client = 100 if options.quick else 400
+    ingest_events = 5_000 if options.quick else 30_000
+    results: dict[str, Any] = {"machine": f"{os.cpu_count()} CPUs, {sys.platform}",
+                               "load_average": os.getloadavg()[0],
+                               "python": sys.version.split()[0], "date": time.strftime(
+                                   "%Y-%m-%d"), "requests": [], "ingest": []}
+    with tempfile.TemporaryDirectory(prefix="keel-emit-bench-") as directory:
+        server = Server(Path(directory))
+        try:
+            for clients in (1, 8, 32):
+                row = bench_requests(server, clients, max(20, per_client * 8 // clients // 2))
+                results["requests"].append(row)
+                print(f"requests  {clients:>2} client(s): {row['requests_per_s']:>8} req/s  "
+                      f"p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms", flush=True)
+            for clients, signed in ((1, False), (4, False), (1, True)):
+                row = bench_ingest(server, clients, ingest_events // clients, signed=signed)
+                results["ingest"].append(row)
+                print(f"ingest    {clients} client(s){' signed' if signed else ''}: "
+                      f"{row['events_per_s']:>7} events/s (100 atoms per request, "
+                      f"p50 {row['p50_ms']} ms per request; server CPU "
+                      f"{row['server_cpu_us_per_event']} us per event = "
+                      f"{row['events_per_server_cpu_s']} events per CPU-second)", flush=True)
+            row = bench_end(server, events)
+            results["end"] = row
+            print(f"end       {events} events: {row['end_s']} s, floor {row['floor_s']} s, "
+                  f"ratio {row['ratio']} ({row['answer_mib']} MiB answer; the end stored "
+                  f"{row['artifact_stored_kib']} KiB besides the entries)", flush=True)
+        finally:
+            server.stop()
+    best_ingest = max(r["events_per_s"] for r in results["ingest"] if not r["signed"])
+    results["goals"] = {
+        "ingest_events_per_s >= 20000": best_ingest >= 20_000,
+        "end_over_floor <= 2": results["end"]["ratio"] <= 2,
+    }
+    for goal, met in results["goals"].items():
+        print(f"goal      {goal}: {'ok' if met else 'NOT MET'}")
+    if options.json:
+        options.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

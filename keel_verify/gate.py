@@ -1,0 +1,199 @@
+"""One run of ``keel-verify``: inputs in, reports streamed to every requested output,
+the exit code out. The command line (cli.py) only parses options into
+:class:`GateOptions`; everything here is plain Python and testable without click.
+
+Exit code (documented in ``keel-verify --help``): 1 if any file FAILED (a check failed,
+a warning failed under ``--strict``, or the gate policy was not met), else 2 if any file
+is an ERROR, else 3 if any is UNTRUSTED, else 0. Usage errors (bad options, unreadable
+trust or policy files, no input) are 2 before anything is verified.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from keel_verify.errors import KeelVerifyError
+from keel_verify.inputs import expand_inputs
+from keel_verify.load.loader import MAX_INPUT_BYTES
+from keel_verify.policy import POLICY_INFO, GatePolicy, apply_policy, load_policy
+from keel_verify.report.formats import FORMATS
+from keel_verify.report.sink import RenderContext, Sink
+from keel_verify.results import CheckInfo, Outcome, Report, Totals
+from keel_verify.runner import verify_all
+from keel_verify.trust.sources import TrustSpec, build_policy, describe_policy
+
+STDIN = "-"
+
+
+class GateUsageError(KeelVerifyError):
+    """The options cannot be carried out (exit 2 before anything is verified)."""
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    files: tuple[str, ...]
+    spec: TrustSpec
+    files_from: str | None = None  # a file of paths, one per line ("-": standard input)
+    policy_path: str | None = None
+    stdout_format: str = "text"
+    outputs: tuple[tuple[str, str], ...] = ()  # (format, path) written in the same run
+    quiet: bool = False
+    jobs: int = 1
+    report_path: str | None = None  # --report: the auditor's HTML report of the one FILE
+    report_dir: str | None = None  # --report-dir: one HTML report per FILE and an index
+
+
+def trust_options(spec: TrustSpec) -> list[str]:
+    """The trust options that reproduce this run (for the HTML report's appendix)."""
+    options = [item for key in spec.public_keys for item in ("--public-key", key)]
+    if spec.trust_root is not None:
+        options += ["--trust-root", spec.trust_root]
+    options += [item for pem in spec.tsa_roots for item in ("--tsa-roots", pem)]
+    options += ["--self-attested"] * spec.self_attested + ["--strict"] * spec.strict
+    return options
+
+
+def parse_output(text: str) -> tuple[str, str]:
+    """``FORMAT=PATH`` -> (format, path)."""
+    name, sep, path = text.partition("=")
+    if not sep or not path or name not in FORMATS:
+        raise GateUsageError(
+            f"--output expects FORMAT=PATH with FORMAT one of {', '.join(FORMATS)}, got {text!r:.80}")
+    return name, path
+
+
+def read_file_list(stream: IO[str]) -> Iterator[str]:
+    """Paths from a file list, one per line (blank lines skipped, line ends stripped; a
+    line ``-`` names a file called ``-``, never standard input)."""
+    for line in stream:
+        path = line.rstrip("\r\n")
+        if path:
+            yield f".{os.sep}-" if path == STDIN else path
+
+
+def _file_list(options: GateOptions) -> list[str]:
+    if options.files_from is None:
+        return []
+    if options.files_from == STDIN:
+        if STDIN in options.files:
+            raise GateUsageError("--files-from - and FILE - both want standard input")
+        return list(read_file_list(sys.stdin))
+    try:
+        with open(options.files_from, encoding="utf-8", errors="surrogateescape") as handle:
+            return list(read_file_list(handle))
+    except OSError as error:
+        raise GateUsageError(
+            f"--files-from {options.files_from}: cannot read: {error.strerror or error}") from None
+
+
+def read_source(path: str) -> str | None:
+    """An input's text again, to locate reported JSON Pointers (None for standard input
+    or when it cannot be read as UTF-8 now)."""
+    if path == STDIN:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+        return data.decode("utf-8") if len(data) <= MAX_INPUT_BYTES else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _policy(options: GateOptions) -> GatePolicy | None:
+    if options.policy_path is None:
+        return None
+    from keel_verify.checks import CHECK_CATALOGUE
+
+    warnings = {c.code for info in CHECK_CATALOGUE for c in info.codes if c.outcome is Outcome.WARN}
+    return load_policy(options.policy_path, [info.name for info in CHECK_CATALOGUE], warnings)
+
+
+def with_policy_trust(spec: TrustSpec, policy: GatePolicy | None) -> TrustSpec:
+    """The command line's trust sources plus the policy's (a policy can only add)."""
+    if policy is None:
+        return spec
+    trust = policy.trust
+    if trust.trust_root and spec.trust_root and os.path.abspath(trust.trust_root) != os.path.abspath(
+            spec.trust_root):
+        raise GateUsageError(
+            f"policy {policy.name} names trust root {trust.trust_root}, and --trust-root names "
+            f"{spec.trust_root}: give one")
+    return replace(
+        spec,
+        public_keys=spec.public_keys + trust.public_keys,
+        self_attested=spec.self_attested or trust.self_attested,
+        trust_root=spec.trust_root or trust.trust_root,
+        tsa_roots=spec.tsa_roots + trust.tsa_roots,
+    )
+
+
+def describe_gate_policy(policy: GatePolicy | None) -> dict[str, Any] | None:
+    if policy is None:
+        return None
+    return {"name": policy.name, "source": policy.source, "sha256": policy.sha256}
+
+
+def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
+    """Verify every input, stream each report to stdout's format and every ``--output``,
+    and return the exit code. KeelVerifyError (one line) for usage problems."""
+    gate_policy = _policy(options)
+    spec = with_policy_trust(options.spec, gate_policy)
+    trust = build_policy(spec)
+    paths = expand_inputs(options.files + tuple(_file_list(options)))
+    if options.report_path is not None and len(paths) != 1:
+        raise GateUsageError(f"--report takes exactly one FILE ({len(paths)} given); "
+                             "use --report-dir DIR for several")
+    # The HTML index needs every report at once; only then are they kept.
+    kept: list[Report] | None = [] if options.report_path or options.report_dir else None
+    now = datetime.now(UTC)
+    catalogue = _catalogue(gate_policy)
+    context = RenderContext(
+        catalogue=catalogue,
+        trust=describe_policy(spec, trust),
+        policy=describe_gate_policy(gate_policy),
+        quiet=options.quiet,
+        source=read_source,
+    )
+    totals = Totals()
+    with ExitStack() as files:
+        sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context)]
+        for name, path in options.outputs:
+            try:
+                handle = files.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
+            except OSError as error:
+                raise GateUsageError(
+                    f"--output {name}={path}: cannot write: {error.strerror or error}") from None
+            sinks.append(FORMATS[name](handle, replace(context, quiet=False)))
+        for report in _judged(verify_all(paths, spec, trust, options.jobs), gate_policy, now):
+            if report.error is not None and not report.checks:  # an unreadable input: also on stderr
+                stderr.write(f"keel-verify: error: {report.path}: {report.error}\n")
+            totals.add(report)
+            for sink in sinks:
+                sink.add(report)
+            if kept is not None:
+                kept.append(report)
+        for sink in sinks:
+            sink.close(totals)
+    if kept is not None:
+        from keel_verify.report.html import write_html_outputs
+
+        write_html_outputs(kept, options.report_path, options.report_dir, context.trust,
+                           trust_options(spec))
+    return totals.exit_code
+
+
+def _catalogue(policy: GatePolicy | None) -> tuple[CheckInfo, ...]:
+    from keel_verify.checks import CHECK_CATALOGUE
+
+    return (*CHECK_CATALOGUE, POLICY_INFO) if policy is not None else CHECK_CATALOGUE
+
+
+def _judged(reports: Iterator[Report], policy: GatePolicy | None, now: datetime) -> Iterator[Report]:
+    for report in reports:
+        yield report if policy is None else apply_policy(report, policy, now)

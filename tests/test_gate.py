@@ -1,0 +1,125 @@
+"""The CI gate end to end: 200 emitted artifacts (some tampered, some unreadable) under
+the sample trust root, written as JUnit and SARIF in the same run as quiet text, exit
+code by the documented rule; batch options (--files-from, --output, totals)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from keel_verify.results import Verdict, combined_exit_code
+from keel_verify.schemas import REPORT_SCHEMA, ROW_SCHEMA, load_schema
+from tests.batch_support import SAMPLE_TRUST_ROOT, BatchFile, make_batch
+from tests.test_cli import run
+from tests.test_formats import validate_junit, validate_sarif
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[BatchFile]]:
+    directory = tmp_path_factory.mktemp("gate") / "artifacts"
+    return directory, make_batch(directory, 200)
+
+
+def _expected_totals(files: list[BatchFile]) -> str:
+    counts = Counter(f.verdict for f in files)
+    return (f"{len(files)} files: {counts['VERIFIED']} verified, {counts['FAILED']} failed, "
+            f"{counts['ERROR']} error")
+
+
+def test_workflow_on_200_artifacts(batch: tuple[Path, list[BatchFile]], tmp_path: Path) -> None:
+    directory, files = batch
+    junit, sarif, jsonl = tmp_path / "results.xml", tmp_path / "keel.sarif", tmp_path / "rows.jsonl"
+    result = run("--trust-root", SAMPLE_TRUST_ROOT, "--quiet", "--jobs", "2",
+                 "--output", f"junit={junit}", "--output", f"sarif={sarif}",
+                 "--output", f"jsonl={jsonl}", directory)
+    verdicts = [Verdict(f.verdict) for f in files]
+    assert result.returncode == combined_exit_code(verdicts) == 1
+    assert "Traceback" not in result.stderr
+
+    # --quiet: only the files that are not VERIFIED, then the totals line.
+    bad = [f for f in files if f.verdict != "VERIFIED"]
+    shown = [line.split()[1] for line in result.stdout.splitlines()
+             if line.startswith(("FAILED  ", "ERROR  "))]
+    assert shown == [str(f.path) for f in bad]
+    assert "VERIFIED  " not in result.stdout and "[PASS]" not in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1] == _expected_totals(files)
+    for f in bad:
+        if f.code:
+            block = result.stdout.split(f"  {f.path}\n", 1)[1].split("\n\n", 1)[0]
+            assert f"[{f.code}]" in block, f.path
+    assert result.stderr.count("keel-verify: error: ") == sum(f.verdict == "ERROR" for f in files)
+
+    # JUnit and SARIF validate and say the same.
+    validate_junit(junit)
+    document = json.loads(sarif.read_text(encoding="utf-8"))
+    validate_sarif(document)
+    results = document["runs"][0]["results"]
+    failed_files = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                    for r in results if r["level"] == "error"}
+    assert failed_files == {f.path.as_uri() for f in bad}
+    assert document["runs"][0]["invocations"][0]["exitCode"] == 1
+
+    rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    validator = jsonschema.Draft202012Validator(load_schema(ROW_SCHEMA))
+    for row, f in zip(rows, files, strict=True):
+        validator.validate(row)
+        assert (row["path"], row["verdict"]) == (str(f.path), f.verdict)
+        if f.code:
+            assert f.code in row["failing_codes"]
+
+
+def test_json_names_error_and_failing_codes_on_every_file_that_is_not_verified(
+    batch: tuple[Path, list[BatchFile]]
+) -> None:
+    _, files = batch
+    subset = [f for f in files if f.verdict != "VERIFIED"][:6] + files[:2]
+    result = run("--trust-root", SAMPLE_TRUST_ROOT, "--format", "json", *(f.path for f in subset))
+    document = json.loads(result.stdout)
+    jsonschema.Draft202012Validator(load_schema(REPORT_SCHEMA)).validate(document)
+    for file, expected in zip(document["files"], subset, strict=True):
+        assert file["verdict"] == expected.verdict
+        if expected.verdict == "VERIFIED":
+            assert file["error"] is None and file["failing_codes"] == []
+        else:
+            assert file["error"]
+            assert (expected.code in file["failing_codes"]) if expected.code else file["failing_codes"] == []
+    assert document["totals"]["files"] == len(subset)
+    assert document["exit_code"] == result.returncode == 1
+
+
+def test_files_from_a_file_and_from_standard_input(batch: tuple[Path, list[BatchFile]],
+                                                   tmp_path: Path) -> None:
+    _, files = batch
+    chosen = [f for f in files if f.verdict == "VERIFIED"][:3]
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{f.path}\n" for f in chosen) + "\n", encoding="utf-8")
+    by_file = run("--trust-root", SAMPLE_TRUST_ROOT, "--quiet", "--files-from", listing)
+    assert by_file.returncode == 0 and by_file.stdout.strip() == "3 files: 3 verified"
+    by_stdin = run("--trust-root", SAMPLE_TRUST_ROOT, "--format", "jsonl", "--files-from", "-",
+                   stdin=listing.read_bytes())
+    assert [json.loads(line)["path"] for line in by_stdin.stdout.splitlines()] == [
+        str(f.path) for f in chosen]
+    both = run("--files-from", "-", "-", stdin=b"")
+    assert both.returncode == 2 and "standard input" in both.stderr
+    missing = run("--files-from", tmp_path / "nope.txt")
+    assert missing.returncode == 2 and missing.stderr.startswith("keel-verify: error: --files-from")
+
+
+def test_usage_errors_for_outputs_and_formats(tmp_path: Path) -> None:
+    sample = SAMPLE_TRUST_ROOT.parent / "voice_session_v3.json"
+    for args in (("--output", "xml=out.xml"), ("--output", "junit"), ("--json", "--format", "sarif"),
+                 ("--output", f"junit={tmp_path / 'no' / 'such' / 'dir.xml'}"), ()):
+        result = run(*args, *((sample,) if args else ()))
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("keel-verify: error: ") and result.stderr.count("\n") == 1
+
+
+def test_every_format_prints_on_stdout_with_the_same_exit_code() -> None:
+    sample = SAMPLE_TRUST_ROOT.parent / "voice_session_v3.json"
+    for name in ("text", "json", "jsonl", "junit", "sarif", "github"):
+        result = run("--trust-root", SAMPLE_TRUST_ROOT, "--format", name, sample)
+        assert result.returncode == 0 and result.stdout, name
