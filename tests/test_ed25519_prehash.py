@@ -115,3 +115,25 @@ def test_signed_message_verifies_every_pair_streamed_or_kept(pairs: int) -> None
         assert stream.verify(key, signature)
         assert not stream.verify(key, signature[:-1] + bytes([signature[-1] ^ 1]))
     assert stream.held == (pairs > MAX_STREAMED_PAIRS)
+
+
+@pytest.mark.parametrize("extra", [1, MAX_STREAMED_PAIRS + 3])
+def test_an_artifact_verifies_alike_with_many_signature_entries(
+    extra: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_STREAMED_PAIRS distinct (R, A) pairs the message is held, not streamed:
+    the same findings either way, and the same as a whole-message verification."""
+    from keel_verify import TrustPolicy, verify_bytes
+    from keel_verify.crypto import signed_message
+    from tests.helpers import TEST_ISSUER_PUBLIC, public_v3, resign, to_bytes
+
+    document = resign(public_v3())
+    junk = [_entry(*_sign(i + 3, i + 5, SMALL_ORDER_CANONICAL[0], b"other")) for i in range(extra)]
+    document["signatures"] = document["signatures"] + junk
+    data = to_bytes(document)
+    trust = TrustPolicy.pinned(TEST_ISSUER_PUBLIC)
+    first = verify_bytes(data, trust).check("issuer_signature")
+    monkeypatch.setattr(signed_message, "MAX_STREAMED_PAIRS", 0)  # always hold the message
+    held = verify_bytes(data, trust).check("issuer_signature")
+    assert first == held
+    assert first.outcome.value == "pass"
