@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import click
 
+from keel_verify.console import open_stdout
 from keel_verify.errors import KeelVerifyError, TrustConfigError
 from keel_verify.gate import GateOptions, parse_output, run_gate
 from keel_verify.trust.named import NAMED_SOURCES
@@ -27,12 +28,15 @@ With several files each gets its own verdict; the exit code is 1 if any failed,
 else 2 if any errored, else 3 if any is untrusted, else 0.
 
 \b
-FILE may be '-' (standard input) or a directory (every *.json below it, sorted).
+FILE may be '-' (standard input) or a directory: every *.json (any case) below
+it, sorted, directory links followed; a dangling link or an unreadable folder
+is an error. --exclude GLOB drops matching files (by name or path).
 --files-from PATH (or - for standard input) adds one path per line.
 Formats: text (default), json (schemas/report-v2), jsonl (one schemas/row-v1
 row per file, streamed), junit, sarif (2.1.0), github (workflow annotations).
 --output FORMAT=PATH writes a format to a file in the same run (repeatable).
 Verification only reads: it writes nothing but stdout, stderr and --output files.
+A closed stdout or a reader that stops early (| head) keeps the verdicts' code.
 """
 
 
@@ -55,6 +59,8 @@ FORMAT_NAMES = ("text", "json", "jsonl", "junit", "sarif", "github")
 )
 @click.argument("files", nargs=-1, metavar="FILE...")
 @click.option("--files-from", metavar="PATH|-", help="Also verify the paths listed in PATH, one per line.")
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
+              help="Skip files whose name or path matches GLOB (repeatable).")
 @click.option("--public-key", "public_keys", multiple=True, metavar="ed25519:BASE64",
               help="Trust this issuer key (repeatable).")
 @click.option("--trust-root", metavar="PATH",
@@ -94,6 +100,7 @@ FORMAT_NAMES = ("text", "json", "jsonl", "junit", "sarif", "github")
 def command(
     files: tuple[str, ...],
     files_from: str | None,
+    excludes: tuple[str, ...],
     public_keys: tuple[str, ...],
     trust_root: str | None,
     tsa_roots: tuple[str, ...],
@@ -112,7 +119,7 @@ def command(
 ) -> None:
     """Verify Keel voice-session attestation artifacts, offline."""
     if not files and files_from is None:
-        raise click.UsageError("give at least one FILE, or --files-from")
+        raise click.UsageError(NO_INPUT)
     if as_json and output_format not in (None, "json"):
         raise click.UsageError(f"--json and --format {output_format} disagree")
     options = GateOptions(
@@ -121,6 +128,7 @@ def command(
                        environment_trust_root=environment_trust_root_path(),  # both apply
                        tsa_certs=tsa_certs, trust_names=trust_names),
         files_from=files_from,
+        excludes=excludes,
         policy_path=policy_path,
         stdout_format="json" if as_json else output_format or "text",
         outputs=tuple(parse_output(text) for text in outputs),
@@ -130,10 +138,23 @@ def command(
         report_dir=report_dir,
     )
     try:
-        code = run_gate(options, sys.stdout, sys.stderr)
+        stdout = open_stdout(machine=options.stdout_format != "text")
+        code = run_gate(options, stdout, sys.stderr)
     except TrustConfigError as error:
         raise click.UsageError(str(error)) from None
     sys.exit(code)
+
+
+NO_INPUT = "no FILE given"
+USAGE = "keel-verify [OPTIONS] FILE..."
+
+
+def usage_line(error: click.UsageError) -> str:
+    """One line: what is wrong, then how to ask for help."""
+    message = error.format_message().rstrip()
+    if message == NO_INPUT:
+        return f"{message} (usage: {USAGE}; try --help)"
+    return f"{message} (try --help)"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -143,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as done:  # --help, --version
         sys.exit(done.exit_code)
     except click.UsageError as error:
-        click.echo(f"keel-verify: error: {error.format_message()}", err=True)
+        click.echo(f"keel-verify: error: {usage_line(error)}", err=True)
         sys.exit(2)
     except (KeelVerifyError, click.ClickException) as error:
         click.echo(f"keel-verify: error: {error}", err=True)
@@ -151,7 +172,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         click.echo("keel-verify: interrupted", err=True)
         sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(1)
     sys.exit(0)

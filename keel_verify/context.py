@@ -16,6 +16,7 @@ from keel_verify.load.loader import Artifact
 from keel_verify.trust import TrustPolicy
 
 if TYPE_CHECKING:
+    from keel_verify.crypto.rfc3161 import ReceiptTokens
     from keel_verify.facts.model import SessionFacts
     from keel_verify.load.chainpass import ChainPass
     from keel_verify.trust.signer import SignatureAssessment
@@ -56,11 +57,19 @@ class CheckContext:
         return self.witness.authenticated_time
 
     @cached_property
+    def receipt_tokens(self) -> ReceiptTokens:
+        """The receipts' RFC 3161 tokens, each distinct one parsed once for all checks
+        (failures included)."""
+        from keel_verify.crypto.rfc3161 import ReceiptTokens
+
+        return ReceiptTokens()
+
+    @cached_property
     def witness(self) -> WitnessAssessment:
         """Every timestamp receipt's full RFC 3161 verification, done once per artifact."""
         from keel_verify.trust.tsa_decision import assess_witnesses
 
-        return assess_witnesses(self.artifact.document, self.trust)
+        return assess_witnesses(self.artifact.document, self.trust, tokens=self.receipt_tokens)
 
     @cached_property
     def signatures(self) -> SignatureAssessment:

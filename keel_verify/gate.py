@@ -40,6 +40,7 @@ class GateOptions:
     files: tuple[str, ...]
     spec: TrustSpec
     files_from: str | None = None  # a file of paths, one per line ("-": standard input)
+    excludes: tuple[str, ...] = ()  # --exclude globs (name or path)
     policy_path: str | None = None
     stdout_format: str = "text"
     outputs: tuple[tuple[str, str], ...] = ()  # (format, path) written in the same run
@@ -145,9 +146,9 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     gate_policy = _policy(options)
     spec = with_policy_trust(options.spec, gate_policy)
     trust = build_policy(spec)
-    paths = expand_inputs(options.files + tuple(_file_list(options)))
-    if options.report_path is not None and len(paths) != 1:
-        raise GateUsageError(f"--report takes exactly one FILE ({len(paths)} given); "
+    inputs = expand_inputs(options.files + tuple(_file_list(options)), options.excludes)
+    if options.report_path is not None and len(inputs) != 1:
+        raise GateUsageError(f"--report takes exactly one FILE ({len(inputs)} given); "
                              "use --report-dir DIR for several")
     # The HTML index needs every report at once; only then are they kept.
     kept: list[Report] | None = [] if options.report_path or options.report_dir else None
@@ -170,7 +171,7 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
                 raise GateUsageError(
                     f"--output {name}={path}: cannot write: {error.strerror or error}") from None
             sinks.append(FORMATS[name](handle, replace(context, quiet=False)))
-        for report in _judged(verify_all(paths, spec, trust, options.jobs), gate_policy, now):
+        for report in _judged(verify_all(inputs, trust, options.jobs), gate_policy, now):
             if report.error is not None and not report.checks:  # an unreadable input: also on stderr
                 stderr.write(f"keel-verify: error: {report.path}: {report.error}\n")
             totals.add(report)

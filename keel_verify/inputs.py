@@ -1,23 +1,127 @@
-"""Turning the command line's FILE arguments into the list of inputs to verify."""
+"""Turning the command line's FILE arguments into the list of inputs to verify.
+
+A directory argument stands for every file below it whose name ends in ``.json`` (any
+letter case), in sorted order. Directory links are followed, each real directory visited
+once (a link back to an ancestor is not a loop). Nothing that looks like an input is
+skipped silently: a dangling ``*.json`` link or a folder that cannot be listed becomes an
+input with an error, and is reported (exit code 2) like any unreadable file. ``--exclude``
+globs drop paths on purpose.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Sequence
-from pathlib import Path
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import click
 
+STDIN = "-"
+INPUT_SUFFIX = ".json"
 
-def expand_inputs(inputs: Sequence[str]) -> list[str]:
-    """Files as given; a directory becomes every ``*.json`` below it, in sorted order."""
-    paths: list[str] = []
+
+@dataclass(frozen=True)
+class Input:
+    """One input to verify, or (``error`` set) one that cannot be, and why (one line)."""
+
+    path: str
+    error: str | None = None
+
+
+def excluded(path: str, patterns: Sequence[str], root: str | None = None) -> bool:
+    """Whether ``path`` matches one of the ``--exclude`` globs (:mod:`fnmatch` rules).
+
+    A glob is tried against the file name, the path as shown, and (under a directory
+    argument ``root``) the path relative to that root, so ``trust-root.json``,
+    ``*/drafts/*`` and ``drafts/*`` all do what they say."""
+    if not patterns:
+        return False
+    candidates = {os.path.basename(path), path}
+    if root is not None:
+        candidates.add(os.path.relpath(path, root))
+    return any(fnmatch.fnmatchcase(candidate, pattern)
+               for candidate in candidates for pattern in patterns)
+
+
+def _looks_like_input(name: str) -> bool:
+    return name.lower().endswith(INPUT_SUFFIX)
+
+
+def _strerror(error: OSError) -> str:
+    return (error.strerror or type(error).__name__).lower()
+
+
+def walk_directory(root: str, patterns: Sequence[str] = ()) -> list[Input]:
+    """Every ``*.json`` below ``root`` (links followed, loops cut), sorted by path, with an
+    error input for each dangling link and each folder that cannot be listed."""
+    found: list[Input] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            info = os.stat(directory)
+        except OSError as error:  # a dangling directory link was caught below; this races
+            found.append(Input(directory, f"cannot open directory: {_strerror(error)}"))
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue  # reached again through a link: already walked
+        seen.add((info.st_dev, info.st_ino))
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError as error:
+            found.append(Input(directory, f"cannot list directory: {_strerror(error)}"))
+            continue
+        for entry in listed:
+            path = entry.path
+            if excluded(path, patterns, root):
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                pending.append(path)
+            elif _looks_like_input(entry.name):
+                found.append(_file_input(entry))
+    found.sort(key=lambda item: item.path)
+    return found
+
+
+def _file_input(entry: os.DirEntry[str]) -> Input:
+    if entry.is_symlink():
+        try:
+            os.stat(entry.path)
+        except FileNotFoundError:
+            return Input(entry.path, "dangling symbolic link (its target does not exist)")
+        except OSError as error:
+            return Input(entry.path, f"cannot follow symbolic link: {_strerror(error)}")
+    return Input(entry.path)
+
+
+def _is_directory(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def expand_inputs(inputs: Iterable[str], exclude: Sequence[str] = ()) -> list[Input]:
+    """Inputs in order: files as given (``-`` is standard input), a directory as
+    :func:`walk_directory` finds it; paths matching an ``exclude`` glob are dropped.
+    UsageError when a directory holds no input, or when nothing is left to verify."""
+    expanded: list[Input] = []
     for item in inputs:
-        if item != "-" and os.path.isdir(item):
-            found = sorted(str(p) for p in Path(item).rglob("*.json") if p.is_file())
+        if item != STDIN and _is_directory(item):
+            found = walk_directory(item, exclude)
             if not found:
                 raise click.UsageError(f"directory {item} holds no *.json file")
-            paths.extend(found)
-        else:
-            paths.append(item)
-    return paths
+            expanded.extend(found)
+        elif item == STDIN or not excluded(item, exclude):
+            expanded.append(Input(item))
+    if not expanded:
+        raise click.UsageError("every input is excluded by --exclude")
+    return expanded

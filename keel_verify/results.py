@@ -187,6 +187,15 @@ class Report:
         return self.verdict.exit_code
 
     @property
+    def promoted_warnings(self) -> tuple[str, ...]:
+        """The checks whose warnings ``--strict`` made failures (their codes are among
+        ``failing_codes``), in check order."""
+        if self.verdict is not Verdict.FAILED:
+            return ()
+        return tuple(check.name for check in self.checks
+                     if check.outcome is Outcome.WARN and check.code in self.failing_codes)
+
+    @property
     def indication(self) -> Indication:
         return main_indication(self)
 
@@ -206,7 +215,8 @@ class Report:
         if not blocking:
             return f"verdict {self.verdict.value}"
         first = blocking[0]
-        more = f" (and {len(blocking) - 1} more check(s))" if len(blocking) > 1 else ""
+        others = len(blocking) - 1
+        more = f" (and {others} more check{'s' if others > 1 else ''})" if others else ""
         return f"{first.code}: {first.reason}{more}"
 
     def check(self, name: str) -> CheckResult:

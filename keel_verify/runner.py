@@ -1,20 +1,30 @@
 """Verifying many inputs: in this process or in a pool of worker processes, reports
-always in input order."""
+always in input order.
+
+The trust policy is read and parsed once, by the caller, and handed to the workers as a
+value: a worker never opens a trust file again (``--trust-root <(...)`` can be read only
+once). When worker processes cannot be used (no usable ``/dev/shm``, no ``fork``, a
+sandbox without semaphores) the run continues in this process and says so on stderr.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import copyreg
+import dataclasses
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
-from keel_verify.results import Report
+from keel_verify.inputs import Input
+from keel_verify.results import Report, Verdict
 from keel_verify.trust.policy import TrustPolicy
-from keel_verify.trust.sources import TrustSpec, build_policy
 
 _WORKER_POLICY: TrustPolicy | None = None
 
 
-def _init_worker(spec: TrustSpec) -> None:
+def _init_worker(policy: TrustPolicy) -> None:
     global _WORKER_POLICY
-    _WORKER_POLICY = build_policy(spec)
+    _WORKER_POLICY = policy
 
 
 def _verify_in_worker(path: str) -> Report:
@@ -23,17 +33,106 @@ def _verify_in_worker(path: str) -> Report:
     return verify_path(path, _WORKER_POLICY)
 
 
-def verify_all(paths: Sequence[str], spec: TrustSpec, policy: TrustPolicy, jobs: int) -> Iterator[Report]:
-    """Reports in input order; parallel processes when there are several files."""
+def _from_der(kind: str, der: bytes) -> Any:
+    from cryptography import x509
+
+    if kind == "crl":
+        return x509.load_der_x509_crl(der)
+    return x509.load_der_x509_certificate(der)
+
+
+def _reduce(value: Any) -> tuple[Callable[[str, bytes], Any], tuple[str, bytes]]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    kind = "crl" if isinstance(value, x509.CertificateRevocationList) else "certificate"
+    return _from_der, (kind, value.public_bytes(Encoding.DER))
+
+
+def make_picklable(policy: TrustPolicy) -> None:
+    """Teach :mod:`pickle` to carry the ``cryptography`` certificates and CRLs found in
+    ``policy`` (TSA roots, helper certificates, revocation snapshots) as their DER bytes,
+    so that a parsed :class:`TrustPolicy` travels to worker processes whatever their start
+    method. Other members are plain data and pickle as they are."""
+    from cryptography import x509
+
+    pending: list[Any] = [policy]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, (x509.Certificate, x509.CertificateRevocationList)):
+            copyreg.pickle(type(value), _reduce)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            pending.extend(getattr(value, f.name) for f in dataclasses.fields(value))
+        elif isinstance(value, (tuple, list)):
+            pending.extend(value)
+
+
+def _error_report(item: Input) -> Report:
+    return Report(path=item.path, input_sha256=None, verdict=Verdict.ERROR, error=item.error)
+
+
+def verify_all(
+    inputs: Sequence[Input],
+    policy: TrustPolicy,
+    jobs: int,
+    warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> Iterator[Report]:
+    """Reports in input order; parallel processes when there are several files.
+
+    ``warn`` receives one line when worker processes are unusable and the run falls back
+    to this process (the reports are the same; only slower)."""
     from keel_verify.verifier import verify_path
 
+    paths = [item.path for item in inputs if item.error is None]
     workers = min(jobs, len(paths))
-    if workers <= 1 or "-" in paths:
-        for path in paths:
-            yield verify_path(path, policy)
-        return
-    from concurrent.futures import ProcessPoolExecutor  # only for several files
+    verified: Iterator[Report] | None = None
+    if workers > 1 and "-" not in paths:
+        verified = _pool_reports(paths, policy, workers, warn)
+    if verified is None:
+        verified = (verify_path(path, policy) for path in paths)
+    for item in inputs:
+        yield _error_report(item) if item.error is not None else next(verified)
 
-    chunk = max(1, min(64, len(paths) // (workers * 8)))
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(spec,)) as pool:
-        yield from pool.map(_verify_in_worker, paths, chunksize=chunk)
+
+def _pool_reports(
+    paths: list[str], policy: TrustPolicy, workers: int, warn: Callable[[str], None]
+) -> Iterator[Report] | None:
+    """Reports from a process pool, or None (after one ``warn`` line) if no pool can be
+    made. Started eagerly so that a failure to start is seen here."""
+    try:
+        from concurrent.futures import ProcessPoolExecutor
+
+        make_picklable(policy)
+        chunk = max(1, min(64, len(paths) // (workers * 8)))
+        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(policy,))
+        results = pool.map(_verify_in_worker, paths, chunksize=chunk)
+    except (OSError, ImportError, NotImplementedError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        warn(f"keel-verify: note: worker processes unavailable ({reason}); verifying in one process")
+        return None
+    return _drain(pool, results, paths, policy, warn)
+
+
+def _drain(
+    pool: Any,
+    results: Iterator[Report],
+    paths: list[str],
+    policy: TrustPolicy,
+    warn: Callable[[str], None],
+) -> Iterator[Report]:
+    """The pool's reports; if the pool breaks (a worker killed), the rest in this process."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from keel_verify.verifier import verify_path
+
+    done = 0
+    with pool:
+        try:
+            for report in results:
+                done += 1
+                yield report
+        except (BrokenProcessPool, OSError) as error:
+            warn(f"keel-verify: note: worker processes failed ({type(error).__name__}); "
+                 "verifying the rest in one process")
+    for path in paths[done:]:
+        yield verify_path(path, policy)

@@ -5,10 +5,10 @@ I/O happens only here (reading the input); everything below is pure.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from keel_verify.checks import ALL_CHECKS, visitor_factories
@@ -20,34 +20,52 @@ from keel_verify.load.access import parse_time
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
 from keel_verify.pipeline import decide, run_checks
-from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict
+from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict, printable
 from keel_verify.trust import TrustPolicy
 from keel_verify.trust.signer import NONE, SELF_ATTESTED, SignatureAssessment
 
 STDIN = "-"
 
 
+def display_path(path: str | bytes | os.PathLike[Any]) -> str:
+    """A path as text that any output can carry: bytes of a file name that are not UTF-8
+    (kept by Python as lone surrogates) are shown as ``\\xNN`` escapes."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def verify_path(
-    path: str | Path,
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
     trust: TrustPolicy | None = None,
     *,
     max_bytes: int = MAX_INPUT_BYTES,
     max_depth: int = MAX_DEPTH,
 ) -> Report:
-    """Verify a file (or standard input for ``"-"``). Never raises for bad input."""
-    shown = str(path)
+    """Verify a regular file (or standard input for ``"-"``). Never raises for bad input:
+    a path that is not a ``str``/``bytes``/path-like, a missing or unreadable file, a FIFO
+    or device all end in an ERROR report. ``Report.path`` is :func:`display_path`."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return _error_report(repr(path)[:80], f"path must be str or os.PathLike, not {type(path).__name__}")
+    try:
+        shown = display_path(path)
+    except TypeError as error:  # a PathLike whose __fspath__ returns neither str nor bytes
+        return _error_report(repr(path)[:80], str(error))
     try:
         if shown == STDIN:
             data = read_input(sys.stdin.buffer, max_bytes=max_bytes)
         else:
-            data = read_input(path, max_bytes=max_bytes)
+            data = read_input(os.fsdecode(path), max_bytes=max_bytes)
     except LoadError as error:
-        return Report(path=shown, input_sha256=None, verdict=Verdict.ERROR, error=str(error))
+        return _error_report(shown, str(error))
     return verify_bytes(data, trust, path=shown, max_depth=max_depth)
 
 
+def _error_report(path: str, error: str) -> Report:
+    return Report(path=path, input_sha256=None, verdict=Verdict.ERROR, error=error)
+
+
 def verify_bytes(
-    data: bytes,
+    data: bytes | bytearray | memoryview,
     trust: TrustPolicy | None = None,
     *,
     path: str = "<bytes>",
@@ -61,9 +79,35 @@ def verify_bytes(
     ``checks`` selects the checks to run (all by default); ``exact`` forces the pure
     stdlib reading path (the fast path gives the same results, only sooner). ``now``
     (timezone-aware) is the verification time, an upper bound on the signing time that
-    key windows and revocations are judged against (default: the current time).
+    key windows and revocations are judged against (default: the current time). Never
+    raises for bad input: ``data`` that is not bytes-like (a ``str`` included) is an ERROR
+    report.
     """
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        kind = type(data).__name__
+        hint = " (encode text as UTF-8 first)" if isinstance(data, str) else ""
+        return _error_report(path, f"input must be bytes, not {kind}{hint}")
     trust = trust or TrustPolicy()
+    try:
+        return _verify(data, trust, path, max_depth, checks, exact, now)
+    except RecursionError:
+        return _error_report(path, "input nested too deeply to verify")
+    except Exception as error:  # a bug must not crash a CI gate, nor read as FAILED
+        problem = printable(f"{type(error).__name__}: {error}".splitlines()[0][:200])
+        return _error_report(path, f"internal error while verifying ({problem}); please report it")
+
+
+def _verify(
+    data: bytes,
+    trust: TrustPolicy,
+    path: str,
+    max_depth: int,
+    checks: tuple[Check, ...],
+    exact: bool,
+    now: datetime | None,
+) -> Report:
     input_digest = _InputDigest(data)
     try:
         artifact, chain_pass = read_strictly(

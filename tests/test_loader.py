@@ -59,7 +59,8 @@ def test_invalid_json_has_line_and_column(reading_path: str) -> None:
 
 
 def test_empty_input(reading_path: str) -> None:
-    _reject(reading_path, b"", "invalid JSON")
+    assert _reject(reading_path, b"", "empty input") == "empty input"
+    assert _reject(reading_path, b" \r\n\t", "empty input") == "empty input (only whitespace)"
 
 
 def test_duplicate_keys_anywhere(reading_path: str) -> None:

@@ -55,7 +55,7 @@ def test_a_malformed_entry_beside_a_valid_one_is_not_counted(
         "artifact_schema").reason
     result = report.check("issuer_signature")
     assert result.outcome is Outcome.PASS, result.reason
-    assert "1 other signature(s) not counted" in result.reason
+    assert "1 other signature not counted" in result.reason
     listed = result.details["signatures"]
     assert sum(entry["counted"] for entry in listed) == 1  # one signature decides
     junk_entry = listed[0 if first else 1]

@@ -524,3 +524,18 @@ def test_the_anchor_is_named_with_its_own_source_among_several(
     assert witness["details"]["receipts"][0]["root_source"] == f"TSA roots file {case}.roots.pem"
     assert f"from TSA roots file {case}.roots.pem at genTime" in witness["reason"]
     assert "keel-production" in witness["details"]["tsa_roots_source"]  # both sources configured
+
+
+@pytest.mark.parametrize(
+    ("content", "words"), [(None, "no such file"), ("hello\n", "contains no PEM certificate")]
+)
+def test_bad_tsa_certs_file_is_a_one_line_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    content: str | None, words: str,
+) -> None:
+    path = tmp_path / "helpers.pem"
+    if content is not None:
+        path.write_text(content)
+    assert run_cli(["--tsa-certs", str(path), "x.json"], monkeypatch, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"TSA helper certificates file {path}: {words}" in err

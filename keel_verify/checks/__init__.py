@@ -8,6 +8,7 @@ and listing it here.
 from __future__ import annotations
 
 from keel_verify.checks import (
+    artifact_ref,
     canonical_portability,
     chain_integrity,
     issuer_signature,
@@ -47,6 +48,7 @@ EXTENDED_CHECKS: tuple[Check, ...] = (
     canonical_portability.CHECK,
     timestamp_witness.CHECK,
     time_consistency.CHECK,
+    artifact_ref.CHECK,
 )
 
 ALL_CHECKS: tuple[Check, ...] = CORE_CHECKS + EXTENDED_CHECKS

@@ -81,6 +81,11 @@ def chain_length(artifact: Artifact) -> int:
     return len(artifact.chain)
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``"1 receipt"``, ``"2 receipts"``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def result(
     name: str, outcome: Outcome, code: str, reason: str, pointer: str = "",
     details: Mapping[str, Any] | None = None,

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from keel_verify.checks.base import Check, passed, warned
 from keel_verify.checks.binding_support import MAX_LISTED, text
 from keel_verify.context import CheckContext
-from keel_verify.crypto.canonical import jcs_divergences
+from keel_verify.crypto.canonical import jcs_divergence_summary
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult, Outcome
@@ -66,10 +65,11 @@ class Divergences:
         if chunk.within_jcs:
             return
         for offset, entry in enumerate(chunk.entries):
-            for finding in jcs_divergences(entry, f"/chain/{chunk.first + offset}"):
-                self.total += 1
-                if len(self.found) < MAX_LISTED:
-                    self.found.append(finding)
+            count, first = jcs_divergence_summary(
+                entry, f"/chain/{chunk.first + offset}", MAX_LISTED - len(self.found)
+            )
+            self.total += count
+            self.found.extend(first)
 
 
 def run(context: CheckContext) -> CheckResult:
@@ -81,17 +81,13 @@ def run(context: CheckContext) -> CheckResult:
     if artifact.chain is not None and "chain" in rest:
         rest = {k: v for k, v in rest.items() if k != "chain"}
 
-    def counted() -> Iterator[tuple[str, str]]:
-        nonlocal total
-        if artifact.document_within_jcs:  # proven while decoding: nothing to find
-            return
-        for finding in jcs_divergences(rest):
-            total += 1
-            yield finding
-
-    # Streaming: a hostile artifact may hold millions of floats; only the first few
-    # (in document order) are described.
-    first = heapq.nsmallest(MAX_LISTED, [*counted(), *chain.found],
+    # A hostile artifact may hold millions of floats: they are counted, and only the first
+    # few (in document order) are described. A document proven inside the domain while it
+    # was decoded (keel_verify.load.loader) has nothing to find.
+    count, found = ((0, []) if artifact.document_within_jcs
+                    else jcs_divergence_summary(rest, "", MAX_LISTED))
+    total += count
+    first = heapq.nsmallest(MAX_LISTED, [*found, *chain.found],
                             key=lambda f: _document_order(f[0]))
     if not first:
         return passed(NAME, "within the RFC 8785 (JCS) domain: a JCS verifier computes the "

@@ -42,7 +42,7 @@ class Links:
             recomputed = hashes[offset]
             if recomputed is None:  # not an object
                 self._problem(f"/chain/{first + offset}",
-                              f"chain entry {first + offset + 1} is {type_name(entry)}, not an object")
+                              f"chain entry {first + offset} is {type_name(entry)}, not an object")
                 self.expected_previous = None
                 self.last_hash = None
                 continue
@@ -99,15 +99,15 @@ class Links:
         if self.expected_previous is not None and previous != self.expected_previous:
             self._problem(
                 f"{where}/previous_content_hash",
-                f"entry {index + 1} does not link to "
-                + ("the genesis hash" if index == 0 else f"entry {index}'s content_hash")
+                f"chain entry {index} does not link to "
+                + ("the genesis hash" if index == 0 else f"chain entry {index - 1}'s content_hash")
                 + f": expected {self.expected_previous}, found {show(previous)}",
             )
         stated = entry.get("content_hash")
         if stated != recomputed:
             self._problem(
                 f"{where}/content_hash",
-                f"entry {index + 1} content_hash {show(stated)} does not match its content "
+                f"chain entry {index} content_hash {show(stated)} does not match its content "
                 f"(recomputed {recomputed})",
             )
         self.expected_previous = stated if isinstance(stated, str) else None
@@ -116,12 +116,12 @@ class Links:
         if type(sequence) is not int:
             self._problem(
                 f"{where}/artifact_sequence",
-                f"entry {index + 1} artifact_sequence is {type_name(sequence)}, not an integer",
+                f"chain entry {index} artifact_sequence is {type_name(sequence)}, not an integer",
             )
         elif sequence <= self.last_sequence:
             self._problem(
                 f"{where}/artifact_sequence",
-                f"entry {index + 1} artifact_sequence {show(sequence)} is not above "
+                f"chain entry {index} artifact_sequence {show(sequence)} is not above "
                 f"{show(self.last_sequence)}",
             )
         else:

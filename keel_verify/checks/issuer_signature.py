@@ -48,7 +48,8 @@ def _describe(finding: SignatureFinding, counted: SignatureFinding | None) -> di
 
 def _not_counted(assessment: SignatureAssessment, chosen: SignatureFinding) -> str:
     others = len(assessment.findings) - 1
-    return f"; {others} other signature(s) not counted (see details)" if others else ""
+    noun = "signature" if others == 1 else "signatures"
+    return f"; {others} other {noun} not counted (see details)" if others else ""
 
 
 def run(context: CheckContext) -> CheckResult:

@@ -33,7 +33,7 @@ HASH_ONLY = "hash_only"
 
 def _embedded_problems(index: int, entry: dict[str, Any], problems: Problems) -> None:
     where = f"/chain/{index}"
-    label = f"chain entry {index + 1}"
+    label = f"chain entry {index}"
     if entry.get("payload_materialization") == HASH_ONLY:
         problems.append((
             f"{where}/payload_materialization",
@@ -58,7 +58,7 @@ def _embedded_problems(index: int, entry: dict[str, Any], problems: Problems) ->
 
 def _hash_only_problems(index: int, entry: dict[str, Any], problems: Problems) -> None:
     where = f"/chain/{index}"
-    label = f"chain entry {index + 1}"
+    label = f"chain entry {index}"
     if "canonicalized_payload" in entry:
         problems.append((
             f"{where}/canonicalized_payload",
@@ -146,7 +146,7 @@ class Payloads:
             index = first + offset
             if not isinstance(entry, dict):
                 found.append((f"/chain/{index}",
-                              f"chain entry {index + 1} is {type_name(entry)}, not an object"))
+                              f"chain entry {index} is {type_name(entry)}, not an object"))
             elif hash_only:
                 _hash_only_problems(index, entry, found)
             else:

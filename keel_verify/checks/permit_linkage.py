@@ -23,7 +23,7 @@ import operator
 from itertools import repeat
 from typing import Any
 
-from keel_verify.checks.base import Check, chain_length
+from keel_verify.checks.base import Check, chain_length, counted
 from keel_verify.checks.binding_support import (
     MAX_LISTED,
     Problems,
@@ -129,14 +129,14 @@ class PermitUses:
         where = f"/chain/{index}/permit_id"
         problems = self.problems
         if permit_id is _ABSENT:
-            problems.append((where, f"chain entry {index + 1} has no permit_id (null if none)"))
+            problems.append((where, f"chain entry {index} has no permit_id (null if none)"))
             return
         if not isinstance(permit_id, str):
-            problems.append((where, f"chain entry {index + 1} permit_id {show(permit_id)} is "
+            problems.append((where, f"chain entry {index} permit_id {show(permit_id)} is "
                                     "neither a string nor null"))
             return
         if permit_id not in self.known:
-            problems.append((where, f"chain entry {index + 1} names permit {show(permit_id)}, "
+            problems.append((where, f"chain entry {index} names permit {show(permit_id)}, "
                                     "which is not among the artifact's permits"))
         self.users.setdefault(permit_id, []).append(index)
         if isinstance(content_hash, str):
@@ -255,9 +255,10 @@ def run(context: CheckContext) -> CheckResult:
         NAME,
         problems,
         warnings,
-        f"{len(children)} child permit(s) bound to session {text(session_id)}; {confirmed} binding "
-        f"event hash(es) name the chain entry that uses the permit; {references} entry permit "
-        "reference(s) resolve to permits in the artifact",
+        f"{counted(len(children), 'child permit')} bound to session {text(session_id)}; "
+        f"{counted(confirmed, 'binding event hash', 'binding event hashes')} naming the chain "
+        f"entry that uses the permit; {counted(references, 'entry permit reference')} resolving "
+        "to permits in the artifact",
         code="permit_unbound",
         warn_code="binding_unconfirmed",
         child_permits=len(children),

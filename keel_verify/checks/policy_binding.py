@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from keel_verify.checks.base import Check
+from keel_verify.checks.base import Check, counted
 from keel_verify.checks.binding_support import (
     Problems,
     problems_then_warnings,
@@ -97,7 +97,7 @@ def run(context: CheckContext) -> CheckResult:
         problems,
         [],
         f"policy snapshot {text(snapshot_id)} hashes to {recomputed}, the hash named by "
-        f"policy_snapshot, session_metadata and {len(permits)} permit(s); all are in project "
+        f"policy_snapshot, session_metadata and {counted(len(permits), 'permit')}; all are in project "
         f"{text(project_id)}",
         code="policy_mismatch",
         recomputed=recomputed,

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.checks.base import Check
+from keel_verify.checks.base import Check, counted
 from keel_verify.checks.binding_support import Problems, problems_then_warnings, show
 from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import tagged_sha256
-from keel_verify.crypto.rfc3161 import TokenError, parse_receipt_token
+from keel_verify.crypto.rfc3161 import ReceiptTokens, TokenError
 from keel_verify.load.access import hash_at, obj_at
 from keel_verify.load.receipts import DEGRADED_NO_RECEIPT, collect_receipts
 from keel_verify.results import CheckResult, Outcome
@@ -34,27 +34,12 @@ from keel_verify.results import CheckResult, Outcome
 NAME = "receipt_coverage"
 
 
-def _token_der(encoded: Any, parsed: dict[str, bytes | str]) -> bytes:
-    """The token DER of a receipt's ``tsa_response_base64``, parsing each distinct text
-    once (an artifact may repeat one token many times). Raises TokenError."""
-    key = encoded if isinstance(encoded, str) else ""
-    if key not in parsed:
-        try:
-            parsed[key] = parse_receipt_token(encoded).token_der
-        except TokenError as error:
-            parsed[key] = str(error)
-    result = parsed[key]
-    if isinstance(result, str):
-        raise TokenError(result)
-    return result
-
-
 def _receipt_problems(
     pointer: str,
     receipt: dict[str, Any],
     head_hash: str,
     head_sequence: Any,
-    parsed: dict[str, bytes | str],
+    tokens: ReceiptTokens,
     problems: Problems,
 ) -> bytes | None:
     """Coverage and receipt-hash problems of one receipt; returns its token DER if parsed."""
@@ -72,7 +57,7 @@ def _receipt_problems(
                          f"{label} covers_chain_head_hash {show(receipt['covers_chain_head_hash'])}"
                          f" is not project_chain_head.content_hash ({head_hash})"))
     try:
-        token_der = _token_der(receipt.get("tsa_response_base64"), parsed)
+        token_der = tokens.from_text(receipt.get("tsa_response_base64")).token_der
     except TokenError as error:
         problems.append((f"{pointer}/receipt_hash",
                          f"{label} receipt_hash cannot be confirmed: {error}"))
@@ -96,13 +81,12 @@ def run(context: CheckContext) -> CheckResult:
     problems: Problems = []
     warnings: Problems = []
     seen: dict[bytes, str] = {}
-    parsed: dict[str, bytes | str] = {}
     for pointer, receipt in receipts:
         if not isinstance(receipt, dict):
             problems.append((pointer, f"receipt {pointer} is not an object"))
             continue
-        token_der = _receipt_problems(pointer, receipt, head_hash, head_sequence, parsed,
-                                      problems)
+        token_der = _receipt_problems(pointer, receipt, head_hash, head_sequence,
+                                      context.receipt_tokens, problems)
         if token_der is None:
             continue
         if token_der in seen:
@@ -115,7 +99,7 @@ def run(context: CheckContext) -> CheckResult:
         if status == DEGRADED_NO_RECEIPT and receipts:
             problems.append(("/tsa_status",
                              f"tsa_status declares \"{DEGRADED_NO_RECEIPT}\", but the artifact "
-                             f"carries {len(receipts)} timestamp receipt(s)"))
+                             f"carries {counted(len(receipts), 'timestamp receipt')}"))
         elif not isinstance(status, str):
             problems.append(("/tsa_status", f"tsa_status {show(status)} is not a string"))
         elif status != DEGRADED_NO_RECEIPT:
@@ -128,8 +112,8 @@ def run(context: CheckContext) -> CheckResult:
 
     if receipts:
         ok_reason = (
-            f"{len(receipts)} receipt(s) cover project chain head {head_hash} at sequence "
-            f"{show(head_sequence)}; each receipt_hash is its token's hash"
+            f"project chain head {head_hash} at sequence {show(head_sequence)} covered by "
+            f"{counted(len(receipts), 'receipt')}; each receipt_hash is its token's hash"
         )
     else:
         ok_reason = (

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.checks.base import Check, failed, first_problem, skipped
+from keel_verify.checks.base import Check, counted, failed, first_problem, skipped
 from keel_verify.context import CheckContext
-from keel_verify.crypto.rfc3161 import TokenError, parse_receipt_token
+from keel_verify.crypto.rfc3161 import ReceiptTokens, TokenError
 from keel_verify.load.access import hash_at, obj_at
 from keel_verify.load.receipts import collect_receipts, declares_degraded
 from keel_verify.results import CheckResult, Outcome
@@ -16,7 +16,9 @@ from keel_verify.results import CheckResult, Outcome
 NAME = "rfc3161_timestamp_receipt"
 
 
-def _receipt_problems(pointer: str, receipt: Any, head_hash: str) -> list[tuple[str, str]]:
+def _receipt_problems(
+    pointer: str, receipt: Any, head_hash: str, tokens: ReceiptTokens
+) -> list[tuple[str, str]]:
     if not isinstance(receipt, dict):
         return [(pointer, "receipt is not an object")]
     problems: list[tuple[str, str]] = []
@@ -32,7 +34,7 @@ def _receipt_problems(pointer: str, receipt: Any, head_hash: str) -> list[tuple[
             "covers_chain_head_hash differs from request_hash",
         ))
     try:
-        token = parse_receipt_token(receipt.get("tsa_response_base64"))
+        token = tokens.from_text(receipt.get("tsa_response_base64"))
     except TokenError as error:
         return [*problems, (f"{pointer}/tsa_response_base64", str(error))]
     if token.imprint_algorithm != "sha256":
@@ -71,12 +73,12 @@ def run(context: CheckContext) -> CheckResult:
         )
     problems: list[tuple[str, str]] = []
     for pointer, receipt in receipts:
-        problems.extend(_receipt_problems(pointer, receipt, head_hash))
+        problems.extend(_receipt_problems(pointer, receipt, head_hash, context.receipt_tokens))
     return first_problem(
         NAME,
         problems,
-        f"{len(receipts)} receipt(s) name project chain head {head_hash} and their tokens' "
-        "message imprint matches",
+        f"project chain head {head_hash} named by {counted(len(receipts), 'receipt')}; each "
+        "token's message imprint matches it",
         code="receipt_mismatch",
         receipts=len(receipts),
         project_chain_head=head_hash,

@@ -119,22 +119,22 @@ class SessionEntries:
         found: Problems = []
         where = f"/chain/{index}"
         if not isinstance(entry, dict):
-            found.append((where, f"chain entry {index + 1} is {type_name(entry)}, not an object"))
+            found.append((where, f"chain entry {index} is {type_name(entry)}, not an object"))
         else:
             if isinstance(self.session_id, str):
                 same_text(entry, "session_id", where, self.session_id,
-                          f"chain entry {index + 1} session_id", found)
+                          f"chain entry {index} session_id", found)
             same_text(entry, "chain_scope", where, self.scope,
-                      f"chain entry {index + 1} chain_scope", found)
+                      f"chain entry {index} chain_scope", found)
             strict_int(entry, "artifact_sequence", where,
-                       f"chain entry {index + 1} artifact_sequence", found)
-            sequence = strict_int(entry, "sequence", where, f"chain entry {index + 1} sequence",
+                       f"chain entry {index} artifact_sequence", found)
+            sequence = strict_int(entry, "sequence", where, f"chain entry {index} sequence",
                                   found)
             if sequence is not None:
                 if self.last_sequence is not None and sequence <= self.last_sequence:
                     found.append((
                         f"{where}/sequence",
-                        f"chain entry {index + 1} sequence {show(sequence)} is not above the "
+                        f"chain entry {index} sequence {show(sequence)} is not above the "
                         f"previous entry's {show(self.last_sequence)}: sequences must strictly "
                         "increase",
                     ))

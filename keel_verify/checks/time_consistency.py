@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from keel_verify.checks.base import Check, chain_length, failed, passed, warned
+from keel_verify.checks.base import Check, chain_length, counted, failed, passed, warned
 from keel_verify.context import CheckContext
 from keel_verify.crypto.witness import iso_utc
 from keel_verify.load.access import Malformed, member, obj_at, parse_time, time_at
@@ -130,7 +130,7 @@ class EventTimes:
         for offset, entry in enumerate(entries):
             index = first + offset
             if type(entry) is not dict:
-                self._problem(f"/chain/{index}", f"entry {index + 1} is not an object")
+                self._problem(f"/chain/{index}", f"chain entry {index} is not an object")
                 continue
             stamp = entry.get("occurred_at")
             occurred = _parse_cached(stamp) if type(stamp) is str else None
@@ -141,11 +141,11 @@ class EventTimes:
             self.count += 1
             if started is not None and occurred < started:
                 self._problem(f"/chain/{index}/occurred_at",
-                              f"entry {index + 1} occurred_at {iso_utc(occurred)} precedes "
+                              f"chain entry {index} occurred_at {iso_utc(occurred)} precedes "
                               f"started_at {iso_utc(started)}")
             if last_allowed is not None and occurred > last_allowed:
                 self._problem(f"/chain/{index}/occurred_at",
-                              f"entry {index + 1} occurred_at {iso_utc(occurred)} is after "
+                              f"chain entry {index} occurred_at {iso_utc(occurred)} is after "
                               f"{self.last_name} {iso_utc(last_allowed)}")
             sequence = entry.get("sequence")
             for threshold in self.thresholds:
@@ -302,13 +302,13 @@ def run(context: CheckContext) -> CheckResult:
             **details,
             **_listed(unauthenticated),
         )
-    reason = f"signed times are ordered (started_at, {times.count} event(s), ended_at, issued_at)"
+    reason = f"signed times are ordered (started_at, {counted(times.count, 'event')}, ended_at, issued_at)"
     if judged:
         kinds = {r.status is WitnessStatus.VERIFIED for r in judged}
         basis = "authenticated" if kinds == {True} else "partly unauthenticated"
         reason += (
-            f"; {len(judged)} witnessed genTime(s) ({basis}) follow the events they cover, lie "
-            "within tolerance of issued_at and agree with received_at"
+            f"; {counted(len(judged), 'witnessed genTime')} ({basis}): after the events covered, "
+            "within tolerance of issued_at, in agreement with received_at"
         )
     else:
         reason += "; no witnessed genTime to compare"

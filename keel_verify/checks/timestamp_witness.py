@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.checks.base import Check, failed, passed, warned
+from keel_verify.checks.base import Check, counted, failed, passed, warned
 from keel_verify.context import CheckContext
 from keel_verify.crypto.witness import iso_utc, shorten
 from keel_verify.results import CheckResult, Outcome
@@ -122,7 +122,7 @@ def run(context: CheckContext) -> CheckResult:
     revocation = f"; {first.verification.revocation}" if first.verification.revocation else ""
     return passed(
         NAME,
-        f"{len(verified)} receipt(s) witnessed: signed by "
+        f"{counted(len(verified), 'receipt')} witnessed: signed by "
         f"{shorten(str(first.verification.tsa_subject))}, chained to trusted TSA root "
         f"{shorten(anchor)}{source} at genTime {_gen_time(first)}{revocation}; this proves "
         "the project chain head existed by then, not when the artifact was signed",

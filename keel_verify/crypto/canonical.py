@@ -66,26 +66,92 @@ def _escape_pointer_token(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def jcs_divergences(value: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
-    """Yield ``(json_pointer, what)`` for each value where this profile and JCS can differ.
+_KEY_OUTSIDE_BMP = "object key outside the Basic Multilingual Plane"
 
-    Iterative, so depth is bounded by memory rather than the Python stack.
-    """
-    stack: list[tuple[str, Any]] = [(pointer, value)]
-    while stack:
-        where, node = stack.pop()
-        if isinstance(node, dict):
-            for key, child in node.items():
-                child_pointer = f"{where}/{_escape_pointer_token(key)}"
-                if any(ord(ch) > 0xFFFF for ch in key):
-                    yield child_pointer, "object key outside the Basic Multilingual Plane"
-                stack.append((child_pointer, child))
-        elif isinstance(node, list):
-            stack.extend((f"{where}/{index}", child) for index, child in enumerate(node))
-        elif isinstance(node, bool):
-            continue
-        elif isinstance(node, int):
-            if abs(node) > JCS_MAX_SAFE_INTEGER:
-                yield where, f"integer {node} beyond +/-(2^53-1)"
-        elif isinstance(node, float):
-            yield where, f"floating-point number {node!r}"
+
+def _scalar_divergence(node: Any) -> bool:
+    if isinstance(node, bool):
+        return False
+    if isinstance(node, int):
+        return abs(node) > JCS_MAX_SAFE_INTEGER
+    return isinstance(node, float)
+
+
+def _describe(node: Any) -> str:
+    if isinstance(node, float):
+        return f"floating-point number {node!r}"
+    if isinstance(node, int):
+        return f"integer {node} beyond +/-(2^53-1)"
+    return _KEY_OUTSIDE_BMP
+
+
+class _KeyOutsideBmp:
+    """Marks a finding about a member name rather than a value."""
+
+
+_KEY = _KeyOutsideBmp()
+
+
+def _members(node: dict[str, Any] | list[Any]) -> Iterator[tuple[str | int, Any]]:
+    # Members in canonical (code point) order, so findings come in the order of their
+    # JSON Pointers and the first few found are the first few reported.
+    return iter(sorted(node.items())) if isinstance(node, dict) else enumerate(node)
+
+
+def _walk(value: Any) -> Iterator[tuple[list[str | int], Any]]:
+    """Yield ``(path, node)`` for each divergent value (or ``_KEY`` for a divergent member
+    name, the name being the path's last token), ordered by path. ``path`` is live:
+    read it before resuming. Iterative, and memory stays proportional to the depth."""
+    path: list[str | int] = []
+    if _scalar_divergence(value):
+        yield path, value
+    if not isinstance(value, (dict, list)):
+        return
+    open_containers = [_members(value)]
+    while open_containers:
+        for token, child in open_containers[-1]:
+            if isinstance(token, str) and any(ord(ch) > 0xFFFF for ch in token):
+                path.append(token)
+                yield path, _KEY
+                path.pop()
+            if isinstance(child, (dict, list)):
+                path.append(token)
+                open_containers.append(_members(child))
+                break
+            if _scalar_divergence(child):
+                path.append(token)
+                yield path, child
+                path.pop()
+        else:
+            open_containers.pop()
+            if path:
+                path.pop()
+
+
+def _pointer(prefix: str, path: list[str | int]) -> str:
+    return prefix + "".join(
+        f"/{_escape_pointer_token(t)}" if isinstance(t, str) else f"/{t}" for t in path
+    )
+
+
+def jcs_divergences(value: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+    """Yield ``(json_pointer, what)`` for each value where this profile and JCS can differ,
+    ordered by pointer (members by name, array items by index; ``pointer`` prefixes
+    every pointer)."""
+    for path, node in _walk(value):
+        yield _pointer(pointer, path), _describe(node)
+
+
+def jcs_divergence_summary(
+    value: Any, pointer: str = "", listed: int = 10
+) -> tuple[int, list[tuple[str, str]]]:
+    """``(count, first)``: how many :func:`jcs_divergences` there are, and the first
+    ``listed`` of them. Pointers and descriptions are built only for those listed, so an
+    array of 10**7 floats costs a count, not 10**7 strings."""
+    count = 0
+    first: list[tuple[str, str]] = []
+    for path, node in _walk(value):
+        if count < listed:
+            first.append((_pointer(pointer, path), _describe(node)))
+        count += 1
+    return count, first

@@ -3,15 +3,24 @@ for cryptographic verification).
 
 A receipt's ``tsa_response_base64`` holds either a TimeStampToken (a CMS ContentInfo of
 type SignedData whose eContent is a TSTInfo) or a full TimeStampResp carrying one.
+
+Hostile tokens cost bounded work: before asn1crypto sees the bytes, :func:`der_shape_problem`
+walks their TLV headers (including DER wrapped in OCTET and BIT STRINGs, as eContent and
+certificate extensions are) and refuses a token larger than :data:`MAX_TOKEN_BYTES`, more
+than :data:`MAX_DER_ELEMENTS` elements, nesting deeper than :data:`MAX_DER_DEPTH`,
+and object identifiers longer than
+:data:`MAX_OID_BYTES` or with an arc longer than :data:`MAX_OID_ARC_BYTES` (decoding a long
+arc costs quadratic time). :class:`ReceiptTokens` parses each distinct token once per
+verification, failures included.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, ClassVar
 
 from asn1crypto import cms, core, tsp
@@ -23,6 +32,133 @@ GRANTED_STATUSES = ("granted", "granted_with_mods")
 IMPRINT_LENGTHS = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 ID_CT_TSTINFO = "1.2.840.113549.1.9.16.1.4"
+
+#: A TimeStampResp with a full certificate chain is a few kilobytes; larger is refused.
+MAX_TOKEN_BYTES = 64 * 1024
+#: Real tokens nest about 12 levels (certificate extensions included).
+MAX_DER_DEPTH = 32
+#: TLV elements in one token (a real one has a few hundred).
+MAX_DER_ELEMENTS = 8192
+#: Real object identifiers are under 40 bytes; the longest arcs (UUID arcs, 2.25.x) 19.
+MAX_OID_BYTES = 256
+MAX_OID_ARC_BYTES = 24
+
+_TAG_OID = 0x06
+_TAG_RELATIVE_OID = 0x0D
+_TAG_REGISTERED_ID = 0x88  # GeneralName registeredID: [8] IMPLICIT OBJECT IDENTIFIER
+_TAG_OCTET_STRING = 0x04
+_TAG_BIT_STRING = 0x03
+
+
+class _Refused(Exception):
+    """A limit was exceeded (as opposed to bytes that simply are not DER)."""
+
+
+class _NotDer(Exception):
+    """The bytes are not a sequence of well-formed definite-length TLVs."""
+
+
+def der_shape_problem(der: bytes) -> str | None:
+    """Why ``der`` is refused before parsing (one line), or None when it is within every
+    limit. Only TLV headers are read: the cost is linear in the number of elements."""
+    if len(der) > MAX_TOKEN_BYTES:
+        return f"token of {len(der)} bytes exceeds the limit of {MAX_TOKEN_BYTES}"
+    elements = [0]
+    try:
+        _walk_tlvs(der, 0, len(der), 1, elements)
+    except _Refused as refused:
+        return str(refused)
+    except _NotDer:
+        return None  # not DER at all: the parser says so, at no great cost
+    return None
+
+
+def _header(der: bytes, offset: int, end: int) -> tuple[int, int, int | None]:
+    """``(first tag byte, content start, content end)`` of the TLV at ``offset``; the end is
+    None for an indefinite length (BER, as some TSAs send: content ends at 00 00)."""
+    if offset + 2 > end:
+        raise _NotDer
+    tag = der[offset]
+    offset += 1
+    if tag & 0x1F == 0x1F:  # high tag number form
+        for _ in range(4):
+            if offset >= end:
+                raise _NotDer
+            offset += 1
+            if not der[offset - 1] & 0x80:
+                break
+        else:
+            raise _NotDer
+    if offset >= end:
+        raise _NotDer
+    length = der[offset]
+    offset += 1
+    if length == 0x80:
+        if not tag & 0x20:
+            raise _NotDer
+        return tag, offset, None
+    if length & 0x80:
+        count = length & 0x7F
+        if count > 4 or offset + count > end:
+            raise _NotDer
+        length = int.from_bytes(der[offset : offset + count], "big")
+        offset += count
+    if offset + length > end:
+        raise _NotDer
+    return tag, offset, offset + length
+
+
+def _check_oid(der: bytes, start: int, end: int, arcs_only: bool) -> None:
+    if not arcs_only and end - start > MAX_OID_BYTES:
+        raise _Refused(f"object identifier of {end - start} bytes exceeds the limit of "
+                       f"{MAX_OID_BYTES}")
+    run = 0
+    for index in range(start, end):
+        run = run + 1 if der[index] & 0x80 else 0
+        if run >= MAX_OID_ARC_BYTES:
+            raise _Refused(f"object identifier arc longer than {MAX_OID_ARC_BYTES} bytes")
+
+
+def _walk_tlvs(
+    der: bytes, start: int, end: int, depth: int, elements: list[int], *, until_eoc: bool = False
+) -> int:
+    """Walk the TLVs from ``start``: to exactly ``end``, or (``until_eoc``) through the
+    end-of-contents octets 00 00 of an indefinite length; returns where the walk ended.
+    _NotDer if the bytes are not such TLVs, _Refused if a limit is exceeded. Recursion is
+    bounded by MAX_DER_DEPTH."""
+    if depth > MAX_DER_DEPTH:
+        raise _Refused(f"ASN.1 nesting deeper than the limit of {MAX_DER_DEPTH} levels")
+    offset = start
+    while offset < end:
+        elements[0] += 1
+        if elements[0] > MAX_DER_ELEMENTS:
+            raise _Refused(f"more than {MAX_DER_ELEMENTS} ASN.1 elements")
+        if until_eoc and der[offset : offset + 2] == b"\x00\x00":
+            return offset + 2
+        tag, content, after = _header(der, offset, end)
+        if after is None:  # indefinite length: constructed, up to its end-of-contents
+            offset = _walk_tlvs(der, content, end, depth + 1, elements, until_eoc=True)
+            continue
+        if tag & 0x20:  # constructed
+            _walk_tlvs(der, content, after, depth + 1, elements)
+        elif tag in (_TAG_OID, _TAG_RELATIVE_OID, _TAG_REGISTERED_ID):
+            _check_oid(der, content, after, arcs_only=tag == _TAG_REGISTERED_ID)
+        elif tag in (_TAG_OCTET_STRING, _TAG_BIT_STRING) and after > content:
+            inner = content + 1 if tag == _TAG_BIT_STRING else content
+            if inner < after and (tag != _TAG_BIT_STRING or der[content] == 0):
+                _walk_encapsulated(der, inner, after, depth + 1, elements)
+        offset = after
+    if until_eoc:
+        raise _NotDer
+    return offset
+
+
+def _walk_encapsulated(der: bytes, start: int, end: int, depth: int, elements: list[int]) -> None:
+    """DER inside an OCTET or BIT STRING (eContent, extension values, public keys) is held
+    to the same limits; content that is not DER is opaque bytes. (Elements read before
+    that is known still count, so the whole scan reads at most MAX_DER_ELEMENTS headers.)"""
+    with contextlib.suppress(_NotDer):
+        _walk_tlvs(der, start, end, depth, elements)
 
 
 class TimeStampResp(core.Sequence):  # type: ignore[misc]
@@ -220,7 +356,18 @@ def _load_content_info(der: bytes) -> Any:
 
 
 def parse_token(der: bytes) -> TimestampToken:
-    """Parse a TimeStampToken or a TimeStampResp. Raises TokenError with the failing step."""
+    """Parse a TimeStampToken or a TimeStampResp. Raises TokenError with the failing step,
+    also when the bytes exceed a limit of :func:`der_shape_problem` (checked first)."""
+    problem = der_shape_problem(der)
+    if problem is not None:
+        raise TokenError(f"token refused before parsing: {problem}")
+    try:
+        return _parse_token(der)
+    except RecursionError:  # the limits above make this unreachable; kept as a backstop
+        raise TokenError("token refused: ASN.1 nesting too deep") from None
+
+
+def _parse_token(der: bytes) -> TimestampToken:
     status: str | None = None
     content_info = _load_content_info(der)
     token_der = der
@@ -266,15 +413,59 @@ def parse_token(der: bytes) -> TimestampToken:
     )
 
 
-@lru_cache(maxsize=128)
-def _parse_receipt_text(text: str) -> TimestampToken:
-    return parse_token(decode_base64_der(text))
+def decode_receipt_token(encoded: Any) -> bytes:
+    """The DER of a receipt's ``tsa_response_base64``; TokenError if it is not base64 of
+    at most :data:`MAX_TOKEN_BYTES` (the length is judged before decoding)."""
+    if isinstance(encoded, str) and len(encoded) > (MAX_TOKEN_BYTES + 2) // 3 * 4:
+        raise TokenError(f"token of about {len(encoded) // 4 * 3} bytes exceeds the limit of "
+                         f"{MAX_TOKEN_BYTES}")
+    return decode_base64_der(encoded)
+
+
+class ReceiptTokens:
+    """Each distinct receipt token parsed once per verification, however many checks (or
+    receipts) ask for it; a failure is remembered too, so hostile bytes are refused once.
+    Shared through the check context; the parsed tokens are shared: read, never change.
+
+    ``parses`` counts the calls that reached :func:`parse_token`."""
+
+    def __init__(self) -> None:
+        self._by_der: dict[bytes, TimestampToken | TokenError] = {}
+        self._by_text: dict[str, TimestampToken | TokenError] = {}
+        self.parses = 0
+
+    def from_der(self, der: bytes) -> TimestampToken:
+        """:func:`parse_token`, once per distinct DER. Raises TokenError."""
+        outcome = self._by_der.get(der)
+        if outcome is None:
+            self.parses += 1
+            try:
+                outcome = parse_token(der)
+            except TokenError as error:
+                outcome = error
+            self._by_der[der] = outcome
+        if isinstance(outcome, TokenError):
+            raise TokenError(str(outcome))
+        return outcome
+
+    def from_text(self, encoded: Any) -> TimestampToken:
+        """The token of a receipt's ``tsa_response_base64``, once per distinct text.
+        Raises TokenError."""
+        if not isinstance(encoded, str):
+            raise TokenError("tsa_response_base64 is not a non-empty string")
+        outcome = self._by_text.get(encoded)
+        if outcome is None:
+            try:
+                outcome = self.from_der(decode_receipt_token(encoded))
+            except TokenError as error:
+                outcome = error
+            self._by_text[encoded] = outcome
+        if isinstance(outcome, TokenError):
+            raise TokenError(str(outcome))
+        return outcome
 
 
 def parse_receipt_token(encoded: Any) -> TimestampToken:
-    """``parse_token(decode_base64_der(encoded))`` for a receipt's ``tsa_response_base64``,
-    each distinct text parsed once however many checks (or receipts) ask. TokenError
-    otherwise. The parsed token is shared: read it, never change it."""
-    if not isinstance(encoded, str):
-        raise TokenError("tsa_response_base64 is not a non-empty string")
-    return _parse_receipt_text(encoded)
+    """``parse_token`` of a receipt's ``tsa_response_base64`` (no cache: checks use the
+    context's :class:`ReceiptTokens`). Raises TokenError."""
+    return ReceiptTokens().from_text(encoded)

@@ -55,9 +55,9 @@ from cryptography.x509.verification import (
 from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.crypto.rfc3161 import (
     ID_CT_TSTINFO,
+    ReceiptTokens,
     TimestampToken,
     TokenError,
-    parse_token,
 )
 
 STEP_STRUCTURE = "token structure"
@@ -460,6 +460,12 @@ def _extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
 
 _ENCOUNTERED = re.compile(r"\s*\(encountered processing .*\)\s*$", re.DOTALL)
 
+# What the parsers raise for bytes that are not what they claim to be.
+_MALFORMED = (
+    ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+    UnsupportedAlgorithm, x509.InvalidVersion,
+)
+
 
 def validate_chain(
     certificate: x509.Certificate,
@@ -517,13 +523,6 @@ def _imprint(token: TimestampToken, expected: bytes | None) -> None:
 
 # -- one token ---------------------------------------------------------------------------
 
-# What the parsers raise for bytes that are not what they claim to be.
-_MALFORMED = (
-    ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
-    UnsupportedAlgorithm, x509.InvalidVersion,
-)
-
-
 def _load_certificate(certificate: asn1_x509.Certificate) -> x509.Certificate:
     return x509.load_der_x509_certificate(certificate.dump())
 
@@ -533,16 +532,18 @@ def check_token(
     *,
     expected_digest: bytes | None,
     candidates: Sequence[x509.Certificate] = (),
+    tokens: ReceiptTokens | None = None,
 ) -> TokenCheck:
     """Steps 1-6 (module docstring) for one DER TimeStampToken or TimeStampResp, against
     the SHA-256 ``expected_digest`` (None when the receipt names none). ``candidates``
     may identify the signer when the token carries no certificate; they are never
-    trusted for that. The chain is left to :func:`validate_chain`. Never raises."""
+    trusted for that. The chain is left to :func:`validate_chain`. ``tokens`` shares
+    parsed tokens with the other receipt checks. Never raises."""
     facts: dict[str, Any] = {}
     step = STEP_STRUCTURE
     try:
         try:
-            token = parse_token(der)
+            token = (tokens or ReceiptTokens()).from_der(der)
         except TokenError as error:
             raise _StepFailed(STEP_STRUCTURE, str(error)) from None
         facts.update(

@@ -27,6 +27,7 @@ from keel_verify.facts.model import (
     Budget,
     LaneBins,
     Mark,
+    Permit,
     Receipt,
     SessionFacts,
     Timeline,
@@ -93,8 +94,32 @@ def _with_payments(marks: list[Mark], tool_calls: tuple[ToolCall, ...]) -> list[
             else m for m in marks]
 
 
+def _permit_marks(marks: list[Mark], permits: tuple[Permit, ...]) -> list[Mark]:
+    """A mark per permit, at the chain entry it is bound to: the session permit at the
+    session's start, each child permit at the tool call that names it."""
+    at_sequence = {m.sequence: m for m in marks if m.sequence is not None and m.lane != "witness"}
+    started = next((m for m in marks if m.event_type == "voice.session.started"), None)
+    found: list[Mark] = []
+    for permit in permits:
+        if permit.kind == "session":
+            anchor = started
+        else:
+            anchor = None if permit.bound_sequence is None else at_sequence.get(permit.bound_sequence)
+        if anchor is None:
+            continue
+        what = "session permit" if permit.kind == "session" else f"{permit.action_name} permit"
+        amount = f", {permit.payment.amount_text}" if permit.payment is not None else ""
+        short = permit.permit_id or "?"
+        short = short if len(short) <= 14 else short[:13] + "\u2026"
+        found.append(Mark("permits", anchor.t, anchor.sequence, f"{permit.kind} permit",
+                          anchor.hash_prefix, f"{what} {short}{amount}",
+                          "allowed" if permit.decision == "allowed" else "other"))
+    return found
+
+
 def _timeline(chain: ChainFacts, document: Mapping[str, Any], metadata: Mapping[str, Any],
-              receipts: tuple[Receipt, ...], tool_calls: tuple[ToolCall, ...]) -> Timeline:
+              receipts: tuple[Receipt, ...], tool_calls: tuple[ToolCall, ...],
+              permits: tuple[Permit, ...]) -> Timeline:
     by_lane, totals, t_min, t_max = chain.lane_times()
     times = [t for t in (t_min, t_max, epoch_seconds(metadata.get("started_at")),
                          epoch_seconds(metadata.get("ended_at")),
@@ -109,6 +134,7 @@ def _timeline(chain: ChainFacts, document: Mapping[str, Any], metadata: Mapping[
         else:
             marks.extend(chain.marks.get(lane, ()))
     marks = _with_payments(marks, tool_calls)
+    marks.extend(_permit_marks(marks, permits))
     issued = document.get("issued_at")
     marks.append(Mark("witness", epoch_seconds(issued), None, "issued_at", "",
                       f"issued_at {as_text(issued, 40)} (the issuer's claim)", "claimed"))
@@ -121,7 +147,7 @@ def _timeline(chain: ChainFacts, document: Mapping[str, Any], metadata: Mapping[
                 "witnessed" if receipt.status == "verified" else receipt.status))
     shown = {mark.lane for mark in marks} | {b.lane for b in bins}
     required = {"lifecycle", "audio_in", "audio_out", "transcript", "turns", "tools",
-                "interruptions", "witness"}
+                "permits", "interruptions", "witness"}
     lanes = tuple(lane for lane, _ in LANES if lane in shown or lane in required)
     return Timeline(start, end, tuple(marks), tuple(bins), lanes)
 
@@ -191,7 +217,7 @@ def session_facts(document: Mapping[str, Any], chain: ChainFacts, schema_version
         counters=counters,
         chain_first=tuple(chain.first),
         chain_last=tuple(chain.last_rows()),
-        timeline=_timeline(chain, document, metadata, receipts, tool_calls),
+        timeline=_timeline(chain, document, metadata, receipts, tool_calls, permits),
         project_chain_head=as_text(project_head.get("content_hash"), 80),
         project_chain_sequence=as_int(project_head.get("sequence")),
         turns_omitted=chain.turn_count - len(chain.turns),

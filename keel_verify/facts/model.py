@@ -25,6 +25,7 @@ LANES: tuple[tuple[str, str], ...] = (
     ("transcript", "transcript"),
     ("turns", "turns"),
     ("tools", "tool calls"),
+    ("permits", "permits"),
     ("interruptions", "interruptions"),
     ("other", "other events"),
     ("witness", "witness"),

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,10 +158,13 @@ class Artifact:
 
 
 def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
-    """Read at most ``max_bytes`` (plus one, to detect excess) without touching anything else."""
+    """Read at most ``max_bytes`` (plus one, to detect excess) without touching anything else.
+
+    A path must name a regular file: a FIFO (which could wait forever for a writer), a
+    device or a socket is refused before any read. Standard input is read as a stream."""
     try:
         if isinstance(source, (str, Path)):
-            with open(source, "rb") as handle:
+            with _open_regular(source) as handle:
                 data = handle.read(max_bytes + 1)
         else:
             data = source.read(max_bytes + 1)
@@ -174,6 +179,29 @@ def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTE
     if len(data) > max_bytes:
         raise LoadError(f"input larger than the limit of {max_bytes} bytes")
     return data
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+def _open_regular(path: str | Path) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file. ``O_NONBLOCK`` makes opening
+    a FIFO return at once (instead of waiting for a writer) so that it can be refused."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
+            raise LoadError(f"{kind}, not a regular file (pipe it to standard input as '-')")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def _line_and_column(text: str, offset: int) -> tuple[int, int]:
@@ -238,6 +266,8 @@ def _check_string(text: str) -> None:
 
 def parse_json(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse strictly: UTF-8 only, no duplicate keys, no NaN/Infinity, bounded depth."""
+    if not data.strip(b" \t\r\n"):
+        raise LoadError("empty input" if not data else "empty input (only whitespace)")
     if data.startswith(b"\xef\xbb\xbf"):
         raise LoadError("UTF-8 byte order mark is not allowed at the start of JSON")
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -67,9 +68,8 @@ _TIME_NOTE = ("When it was signed is bounded only from below: a witnessed genTim
 
 
 def _self_attested(report: Report) -> bool:
-    signer = report.signer
-    return (report.verdict is Verdict.VERIFIED and signer is not None
-            and signer.trust_source.startswith("self-attested"))
+    return (report.verdict is Verdict.VERIFIED and report.signer is not None
+            and report.signer.trust_basis == "self-attested")
 
 
 def verdict_sentence(report: Report) -> str:
@@ -85,25 +85,13 @@ def verdict_sentence(report: Report) -> str:
     return sentence
 
 
-def fingerprint(public_key: str | None) -> str | None:
-    """``sha256:`` + hex SHA-256 of the raw Ed25519 key in ``ed25519:BASE64`` form."""
-    if not public_key or not public_key.startswith("ed25519:"):
-        return None
-    try:
-        raw = base64.b64decode(public_key[8:], validate=True)
-    except ValueError:
-        return None
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-def _vouched_by(source: str) -> str:
-    if source.startswith("self-attested"):
-        return "self-attested: only the artifact itself names this key"
-    if source.startswith("pinned"):
-        return "pinned: the key was given on the command line"
-    if source.startswith("none"):
-        return "nobody: no signature verified"
-    return source
+_VOUCHED_BY = {
+    "trust-root": "a trust source you gave (trust-root file or Keel key manifest)",
+    "pinned": "you: the key was pinned on the command line",
+    "self-attested": "nobody: only the artifact itself names this key (accepted with "
+                     "--self-attested)",
+    "none": "nobody: no trust source vouches for this key",
+}
 
 
 @dataclass(frozen=True)
@@ -121,17 +109,23 @@ def _trust(report: Report) -> Trust | None:
     signer = report.signer
     if signer is None:
         return None
-    stated_print: str | None = getattr(signer, "fingerprint", None)
-    key = stated_print or fingerprint(signer.public_key) or signer.public_key or "?"
-    key_id = getattr(signer, "claimed_key_id", None) or getattr(signer, "key_id", None)
-    basis = str(getattr(signer, "trust_basis", "") or "")
     best = None
     if report.session is not None:
         verified = [r.gen_time for r in report.session.receipts
                     if r.status == "verified" and r.gen_time]
         best = max(verified) if verified else None
-    return Trust(key, key_id, _vouched_by(signer.trust_source), basis, signer.time_basis, best,
-                 signer.trusted)
+    vouched = _VOUCHED_BY.get(signer.trust_basis, signer.trust_basis)
+    if signer.trust_basis in ("trust-root", "pinned"):
+        vouched += f"; {signer.trust_source}"
+    return Trust(
+        key=signer.fingerprint or "no signature verified",
+        key_id=signer.claimed_key_id,
+        vouched_by=vouched,
+        trust_basis=signer.trust_basis,
+        time_basis=signer.time_basis,
+        best_proof_of_existence=best,
+        trusted=signer.trusted,
+    )
 
 
 def command_line(options: Sequence[str], path: str) -> str:
@@ -166,7 +160,7 @@ class Page:
 
 
 MAX_KEY_MARKS = 200
-_KEY_LANES = ("lifecycle", "turns", "tools", "interruptions", "witness")
+_KEY_LANES = ("lifecycle", "turns", "tools", "permits", "interruptions", "witness")
 
 
 def _duration(seconds: float | None) -> str:
@@ -182,8 +176,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _indication(report: Report) -> str:
-    indication = getattr(report, "indication", None)
-    return str(getattr(indication, "value", indication or ""))
+    return report.indication.value
 
 
 def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
@@ -209,7 +202,8 @@ def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
         session_line=session_summary(session) if session is not None else None,
         counters_line=counters_summary(session) if session is not None else None,
         command=command_line(options, report.path),
-        policy=policy,
+        policy={str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+                for k, v in policy.items()},
         version=__version__,
         generated_at=(generated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         check_counts=counts,

@@ -82,6 +82,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "time_basis": signer.time_basis,
         },
         "not_proven": list(report.not_proven),
+        "promoted_warnings": list(report.promoted_warnings),
         "session": None if report.session is None else _jsonable(session_to_dict(report.session)),
         "policy": report.policy,
         "policy_violations": [

@@ -6,6 +6,8 @@ Text from artifacts is always rendered as literal text, never as rich markup.
 from __future__ import annotations
 
 import os
+import re
+import textwrap
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -36,6 +38,9 @@ def verdict_text(report: Report) -> str:
         return "VERIFIED (self-attested: internal consistency only, origin unproven)"
     if report.verdict is Verdict.UNTRUSTED:
         return "UNTRUSTED (nothing failed, but no trust source vouches for the signer)"
+    if report.promoted_warnings:
+        count = len(report.promoted_warnings)
+        return f"FAILED (strict: {count} warning{'' if count == 1 else 's'})"
     return str(report.verdict.value)
 
 
@@ -120,6 +125,29 @@ def summary_rows(reports: Sequence[Report]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+_COLUMN_GAP = re.compile(r"\S( {2,})\S")
+
+
+def wrapped(text: str, width: int) -> list[str]:
+    """``text`` (one report line) folded at word boundaries to ``width`` columns, the
+    continuation lines indented to where the line's value column starts (after the label
+    and the padded check name), so a long reason reads as one aligned paragraph."""
+    if len(text) <= width:
+        return [text]
+    gap = _COLUMN_GAP.search(text)
+    lead = len(text) - len(text.lstrip(" "))
+    indent = gap.end(1) if gap else lead + 2
+    if indent > width // 2:
+        gap, indent = None, lead + 2
+    return textwrap.wrap(
+        text[indent:] if gap else text.lstrip(" "),
+        width,
+        initial_indent=text[:indent] if gap else " " * lead,
+        subsequent_indent=" " * indent,
+        break_on_hyphens=False,
+    ) or [text]
+
+
 def use_plain(stream: IO[str]) -> bool:
     return bool(os.environ.get("NO_COLOR")) or not stream.isatty()
 
@@ -169,7 +197,8 @@ class TextSink:
         else:
             from rich.text import Text
 
-            self.console.print(Text(text, style=style))
+            for line in wrapped(text, self.console.width):  # reasons wrap under their column
+                self.console.print(Text(line, style=style))
 
     def close(self, totals: Totals) -> None:
         tabled = totals.files > 1 and len(self.rows) > 1
@@ -206,4 +235,5 @@ class TextSink:
             self.console.print()
             self.console.print(table)
         if self.unlisted:
-            self._line(f"({self.unlisted} more file(s) not in the summary table)", "")
+            files = "file" if self.unlisted == 1 else "files"
+            self._line(f"({self.unlisted} more {files} not in the summary table)", "")

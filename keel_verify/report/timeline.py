@@ -17,8 +17,8 @@ from keel_verify.facts.model import LANES, Mark, Timeline
 
 WIDTH = 1000  # SVG user units
 LEFT = 150  # lane labels
-RIGHT = 20
-LANE_HEIGHT = 34
+RIGHT = 40  # room for the last tick's label
+LANE_HEIGHT = 40
 TOP = 26  # axis labels
 MIN_WIDTH = 3.0
 EDGE_SLACK = 0.05  # a witness time within 5 % of the span beyond an end is still on scale
@@ -76,9 +76,10 @@ class Picture:
     bars: tuple[Bar, ...]
     note: str  # how to read the axis
     empty: bool
+    lane_height: int = LANE_HEIGHT
 
 
-_LABELLED = {"turns", "tools", "interruptions", "witness"}
+_LABELLED = {"turns", "tools", "permits", "interruptions", "witness"}
 
 
 def _clock(t: float) -> str:
@@ -101,16 +102,23 @@ def _title(mark: Mark) -> str:
 
 
 def _spread(marks: tuple[Mark, ...]) -> dict[int, float]:
-    """Position within its second of each chain mark (by id), in chain order."""
+    """Position within its second of each chain mark (by id), in chain order; a permit's
+    mark takes the position of the chain entry it is bound to."""
     by_second: dict[float, list[Mark]] = {}
     for mark in marks:
-        if mark.t is not None and mark.lane != "witness":
+        if mark.t is not None and mark.lane not in ("witness", "permits"):
             by_second.setdefault(mark.t, []).append(mark)
     offsets: dict[int, float] = {}
+    by_sequence: dict[int, float] = {}
     for group in by_second.values():
         group.sort(key=lambda m: (m.sequence is None, m.sequence or 0))
         for rank, mark in enumerate(group):
             offsets[id(mark)] = (rank + 0.5) / len(group)
+            if mark.sequence is not None:
+                by_sequence.setdefault(mark.sequence, offsets[id(mark)])
+    for mark in marks:
+        if mark.lane == "permits" and mark.sequence in by_sequence:
+            offsets[id(mark)] = by_sequence[mark.sequence]
     return offsets
 
 
@@ -174,35 +182,41 @@ def build_picture(timeline: Timeline) -> Picture:
     return Picture(WIDTH, height, lanes, ticks, tuple(shapes), tuple(bars), note, False)
 
 
-CHAR_WIDTH = 5.6  # average advance of the 10.5px label font, in user units
+CHAR_WIDTH = 6.0  # average advance of the 10.5px label font, in user units
 
 
 def _place_labels(shapes: list[Shape]) -> list[Shape]:
     """Each label below its mark, else above it, else left out (the legend table and
-    the hover text still give it): labels never overlap within a lane. Labels that would
-    run past the right edge end at their mark instead."""
-    placed: list[Shape] = []
-    row_ends: dict[tuple[float, int], float] = {}
-    for shape in sorted(shapes, key=lambda s: (s.y, s.x)):
+    the hover text still give it): labels never overlap within a lane. Denied marks are
+    labelled first, so their label is never the one left out. Labels that would run
+    past the right edge end at their mark instead."""
+    taken: dict[tuple[float, int], list[tuple[float, float]]] = {}
+    placed: dict[int, Shape] = {}
+    order = sorted(range(len(shapes)),
+                   key=lambda i: ("s-denied" not in shapes[i].css, shapes[i].y, shapes[i].x))
+    for index in order:
+        shape = shapes[index]
         if not shape.text:
-            placed.append(shape)
+            placed[index] = shape
             continue
         width = len(shape.text) * CHAR_WIDTH
         start, anchor, text_x = shape.x + 9, "start", shape.x + 9
         if start + width > WIDTH - 4:
             start, anchor, text_x = shape.x - 9 - width, "end", shape.x - 9
+        end = start + width
         for row, dy in enumerate((15.0, -9.0)):
-            if start > row_ends.get((shape.y, row), -1e9) + 4:
-                row_ends[(shape.y, row)] = start + width
-                placed.append(dataclasses.replace(shape, text_x=text_x, text_y=shape.y + dy,
-                                                  anchor=anchor))
+            spans = taken.setdefault((shape.y, row), [])
+            if all(end + 2 < left or start > right + 2 for left, right in spans):
+                spans.append((start, end))
+                placed[index] = dataclasses.replace(shape, text_x=text_x, text_y=shape.y + dy,
+                                                    anchor=anchor)
                 break
         else:
-            placed.append(dataclasses.replace(shape, text=""))
-    return placed
+            placed[index] = dataclasses.replace(shape, text="")
+    return [placed[index] for index in range(len(shapes))]
 
 
-def _short(text: str, limit: int = 64) -> str:
+def _short(text: str, limit: int = 72) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from keel_verify.crypto.ed25519 import ED25519_PREFIX, Ed25519KeyError, decode_public_key
@@ -117,7 +118,16 @@ class TrustPolicy:
         return bool(self.issuer_keys)
 
     def keys_matching(self, raw_public_key: bytes) -> tuple[TrustedKey, ...]:
-        return tuple(k for k in self.issuer_keys if k.public_key == raw_public_key)
+        """Every statement about this raw key, in policy order (one dict lookup: a trust
+        root of 100,000 keys costs no more per signature than one of a single key)."""
+        return self._keys_by_bytes.get(raw_public_key, ())
+
+    @cached_property
+    def _keys_by_bytes(self) -> dict[bytes, tuple[TrustedKey, ...]]:
+        index: dict[bytes, list[TrustedKey]] = {}
+        for key in self.issuer_keys:
+            index.setdefault(key.public_key, []).append(key)
+        return {raw: tuple(keys) for raw, keys in index.items()}
 
     def tsa_root_source(self, anchor: x509.Certificate) -> str | None:
         """Where the TSA root ``anchor`` came from (all sources when not recorded)."""

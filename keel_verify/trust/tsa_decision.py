@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from keel_verify.crypto.chain_memo import validate_chain_memoised
-from keel_verify.crypto.rfc3161 import TokenError, decode_base64_der
+from keel_verify.crypto.rfc3161 import ReceiptTokens, TokenError, decode_receipt_token
 from keel_verify.crypto.witness import (
     STEP_CHAIN,
     STEP_REVOCATION,
@@ -40,13 +40,9 @@ from keel_verify.crypto.witness import (
     shorten,
 )
 from keel_verify.load.access import Malformed, is_tagged_hash, parse_time
-from keel_verify.load.receipts import collect_receipts, declares_degraded
+from keel_verify.load.receipts import MAX_RECEIPTS, collect_receipts, declares_degraded
 from keel_verify.trust.policy import TrustPolicy
 from keel_verify.trust.tsa_revocation import RevocationSnapshot, RevocationState, judge_revocation
-
-#: Each receipt costs a CMS verification; real artifacts carry one or two. More than this
-#: is refused rather than spent on (a hostile artifact could list thousands).
-MAX_RECEIPTS = 64
 
 
 class WitnessStatus(enum.Enum):
@@ -95,14 +91,16 @@ def verify_token(
     revocation: tuple[RevocationSnapshot, ...] = (),
     now: datetime | None = None,
     root_source: Callable[[x509.Certificate], str | None] | None = None,
+    tokens: ReceiptTokens | None = None,
 ) -> TokenVerification:
     """Verify one DER TimeStampToken or TimeStampResp against the SHA-256
     ``expected_digest`` (None when the receipt names none), anchored in ``tsa_roots``,
     with ``tsa_certs`` as chain-building helpers and ``revocation`` rules judged at
-    ``now`` (default: the clock); ``root_source`` names where an anchor came from.
-    Never raises."""
+    ``now`` (default: the clock); ``root_source`` names where an anchor came from;
+    ``tokens`` parses each distinct token once. Never raises."""
     roots = tuple(tsa_roots)
-    found = check_token(der, expected_digest=expected_digest, candidates=tsa_certs + roots)
+    found = check_token(der, expected_digest=expected_digest, candidates=tsa_certs + roots,
+                        tokens=tokens)
     if found.failed:
         return _from_check(found, WitnessStatus.INVALID, step=found.step, problem=found.problem)
     if not found.signed:
@@ -193,6 +191,7 @@ def _witness_receipt(
     trust: TrustPolicy,
     now: datetime,
     seen: dict[tuple[str, bytes | None], TokenVerification],
+    tokens: ReceiptTokens,
 ) -> ReceiptWitness:
     if not isinstance(receipt, dict):
         return ReceiptWitness(
@@ -206,7 +205,7 @@ def _witness_receipt(
         verification = seen[key]
     else:
         try:
-            der = decode_base64_der(encoded)
+            der = decode_receipt_token(encoded)
         except TokenError as error:
             verification = TokenVerification(WitnessStatus.INVALID, STEP_STRUCTURE, str(error))
         else:
@@ -218,6 +217,7 @@ def _witness_receipt(
                 revocation=trust.tsa_revocation,
                 now=now,
                 root_source=trust.tsa_root_source,
+                tokens=tokens,
             )
         if key is not None:
             seen[key] = verification
@@ -233,10 +233,15 @@ def _witness_receipt(
 
 
 def assess_witnesses(
-    document: dict[str, Any], trust: TrustPolicy, now: datetime | None = None
+    document: dict[str, Any],
+    trust: TrustPolicy,
+    now: datetime | None = None,
+    tokens: ReceiptTokens | None = None,
 ) -> WitnessAssessment:
     """Every receipt of ``document`` judged under ``trust``; ``now`` (default: the clock)
-    judges the staleness of revocation snapshots, nothing else."""
+    judges the staleness of revocation snapshots, nothing else; ``tokens`` (the check
+    context's) parses each distinct token once for every receipt check."""
+    tokens = tokens or ReceiptTokens()
     degraded = declares_degraded(document)
     configured = bool(trust.tsa_roots)
     sources: dict[str, Any] = {
@@ -249,19 +254,11 @@ def assess_witnesses(
             (), degraded, configured, structure_problem=(malformed.pointer, malformed.problem),
             **sources,
         )
-    if len(receipts) > MAX_RECEIPTS:
-        return WitnessAssessment(
-            (), degraded, configured,
-            structure_problem=(
-                "/timestamp_receipts",
-                f"{len(receipts)} timestamp receipts exceed the limit of {MAX_RECEIPTS}",
-            ),
-            **sources,
-        )
     seen: dict[tuple[str, bytes | None], TokenVerification] = {}
     clock = now or datetime.now(UTC)
     witnessed = tuple(
-        _witness_receipt(pointer, receipt, trust, clock, seen) for pointer, receipt in receipts
+        _witness_receipt(pointer, receipt, trust, clock, seen, tokens)
+        for pointer, receipt in receipts
     )
     return WitnessAssessment(witnessed, degraded, configured, **sources)
 

@@ -1,0 +1,157 @@
+"""Hostile inputs, built deterministically: shared by the tests (small sizes, to prove each
+bound structurally) and ``benchmarks/hostile.py`` (full sizes, to measure time and memory).
+
+Every builder starts from the public v3 sample and changes one thing; the result is the
+artifact's bytes (or, for the trust root, the trust-root file's bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+from tests.helpers import public_v3
+
+SIGNED_DATA_OID = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"  # 1.2.840.113549.1.7.2
+TSTINFO_OID = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x04"  # 1.2.840.113549.1.9.16.1.4
+SHA256_OID = b"\x60\x86\x48\x01\x65\x03\x04\x02\x01"  # 2.16.840.1.101.3.4.2.1
+
+
+def der(tag: int, content: bytes) -> bytes:
+    """One DER TLV with a definite length."""
+    length = len(content)
+    if length < 0x80:
+        header = bytes([length])
+    else:
+        encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+        header = bytes([0x80 | len(encoded)]) + encoded
+    return bytes([tag]) + header + content
+
+
+def sequence(*parts: bytes) -> bytes:
+    return der(0x30, b"".join(parts))
+
+
+def integer(value: int) -> bytes:
+    return der(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+
+
+def oid(content: bytes) -> bytes:
+    return der(0x06, content)
+
+
+def long_arc_oid(arc_bytes: int) -> bytes:
+    """OID 1.3.<one arc of ``arc_bytes`` base-128 digits>: decoding it costs quadratic time."""
+    return oid(b"\x2b" + b"\x81" * (arc_bytes - 1) + b"\x01")
+
+
+def unsigned_token(*, policy: bytes | None = None, tsa: bytes | None = None, serial: int = 1,
+                   digest: bytes = bytes(32)) -> bytes:
+    """A TimeStampToken (ContentInfo/SignedData/TSTInfo) with no SignerInfo: structurally a
+    token, signed by nobody. ``policy`` and ``tsa`` replace the TSTInfo fields."""
+    tst_info = sequence(
+        integer(1),
+        policy if policy is not None else oid(b"\x2b\x06\x01\x04\x01"),
+        sequence(sequence(oid(SHA256_OID), der(0x05, b"")), der(0x04, digest)),
+        integer(serial),
+        der(0x18, b"20260521143208Z"),
+        *([der(0xA0, tsa)] if tsa is not None else []),
+    )
+    signed_data = sequence(
+        integer(3),
+        der(0x31, b""),
+        sequence(oid(TSTINFO_OID), der(0xA0, der(0x04, tst_info))),
+        der(0x31, b""),
+    )
+    return sequence(oid(SIGNED_DATA_OID), der(0xA0, signed_data))
+
+
+def nested_sequences(depth: int) -> bytes:
+    """``depth`` SEQUENCEs, each holding the next (built inside out)."""
+    inner = b""
+    for _ in range(depth):
+        inner = sequence(inner)
+    return inner
+
+
+def with_tokens(tokens: list[bytes]) -> dict[str, Any]:
+    """The v3 sample with these tokens as its receipts (the first also as
+    ``rfc3161_timestamp_receipt``)."""
+    document = public_v3()
+    template = document["timestamp_receipts"][0]
+    document["timestamp_receipts"] = [
+        dict(template, tsa_response_base64=base64.b64encode(token).decode("ascii"))
+        for token in tokens
+    ]
+    document["rfc3161_timestamp_receipt"] = document["timestamp_receipts"][0]
+    return document
+
+
+def encode(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+
+def deep_tsa_name(depth: int) -> bytes:
+    """A GeneralName otherName (``[0] IMPLICIT AnotherName``) whose ANY value nests
+    SEQUENCEs ``depth`` deep: a generic parser descends all the way."""
+    return der(0xA0, oid(b"\x2b\x06\x01\x04\x01") + der(0xA0, nested_sequences(depth)))
+
+
+def deep_tsa_token(depth: int = 1200) -> bytes:
+    """A receipt token whose ``TSTInfo.tsa`` nests a SEQUENCE ``depth`` deep."""
+    return encode(with_tokens([unsigned_token(tsa=deep_tsa_name(depth))]))
+
+
+def long_oid_token(arc_bytes: int = 100_000) -> bytes:
+    """A receipt token whose TSTInfo policy OID is one arc of ``arc_bytes`` bytes."""
+    return encode(with_tokens([unsigned_token(policy=long_arc_oid(arc_bytes))]))
+
+
+def many_tokens(count: int = 20_000) -> bytes:
+    """``count`` distinct, well-formed receipt tokens (distinct serial numbers)."""
+    return encode(with_tokens([unsigned_token(serial=serial + 1) for serial in range(count)]))
+
+
+def empty_chain_entries(count: int = 1_000_000) -> bytes:
+    """A chain of ``count`` empty objects."""
+    document = public_v3()
+    document["chain"] = []
+    raw = encode(document)
+    return raw.replace(b'"chain":[]', b'"chain":[' + b",".join([b"{}"] * count) + b"]", 1)
+
+
+def zeros_member(count: int = 10_000_000) -> bytes:
+    """An extra top-level member: an array of ``count`` zeros."""
+    document = public_v3()
+    document["padding"] = []
+    raw = encode(document)
+    return raw.replace(b'"padding":[]', b'"padding":[' + b",".join([b"0"] * count) + b"]", 1)
+
+
+def many_signatures(count: int = 10_000) -> bytes:
+    """``count`` signature entries, each but the first naming a different key."""
+    return many_signatures_of(public_v3(), count)
+
+
+def many_signatures_of(document: dict[str, Any], count: int) -> bytes:
+    """``document`` with its first signature followed by ``count - 1`` copies, each naming
+    a different key (so none of them verifies)."""
+    document = copy.deepcopy(document)
+    first = document["signatures"][0]
+    document["signatures"] = [first] + [
+        dict(copy.deepcopy(first), public_key=_key_text(index), key_id=f"k{index}")
+        for index in range(count - 1)
+    ]
+    return encode(document)
+
+
+def _key_text(index: int) -> str:
+    return "ed25519:" + base64.b64encode(index.to_bytes(32, "big")).decode("ascii")
+
+
+def big_trust_root(count: int = 100_000) -> bytes:
+    """A trust root listing ``count`` issuer keys (none of them the sample's)."""
+    keys = [{"public_key": _key_text(index + 1_000_000)} for index in range(count)]
+    return encode({"trust_root_version": 1, "issuer_keys": keys})

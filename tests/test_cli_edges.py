@@ -1,0 +1,402 @@
+"""``keel-verify`` on unusual machines, file systems and terminals: every case ends in a
+report (or one line on stderr) and the exit code the verdicts call for, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from keel_verify import TrustPolicy, Verdict
+from keel_verify.inputs import Input, expand_inputs, walk_directory
+from keel_verify.report.terminal import render, wrapped
+from keel_verify.runner import verify_all
+from keel_verify.schemas import REPORT_SCHEMA, load_schema
+from tests.helpers import PUBLIC_V3, public_v3, to_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample"
+SAMPLE_V3 = SAMPLE / "voice_session_v3.json"
+SAMPLE_V1 = SAMPLE / "voice_session_v1.json"
+TRUST_ROOT = SAMPLE / "trust-root.json"
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KEEL_VERIFY_TRUST_ROOT", "PYTHONIOENCODING", "LC_ALL", "LANG")}
+    env.update(extra)
+    return env
+
+
+def run(args: Sequence[str | bytes | Path], **extra: str) -> subprocess.CompletedProcess[bytes]:
+    """The CLI with raw bytes out (an encoding is part of what is tested)."""
+    return subprocess.run(
+        [sys.executable, "-m", "keel_verify", *args], capture_output=True,
+        env=environment(**extra), timeout=120, check=False,
+    )
+
+
+def shell(script: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["bash", "-c", script], capture_output=True, env=environment(),
+                          timeout=120, check=False, cwd=ROOT)
+
+
+def no_traceback(result: subprocess.CompletedProcess[bytes]) -> None:
+    assert b"Traceback" not in result.stdout + result.stderr, result.stderr.decode(errors="replace")
+
+
+def validated(stdout: bytes) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(stdout.decode("utf-8"))  # strict UTF-8
+    jsonschema.validate(document, load_schema(REPORT_SCHEMA))
+    return document
+
+
+KEEL = [sys.executable, "-m", "keel_verify"]
+KEEL_SH = f"{sys.executable} -m keel_verify"
+
+
+# -- item 1: file names that are not UTF-8, odd output encodings ---------------------------
+
+
+@pytest.fixture
+def latin1_named(tmp_path: Path) -> bytes:
+    name = os.fsencode(tmp_path) + b"/caf\xe9.json"
+    with open(name, "wb") as handle:
+        handle.write(PUBLIC_V3.read_bytes())
+    return name
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8:strict", "latin-1", "ascii"])
+def test_a_non_utf8_file_name_under_any_output_encoding(latin1_named: bytes, encoding: str) -> None:
+    result = run(["--self-attested", latin1_named], PYTHONIOENCODING=encoding)
+    no_traceback(result)
+    assert result.returncode == 0
+    assert result.stdout.startswith(b"VERIFIED")
+    assert b"caf\\xe9.json" in result.stdout
+
+
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_json_with_a_non_utf8_file_name_is_valid_utf8(latin1_named: bytes, locale: str) -> None:
+    result = run(["--json", "--self-attested", latin1_named], LC_ALL=locale)
+    no_traceback(result)
+    assert result.returncode == 0
+    assert b"\xe9" not in result.stdout  # no raw byte of the file name
+    assert validated(result.stdout)["files"][0]["path"].endswith("caf\\xe9.json")
+
+
+@pytest.fixture
+def snowman(tmp_path: Path) -> Path:
+    """An artifact whose text (session id) and name are outside Latin-1."""
+    document = public_v3()
+    document["session_metadata"]["session_id"] = "sess_\u2603_\u4f1a\u8bdd"
+    path = tmp_path / "\u4f1a\u8bdd.json"
+    path.write_bytes(to_bytes(document))
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "ascii", "utf-8"])
+def test_non_latin1_text_under_any_output_encoding(snowman: Path, encoding: str) -> None:
+    result = run([snowman], PYTHONIOENCODING=encoding)
+    no_traceback(result)
+    assert result.returncode == 1  # the session id no longer matches: FAILED, still shown
+    text = result.stdout.decode(encoding)
+    if encoding == "utf-8":
+        assert "sess_\u2603_\u4f1a\u8bdd" in text
+    else:
+        assert "sess_\\u2603_\\u4f1a\\u8bdd" in text
+    as_json = run(["--json", snowman], PYTHONIOENCODING=encoding)
+    no_traceback(as_json)
+    document = validated(as_json.stdout)
+    assert document["files"][0]["session_id"] == "sess_\u2603_\u4f1a\u8bdd"
+    assert document["exit_code"] == as_json.returncode == 1
+
+
+# -- item 1 and 2: closed stdout, a reader that goes away ---------------------------------
+
+
+@pytest.mark.parametrize(("flags", "code"), [(f"--trust-root {TRUST_ROOT}", 0), ("", 3)])
+def test_closed_stdout_keeps_the_verdicts_exit_code(flags: str, code: int) -> None:
+    result = shell(f"{KEEL_SH} {flags} {SAMPLE_V3} >&-")
+    no_traceback(result)
+    assert result.returncode == code
+    assert result.stderr == b"keel-verify: note: standard output is closed; no report written\n"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_reader_that_goes_away_keeps_the_verdicts_exit_code(as_json: bool) -> None:
+    """The pipe's reading end is closed before anything is written, so the first write
+    meets a broken pipe (what ``| head -1`` does to a longer report)."""
+    args = [*KEEL, "--trust-root", str(TRUST_ROOT), str(SAMPLE_V3), str(SAMPLE_V1)]
+    if as_json:
+        args.insert(3, "--json")
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=environment())
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(120) == 0
+    assert b"Traceback" not in stderr and b"Exception ignored" not in stderr, stderr
+
+
+def test_head_keeps_the_verdicts_exit_code() -> None:
+    result = shell(f"{KEEL_SH} --trust-root {TRUST_ROOT} {SAMPLE_V3} | head -1; "
+                   "echo \"status ${PIPESTATUS[0]}\"")
+    no_traceback(result)
+    assert result.stdout.splitlines() == [
+        f"VERIFIED  {SAMPLE_V3}".encode(), b"status 0"]
+
+
+# -- item 1: trust input read once, in the parent -----------------------------------------
+
+
+def test_a_trust_root_from_a_pipe_serves_every_worker() -> None:
+    result = shell(f"{KEEL_SH} --json -j 2 --trust-root <(cat {TRUST_ROOT}) {SAMPLE_V3} {SAMPLE_V1}")
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    document = validated(result.stdout)
+    assert [f["verdict"] for f in document["files"]] == ["VERIFIED", "VERIFIED"]
+    trust = document["trust"]
+    assert trust["trust_root_file"].startswith("/dev/fd/")
+    # the report names exactly what was applied, not only where it came from
+    with_file = validated(run(["--json", "--trust-root", TRUST_ROOT, SAMPLE_V3]).stdout)["trust"]
+    def without_source(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in key.items() if k != "source"} for key in keys]
+
+    assert without_source(trust["issuer_keys"]) == without_source(with_file["issuer_keys"])
+    assert trust["tsa_roots"] == with_file["tsa_roots"]
+    assert trust["tsa_root_sha256"] == with_file["tsa_root_sha256"]
+    key = trust["issuer_keys"][0]
+    assert (key["not_before"], key["not_after"], key["status"]) == (
+        "2026-01-01T00:00:00Z", "2031-01-01T00:00:00Z", "active")
+    assert trust["tsa_root_sha256"][0].startswith("sha256:")
+
+
+def test_workers_receive_the_parsed_policy_not_a_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keel_verify.trust import sources
+
+    def no_rereading(*_args: Any) -> Any:
+        raise AssertionError("trust input read again")
+
+    policy = sources.build_policy(sources.TrustSpec((), False, str(TRUST_ROOT), (), False))
+    monkeypatch.setattr(sources, "build_policy", no_rereading)
+    inputs = [Input(str(SAMPLE_V3)), Input(str(SAMPLE_V1))]
+    reports = list(verify_all(inputs, policy, jobs=2))
+    assert [r.verdict for r in reports] == [Verdict.VERIFIED, Verdict.VERIFIED]
+
+
+# -- item 1: no usable /dev/shm ---------------------------------------------------------
+
+
+def test_without_process_pools_the_run_falls_back_to_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a machine without a usable /dev/shm does: creating a semaphore fails."""
+    import multiprocessing.synchronize  # noqa: F401  (imported before its semaphores break)
+
+    def no_semaphores(*_args: Any, **_kwargs: Any) -> Any:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr("_multiprocessing.SemLock", no_semaphores)
+    notes: list[str] = []
+    inputs = [Input(str(SAMPLE_V3)), Input(str(SAMPLE_V1)), Input("missing.json", "gone")]
+    reports = list(verify_all(inputs, TrustPolicy.self_attested_only(), jobs=2, warn=notes.append))
+    assert [r.verdict for r in reports] == [Verdict.VERIFIED, Verdict.VERIFIED, Verdict.ERROR]
+    assert notes == ["keel-verify: note: worker processes unavailable (Function not implemented); "
+                     "verifying in one process"]
+
+
+def test_a_broken_pool_finishes_the_rest_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from keel_verify import runner
+
+    class Pool:
+        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+            pass
+
+        def map(self, _function: Any, paths: list[str], **_kwargs: Any) -> Any:
+            from keel_verify.verifier import verify_path
+
+            yield verify_path(paths[0], TrustPolicy.self_attested_only())
+            raise BrokenProcessPool("a worker died")
+
+        def __enter__(self) -> Pool:
+            return self
+
+        def __exit__(self, *_args: Any) -> None:
+            pass
+
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", Pool)
+    notes: list[str] = []
+    inputs = [Input(str(SAMPLE_V3)), Input(str(SAMPLE_V1)), Input(str(PUBLIC_V3))]
+    reports = list(runner.verify_all(inputs, TrustPolicy.self_attested_only(), 2, notes.append))
+    assert [r.path for r in reports] == [str(SAMPLE_V3), str(SAMPLE_V1), str(PUBLIC_V3)]
+    assert all(r.verdict is Verdict.VERIFIED for r in reports)
+    assert len(notes) == 1 and "verifying the rest in one process" in notes[0]
+
+
+# -- item 4: directory walking ------------------------------------------------------------
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """exports/ with a good file, *.JSON, a linked folder holding a tampered artifact, a
+    link loop, a dangling *.json link and a non-input file."""
+    exports = tmp_path / "exports"
+    (exports / "nested").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(SAMPLE_V3, exports / "a.json")
+    shutil.copy(SAMPLE_V1, exports / "nested" / "B.JSON")
+    tampered = json.loads(SAMPLE_V3.read_bytes())
+    tampered["session_metadata"]["status"] = "failed"
+    (outside / "tampered.json").write_bytes(to_bytes(tampered))
+    (exports / "linked").symlink_to(outside, target_is_directory=True)
+    (exports / "nested" / "loop").symlink_to(exports, target_is_directory=True)
+    (exports / "dangling.json").symlink_to(tmp_path / "nowhere.json")
+    (exports / "notes.txt").write_text("not an input")
+    return exports
+
+
+def test_a_directory_walk_reports_every_input_and_follows_links(tree: Path) -> None:
+    inputs = expand_inputs([str(tree)])
+    assert [(os.path.relpath(i.path, tree), i.error) for i in inputs] == [
+        ("a.json", None),
+        ("dangling.json", "dangling symbolic link (its target does not exist)"),
+        ("linked/tampered.json", None),
+        ("nested/B.JSON", None),
+    ]
+
+
+def test_a_tampered_artifact_under_a_linked_folder_fails_the_run(tree: Path) -> None:
+    result = run(["--trust-root", TRUST_ROOT, "--exclude", "dangling.json", tree])
+    no_traceback(result)
+    assert result.returncode == 1
+    assert b"FAILED  " + os.fsencode(tree / "linked" / "tampered.json") in result.stdout
+    dangling = run(["--trust-root", TRUST_ROOT, "--exclude", "linked", tree])
+    assert dangling.returncode == 2
+    assert (b"dangling.json: dangling symbolic link (its target does not exist)"
+            in dangling.stderr)
+
+
+def test_an_unreadable_folder_is_an_error(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.scandir
+    hidden = str(tree / "nested")
+
+    def scandir(path: Any) -> Any:
+        if str(path) == hidden:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    errors = [(i.path, i.error) for i in walk_directory(str(tree)) if i.error]
+    assert (hidden, "cannot list directory: permission denied") in errors
+
+
+@pytest.mark.skipif(IS_ROOT or not hasattr(os, "geteuid"), reason="root reads any folder")
+def test_an_unreadable_folder_is_an_error_on_disk(tree: Path) -> None:
+    locked = tree / "nested"
+    locked.chmod(0)
+    try:
+        result = run(["--exclude", "dangling.json", "--exclude", "linked", tree])
+    finally:
+        locked.chmod(0o755)
+    assert result.returncode == 2
+    assert b"cannot list directory: permission denied" in result.stderr
+
+
+def test_exclude_lets_the_sample_folder_verify() -> None:
+    plain = run(["--trust-root", TRUST_ROOT, SAMPLE])
+    assert plain.returncode == 2  # trust-root.json and the scenario are not attestations
+    result = run(["--trust-root", TRUST_ROOT, "--exclude", "trust-root.json",
+                  "--exclude", "demo_*", SAMPLE])
+    no_traceback(result)
+    assert result.returncode == 0, result.stdout
+    verdicts = [line for line in result.stdout.splitlines() if line.startswith(b"VERIFIED  ")]
+    assert len(verdicts) == 2
+
+
+@pytest.mark.parametrize(("pattern", "left"), [
+    ("*.JSON", ["a.json", "linked/tampered.json"]),
+    ("nested/*", ["a.json", "linked/tampered.json"]),
+    ("linked", ["a.json", "nested/B.JSON"]),
+    ("*/tampered.json", ["a.json", "nested/B.JSON"]),
+])
+def test_exclude_globs_match_names_and_relative_paths(tree: Path, pattern: str,
+                                                      left: list[str]) -> None:
+    (tree / "dangling.json").unlink()
+    found = [os.path.relpath(i.path, tree) for i in expand_inputs([str(tree)], [pattern])]
+    assert found == left
+
+
+# -- item 5: words -------------------------------------------------------------------------
+
+
+def test_empty_input_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    result = run([empty])
+    assert result.returncode == 2
+    assert result.stderr == f"keel-verify: error: {empty}: empty input\n".encode()
+
+
+def test_no_arguments_prints_a_usage_line() -> None:
+    result = run([])
+    assert result.returncode == 2
+    assert result.stderr == (b"keel-verify: error: no FILE given "
+                             b"(usage: keel-verify [OPTIONS] FILE...; try --help)\n")
+
+
+def test_strict_names_the_warnings_it_promoted() -> None:
+    result = run(["--strict", "--self-attested", PUBLIC_V3])
+    assert result.returncode == 1
+    assert result.stdout.startswith(b"FAILED (strict: 3 warnings)  ")
+    document = validated(run(["--json", "--strict", "--self-attested", PUBLIC_V3]).stdout)
+    assert document["files"][0]["promoted_warnings"] == [
+        "permit_linkage", "timestamp_witness", "time_consistency"]
+    lenient = validated(run(["--json", "--self-attested", PUBLIC_V3]).stdout)
+    assert lenient["files"][0]["promoted_warnings"] == []
+
+
+def test_reasons_wrap_under_their_column_in_a_terminal(tmp_path: Path) -> None:
+    line = ("  [FAIL] chain_integrity  chain entry 3 content_hash does not match its "
+            "content; every later entry is unlinked as a result of it at /chain/3")
+    folded = wrapped(line, 60)
+    assert all(len(part) <= 60 for part in folded) and len(folded) > 1
+    column = line.index("chain entry")
+    assert all(part.startswith(" " * column) and part[column] != " " for part in folded[1:])
+    assert " ".join(" ".join(folded).split()) == " ".join(line.split())
+
+
+def test_plain_output_keeps_one_line_per_reason() -> None:
+    import io
+
+    from keel_verify import verify_path
+
+    stream = io.StringIO()
+    render([verify_path(PUBLIC_V3, TrustPolicy())], stream)
+    lines = stream.getvalue().splitlines()
+    assert any(len(line) > 100 for line in lines)  # not folded when not a terminal
+
+
+def test_chain_entries_are_numbered_as_their_pointers() -> None:
+    from keel_verify import verify_bytes
+
+    document = json.loads(SAMPLE_V3.read_bytes())
+    document["chain"][3]["content_hash"] = "sha256:" + "0" * 64
+    result = verify_bytes(to_bytes(document), TrustPolicy()).check("chain_integrity")
+    assert result.pointer.startswith("/chain/3")
+    assert result.reason.startswith("chain entry 3 content_hash")
+    first = json.loads(SAMPLE_V3.read_bytes())
+    first["chain"][0]["previous_content_hash"] = "sha256:" + "1" * 64
+    result = verify_bytes(to_bytes(first), TrustPolicy()).check("chain_integrity")
+    assert result.reason.startswith("chain entry 0 does not link to the genesis hash")
