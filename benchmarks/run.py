@@ -1,4 +1,5 @@
-"""Benchmark harness of issue 6: keel-verify against the floor, cold start, batch.
+"""Benchmark harness: keel-verify against the floor (and, when installed, the reference
+verifier), cold start, batch, memory; issue 6's targets and issue 15's goals.
 
 From the repository root, after ``pip install -e .``::
 
@@ -20,7 +21,10 @@ What it measures, in one run:
   cryptography.x509"``, alternating;
 * batch: ``keel-verify --trust-root ... DIR`` over N small artifacts (one invocation,
   default ``--jobs``) against N separate invocations (a random sample of them is timed and
-  extrapolated, as the output says).
+  extrapolated, as the output says), and against the floor over the same files in one
+  process;
+* at 100k events: the reference verifier (optional), and v3 pinned to one core;
+* memory: peak RSS on artifacts of about 1 GiB (``--memory-gib``), v3 and v1.
 
 Every measured command runs as its own process through ``benchmarks/_measure.py``, which
 reports that process's wall time and peak RSS (``os.wait4``). Each line is marked ``ok``
