@@ -393,3 +393,24 @@ def test_ingest_command_refuses_bad_recordings_in_one_line(
     code, _, err = run(["ingest", "--provider", "twilio", str(tmp_path / "none.jsonl"),
                         "-o", str(out)], capsys)
     assert_one_line_error(code, err, "no such file")
+
+
+def test_hostile_provider_values_still_give_a_verified_session() -> None:
+    # a 500-character response id, a 300-character tool name, float arguments: the API's
+    # bounds are kept (ids hashed, arguments replaced by their hash), nothing is refused
+    long_id = "r" * 500
+    data = _log(
+        ("server", {"type": "response.created", "response": {"id": long_id}}),
+        ("server", {"type": "response.function_call_arguments.done", "response_id": long_id,
+                    "item_id": "i" * 300, "call_id": "c" * 300, "name": "t" * 300,
+                    "arguments": '{"amount": 12.5}'}),
+        ("server", {"type": "response.done", "response": {
+            "id": long_id, "status": "completed",
+            "usage": {"input_tokens": 10**12, "output_tokens": 1}}}))
+    result = ingest_bytes("openai-realtime", data)
+    assert verify_bytes(dump_artifact(result.artifact), _trust()).verdict is Verdict.VERIFIED
+    [turn] = result.plan.turns
+    assert turn.metadata["provider_response_id"] == _sha(long_id.encode())
+    call = next(c for c in result.calls if c.name == "turns").body["tool_call"]
+    assert call["tool_name"] == _sha(("t" * 300).encode())
+    assert call["arguments"] == {"arguments_sha256": turn.tool_calls[0].arguments_hash}

@@ -62,3 +62,19 @@ def test_endpoint_refusals_and_missing_key_are_one_line(
     finally:
         server.stop()
     assert not out.exists()
+
+
+def test_ingest_with_a_remote_tsa_ends_at_the_ingest_time_and_verifies() -> None:
+    from keel_verify.emit.keys import DEMO_TSA_SEED
+    from keel_verify.emit.tsa_authority import TestTimestampAuthority
+    from keel_verify.emit.tsa_http import serve_tsa
+
+    name = "chronapilot.jsonl"
+    with serve_tsa(TestTimestampAuthority.from_seed(DEMO_TSA_SEED)) as tsa:
+        artifact = ingest_bytes(FIXTURES[name][0], (DATA / name).read_bytes(),
+                                tsa=tsa.url).artifact
+    [receipt] = artifact["timestamp_receipts"]
+    assert receipt["provider"] == "rfc3161_http"
+    assert artifact["session_metadata"]["started_at"] == "2026-11-30T10:00:00Z"
+    assert artifact["issued_at"] > "2026-11-30T10:00:05Z"  # the ingest time
+    assert verify_bytes(json.dumps(artifact).encode(), _trust()).verdict is Verdict.VERIFIED

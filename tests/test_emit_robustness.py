@@ -290,3 +290,49 @@ def test_an_answer_is_one_write_with_nodelay(running: Running,
     [answer] = writes
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"}")
     assert all(nodelay)
+
+
+def test_a_burst_of_320_connections_all_get_an_answer(running: Running) -> None:
+    """The issue's burst (42 of 320 timed out with a backlog of 5): every connection is
+    answered, by the endpoint or by a 503 past the connection cap; none times out."""
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    request = b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+
+    def one() -> None:
+        try:
+            status = parse(exchange(running.server.url, request, timeout=60))[0]
+        except BaseException as error:  # a timeout or a reset is what must not happen
+            with lock:
+                errors.append(error)
+            return
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=one) for _ in range(320)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == [] and len(statuses) == 320
+    assert set(statuses) <= {200, 503} and statuses.count(200) >= 64
+
+
+def test_400_idle_connections_hold_at_most_the_cap_of_threads(tmp_path: Path) -> None:
+    server = Running(make_engine(tmp_path / "emit.db"), max_connections=16)
+    host, port = server.server.url.removeprefix("http://").rsplit(":", 1)
+    before = threading.active_count()
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(400):
+            idle.append(socket.create_connection((host, int(port)), timeout=10))
+        deadline = threading.Event()
+        deadline.wait(1.0)  # let the server accept them all
+        assert threading.active_count() - before <= 16
+        status, _, _ = parse(exchange(server.server.url, b"GET /healthz HTTP/1.1\r\n\r\n"))
+        assert status == 503
+    finally:
+        for connection in idle:
+            connection.close()
+        server.stop()

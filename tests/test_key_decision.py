@@ -344,3 +344,14 @@ def test_not_proven_agrees_with_the_signer_line(tmp_path: Path) -> None:
     assert report["signer"]["trust_source"] == "none (signature invalid)"
     assert not any("self-attested" in gap for gap in report["not_proven"])
     assert any("no signature verifies" in gap for gap in report["not_proven"])
+
+
+def test_a_pinned_key_also_in_a_trust_root_is_named_by_the_trust_root(tmp_path: Path) -> None:
+    root = trust_root_file(tmp_path, {"public_key": TEST_ISSUER_PUBLIC, "key_id": "issuer-2026"})
+    result = run(artifact_file(tmp_path, witnessed_v3()), "--public-key", TEST_ISSUER_PUBLIC,
+                 "--trust-root", root, "--json")
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)["files"][0]
+    assert report["trust_basis"] == "trust-root"
+    assert report["signer"]["label"] == "issuer-2026"
+    assert "pinned key (--public-key)" in report["signer"]["trust_source"]  # both sources named

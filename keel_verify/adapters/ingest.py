@@ -7,7 +7,8 @@ key is given, batches them and derives batch keys:
 * in process (the default), to a keel-emit engine in memory, with a clock that follows
   the recording (each call happens at the recording time of its events, in whole
   seconds, never going back) and ids seeded by the recording's hash, so the same
-  recording always gives the same artifact bytes;
+  recording always gives the same artifact bytes. With a remote TSA (an ``http(s)`` URL)
+  the end happens at the system time instead, since the TSA stamps the real time;
 * with an endpoint, over HTTP to any Keel-compatible API (keel-emit serve or the service).
 """
 
@@ -58,6 +59,9 @@ class RecordingClock:
     def at(self, ns: int) -> None:
         self._current = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
 
+    def at_system_time(self) -> None:
+        self._current = datetime.now(UTC).replace(microsecond=0)
+
     def now(self) -> datetime:
         self._last = max(self._last, self._current)
         return self._last
@@ -80,11 +84,15 @@ def recording_digest(data: bytes) -> str:
 
 
 def run_calls(calls: list[Call], client: SidecarClient,
-              clock: RecordingClock | None = None) -> dict[str, Any]:
-    """Send ``calls`` through ``client`` in order; the end call's answer."""
+              clock: RecordingClock | None = None, *, end_now: bool = False
+              ) -> dict[str, Any]:
+    """Send ``calls`` through ``client`` in order; the end call's answer. ``end_now``:
+    the end happens at the system time (a remote TSA stamps the real time)."""
     answer: dict[str, Any] = {}
     for call in calls:
-        if clock is not None:
+        if clock is not None and end_now and call.name == "end":
+            clock.at_system_time()
+        elif clock is not None:
             clock.at(call.at_ns)
         if call.name == "events":
             client.send(call.body["atoms"])
@@ -125,7 +133,8 @@ def ingest_bytes(provider: str, data: bytes, *, options: IngestOptions | None = 
             ids=SeededIds(f"{provider}\x00{digest}"), timestamper=make_timestamper(tsa),
             config=EngineConfig(schema_version=options.schema_version)))
     signer = None if sidecar_key is None else SidecarSigner(sidecar_key, SIDECAR_KEY_ID)
-    answer = run_calls(calls, SidecarClient(transport, signer), clock)
+    remote_tsa = isinstance(tsa, str) and tsa.startswith(("http://", "https://"))
+    answer = run_calls(calls, SidecarClient(transport, signer), clock, end_now=remote_tsa)
     return Ingested(plan, tuple(calls), answer)
 
 

@@ -330,7 +330,7 @@ class PlanBuilder:
         self.turn_count += 1
         self._add_usage("input_tokens", input_tokens)
         self._add_usage("output_tokens", output_tokens)
-        turn = Turn(key, at_ns, input_tokens, output_tokens, dict(metadata or {}),
+        turn = Turn(key, at_ns, input_tokens, output_tokens, bounded(dict(metadata or {})),
                     tuple(tool_calls), tuple(sorted({*own, *folded})))
         self._append(turn)
         return turn

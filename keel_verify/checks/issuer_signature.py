@@ -70,9 +70,14 @@ def run(context: CheckContext) -> CheckResult:
     if assessment.trusted:
         chosen = assessment.trusted[0]
         assert chosen.trusted_key is not None
+        windowed = any(
+            statement.not_before or statement.not_after or statement.revoked_at
+            or statement.status != "active" for statement in chosen.decision.statements
+        )
+        judged = f"; window judged at {assessment.time_basis}" if windowed else ""
         reason = (
             f"valid Ed25519 signature by {chosen.trust_basis} key {chosen.signer_name()} "
-            f"({chosen.decision.sources}; window judged at {assessment.time_basis})"
+            f"({chosen.decision.sources}{judged})"
         )
         if chosen.trust_note:
             reason += f"; note: {chosen.trust_note}"

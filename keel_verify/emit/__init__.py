@@ -11,7 +11,9 @@ Python API::
     artifact = build_demo_artifact(3, tsa="local", events=10_000, text="Grüße 🎙")
     open("a.json", "wb").write(dump_artifact(artifact))
 
-See ``keel_verify/emit/README.md`` for the HTTP API, request bodies and CLI.
+A voice sidecar talks to ``keel-emit serve`` (or the Keel service) with
+:class:`SidecarClient` (``keel_verify.emit.sidecar``). See ``keel_verify/emit/README.md``
+for the HTTP API, every body and answer, the client and the CLI.
 """
 
 from keel_verify.emit.artifact import dump_artifact, write_atomically
@@ -27,6 +29,13 @@ from keel_verify.emit.demo import (
 from keel_verify.emit.engine import Engine, EngineConfig
 from keel_verify.emit.errors import EmitError
 from keel_verify.emit.keys import DEMO_ISSUER_SEED, DEMO_TSA_SEED, demo_issuer_key
+from keel_verify.emit.sidecar import (
+    EngineTransport,
+    HttpTransport,
+    KeelApiError,
+    SidecarClient,
+    SidecarSigner,
+)
 from keel_verify.emit.sqlite_store import SQLiteStore
 from keel_verify.emit.store import MemoryStore, Store
 from keel_verify.emit.timestamping import (
@@ -44,13 +53,18 @@ __all__ = [
     "EmitError",
     "Engine",
     "EngineConfig",
+    "EngineTransport",
     "HttpTimestamper",
+    "HttpTransport",
+    "KeelApiError",
     "LocalTestTimestamper",
     "MemoryStore",
     "NoTimestamper",
     "RandomIds",
     "SQLiteStore",
     "SeededIds",
+    "SidecarClient",
+    "SidecarSigner",
     "SteppingClock",
     "Store",
     "SystemClock",

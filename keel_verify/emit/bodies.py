@@ -62,6 +62,7 @@ Direction = Literal["inbound", "outbound", "internal"]
 SignatureAlgorithm = Literal["ed25519", "sidecar-session-cert", "ml-dsa-65"]
 JsonObject = dict[str, Any]
 
+
 def _portable(value: Any, where: str, limit: int = MAX_OBJECT_BYTES) -> None:
     """Free-form JSON inside the JCS domain, at most :data:`MAX_FREE_FORM_DEPTH` deep and
     under ``limit`` canonical bytes."""

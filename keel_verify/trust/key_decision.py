@@ -196,7 +196,8 @@ def decide_key(
     if problem is not None:
         return refused(KEY_REVOKED, problem)
     notes = (note,) if note else ()
-    grants = [s for s in statements if s.purpose == purpose]
+    # A trust file's grant names the key (its label) better than a bare pinned key.
+    grants = sorted((s for s in statements if s.purpose == purpose), key=lambda s: s.pinned)
     if not grants:
         listed = ", ".join(sorted({repr(s.purpose) for s in statements}))
         return refused(KEY_PURPOSE_MISMATCH, (
