@@ -64,3 +64,19 @@ def test_one_validation_per_window(tsa: TestTimestampAuthority, monkeypatch: pyt
     other = TestTimestampAuthority.from_seed(b"keel-verify TEST ONLY another TSA")
     assert chain_memo.validate_chain_memoised(
         tsa.tsa_certificate, (), (other.root_certificate,), inside[1]).anchor is None
+
+
+_name_text = st.text(st.sampled_from(["a", "A", " ", "é", "Z", "1"]), min_size=1, max_size=6)
+
+
+@given(_name_text, _name_text, st.booleans())
+def test_same_name_is_asn1cryptos_name_matching(first: str, second: str, printable: bool) -> None:
+    from asn1crypto import x509 as asn1_x509
+
+    from keel_verify.crypto.witness import same_name
+
+    a = asn1_x509.Name.build({"common_name": first, "organization_name": "keel"})
+    b = asn1_x509.Name.build({"common_name": second, "organization_name": "keel"},
+                             use_printable=printable)
+    assert same_name(a, b) == (a == b)
+    assert same_name(a, a)
