@@ -3,11 +3,12 @@
     python benchmarks/floor.py ARTIFACT.json [--parser msgspec|orjson|json] [--tree] [--json]
 
 It reads the bytes, parses them, and for every chain entry produces the canonical bytes
-(SPEC A.1) of the entry without ``content_hash``, SHA-256s them and compares the result
+(docs/format.md §1) of the entry without ``content_hash``, SHA-256s them and compares the result
 with ``content_hash`` (and ``previous_content_hash`` with the entry before, from the
-genesis hash; and, in schema version 1, the embedded ``canonicalized_payload``'s hash with
-``canonicalized_payload_hash``, SPEC A.5); then it produces the canonical bytes of the artifact without
-``signatures`` and verifies each Ed25519 issuer signature over them with ``cryptography``.
+genesis hash; and, in schema version 1, the embedded ``canonicalized_payload``'s hash
+with ``canonicalized_payload_hash``, docs/format.md §5); then it produces the canonical
+bytes of the artifact without ``signatures`` and verifies each Ed25519 issuer signature
+over them with ``cryptography``.
 It really verifies: any mismatch exits 1. It checks nothing else (no schema, no trust,
 no timestamps, no strictness, no report), which is what makes it a floor.
 
@@ -59,7 +60,7 @@ _STDLIB = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True,
 
 
 def stdlib_canonical(value: Any) -> bytes:
-    """SPEC A.1 with the standard library: sorted keys, compact, non-ASCII as itself."""
+    """docs/format.md §1 with the standard library: sorted keys, compact, non-ASCII as itself."""
     return _STDLIB.encode(value).encode("utf-8")
 
 

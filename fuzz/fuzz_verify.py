@@ -1,15 +1,16 @@
 """Coverage-guided fuzzing of ``keel_verify.verify_bytes`` with atheris (libFuzzer).
 
 Not part of CI (atheris ships wheels for few platforms). Run it where ``pip install
-atheris`` works::
+atheris`` works, from the shipped seed corpus (``fuzz/corpus``)::
 
     mkdir -p /tmp/keel-fuzz-corpus
-    python fuzz/fuzz_verify.py /tmp/keel-fuzz-corpus tests/data/keel-public \\
-        -max_len=65536 -max_total_time=600
+    python fuzz/fuzz_verify.py /tmp/keel-fuzz-corpus fuzz/corpus \\
+        -max_len=400000 -max_total_time=600
 
-The first directory receives new corpus entries; the others are seeds (the public
-samples). Crashes are written as ``crash-*`` files in the working directory; replay one
-with ``python fuzz/fuzz_verify.py crash-<hash>``.
+The first directory receives new corpus entries; the others are seeds. ``-max_len`` is
+large enough for the hostile cases at full size (the 298 KB artifact whose token holds a
+100,000-byte OID). Crashes are written as ``crash-*`` files in the working directory;
+replay one with ``python fuzz/fuzz_verify.py crash-<hash>``.
 
 Each input is used two ways, chosen by its first byte:
 

@@ -28,10 +28,10 @@ STDIN = "-"
 
 
 def display_path(path: str | bytes | os.PathLike[Any]) -> str:
-    """A path as text that any output can carry: bytes of a file name that are not UTF-8
-    (kept by Python as lone surrogates) are shown as ``\\xNN`` escapes."""
-    raw = os.fsencode(path)
-    return raw.decode("utf-8", "backslashreplace")
+    """A path as one line of text that any output can carry: bytes of a file name that
+    are not UTF-8 (kept by Python as lone surrogates) are shown as ``\\xNN`` escapes, and
+    characters that are not printable (a newline in a name) as escapes too."""
+    return printable(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 def verify_path(

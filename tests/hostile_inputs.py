@@ -48,9 +48,10 @@ def long_arc_oid(arc_bytes: int) -> bytes:
 
 
 def unsigned_token(*, policy: bytes | None = None, tsa: bytes | None = None, serial: int = 1,
-                   digest: bytes = bytes(32)) -> bytes:
+                   digest: bytes = bytes(32), certificates: bytes = b"") -> bytes:
     """A TimeStampToken (ContentInfo/SignedData/TSTInfo) with no SignerInfo: structurally a
-    token, signed by nobody. ``policy`` and ``tsa`` replace the TSTInfo fields."""
+    token, signed by nobody. ``policy`` and ``tsa`` replace the TSTInfo fields;
+    ``certificates`` (DER, concatenated) are carried as a real token carries its chain."""
     tst_info = sequence(
         integer(1),
         policy if policy is not None else oid(b"\x2b\x06\x01\x04\x01"),
@@ -63,6 +64,7 @@ def unsigned_token(*, policy: bytes | None = None, tsa: bytes | None = None, ser
         integer(3),
         der(0x31, b""),
         sequence(oid(TSTINFO_OID), der(0xA0, der(0x04, tst_info))),
+        *([der(0xA0, certificates)] if certificates else []),
         der(0x31, b""),
     )
     return sequence(oid(SIGNED_DATA_OID), der(0xA0, signed_data))
@@ -109,9 +111,25 @@ def long_oid_token(arc_bytes: int = 100_000) -> bytes:
     return encode(with_tokens([unsigned_token(policy=long_arc_oid(arc_bytes))]))
 
 
-def many_tokens(count: int = 20_000) -> bytes:
-    """``count`` distinct, well-formed receipt tokens (distinct serial numbers)."""
-    return encode(with_tokens([unsigned_token(serial=serial + 1) for serial in range(count)]))
+def many_tokens(count: int = 20_000, *, with_certificates: bool = False) -> bytes:
+    """``count`` distinct, well-formed receipt tokens (distinct serial numbers); with
+    ``with_certificates`` each carries the emitted sample token's certificates, so that
+    each is the size of a real token (about 2 KB)."""
+    certificates = sample_certificates() if with_certificates else b""
+    return encode(with_tokens([unsigned_token(serial=serial + 1, certificates=certificates)
+                               for serial in range(count)]))
+
+
+def sample_certificates() -> bytes:
+    """The DER certificates carried by the token of ``sample/voice_session_v3.json``."""
+    from pathlib import Path
+
+    from keel_verify.crypto.rfc3161 import decode_base64_der, parse_token
+
+    sample = Path(__file__).resolve().parent.parent / "sample" / "voice_session_v3.json"
+    receipt = json.loads(sample.read_bytes())["timestamp_receipts"][0]
+    token = parse_token(decode_base64_der(receipt["tsa_response_base64"]))
+    return b"".join(certificate.dump() for certificate in token.certificates)
 
 
 def empty_chain_entries(count: int = 1_000_000) -> bytes:

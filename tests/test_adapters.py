@@ -192,6 +192,11 @@ def test_openai_beta_names_and_g711_formats() -> None:
         b"".join(ulaw_tone(250, 2000 * i) for i in range(4)))
     assert [a.fields["text"] for a in _atoms(plan, "transcript_span")] == [
         "Hello?", "Hi! How can I help?"]
+    # every beta event is modelled: the user item folds into its transcript, the rest into
+    # the turn; nothing is left opaque
+    assert _atoms(plan, "provider_opaque_marker") == []
+    [user_span] = [a for a in _atoms(plan, "transcript_span") if a.direction == "inbound"]
+    assert user_span.lines == (7, 8)
 
 
 # -- Twilio Media Streams ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The cross-binding checks (SPEC B.4, B.6).
+"""The cross-binding checks (docs/format.md §9.4, §9.6).
 
 Each tampering below is re-signed with the trusted test key and, where chain entries are
 touched, re-linked (``rechain``), so the signature, the chain and every other check stay

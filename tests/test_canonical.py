@@ -1,4 +1,4 @@
-"""The canonical-bytes profile (SPEC A.1): exact bytes, and where it meets and leaves JCS."""
+"""The canonical-bytes profile (docs/format.md §1): exact bytes, and where it meets and leaves JCS."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from keel_verify.crypto.canonical import (
 )
 from tests.helpers import public_v1, public_v3
 
-# The JCS domain of SPEC A.1: no floats, integers within +/-(2^53-1), BMP-only keys.
+# The JCS domain of docs/format.md §1: no floats, integers within +/-(2^53-1), BMP-only keys.
 # Strings may hold any scalar value (astral characters included: only keys are restricted).
 _text = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 _bmp_key = st.text(st.characters(exclude_categories=["Cs"], max_codepoint=0xFFFF), max_size=8)

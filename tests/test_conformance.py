@@ -1,5 +1,5 @@
 """The public Keel samples: reproduce the reference verifier's results exactly
-(SPEC conformance README), then report what it misses."""
+(the conformance data README), then report what it misses."""
 
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ def test_chain_integrity_catches_a_dropped_entry() -> None:
 
 def test_chain_integrity_reads_counts_strictly() -> None:
     document = public_v3()
-    document["chain_head"]["event_count"] = "2"  # the reference accepts this (SPEC C)
+    document["chain_head"]["event_count"] = "2"  # the reference accepts this (docs/format.md §10)
     result = _verify(document).check("chain_integrity")
     assert result.outcome is Outcome.FAIL
     assert result.pointer == "/chain_head/event_count"

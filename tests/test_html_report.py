@@ -156,6 +156,7 @@ def test_counter_mismatch_is_marked() -> None:
     assert "\u2717 disagrees" in html
     assert "1 disagree with the chain: session_counters.turn_count states 0, chain 3" in html
     assert "TOTAL-FAILED" in html
+    assert "Reason codes that kept it from VERIFIED: <code>session_counters.counter_mismatch</code>" in html
 
 
 def test_hundred_thousand_events_stay_under_two_megabytes() -> None:
@@ -231,3 +232,14 @@ def test_terminal_report_has_a_session_summary(capsys: pytest.CaptureFixture[str
     assert ("  events      3 turns (1 denied), 3 tool calls, 1 payment (12.50 USD), 4 permits, "
             "2 interruptions, 18 events") in out
     assert "  counters    14 of 14 stated counters checked against the chain; all agree" in out
+
+
+def test_unreadable_input_still_gets_a_report() -> None:
+    from keel_verify import verify_bytes
+
+    report = verify_bytes(b'{"verifier_compatibility": ', SAMPLE_TRUST, path="broken.json")
+    page = _parse(html_of(report))
+    text = " ".join(page.text)
+    assert "ERROR" in text and "INDETERMINATE" in text
+    assert "could not be read as a voice session attestation" in text
+    assert set(page.tags) <= ALLOWED_TAGS

@@ -1,4 +1,4 @@
-"""Every rejection of the strict loader (SPEC A.2, B.5): one line, never a traceback."""
+"""Every rejection of the strict loader (docs/format.md §2, §9.5): one line, never a traceback."""
 
 from __future__ import annotations
 

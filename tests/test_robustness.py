@@ -1,4 +1,4 @@
-"""Hostile input never crashes, hangs or writes (SPEC B.5): every input ends in a Report.
+"""Hostile input never crashes, hangs or writes (docs/format.md §9.5): every input ends in a Report.
 
 Whatever the bytes, ``verify_bytes`` returns a :class:`Report` whose verdict is ERROR (with
 a one-line, printable ``error`` and no checks) or FAILED / UNTRUSTED / VERIFIED (with every
@@ -437,3 +437,89 @@ def test_verification_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
             assert_sound(verify_path(tmp_path / name, policy))
     assert _snapshot(tmp_path) == before
     assert tmp_path.stat().st_mtime_ns == directory_mtime
+
+
+# --- the command line: any bytes, any file name, any output encoding ---------------------
+
+CLI_ENCODINGS = ("utf-8", "latin-1", "ascii")
+SAMPLE_BYTES = (PUBLIC_V1.read_bytes(), PUBLIC_V3.read_bytes())
+
+
+@st.composite
+def cli_inputs(draw: st.DrawFn) -> bytes:
+    """Raw bytes, a JSON text, a mutated sample, or a sample with a span of bytes replaced."""
+    kind = draw(st.sampled_from(["bytes", "json", "mutated", "spliced"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=512))
+    if kind == "json":
+        return draw(json_texts).encode("utf-8")
+    if kind == "mutated":
+        return to_bytes(draw(mutated_samples())[1])
+    data = draw(st.sampled_from(SAMPLE_BYTES))
+    start = draw(st.integers(0, len(data) - 1))
+    end = draw(st.integers(start, min(len(data), start + 64)))
+    return data[:start] + draw(st.binary(max_size=16)) + data[end:]
+
+
+file_names = st.binary(min_size=1, max_size=80).filter(
+    lambda name: b"/" not in name and b"\0" not in name and name not in (b".", b".."))
+
+
+def run_cli_in_process(args: list[str | bytes], encoding: str) -> tuple[int, bytes, bytes]:
+    """``keel-verify`` in this process, stdout and stderr strict text streams in
+    ``encoding``: the exit code and the bytes written. Any exception but SystemExit
+    escapes (a traceback)."""
+    import io
+    import sys
+    from unittest import mock
+
+    from keel_verify import cli
+
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding=encoding, errors="strict", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding=encoding, errors="backslashreplace",
+                              write_through=True)
+    code: Any = None
+    with mock.patch.object(sys, "stdout", stdout), mock.patch.object(sys, "stderr", stderr):
+        try:
+            cli.main([os.fsdecode(arg) for arg in args])
+        except SystemExit as done:
+            code = done.code
+    return code, out.getvalue(), err.getvalue()
+
+
+@settings(ROBUST, max_examples=60)
+@given(data=cli_inputs(), name=file_names, encoding=st.sampled_from(CLI_ENCODINGS),
+       as_json=st.booleans(), trust=st.sampled_from([[], ["--self-attested"],
+                                                     ["--public-key", TEST_ISSUER_PUBLIC]]))
+def test_the_cli_ends_with_a_documented_code_on_any_input(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, name: bytes, encoding: str,
+    as_json: bool, trust: list[str],
+) -> None:
+    """Whatever the bytes, the file name's bytes and the output encoding: exit 0-3, no
+    traceback, one ``keel-verify:`` line per stderr line, and with ``--json`` a UTF-8
+    document that validates against the report schema."""
+    import jsonschema
+
+    from keel_verify.schemas import REPORT_SCHEMA, load_schema
+    from keel_verify.verifier import display_path
+
+    path = os.path.join(os.fsencode(tmp_path_factory.mktemp("cli")), name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    code, out, err = run_cli_in_process(
+        [*trust, *(["--json"] if as_json else []), "-j", "1", path], encoding)
+    assert code in (0, 1, 2, 3), (code, err)
+    errors = err.decode(encoding)
+    assert "Traceback" not in errors
+    assert all(line.startswith("keel-verify: ") for line in errors.splitlines()), errors
+    if as_json:
+        document = json.loads(out.decode("utf-8"))
+        jsonschema.validate(document, load_schema(REPORT_SCHEMA))
+        assert document["exit_code"] == code
+        assert [f["path"] for f in document["files"]] == [display_path(path)]
+    else:
+        text = out.decode(encoding)  # strict: everything written was encodable
+        first = text.splitlines()[0]
+        assert first.split("  ", 1)[0].split(" ", 1)[0] in ("VERIFIED", "FAILED", "ERROR",
+                                                             "UNTRUSTED")

@@ -66,7 +66,7 @@ def with_token(
     received_at: str = "2026-05-21T14:35:01Z",
 ) -> dict[str, Any]:
     """A copy of ``document`` whose only receipt carries ``token_der`` (receipt_hash
-    updated, SPEC A.8), not yet re-signed."""
+    updated, docs/format.md §8), not yet re-signed."""
     changed = copy.deepcopy(document)
     receipt = dict(changed["timestamp_receipts"][0])
     receipt["tsa_response_base64"] = base64.b64encode(token_der).decode("ascii")

@@ -1,7 +1,7 @@
 """The registry of checks, in report order.
 
 The first five keep the reference verifier's names and meaning; the rest are what this
-project checks beyond it (SPEC part B). Add a check by writing a module with a ``CHECK``
+project checks beyond it (docs/format.md §9). Add a check by writing a module with a ``CHECK``
 and listing it here.
 """
 

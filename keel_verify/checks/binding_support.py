@@ -1,4 +1,4 @@
-"""Small helpers shared by the cross-binding checks (SPEC B.4).
+"""Small helpers shared by the cross-binding checks (docs/format.md §9.4).
 
 They collect ``(pointer, problem)`` pairs instead of raising, so that a binding check
 reports every broken binding at once. Structural members the checks cannot work without

@@ -1,5 +1,5 @@
 """``canonical_portability``: the artifact stays inside the domain where the Keel canonical
-form equals RFC 8785 (JCS) output (SPEC A.1, B.6).
+form equals RFC 8785 (JCS) output (docs/format.md §1, §9.6).
 
 Outside it -- floating-point numbers, integers beyond +/-(2^53-1), object keys outside the
 Basic Multilingual Plane -- the artifact still verifies under the Keel profile, but a

@@ -1,5 +1,5 @@
 """``chain_integrity`` (reference name): the session chain's hash links and content
-hashes, and the chain head's hash and count (SPEC A.5)."""
+hashes, and the chain head's hash and count (docs/format.md §5)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``issuer_signature`` (reference name): an Ed25519 signature over the artifact's
-canonical bytes, judged against the trust policy (SPEC A.4, B.1).
+canonical bytes, judged against the trust policy (docs/format.md §4, §9.1).
 
 The signer is named by what verified: the fingerprint of the key bytes and, when the
 policy vouches, the policy's label; the artifact's own ``key_id`` only as a claim.

@@ -1,4 +1,4 @@
-"""``payload_hashes``: each chain entry's payload hash (SPEC A.2, A.5, B.4).
+"""``payload_hashes``: each chain entry's payload hash (docs/format.md §2, §5, §9.4).
 
 * v1 embeds the event payload: ``canonicalized_payload_hash`` must be
   ``H(C(canonicalized_payload))``, recomputed here (the reference verifier does not).

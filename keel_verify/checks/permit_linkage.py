@@ -1,5 +1,5 @@
 """``permit_linkage``: permits and chain entries point at each other consistently
-(SPEC A.7, B.4).
+(docs/format.md §7, §9.4).
 
 * permit ids are unique across the parent session permit and the child permits;
 * every child permit's ``session_id`` and ``binding_session_id`` are the session's;

@@ -1,5 +1,5 @@
 """``policy_binding``: everything that names the policy snapshot names the one embedded
-here, and everything agrees on the project (SPEC A.6, A.7, B.4).
+here, and everything agrees on the project (docs/format.md §6, §7, §9.4).
 
 The snapshot hash is recomputed (``SHA-256(C(snapshot without snapshot_id and
 snapshot_hash))``) and compared, as hex, with ``policy_snapshot.snapshot_hash``,

@@ -1,5 +1,5 @@
 """``policy_snapshot_hash`` (reference name): the locked policy snapshot hashes to the
-value the session metadata names (SPEC A.6)."""
+value the session metadata names (docs/format.md §6)."""
 
 from __future__ import annotations
 

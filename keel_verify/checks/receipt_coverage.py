@@ -1,6 +1,6 @@
 """``receipt_coverage``: what the timestamp receipts say they cover is what the artifact
 names, each receipt's hash is its token's, and ``tsa_status`` tells the truth
-(SPEC A.3, A.8, B.4).
+(docs/format.md §3, §8, §9.4).
 
 For every receipt (``timestamp_receipts[]`` plus a distinct ``rfc3161_timestamp_receipt``):
 

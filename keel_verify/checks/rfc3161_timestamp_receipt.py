@@ -1,5 +1,5 @@
 """``rfc3161_timestamp_receipt`` (reference name): each receipt names the project chain
-head, and its token's message imprint is that hash (SPEC A.8). Whether the token is
+head, and its token's message imprint is that hash (docs/format.md §8). Whether the token is
 signed, and by whom, is ``timestamp_witness``'s business."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``session_binding``: every chain entry belongs to this session and its project, the
-sequences are ordered, and the heads name the right places (SPEC A.5, A.8, B.4).
+sequences are ordered, and the heads name the right places (docs/format.md §5, §8, §9.4).
 
 Rules:
 

@@ -1,5 +1,5 @@
 """``time_consistency``: the artifact's times agree with each other and with the time a
-timestamp witness claims (SPEC B.3).
+timestamp witness claims (docs/format.md §9.3).
 
 * Signed order: ``started_at <= occurred_at`` of every chain entry ``<= ended_at <=
   issued_at``. These are all covered by the issuer signature, so a contradiction among

@@ -1,4 +1,4 @@
-"""Canonical bytes, profile ``keel.canonical_json.attestation_artifact.v1`` (SPEC A.1).
+"""Canonical bytes, profile ``keel.canonical_json.attestation_artifact.v1`` (docs/format.md §1).
 
 The profile is: UTF-8 JSON, object members sorted by key in code-point order, no
 whitespace, non-ASCII written as itself, strings escaping only ``"`` ``\\`` and controls
@@ -58,7 +58,7 @@ def hash_hex(tagged_or_bare: str) -> str:
     return tagged_or_bare.removeprefix("sha256:")
 
 
-#: The session chain's genesis hash (SPEC A.5).
+#: The session chain's genesis hash (docs/format.md §5).
 GENESIS_HASH = tagged_sha256(b"keel-voice-session-artifact-chain-genesis-v1")
 
 

@@ -1,4 +1,4 @@
-"""Assembling, witnessing, signing and writing the attestation artifact (SPEC A.2-A.8).
+"""Assembling, witnessing, signing and writing the attestation artifact (docs/format.md §2-§8).
 
 Order matters: the artifact's content is fixed first, then the project chain head is
 timestamped (the receipts are part of what is signed), then the issuer signs

@@ -1,4 +1,4 @@
-"""Hash-linked chain entries (SPEC A.5) and the project chain behind them.
+"""Hash-linked chain entries (docs/format.md §5) and the project chain behind them.
 
 The service keeps one chain per project. Every session event is a record in its
 project's chain (its ``sequence`` is its place there, ``governance_record_hash`` that

@@ -1,4 +1,4 @@
-"""The policy snapshot a session locks at start (SPEC A.6), and the rules read from it.
+"""The policy snapshot a session locks at start (docs/format.md §6), and the rules read from it.
 
 The hash is computed by the verifier's own function
 (:func:`keel_verify.checks.policy_snapshot_hash.snapshot_hash_hex`), so the emitter and

@@ -1,4 +1,4 @@
-"""Issuer-side signing (SPEC A.4): used by the emitter, and by tests that tamper with an
+"""Issuer-side signing (docs/format.md §4): used by the emitter, and by tests that tamper with an
 artifact and re-sign it. Verification lives in :mod:`keel_verify.crypto.signatures`."""
 
 from __future__ import annotations

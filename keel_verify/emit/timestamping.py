@@ -1,4 +1,4 @@
-"""RFC 3161 witnesses for the project chain head the artifact covers (SPEC A.8).
+"""RFC 3161 witnesses for the project chain head the artifact covers (docs/format.md §8).
 
 A :class:`Timestamper` turns a SHA-256 digest into a TimeStampToken. Three kinds:
 

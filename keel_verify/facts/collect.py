@@ -269,7 +269,7 @@ class ChainFacts:
             self.budget_seen = True
             label = "session started"
         elif kind == "voice.tool_invocation.attempted":
-            label = f"attempt: {as_text(payload.get('tool_name'), 60) or kind}"
+            label = f"attempt: {as_text(payload.get('tool_name'), 60) or _tool_of(entry) or '?'}"
             approval = as_text(payload.get("approval"), 40)
             if approval is not None:  # an approval the sidecar recorded (adapters)
                 by = as_text(payload.get("approved_by"), 40)
@@ -330,11 +330,7 @@ class ChainFacts:
         self.tool_call_count += 1
         decision = _decision(entry)
         self.denied_tool_calls += decision == "denied"
-        name = as_text(payload.get("tool_name"), 80)
-        if name is None:
-            operation = entry.get("operation")
-            if isinstance(operation, str) and operation.startswith("tool."):
-                name = as_text(operation[5:], 80)
+        name = as_text(payload.get("tool_name"), 80) or _tool_of(entry)
         permit_id = entry.get("permit_id")
         if len(self.tool_calls) < MAX_ITEMS:
             from keel_verify.facts.permits import payment_of
@@ -413,6 +409,15 @@ _T = TypeVar("_T")
 
 def _extend_capped(kept: list[_T], more: list[_T], cap: int) -> None:
     kept.extend(more[: max(0, cap - len(kept))])
+
+
+def _tool_of(entry: dict[str, Any]) -> str | None:
+    """The tool an entry's ``operation`` names (``tool.<name>``): hash-only chains keep
+    no payload, but the operation is in the entry itself."""
+    operation = entry.get("operation")
+    if isinstance(operation, str) and operation.startswith("tool."):
+        return as_text(operation[5:], 80)
+    return None
 
 
 def _add(total: int | None, value: int | None) -> int | None:

@@ -1,4 +1,4 @@
-"""Strict loader: bytes -> JSON value -> detected attestation artifact (SPEC A.2, B.5).
+"""Strict loader: bytes -> JSON value -> detected attestation artifact (docs/format.md §2, §9.5).
 
 Everything here rejects with a :class:`LoadError` whose message is one line. Limits are
 documented in the README ("Input limits") and are keyword arguments so that a caller
@@ -24,7 +24,7 @@ from keel_verify.load.access import type_name
 
 SCHEMA = "keel.voice.attestation.phase_a"
 
-#: schema_version -> artifact_version (SPEC A.2).
+#: schema_version -> artifact_version (docs/format.md §2).
 SUPPORTED_VERSIONS = {1: "1.0.0", 3: "1.2.0"}
 
 #: What bounds memory: on the fast path the peak is about the input, plus a chunk of
@@ -304,7 +304,7 @@ def detect(
     raw_colons: int | None = None,
     document_within_jcs: bool = False,
 ) -> Artifact:
-    """Decide whether a JSON value is a supported voice-session attestation (SPEC A.2)."""
+    """Decide whether a JSON value is a supported voice-session attestation (docs/format.md §2)."""
     if not isinstance(value, dict):
         raise LoadError(f"top level is {type_name(value)}, not an object")
     if not isinstance(value.get("verifier_compatibility"), dict):

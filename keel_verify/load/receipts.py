@@ -1,4 +1,4 @@
-"""Which timestamp receipts an artifact carries (SPEC A.8), with their JSON Pointers."""
+"""Which timestamp receipts an artifact carries (docs/format.md §8), with their JSON Pointers."""
 
 from __future__ import annotations
 

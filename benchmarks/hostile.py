@@ -1,0 +1,157 @@
+"""Hostile inputs at full size: wall time and peak memory of ``keel-verify`` on each, next
+to the bundled sample's.
+
+    python benchmarks/hostile.py              # every case (about 2 minutes on 2 CPUs)
+    python benchmarks/hostile.py --only sample,deep_token --repeats 3
+
+Each input is built by ``tests/hostile_inputs.py`` (the same builders the unit tests use at
+small sizes) into ``benchmarks/out/hostile/``, then verified by ``keel-verify`` in a fresh
+process, measured by ``benchmarks/_measure.py`` (wall time and the process's own peak RSS).
+Prints a Markdown table; the README quotes it. The goal: each case well under 5x the
+sample's time, and peak memory under 400 MiB.
+
+The unit tests prove each bound by structure (what is refused before the expensive step,
+how often a step runs); the figures here are measurements, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from run import HarnessError, measure  # noqa: E402  (benchmarks/run.py)
+
+from tests import hostile_inputs as hostile  # noqa: E402
+
+OUT = HERE / "out" / "hostile"
+SAMPLE = ROOT / "sample" / "voice_session_v3.json"
+TRUST_ROOT = ROOT / "sample" / "trust-root.json"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    what: str
+    build: Callable[[Path], list[str]]  # writes its input(s) under the folder; the arguments
+
+
+def _file(name: str, make: Callable[[], bytes]) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        path = folder / f"{name}.json"
+        if not path.exists():
+            path.write_bytes(make())
+        return ["--trust-root", str(TRUST_ROOT), str(path)]
+
+    return build
+
+
+def _sample(_folder: Path) -> list[str]:
+    return ["--trust-root", str(TRUST_ROOT), str(SAMPLE)]
+
+
+def _fifo(folder: Path) -> list[str]:
+    path = folder / "fifo.json"
+    if not path.exists():
+        os.mkfifo(path)
+    return [str(path)]
+
+
+def _trust_root_and_signatures(folder: Path) -> list[str]:
+    root, artifact = folder / "trust-root-100k.json", folder / "signatures-10k.json"
+    if not root.exists():
+        root.write_bytes(hostile.big_trust_root(100_000))
+        artifact.write_bytes(hostile.many_signatures(10_000))
+    return ["--trust-root", str(root), str(artifact)]
+
+
+CASES = (
+    Case("sample", "the bundled sample (sample/voice_session_v3.json)", _sample),
+    Case("deep_token", "token with TSTInfo.tsa nesting 1,200 SEQUENCEs",
+         _file("deep_token", lambda: hostile.deep_tsa_token(1200))),
+    Case("oid_100k", "token holding a 100,000-byte OID",
+         _file("oid_100k", lambda: hostile.long_oid_token(100_000))),
+    Case("oid_200k", "token holding a 200,000-byte OID",
+         _file("oid_200k", lambda: hostile.long_oid_token(200_000))),
+    Case("oid_1m", "token holding a 1,000,000-byte OID",
+         _file("oid_1m", lambda: hostile.long_oid_token(1_000_000))),
+    Case("tokens_20k", "20,000 distinct well-formed tokens (with certificates)",
+         _file("tokens_20k", lambda: hostile.many_tokens(20_000, with_certificates=True))),
+    Case("empty_entries_1m", "10^6 empty chain entries",
+         _file("empty_entries_1m", lambda: hostile.empty_chain_entries(1_000_000))),
+    Case("empty_entries_3m", "3x10^6 empty chain entries",
+         _file("empty_entries_3m", lambda: hostile.empty_chain_entries(3_000_000))),
+    Case("zeros_10m", "an array of 10^7 zeros",
+         _file("zeros_10m", lambda: hostile.zeros_member(10_000_000))),
+    Case("fifo", "a FIFO with no writer", _fifo),
+    Case("trust_100k", "100,000-key trust root, 10,000 signatures", _trust_root_and_signatures),
+)
+
+
+def keel_verify() -> str:
+    found = shutil.which("keel-verify", path=str(Path(sys.executable).parent)) or shutil.which(
+        "keel-verify")
+    if found is None:
+        raise SystemExit("keel-verify is not installed (pip install -e .)")
+    return found
+
+
+def input_size(arguments: list[str]) -> int:
+    path = Path(arguments[-1])
+    return path.stat().st_size if path.is_file() else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="comma-separated case names")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per case (median shown)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
+    options = parser.parse_args()
+    chosen = [c for c in CASES if not options.only or c.name in options.only.split(",")]
+    OUT.mkdir(parents=True, exist_ok=True)
+    command = keel_verify()
+    measure([[command, *_sample(OUT)]], OUT / "warmup", options.timeout)  # bytecode cached
+    rows: list[tuple[Case, int, float | None, float | None, int | None]] = []
+    baseline: float | None = None
+    with tempfile.TemporaryDirectory() as scratch:
+        for case in chosen:
+            arguments = case.build(OUT if case.name != "fifo" else Path(scratch))
+            walls, peaks, code = [], [], None
+            for _ in range(options.repeats):
+                try:
+                    run = measure([[command, *arguments]], OUT / case.name, options.timeout)[0]
+                except HarnessError as error:
+                    print(f"{case.name}: {error}", file=sys.stderr)
+                    break
+                walls.append(run.wall_s)
+                peaks.append(run.maxrss_kib * 1024 / MIB)
+                code = run.exit
+            wall = statistics.median(walls) if walls else None
+            peak = max(peaks) if peaks else None
+            if case.name == "sample":
+                baseline = wall
+            rows.append((case, input_size(arguments), wall, peak, code))
+            print(f"{case.name}: {wall} s, {peak} MiB, exit {code}", file=sys.stderr)
+    print("| case | input | time | x sample | peak memory | exit |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for case, size, wall, peak, code in rows:
+        ratio = f"{wall / baseline:.1f}x" if wall is not None and baseline else "-"
+        shown = f"{size / MIB:.1f} MiB" if size >= MIB else f"{size / 1024:.0f} KiB"
+        print(f"| {case.what} | {shown if size else '-'} | "
+              f"{f'{wall:.2f} s' if wall is not None else 'timeout'} | {ratio} | "
+              f"{f'{peak:.0f} MiB' if peak is not None else '-'} | {code} |")
+
+
+if __name__ == "__main__":
+    main()
