@@ -165,14 +165,15 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     )
     totals = Totals()
     with ExitStack() as files:
-        sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context)]
+        written: list[Sink] = []  # every --output opens before stdout shows anything
         for name, path in options.outputs:
             try:
                 handle = files.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
             except OSError as error:
                 raise GateUsageError(
                     f"--output {name}={path}: cannot write: {error.strerror or error}") from None
-            sinks.append(FORMATS[name](handle, replace(context, quiet=False)))
+            written.append(FORMATS[name](handle, replace(context, quiet=False)))
+        sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
         for report in _judged(verify_all(inputs, trust, options.jobs), gate_policy, now):
             if report.error is not None and not report.checks:  # an unreadable input: also on stderr
                 stderr.write(f"keel-verify: error: {report.path}: {report.error}\n")

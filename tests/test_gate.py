@@ -113,10 +113,11 @@ def test_files_from_a_file_and_from_standard_input(batch: tuple[Path, list[Batch
 def test_usage_errors_for_outputs_and_formats(tmp_path: Path) -> None:
     sample = SAMPLE_TRUST_ROOT.parent / "voice_session_v3.json"
     for args in (("--output", "xml=out.xml"), ("--output", "junit"), ("--json", "--format", "sarif"),
-                 ("--output", f"junit={tmp_path / 'no' / 'such' / 'dir.xml'}"), ()):
+                 ("--format", "json", "--output", f"junit={tmp_path / 'no' / 'such' / 'dir.xml'}"), ()):
         result = run(*args, *((sample,) if args else ()))
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.startswith("keel-verify: error: ") and result.stderr.count("\n") == 1
+        assert result.stdout == ""  # nothing half-written before the refusal
 
 
 def test_every_format_prints_on_stdout_with_the_same_exit_code() -> None:

@@ -243,3 +243,19 @@ def test_unreadable_input_still_gets_a_report() -> None:
     assert "ERROR" in text and "INDETERMINATE" in text
     assert "could not be read as a voice session attestation" in text
     assert set(page.tags) <= ALLOWED_TAGS
+
+
+def test_index_shows_hostile_paths_as_text(tmp_path: Path) -> None:
+    from keel_verify.report.html import write_report_dir
+    from keel_verify.trust.sources import build_policy, describe_policy
+    from tests.report_support import RESIGNED_SPEC
+
+    report = hostile_report()
+    index = write_report_dir(tmp_path, [report],
+                             describe_policy(RESIGNED_SPEC, build_policy(RESIGNED_SPEC)))
+    page = _parse(index.read_text(encoding="utf-8"))
+    assert set(page.tags) <= ALLOWED_TAGS | {"a"}
+    hrefs = [value for name, value in page.attributes if name == "href"]
+    assert hrefs == ["script.html"]  # a safe name we chose (the "/" in "</script>" splits it)
+    assert (tmp_path / hrefs[0]).is_file()
+    assert "<script>alert('path')</script><U+202E>.json" in "".join(page.text)

@@ -86,22 +86,26 @@ def decode_point(raw: bytes) -> tuple[int, int]:
     return x, y
 
 
-def _double(point: tuple[int, int]) -> tuple[int, int]:
-    # Affine twisted Edwards doubling (a = -1); complete for Ed25519, so no special cases.
-    x, y = point
-    xy = x * y % P
-    x2, y2 = x * x % P, y * y % P
-    dxy = D * xy * xy % P
-    x3 = 2 * xy * pow(1 + dxy, P - 2, P) % P
-    y3 = (y2 + x2) * pow(1 - dxy, P - 2, P) % P
-    return x3, y3
+def _double(point: tuple[int, int, int]) -> tuple[int, int, int]:
+    # Projective doubling on the twisted Edwards curve with a = -1 (RFC 8032 5.1.4, without
+    # T): complete for Ed25519, and no modular inversion.
+    x, y, z = point
+    a, b = x * x % P, y * y % P
+    c = 2 * z * z % P
+    h = (a + b) % P
+    e = (h - (x + y) * (x + y)) % P
+    g = (a - b) % P
+    f = (c + g) % P
+    return e * f % P, g * h % P, f * g % P
 
 
 def has_small_order(point: tuple[int, int]) -> bool:
     """True when [8]point is the identity: the 8 points of order 1, 2, 4 or 8."""
+    doubled = (point[0], point[1], 1)
     for _ in range(3):
-        point = _double(point)
-    return point == (0, 1)
+        doubled = _double(doubled)
+    x, y, z = doubled
+    return x == 0 and y == z
 
 
 @lru_cache(maxsize=256)

@@ -73,9 +73,16 @@ def as_text(value: Any, limit: int = LABEL_LIMIT) -> str | None:
     return value if len(value) <= limit else value[: limit - 1] + "\u2026"
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def hash_prefix(value: Any) -> str:
+    """The first 12 hex digits of a ``sha256:`` hash; "" for anything else (so that a
+    hash prefix in a report is always 12 plain hex digits, never artifact text)."""
     if isinstance(value, str) and value.startswith("sha256:"):
-        return value[7:19]
+        prefix = value[7:19]
+        if len(prefix) == 12 and set(prefix) <= _HEX:
+            return prefix
     return ""
 
 
