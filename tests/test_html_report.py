@@ -259,3 +259,15 @@ def test_index_shows_hostile_paths_as_text(tmp_path: Path) -> None:
     assert hrefs == ["script.html"]  # a safe name we chose (the "/" in "</script>" splits it)
     assert (tmp_path / hrefs[0]).is_file()
     assert "<script>alert('path')</script><U+202E>.json" in "".join(page.text)
+
+
+def test_tampered_entry_is_marked_in_the_chain_table() -> None:
+    from keel_verify import verify_bytes
+    from tests.helpers import load_document, to_bytes
+
+    document = load_document(SAMPLE_V1)
+    document["chain"][3]["canonicalized_payload"]["payload"]["text"] = "I authorise 9,999 USD."
+    html = html_of(verify_bytes(to_bytes(document), SAMPLE_TRUST, path="tampered.json"))
+    assert html.count('class="fault"') == 1
+    assert "entry 4 (chain_integrity, payload_hashes)" in html
+    assert "I authorise 9,999 USD." in html  # the altered text, shown as it now reads
