@@ -263,10 +263,10 @@ def end_floor(db: Path, session_id: str) -> float:
     thread.start()
     began = time.perf_counter()
     with sqlite3.connect(db) as database:
-        rows = database.execute("SELECT entry FROM entries WHERE session_id = ? ORDER BY id",
-                                (session_id,)).fetchall()
+        rows = database.execute("SELECT entries FROM entries WHERE session_id = ? "
+                                "ORDER BY id", (session_id,)).fetchall()
     database.close()
-    message = b"[" + b",".join(row[0] for row in rows) + b"]"
+    message = b"[" + b",".join(row[0].replace(b"\n", b",") for row in rows) + b"]"
     key.sign(message)
     with socket.create_connection(listener.getsockname()) as sender:
         sender.sendall(message)

@@ -1,4 +1,5 @@
-"""Benchmark harness of issue 6: keel-verify against the floor, cold start, batch.
+"""Benchmark harness: keel-verify against the floor (and, when installed, the reference
+verifier), cold start, batch, memory; issue 6's targets and issue 15's goals.
 
 From the repository root, after ``pip install -e .``::
 
@@ -20,7 +21,10 @@ What it measures, in one run:
   cryptography.x509"``, alternating;
 * batch: ``keel-verify --trust-root ... DIR`` over N small artifacts (one invocation,
   default ``--jobs``) against N separate invocations (a random sample of them is timed and
-  extrapolated, as the output says).
+  extrapolated, as the output says), and against the floor over the same files in one
+  process;
+* at 100k events: the reference verifier (optional), and v3 pinned to one core;
+* memory: peak RSS on artifacts of about 1 GiB (``--memory-gib``), v3 and v1.
 
 Every measured command runs as its own process through ``benchmarks/_measure.py``, which
 reports that process's wall time and peak RSS (``os.wait4``). Each line is marked ``ok``
@@ -66,6 +70,15 @@ MAX_GROWTH_PER_10X = 12.0  # 10k -> 100k events: within 12 x the time
 MAX_COLD_RATIO = 2.0  # cold start <= 2 x `python -c "import cryptography.x509"`
 MIN_BATCH_SPEEDUP = 20.0  # 1,000 small artifacts in one invocation >= 20 x faster
 TARGET_EVENTS = 100_000
+# Issue 15's goals (one run, this machine).
+V1_MAX_REFERENCE_RATIO = 0.33  # v1 100k: verifier wall <= 0.33 x the reference verifier's
+V1_MAX_FLOOR_RATIO = 1.5  # v1 100k: verifier wall <= 1.5 x the floor
+V3_MAX_FLOOR_RATIO = 1.2  # v3 100k: verifier wall <= 1.2 x the floor, both cores
+V3_MAX_ONE_CORE_RATIO = 1.5  # v3 100k, both pinned to one core (taskset -c 0)
+MEMORY_FACTOR, MEMORY_EXTRA_MIB = 1.2, 64  # peak RSS <= 1.2 x the file + 64 MiB
+MAX_BATCH_FLOOR_RATIO = 2.0  # the batch in one invocation <= 2 x the floor over it in one process
+#: The reference verifier (a black box, measured for comparison only; skipped when absent).
+REFERENCE_CANDIDATES = ("/tmp/refvenv/bin/keel-verify",)
 
 
 # -- running and measuring ------------------------------------------------------------------
@@ -359,7 +372,10 @@ def _last_line(stem: Path) -> str:
 
 
 def bench_artifact(path: Path, case: Case, kv: list[str], repeats: int, stdlib_floor: bool,
-                   logs: Path, timeout: float) -> dict[str, Any]:
+                   logs: Path, timeout: float, reference: list[str] | None = None,
+                   one_core: bool = False) -> dict[str, Any]:
+    """``reference``: also time the reference verifier; ``one_core``: also time the
+    verifier and the floor pinned to CPU 0 (``taskset -c 0``)."""
     warm_page_cache(path)
     rel = os.path.relpath(path, ROOT)
     commands = {
@@ -368,6 +384,11 @@ def bench_artifact(path: Path, case: Case, kv: list[str], repeats: int, stdlib_f
     }
     if stdlib_floor:
         commands["floor_json"] = [sys.executable, str(HERE / "floor.py"), "--json", "--parser", "json", rel]
+    if reference:
+        commands["reference"] = [*reference, rel]
+    if one_core:
+        commands["verifier_one_core"] = ["taskset", "-c", "0", *commands["verifier"]]
+        commands["floor_one_core"] = ["taskset", "-c", "0", *commands["floor"]]
     series = {name: Series() for name in commands}
     floor_reports: dict[str, Any] = {}
     errors: list[str] = []
@@ -381,7 +402,7 @@ def bench_artifact(path: Path, case: Case, kv: list[str], repeats: int, stdlib_f
                 error = f"{name} exited {run.exit}: {_last_line(stem)}"
                 if error not in errors:
                     errors.append(error)
-            elif name.startswith("floor"):
+            elif name in ("floor", "floor_json"):
                 floor_reports[name] = json.loads(_log(stem, ".out").read_text())
         progress(f"  {case.name} repeat {repeat + 1}/{repeats}: "
                  + ", ".join(f"{n} {s.runs[-1].wall_s:.3f}s" for n, s in series.items()))
@@ -401,7 +422,29 @@ def bench_artifact(path: Path, case: Case, kv: list[str], repeats: int, stdlib_f
     }
     if stdlib_floor:
         result["floor_json"] = series["floor_json"].as_json() | {"report": floor_reports.get("floor_json")}
+    if reference:
+        result["reference"] = series["reference"].as_json()
+        result["ratio_reference"] = verifier.wall / series["reference"].wall
+    if one_core:
+        result["verifier_one_core"] = series["verifier_one_core"].as_json()
+        result["floor_one_core"] = series["floor_one_core"].as_json()
+        result["ratio_one_core"] = series["verifier_one_core"].wall / series["floor_one_core"].wall
+    result["memory_limit_mib"] = memory_limit_mib(size)
     return result
+
+
+def memory_limit_mib(file_bytes: int) -> float:
+    return MEMORY_FACTOR * file_bytes / 2**20 + MEMORY_EXTRA_MIB
+
+
+def reference_command(choice: str | None) -> list[str] | None:
+    """The reference verifier's command, or None (``--reference none``, or not installed)."""
+    if choice == "none":
+        return None
+    for candidate in [choice] if choice else [*REFERENCE_CANDIDATES, shutil.which("keel-verifier-ref")]:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return [candidate]
+    return None
 
 
 def bench_cold(kv: list[str], runs: int, logs: Path, timeout: float) -> dict[str, Any]:
@@ -437,19 +480,24 @@ def bench_batch(directory: Path, kv: list[str], repeats: int, sample_size: int,
     separate = [[*kv, "--trust-root", TRUST_ROOT, os.path.relpath(p, ROOT)] for p in sample]
     for path in files:
         warm_page_cache(path)
+    floor_command = [sys.executable, str(HERE / "floor.py"), "--json", rel_dir]
     batch = Series()
+    floor = Series()
     separate_totals: list[float] = []
     separate_failures = 0
     for repeat in range(repeats):
-        steps = ["batch", "separate"] if repeat % 2 == 0 else ["separate", "batch"]
+        steps = ["batch", "floor", "separate"] if repeat % 2 == 0 else ["separate", "floor", "batch"]
         for step in steps:
             if step == "batch":
                 batch.runs.extend(measure([one_invocation], logs / "batch.one", timeout))
+            elif step == "floor":
+                floor.runs.extend(measure([floor_command], logs / "batch.floor", timeout))
             else:
                 runs = measure(separate, logs / "batch.separate", timeout * len(separate))
                 separate_failures += sum(1 for r in runs if r.exit != 0)
                 separate_totals.append(sum(r.wall_s for r in runs) * scale)
         progress(f"  batch repeat {repeat + 1}/{repeats}: one invocation {batch.runs[-1].wall_s:.2f}s, "
+                 f"floor {floor.runs[-1].wall_s:.2f}s, "
                  f"{len(files)} separate (extrapolated) {separate_totals[-1]:.2f}s")
     separate_wall = statistics.median(separate_totals)
     return {
@@ -463,8 +511,122 @@ def bench_batch(directory: Path, kv: list[str], repeats: int, sample_size: int,
         "separate_total_s_per_repeat": separate_totals,
         "separate_total_s": separate_wall,
         "speedup": separate_wall / batch.wall,
-        "failures": {"one_invocation": batch.failures, "separate": separate_failures},
+        "floor_command": " ".join(floor_command),
+        "floor": floor.as_json(),
+        "ratio_floor": batch.wall / floor.wall,
+        "failures": {"one_invocation": batch.failures, "separate": separate_failures,
+                     "floor": floor.failures},
     }
+
+
+#: Bytes per event of a pretty ASCII demo session (measured at 100k events): how many
+#: events make an artifact of the size asked for.
+BYTES_PER_EVENT = {3: 1413, 1: 1694}
+
+
+def bench_memory(gib: float, versions: list[int], kv: list[str], cache: Path, regenerate: bool,
+                 logs: Path, timeout: float) -> list[dict[str, Any]]:
+    """Peak memory on artifacts of about ``gib`` GiB: the verifier and the streamed floor,
+    one run each (a run of this size takes long, and memory is not noisy). ``cache``:
+    where these artifacts are kept; unlike the others they are not regenerated when the
+    emitter changes (one takes minutes and GiBs to write; any valid artifact will do,
+    and every run checks that it verifies)."""
+    out = []
+    for version in versions:
+        events = max(1000, round(gib * 2**30 / BYTES_PER_EVENT[version], -4))
+        case = Case(version, "ascii", int(events), "pretty")
+        path, _ = ensure_artifact(case, cache, regenerate)
+        size = path.stat().st_size
+        progress(f"memory: {case.name} ({size / 2**20:.0f} MiB) ...")
+        warm_page_cache(path)
+        rel = os.path.relpath(path, ROOT)
+        verifier, floor = measure([[*kv, "--trust-root", TRUST_ROOT, rel],
+                                   [sys.executable, str(HERE / "floor.py"), "--json", rel]],
+                                  logs / f"memory.{case.name}", timeout)
+        out.append({
+            "case": vars(case) | {"name": case.name},
+            "file_bytes": size,
+            "verifier": vars(verifier),
+            "floor": vars(floor),
+            "verifier_peak_mib": verifier.maxrss_kib / 1024,
+            "floor_peak_mib": floor.maxrss_kib / 1024,
+            "limit_mib": memory_limit_mib(size),
+            "errors": [f"{name} exited {run.exit}" for name, run in
+                       (("verifier", verifier), ("floor", floor)) if run.exit != 0],
+        })
+    return out
+
+
+def goals(results: dict[str, Any]) -> list[dict[str, str]]:
+    """Issue 15's goals, each with its measured ratio and ok / MISS (n/a: not measured)."""
+    out: list[dict[str, str]] = []
+
+    def add(ok: bool | None, what: str, measured: str) -> None:
+        out.append({"status": "n/a" if ok is None else mark(ok), "what": what, "measured": measured})
+
+    at = [a for a in results.get("artifacts") or [] if a["case"]["events"] == TARGET_EVENTS]
+    for version in (1, 3):
+        rows = [a for a in at if a["case"]["version"] == version]
+        failed = any(a["errors"] for a in rows)
+        if not rows:
+            add(None, f"v{version} {TARGET_EVENTS:,} events", "not measured")
+            continue
+        worst = max(rows, key=lambda a: a["ratio_wall"])
+        limit = V1_MAX_FLOOR_RATIO if version == 1 else V3_MAX_FLOOR_RATIO
+        cores = "" if version == 1 else ", both cores"
+        add(None if failed else worst["ratio_wall"] <= limit,
+            f"v{version} 100k: wall <= {limit}x the floor{cores}",
+            f"worst {worst['ratio_wall']:.2f}x ({worst['case']['name']}: "
+            f"{worst['verifier']['median_wall_s']:.2f} s / {worst['floor']['median_wall_s']:.2f} s)")
+        if version == 1:
+            with_reference = [a for a in rows if "ratio_reference" in a]
+            if with_reference:
+                worst = max(with_reference, key=lambda a: a["ratio_reference"])
+                add(None if failed else worst["ratio_reference"] <= V1_MAX_REFERENCE_RATIO,
+                    f"v1 100k: wall <= {V1_MAX_REFERENCE_RATIO}x the reference verifier's",
+                    f"worst {worst['ratio_reference']:.2f}x ({worst['case']['name']}: "
+                    f"{worst['verifier']['median_wall_s']:.2f} s / "
+                    f"{worst['reference']['median_wall_s']:.2f} s)")
+            else:
+                add(None, "v1 100k against the reference verifier", "reference not installed")
+        else:
+            one_core = [a for a in rows if "ratio_one_core" in a]
+            if one_core:
+                worst = max(one_core, key=lambda a: a["ratio_one_core"])
+                add(None if failed else worst["ratio_one_core"] <= V3_MAX_ONE_CORE_RATIO,
+                    f"v3 100k: wall <= {V3_MAX_ONE_CORE_RATIO}x the floor, one core (taskset -c 0)",
+                    f"worst {worst['ratio_one_core']:.2f}x ({worst['case']['name']}: "
+                    f"{worst['verifier_one_core']['median_wall_s']:.2f} s / "
+                    f"{worst['floor_one_core']['median_wall_s']:.2f} s)")
+            else:
+                add(None, "v3 100k on one core", "not measured (taskset missing?)")
+    memory_rows = [(f"{a['case']['name']}", a["verifier"]["peak_rss_mib"], a["memory_limit_mib"],
+                    bool(a["errors"])) for a in at]
+    memory_rows += [(m["case"]["name"], m["verifier_peak_mib"], m["limit_mib"], bool(m["errors"]))
+                    for m in results.get("memory") or []]
+    for version in (1, 3):
+        rows = [r for r in memory_rows if r[0].startswith(f"v{version}-")]
+        if not rows:
+            add(None, f"v{version} peak memory", "not measured")
+            continue
+        worst = max(rows, key=lambda r: r[1] / r[2])
+        sizes = ", ".join(f"{r[0]} {r[1]:.0f}/{r[2]:.0f} MiB" for r in rows)
+        add(None if any(r[3] for r in rows) else all(r[1] <= r[2] for r in rows),
+            f"v{version} peak memory <= {MEMORY_FACTOR}x file + {MEMORY_EXTRA_MIB} MiB",
+            f"worst {worst[1] / worst[2]:.2f} of the limit ({sizes})")
+    if not results.get("memory"):
+        add(None, "peak memory at 1 GiB", "not measured (--memory-gib)")
+    batch = results.get("batch")
+    if batch and "ratio_floor" in batch:
+        failed = any(batch["failures"].values())
+        note = "" if batch["files"] >= 1000 else f" [{batch['files']} files, not 1000]"
+        add(None if failed else batch["ratio_floor"] <= MAX_BATCH_FLOOR_RATIO,
+            f"batch: one invocation <= {MAX_BATCH_FLOOR_RATIO}x the floor in one process{note}",
+            f"{batch['ratio_floor']:.2f}x ({batch['one_invocation']['median_wall_s']:.2f} s / "
+            f"{batch['floor']['median_wall_s']:.2f} s)")
+    else:
+        add(None, "batch against the floor", "not measured")
+    return out
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -599,8 +761,45 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"  speedup {batch['speedup']:.1f}x, needed {MIN_BATCH_SPEEDUP:.0f}x  "
                      f"{'ERR' if failed else mark(batch['speedup'] >= MIN_BATCH_SPEEDUP)}")
 
+    memory = results.get("memory") or []
+    if memory:
+        lines.append("")
+        lines.append("Memory (one run each; limit = "
+                     f"{MEMORY_FACTOR} x file + {MEMORY_EXTRA_MIB} MiB)")
+        for m in memory:
+            lines.append(f"  {m['case']['name']}: file {m['file_bytes'] / 2**20:.0f} MiB, verifier "
+                         f"{m['verifier_peak_mib']:.0f} MiB ({m['verifier']['wall_s']:.1f} s), floor "
+                         f"{m['floor_peak_mib']:.0f} MiB ({m['floor']['wall_s']:.1f} s), limit "
+                         f"{m['limit_mib']:.0f} MiB  "
+                         f"{'ERR' if m['errors'] else mark(m['verifier_peak_mib'] <= m['limit_mib'])}")
+    extra = [a for a in artifacts if "ratio_reference" in a or "ratio_one_core" in a]
+    if extra:
+        lines.append("")
+        lines.append("Reference verifier and one core (100k events)")
+        for a in extra:
+            parts = []
+            if "ratio_reference" in a:
+                parts.append(f"reference {a['reference']['median_wall_s']:.2f} s "
+                             f"(peak {a['reference']['peak_rss_mib']:.0f} MiB), ours "
+                             f"{a['ratio_reference']:.2f}x")
+            if "ratio_one_core" in a:
+                parts.append(f"one core: verifier {a['verifier_one_core']['median_wall_s']:.2f} s, "
+                             f"floor {a['floor_one_core']['median_wall_s']:.2f} s, "
+                             f"{a['ratio_one_core']:.2f}x")
+            lines.append(f"  {a['case']['name']}: " + "; ".join(parts))
+    if batch and "ratio_floor" in batch:
+        lines.append("")
+        lines.append(f"Batch against the floor: {batch['floor_command']}: "
+                     f"{batch['floor']['median_wall_s']:.2f} s; one invocation "
+                     f"{batch['ratio_floor']:.2f}x")
+
     lines.append("")
-    lines.append("Targets")
+    lines.append("Goals (issue 15)")
+    for goal in results.get("goals") or []:
+        lines.append(f"  {goal['status']:<4} {goal['what']}: {goal['measured']}")
+
+    lines.append("")
+    lines.append("Targets (issue 6)")
     for target in results["targets"]:
         lines.append(f"  {target['status']:<4} {target['what']}: {target['measured']}")
     lines.append("")
@@ -714,8 +913,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-distinct", type=int, default=50,
                         help="distinct small artifacts generated; the rest are copies (default 50)")
     parser.add_argument("--cold-runs", type=int, help="cold-start runs of each command (default 10; quick 3)")
-    parser.add_argument("--only", default="artifacts,cold,batch",
-                        help="which parts to run (default artifacts,cold,batch)")
+    parser.add_argument("--only", default="artifacts,cold,batch,memory",
+                        help="which parts to run (default artifacts,cold,batch,memory)")
+    parser.add_argument("--reference",
+                        help="the reference verifier's executable (default: "
+                             f"{', '.join(REFERENCE_CANDIDATES)} if present; 'none' skips it)")
+    parser.add_argument("--memory-gib", type=float,
+                        help="size of the memory-only artifacts (default 1; quick: skipped)")
     parser.add_argument("--no-stdlib-floor", action="store_true",
                         help="skip the reference floor that uses the standard library's json only")
     parser.add_argument("--regenerate", action="store_true", help="ignore the artifact cache")
@@ -731,7 +935,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.batch = args.batch or (50 if quick else 1000)
     args.batch_sample = min(args.batch_sample or (args.batch if quick else 100), args.batch)
     args.cold_runs = args.cold_runs or (3 if quick else 10)
-    unknown = args.only - {"artifacts", "cold", "batch"}
+    if args.quick and args.memory_gib is None:
+        args.only.discard("memory")
+    args.memory_gib = args.memory_gib or 1.0
+    unknown = args.only - {"artifacts", "cold", "batch", "memory"}
     if unknown:
         parser.error(f"--only: unknown part(s) {sorted(unknown)}")
     if not set(args.versions) <= {1, 3}:
@@ -791,6 +998,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # floor itself uses a faster tool.
     stdlib_floor = not args.no_stdlib_floor and any(
         importlib.util.find_spec(name) is not None for name in ("msgspec", "orjson"))
+    reference = reference_command(args.reference)
+    results["reference_command"] = " ".join(reference) if reference else None
+    one_core = shutil.which("taskset") is not None
     try:
         warm_up(kv, logs, args.timeout)
         if "artifacts" in args.only:
@@ -802,7 +1012,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     results["generation_s"][case.name] = generated
                 progress(f"[{number}/{len(todo)}] {case.name} ({path.stat().st_size / 2**20:.1f} MiB)")
                 before = verifier_fingerprint()
-                item = bench_artifact(path, case, kv, args.repeats, stdlib_floor, logs, args.timeout)
+                target = case.events == TARGET_EVENTS
+                item = bench_artifact(path, case, kv, args.repeats, stdlib_floor, logs, args.timeout,
+                                      reference=reference if target else None,
+                                      one_core=target and case.version == 3 and one_core)
                 artifacts.append(item | {"verifier_source": _span(before, verifier_fingerprint())})
             results["artifacts"] = artifacts
             results["linearity"] = linearity(artifacts)
@@ -823,6 +1036,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             before = verifier_fingerprint()
             batch = bench_batch(directory, kv, args.repeats, args.batch_sample, logs, args.timeout)
             results["batch"] = batch | {"verifier_source": _span(before, verifier_fingerprint())}
+        if "memory" in args.only:
+            memory_cache = out / "memory-artifacts"
+            memory_cache.mkdir(parents=True, exist_ok=True)
+            results["memory"] = bench_memory(args.memory_gib, args.versions, kv, memory_cache,
+                                             args.regenerate, logs, args.timeout)
     except (HarnessError, subprocess.CalledProcessError) as error:
         print(f"benchmarks/run.py: {error}", file=sys.stderr)
         return 2
@@ -834,6 +1052,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = own_cpu_s() - own_at_start
         results["other_processes_cpu_s"] = max(0.0, busy_at_end - busy_at_start - ours)
     results["targets"] = targets(results)
+    results["goals"] = goals(results)
     results["elapsed_s"] = time.perf_counter() - began
     stamp = started_at.replace(":", "").replace("-", "")
     results_file = out / f"results-{stamp}{'-quick' if args.quick else ''}.json"
@@ -842,7 +1061,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results_file.write_text(text)
     (out / "results.json").write_text(text)
     print(render(results))
-    errors = any(a["errors"] for a in results.get("artifacts") or [])
+    errors = any(a["errors"] for a in [*(results.get("artifacts") or []), *(results.get("memory") or [])])
     return 1 if errors else 0
 
 

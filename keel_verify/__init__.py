@@ -11,11 +11,13 @@ Public API (the CLI only wraps it)::
     report.exit_code          # 0 / 1 / 2 / 3
     report.indication         # Indication.TOTAL_PASSED / TOTAL_FAILED / INDETERMINATE
     report.failing_codes      # reason codes that kept it from VERIFIED
+    report.session            # SessionFacts: turns, tool calls, permits, counters ...
     for check in report.checks:
         print(check.code, check.outcome.value, check.reason, check.pointer)
 """
 
 from keel_verify.errors import TrustConfigError
+from keel_verify.facts.model import SessionFacts
 from keel_verify.results import CheckResult, Indication, Outcome, Report, Verdict
 from keel_verify.trust import TrustedKey, TrustPolicy
 from keel_verify.trust.sources import load_trust_policy
@@ -27,6 +29,7 @@ __all__ = [
     "Indication",
     "Outcome",
     "Report",
+    "SessionFacts",
     "TrustConfigError",
     "TrustPolicy",
     "TrustedKey",

@@ -34,7 +34,8 @@ class CheckContext:
 
     @cached_property
     def verified_at(self) -> datetime:
-        return self.verification_time or datetime.now(UTC)
+        moment = self.verification_time or datetime.now(UTC)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # naive: UTC
 
     @cached_property
     def chain(self) -> ChainPass:

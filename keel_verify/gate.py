@@ -106,13 +106,15 @@ def read_source(path: str) -> str | None:
         return None
 
 
-def _policy(options: GateOptions) -> GatePolicy | None:
-    if options.policy_path is None:
+def load_gate_policy(path: str | None) -> GatePolicy | None:
+    """The gate policy at ``path`` (None for none), validated against this verifier's
+    checks and warning codes. PolicyError (one line) when it is not valid."""
+    if path is None:
         return None
     from keel_verify.checks import CHECK_CATALOGUE
 
     warnings = {c.code for info in CHECK_CATALOGUE for c in info.codes if c.outcome is Outcome.WARN}
-    return load_policy(options.policy_path, [info.name for info in CHECK_CATALOGUE], warnings)
+    return load_policy(path, [info.name for info in CHECK_CATALOGUE], warnings)
 
 
 def with_policy_trust(spec: TrustSpec, policy: GatePolicy | None) -> TrustSpec:
@@ -131,6 +133,8 @@ def with_policy_trust(spec: TrustSpec, policy: GatePolicy | None) -> TrustSpec:
         self_attested=spec.self_attested or trust.self_attested,
         trust_root=spec.trust_root or trust.trust_root,
         tsa_roots=spec.tsa_roots + trust.tsa_roots,
+        tsa_certs=spec.tsa_certs + trust.tsa_certs,
+        trust_names=tuple(dict.fromkeys(spec.trust_names + trust.named)),
     )
 
 
@@ -143,7 +147,7 @@ def describe_gate_policy(policy: GatePolicy | None) -> dict[str, Any] | None:
 def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     """Verify every input, stream each report to stdout's format and every ``--output``,
     and return the exit code. KeelVerifyError (one line) for usage problems."""
-    gate_policy = _policy(options)
+    gate_policy = load_gate_policy(options.policy_path)
     spec = with_policy_trust(options.spec, gate_policy)
     trust = build_policy(spec)
     inputs = expand_inputs(options.files + tuple(_file_list(options)), options.excludes)
@@ -163,14 +167,15 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     )
     totals = Totals()
     with ExitStack() as files:
-        sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context)]
+        written: list[Sink] = []  # every --output opens before stdout shows anything
         for name, path in options.outputs:
             try:
                 handle = files.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
             except OSError as error:
                 raise GateUsageError(
                     f"--output {name}={path}: cannot write: {error.strerror or error}") from None
-            sinks.append(FORMATS[name](handle, replace(context, quiet=False)))
+            written.append(FORMATS[name](handle, replace(context, quiet=False)))
+        sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
         for report in _judged(verify_all(inputs, trust, options.jobs), gate_policy, now):
             if report.error is not None and not report.checks:  # an unreadable input: also on stderr
                 stderr.write(f"keel-verify: error: {report.path}: {report.error}\n")

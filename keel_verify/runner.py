@@ -1,5 +1,9 @@
 """Verifying many inputs: in this process or in a pool of worker processes, reports
-always in input order.
+always in input order, yielded as they are ready.
+
+At most a bounded window of chunks is in flight at a time, so a batch of any size never
+holds more than a few hundred reports in memory (``--format jsonl`` over a million files
+streams).
 
 The trust policy is read and parsed once, by the caller, and handed to the workers as a
 value: a worker never opens a trust file again (``--trust-root <(...)`` can be read only
@@ -12,8 +16,11 @@ from __future__ import annotations
 import copyreg
 import dataclasses
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from itertools import islice
+from typing import Any, TypeVar
 
 from keel_verify.inputs import Input
 from keel_verify.results import Report, Verdict
@@ -31,6 +38,40 @@ def _verify_in_worker(path: str) -> Report:
     from keel_verify.verifier import verify_path
 
     return verify_path(path, _WORKER_POLICY)
+
+
+def _verify_chunk_in_worker(paths: list[str]) -> list[Report]:
+    return [_verify_in_worker(path) for path in paths]
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def ordered_window(pool: Executor, work: Callable[[list[Item]], list[Result]], items: Iterable[Item],
+                   chunk: int, window: int) -> Iterator[Result]:
+    """``work`` over ``items`` in chunks on ``pool``, results in input order, with at most
+    ``window`` chunks submitted and not yet yielded (memory stays bounded; ``Executor.map``
+    would submit everything at once). The first window is submitted before this returns,
+    so a pool that cannot start fails here, not at the first result."""
+    source = iter(items)
+    pending: deque[Future[list[Result]]] = deque()
+
+    def fill() -> None:
+        while len(pending) < window:
+            part = list(islice(source, chunk))
+            if not part:
+                return
+            pending.append(pool.submit(work, part))
+
+    def results() -> Iterator[Result]:
+        while pending:
+            done = pending.popleft()
+            fill()  # keep the workers busy while this chunk's reports are consumed
+            yield from done.result()
+
+    fill()
+    return results()
 
 
 def _from_der(kind: str, der: bytes) -> Any:
@@ -105,7 +146,7 @@ def _pool_reports(
         make_picklable(policy)
         chunk = max(1, min(64, len(paths) // (workers * 8)))
         pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(policy,))
-        results = pool.map(_verify_in_worker, paths, chunksize=chunk)
+        results = ordered_window(pool, _verify_chunk_in_worker, paths, chunk, workers * 4)
     except (OSError, ImportError, NotImplementedError) as error:
         reason = getattr(error, "strerror", None) or type(error).__name__
         warn(f"keel-verify: note: worker processes unavailable ({reason}); verifying in one process")

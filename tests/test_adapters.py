@@ -192,6 +192,11 @@ def test_openai_beta_names_and_g711_formats() -> None:
         b"".join(ulaw_tone(250, 2000 * i) for i in range(4)))
     assert [a.fields["text"] for a in _atoms(plan, "transcript_span")] == [
         "Hello?", "Hi! How can I help?"]
+    # every beta event is modelled: the user item folds into its transcript, the rest into
+    # the turn; nothing is left opaque
+    assert _atoms(plan, "provider_opaque_marker") == []
+    [user_span] = [a for a in _atoms(plan, "transcript_span") if a.direction == "inbound"]
+    assert user_span.lines == (7, 8)
 
 
 # -- Twilio Media Streams ---------------------------------------------------------------------
@@ -414,3 +419,39 @@ def test_hostile_provider_values_still_give_a_verified_session() -> None:
     call = next(c for c in result.calls if c.name == "turns").body["tool_call"]
     assert call["tool_name"] == _sha(("t" * 300).encode())
     assert call["arguments"] == {"arguments_sha256": turn.tool_calls[0].arguments_hash}
+
+
+def test_the_readme_three_commands_run_as_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    from keel_verify.cli import main as verify_main
+    from keel_verify.emit.cli import main as emit_main
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("The three commands of an integrator:", 1)[1].split("```sh\n", 1)[1]
+    commands = [shlex.split(line) for line in block.split("```", 1)[0].splitlines()
+                if line.startswith(("keel-emit", "keel-verify"))]
+    assert [c[:2] for c in commands] == [["keel-emit", "ingest"],
+                                         ["keel-verify", "--trust-root"],
+                                         ["keel-verify", "--trust-root"]]
+    monkeypatch.chdir(root)
+
+    def local(argv: list[str]) -> list[str]:  # outputs into the test's folder
+        return [str(tmp_path / a) if a.startswith("session.") else a for a in argv]
+
+    for argv in commands:
+        entry = emit_main if argv[0] == "keel-emit" else verify_main
+        try:
+            entry(local(argv[1:]))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        assert code == 0, capsys.readouterr().err
+    assert "VERIFIED" in capsys.readouterr().out
+    html = (tmp_path / "session.html").read_text(encoding="utf-8")
+    for kind in ("voice.turn.evaluated", "voice.tool_invocation.governed",
+                 "voice.tool_invocation.attempted", "voice.turn.interrupted"):
+        assert kind in html  # v3: the timeline names the events (payloads are hashes)

@@ -215,19 +215,27 @@ def test_without_process_pools_the_run_falls_back_to_one_process(
 
 
 def test_a_broken_pool_finishes_the_rest_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
     from keel_verify import runner
 
     class Pool:
-        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
-            pass
+        """Verifies the first chunk it is given, then breaks as a killed worker would."""
 
-        def map(self, _function: Any, paths: list[str], **_kwargs: Any) -> Any:
+        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+            self.submitted = 0
+
+        def submit(self, _function: Any, paths: list[str]) -> Future[list[Any]]:
             from keel_verify.verifier import verify_path
 
-            yield verify_path(paths[0], TrustPolicy.self_attested_only())
-            raise BrokenProcessPool("a worker died")
+            future: Future[list[Any]] = Future()
+            if self.submitted == 0:
+                future.set_result([verify_path(paths[0], TrustPolicy.self_attested_only())])
+            else:
+                future.set_exception(BrokenProcessPool("a worker died"))
+            self.submitted += 1
+            return future
 
         def __enter__(self) -> Pool:
             return self

@@ -4,14 +4,16 @@ time they take may differ (see benchmarks/)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import pickle
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keel_verify import TrustPolicy, verify_bytes
@@ -160,60 +162,254 @@ flat_entries = st.dictionaries(
 
 @given(st.lists(flat_entries, max_size=5))
 def test_flat_entries_hash_as_if_the_member_were_never_there(entries: list[dict[str, Any]]) -> None:
-    from keel_verify.crypto.canonical import canonical_hash
-    from keel_verify.load.chainpass import _hash_flat_entries
+    _assert_hashed_without_the_member(entries, flat=True)
 
-    hashes, encoded = _hash_flat_entries(entries, accel.encode_sorted)
+
+# Nested values may carry a "content_hash" member of their own, with the entry's value.
+nested_entries = st.builds(
+    lambda entry, nested, key: {**entry, key: {"content_hash": entry.get("content_hash"),
+                                              **nested}},
+    flat_entries, flat_entries, st.sampled_from(["a", "canonicalized_payload", "z", "b"]),
+)
+
+
+@given(st.lists(nested_entries | flat_entries, max_size=5))
+def test_nested_entries_hash_as_if_the_member_were_never_there(
+    entries: list[dict[str, Any]],
+) -> None:
+    _assert_hashed_without_the_member(entries, flat=False)
+
+
+def _assert_hashed_without_the_member(entries: list[dict[str, Any]], *, flat: bool) -> None:
+    from keel_verify.crypto.canonical import canonical_hash
+    from keel_verify.load.chainpass import _hash_object_entries
+
+    before = copy.deepcopy(entries)
+    hashes, encoded = _hash_object_entries(entries, accel.encode_sorted, flat)
+    assert entries == before
     for entry, digest, full in zip(entries, hashes, encoded, strict=True):
         assert full == canonical_bytes(entry)
         assert digest == canonical_hash({k: v for k, v in entry.items() if k != "content_hash"})
 
 
 @pytest.fixture
-def child_validation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every chain long enough to be schema-validated in a forked child."""
-    from keel_verify.checks import schema
+def sharded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Share every chain pass with a worker process, two entries a chunk."""
+    from keel_verify.load import chainpass, shards
 
-    monkeypatch.setattr(schema, "PARALLEL_MIN_ENTRIES", 1)
+    monkeypatch.setattr(shards, "MIN_ENTRIES", 1)
+    monkeypatch.setattr(shards, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(chainpass, "CHUNK_ENTRIES", 2)
 
 
-@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
+def _signed(document: dict[str, Any]) -> bytes:
+    return json.dumps(sign_document(document, ISSUER, signed_at=document["issued_at"])).encode()
+
+
+_FIELDS = ["content_hash", "previous_content_hash", "artifact_sequence", "sequence", "session_id",
+           "chain_scope", "permit_id", "occurred_at", "surface", "canonicalized_payload_hash"]
+_odd_values = st.none() | st.booleans() | st.integers(-3, 10**6) | st.sampled_from(
+    ["video", "sha256:" + "0" * 64, "2026-05-21T14:32:01Z", "1999-01-01T00:00:00Z", ""])
+
+
 @pytest.mark.parametrize("version", [1, 3])
-def test_child_validation_reports_what_the_pass_would(child_validation: None, version: int) -> None:
+@given(changes=st.lists(st.tuples(st.integers(0, 17), st.sampled_from(_FIELDS), _odd_values),
+                        max_size=3), delete=st.booleans())
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_sharded_pass_reports_what_one_pass_would(
+    sharded: None, version: int, changes: list[tuple[int, str, Any]], delete: bool
+) -> None:
+    document = demo(version)
+    for index, field, value in changes:
+        entry = document["chain"][index % len(document["chain"])]
+        if delete:
+            entry.pop(field, None)
+        else:
+            entry[field] = value
+    data = _signed(document)
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+@pytest.mark.parametrize("version", [1, 3])
+def test_a_sharded_pass_of_a_sound_chain_uses_the_worker(
+    sharded: None, version: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel_verify.load import chainpass, shards
+
+    redone: list[int] = []
+    here = chainpass.EntriesPass.here
+
+    def spy(self: Any, first: int, only: Any = None, write: bool = True) -> None:
+        if only is not None:
+            redone.append(first)
+        here(self, first, only, write)
+
+    monkeypatch.setattr(chainpass.EntriesPass, "here", spy)
+    received: list[bool] = []
+    receive = shards.Worker._receive
+
+    def count(self: Any) -> Any:
+        got = receive(self)
+        received.append(got is not None)
+        return got
+
+    monkeypatch.setattr(shards.Worker, "_receive", count)
     document = demo(version)
     document["chain"][2]["surface"] = "video"  # a schema error inside an entry
     del document["chain"][4]["event_id"]
-    data = json.dumps(sign_document(document, ISSUER, signed_at=document["issued_at"])).encode()
-    with_child = report_to_dict(verify_bytes(data, TRUST))
-    result = next(c for c in with_child["checks"] if c["name"] == "artifact_schema")
-    assert result["outcome"] == "fail"
+    data = _signed(document)
+    report = report_to_dict(verify_bytes(data, TRUST))
+    result = next(c for c in report["checks"] if c["name"] == "artifact_schema")
     assert {e["pointer"] for e in result["details"]["errors"]} == {"/chain/2/surface", "/chain/4"}
-    assert with_child == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert report == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert redone == []  # every worker chunk was accepted as it came
+    assert received and all(received)
 
 
-@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
-def test_a_failing_child_is_replaced_by_judging_here(
-    child_validation: None, monkeypatch: pytest.MonkeyPatch
+def test_a_broken_link_in_a_worker_chunk_is_judged_here_again(
+    sharded: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from keel_verify.checks import schema
+    from keel_verify.load import chainpass
 
-    def die(*_: Any) -> None:
-        raise RuntimeError("the child breaks")
+    redone: list[tuple[int, tuple[str, ...]]] = []
+    here = chainpass.EntriesPass.here
 
-    # Only the child serialises its findings: make that fail, and only in this module.
-    monkeypatch.setattr(schema, "json", SimpleNamespace(dumps=die, loads=json.loads))
+    def spy(self: Any, first: int, only: Any = None, write: bool = True) -> None:
+        if only is not None:
+            redone.append((first, tuple(only)))
+        here(self, first, only, write)
+
+    monkeypatch.setattr(chainpass.EntriesPass, "here", spy)
     document = demo(3)
-    document["chain"][1]["surface"] = "video"
-    data = json.dumps(sign_document(document, ISSUER, signed_at=document["issued_at"])).encode()
+    document["chain"][3]["artifact_sequence"] = 1  # the worker's seed for chunk 2 is wrong
+    data = _signed(document)
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert (4, ("chain_integrity",)) in redone
+
+
+def test_a_failing_worker_is_replaced_by_work_here(
+    sharded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel_verify.load import shards
+
+    def die(*_: Any, **__: Any) -> bytes:
+        raise RuntimeError("the worker breaks")
+
+    # Only the worker pickles its results: make that fail, and only in that module.
+    monkeypatch.setattr(shards, "pickle", SimpleNamespace(
+        dumps=die, loads=pickle.loads, HIGHEST_PROTOCOL=5, UnpicklingError=pickle.UnpicklingError))
+    document = demo(3)
+    document["chain"][5]["surface"] = "video"
+    data = _signed(document)
     result = verify_bytes(data, TRUST).check("artifact_schema")
-    assert result.pointer == "/chain/1/surface"
+    assert result.pointer == "/chain/5/surface"
 
 
-@pytest.mark.skipif(not accel.fast_schema_available(), reason="jsonschema-rs not installed")
-def test_a_child_abandoned_by_a_restart_is_reaped(child_validation: None) -> None:
+def test_a_worker_that_dies_is_replaced_by_work_here(
+    sharded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel_verify.load import shards
+
+    work = shards._work
+
+    def die_after_one(entries: Any, out: Any) -> None:
+        out.write(shards._HEADER.pack(shards._FAILED, 0, 0))
+        out.flush()
+        os._exit(3)
+        work(entries, out)  # never reached
+
+    monkeypatch.setattr(shards, "_work", die_after_one)
+    document = demo(1)
+    document["chain"][9]["surface"] = "video"
+    data = _signed(document)
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+def test_a_worker_abandoned_by_a_restart_is_reaped(sharded: None) -> None:
     document = demo(3)
     document["chain"][0]["latency"] = 0.5  # a float: the pass restarts on the exact path
     fast, exact = both(json.dumps(document).encode())
     assert fast == exact
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no child left behind, not even a zombie
+
+
+# -- proofs made while decoding a chunk of entries -------------------------------------------
+
+_astral_text = st.text(st.sampled_from(["a", "é", "😀", "\U0010ffff", '"', "\\", ":", " "]), max_size=6)
+_keys = _astral_text | st.text(max_size=4)
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | _astral_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_keys, children, max_size=3),
+    max_leaves=10,
+)
+_entries = st.lists(st.dictionaries(_keys, _values, max_size=4), min_size=1, max_size=4)
+
+
+def _raw(entries: list[Any], ensure_ascii: bool, indent: int | None) -> list[bytes]:
+    return [json.dumps(entry, ensure_ascii=ensure_ascii, indent=indent).encode() for entry in entries]
+
+
+@given(_entries, st.booleans(), st.sampled_from([None, 2]))
+def test_a_chunk_proven_within_jcs_has_no_divergence(
+    entries: list[dict[str, Any]], ensure_ascii: bool, indent: int | None
+) -> None:
+    from keel_verify.crypto.canonical import jcs_divergences
+    from keel_verify.load.loader import MAX_DEPTH, decode_raw_chunk
+
+    chunk = decode_raw_chunk(0, _raw(entries, ensure_ascii, indent), MAX_DEPTH)
+    assert chunk.entries == entries
+    assert chunk.objects
+    divergences = [d for entry in entries for d in jcs_divergences(entry)]
+    if chunk.within_jcs:
+        assert divergences == []
+    elif not ensure_ascii and "\\" not in json.dumps(entries, ensure_ascii=False):
+        assert divergences  # no escape to mislead the key scan: "not proven" means found
+
+
+@given(_entries, st.integers(1, 9))
+def test_a_chunk_decodes_within_the_depth_limit_exactly_when_the_walk_would(
+    entries: list[dict[str, Any]], max_depth: int
+) -> None:
+    from keel_verify.errors import LoadError
+    from keel_verify.load.loader import _check_depth_and_strings, decode_raw_chunk
+
+    try:
+        for entry in entries:
+            _check_depth_and_strings(entry, max_depth, False, start_depth=3)
+        expected_ok = True
+    except LoadError:
+        expected_ok = False
+    try:
+        decode_raw_chunk(0, _raw(entries, False, None), max_depth)
+        ok = True
+    except LoadError:
+        ok = False
+    assert ok == expected_ok
+
+
+@pytest.mark.parametrize("key", ["😀", "a😀b", "\U0010ffff", "x\\😀"])
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+def test_a_key_outside_the_bmp_is_never_proven_within_jcs(key: str, ensure_ascii: bool) -> None:
+    from keel_verify.load.loader import MAX_DEPTH, decode_raw_chunk
+
+    entries = [{"a": "😀" * 3, "p": {"n": [1, {key: "😀"}]}}]
+    assert not decode_raw_chunk(0, _raw(entries, ensure_ascii, 2), MAX_DEPTH).within_jcs
+    assert decode_raw_chunk(0, _raw([{"a": "😀😀", "p": {key.encode("utf-16", "surrogatepass").hex(): [1]}}],
+                                     ensure_ascii, None), MAX_DEPTH).within_jcs
+
+
+@given(st.dictionaries(_keys, _values, max_size=4), st.booleans())
+def test_a_document_proven_within_jcs_has_no_divergence(members: dict[str, Any], ensure_ascii: bool) -> None:
+    from keel_verify.crypto.canonical import jcs_divergences
+    from keel_verify.load.loader import MAX_DEPTH, _load_fast
+
+    document = {**demo(3), **members}
+    document.pop("chain")
+    try:
+        artifact = _load_fast(json.dumps(document, ensure_ascii=ensure_ascii).encode(), MAX_DEPTH)
+    except Exception:
+        return
+    assert artifact.document == document
+    if artifact.document_within_jcs:
+        assert list(jcs_divergences(artifact.document)) == []

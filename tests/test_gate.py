@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
@@ -112,10 +113,11 @@ def test_files_from_a_file_and_from_standard_input(batch: tuple[Path, list[Batch
 def test_usage_errors_for_outputs_and_formats(tmp_path: Path) -> None:
     sample = SAMPLE_TRUST_ROOT.parent / "voice_session_v3.json"
     for args in (("--output", "xml=out.xml"), ("--output", "junit"), ("--json", "--format", "sarif"),
-                 ("--output", f"junit={tmp_path / 'no' / 'such' / 'dir.xml'}"), ()):
+                 ("--format", "json", "--output", f"junit={tmp_path / 'no' / 'such' / 'dir.xml'}"), ()):
         result = run(*args, *((sample,) if args else ()))
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.startswith("keel-verify: error: ") and result.stderr.count("\n") == 1
+        assert result.stdout == ""  # nothing half-written before the refusal
 
 
 def test_every_format_prints_on_stdout_with_the_same_exit_code() -> None:
@@ -123,3 +125,27 @@ def test_every_format_prints_on_stdout_with_the_same_exit_code() -> None:
     for name in ("text", "json", "jsonl", "junit", "sarif", "github"):
         result = run("--trust-root", SAMPLE_TRUST_ROOT, "--format", name, sample)
         assert result.returncode == 0 and result.stdout, name
+
+
+def test_the_runner_keeps_a_bounded_window_and_the_input_order() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from keel_verify.runner import ordered_window
+
+    consumed = 0
+
+    def numbers() -> Iterator[int]:
+        nonlocal consumed
+        for number in range(10_000):
+            consumed += 1
+            yield number
+
+    def square(part: list[int]) -> list[int]:
+        return [n * n for n in part]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = ordered_window(pool, square, numbers(), chunk=8, window=4)
+        first = next(results)
+        assert first == 0 and consumed <= 8 * (4 + 1)  # the window, and the chunk refilled
+        rest = list(results)
+    assert [first, *rest] == [n * n for n in range(10_000)]

@@ -41,7 +41,7 @@ SELF_ATTESTED = TrustSpec((), True, None, (), False)
 
 def _tampered() -> Report:
     document = load_document(SAMPLE_V1)
-    document["chain"][3]["canonicalized_payload"]["text"] = "I authorise a payment of 9,999 USD."
+    document["chain"][3]["canonicalized_payload"]["payload"]["text"] = "I authorise a payment of 9,999 USD."
     return verify_bytes(to_bytes(document), SAMPLE_TRUST, path="tampered.json")
 
 

@@ -156,6 +156,7 @@ def test_counter_mismatch_is_marked() -> None:
     assert "\u2717 disagrees" in html
     assert "1 disagree with the chain: session_counters.turn_count states 0, chain 3" in html
     assert "TOTAL-FAILED" in html
+    assert "Reason codes that kept it from VERIFIED: <code>session_counters.counter_mismatch</code>" in html
 
 
 def test_hundred_thousand_events_stay_under_two_megabytes() -> None:
@@ -231,3 +232,42 @@ def test_terminal_report_has_a_session_summary(capsys: pytest.CaptureFixture[str
     assert ("  events      3 turns (1 denied), 3 tool calls, 1 payment (12.50 USD), 4 permits, "
             "2 interruptions, 18 events") in out
     assert "  counters    14 of 14 stated counters checked against the chain; all agree" in out
+
+
+def test_unreadable_input_still_gets_a_report() -> None:
+    from keel_verify import verify_bytes
+
+    report = verify_bytes(b'{"verifier_compatibility": ', SAMPLE_TRUST, path="broken.json")
+    page = _parse(html_of(report))
+    text = " ".join(page.text)
+    assert "ERROR" in text and "INDETERMINATE" in text
+    assert "could not be read as a voice session attestation" in text
+    assert set(page.tags) <= ALLOWED_TAGS
+
+
+def test_index_shows_hostile_paths_as_text(tmp_path: Path) -> None:
+    from keel_verify.report.html import write_report_dir
+    from keel_verify.trust.sources import build_policy, describe_policy
+    from tests.report_support import RESIGNED_SPEC
+
+    report = hostile_report()
+    index = write_report_dir(tmp_path, [report],
+                             describe_policy(RESIGNED_SPEC, build_policy(RESIGNED_SPEC)))
+    page = _parse(index.read_text(encoding="utf-8"))
+    assert set(page.tags) <= ALLOWED_TAGS | {"a"}
+    hrefs = [value for name, value in page.attributes if name == "href"]
+    assert hrefs == ["script.html"]  # a safe name we chose (the "/" in "</script>" splits it)
+    assert (tmp_path / hrefs[0]).is_file()
+    assert "<script>alert('path')</script><U+202E>.json" in "".join(page.text)
+
+
+def test_tampered_entry_is_marked_in_the_chain_table() -> None:
+    from keel_verify import verify_bytes
+    from tests.helpers import load_document, to_bytes
+
+    document = load_document(SAMPLE_V1)
+    document["chain"][3]["canonicalized_payload"]["payload"]["text"] = "I authorise 9,999 USD."
+    html = html_of(verify_bytes(to_bytes(document), SAMPLE_TRUST, path="tampered.json"))
+    assert html.count('class="fault"') == 1
+    assert "entry 4 (chain_integrity, payload_hashes)" in html
+    assert "I authorise 9,999 USD." in html  # the altered text, shown as it now reads

@@ -355,3 +355,21 @@ def test_a_pinned_key_also_in_a_trust_root_is_named_by_the_trust_root(tmp_path: 
     assert report["trust_basis"] == "trust-root"
     assert report["signer"]["label"] == "issuer-2026"
     assert "pinned key (--public-key)" in report["signer"]["trust_source"]  # both sources named
+
+
+def test_junit_names_the_trust_basis(tmp_path: Path) -> None:
+    result = run(artifact_file(tmp_path, witnessed_v3()), "--self-attested", "--format", "junit")
+    assert result.returncode == 0, result.stderr
+    assert '<property name="trust_basis" value="self-attested"' in result.stdout
+    assert '<property name="indication" value="INDETERMINATE"' in result.stdout
+
+
+def test_the_verification_time_decides_whether_a_window_is_still_open() -> None:
+    from keel_verify import verify_bytes
+
+    data = to_bytes(witnessed_v3())
+    trust = policy(trusted_issuer(not_after=JUNE))
+    inside = verify_bytes(data, trust, now=datetime(2026, 5, 30))  # naive: taken as UTC
+    assert inside.check("issuer_signature").outcome is Outcome.PASS
+    after = verify_bytes(data, trust, now=datetime(2026, 6, 2, tzinfo=UTC))
+    assert after.check("issuer_signature").outcome is Outcome.WARN

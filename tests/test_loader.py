@@ -156,5 +156,5 @@ def test_document_is_what_the_bytes_say() -> None:
     assert exact.document == expected
     assert fast.document == {k: v for k, v in expected.items() if k != "chain"}
     assert fast.chain is not None and exact.chain is not None
-    fast_entries = [e for _, chunk, _, _ in fast.chain.chunks(1, MAX_DEPTH) for e in chunk]
+    fast_entries = [e for chunk in fast.chain.chunks(1, MAX_DEPTH) for e in chunk.entries]
     assert fast_entries == expected["chain"] == list(exact.chain.items or ())

@@ -6,7 +6,9 @@ registered check's result, each with a printable one-line reason and no "interna
 
 The loader limits these tests rely on (``keel_verify/loader.py``, README "Input limits"):
 
-* ``MAX_INPUT_BYTES`` (512 MiB): ``read_input`` reads at most one byte more and rejects;
+* ``MAX_INPUT_BYTES`` (4 GiB): ``read_input`` reads at most one byte more and rejects;
+  input only the exact reading path can judge is refused above ``MAX_EXACT_PATH_BYTES``
+  (512 MiB): that path holds the whole document as Python objects;
 * ``MAX_DEPTH`` (128): containers nested deeper are rejected -- both by the depth walk
   after parsing and, for nesting beyond the interpreter's recursion limit (the C parser
   recurses), by turning ``RecursionError`` into the same message. Every check can
@@ -348,13 +350,30 @@ def test_huge_arrays_are_verified() -> None:
 
 
 def test_the_byte_limit_is_enforced_before_parsing(tmp_path: Path) -> None:
-    assert MAX_INPUT_BYTES == 512 * 1024 * 1024
+    assert MAX_INPUT_BYTES == 4 * 1024**3
     path = tmp_path / "artifact.json"
     shutil.copyfile(PUBLIC_V3, path)
     size = path.stat().st_size
     report = assert_sound(verify_path(path, max_bytes=size - 1))
     assert report.verdict is Verdict.ERROR and "larger than the limit" in (report.error or "")
     assert assert_sound(verify_path(path, max_bytes=size)).verdict is Verdict.UNTRUSTED
+
+
+def test_the_exact_path_has_its_own_lower_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keel_verify.load import chainpass
+    from keel_verify.load.loader import MAX_EXACT_PATH_BYTES
+
+    assert MAX_EXACT_PATH_BYTES == 512 * 1024**2
+    data = PUBLIC_V3.read_bytes()
+    document = json.loads(data)
+    document["chain"][0]["latency"] = 0.5  # a float: only the exact path judges it
+    with_float = json.dumps(document).encode()
+    monkeypatch.setattr(chainpass, "MAX_EXACT_PATH_BYTES", len(with_float) - 1)
+    # The fast path reads larger input in bounded memory: the lower limit does not apply.
+    assert len(data) > len(with_float)
+    assert assert_sound(verify_bytes(data, TRUST)).verdict is not Verdict.ERROR
+    report = assert_sound(verify_bytes(with_float, TRUST))
+    assert report.verdict is Verdict.ERROR and "only the exact reading path" in (report.error or "")
 
 
 @pytest.mark.parametrize("name", ["missing", "directory"])

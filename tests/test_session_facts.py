@@ -186,3 +186,11 @@ def test_large_chains_keep_bounded_rows() -> None:
     (transcripts,) = [b for b in facts.timeline.bins if b.lane == "transcript"]
     assert sum(transcripts.counts) == transcripts.total == dict(facts.counts_by_type)[
         "voice.transcript_span.recorded"]
+
+
+def test_hash_prefixes_are_plain_hex_or_empty() -> None:
+    from keel_verify.facts.collect import hash_prefix
+
+    assert hash_prefix("sha256:" + "ab" * 32) == "ab" * 6
+    for junk in ("sha256:<script>alert", "sha256:\u202eabcdefabcdef", "sha256:ABCDEFABCDEF", 7, None):
+        assert hash_prefix(junk) == ""

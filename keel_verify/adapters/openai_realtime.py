@@ -64,7 +64,7 @@ _FORMATS = {
     "audio/pcma": G711_ALAW_8K, "g711_alaw": G711_ALAW_8K,
 }
 _SERVER_ITEM_EVENTS = ("conversation.item.added", "conversation.item.done",
-                       "conversation.item.retrieved")
+                       "conversation.item.retrieved", "conversation.item.created")
 
 
 

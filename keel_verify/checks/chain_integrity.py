@@ -35,7 +35,7 @@ class Links:
             self.problems.append((pointer, problem))
 
     def visit(self, chunk: Chunk) -> None:
-        if chunk.flat and self._chunk_is_sound(chunk):
+        if chunk.objects and self._chunk_is_sound(chunk):
             return
         first, entries, hashes = chunk.first, chunk.entries, chunk.content_hashes
         for offset, entry in enumerate(entries):
@@ -56,13 +56,29 @@ class Links:
                 continue
             self._entry_problems(first + offset, entry, recomputed)
 
+    # Sharding (keel_verify.load.shards): links and order carry over between chunks.
+    def carried(self) -> object:
+        return self.expected_previous, self.last_sequence
+
+    def seed(self, previous: Any) -> None:
+        fields = previous if type(previous) is dict else {}
+        stated, sequence = fields.get("content_hash"), fields.get("artifact_sequence")
+        self.expected_previous = stated if isinstance(stated, str) else None
+        self.last_hash = stated
+        self.last_sequence = sequence if type(sequence) is int else 0
+
+    def absorb(self, later: Links) -> None:
+        self.problems = (self.problems + later.problems)[:MAX_KEPT]
+        self.problem_count += later.problem_count
+        self.expected_previous, self.last_hash = later.expected_previous, later.last_hash
+        self.last_sequence = later.last_sequence
+
     def _chunk_is_sound(self, chunk: Chunk) -> bool:
         """The common case, judged with list operations: every entry links to the one
         before, states its recomputed hash, and its artifact_sequence increases."""
-        entries = chunk.entries
-        stated = [entry.get("content_hash") for entry in entries]
-        previous = [entry.get("previous_content_hash") for entry in entries]
-        sequences: list[Any] = [entry.get("artifact_sequence") for entry in entries]
+        stated = chunk.column("content_hash")
+        previous = chunk.column("previous_content_hash")
+        sequences = chunk.column("artifact_sequence")
         if not (
             self.expected_previous is not None
             and previous[0] == self.expected_previous

@@ -46,7 +46,7 @@ def _describe(finding: SignatureFinding, counted: SignatureFinding | None) -> di
     }
 
 
-def _not_counted(assessment: SignatureAssessment, chosen: SignatureFinding) -> str:
+def _not_counted(assessment: SignatureAssessment) -> str:
     others = len(assessment.findings) - 1
     noun = "signature" if others == 1 else "signatures"
     return f"; {others} other {noun} not counted (see details)" if others else ""
@@ -81,7 +81,7 @@ def run(context: CheckContext) -> CheckResult:
         )
         if chosen.trust_note:
             reason += f"; note: {chosen.trust_note}"
-        reason += _not_counted(assessment, chosen)
+        reason += _not_counted(assessment)
         if chosen.trust_caveat:
             return warned(NAME, f"{reason}; but {chosen.trust_caveat}", chosen.pointer,
                           code=KEY_WINDOW_ON_CLAIM, **details)
@@ -122,7 +122,7 @@ def run(context: CheckContext) -> CheckResult:
                 "self-attested: no trust source vouches for this key "
                 "(give --public-key or --trust-root)"
             )
-        return passed(NAME, reason + _not_counted(assessment, finding), finding.pointer,
+        return passed(NAME, reason + _not_counted(assessment), finding.pointer,
                       code=code, **details)
     finding = assessment.findings[0]
     return failed(NAME, f"no valid signature: {finding.problem}", finding.pointer,

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import operator
 import re
+from hashlib import sha256
 from itertools import repeat
+from operator import methodcaller
 from typing import Any
 
 from keel_verify.checks.base import Check, chain_length
@@ -81,15 +83,33 @@ def _hash_only_problems(index: int, entry: dict[str, Any], problems: Problems) -
 _TAGGED_HASH_LINES = re.compile(r"(?:sha256:[0-9a-f]{64}\n)*")
 
 
-def _hash_only_chunk_is_sound(entries: list[dict[str, Any]]) -> bool:
+def _hash_only_chunk_is_sound(chunk: Chunk) -> bool:
     """The common v3 case, judged with list operations."""
-    hashes: list[Any] = [entry.get("canonicalized_payload_hash") for entry in entries]
+    entries = chunk.entries
+    hashes = chunk.column("canonicalized_payload_hash")
     return (
         set(map(type, hashes)) == {str}
         and _TAGGED_HASH_LINES.fullmatch("\n".join(hashes) + "\n") is not None
-        and [e.get("payload_materialization") for e in entries].count(HASH_ONLY) == len(entries)
+        and chunk.column("payload_materialization").count(HASH_ONLY) == len(entries)
         and not any(map(operator.contains, entries, repeat("canonicalized_payload")))
     )
+
+
+def _embedded_chunk_is_sound(chunk: Chunk) -> bool:
+    """The common v1 case, judged with list operations: every payload embedded, none
+    declared hash-only, and every stated hash the recomputed one."""
+    entries = chunk.entries
+    if (not all(map(operator.contains, entries, repeat("canonicalized_payload")))
+            or chunk.column("payload_materialization").count(HASH_ONLY)):
+        return False
+    payloads = chunk.column("canonicalized_payload")
+    digests = map(_hexdigest, map(sha256, map(chunk.encode, payloads)))
+    recomputed = ["sha256:" + digest for digest in digests]
+    return recomputed == chunk.column("canonicalized_payload_hash")
+
+
+_ABSENT: Any = object()
+_hexdigest = methodcaller("hexdigest")
 
 
 class Payloads:
@@ -100,8 +120,20 @@ class Payloads:
         self.problems: Problems = []
         self.problem_count = 0
 
+    # Sharding (keel_verify.load.shards): nothing carries over between chunks.
+    def carried(self) -> object:
+        return None
+
+    def seed(self, previous: Any) -> None:
+        pass
+
+    def absorb(self, later: Payloads) -> None:
+        self.problems = (self.problems + later.problems)[:MAX_LISTED]
+        self.problem_count += later.problem_count
+
     def visit(self, chunk: Chunk) -> None:
-        if chunk.flat and self.hash_only and _hash_only_chunk_is_sound(chunk.entries):
+        if chunk.objects and (_hash_only_chunk_is_sound(chunk) if self.hash_only
+                              else _embedded_chunk_is_sound(chunk)):
             return
         first, entries = chunk.first, chunk.entries
         hash_only = self.hash_only

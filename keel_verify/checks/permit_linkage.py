@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import operator
+from itertools import repeat
 from typing import Any
 
 from keel_verify.checks.base import Check, chain_length, counted
@@ -90,10 +92,12 @@ class PermitUses:
     def visit(self, chunk: Chunk) -> None:
         first, entries = chunk.first, chunk.entries
         bound, by_hash = self.bound, self.by_hash
-        if chunk.flat:  # look only at the few entries that carry a permit or a bound hash
-            stated = [entry.get("content_hash") for entry in entries]
-            uses = [entry.get("permit_id", _ABSENT) for entry in entries]
-            if not bound.intersection(stated) and uses.count(None) == len(uses):
+        if chunk.objects:  # look only at the few entries that carry a permit or a bound hash
+            stated = chunk.column("content_hash")
+            if (chunk.column("permit_id").count(None) == len(entries)
+                    and all(map(operator.contains, entries, repeat("permit_id")))
+                    and set(map(type, stated)) == {str}
+                    and not bound.intersection(stated)):
                 return
         for offset, entry in enumerate(entries):
             if type(entry) is not dict:
@@ -104,6 +108,23 @@ class PermitUses:
             permit_id = entry.get("permit_id", _ABSENT)
             if permit_id is not None:  # the common case (no permit) costs nothing more
                 self._use(first + offset, entry, permit_id, content_hash)
+
+    # Sharding (keel_verify.load.shards): nothing carries over between chunks; what is
+    # collected is merged in chain order (the first entry with a bound hash wins).
+    def carried(self) -> object:
+        return None
+
+    def seed(self, previous: Any) -> None:
+        pass
+
+    def absorb(self, later: PermitUses) -> None:
+        for content_hash, index in later.by_hash.items():
+            self.by_hash.setdefault(content_hash, index)
+        for permit_id, indices in later.users.items():
+            self.users.setdefault(permit_id, []).extend(indices)
+        for permit_id, hashes in later.carrier_hashes.items():
+            self.carrier_hashes.setdefault(permit_id, set()).update(hashes)
+        self.problems.extend(later.problems)
 
     def _use(self, index: int, entry: dict[str, Any], permit_id: Any, content_hash: Any) -> None:
         if permit_id is _ABSENT or not isinstance(permit_id, str):

@@ -1,19 +1,16 @@
 """``artifact_schema`` (reference name): the artifact matches the JSON Schema of its
 version (``schemas/attestation-v{1,3}.schema.json``, Draft 2020-12).
 
-Chain entries are validated in the chain pass, a chunk at a time: jsonschema-rs (when
-installed) says whether a chunk is valid, and only a chunk it rejects is run through
-jsonschema, which words the errors. The rest of the document is validated against the
-same schema with the chain's items left to the pass.
+Chain entries are validated in the chain pass, a chunk at a time (for a long chain,
+partly in its worker process): jsonschema-rs (when installed) says whether a chunk is
+valid, and only a chunk it rejects is run through jsonschema, which words the errors.
+The rest of the document is validated against the same schema with the chain's items
+left to the pass.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import json
-import os
-import signal
 from functools import cache
 from itertools import islice
 from typing import Any
@@ -22,7 +19,7 @@ from keel_verify.checks.base import Check, failed, passed
 from keel_verify.context import CheckContext
 from keel_verify.load import accel
 from keel_verify.load.access import escape_token
-from keel_verify.load.chainpass import CHUNK_ENTRIES, Chunk
+from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult, Outcome
 from keel_verify.schemas import ARTIFACT_SCHEMAS, load_schema, python_validator
@@ -69,33 +66,12 @@ def _message(error: Any) -> str:
 
 
 class EntrySchema:
-    """Folds over the chain: every entry against ``$defs/chain_entry``.
-
-    A long chain read on the fast path is validated in a forked child instead, in
-    parallel with the rest of the pass: the child shares the input bytes (copy on
-    write), decodes and validates every chunk, and sends back only the capped error
-    list. If the child cannot deliver, the entries are validated here after all."""
+    """Folds over the chain: every entry against ``$defs/chain_entry``."""
 
     def __init__(self, artifact: Artifact) -> None:
         self.version = artifact.schema_version
         self.fast = accel.fast_schema_available()
-        self.errors_found: list[tuple[str, str, str]] = []  # (sort key, pointer, problem)
-        self.child: ChildValidation | None = None
-        # The chain's raw slices (fast path only): what the child, or the fallback, decodes.
-        self.raw_items = artifact.chain.raw_items if artifact.chain is not None else None
-        if self.fast and self.raw_items is not None and len(self.raw_items) >= PARALLEL_MIN_ENTRIES:
-            self.child = ChildValidation.start(self)
-
-    @property
-    def errors(self) -> list[tuple[str, str, str]]:
-        if self.child is not None:
-            found = self.child.collect()
-            self.child = None
-            if found is None:  # the child failed: nothing was judged, judge here
-                self.fallback_chunks()
-            else:
-                self.errors_found = found
-        return self.errors_found
+        self.errors: list[tuple[str, str, str]] = []  # (sort key, pointer, problem)
 
     def chunk_is_valid(self, entries: list[Any]) -> bool:
         if not self.fast:
@@ -106,88 +82,27 @@ class EntrySchema:
             return False
 
     def visit(self, chunk: Chunk) -> None:
-        if self.child is None:
-            self.judge(chunk.first, chunk.entries)
-
-    def judge(self, first: int, entries: list[Any]) -> None:
-        if len(self.errors_found) >= MAX_COLLECTED_ERRORS or self.chunk_is_valid(entries):
+        if len(self.errors) >= MAX_COLLECTED_ERRORS or self.chunk_is_valid(chunk.entries):
             return
         validator = _python_validator(self.version, 1)
-        for offset, entry in enumerate(entries):
-            prefix = f"/chain/{first + offset}"
-            room = MAX_COLLECTED_ERRORS - len(self.errors_found)
+        for offset, entry in enumerate(chunk.entries):
+            prefix = f"/chain/{chunk.first + offset}"
+            room = MAX_COLLECTED_ERRORS - len(self.errors)
             for error in islice(validator.iter_errors(entry), room):
                 pointer = prefix + _pointer(error.absolute_path)
-                self.errors_found.append((pointer, pointer, _message(error)))
-            if len(self.errors_found) >= MAX_COLLECTED_ERRORS:
+                self.errors.append((pointer, pointer, _message(error)))
+            if len(self.errors) >= MAX_COLLECTED_ERRORS:
                 return
 
-    def fallback_chunks(self) -> None:
-        assert self.raw_items is not None
-        decoder = accel.decoder("any")
-        for first in range(0, len(self.raw_items), CHUNK_ENTRIES):
-            joined = b"[" + b",".join(self.raw_items[first : first + CHUNK_ENTRIES]) + b"]"
-            self.judge(first, decoder.decode(joined))
+    # Sharding (keel_verify.load.shards): nothing carries over between chunks.
+    def carried(self) -> object:
+        return None
 
+    def seed(self, previous: Any) -> None:
+        pass
 
-#: Below this many entries a child process costs more than it saves.
-PARALLEL_MIN_ENTRIES = 8192
-
-
-class ChildValidation:
-    """A forked child validating the chain's entries; see :class:`EntrySchema`."""
-
-    def __init__(self, pid: int, reader: int) -> None:
-        self.pid = pid
-        self.reader = reader
-        self.collected = False
-
-    def __del__(self) -> None:
-        # Abandoned (the pass restarted on the exact path, or failed): stop and reap it.
-        if not self.collected:
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
-                os.close(self.reader)
-                os.waitpid(self.pid, 0)
-
-    @classmethod
-    def start(cls, schema: EntrySchema) -> ChildValidation | None:
-        if not hasattr(os, "fork"):
-            return None
-        reader, writer = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(reader)
-            os.close(writer)
-            return None
-        if pid == 0:  # the child: validate, report, and leave without running anything else
-            status = 1
-            try:
-                os.close(reader)
-                schema.child = None
-                schema.fallback_chunks()
-                payload = json.dumps(schema.errors_found).encode("utf-8")
-                with os.fdopen(writer, "wb") as out:
-                    out.write(payload)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(writer)
-        return cls(pid, reader)
-
-    def collect(self) -> list[tuple[str, str, str]] | None:
-        """The child's errors, or None when it did not deliver them."""
-        self.collected = True
-        try:
-            with os.fdopen(self.reader, "rb") as incoming:
-                payload = incoming.read()
-            _, status = os.waitpid(self.pid, 0)
-            if status != 0:
-                return None
-            return [(str(a), str(b), str(c)) for a, b, c in json.loads(payload)]
-        except (OSError, ValueError, TypeError):
-            return None
+    def absorb(self, later: EntrySchema) -> None:
+        self.errors = (self.errors + later.errors)[:MAX_COLLECTED_ERRORS]
 
 
 def run(context: CheckContext) -> CheckResult:

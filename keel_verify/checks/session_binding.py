@@ -59,7 +59,7 @@ class SessionEntries:
         self.problem_count = 0
 
     def visit(self, chunk: Chunk) -> None:
-        if chunk.flat and self._chunk_is_sound(chunk.entries):
+        if chunk.objects and self._chunk_is_sound(chunk):
             return
         first, entries = chunk.first, chunk.entries
         session_id, scope = self.session_id, self.scope
@@ -78,14 +78,32 @@ class SessionEntries:
                 self.last_is_object, self.last_entry_sequence = False, None
             self._entry_problems(first + offset, entry)
 
-    def _chunk_is_sound(self, entries: list[dict[str, Any]]) -> bool:
+    # Sharding (keel_verify.load.shards): the sequence order carries over between chunks.
+    def carried(self) -> object:
+        return self.last_sequence
+
+    def seed(self, previous: Any) -> None:
+        self.last_is_object = type(previous) is dict
+        sequence = previous.get("sequence") if type(previous) is dict else None
+        self.last_entry_sequence = sequence
+        self.last_sequence = sequence if type(sequence) is int else None
+
+    def absorb(self, later: SessionEntries) -> None:
+        if self.first_sequence is None:
+            self.first_sequence = later.first_sequence
+        self.last_sequence = later.last_sequence
+        self.last_entry_sequence, self.last_is_object = later.last_entry_sequence, later.last_is_object
+        self.problems = (self.problems + later.problems)[:MAX_LISTED]
+        self.problem_count += later.problem_count
+
+    def _chunk_is_sound(self, chunk: Chunk) -> bool:
         """The common case, judged with list operations."""
-        count = len(entries)
-        sequences: list[Any] = [entry.get("sequence") for entry in entries]
+        count = len(chunk.entries)
+        sequences = chunk.column("sequence")
         if not (
-            [entry.get("session_id") for entry in entries].count(self.session_id) == count
-            and [entry.get("chain_scope") for entry in entries].count(self.scope) == count
-            and {type(entry.get("artifact_sequence")) for entry in entries} == {int}
+            chunk.column("session_id").count(self.session_id) == count
+            and chunk.column("chain_scope").count(self.scope) == count
+            and set(map(type, chunk.column("artifact_sequence"))) == {int}
             and set(map(type, sequences)) == {int}
             and (self.last_sequence is None or sequences[0] > self.last_sequence)
             and all(map(int.__lt__, sequences, sequences[1:]))

@@ -123,7 +123,7 @@ class EventTimes:
         self.problem_count = 0
 
     def visit(self, chunk: Chunk) -> None:
-        if chunk.flat and self._chunk_is_sound(chunk):
+        if chunk.objects and self._chunk_is_sound(chunk):
             return
         first, entries = chunk.first, chunk.entries
         started, last_allowed, latest = self.started, self.last_allowed, self.latest
@@ -157,8 +157,8 @@ class EventTimes:
     def _chunk_is_sound(self, chunk: Chunk) -> bool:
         """The common case, judged with list operations: every event inside the session's
         window, and every threshold covering every event of the chunk."""
-        stamps = [entry.get("occurred_at") for entry in chunk.entries]
-        sequences = [entry.get("sequence") for entry in chunk.entries]
+        stamps = chunk.column("occurred_at")
+        sequences = chunk.column("sequence")
         if not (set(map(type, stamps)) == {str} and set(map(type, sequences)) == {int}):
             return False
         parsed = list(map(_parse_cached, stamps))
@@ -179,6 +179,23 @@ class EventTimes:
                 self.latest[threshold] = (latest_time, index)
         self.count += len(times)
         return True
+
+    # Sharding (keel_verify.load.shards): nothing carries over between chunks; the latest
+    # event per threshold is the later time, the earlier entry on a tie.
+    def carried(self) -> object:
+        return None
+
+    def seed(self, previous: Any) -> None:
+        pass
+
+    def absorb(self, later: EventTimes) -> None:
+        for threshold, (time, index) in later.latest.items():
+            held = self.latest.get(threshold)
+            if held is None or time > held[0]:
+                self.latest[threshold] = (time, index)
+        self.count += later.count
+        self.problems = (self.problems + later.problems)[:MAX_KEPT]
+        self.problem_count += later.problem_count
 
     def _problem(self, pointer: str, problem: str) -> None:
         self.problem_count += 1

@@ -19,11 +19,14 @@ one of :data:`NON_CANONICAL`, :data:`NOT_ON_CURVE`, :data:`SMALL_ORDER`, :data:`
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from typing import Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl import bindings
 
 #: The field prime p = 2^255 - 19.
 P: Final = 2**255 - 19
@@ -83,23 +86,26 @@ def decode_point(raw: bytes) -> tuple[int, int]:
     return x, y
 
 
-def has_small_order(point: tuple[int, int]) -> bool:
-    """True when [8]point is the identity: the 8 points of order 1, 2, 4 or 8.
+def _double(point: tuple[int, int, int]) -> tuple[int, int, int]:
+    # Projective doubling on the twisted Edwards curve with a = -1 (RFC 8032 5.1.4, without
+    # T): complete for Ed25519, and no modular inversion.
+    x, y, z = point
+    a, b = x * x % P, y * y % P
+    c = 2 * z * z % P
+    h = (a + b) % P
+    e = (h - (x + y) * (x + y)) % P
+    g = (a - b) % P
+    f = (c + g) % P
+    return e * f % P, g * h % P, f * g % P
 
-    Three doublings in extended coordinates (Hisil-Wong-Carter-Dawson 2008, a = -1):
-    multiplications only, no field inversion, so judging a trust root of 100,000 keys
-    costs no more than decoding them. The identity is X = 0, Y = Z."""
-    x, y = point
-    big_x, big_y, big_z = x, y, 1
+
+def has_small_order(point: tuple[int, int]) -> bool:
+    """True when [8]point is the identity: the 8 points of order 1, 2, 4 or 8."""
+    doubled = (point[0], point[1], 1)
     for _ in range(3):
-        a, b = big_x * big_x % P, big_y * big_y % P
-        c = 2 * big_z * big_z % P
-        e = ((big_x + big_y) * (big_x + big_y) - a - b) % P
-        g = (b - a) % P  # D + B with D = -A
-        f = (g - c) % P
-        h = (-a - b) % P  # D - B
-        big_x, big_y, big_z = e * f % P, g * h % P, f * g % P
-    return big_x == 0 and big_y == big_z
+        doubled = _double(doubled)
+    x, y, z = doubled
+    return x == 0 and y == z
 
 
 @lru_cache(maxsize=256)
@@ -140,3 +146,80 @@ def verify(public_key: bytes, signature: bytes, message: bytes | bytearray | mem
     except InvalidSignature:
         return False
     return True
+
+
+# -- verification from SHA-512(R || A || M), for a message that streams by ------------------
+
+#: The encoding of the identity point (x = 0, y = 1).
+IDENTITY: Final = b"\x01" + bytes(31)
+#: 8^-1 mod L: [8^-1]([8]A) is the prime-order part of A.
+_INVERSE_OF_8: Final = pow(8, -1, L).to_bytes(32, "little")
+
+
+class Prehash:
+    """``SHA-512(R || A || M)`` for one (signature, public key) pair, with the message M
+    fed in pieces as it is produced (RFC 8032 §5.1.7 step 2), so that M is never held."""
+
+    def __init__(self, public_key: bytes, signature: bytes) -> None:
+        self.public_key = bytes(public_key)
+        self.signature = bytes(signature)
+        self._sha512 = hashlib.sha512(self.signature[:32] + self.public_key)
+
+    def update(self, piece: bytes | bytearray | memoryview) -> None:
+        self._sha512.update(piece)
+
+    def verify(self) -> bool:
+        """:func:`verify` of the pair over the whole message fed so far: the same answer."""
+        return self.verify_signature(self.signature)
+
+    def verify_signature(self, signature: bytes) -> bool:
+        """As :meth:`verify`, for any signature with the same R (the digest's first input)."""
+        if bytes(signature[:32]) != self.signature[:32]:
+            raise ValueError("the signature's R is not the one hashed")
+        return verify_prehashed(self.public_key, signature, self._sha512.digest())
+
+
+def verify_prehashed(public_key: bytes, signature: bytes, digest: bytes) -> bool:
+    """True exactly when :func:`verify` is, given ``digest`` = SHA-512(R || A || M).
+
+    The same strict checks (key decoding, S < L), then the cofactorless equation OpenSSL
+    checks, [S]B - [k]A == R with k = digest mod L, compared as canonical encodings
+    (RFC 8032 §5.1.7 step 3). The group operations are libsodium's (PyNaCl bindings):
+    scalar reduction, scalar multiplication without clamping, point subtraction.
+    """
+    if not signature_scalar_in_range(signature):
+        return False
+    try:
+        decode_public_key(bytes(public_key))
+    except Ed25519KeyError:
+        return False
+    k = bindings.crypto_core_ed25519_scalar_reduce(digest)
+    s = bytes(signature[32:])
+    s_b = bindings.crypto_scalarmult_ed25519_base_noclamp(s) if any(s) else IDENTITY
+    r_check = bindings.crypto_core_ed25519_sub(s_b, _multiply(k, bytes(public_key)))
+    return hmac.compare_digest(r_check, bytes(signature[:32]))
+
+
+def _multiply(scalar: bytes, point: bytes) -> bytes:
+    """[scalar]point for a strictly decoded key (any point of the curve but the 8 of small
+    order). libsodium multiplies only points of the prime-order subgroup; a key with a
+    torsion part T (A = P + T) is split: P = [8^-1]([8]A), [k]A = [k]P + [k mod 8]T."""
+    if not any(scalar):
+        return IDENTITY
+    try:
+        return bytes(bindings.crypto_scalarmult_ed25519_noclamp(scalar, point))
+    except RuntimeError:  # not in the prime-order subgroup (or [k]A is the identity)
+        pass
+    add = bindings.crypto_core_ed25519_add
+    eightfold = point
+    for _ in range(3):
+        eightfold = add(eightfold, eightfold)
+    prime_part = bindings.crypto_scalarmult_ed25519_noclamp(_INVERSE_OF_8, eightfold)
+    torsion = bindings.crypto_core_ed25519_sub(point, prime_part)
+    try:
+        product = bindings.crypto_scalarmult_ed25519_noclamp(scalar, prime_part)
+    except RuntimeError:  # scalar = 0 mod L: [k]P is the identity
+        product = IDENTITY
+    for _ in range(int.from_bytes(scalar, "little") % 8):
+        product = add(product, torsion)
+    return bytes(product)

@@ -14,7 +14,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from keel_verify.crypto.ed25519 import (
     ED25519_PREFIX,
@@ -52,7 +52,7 @@ class SignatureEntry:
         return key_fingerprint(self.raw_public_key) if self.raw_public_key is not None else None
 
 
-def _decode_prefixed(value: Any, expected_len: int, what: str) -> tuple[bytes | None, str | None]:
+def decode_prefixed(value: Any, expected_len: int, what: str) -> tuple[bytes | None, str | None]:
     if not isinstance(value, str) or not value.startswith(ED25519_PREFIX):
         return None, f"{what} is not an 'ed25519:BASE64' string"
     try:
@@ -64,18 +64,25 @@ def _decode_prefixed(value: Any, expected_len: int, what: str) -> tuple[bytes | 
     return raw, None
 
 
+class StreamedMessage(Protocol):
+    """A message verified from digests taken as it streamed by
+    (:class:`keel_verify.crypto.signed_message.SignedMessage`)."""
+
+    def verify(self, public_key: bytes, signature: bytes) -> bool: ...
+
+
 def _verify_entry(
-    entry: Any, message: bytes | bytearray, content_hash: str
+    entry: Any, message: bytes | bytearray | StreamedMessage, content_hash: str
 ) -> tuple[bytes | None, str | None]:
     """Returns (raw public key, problem); problem None means the signature is valid."""
     if not isinstance(entry, dict):
         return None, "signature entry is not an object"
     if entry.get("algorithm") != "ed25519":
         return None, f"unsupported algorithm {entry.get('algorithm')!r:.60}"
-    raw_key, problem = _decode_prefixed(entry.get("public_key"), 32, "public_key")
+    raw_key, problem = decode_prefixed(entry.get("public_key"), 32, "public_key")
     if problem:
         return None, problem
-    raw_signature, problem = _decode_prefixed(entry.get("signature"), 64, "signature")
+    raw_signature, problem = decode_prefixed(entry.get("signature"), 64, "signature")
     if problem or raw_key is None or raw_signature is None:
         return raw_key, problem
     if "content_hash" in entry and entry["content_hash"] != content_hash:
@@ -89,7 +96,9 @@ def _verify_entry(
         return raw_key, f"public_key {error}"
     if not signature_scalar_in_range(raw_signature):
         return raw_key, "signature's S is not below the group order L (RFC 8032 5.1.7)"
-    if not verify(raw_key, raw_signature, message):
+    holds = (verify(raw_key, raw_signature, message) if isinstance(message, (bytes, bytearray))
+             else message.verify(raw_key, raw_signature))
+    if not holds:
         return raw_key, "Ed25519 signature does not verify over the artifact's canonical bytes"
     return raw_key, None
 
@@ -99,7 +108,7 @@ def _text(value: Any) -> str | None:
 
 
 def verify_entries(
-    entries: list[Any], message: bytes | bytearray, content_hash: str
+    entries: list[Any], message: bytes | bytearray | StreamedMessage, content_hash: str
 ) -> tuple[SignatureEntry, ...]:
     """Each entry of ``signatures[]`` verified over ``message`` (the canonical bytes of the
     artifact without ``signatures``, whose ``H`` is ``content_hash``)."""

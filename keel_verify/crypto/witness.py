@@ -160,6 +160,12 @@ def _structure(token: TimestampToken) -> None:
         )
 
 
+def same_name(first: asn1_x509.Name, second: asn1_x509.Name) -> bool:
+    """RFC 5280 §7.1 name matching (asn1crypto's, with its LDAP string preparation),
+    after the cheap exact case: identical DER names are the same name."""
+    return bool(first.dump() == second.dump() or first == second)
+
+
 def _find_signer(
     token: TimestampToken, signer_info: Any, candidates: Sequence[x509.Certificate]
 ) -> asn1_x509.Certificate:
@@ -175,7 +181,7 @@ def _find_signer(
             wanted = sid.chosen
             if (
                 certificate.serial_number == wanted["serial_number"].native
-                and certificate.issuer == wanted["issuer"]
+                and same_name(certificate.issuer, wanted["issuer"])
             ):
                 return certificate
         elif certificate.key_identifier == sid.chosen.native:
@@ -225,7 +231,7 @@ def _names_certificate(issuer_serial: Any, certificate: asn1_x509.Certificate) -
     if issuer_serial["serial_number"].native != certificate.serial_number:
         return False
     return any(
-        name.name == "directory_name" and name.chosen == certificate.issuer
+        name.name == "directory_name" and same_name(name.chosen, certificate.issuer)
         for name in issuer_serial["issuer"]
     )
 
@@ -410,7 +416,7 @@ def _tsa_certificate_profile(
     if named is None:
         return
     if named.name == "directory_name":
-        matches = named.chosen == asn1_certificate.subject
+        matches = same_name(named.chosen, asn1_certificate.subject)
     else:
         alternatives = asn1_certificate.subject_alt_name_value
         matches = alternatives is not None and any(

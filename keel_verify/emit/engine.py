@@ -56,7 +56,7 @@ from keel_verify.emit.state import (
     SessionState,
     StoredCall,
 )
-from keel_verify.emit.store import Store, artifact_parts, chain_array
+from keel_verify.emit.store import Store, artifact_parts
 from keel_verify.emit.timestamping import NoTimestamper, Timestamper
 
 
@@ -517,7 +517,7 @@ class Engine:
                 raise EmitError(CONFLICT, f"session {session_id} has already {session.status} "
                                           "(a retried end must repeat the same body)")
         # The slow half, outside the lock: the entries of an ended session never change.
-        chain = chain_array(self.store.entry_bytes(session_id))
+        chain = self.store.chain_array(session_id)
         envelope = self.store.get_artifact(session_id)
         if envelope is None:
             envelope = self._attest(session, chain)
@@ -595,7 +595,7 @@ class Engine:
             why = ("is still active" if session.status == "active" else
                    "has no artifact yet; repeat its end call (same body) to finish it")
             raise EmitError(CONFLICT, f"session {session_id} {why}")
-        return artifact_parts(envelope, chain_array(self.store.entry_bytes(session_id)))
+        return artifact_parts(envelope, self.store.chain_array(session_id))
 
     def attestation(self, session_id: str) -> dict[str, Any]:
         artifact: dict[str, Any] = msgspec.json.decode(b"".join(

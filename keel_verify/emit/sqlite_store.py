@@ -6,7 +6,8 @@ call survives the process being killed (SIGKILL) at any moment; after a power lo
 last commits before it may be lost (``durable=True`` makes every commit wait for the
 disk, at a cost in throughput).
 
-Storage is once per fact: each chain entry as its canonical bytes (a BLOB), an artifact
+Storage is once per fact: each chain entry as its canonical bytes (the entries one call
+appends share a row, newline-separated: canonical JSON never holds a raw newline), an artifact
 as the canonical bytes around its chain (``artifacts``), sessions and projects as JSON.
 JSON is written as UTF-8 (msgspec) and read back exactly (the emitter stores no floats),
 so a session resumed after a restart hashes identically.
@@ -26,7 +27,8 @@ import msgspec
 from keel_verify.emit.state import ArtifactEnvelope, Commit, ProjectState, SessionState, StoredCall
 
 #: Bumped whenever the tables change; an older file is refused, never misread.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+_SEPARATOR = b"\n"  # between the entries of one row (never inside canonical JSON)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (project_id TEXT PRIMARY KEY, state TEXT NOT NULL);
@@ -34,7 +36,7 @@ CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, state TEXT NOT
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     session_id TEXT NOT NULL,
-    entry BLOB NOT NULL
+    entries BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_by_session ON entries (session_id, id);
 CREATE TABLE IF NOT EXISTS atom_keys (
@@ -53,6 +55,16 @@ CREATE TABLE IF NOT EXISTS artifacts (
     tail BLOB NOT NULL
 );
 """
+
+
+def _rows_of(entries: tuple[tuple[str, bytes], ...]) -> list[tuple[str, bytes]]:
+    """One row per session: its entries of this commit, in order, newline-separated."""
+    by_session: dict[str, list[bytes]] = {}
+    for session_id, entry in entries:
+        if _SEPARATOR in entry:  # pragma: no cover - canonical JSON escapes newlines
+            raise ValueError("an entry's canonical bytes hold a raw newline")
+        by_session.setdefault(session_id, []).append(entry)
+    return [(session_id, _SEPARATOR.join(items)) for session_id, items in by_session.items()]
 
 
 class StoreFormatError(Exception):
@@ -117,9 +129,16 @@ class SQLiteStore:
     def entry_bytes(self, session_id: str) -> list[bytes]:
         with self._lock:
             rows = self._connection.execute(
-                "SELECT entry FROM entries WHERE session_id = ? ORDER BY id", (session_id,)
+                "SELECT entries FROM entries WHERE session_id = ? ORDER BY id", (session_id,)
             ).fetchall()
-        return [bytes(row[0]) for row in rows]
+        return [entry for row in rows for entry in bytes(row[0]).split(_SEPARATOR)]
+
+    def chain_array(self, session_id: str) -> bytes:
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT entries FROM entries WHERE session_id = ? ORDER BY id", (session_id,)
+            ).fetchall()
+        return b"[" + b",".join(bytes(row[0]).replace(_SEPARATOR, b",") for row in rows) + b"]"
 
     def get_artifact(self, session_id: str) -> ArtifactEnvelope | None:
         row = self._one("SELECT head, tail FROM artifacts WHERE session_id = ?", session_id)
@@ -137,8 +156,8 @@ class SQLiteStore:
                     "INSERT OR REPLACE INTO projects VALUES (?, ?)",
                     [(p.project_id, _dump(p)) for p in commit.projects])
                 connection.executemany(
-                    "INSERT INTO entries (session_id, entry) VALUES (?, ?)",
-                    list(commit.entries))
+                    "INSERT INTO entries (session_id, entries) VALUES (?, ?)",
+                    _rows_of(commit.entries))
                 connection.executemany("INSERT INTO atom_keys VALUES (?, ?)",
                                        list(commit.atom_keys))
                 connection.executemany(
@@ -159,13 +178,14 @@ class SQLiteStore:
             execute = self._connection.execute
             sessions = execute("SELECT session_id, state FROM sessions ORDER BY 1").fetchall()
             projects = execute("SELECT project_id, state FROM projects ORDER BY 1").fetchall()
-            entries = execute("SELECT session_id, entry FROM entries ORDER BY id").fetchall()
+            entries = execute("SELECT session_id, entries FROM entries ORDER BY id").fetchall()
             atoms = execute("SELECT session_id, atom_key FROM atom_keys").fetchall()
             calls = execute("SELECT * FROM calls ORDER BY 1").fetchall()
             artifacts = execute("SELECT session_id FROM artifacts ORDER BY 1").fetchall()
         by_session: dict[str, list[Any]] = {}
-        for session_id, entry in entries:
-            by_session.setdefault(session_id, []).append(json.loads(entry))
+        for session_id, joined in entries:
+            by_session.setdefault(session_id, []).extend(
+                json.loads(entry) for entry in bytes(joined).split(_SEPARATOR))
         return {
             "sessions": {k: json.loads(v) for k, v in sessions},
             "projects": {k: json.loads(v) for k, v in projects},

@@ -34,6 +34,10 @@ class Store(Protocol):
         """The canonical bytes of the session's chain entries, in order."""
         ...
 
+    def chain_array(self, session_id: str) -> bytes:
+        """The canonical bytes of the session's ``chain`` array (:func:`chain_array`)."""
+        ...
+
     def get_artifact(self, session_id: str) -> ArtifactEnvelope | None: ...
 
     def apply(self, commit: Commit) -> None:
@@ -89,6 +93,9 @@ class MemoryStore:
     def entry_bytes(self, session_id: str) -> list[bytes]:
         with self._lock:
             return list(self._entries.get(session_id, ()))
+
+    def chain_array(self, session_id: str) -> bytes:
+        return chain_array(self.entry_bytes(session_id))
 
     def get_artifact(self, session_id: str) -> ArtifactEnvelope | None:
         return self._artifacts.get(session_id)

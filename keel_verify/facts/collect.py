@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from datetime import datetime
 from itertools import repeat
-from typing import Any
+from typing import Any, TypeVar
 
 from keel_verify.facts.model import ChainRow, Interruption, Mark, ToolCall, Turn
 from keel_verify.load.chainpass import Chunk
@@ -73,9 +73,16 @@ def as_text(value: Any, limit: int = LABEL_LIMIT) -> str | None:
     return value if len(value) <= limit else value[: limit - 1] + "\u2026"
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def hash_prefix(value: Any) -> str:
+    """The first 12 hex digits of a ``sha256:`` hash; "" for anything else (so that a
+    hash prefix in a report is always 12 plain hex digits, never artifact text)."""
     if isinstance(value, str) and value.startswith("sha256:"):
-        return value[7:19]
+        prefix = value[7:19]
+        if len(prefix) == 12 and set(prefix) <= _HEX:
+            return prefix
     return ""
 
 
@@ -135,10 +142,14 @@ class ChainFacts:
         self.budget_used: int | None = 0
         self.audio_ms: dict[str, int | None] = {"inbound": 0, "outbound": 0}
         self.budget_total: int | None = None  # from voice.session.started (v1)
+        self.budget_seen = False  # a voice.session.started was read
         self.permit_sequences: dict[str, int | None] = {}
         self.marks: dict[str, list[Mark]] = {}
         self.pairs: Counter[tuple[str, Any]] = Counter()  # (event type, occurred_at)
         self.audio_pairs: Counter[tuple[str, Any]] = Counter()  # (audio lane, occurred_at)
+        # In a shard worker (keel_verify.load.shards): marks its earlier chunks kept, a
+        # lower bound on what the whole pass keeps before this chunk.
+        self.marks_before: Counter[str] = Counter()
 
     # -- the visitor -------------------------------------------------------------------
 
@@ -176,14 +187,72 @@ class ChainFacts:
             kinds[kind] += number
         self.counts.update(kinds)
         self.atom_count += sum(n for kind, n in kinds.items() if kind in ATOM_EVENTS)
-        wanted = {kind for kind in kinds if kind in _DETAILED
-                  or len(self.marks.get(lane_of(kind), ())) < MAX_MARKS_PER_LANE}
+        self._permit_uses(chunk)
+        wanted = {kind for kind in kinds if kind in _DETAILED or self._room(lane_of(kind))}
         if not wanted:
             return
         for offset in [i for i, kind in enumerate(types) if kind in wanted]:
             entry = entries[offset]
             if type(entry) is dict:
                 self._entry(entry, types[offset])
+
+    def _room(self, lane: str) -> bool:
+        return (len(self.marks.get(lane, ())) < MAX_MARKS_PER_LANE
+                and self.marks_before[lane] < MAX_MARKS_PER_LANE)
+
+    def _permit_uses(self, chunk: Chunk) -> None:
+        """The first entry carrying each permit id (its artifact_sequence)."""
+        entries = chunk.entries
+        try:
+            permit_ids = chunk.column("permit_id") if chunk.objects else list(
+                map(dict.get, entries, repeat("permit_id")))
+        except TypeError:  # an entry that is not an object
+            permit_ids = [e.get("permit_id") if type(e) is dict else None for e in entries]
+        if permit_ids.count(None) == len(permit_ids):
+            return
+        for entry, permit_id in zip(entries, permit_ids, strict=True):
+            if isinstance(permit_id, str) and permit_id not in self.permit_sequences:
+                self.permit_sequences[permit_id] = as_int(entry.get("artifact_sequence"))
+
+    # Sharding (keel_verify.load.shards): nothing carries over between chunks but the
+    # lanes' room for marks, and a lane's marks are its first ones in chain order, so a
+    # later chunk's marks are appended while there is room.
+    def carried(self) -> object:
+        return None
+
+    def seed(self, previous: Any) -> None:
+        pass
+
+    def prime(self, earlier: ChainFacts) -> None:
+        """In a shard worker: a lane an earlier chunk of this worker filled is full for
+        the whole pass too, so this chunk need not read that lane's other entries."""
+        self.marks_before = Counter(earlier.marks_before)
+        for lane, kept in earlier.marks.items():
+            self.marks_before[lane] += len(kept)
+
+    def absorb(self, later: ChainFacts) -> None:
+        self.count += later.count
+        self.counts.update(later.counts)
+        self.first.extend(later.first)
+        self.last.extend(later.last)
+        _extend_capped(self.turns, later.turns, MAX_ITEMS)
+        _extend_capped(self.tool_calls, later.tool_calls, MAX_ITEMS)
+        _extend_capped(self.interruptions, later.interruptions, MAX_ITEMS)
+        for name in ("turn_count", "denied_turns", "tool_call_count", "denied_tool_calls",
+                     "interrupted_count", "interruption_events", "atom_count"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        for name in ("input_tokens", "output_tokens", "budget_used"):
+            setattr(self, name, _add(getattr(self, name), getattr(later, name)))
+        for direction, total in later.audio_ms.items():
+            self.audio_ms[direction] = _add(self.audio_ms.get(direction, 0), total)
+        if later.budget_seen:
+            self.budget_total, self.budget_seen = later.budget_total, True
+        for permit_id, sequence in later.permit_sequences.items():
+            self.permit_sequences.setdefault(permit_id, sequence)
+        for lane, marks in later.marks.items():
+            _extend_capped(self.marks.setdefault(lane, []), marks, MAX_MARKS_PER_LANE)
+        self.pairs.update(later.pairs)
+        self.audio_pairs.update(later.audio_pairs)
 
     def _entry(self, entry: dict[str, Any], kind: str) -> None:
         payload = entry.get("canonicalized_payload")
@@ -204,9 +273,10 @@ class ChainFacts:
             label = as_text(payload.get("text"), 80) or "transcript span"
         elif kind == "voice.session.started":
             self.budget_total = as_int(payload.get("risk_budget_total_micros"))
+            self.budget_seen = True
             label = "session started"
         elif kind == "voice.tool_invocation.attempted":
-            label = f"attempt: {as_text(payload.get('tool_name'), 60) or kind}"
+            label = f"attempt: {as_text(payload.get('tool_name'), 60) or _tool_of(entry) or '?'}"
             approval = as_text(payload.get("approval"), 40)
             if approval is not None:  # an approval the sidecar recorded (adapters)
                 by = as_text(payload.get("approved_by"), 40)
@@ -217,9 +287,6 @@ class ChainFacts:
             label = f"provider: {as_text(payload.get('provider_event_type'), 80) or '?'}"
         else:
             label = kind
-        permit_id = entry.get("permit_id")
-        if isinstance(permit_id, str) and permit_id not in self.permit_sequences:
-            self.permit_sequences[permit_id] = as_int(entry.get("artifact_sequence"))
         lane = lane_of(kind)
         if len(self.marks.get(lane, ())) < MAX_MARKS_PER_LANE or kind == AUDIO:
             self._mark(entry, kind, label, payload)
@@ -270,11 +337,7 @@ class ChainFacts:
         self.tool_call_count += 1
         decision = _decision(entry)
         self.denied_tool_calls += decision == "denied"
-        name = as_text(payload.get("tool_name"), 80)
-        if name is None:
-            operation = entry.get("operation")
-            if isinstance(operation, str) and operation.startswith("tool."):
-                name = as_text(operation[5:], 80)
+        name = as_text(payload.get("tool_name"), 80) or _tool_of(entry)
         permit_id = entry.get("permit_id")
         if len(self.tool_calls) < MAX_ITEMS:
             from keel_verify.facts.permits import payment_of
@@ -346,6 +409,22 @@ class ChainFacts:
             t_min = t if t_min is None or t < t_min else t_min
             t_max = t if t_max is None or t > t_max else t_max
         return by_lane, totals, t_min, t_max
+
+
+_T = TypeVar("_T")
+
+
+def _extend_capped(kept: list[_T], more: list[_T], cap: int) -> None:
+    kept.extend(more[: max(0, cap - len(kept))])
+
+
+def _tool_of(entry: dict[str, Any]) -> str | None:
+    """The tool an entry's ``operation`` names (``tool.<name>``): hash-only chains keep
+    no payload, but the operation is in the entry itself."""
+    operation = entry.get("operation")
+    if isinstance(operation, str) and operation.startswith("tool."):
+        return as_text(operation[5:], 80)
+    return None
 
 
 def _add(total: int | None, value: int | None) -> int | None:

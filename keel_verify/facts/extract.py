@@ -148,6 +148,8 @@ def _timeline(chain: ChainFacts, document: Mapping[str, Any], metadata: Mapping[
     shown = {mark.lane for mark in marks} | {b.lane for b in bins}
     required = {"lifecycle", "audio_in", "audio_out", "transcript", "turns", "tools",
                 "permits", "interruptions", "witness"}
+    if "audio" in shown and not {"audio_in", "audio_out"} & shown:
+        required -= {"audio_in", "audio_out"}  # hash-only: the direction is not recorded
     lanes = tuple(lane for lane, _ in LANES if lane in shown or lane in required)
     return Timeline(start, end, tuple(marks), tuple(bins), lanes)
 

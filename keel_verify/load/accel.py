@@ -14,6 +14,8 @@ Set ``KEEL_VERIFY_PURE=1`` to use only the fallbacks (the test suite runs both p
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from typing import Annotated, Any, Union
 
 from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER
@@ -70,17 +72,62 @@ def decoder(kind: str) -> Any:
     return _decoders[kind]
 
 
+#: Container levels below an entry's own members that the typed entry decoder accepts.
+#: Each level doubles the size of the type, so the bound stays small; deeper entries are
+#: decoded untyped and walked.
+MAX_TYPED_NESTING = 6
+
+
+def _typed_value(levels: int) -> Any:
+    assert msgspec is not None
+    jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]
+    value: Any = Union[jcs_int, str, None, bool]  # noqa: UP007 - a runtime type for msgspec
+    for _ in range(levels):
+        value = Union[jcs_int, str, None, bool, list[value], dict[str, value]]  # noqa: UP007
+    return value
+
+
+def nested_value_decoder(levels: int) -> Any:
+    """A msgspec decoder for one JSON value whose containers nest at most ``levels`` deep
+    and whose integers are JCS-safe (see :func:`nested_entries_decoder`)."""
+    kind = f"nested_value_{levels}"
+    if kind not in _decoders:
+        assert msgspec is not None
+        _decoders[kind] = msgspec.json.Decoder(_typed_value(levels), float_hook=_refuse_float)
+    return _decoders[kind]
+
+
+def nested_entries_decoder(levels: int) -> Any:
+    """A msgspec decoder for a JSON array of objects whose values are JCS-safe integers,
+    strings, booleans, nulls, or arrays and objects of those, nested at most ``levels``
+    deep below the entry's members. A successful decode thus proves, at C speed, what
+    the loader would otherwise walk every node for: no float, no integer beyond
+    +/-(2^53-1), and a bounded depth."""
+    kind = f"nested_entries_{levels}"
+    if kind not in _decoders:
+        assert msgspec is not None
+        value = _typed_value(levels)
+        _decoders[kind] = msgspec.json.Decoder(list[dict[str, value]],  # type: ignore[valid-type]
+                                               float_hook=_refuse_float)
+    return _decoders[kind]
+
+
 _encoder: Any = None
 
 
-def encode_sorted(value: Any) -> bytes:
-    """Canonical bytes of a float-free value (msgspec, keys sorted by code point)."""
+def sorted_encoder() -> Callable[[Any], bytes]:
+    """msgspec's sorted encoder's ``encode`` (a C function: mapping it costs no frames)."""
     global _encoder
     if _encoder is None:
         assert msgspec is not None
         _encoder = msgspec.json.Encoder(order="sorted")
-    data: bytes = _encoder.encode(value)
-    return data
+    encode: Callable[[Any], bytes] = _encoder.encode
+    return encode
+
+
+def encode_sorted(value: Any) -> bytes:
+    """Canonical bytes of a float-free value (msgspec, keys sorted by code point)."""
+    return sorted_encoder()(value)
 
 
 def schema_validator(schema: dict[str, Any]) -> Any:
@@ -113,6 +160,34 @@ _ASTRAL_LEAD_BYTES = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 def has_astral_utf8(data: bytes) -> bool:
     """Whether UTF-8 ``data`` may hold a character outside the BMP (memchr-fast)."""
     return any(lead in data for lead in _ASTRAL_LEAD_BYTES)
+
+
+# The rest of a string from a character outside the BMP, then a colon: the string was a
+# key. The scan stops at the next such character (a four-byte UTF-8 lead byte, or a
+# high-surrogate escape that pairs into one), so no byte is scanned twice from real
+# starts. A match may also start inside a ``\\\\`` escape: a false alarm, after which
+# the caller looks; but every real key holding such a character matches.
+_REST_OF_KEY = (rb'[^"\\\xf0-\xf4]*+(?:(?:\\[^u]|\\u(?![dD][89abAB]))[^"\\\xf0-\xf4]*+)*+'
+                rb'"[ \t\n\r]*:')
+_ASTRAL_KEY_FROM_LEAD = re.compile(rb"[\xf0-\xf4]" + _REST_OF_KEY)
+_ASTRAL_KEY_FROM_ESCAPE = re.compile(rb"\\u[dD][89abAB]" + _REST_OF_KEY)
+
+
+def keys_within_bmp(data: bytes) -> bool:
+    """True when no object key in the valid UTF-8 JSON text ``data`` holds a character
+    outside the Basic Multilingual Plane (where RFC 8785 sorts keys as the profile
+    does). False means "not proven". Linear: each such character is looked at once,
+    from a memchr-fast find."""
+    if b"\\" in data and _ASTRAL_KEY_FROM_ESCAPE.search(data) is not None:
+        return False
+    match = _ASTRAL_KEY_FROM_LEAD.match
+    for lead in _ASTRAL_LEAD_BYTES:
+        at = data.find(lead)
+        while at >= 0:
+            if match(data, at) is not None:
+                return False
+            at = data.find(lead, at + 1)
+    return True
 
 
 def decode_errors() -> tuple[type[Exception], ...]:

@@ -19,17 +19,25 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from hashlib import sha256
 from itertools import repeat
 from operator import methodcaller
 from typing import Any, Protocol
 
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
+from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
 from keel_verify.load import accel
-from keel_verify.load.loader import MAX_DEPTH, Artifact, NeedsExactPath, parse_json
+from keel_verify.load.loader import (
+    MAX_DEPTH,
+    MAX_EXACT_PATH_BYTES,
+    Artifact,
+    DecodedChunk,
+    NeedsExactPath,
+    parse_json,
+)
 
 CHUNK_ENTRIES = 512
 SIGNATURES = "signatures"
@@ -42,8 +50,19 @@ class Chunk:
     first: int  # index of entries[0] in the chain
     entries: list[Any]
     content_hashes: list[str | None]  # H(C(entry without content_hash)); None: not an object
-    within_jcs: bool  # proven free of floats, unsafe integers and non-BMP text
+    within_jcs: bool  # proven free of floats, unsafe integers and non-BMP keys
     flat: bool = False  # proven: every entry an object of strings, integers, booleans, nulls
+    objects: bool = False  # proven: every entry an object
+    encode: Callable[[Any], bytes] = canonical_bytes  # canonical bytes of these entries' values
+    columns: dict[str, list[Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    def column(self, key: str) -> list[Any]:
+        """``entry.get(key)`` for every entry, computed once for all visitors (only for a
+        chunk proven to be ``objects``)."""
+        values = self.columns.get(key)
+        if values is None:
+            values = self.columns[key] = list(map(dict.get, self.entries, repeat(key)))
+        return values
 
 
 class EntryVisitor(Protocol):
@@ -57,12 +76,44 @@ VisitorFactory = Callable[[Artifact], EntryVisitor]
 
 @dataclass(frozen=True)
 class ChainPass:
-    message: bytearray  # C(artifact without "signatures"): what issuer signatures cover
+    message: SignedMessage  # C(artifact without "signatures"), as digests: what signatures cover
     content_hash: str  # H(message)
     visitors: Mapping[str, EntryVisitor]
 
     def visitor(self, name: str) -> Any:
         return self.visitors[name]
+
+
+#: The message is fed to its digests in pieces of about this size.
+FLUSH_BYTES = 1 << 20
+
+
+class MessageWriter:
+    """Collects the message's small pieces and feeds them to its digests about a MiB at
+    a time, counting colons for the duplicate-key proof; nothing more is ever held."""
+
+    def __init__(self, message: SignedMessage) -> None:
+        self.message = message
+        self.buffer = bytearray()
+        self.colons = 0
+
+    def write(self, piece: bytes | bytearray) -> None:
+        if len(piece) >= FLUSH_BYTES // 4:  # a chunk's bytes: fed as they are, not copied
+            self.flush()
+            self._feed(piece)
+            return
+        self.buffer += piece
+        if len(self.buffer) >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self._feed(self.buffer)
+            self.buffer.clear()
+
+    def _feed(self, piece: bytes | bytearray) -> None:
+        self.colons += piece.count(b":")
+        self.message.update(piece)
 
 
 def _member(encode: Callable[[Any], bytes], key: str, value: Any) -> bytes:
@@ -74,13 +125,13 @@ def run_chain_pass(
     factories: Mapping[str, VisitorFactory],
     *,
     max_depth: int = MAX_DEPTH,
-    chunk_entries: int = CHUNK_ENTRIES,
+    chunk_entries: int | None = None,
 ) -> ChainPass:
     """Raises LoadError for input the fast path finds unreadable only now (a duplicate
     key, nesting inside an entry), and NeedsExactPath to restart on the exact path."""
     document = artifact.document
     exact = artifact.exact_path
-    encode: Callable[[Any], bytes] = canonical_bytes if exact else accel.encode_sorted
+    encode: Callable[[Any], bytes] = canonical_bytes if exact else accel.sorted_encoder()
     visitors = {name: factory(artifact) for name, factory in factories.items()}
     signed = {k: v for k, v in document.items() if k not in (SIGNATURES, "chain")}
     if artifact.chain is None and "chain" in document:
@@ -89,23 +140,26 @@ def run_chain_pass(
     members = [(key, None) for key in signed]
     if artifact.chain is not None:
         members.append(("chain", None))
-    message = bytearray(b"{")
+    out = MessageWriter(SignedMessage(document.get(SIGNATURES)))
+    out.write(b"{")
     for position, (key, _) in enumerate(sorted(members)):
         if position:
-            message += b","
+            out.write(b",")
         if key == "chain" and artifact.chain is not None:
-            message += b'"chain":['
-            _append_entries(artifact, encode, exact, message, visitors, max_depth, chunk_entries)
-            message += b"]"
+            out.write(b'"chain":[')
+            EntriesPass(artifact, factories, encode, out, visitors, max_depth,
+                        chunk_entries or CHUNK_ENTRIES).run()
+            out.write(b"]")
         else:
-            message += _member(encode, key, signed[key])
-    message += b"}"
+            out.write(_member(encode, key, signed[key]))
+    out.write(b"}")
+    out.flush()
 
     if not exact:
-        _prove_no_duplicate_keys(artifact, message, encode)
+        _prove_no_duplicate_keys(artifact, out.colons, encode)
     return ChainPass(
-        message=message,
-        content_hash=tagged_sha256(message),
+        message=out.message,
+        content_hash=out.message.content_hash,
         visitors=visitors,
     )
 
@@ -126,53 +180,101 @@ def read_strictly(
             return artifact, run_chain_pass(artifact, factories or {}, max_depth=max_depth)
         except NeedsExactPath:
             pass
+    if len(data) > MAX_EXACT_PATH_BYTES:
+        raise LoadError(
+            f"input larger than {MAX_EXACT_PATH_BYTES} bytes that only the exact reading path can "
+            "judge (a float, an escaped colon, a duplicate key, or KEEL_VERIFY_PURE): that path "
+            "holds the whole document in memory"
+        )
     artifact = load_bytes(data, max_depth=max_depth, exact=True)
     return artifact, run_chain_pass(artifact, factories or {}, max_depth=max_depth)
 
 
-def _append_entries(
-    artifact: Artifact,
-    encode: Callable[[Any], bytes],
-    exact: bool,
-    message: bytearray,
-    visitors: Mapping[str, EntryVisitor],
-    max_depth: int,
-    chunk_entries: int,
-) -> None:
-    assert artifact.chain is not None
-    for first, entries, within_jcs, flat in artifact.chain.chunks(chunk_entries, max_depth):
-        if flat:
-            hashes, encoded = _hash_flat_entries(entries, encode)
+@dataclass
+class EntriesPass:
+    """The chain's entries, chunk by chunk, in order: each chunk's canonical bytes go to
+    the message and the chunk to every visitor. A long chain on the fast path is shared
+    with a worker process (:mod:`keel_verify.load.shards`) that does whole chunks --
+    decoding, hashing, encoding, visiting -- while this process does others."""
+
+    artifact: Artifact
+    factories: Mapping[str, VisitorFactory]
+    encode: Callable[[Any], bytes]
+    out: MessageWriter
+    visitors: Mapping[str, EntryVisitor]
+    max_depth: int
+    chunk_entries: int
+
+    def run(self) -> None:
+        from keel_verify.load import shards
+
+        chain = self.artifact.chain
+        assert chain is not None
+        worker = shards.start_worker(self)
+        try:
+            for index, first in enumerate(range(0, len(chain), self.chunk_entries)):
+                if index:
+                    self.out.write(b",")
+                if worker is not None and worker.owns(index):
+                    worker.take(index, first)
+                else:
+                    self.here(first)
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    def decoded(self, first: int, size: int | None = None) -> DecodedChunk:
+        assert self.artifact.chain is not None
+        return self.artifact.chain.chunk_at(first, size or self.chunk_entries, self.max_depth)
+
+    def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
+        """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
+        first, entries, within_jcs, flat, objects = decoded
+        columns: dict[str, list[Any]] = {}
+        if objects:
+            stated = columns["content_hash"] = list(map(dict.get, entries, repeat("content_hash")))
+            hashes, encoded = _hash_object_entries(entries, self.encode, flat, stated)
         else:
-            hashes, encoded = _hash_entries(entries, encode, exact)
-        if first:
-            message += b","
-        message += b",".join(encoded)
-        chunk = Chunk(first, entries, hashes, within_jcs, flat)
-        for visitor in visitors.values():
-            visitor.visit(chunk)
+            hashes, encoded = _hash_entries(entries, self.encode, self.artifact.exact_path)
+        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, self.encode, columns)
+        return chunk, b",".join(encoded)
+
+    def here(self, first: int, only: Iterable[str] | None = None, write: bool = True) -> None:
+        """Do the chunk at ``first`` in this process (for the visitors named in ``only``)."""
+        chunk, piece = self.hashed(self.decoded(first))
+        if write:
+            self.out.write(piece)
+        for name in self.visitors if only is None else only:
+            self.visitors[name].visit(chunk)
 
 
 _CONTENT_HASH_KEY = b'"content_hash":'
 
 
-def _hash_flat_entries(
-    entries: list[Any], encode: Callable[[Any], bytes]
+def _hash_object_entries(
+    entries: list[dict[str, Any]], encode: Callable[[Any], bytes], flat: bool,
+    stated: list[Any] | None = None,
 ) -> tuple[list[str | None], list[bytes]]:
     """One encoding per entry: the hashed form is the full form less its content_hash
     member. In a flat object that member's bytes occur once: a string's own quotes are
-    always escaped, so '"content_hash":' cannot occur inside a value."""
+    always escaped, so '"content_hash":' cannot occur inside a value. A nested value may
+    hold a "content_hash" member of its own, so there the member's bytes must be found
+    exactly once in the entry's bytes (else the entry is encoded a second time)."""
     encoded = list(map(encode, entries))
-    stated = [entry.get("content_hash") for entry in entries]
+    if stated is None:
+        stated = [entry.get("content_hash") for entry in entries]
     if set(map(type, stated)) == {str}:
         # The common case, in C: each member removed with the comma before it, and the
         # removal proved by the lengths (every member found, and found once).
         members = _content_hash_members(stated, encode)
-        bodies = list(map(bytes.replace, encoded, members, repeat(b""), repeat(1)))
-        removed = map(operator.sub, map(len, encoded), map(len, bodies))
-        if list(removed) == list(map(len, members)):
-            digests = map(_hexdigest, map(sha256, bodies))
-            return ["sha256:" + digest for digest in digests], encoded
+        if flat or _found_once_at_top(encoded, members):
+            bodies = list(map(bytes.replace, encoded, members, repeat(b""), repeat(1)))
+            removed = map(operator.sub, map(len, encoded), map(len, bodies))
+            if list(removed) == list(map(len, members)):
+                digests = map(_hexdigest, map(sha256, bodies))
+                return ["sha256:" + digest for digest in digests], encoded
+    if not flat:
+        return _hash_entries(entries, encode, False)
     hashes: list[str | None] = []
     for entry, full in zip(entries, encoded, strict=True):
         if "content_hash" not in entry:
@@ -189,6 +291,15 @@ def _hash_flat_entries(
             body = full[:at] + full[end:]
         hashes.append("sha256:" + sha256(body).hexdigest())
     return hashes, encoded
+
+
+def _found_once_at_top(encoded: list[bytes], members: list[bytes]) -> bool:
+    """Each member occurs once in its entry's bytes, comma and all, and once without its
+    comma: so the one occurrence is the entry's own member, after another member."""
+    once = [1] * len(members)
+    bare = [member[1:] for member in members]
+    return (list(map(bytes.count, encoded, members)) == once
+            and list(map(bytes.count, encoded, bare)) == once)
 
 
 _TAGGED_HASH_LINES = re.compile(r"(?:sha256:[0-9a-f]{64}\n)*")
@@ -229,9 +340,8 @@ def _hash_entries(
 
 
 def _prove_no_duplicate_keys(
-    artifact: Artifact, message: bytearray, encode: Callable[[Any], bytes]
+    artifact: Artifact, colons: int, encode: Callable[[Any], bytes]
 ) -> None:
-    colons = message.count(b":")
     if SIGNATURES in artifact.document:
         colons += 1 + encode(artifact.document[SIGNATURES]).count(b":")
     if colons == artifact.raw_colons:

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from keel_verify.crypto.canonical import PROFILE, tagged_sha256
 from keel_verify.errors import LoadError
@@ -27,7 +27,12 @@ SCHEMA = "keel.voice.attestation.phase_a"
 #: schema_version -> artifact_version (docs/format.md §2).
 SUPPORTED_VERSIONS = {1: "1.0.0", 3: "1.2.0"}
 
-MAX_INPUT_BYTES = 512 * 1024 * 1024
+#: What bounds memory: on the fast path the peak is about the input, plus a chunk of
+#: entries in flight, plus ~100 bytes per chain entry (raw slices); the exact path holds
+#: the whole document as Python objects (several times the input), so it has its own,
+#: lower limit.
+MAX_INPUT_BYTES = 4 * 1024**3
+MAX_EXACT_PATH_BYTES = 512 * 1024**2
 MAX_DEPTH = 128
 
 # A lone surrogate can only enter through a \uD800-\uDFFF escape (the bytes are valid
@@ -61,33 +66,68 @@ class ChainSource:
             return len(self.raw_items)
         return len(self.items or ())
 
-    def chunks(self, size: int, max_depth: int) -> Iterator[tuple[int, list[Any], bool, bool]]:
-        """Yield ``(first_index, entries, within_jcs, flat)``. Fast-path chunks are strictly
-        decoded here. ``within_jcs``: proven to hold no value outside the RFC 8785 domain;
-        ``flat``: proven to be objects of strings, integers, booleans and nulls only.
-        False means "not proven": look."""
+    def chunks(self, size: int, max_depth: int) -> Iterator[DecodedChunk]:
+        """Consecutive entries, ``size`` at a time; fast-path chunks are strictly decoded
+        here (see :class:`DecodedChunk` for what a decode proves)."""
         if self.raw_items is None:
             items = self.items or ()
             for start in range(0, len(items), size):
-                yield start, list(items[start : start + size]), False, False
+                yield DecodedChunk(start, list(items[start : start + size]))
             return
-        errors = accel.decode_errors()
         for start in range(0, len(self.raw_items), size):
-            joined = b"[" + b",".join(self.raw_items[start : start + size]) + b"]"
-            try:
-                # Flat entries whose integers are JCS-safe decode with this typed decoder
-                # at no extra cost (and are then 3 levels deep: artifact, chain, entry).
-                entries: list[Any] = accel.decoder("flat_entries").decode(joined)
-                flat = True
-            except errors:
-                try:
-                    entries = accel.decoder("any").decode(joined)
-                except errors:
-                    raise NeedsExactPath from None
-                flat = False
-                for entry in entries:
-                    _check_depth_and_strings(entry, max_depth, False, start_depth=3)
-            yield start, entries, flat and not accel.has_astral_utf8(joined), flat
+            yield decode_raw_chunk(start, self.raw_items[start : start + size], max_depth)
+
+    def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
+        """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`."""
+        if self.raw_items is None:
+            return DecodedChunk(first, list((self.items or ())[first : first + size]))
+        return decode_raw_chunk(first, self.raw_items[first : first + size], max_depth)
+
+
+class DecodedChunk(NamedTuple):
+    """Entries as the chain pass receives them. Each flag is a proof; False means "not
+    proven": look.
+
+    ``within_jcs``: no value outside the RFC 8785 domain (float, integer beyond
+    +/-(2^53-1), object key outside the BMP); ``flat``: every entry an object of strings,
+    integers, booleans and nulls; ``objects``: every entry an object."""
+
+    first: int
+    entries: list[Any]
+    within_jcs: bool = False
+    flat: bool = False
+    objects: bool = False
+
+
+def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
+    """Decode msgspec raw slices of consecutive entries strictly (NeedsExactPath for what
+    only the exact path judges, LoadError for nesting beyond ``max_depth``).
+
+    The typed decoders prove at C speed what a walk over every node would: JCS-safe
+    integers and, entries being 3 levels deep (artifact, chain, entry), a bounded depth.
+    Only entries nested deeper than they accept are decoded untyped and walked."""
+    joined = b"[" + b",".join(raw_items) + b"]"
+    errors = accel.decode_errors()
+    if max_depth >= 3:
+        try:
+            entries: list[Any] = accel.decoder("flat_entries").decode(joined)
+            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), True, True)
+        except errors:
+            pass
+    levels = min(accel.MAX_TYPED_NESTING, max_depth - 3)
+    if levels > 0:
+        try:
+            entries = accel.nested_entries_decoder(levels).decode(joined)
+            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, True)
+        except errors:
+            pass
+    try:
+        entries = accel.decoder("any").decode(joined)
+    except errors:
+        raise NeedsExactPath from None
+    for entry in entries:
+        _check_depth_and_strings(entry, max_depth, False, start_depth=3)
+    return DecodedChunk(first, entries, objects=set(map(type, entries)) == {dict})
 
 
 @dataclass(frozen=True)
@@ -105,6 +145,8 @@ class Artifact:
     chain: ChainSource | None = None
     raw: bytes = b""  # the input, kept on the fast path for the duplicate-key proof
     raw_colons: int | None = None  # colons in the input; None on the exact path
+    # Proven while decoding: no member but the chain's entries leaves the RFC 8785 domain.
+    document_within_jcs: bool = False
 
     @property
     def is_hash_only(self) -> bool:
@@ -260,6 +302,7 @@ def detect(
     chain: ChainSource | None = None,
     raw: bytes = b"",
     raw_colons: int | None = None,
+    document_within_jcs: bool = False,
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (docs/format.md §2)."""
     if not isinstance(value, dict):
@@ -286,6 +329,7 @@ def detect(
         chain=chain,
         raw=raw,
         raw_colons=raw_colons,
+        document_within_jcs=document_within_jcs,
     )
 
 
@@ -309,11 +353,15 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     overflowing numbers, over-long integers), except duplicate keys: the chain pass
     proves their absence by counting colons (:mod:`keel_verify.load.chainpass`).
     """
-    if data.startswith(b"\xef\xbb\xbf") or _ESCAPED_COLON.search(data):
+    if data.startswith(b"\xef\xbb\xbf") or (b"\\" in data and _ESCAPED_COLON.search(data)):
         raise NeedsExactPath
     errors = accel.decode_errors()
     document: dict[str, Any] = {}
     chain: ChainSource | None = None
+    # A member value is at depth 2: the typed decoder proves its depth and integers.
+    levels = min(accel.MAX_TYPED_NESTING, max_depth - 1)
+    typed = accel.nested_value_decoder(levels) if levels >= 0 else None
+    proven = typed is not None
     try:
         members = accel.decoder("members").decode(data)
         for key, raw in members.items():
@@ -323,16 +371,25 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
                     continue
                 except errors:
                     pass  # not an array: decoded as it is, and the checks say so
+            if typed is not None and proven:
+                try:
+                    document[key] = typed.decode(raw)
+                    proven = max(key, default="") <= "\uffff" and accel.keys_within_bmp(bytes(raw))
+                    continue
+                except errors:
+                    proven = False
             document[key] = accel.decoder("any").decode(raw)
     except errors:
         raise NeedsExactPath from None
-    _check_depth_and_strings(document, max_depth, False)
+    if not proven:
+        _check_depth_and_strings(document, max_depth, False)
     return detect(
         document,
         size=len(data),
         chain=chain,
         raw=data,
         raw_colons=data.count(b":"),
+        document_within_jcs=proven,
     )
 
 

@@ -157,9 +157,30 @@ class Page:
     duration: str
     key_marks: tuple[Mark, ...]
     key_marks_omitted: int
+    faults: Mapping[int, str]  # chain index -> the checks whose pointers name that entry
 
 
 MAX_KEY_MARKS = 200
+_CHAIN_POINTER = re.compile(r"/chain/(\d{1,9})(?:/|$)")
+
+
+def chain_faults(report: Report) -> dict[int, str]:
+    """Which chain entries the failing or warning checks point at (their pointer, and the
+    pointers listed in their details), so the chain table can mark them."""
+    faults: dict[int, list[str]] = {}
+    for check in report.checks:
+        if check.outcome not in (Outcome.FAIL, Outcome.WARN):
+            continue
+        listed = check.details.get("problems", []) + check.details.get("warnings", [])
+        pointers = [check.pointer, *(item.get("pointer", "") for item in listed
+                                     if isinstance(item, Mapping))]
+        for pointer in pointers:
+            found = _CHAIN_POINTER.match(pointer) if isinstance(pointer, str) else None
+            if found is not None:
+                names = faults.setdefault(int(found.group(1)), [])
+                if check.name not in names:
+                    names.append(check.name)
+    return {index: ", ".join(names) for index, names in faults.items()}
 _KEY_LANES = ("lifecycle", "turns", "tools", "permits", "interruptions", "witness")
 
 
@@ -214,6 +235,7 @@ def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
         duration=_duration(session.duration_seconds if session is not None else None),
         key_marks=tuple(key_marks[:MAX_KEY_MARKS]),
         key_marks_omitted=max(0, len(key_marks) - MAX_KEY_MARKS),
+        faults=chain_faults(report),
     )
 
 

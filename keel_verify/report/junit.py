@@ -38,6 +38,8 @@ def _suite(report: Report) -> ET.Element:
     facts = {
         "verdict": report.verdict.value,
         "indication": report.indication.value,
+        # what vouches for the signer: a self-attested VERIFIED never reads as trusted
+        "trust_basis": report.signer.trust_basis if report.signer is not None else "none",
         "exit_code": str(report.exit_code),
         "session_id": report.session_id or "",
         "input_sha256": report.input_sha256 or "",

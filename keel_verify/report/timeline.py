@@ -53,6 +53,7 @@ class Shape:
     text_x: float = 0.0
     text_y: float = 0.0
     anchor: str = "start"  # SVG text-anchor of the label
+    priority: int = 2  # labels placed first: 0 denied, 1 decisions and witness, 2 the rest
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class Picture:
     lane_height: int = LANE_HEIGHT
 
 
+_DECISIONS = {"voice.turn.evaluated", "voice.tool_invocation.governed", "voice.action.governed",
+              "session permit", "child permit", "RFC 3161 genTime", "issued_at"}
 _LABELLED = {"turns", "tools", "permits", "interruptions", "witness"}
 
 
@@ -159,8 +162,9 @@ def build_picture(timeline: Timeline) -> Picture:
         if off:
             arrow = "\u25c0" if off == "before" else "\u25b6"
             text = f"{arrow} off scale: {mark.label}"
+        priority = 0 if state == "denied" else 1 if mark.event_type in _DECISIONS else 2
         shapes.append(Shape(x_at(t), y_of[mark.lane], width, f"m-{mark.lane} s-{state}",
-                            _title(mark), _short(text), off))
+                            _title(mark), _short(text), off, priority=priority))
     shapes = _place_labels(shapes)
     bars: list[Bar] = []
     for bins in timeline.bins:
@@ -187,13 +191,14 @@ CHAR_WIDTH = 6.0  # average advance of the 10.5px label font, in user units
 
 def _place_labels(shapes: list[Shape]) -> list[Shape]:
     """Each label below its mark, else above it, else left out (the legend table and
-    the hover text still give it): labels never overlap within a lane. Denied marks are
-    labelled first, so their label is never the one left out. Labels that would run
+    the hover text still give it): labels never overlap within a lane. Denied marks, then
+    decisions (turns, governed tool calls, permits) and witness times are labelled first,
+    so theirs are the last to be left out. Labels that would run
     past the right edge end at their mark instead."""
     taken: dict[tuple[float, int], list[tuple[float, float]]] = {}
     placed: dict[int, Shape] = {}
     order = sorted(range(len(shapes)),
-                   key=lambda i: ("s-denied" not in shapes[i].css, shapes[i].y, shapes[i].x))
+                   key=lambda i: (shapes[i].priority, shapes[i].y, shapes[i].x))
     for index in order:
         shape = shapes[index]
         if not shape.text:

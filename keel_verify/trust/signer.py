@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from keel_verify.crypto.signatures import SignatureEntry, verify_entries
+from keel_verify.crypto.signatures import SignatureEntry, StreamedMessage, verify_entries
 from keel_verify.load.access import parse_time
 from keel_verify.results import signer_name
 from keel_verify.trust.key_decision import KeyDecision, SigningTimes, Standing, decide_key
@@ -175,7 +175,7 @@ def signing_times(
 
 def assess_signatures(
     document: dict[str, Any],
-    message: bytes | bytearray,
+    message: bytes | bytearray | StreamedMessage,
     content_hash: str,
     trust: TrustPolicy,
     times: SigningTimes,

@@ -27,6 +27,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from keel_verify.crypto.chain_memo import validate_chain_memoised
 from keel_verify.crypto.rfc3161 import ReceiptTokens, TokenError, decode_receipt_token
 from keel_verify.crypto.witness import (
     STEP_CHAIN,
@@ -37,7 +38,6 @@ from keel_verify.crypto.witness import (
     check_token,
     iso_utc,
     shorten,
-    validate_chain,
 )
 from keel_verify.load.access import Malformed, is_tagged_hash, parse_time
 from keel_verify.load.receipts import MAX_RECEIPTS, collect_receipts, declares_degraded
@@ -107,7 +107,7 @@ def verify_token(
         return _from_check(found, WitnessStatus.UNSIGNED)
     if not roots or found.signer is None or found.gen_time is None:
         return _from_check(found, WitnessStatus.UNANCHORED)
-    chain = validate_chain(found.signer, found.carried + tsa_certs, roots, found.gen_time)
+    chain = validate_chain_memoised(found.signer, found.carried + tsa_certs, roots, found.gen_time)
     anchor = chain.anchor
     if anchor is None:
         return _from_check(found, WitnessStatus.INVALID, step=STEP_CHAIN, problem=chain.problem)

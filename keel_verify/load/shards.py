@@ -1,0 +1,210 @@
+"""The chain pass shared with a worker process, by chunks of entries.
+
+A forked worker does whole chunks -- decode, schema, hashes, canonical bytes, every
+check's visitor -- for the chunks it owns (a fixed pattern over the chunk numbers),
+while this process does the others; this process takes each worker chunk's canonical
+bytes and visitor results back in chain order, so the message streams into its digests
+in order and nothing is held but a chunk in flight. The worker shares the input bytes
+copy-on-write and never decodes what this process decodes.
+
+Exactness. A visitor's result for a chunk depends on the chunk and on the state it
+carries in from the chunk before (:meth:`ShardableVisitor.carried`). The worker cannot
+know that state, so it *seeds* fresh visitors from the entry just before the chunk, as
+that state would be after a sound chain (:meth:`ShardableVisitor.seed`). This process
+accepts a worker result only for visitors whose real carried state equals the seed --
+then the result is the one a sequential pass computes -- and does the chunk again itself
+for any other visitor. A chunk the worker could not do is done here from scratch, so a
+worker failure changes nothing but the time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import struct
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+from keel_verify.load.chainpass import EntryVisitor
+
+if TYPE_CHECKING:
+    from keel_verify.load.chainpass import EntriesPass
+
+#: Below this many entries a worker costs more than it saves.
+MIN_ENTRIES = 8192
+#: Of every CYCLE chunks, the worker does those whose number modulo CYCLE is at least
+#: HERE_PER_CYCLE (this process also feeds the digests, so it takes fewer).
+CYCLE = 5
+HERE_PER_CYCLE = 2
+#: Pipe capacity asked for: a chunk's bytes in flight without blocking the worker.
+PIPE_BYTES = 1 << 20
+
+_HEADER = struct.Struct("<BQQ")  # status, bytes of the piece, bytes of the pickled results
+_DONE, _FAILED = 0, 1
+
+
+class ShardableVisitor(EntryVisitor, Protocol):
+    """A visitor whose chunks can be done in another process (see the module docstring)."""
+
+    def carried(self) -> object:
+        """The state a chunk's results depend on (compared with ``==``); accumulated
+        findings are not part of it."""
+        ...
+
+    def seed(self, previous: Any) -> None:
+        """On a fresh visitor: the carried state after the entry ``previous``, as a
+        sound chain would leave it."""
+        ...
+
+    def absorb(self, later: Any) -> None:
+        """Take in the visitor (of this class) that did the next chunk from this one's
+        carried state: its findings after ours, its carried state from now on."""
+        ...
+
+    # Optional: ``prime(earlier)`` gives a fresh visitor in the worker what the worker's
+    # previous chunk's visitor knew; it may only save work, never change a result.
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _shardable(visitors: Any) -> bool:
+    return all(
+        callable(getattr(v, name, None)) for v in visitors for name in ("carried", "seed", "absorb")
+    )
+
+
+def start_worker(entries: EntriesPass) -> Worker | None:
+    """A worker for this pass, or None when the pass is better done here alone: the
+    exact path, a short chain, one usable CPU, no fork, a visitor that cannot shard."""
+    chain = entries.artifact.chain
+    if (chain is None or chain.raw_items is None or len(chain) < MIN_ENTRIES
+            or len(chain) <= entries.chunk_entries or not hasattr(os, "fork")
+            or usable_cpus() < 2 or not _shardable(entries.visitors.values())):
+        return None
+    reader, writer = os.pipe()
+    with contextlib.suppress(AttributeError, OSError):  # F_SETPIPE_SZ: Linux only
+        import fcntl
+
+        fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(reader)
+        os.close(writer)
+        return None
+    if pid == 0:  # the worker: do its chunks, report them, and leave without running anything else
+        status = 1
+        try:
+            os.close(reader)
+            with os.fdopen(writer, "wb", buffering=PIPE_BYTES) as out:
+                _work(entries, out)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(writer)
+    return Worker(entries, pid, os.fdopen(reader, "rb", buffering=PIPE_BYTES))
+
+
+def owns(index: int) -> bool:
+    """Whether the worker does chunk number ``index``."""
+    return index % CYCLE >= HERE_PER_CYCLE
+
+
+def _work(entries: EntriesPass, out: BinaryIO) -> None:
+    """In the worker: each owned chunk with fresh visitors seeded from the entry before."""
+    chain = entries.artifact.chain
+    assert chain is not None
+    earlier: dict[str, Any] = {}
+    for index, first in enumerate(range(0, len(chain), entries.chunk_entries)):
+        if not owns(index):
+            continue
+        try:
+            chunk, piece = entries.hashed(entries.decoded(first))
+            visitors = {name: make(entries.artifact) for name, make in entries.factories.items()}
+            previous = entries.decoded(first - 1, 1).entries[0]
+            for name, visitor in visitors.items():
+                visitor.seed(previous)  # type: ignore[attr-defined]
+                prime = getattr(visitor, "prime", None)
+                if prime is not None and name in earlier:
+                    prime(earlier[name])  # hints from this worker's earlier chunks
+            seeds = {name: visitor.carried() for name, visitor in visitors.items()}  # type: ignore[attr-defined]
+            for visitor in visitors.values():
+                visitor.visit(chunk)
+            results = pickle.dumps((seeds, visitors), protocol=pickle.HIGHEST_PROTOCOL)
+            earlier = visitors
+        except Exception:  # this process does the chunk itself, and meets the same fault
+            out.write(_HEADER.pack(_FAILED, 0, 0))
+            out.flush()
+            continue
+        out.write(_HEADER.pack(_DONE, len(piece), len(results)))
+        out.write(piece)
+        out.write(results)
+        out.flush()
+
+
+class Worker:
+    """This process's side: takes the worker's chunks in order (see :func:`start_worker`)."""
+
+    def __init__(self, entries: EntriesPass, pid: int, incoming: BinaryIO) -> None:
+        self.entries = entries
+        self.pid = pid
+        self.incoming = incoming
+        self.broken = False
+
+    @staticmethod
+    def owns(index: int) -> bool:
+        return owns(index)
+
+    def take(self, index: int, first: int) -> None:
+        """Chunk number ``index`` (entries from ``first``): the worker's bytes and results,
+        or, for what the worker could not do, this process's own work."""
+        entries = self.entries
+        received = None if self.broken else self._receive()
+        if received is None:
+            entries.here(first)
+            return
+        piece, seeds, done = received
+        entries.out.write(piece)
+        again = []
+        for name, visitor in entries.visitors.items():
+            if visitor.carried() == seeds[name]:  # type: ignore[attr-defined]
+                visitor.absorb(done[name])  # type: ignore[attr-defined]
+            else:
+                again.append(name)
+        if again:  # the chain was not sound just before: a sequential pass's results
+            entries.here(first, only=again, write=False)
+
+    def _receive(self) -> tuple[bytes, dict[str, Any], dict[str, Any]] | None:
+        try:
+            header = self.incoming.read(_HEADER.size)
+            if len(header) != _HEADER.size:
+                raise EOFError("the worker stopped")
+            status, piece_size, results_size = _HEADER.unpack(header)
+            if status != _DONE:
+                return None
+            piece = self.incoming.read(piece_size)
+            results = self.incoming.read(results_size)
+            if len(piece) != piece_size or len(results) != results_size:
+                raise EOFError("the worker stopped")
+            seeds, done = pickle.loads(results)
+            return piece, seeds, done
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self.broken = True  # from here on, every chunk is done in this process
+            return None
+
+    def stop(self) -> None:
+        """Close the pipe and reap the worker (killed if it is not done: the pass ended
+        early, with an error)."""
+        with contextlib.suppress(OSError):
+            self.incoming.close()
+        with contextlib.suppress(OSError):
+            finished, _ = os.waitpid(self.pid, os.WNOHANG)
+            if finished == 0:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
