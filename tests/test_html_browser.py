@@ -111,3 +111,33 @@ def test_report_renders_in_chromium(browser: Any, case: str, tmp_path: Path) -> 
     page.pdf(path=str(pdf), format="A4", print_background=True)
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
     page.close()
+
+
+#: Cells whose words and short codes must stay whole on one line at any width: check
+#: names, outcomes, hash prefixes, the index's verdict and indication.
+_WHOLE = ("#check-table td:first-child code, #check-table td[class^='o-'], code.nowrap, "
+          "#verdict-word, #indication")
+
+
+@pytest.mark.parametrize("width", [1150, 760])
+def test_words_and_short_codes_do_not_break(browser: Any, width: int, tmp_path: Path) -> None:
+    from keel_verify.report.html import IndexRow, render_index
+
+    report = _tampered()
+    target = tmp_path / "report.html"
+    target.write_text(html_of(report), encoding="utf-8")
+    index = tmp_path / "index.html"
+    index.write_text(render_index([IndexRow(report, "report.html", "TOTAL-FAILED", "x")]),
+                     encoding="utf-8")
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    # A range over an element's text gives one rectangle per line its text occupies.
+    broken = ("[...document.querySelectorAll(arguments_selector)].filter(e => {"
+              " const r = document.createRange(); r.selectNodeContents(e);"
+              " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size > 1;"
+              "}).map(e => e.textContent)")
+    page.goto(target.as_uri(), wait_until="load")
+    assert page.locator(_WHOLE).count() > 30
+    assert page.evaluate(f"(arguments_selector) => {broken}", _WHOLE) == []
+    page.goto(index.as_uri(), wait_until="load")
+    assert page.evaluate(f"(arguments_selector) => {broken}", "#index td.nowrap") == []
+    page.close()

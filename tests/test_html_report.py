@@ -33,6 +33,7 @@ ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "code",
     "section", "div", "span", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "br",
     "strong", "figure", "figcaption", "svg", "g", "rect", "path", "line", "text", "footer",
+    "wbr",  # a line-break opportunity inside a pointer, reason code or digest; no text
 }
 
 
@@ -44,9 +45,11 @@ class _Page(HTMLParser):
         self.text: list[str] = []
         self.style = ""
         self._in_style = False
+        self._glue = False  # the text after a <wbr> continues the word before it
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
+        self._glue = tag == "wbr"
         self.attributes.extend((name, value or "") for name, value in attrs)
         self._in_style = tag == "style"
 
@@ -56,8 +59,11 @@ class _Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_style:
             self.style += data
+        elif self._glue and self.text:
+            self.text[-1] += data
         else:
             self.text.append(data)
+        self._glue = False
 
 
 def _parse(html: str) -> _Page:

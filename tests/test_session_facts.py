@@ -45,7 +45,8 @@ def test_v1_sample_facts_show_the_session() -> None:
     assert all(call.permit_found for call in facts.tool_calls)
     (payment,) = facts.payments
     assert payment.payment is not None and payment.payment.amount_text == "12.50 USD"
-    assert payment.payment.cadence == "one_shot" and payment.payment.amount_max == "5000 (USD_FIAT)"
+    assert payment.payment.cadence == "one_shot" and payment.payment.amount_max == (
+        "5000 as stated (currency class USD_FIAT; the artifact does not give its unit)")
     assert payment.payment.purpose == "purchase.once"
     assert payment.payment.target_url == "https://merchant.example/mpp/pay"
     assert [p.kind for p in facts.permits] == ["session", "child", "child", "child"]

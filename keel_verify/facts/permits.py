@@ -40,8 +40,11 @@ def payment_of(holder: Mapping[str, Any]) -> Payment | None:
         ceiling_text: str | None = _money(ceiling, _text(currency, 12))
     elif isinstance(ceiling, str):
         ceiling_text = _text(ceiling, 40)
-        if ceiling_text is not None and ceiling_class:
-            ceiling_text += f" ({ceiling_class})"
+        if ceiling_text is not None:
+            # The format states the ceiling as a bare decimal string, with no unit: show
+            # it as stated and say so, rather than guess minor or major units.
+            unit = f"currency class {ceiling_class}" if ceiling_class else "no currency class"
+            ceiling_text += f" as stated ({unit}; the artifact does not give its unit)"
     else:
         ceiling_text = None
     return Payment(

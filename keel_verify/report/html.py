@@ -7,8 +7,9 @@ images, styles or frames from anywhere). It reads the same on screen and printed
 (print stylesheet, page breaks between sections).
 
 Everything from an artifact is attacker-controlled. The templates are Jinja2 with
-autoescaping on, no value is ever marked safe, no artifact value becomes a URL or an
-attribute other than ``title`` text, and :func:`visible` rewrites control, bidi and
+autoescaping on, no value is marked safe except by :func:`breakable` (which escapes it
+first and adds only ``<wbr>``), no artifact value becomes a URL or an attribute other
+than ``title`` text, and :func:`visible` rewrites control, bidi and
 invisible characters as visible ``<U+202E>`` text, so hostile text shows as what it is.
 Shows only: every value comes from the :class:`~keel_verify.results.Report`.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -51,6 +51,26 @@ def visible(value: Any) -> str:
     return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
+# Sensible wrap points in identifiers, pointers and digests: after a separator, and
+# every 16 digits inside a long run of hex or base64.
+_SEPARATOR = re.compile(r"(?<=[/.=])")
+_LONG_RUN = re.compile(r"[0-9A-Za-z+]{24,}")
+
+
+def breakable(value: Any) -> Any:
+    """``value`` as escaped, :func:`visible` text with ``<wbr>`` (a line-break opportunity,
+    no character) after ``/ . =`` and every 16 characters of a long hex or base64 run,
+    so a narrow column wraps a pointer, reason code or SHA-256 there and nowhere else."""
+    from markupsafe import Markup, escape
+
+    def runs(match: re.Match[str]) -> str:
+        run = match.group()
+        return "\x00".join(run[i:i + 16] for i in range(0, len(run), 16))
+
+    text = _LONG_RUN.sub(runs, _SEPARATOR.sub("\x00", visible(value)))
+    return Markup("<wbr>").join(escape(part) for part in text.split("\x00"))
+
+
 _VERDICT_SENTENCE = {
     Verdict.VERIFIED: "This session record is intact and was signed by a key you trust: "
                       "nothing in it changed after it was signed.",
@@ -63,8 +83,62 @@ SELF_ATTESTED_SENTENCE = ("This session record is internally consistent, but it 
                           "only because you chose to trust the key it carries itself: who made "
                           "it is not proven.")
 
-_TIME_NOTE = ("When it was signed is bounded only from below: a witnessed genTime shows the "
-              "signed records existed by then; issued_at is the issuer's own claim.")
+#: What a signature can and cannot say about the content, for a record whose signature
+#: verified (VERIFIED or UNTRUSTED): unaltered since signing, but the issuer's own account.
+ISSUER_RECORDS_NOTE = ("That the session really went as recorded: the transcript, the reasons "
+                       "given for decisions, and the amounts are the issuer's own records. The "
+                       "signature shows they have not been changed since they were signed, but "
+                       "nothing in this file proves independently that they are true.")
+FAILED_RECORDS_NOTE = ("Anything about the session: this record failed verification, so the "
+                       "transcript, the reasons given for decisions and the amounts shown are "
+                       "only what the file claims; they may have been changed after signing.")
+TIME_WITNESSED_NOTE = ("The exact time it was signed. A trusted timestamp shows the records "
+                       "already existed at {gen_time}; the issue time (issued_at) is the "
+                       "issuer's own claim.")
+TIME_UNWITNESSED_NOTE = ("When it was signed: no trusted timestamp was verified, so the only "
+                         "time is the issue time (issued_at), which is the issuer's own claim.")
+
+#: Shown above the session, the timeline and the chain when the verdict is not VERIFIED.
+_CAVEAT = {
+    Verdict.FAILED: "This record failed verification: what follows is what the file claims, "
+                    "not established fact.",
+    Verdict.UNTRUSTED: "No key you trust signed this record: what follows is unchanged since "
+                       "it was signed, but who wrote it, and so whether it is true, is not "
+                       "proven.",
+}
+SELF_ATTESTED_CAVEAT = ("Only the key this record carries itself vouches for it: what follows "
+                        "is unchanged since it was signed, but who wrote it, and so whether it "
+                        "is true, is not proven.")
+
+
+def caveat(report: Report) -> str | None:
+    """The warning shown above the session content, or None for a VERIFIED record."""
+    if _self_attested(report):
+        return SELF_ATTESTED_CAVEAT
+    return _CAVEAT.get(report.verdict)
+
+
+def best_proof_of_existence(report: Report) -> str | None:
+    """The latest genTime of a verified timestamp receipt, only when the record passed
+    every check: on a FAILED record the receipt does not bind the content shown."""
+    if report.verdict is Verdict.FAILED or report.session is None:
+        return None
+    verified = [r.gen_time for r in report.session.receipts
+                if r.status == "verified" and r.gen_time]
+    return max(verified) if verified else None
+
+
+def content_gaps(report: Report) -> list[str]:
+    """The report's own plain-language gaps: what the issuer's records are, and what is
+    known of when they were signed."""
+    if report.verdict is Verdict.ERROR:
+        return []
+    if report.verdict is Verdict.FAILED:
+        return [FAILED_RECORDS_NOTE]
+    best = best_proof_of_existence(report)
+    time_note = (TIME_WITNESSED_NOTE.format(gen_time=best) if best is not None
+                 else TIME_UNWITNESSED_NOTE)
+    return [ISSUER_RECORDS_NOTE, time_note]
 
 
 def _self_attested(report: Report) -> bool:
@@ -78,8 +152,13 @@ def verdict_sentence(report: Report) -> str:
     sentence = _VERDICT_SENTENCE[report.verdict]
     failing = [c for c in report.checks if c.outcome is Outcome.FAIL]
     if report.verdict is Verdict.FAILED and failing:
-        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
-        sentence += f" First: {failing[0].name}: {failing[0].reason}{more}"
+        # The check's own reason may end in "(and N more)" about its own findings; the
+        # count of failing checks is said once, in words, before it.
+        checks = "check" if len(failing) == 1 else "checks"
+        first = "" if len(failing) == 1 else "; the first"
+        sentence = (f"Do not rely on this session record: it failed {len(failing)} of "
+                    f"{len(report.checks)} {checks}{first}: {failing[0].name}: "
+                    f"{failing[0].reason}")
     if report.verdict is Verdict.ERROR and report.error:
         sentence += f" {report.error}"
     return sentence
@@ -109,11 +188,7 @@ def _trust(report: Report) -> Trust | None:
     signer = report.signer
     if signer is None:
         return None
-    best = None
-    if report.session is not None:
-        verified = [r.gen_time for r in report.session.receipts
-                    if r.status == "verified" and r.gen_time]
-        best = max(verified) if verified else None
+    best = best_proof_of_existence(report)
     vouched = _VOUCHED_BY.get(signer.trust_basis, signer.trust_basis)
     if signer.trust_basis in ("trust-root", "pinned"):
         vouched += f"; {signer.trust_source}"
@@ -126,6 +201,82 @@ def _trust(report: Report) -> Trust | None:
         best_proof_of_existence=best,
         trusted=signer.trusted,
     )
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    """One line of the trust policy as the appendix shows it."""
+
+    what: str
+    value: str
+    note: str = ""
+    digest: bool = False  # a fingerprint or hash: shown in monospace, may wrap anywhere
+
+
+_SOURCE_FIELDS = (
+    ("trust_root_file", "Trust-root file"),
+    ("environment_trust_root_file", "Trust-root file (from the environment)"),
+    ("tsa_roots_source", "TSA roots from"),
+    ("tsa_certs_source", "TSA certificates from"),
+)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def policy_rows(policy: Mapping[str, Any]) -> tuple[PolicyRow, ...]:
+    """The applied trust policy (``describe_policy``'s mapping) as readable rows: where
+    trust came from, each issuer key with its label, fingerprint and conditions, and each
+    TSA root with the SHA-256 of its certificate."""
+    rows: list[PolicyRow] = []
+    for field_name, label in _SOURCE_FIELDS:
+        if policy.get(field_name):
+            rows.append(PolicyRow(label, _text(policy[field_name])))
+    for name in policy.get("named_trust_sources") or ():
+        rows.append(PolicyRow("Named trust source", _text(name)))
+    keys = policy.get("issuer_keys") or ()
+    if not keys:
+        rows.append(PolicyRow("Issuer keys", "none: no issuer key is trusted"))
+    for key in keys:
+        if not isinstance(key, Mapping):
+            continue
+        conditions = [f"{word} {_text(key.get(field))}" for word, field in (
+            ("purpose", "purpose"), ("status", "status"), ("valid from", "not_before"),
+            ("valid until", "not_after"), ("revoked at", "revoked_at")) if key.get(field)]
+        if key.get("source"):
+            conditions.append(f"from {_text(key.get('source'))}")
+        label = f"label {_text(key.get('label'))}: " if key.get("label") else ""
+        rows.append(PolicyRow("Issuer key", _text(key.get("fingerprint") or key.get("public_key")),
+                              label + "; ".join(conditions), digest=True))
+    roots = policy.get("tsa_roots") or ()
+    digests = policy.get("tsa_root_sha256") or ()
+    if not roots:
+        rows.append(PolicyRow("TSA roots", "none: no timestamp authority is trusted"))
+    for index, subject in enumerate(roots):
+        digest = _text(digests[index]) if index < len(digests) else ""
+        rows.append(PolicyRow("TSA root", digest or _text(subject), _text(subject)
+                              if digest else "", digest=bool(digest)))
+    for subject in policy.get("tsa_certs") or ():
+        rows.append(PolicyRow("TSA certificate", _text(subject)))
+    for rule in policy.get("tsa_revocation_rules") or ():
+        if isinstance(rule, Mapping):
+            deadline = rule.get("refresh_required_before")
+            rows.append(PolicyRow("TSA revocation list", _text(rule.get("source")),
+                                  f"{_text(rule.get('crls'))} CRL(s)"
+                                  + (f", refresh before {_text(deadline)}" if deadline else "")))
+    rows.append(PolicyRow("Keys the artifact carries itself",
+                          "accepted (--self-attested)" if policy.get("self_attested")
+                          else "not accepted"))
+    if "strict" in policy:
+        rows.append(PolicyRow("Strict mode", "on" if policy.get("strict") else "off"))
+    for note in policy.get("trust_notes") or ():
+        rows.append(PolicyRow("Note", _text(note)))
+    return tuple(rows)
 
 
 def command_line(options: Sequence[str], path: str) -> str:
@@ -147,7 +298,7 @@ class Page:
     session_line: str | None
     counters_line: str | None
     command: str
-    policy: Mapping[str, Any]
+    policy: tuple[PolicyRow, ...]
     version: str
     generated_at: str
     check_counts: Mapping[str, int]
@@ -158,6 +309,8 @@ class Page:
     key_marks: tuple[Mark, ...]
     key_marks_omitted: int
     faults: Mapping[int, str]  # chain index -> the checks whose pointers name that entry
+    caveat: str | None  # above the session content when the verdict is not VERIFIED
+    failed: bool
 
 
 MAX_KEY_MARKS = 200
@@ -206,9 +359,7 @@ def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
     key_marks = [m for m in session.timeline.marks if m.lane in _KEY_LANES] if session else []
     counts = {outcome.value: sum(1 for c in report.checks if c.outcome is outcome)
               for outcome in Outcome}
-    gaps = list(report.not_proven)
-    if report.verdict is not Verdict.ERROR:
-        gaps.append(_TIME_NOTE)
+    gaps = [*content_gaps(report), *report.not_proven]
     if session is not None and not session.payloads_embedded:
         gaps.append("the event payloads (transcripts, turn reasons, token counts): this "
                     "schema-version-3 artifact carries only their hashes")
@@ -223,8 +374,7 @@ def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
         session_line=session_summary(session) if session is not None else None,
         counters_line=counters_summary(session) if session is not None else None,
         command=command_line(options, report.path),
-        policy={str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-                for k, v in policy.items()},
+        policy=policy_rows(policy),
         version=__version__,
         generated_at=(generated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         check_counts=counts,
@@ -236,6 +386,8 @@ def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
         key_marks=tuple(key_marks[:MAX_KEY_MARKS]),
         key_marks_omitted=max(0, len(key_marks) - MAX_KEY_MARKS),
         faults=chain_faults(report),
+        caveat=caveat(report),
+        failed=report.verdict is Verdict.FAILED,
     )
 
 
@@ -250,6 +402,7 @@ def _environment() -> Any:
         lstrip_blocks=True,
     )
     environment.filters["visible"] = visible
+    environment.filters["breakable"] = breakable
     environment.filters["micros"] = _micros
     environment.filters["num"] = lambda v: "\u2013" if v is None else f"{v:,}"
     environment.filters["px"] = lambda v: f"{v:.1f}"

@@ -151,8 +151,11 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
 
 
 def _describe_key(key: TrustedKey) -> dict[str, Any]:
+    from keel_verify.crypto.signatures import key_fingerprint
+
     return {
         "public_key": key.encoded,
+        "fingerprint": key_fingerprint(key.public_key),
         "source": key.source,
         "label": key.label,
         "purpose": key.purpose,
