@@ -133,6 +133,8 @@ def with_policy_trust(spec: TrustSpec, policy: GatePolicy | None) -> TrustSpec:
         self_attested=spec.self_attested or trust.self_attested,
         trust_root=spec.trust_root or trust.trust_root,
         tsa_roots=spec.tsa_roots + trust.tsa_roots,
+        tsa_certs=spec.tsa_certs + trust.tsa_certs,
+        trust_names=tuple(dict.fromkeys(spec.trust_names + trust.named)),
     )
 
 

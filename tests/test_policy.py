@@ -201,3 +201,19 @@ def test_durations(text: str, seconds: int) -> None:
 def test_durations_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_policy_trust_adds_named_sources_and_tsa_certs(tmp_path: Path) -> None:
+    from keel_verify.gate import with_policy_trust
+    from keel_verify.trust.sources import TrustSpec
+
+    document = {"policy_version": 1, "trust": {"named": ["keel-production"], "tsa_certs": ["tsa.pem"]}}
+    gate = parse_policy(document, CHECK_NAMES, WARN_CODES, base_dir=str(tmp_path))
+    spec = with_policy_trust(TrustSpec((), False, None, (), False, trust_names=("keel-production",)), gate)
+    assert spec.trust_names == ("keel-production",)  # named once, whoever named it
+    assert spec.tsa_certs == (str(tmp_path / "tsa.pem"),)
+    policy_file = tmp_path / "unknown.json"
+    policy_file.write_text(json.dumps({"policy_version": 1, "trust": {"named": ["no-such-source"]}}),
+                           encoding="utf-8")
+    result = run("--policy", policy_file, SAMPLE_V3)
+    assert result.returncode == 2 and "no-such-source" in result.stderr

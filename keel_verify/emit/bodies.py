@@ -590,21 +590,6 @@ def _reword(message: str) -> str:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Duplicate(key)
-            seen.add(key)
-    return result
-
-
-class _Duplicate(Exception):
-    pass
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -619,17 +604,15 @@ def parse(data: bytes, *, max_depth: int = 32) -> Any:
     depth, free-form objects are limited where they are declared, and anything deeper
     than the parser's recursion limit is refused by the parser."""
     from keel_verify.errors import LoadError
-    from keel_verify.load.loader import parse_json
+    from keel_verify.load.loader import _reject_duplicate_keys, parse_json
 
     try:
         if _SURROGATE_ESCAPE.search(data) or data.startswith(b"\xef\xbb\xbf"):
             return parse_json(data, max_depth=max_depth)
-        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_members,
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys,
                           parse_constant=_no_constant)
-    except LoadError as error:
+    except LoadError as error:  # the loader's words, duplicate members included
         message = str(error)
-    except _Duplicate as duplicate:
-        message = f"duplicate object key {json.dumps(str(duplicate))}"
     except UnicodeDecodeError as error:
         message = f"invalid UTF-8 at byte {error.start}"
     except json.JSONDecodeError as error:

@@ -95,6 +95,8 @@ def parse_policy(
             public_keys=tuple(trust.get("public_keys", ())),
             tsa_roots=tuple(resolved(p) for p in trust.get("tsa_roots", ())),
             self_attested=bool(trust.get("self_attested", False)),
+            tsa_certs=tuple(resolved(p) for p in trust.get("tsa_certs", ())),
+            named=tuple(trust.get("named", ())),
         ),
         source=source,
         sha256=sha256,

@@ -36,6 +36,8 @@ class PolicyTrust:
     public_keys: tuple[str, ...] = ()
     tsa_roots: tuple[str, ...] = ()
     self_attested: bool = False
+    tsa_certs: tuple[str, ...] = ()  # chain-building helpers, never anchors
+    named: tuple[str, ...] = ()  # trust sources shipped in the package (as --trust)
 
 
 @dataclass(frozen=True)
