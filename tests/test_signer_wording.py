@@ -80,8 +80,7 @@ def test_hostile_artifact_text_never_reaches_the_terminal_raw() -> None:
 
 
 def test_a_single_gen_time_is_counted_in_the_singular() -> None:
-    from keel_verify import verify_path
-    from keel_verify import load_trust_policy
+    from keel_verify import load_trust_policy, verify_path
 
     sample = Path(__file__).parent.parent / "sample"
     report = verify_path(sample / "voice_session_v3.json",
