@@ -341,6 +341,55 @@ def test_a_twilio_turn_ended_by_stop_is_a_turn() -> None:
     assert [t.metadata["status"] for t in plan.turns] == ["stream_stopped"]
 
 
+_JCS_MAX = 2**53 - 1
+
+
+@pytest.mark.parametrize("tokens", [2**53, 10**30])
+def test_provider_numbers_beyond_the_api_range_are_clamped_and_recorded(tokens: int) -> None:
+    """A huge usage count or cut-off offset is clamped in the adapter (ledger: clamped),
+    so the engine takes the session instead of refusing it whole."""
+    data = _log(
+        ("server", {"type": "response.created", "response": {"id": "r1"}}),
+        ("server", {"type": "response.output_audio.delta", "response_id": "r1",
+                    "item_id": "it1", "delta": _AUDIO}),
+        ("client", {"type": "conversation.item.truncate", "item_id": "it1",
+                    "content_index": 0, "audio_end_ms": tokens}),
+        ("server", {"type": "response.done", "response": {
+            "id": "r1", "status": "completed",
+            "usage": {"input_tokens": tokens, "output_tokens": tokens}}}))
+    ingested = ingest_bytes("openai-realtime", data, options=IngestOptions(schema_version=1))
+    (turn,) = ingested.plan.turns
+    assert (turn.input_tokens, turn.output_tokens) == (_JCS_MAX, _JCS_MAX)
+    assert turn.metadata["provider_input_tokens"] == str(tokens)
+    (cut,) = [s for s in ingested.plan.steps if isinstance(s, TurnInterruption)]
+    assert cut.cutoff_offset_ms == _JCS_MAX
+    clamped = sorted(d.rule for ds in ingested.plan.accounting.values() for d in ds
+                     if d.kind == "clamped")
+    assert clamped == ["clamped:cutoff_offset_ms", "clamped:input_tokens",
+                       "clamped:output_tokens"]
+    assert verify_bytes(dump_artifact(ingested.artifact), _trust()).verdict is Verdict.VERIFIED
+    assert ingested.artifact["session_metadata"]["usage"]["input_tokens"] == _JCS_MAX
+
+
+def test_numbers_within_the_api_range_are_kept_exactly() -> None:
+    plan = adapt_recording("openai-realtime", _log(
+        ("server", {"type": "response.done", "response": {
+            "id": "r1", "status": "completed",
+            "usage": {"input_tokens": _JCS_MAX, "output_tokens": 7}}})))
+    assert (plan.turns[0].input_tokens, plan.turns[0].output_tokens) == (_JCS_MAX, 7)
+    assert "provider_input_tokens" not in plan.turns[0].metadata
+    assert not any(d.kind == "clamped" for ds in plan.accounting.values() for d in ds)
+
+
+def test_twilio_numbers_beyond_the_range_stay_exact_as_text() -> None:
+    plan = adapt_recording("twilio", _log(("server", {"event": "media", "media": {
+        "track": "inbound", "chunk": 10**30, "timestamp": 2**53,
+        "payload": base64.b64encode(bytes(160)).decode()}})))
+    (chunk,) = _atoms(plan, "audio_chunk")
+    assert chunk.fields["attributes"]["first_chunk"] == str(10**30)
+    assert chunk.fields["attributes"]["first_timestamp_ms"] == str(2**53)
+
+
 def test_undecodable_audio_is_an_opaque_marker_not_a_chunk() -> None:
     plan = adapt_recording("twilio", _log(
         ("server", {"event": "media", "media": {"track": "inbound", "payload": "%%%"}})))
@@ -379,6 +428,9 @@ def test_long_provider_ids_are_replaced_by_their_hash() -> None:
     ('{"ts_ns": 1, "direction": "client", "event": {"t": "\\ud800"}}',
      "line 1: not JSON \\(string contains a lone UTF-16 surrogate"),
     ("\n\n", "holds no events"),
+    # a capture time the API cannot take is refused here, naming the line
+    ('{"ts_ns": 9223372036854775808, "direction": "client", "event": {}}', "line 1: ts_ns"),
+    ('{"ts_ns": "9223372036854775808", "direction": "client", "event": {}}', "line 1: ts_ns"),
     # duplicate keys at any depth: the first value would silently disappear
     ('{"ts_ns": 1, "direction": "client", "event": {"type": "input_audio_buffer.append", '
      '"audio": "QUFB", "audio": "QkJC"}}', 'line 1: not JSON \\(duplicate object key "audio"\\)'),

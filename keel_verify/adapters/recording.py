@@ -27,12 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
+from keel_verify.emit.bodies import MAX_EPOCH_NS
 from keel_verify.errors import LoadError
 from keel_verify.load.loader import parse_json
 
 DIRECTIONS = ("client", "server")
-MAX_TS_NS = 2**64 - 1
-_DIGITS = re.compile(r"[0-9]{1,20}")
+#: The latest capture time the Keel API takes (``MAX_EPOCH_NS``, the year 2262): a later
+#: ts_ns is refused here, naming the line, instead of refusing the whole session later.
+MAX_TS_NS = MAX_EPOCH_NS
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 class RecordingError(ValueError):
@@ -77,8 +80,8 @@ def parse_line(text: str, line: int) -> RecordedEvent:
     elif isinstance(ts, str) and _DIGITS.fullmatch(ts) and int(ts) <= MAX_TS_NS:
         ts_ns = int(ts)
     else:
-        raise RecordingError(f"{where}: ts_ns must be epoch nanoseconds (an integer or a "
-                             "string of decimal digits)")
+        raise RecordingError(f"{where}: ts_ns must be epoch nanoseconds up to {MAX_TS_NS} "
+                             "(an integer or a string of decimal digits)")
     direction = value.get("direction")
     if direction not in DIRECTIONS:
         raise RecordingError(f"{where}: direction must be 'client' or 'server'")
