@@ -574,4 +574,9 @@ def test_the_readme_three_commands_run_as_written(
     html = (tmp_path / "session.html").read_text(encoding="utf-8")
     for kind in ("voice.turn.evaluated", "voice.tool_invocation.governed",
                  "voice.tool_invocation.attempted", "voice.turn.interrupted"):
-        assert kind in html  # v3: the timeline names the events (payloads are hashes)
+        assert kind in html
+    # v1 (payloads embedded): the timeline shows approvals and delivered/withheld audio
+    assert "attempt: create_repository \u00b7 requested" in html
+    assert "attempt: create_repository \u00b7 approved by client" in html
+    assert "interruption: caller_barge_in \u00b7 delivered 450 ms, withheld 750 ms" in html
+    assert json.loads((tmp_path / "session.json").read_text())["schema_version"] == 1
