@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import click
 
 from keel_verify.console import open_stdout
-from keel_verify.errors import KeelVerifyError, TrustConfigError
+from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_output, run_gate
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
@@ -137,12 +137,10 @@ def command(
         report_path=report_path,
         report_dir=report_dir,
     )
-    try:
-        stdout = open_stdout(machine=options.stdout_format != "text")
-        code = run_gate(options, stdout, sys.stderr)
-    except TrustConfigError as error:
-        raise click.UsageError(str(error)) from None
-    sys.exit(code)
+    # Bad trust input (TrustConfigError) is not bad syntax: main() prints it as one line,
+    # exit 2, without the "try --help" of a usage error.
+    stdout = open_stdout(machine=options.stdout_format != "text")
+    sys.exit(run_gate(options, stdout, sys.stderr))
 
 
 NO_INPUT = "no FILE given"

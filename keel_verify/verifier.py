@@ -133,7 +133,7 @@ def _verify(
         chain_head=_text(head.get("content_hash") if isinstance(head, dict) else None),
         signature_content_hash=chain_pass.content_hash,
         signer=_signer_summary(context.signatures, trust),
-        not_proven=_not_proven(context.signatures, results),
+        not_proven=_not_proven(context.signatures, context.trust, results),
         session=_session_facts(context),
         failing_codes=blocking,
         issued_at=parse_time(document.get("issued_at")),
@@ -188,8 +188,10 @@ def _signer_summary(assessment: SignatureAssessment, trust: TrustPolicy) -> Sign
         source = f"none (refused by the trust policy: {primary.trust_problem})"
     elif primary.valid and trust.self_attested:
         source, basis = f"{SELF_ATTESTED} (accepted with --self-attested)", SELF_ATTESTED
+    elif primary.valid and trust.has_issuer_trust_source:
+        source = "none (the key is in no trust source given)"
     elif primary.valid:
-        source = f"{SELF_ATTESTED} (no trust source vouches for the key)"
+        source = f"{SELF_ATTESTED} (no trust source given)"
     else:
         source = "none (signature invalid)"
     return SignerSummary(
@@ -204,7 +206,7 @@ def _signer_summary(assessment: SignatureAssessment, trust: TrustPolicy) -> Sign
     )
 
 
-def _origin_gap(assessment: SignatureAssessment) -> str | None:
+def _origin_gap(assessment: SignatureAssessment, trust: TrustPolicy) -> str | None:
     """What the signatures leave unproven about the issuer, agreeing with the signer line."""
     if assessment.trusted:
         return None
@@ -216,6 +218,11 @@ def _origin_gap(assessment: SignatureAssessment) -> str | None:
             "origin: the only valid signature's key is refused by the trust policy "
             f"({primary.trust_problem})"
         )
+    if trust.has_issuer_trust_source and not trust.self_attested:
+        return (
+            "origin: the signing key is in no trust source given (found only inside the "
+            "artifact); the signature proves internal consistency, not who issued it"
+        )
     return (
         "origin: the signing key is self-attested (found only inside the artifact); "
         "the signature proves internal consistency, not who issued it"
@@ -223,10 +230,10 @@ def _origin_gap(assessment: SignatureAssessment) -> str | None:
 
 
 def _not_proven(
-    assessment: SignatureAssessment, results: tuple[CheckResult, ...]
+    assessment: SignatureAssessment, trust: TrustPolicy, results: tuple[CheckResult, ...]
 ) -> tuple[str, ...]:
     """What the evidence does not establish, in words an auditor can quote."""
-    gap = _origin_gap(assessment)
+    gap = _origin_gap(assessment, trust)
     gaps: list[str] = [gap] if gap else []
     for result in results:
         if result.outcome in (Outcome.WARN, Outcome.SKIP):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 from typing import Any
 
@@ -166,7 +167,12 @@ def many_signatures_of(document: dict[str, Any], count: int) -> bytes:
 
 
 def _key_text(index: int) -> str:
-    return "ed25519:" + base64.b64encode(index.to_bytes(32, "big")).decode("ascii")
+    """A real Ed25519 public key (a valid, non-small-order point), from a fixed seed."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = hashlib.sha256(b"keel-verify hostile key %d" % index).digest()
+    raw = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    return "ed25519:" + base64.b64encode(raw).decode("ascii")
 
 
 def big_trust_root(count: int = 100_000) -> bytes:

@@ -376,3 +376,46 @@ def test_a_parsed_policy_with_tsa_roots_survives_pickling() -> None:
     copy = pickle.loads(pickle.dumps(policy))
     assert copy == policy
     assert copy.keys_matching(policy.issuer_keys[0].public_key) == policy.issuer_keys
+
+
+# -- item: 10^6 empty chain entries ----------------------------------------------------------
+
+
+def test_bad_chain_entries_are_counted_and_only_the_reported_ones_worded() -> None:
+    """Every chain visitor keeps at most the problems it reports (memory follows the
+    listing limit, not the chain), and still counts them all."""
+    from keel_verify.checks import visitor_factories
+    from keel_verify.checks.permit_linkage import PermitUses
+    from keel_verify.load.chainpass import read_strictly
+
+    entries = 5_000
+    _artifact, chain = read_strictly(hostile.empty_chain_entries(entries), visitor_factories())
+    for name, visitor in chain.visitors.items():
+        problems = getattr(visitor, "problems", [])
+        assert len(problems) <= MAX_LISTED, name
+    uses = chain.visitor("permit_linkage")
+    assert isinstance(uses, PermitUses)
+    assert uses.problem_count == entries and len(uses.problems) == MAX_LISTED
+    report = verify_bytes(hostile.empty_chain_entries(entries), TrustPolicy())
+    assert report.check("permit_linkage").reason == (
+        f"chain entry 0 has no permit_id (null if none) (and {MAX_LISTED} more)")
+
+
+def test_judging_a_key_small_order_needs_no_field_inversion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a 100,000-key trust root decodes every key strictly; the small-order test
+    after decoding is multiplications only (no modular exponentiation), so each key costs
+    one square root, not seven exponentiations."""
+    from keel_verify.crypto import ed25519
+
+    point = ed25519.decode_point(base64.b64decode(hostile._key_text(1)[len("ed25519:"):]))
+    calls: list[int] = []
+
+    def counting_pow(*args: Any) -> Any:
+        calls.append(1)
+        return pow(*args)
+
+    monkeypatch.setattr(ed25519, "pow", counting_pow, raising=False)
+    assert ed25519.has_small_order(point) is False
+    assert calls == []
+    identity = ed25519.decode_point(bytes([1]) + bytes(31))
+    assert ed25519.has_small_order(identity) is True

@@ -86,7 +86,8 @@ class PermitUses:
         self.users: dict[str, list[int]] = {}  # permit id -> indices of entries carrying it
         self.by_hash: dict[str, int] = {}  # a bound hash -> first entry whose content_hash it is
         self.carrier_hashes: dict[str, set[str]] = {}  # permit id -> its carriers' content hashes
-        self.problems: Problems = []
+        self.problems: Problems = []  # the first MAX_LISTED entry problems, worded
+        self.problem_count = 0
 
     def visit(self, chunk: Chunk) -> None:
         first, entries = chunk.first, chunk.entries
@@ -126,21 +127,30 @@ class PermitUses:
         self.problems.extend(later.problems)
 
     def _use(self, index: int, entry: dict[str, Any], permit_id: Any, content_hash: Any) -> None:
-        where = f"/chain/{index}/permit_id"
-        problems = self.problems
-        if permit_id is _ABSENT:
-            problems.append((where, f"chain entry {index} has no permit_id (null if none)"))
-            return
-        if not isinstance(permit_id, str):
-            problems.append((where, f"chain entry {index} permit_id {show(permit_id)} is "
-                                    "neither a string nor null"))
+        if permit_id is _ABSENT or not isinstance(permit_id, str):
+            self._problem(index, permit_id)
             return
         if permit_id not in self.known:
-            problems.append((where, f"chain entry {index} names permit {show(permit_id)}, "
-                                    "which is not among the artifact's permits"))
+            self._problem(index, permit_id)
         self.users.setdefault(permit_id, []).append(index)
         if isinstance(content_hash, str):
             self.carrier_hashes.setdefault(permit_id, set()).add(content_hash)
+
+    def _problem(self, index: int, permit_id: Any) -> None:
+        """Record an entry's bad permit_id. Only the first MAX_LISTED are worded and kept
+        (only those are reported): a chain of millions of bad entries costs a count."""
+        self.problem_count += 1
+        if len(self.problems) >= MAX_LISTED:
+            return
+        where = f"/chain/{index}/permit_id"
+        if permit_id is _ABSENT:
+            problem = f"chain entry {index} has no permit_id (null if none)"
+        elif not isinstance(permit_id, str):
+            problem = f"chain entry {index} permit_id {show(permit_id)} is neither a string nor null"
+        else:
+            problem = (f"chain entry {index} names permit {show(permit_id)}, which is not among "
+                       "the artifact's permits")
+        self.problems.append((where, problem))
 
 
 def _binding_findings(

@@ -59,8 +59,10 @@ def report_lines(report: Report, *, brief: bool = False) -> list[tuple[str, str]
     lines.append((f"  chain head  {report.chain_head or '?'}", ""))
     lines.append((f"  signed      {report.signature_content_hash}", ""))
     if report.signer is not None:
+        # "key" only names a key that verified; otherwise the name already says so.
+        key = "key " if report.signer.fingerprint else ""
         lines.append((
-            f"  signer      key {report.signer.name}: {report.signer.trust_source}",
+            f"  signer      {key}{report.signer.name}: {report.signer.trust_source}",
             "",
         ))
     else:
@@ -121,7 +123,8 @@ def summary_rows(reports: Sequence[Report]) -> list[tuple[str, str, str, str]]:
         verdict = report.verdict.value
         if report.verdict is Verdict.VERIFIED and _self_attested(report):
             verdict += " (self-attested)"  # never a plain VERIFIED for an unproven origin
-        rows.append((report.path, verdict, report.session_id or "-", notes or "-"))
+        rows.append((printable(report.path), verdict, printable(report.session_id or "-"),
+                     printable(notes or "-")))
     return rows
 
 
@@ -192,6 +195,9 @@ class TextSink:
             self.unlisted += 1
 
     def _line(self, text: str, style: str) -> None:
+        # Every line quotes artifact text somewhere (session id, key label, reasons): one
+        # escape here, where lines leave, so no field can drive the terminal.
+        text = printable(text)
         if self.console is None:
             self.stream.write(text + "\n")
         else:
