@@ -10,7 +10,7 @@ import click
 
 from keel_verify.console import open_stdout
 from keel_verify.errors import KeelVerifyError
-from keel_verify.gate import GateOptions, parse_output, run_gate
+from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
@@ -131,7 +131,7 @@ def command(
         excludes=excludes,
         policy_path=policy_path,
         stdout_format="json" if as_json else output_format or "text",
-        outputs=tuple(parse_output(text) for text in outputs),
+        outputs=parse_outputs(outputs),
         quiet=quiet,
         jobs=jobs or os.cpu_count() or 1,
         report_path=report_path,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -69,6 +69,20 @@ def parse_output(text: str) -> tuple[str, str]:
     return name, path
 
 
+def parse_outputs(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Every ``--output FORMAT=PATH``; GateUsageError when two name the same file (one
+    would silently overwrite the other, e.g. JUnit XML uploaded as SARIF)."""
+    outputs = tuple(parse_output(text) for text in texts)
+    seen: dict[str, str] = {}
+    for name, path in outputs:
+        key = os.path.realpath(path)
+        if key in seen:
+            raise GateUsageError(
+                f"--output {seen[key]}={path} and --output {name}={path} name the same file")
+        seen[key] = name
+    return outputs
+
+
 def read_file_list(stream: IO[str]) -> Iterator[str]:
     """Paths from a file list, one per line (blank lines skipped, line ends stripped; a
     line ``-`` names a file called ``-``, never standard input)."""
@@ -122,16 +136,14 @@ def with_policy_trust(spec: TrustSpec, policy: GatePolicy | None) -> TrustSpec:
     if policy is None:
         return spec
     trust = policy.trust
-    if trust.trust_root and spec.trust_root and os.path.abspath(trust.trust_root) != os.path.abspath(
-            spec.trust_root):
-        raise GateUsageError(
-            f"policy {policy.name} names trust root {trust.trust_root}, and --trust-root names "
-            f"{spec.trust_root}: give one")
+    # A policy's trust root applies beside the command line's (every statement about a
+    # key applies, the strictest wins), never instead of it.
+    extra_roots = (trust.trust_root,) if trust.trust_root else ()
     return replace(
         spec,
         public_keys=spec.public_keys + trust.public_keys,
         self_attested=spec.self_attested or trust.self_attested,
-        trust_root=spec.trust_root or trust.trust_root,
+        more_trust_roots=spec.more_trust_roots + extra_roots,
         tsa_roots=spec.tsa_roots + trust.tsa_roots,
         tsa_certs=spec.tsa_certs + trust.tsa_certs,
         trust_names=tuple(dict.fromkeys(spec.trust_names + trust.named)),

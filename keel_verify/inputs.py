@@ -114,7 +114,9 @@ def expand_inputs(inputs: Iterable[str], exclude: Sequence[str] = ()) -> list[In
     :func:`walk_directory` finds it; paths matching an ``exclude`` glob are dropped.
     UsageError when a directory holds no input, or when nothing is left to verify."""
     expanded: list[Input] = []
+    named = 0
     for item in inputs:
+        named += 1
         if item != STDIN and _is_directory(item):
             found = walk_directory(item, exclude)
             if not found:
@@ -122,6 +124,8 @@ def expand_inputs(inputs: Iterable[str], exclude: Sequence[str] = ()) -> list[In
             expanded.extend(found)
         elif item == STDIN or not excluded(item, exclude):
             expanded.append(Input(item))
+    if not named:  # e.g. `git diff --name-only | keel-verify --files-from -` with no change
+        raise click.UsageError("no input: no FILE given and the --files-from list names no path")
     if not expanded:
         raise click.UsageError("every input is excluded by --exclude")
     return expanded

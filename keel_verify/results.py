@@ -211,7 +211,7 @@ class Report:
             violation = self.policy_violations[0]
             others = len(self.policy_violations) - 1
             return f"{violation.code}: {violation.reason}" + (
-                f" (and {others} more policy violation(s))" if others else "")
+                f" (and {others} more policy violation{'s' if others > 1 else ''})" if others else "")
         if not blocking:
             return f"verdict {self.verdict.value}"
         first = blocking[0]

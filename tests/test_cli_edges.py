@@ -408,3 +408,15 @@ def test_chain_entries_are_numbered_as_their_pointers() -> None:
     first["chain"][0]["previous_content_hash"] = "sha256:" + "1" * 64
     result = verify_bytes(to_bytes(first), TrustPolicy()).check("chain_integrity")
     assert result.reason.startswith("chain entry 0 does not link to the genesis hash")
+
+
+def test_counts_are_said_in_the_right_number() -> None:
+    from keel_verify import load_trust_policy, verify_path
+
+    report = verify_path(SAMPLE_V3, load_trust_policy(trust_roots=[str(TRUST_ROOT)]))
+    assert "; 1 witnessed genTime (authenticated): " in report.check("time_consistency").reason
+    assert report.check("timestamp_witness").reason.startswith("1 receipt witnessed: ")
+    assert "named by 1 receipt;" in report.check("rfc3161_timestamp_receipt").reason
+    assert "3 child permits bound" in report.check("permit_linkage").reason
+    assert all("(s)" not in check.reason and "(es)" not in check.reason
+               for check in report.checks)

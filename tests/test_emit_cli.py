@@ -220,3 +220,23 @@ def test_openapi_command_writes_the_shipped_document(tmp_path: Path,
     out = tmp_path / "openapi.json"
     assert run(["openapi", "-o", str(out)], capsys)[0] == 0
     assert out.read_bytes() == (SAMPLE.parent / "schemas" / "keel-emit-openapi.json").read_bytes()
+
+
+def test_serve_without_db_keeps_sessions_in_a_file_in_the_working_directory(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keel_verify.emit.cli", "serve", "--port", "0", "--api-key", "k"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        line = ""
+        while "listening on" not in line:
+            line = process.stderr.readline().decode("utf-8", "replace")
+            assert line, "keel-emit serve ended before it listened"
+    finally:
+        process.terminate()
+        process.wait(30)
+        if process.stderr is not None:
+            process.stderr.close()
+    database = (tmp_path / "keel-emit.sqlite3").resolve()
+    assert f"(db {database}: sessions survive restarts)" in line, line
+    assert database.is_file()

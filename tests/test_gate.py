@@ -15,7 +15,7 @@ import pytest
 from keel_verify.results import Verdict, combined_exit_code
 from keel_verify.schemas import REPORT_SCHEMA, ROW_SCHEMA, load_schema
 from tests.batch_support import SAMPLE_TRUST_ROOT, BatchFile, make_batch
-from tests.test_cli import run
+from tests.test_cli import assert_one_line_error, run
 from tests.test_formats import validate_junit, validate_sarif
 
 
@@ -149,3 +149,25 @@ def test_the_runner_keeps_a_bounded_window_and_the_input_order() -> None:
         assert first == 0 and consumed <= 8 * (4 + 1)  # the window, and the chunk refilled
         rest = list(results)
     assert [first, *rest] == [n * n for n in range(10_000)]
+
+
+SAMPLE_V3 = Path(__file__).parent.parent / "sample" / "voice_session_v3.json"
+
+
+def test_two_outputs_naming_one_file_are_refused(tmp_path: Path) -> None:
+    target = tmp_path / "x.sarif"
+    result = run("--trust-root", SAMPLE_TRUST_ROOT, "--output", f"sarif={target}",
+                 "--output", f"junit={target}", SAMPLE_V3)
+    assert result.returncode == 2
+    assert_one_line_error(result)
+    assert "name the same file" in result.stderr
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("listing", ["", "\n\n"])
+def test_an_empty_file_list_says_so(listing: str) -> None:
+    result = run("--trust-root", SAMPLE_TRUST_ROOT, "--files-from", "-", stdin=listing.encode())
+    assert result.returncode == 2
+    assert_one_line_error(result)
+    assert "names no path" in result.stderr
+    assert "--exclude" not in result.stderr

@@ -96,8 +96,15 @@ def test_policy_trust_sources_apply_relative_to_the_policy_file(tmp_path: Path) 
     assert run("--policy", policy_file, SAMPLE_V3).returncode == 0
     other = tmp_path / "other-root.json"
     other.write_bytes(TRUST_ROOT.read_bytes())
-    clash = run("--policy", policy_file, "--trust-root", other, SAMPLE_V3)
-    assert clash.returncode == 2 and "give one" in clash.stderr
+    # Both trust roots apply: an equal statement changes nothing ...
+    assert run("--policy", policy_file, "--trust-root", other, SAMPLE_V3).returncode == 0
+    # ... and a revocation in either one wins over the other's clean entry.
+    revoking = json.loads(TRUST_ROOT.read_text(encoding="utf-8"))
+    revoking["issuer_keys"][0].update(status="revoked", revoked_at="2026-06-01T00:00:00Z")
+    (tmp_path / "roots" / "trust-root.json").write_text(json.dumps(revoking), encoding="utf-8")
+    revoked_by_policy = run("--policy", policy_file, "--trust-root", other, SAMPLE_V3)
+    assert revoked_by_policy.returncode == 1
+    assert "issuer_signature.key_revoked" in revoked_by_policy.stdout
 
 
 def test_a_policy_never_turns_a_failure_into_a_pass() -> None:

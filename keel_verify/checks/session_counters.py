@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel_verify.checks.base import Check, passed
+from keel_verify.checks.base import Check, counted, passed
 from keel_verify.checks.binding_support import problems_then_warnings, show
 from keel_verify.context import CheckContext
 from keel_verify.results import CheckResult, Outcome
@@ -57,11 +57,11 @@ def run(context: CheckContext) -> CheckResult:
         ],
     }
     if comparable == 0:
-        return passed(NAME, f"{len(counters)} stated counter(s), none determined by the chain "
+        return passed(NAME, f"{counted(len(counters), 'stated counter')}, none determined by the chain "
                             "(hash-only payloads)", code="not_comparable", **details)
     return problems_then_warnings(
         NAME, problems, warnings,
-        f"{comparable} stated counter(s) agree with the chain",
+        f"{counted(comparable, 'stated counter')} in agreement with the chain",
         code="counter_mismatch", warn_code="usage_mismatch", **details,
     )
 

@@ -107,14 +107,40 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: Signature entries that reach the Ed25519 check in one artifact. Each check hashes the
+#: whole signed message (SHA-512), so without a bound a file of many forged entries costs
+#: entries x message size. Entries by preferred (e.g. trusted) keys are checked first.
+MAX_VERIFIED_ENTRIES = 16
+
+
 def verify_entries(
-    entries: list[Any], message: bytes | bytearray | StreamedMessage, content_hash: str
+    entries: list[Any],
+    message: bytes | bytearray | StreamedMessage,
+    content_hash: str,
+    preferred_keys: frozenset[bytes] = frozenset(),
 ) -> tuple[SignatureEntry, ...]:
     """Each entry of ``signatures[]`` verified over ``message`` (the canonical bytes of the
-    artifact without ``signatures``, whose ``H`` is ``content_hash``)."""
+    artifact without ``signatures``, whose ``H`` is ``content_hash``), in entry order.
+
+    At most :data:`MAX_VERIFIED_ENTRIES` entries reach the Ed25519 check: those whose raw
+    public key is in ``preferred_keys`` first, then the rest in order; any further entry
+    is reported as not verified (``valid`` False) with that reason."""
+    order = sorted(range(len(entries)),
+                   key=lambda i: _raw_key_of(entries[i]) not in preferred_keys)
+    results: dict[int, tuple[bytes | None, str | None]] = {}
+    checked = 0
+    for index in order:
+        entry = entries[index]
+        if checked >= MAX_VERIFIED_ENTRIES and _reaches_the_signature_check(entry, content_hash):
+            results[index] = (_raw_key_of(entry), (
+                f"not verified: more than {MAX_VERIFIED_ENTRIES} signature entries reach the "
+                "Ed25519 check (a cost bound; entries by trusted keys are checked first)"))
+            continue
+        results[index] = _verify_entry(entry, message, content_hash)
+        checked += _reaches_the_signature_check(entry, content_hash)
     verified = []
     for index, entry in enumerate(entries):
-        raw_key, problem = _verify_entry(entry, message, content_hash)
+        raw_key, problem = results[index]
         fields = entry if isinstance(entry, dict) else {}
         verified.append(SignatureEntry(
             index=index,
@@ -126,3 +152,20 @@ def verify_entries(
             problem=problem,
         ))
     return tuple(verified)
+
+
+def _raw_key_of(entry: Any) -> bytes | None:
+    if not isinstance(entry, dict):
+        return None
+    return decode_prefixed(entry.get("public_key"), 32, "public_key")[0]
+
+
+def _reaches_the_signature_check(entry: Any, content_hash: str) -> bool:
+    """Whether ``entry`` passes the cheap screens (shape, encodings, content_hash) and so
+    costs a hash of the whole message."""
+    if not isinstance(entry, dict) or entry.get("algorithm") != "ed25519":
+        return False
+    if "content_hash" in entry and entry["content_hash"] != content_hash:
+        return False
+    return (_raw_key_of(entry) is not None
+            and decode_prefixed(entry.get("signature"), 64, "signature")[0] is not None)

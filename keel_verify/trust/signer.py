@@ -186,7 +186,8 @@ def assess_signatures(
     if not isinstance(entries, list):
         return SignatureAssessment((), NONE, trust.self_attested, "\"signatures\" is not an array")
     findings = []
-    for entry in verify_entries(entries, message, content_hash):
+    trusted_keys = frozenset(key.public_key for key in trust.issuer_keys)
+    for entry in verify_entries(entries, message, content_hash, trusted_keys):
         statements = (
             trust.keys_matching(entry.raw_public_key) if entry.raw_public_key is not None else ()
         )
