@@ -284,6 +284,112 @@ def test_fragments_whose_aggregate_never_came_become_opaque_markers() -> None:
         "orphaned:transcript_delta", "orphaned:response_structure"]
 
 
+_AUDIO = base64.b64encode(bytes(4800)).decode()  # 100 ms of pcm16 at 24 kHz
+
+
+def _rules(plan: SessionPlan) -> list[str]:
+    return [d.rule for ds in plan.accounting.values() for d in ds]
+
+
+@pytest.mark.parametrize("cancel", [False, True])
+def test_a_chronapilot_response_without_response_done_is_orphaned(cancel: bool) -> None:
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("server", {"type": "audio.delta", "audio": _AUDIO}),
+        ("server", {"type": "action.executed", "id": "a1",
+                    "action": {"tool": "lookup", "arguments": {}}})]
+    if cancel:
+        events.append(("client", {"type": "response.cancel"}))
+    plan = adapt_recording("chronapilot", _log(*events))  # the recording ends here
+    assert plan.turns == () and not _atoms(plan, "interruption")
+    assert [s.key for s in plan.steps if isinstance(s, TurnInterruption)] == []
+    rules = _rules(plan)
+    assert "orphaned:response_done" in rules and "response_done" not in rules
+    assert ("orphaned:response_cancel" in rules) is cancel
+    markers = _atoms(plan, "provider_opaque_marker")
+    assert markers[0].fields["provider_event_type"] == "audio.delta"
+    # what the provider did stays on record as atoms
+    assert len(_atoms(plan, "audio_chunk")) == 1
+    assert [a.fields["approval"] for a in _atoms(plan, "tool_invocation_attempt")] == [
+        "not_required"]
+
+
+def test_a_chronapilot_response_with_response_done_is_a_completed_turn() -> None:
+    plan = adapt_recording("chronapilot", _log(
+        ("server", {"type": "audio.delta", "audio": _AUDIO}),
+        ("server", {"type": "response.done"})))
+    assert [t.metadata["status"] for t in plan.turns] == ["completed"]
+    assert not any(rule.startswith("orphaned:") for rule in _rules(plan))
+
+
+def test_a_twilio_turn_the_recording_ends_inside_is_orphaned() -> None:
+    media = {"event": "media", "streamSid": "MZ1",
+             "media": {"payload": base64.b64encode(bytes(160)).decode()}}
+    plan = adapt_recording("twilio", _log(
+        ("client", media),
+        ("client", {"event": "mark", "streamSid": "MZ1", "mark": {"name": "m1"}})))
+    assert plan.turns == ()
+    rules = _rules(plan)
+    assert "orphaned:playback_complete" in rules and "orphaned:playback_mark" in rules
+    assert len(_atoms(plan, "audio_chunk")) == 1
+
+
+def test_a_twilio_turn_ended_by_stop_is_a_turn() -> None:
+    media = {"event": "media", "streamSid": "MZ1",
+             "media": {"payload": base64.b64encode(bytes(160)).decode()}}
+    plan = adapt_recording("twilio", _log(
+        ("client", media), ("server", {"event": "stop", "streamSid": "MZ1", "stop": {}})))
+    assert [t.metadata["status"] for t in plan.turns] == ["stream_stopped"]
+
+
+_JCS_MAX = 2**53 - 1
+
+
+@pytest.mark.parametrize("tokens", [2**53, 10**30])
+def test_provider_numbers_beyond_the_api_range_are_clamped_and_recorded(tokens: int) -> None:
+    """A huge usage count or cut-off offset is clamped in the adapter (ledger: clamped),
+    so the engine takes the session instead of refusing it whole."""
+    data = _log(
+        ("server", {"type": "response.created", "response": {"id": "r1"}}),
+        ("server", {"type": "response.output_audio.delta", "response_id": "r1",
+                    "item_id": "it1", "delta": _AUDIO}),
+        ("client", {"type": "conversation.item.truncate", "item_id": "it1",
+                    "content_index": 0, "audio_end_ms": tokens}),
+        ("server", {"type": "response.done", "response": {
+            "id": "r1", "status": "completed",
+            "usage": {"input_tokens": tokens, "output_tokens": tokens}}}))
+    ingested = ingest_bytes("openai-realtime", data, options=IngestOptions(schema_version=1))
+    (turn,) = ingested.plan.turns
+    assert (turn.input_tokens, turn.output_tokens) == (_JCS_MAX, _JCS_MAX)
+    assert turn.metadata["provider_input_tokens"] == str(tokens)
+    (cut,) = [s for s in ingested.plan.steps if isinstance(s, TurnInterruption)]
+    assert cut.cutoff_offset_ms == _JCS_MAX
+    clamped = sorted(d.rule for ds in ingested.plan.accounting.values() for d in ds
+                     if d.kind == "clamped")
+    assert clamped == ["clamped:cutoff_offset_ms", "clamped:input_tokens",
+                       "clamped:output_tokens"]
+    assert verify_bytes(dump_artifact(ingested.artifact), _trust()).verdict is Verdict.VERIFIED
+    assert ingested.artifact["session_metadata"]["usage"]["input_tokens"] == _JCS_MAX
+
+
+def test_numbers_within_the_api_range_are_kept_exactly() -> None:
+    plan = adapt_recording("openai-realtime", _log(
+        ("server", {"type": "response.done", "response": {
+            "id": "r1", "status": "completed",
+            "usage": {"input_tokens": _JCS_MAX, "output_tokens": 7}}})))
+    assert (plan.turns[0].input_tokens, plan.turns[0].output_tokens) == (_JCS_MAX, 7)
+    assert "provider_input_tokens" not in plan.turns[0].metadata
+    assert not any(d.kind == "clamped" for ds in plan.accounting.values() for d in ds)
+
+
+def test_twilio_numbers_beyond_the_range_stay_exact_as_text() -> None:
+    plan = adapt_recording("twilio", _log(("server", {"event": "media", "media": {
+        "track": "inbound", "chunk": 10**30, "timestamp": 2**53,
+        "payload": base64.b64encode(bytes(160)).decode()}})))
+    (chunk,) = _atoms(plan, "audio_chunk")
+    assert chunk.fields["attributes"]["first_chunk"] == str(10**30)
+    assert chunk.fields["attributes"]["first_timestamp_ms"] == str(2**53)
+
+
 def test_undecodable_audio_is_an_opaque_marker_not_a_chunk() -> None:
     plan = adapt_recording("twilio", _log(
         ("server", {"event": "media", "media": {"track": "inbound", "payload": "%%%"}})))
@@ -319,8 +425,22 @@ def test_long_provider_ids_are_replaced_by_their_hash() -> None:
     ('{"ts_ns": 1, "direction": "client", "event": []}', "line 1: event must be"),
     ('{"ts_ns": 1, "direction": "client", "event": {}, "x": 1}', "unknown member 'x'"),
     ('{"ts_ns": 1, "direction": "client", "event": {"t": NaN}}', "line 1: not JSON"),
-    ('{"ts_ns": 1, "direction": "client", "event": {"t": "\\ud800"}}', "cannot be canonicalised"),
+    ('{"ts_ns": 1, "direction": "client", "event": {"t": "\\ud800"}}',
+     "line 1: not JSON \\(string contains a lone UTF-16 surrogate"),
     ("\n\n", "holds no events"),
+    # a capture time the API cannot take is refused here, naming the line
+    ('{"ts_ns": 9223372036854775808, "direction": "client", "event": {}}', "line 1: ts_ns"),
+    ('{"ts_ns": "9223372036854775808", "direction": "client", "event": {}}', "line 1: ts_ns"),
+    # duplicate keys at any depth: the first value would silently disappear
+    ('{"ts_ns": 1, "direction": "client", "event": {"type": "input_audio_buffer.append", '
+     '"audio": "QUFB", "audio": "QkJC"}}', 'line 1: not JSON \\(duplicate object key "audio"\\)'),
+    ('{"ts_ns": 1, "ts_ns": 2, "direction": "client", "event": {}}',
+     'line 1: not JSON \\(duplicate object key "ts_ns"\\)'),
+    ('{"ts_ns": 1, "direction": "server", "event": {"type": "response.done", '
+     '"response": {"usage": {"input_tokens": 1, "input_tokens": 2}}}}',
+     'line 1: not JSON \\(duplicate object key "input_tokens"\\)'),
+    ('{"ts_ns": 1, "direction": "client", "event": {}}\n'
+     '{"ts_ns": 2, "direction": "client", "event": {"a": 1, "a": 1}}', "^line 2: "),
 ])
 def test_bad_recordings_are_refused_with_the_line(text: str, message: str) -> None:
     with pytest.raises(RecordingError, match=message):
@@ -454,4 +574,9 @@ def test_the_readme_three_commands_run_as_written(
     html = (tmp_path / "session.html").read_text(encoding="utf-8")
     for kind in ("voice.turn.evaluated", "voice.tool_invocation.governed",
                  "voice.tool_invocation.attempted", "voice.turn.interrupted"):
-        assert kind in html  # v3: the timeline names the events (payloads are hashes)
+        assert kind in html
+    # v1 (payloads embedded): the timeline shows approvals and delivered/withheld audio
+    assert "attempt: create_repository \u00b7 requested" in html
+    assert "attempt: create_repository \u00b7 approved by client" in html
+    assert "interruption: caller_barge_in \u00b7 delivered 450 ms, withheld 750 ms" in html
+    assert json.loads((tmp_path / "session.json").read_text())["schema_version"] == 1

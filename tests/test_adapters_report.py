@@ -12,6 +12,7 @@ from keel_verify import verify_bytes
 from keel_verify.adapters.ingest import ingest_bytes
 from keel_verify.adapters.scenario import IngestOptions
 from keel_verify.emit.artifact import dump_artifact
+from keel_verify.report.session_view import session_summary
 from keel_verify.results import Verdict
 from tests.adapter_fixtures import DATA, FIXTURES
 from tests.report_support import SAMPLE_TRUST, html_of
@@ -66,3 +67,23 @@ def test_report_timeline_shows_the_ingested_session(name: str) -> None:
             event_type, label)
     lanes = set(re.findall(r'data-lane="([a-z_]+)"', html))
     assert {"lifecycle", "audio_in", "audio_out", "turns", "interruptions"} <= lanes
+
+
+@pytest.mark.parametrize("schema_version", [1, 3])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_one_barge_in_is_one_interruption_in_the_summary_and_the_counters(
+        name: str, schema_version: int) -> None:
+    """Ingest writes an interruption atom and the turn's interruption record per barge-in;
+    the summary counts one interruption, as session_counters.interruption_count does."""
+    artifact = ingest_bytes(FIXTURES[name][0], (DATA / name).read_bytes(),
+                            options=IngestOptions(schema_version=schema_version)).artifact
+    report = verify_bytes(dump_artifact(artifact), SAMPLE_TRUST, path=name)
+    assert report.verdict is Verdict.VERIFIED
+    facts = report.session
+    assert facts is not None
+    counts = dict(facts.counts_by_type)
+    assert counts["voice.interruption.observed"] == counts["voice.turn.interrupted"] == 1
+    assert len(facts.interruptions) == 1 and facts.interruptions_omitted == 0
+    assert "1 interruption," in session_summary(facts)
+    (counter,) = [c for c in facts.counters if c.name == "session_counters.interruption_count"]
+    assert (counter.stated, counter.derived) == (1, 1)

@@ -51,9 +51,10 @@ def test_v1_sample_facts_show_the_session() -> None:
     assert payment.payment.target_url == "https://merchant.example/mpp/pay"
     assert [p.kind for p in facts.permits] == ["session", "child", "child", "child"]
     assert [p.bound_sequence for p in facts.permits[1:]] == [11, 13, 16]
-    assert [i.event_type for i in facts.interruptions] == [
-        "voice.interruption.observed", "voice.turn.interrupted"]
-    assert facts.interruptions[1].interrupted_turn_index == 2
+    # one interruption: the observed atom is the evidence of the turn.interrupted entry
+    assert [i.event_type for i in facts.interruptions] == ["voice.turn.interrupted"]
+    assert facts.interruptions[0].interrupted_turn_index == 2
+    assert facts.interruptions_omitted == 0
     (receipt,) = facts.receipts
     assert receipt.status == "verified" and receipt.gen_time == "2026-05-21T14:32:08Z"
     assert dict(facts.counts_by_type)["voice.turn.evaluated"] == 3

@@ -77,3 +77,14 @@ def test_hostile_artifact_text_never_reaches_the_terminal_raw() -> None:
     for raw in ("\u202e", "\x00", "\x1b"):
         assert raw not in text
     assert "sess_\\u202eRTL\\x00NUL\\x1b[31m" in text
+
+
+def test_a_single_gen_time_is_counted_in_the_singular() -> None:
+    from keel_verify import load_trust_policy, verify_path
+
+    sample = Path(__file__).parent.parent / "sample"
+    report = verify_path(sample / "voice_session_v3.json",
+                         load_trust_policy(trust_roots=[sample / "trust-root.json"]))
+    reason = next(c.reason for c in report.checks if c.name == "time_consistency")
+    assert "1 witnessed genTime (" in reason
+    assert "(s)" not in " ".join(c.reason for c in report.checks)

@@ -58,6 +58,7 @@ class _Proposal:
 @dataclass
 class _Response:
     number: int
+    opened_by: RecordedEvent  # the first event of the response
     bytes_before_cancel: int = 0
     bytes_after_cancel: int = 0
     cancel: RecordedEvent | None = None
@@ -72,10 +73,11 @@ class _State:
     response: _Response | None = None
     responses: int = 0
 
-    def current(self) -> _Response:
+    def current(self, event: RecordedEvent) -> _Response:
+        """The open response, opening one at ``event`` if none is open."""
         if self.response is None:
             self.responses += 1
-            self.response = _Response(self.responses)
+            self.response = _Response(self.responses, event)
         return self.response
 
 
@@ -84,7 +86,7 @@ def adapt(events: Sequence[RecordedEvent]) -> SessionPlan:
     state = _State(PlanBuilder(PROVIDER, "cp", events))
     state.plan.walk(state, _HANDLERS, lambda event: (event.direction, event.type))
     if state.response is not None:
-        _finish_response(state, None)
+        _orphan_response(state)
     return state.plan.finish(model=MODEL, metadata={"voice_provider": "chronapilot"})
 
 
@@ -107,7 +109,7 @@ def _audio_out(state: _State, event: RecordedEvent) -> None:
     data = state.plan.decoded(event, event.event.get("audio"))
     if data is None:
         return
-    response = state.current()
+    response = state.current(event)
     if response.cancel is None:
         response.bytes_before_cancel += len(data)
     else:
@@ -146,7 +148,7 @@ def _proposed(state: _State, event: RecordedEvent) -> None:
     proposal_id = string(event.event.get("id"))
     name, raw = _action_parts(event.event.get("action"))
     arguments, arguments_hash = arguments_of(raw)
-    state.current()
+    state.current(event)
     if proposal_id is not None:
         state.proposals[proposal_id] = _Proposal(name, arguments, arguments_hash)
     state.plan.atom("tool_invocation_attempt", event.ts_ns, None, {
@@ -173,7 +175,7 @@ def _executed(state: _State, event: RecordedEvent) -> None:
     body = event.event
     action_id = string(body.get("id"))
     proposal = state.proposals.get(action_id or "")
-    response = state.current()
+    response = state.current(event)
     if proposal is not None:
         name, arguments, arguments_hash = (proposal.tool_name, proposal.arguments,
                                            proposal.arguments_hash)
@@ -203,22 +205,35 @@ def _cancel(state: _State, event: RecordedEvent) -> None:
 
 
 def _done(state: _State, event: RecordedEvent) -> None:
-    state.current()
+    state.current(event)
     _finish_response(state, event)
 
 
-def _finish_response(state: _State, event: RecordedEvent | None) -> None:
+def _orphan_response(state: _State) -> None:
+    """A response the recording ends inside (no ``response.done``): no turn, and so no
+    governed tool call, since nothing shows how it ended. Its audio and action attempts
+    stay atoms; its opening event and any cancel become ``orphaned:`` markers."""
+    response = state.response
+    assert response is not None
+    state.response = None
+    state.plan.flush_audio(_OUT)
+    state.plan.opaque(response.opened_by, "orphaned:response_done")
+    if response.cancel is not None:
+        state.plan.opaque(response.cancel, "orphaned:response_cancel")
+
+
+def _finish_response(state: _State, event: RecordedEvent) -> None:
     response = state.response
     assert response is not None
     state.response = None
     plan = state.plan
     plan.flush_audio(_OUT)
-    at_ns = event.ts_ns if event is not None else plan.events[-1].ts_ns
+    at_ns = event.ts_ns
     metadata: dict[str, Any] = {"provider_turn": response.number,
                                 "status": "cancelled" if response.cancel else "completed"}
     if response.resources:
         metadata["affected_resource_ids"] = response.resources
-    plan.turn(at_ns, [event] if event is not None else [], metadata=metadata,
+    plan.turn(at_ns, [event], metadata=metadata,
               tool_calls=response.tool_calls, group=f"response:{response.number}",
               rule="response_done")
     if response.cancel is None:
@@ -229,10 +244,10 @@ def _finish_response(state: _State, event: RecordedEvent | None) -> None:
         "interrupted_turn_index": plan.turn_count, "reason": "caller_barge_in",
         "delivered_ms": delivered, "withheld_ms": total - delivered,
         "attributes": {"response": response.number,
-                         "cancel_acknowledged": event is not None},
+                         "cancel_acknowledged": True},
     }, [response.cancel], rule="response_cancel")
     plan.interrupt_turn(atom, [response.cancel], rule="response_cancel",
-                        cancel_ack="response.done" if event is not None else None)
+                        cancel_ack="response.done")
 
 
 _HANDLERS = {

@@ -13,7 +13,11 @@ event one or more :class:`Disposition`:
   final span, a response's structural events into its turn);
 * ``turn`` -- the event is the source of a turn or a turn interruption;
 * ``opaque`` -- the event became a ``provider_opaque_marker`` carrying its type and hash
-  (errors, unknown events, and fragments whose aggregate never arrived).
+  (errors, unknown events, and fragments whose aggregate never arrived);
+* ``clamped`` -- a number the event supplied (token counts, a cut-off offset, ...) was
+  beyond what the Keel API takes (``0 .. 2**53 - 1``) and was clamped to that maximum
+  in the target step; rule ``clamped:<member>``. A turn also keeps the exact value as
+  text in ``metadata.provider_<member>``.
 
 :meth:`PlanBuilder.finish` turns every pending fragment that found no home into an opaque
 marker, so nothing is ever dropped silently.
@@ -44,7 +48,7 @@ MAX_TEXT = 64 * 1024
 #: window of gateway time from the first one.
 AUDIO_WINDOW_NS = 1_000_000_000
 
-DispositionKind = Literal["atom", "aggregated", "turn", "opaque"]
+DispositionKind = Literal["atom", "aggregated", "turn", "opaque", "clamped"]
 S = TypeVar("S")  # an adapter's walking state
 K = TypeVar("K")  # what an adapter's handlers are keyed by
 
@@ -204,6 +208,14 @@ class PlanBuilder:
         for line in lines:
             self.accounting.setdefault(line, []).append(Disposition(kind, target, rule))
 
+    def _clamped(self, lines: Sequence[int], target: str, name: str, value: int) -> int:
+        """``value`` within the API's integer range (``0 .. JCS_MAX``); a value beyond it
+        is clamped, and ``lines`` are accounted ``clamped`` (rule ``clamped:<name>``)."""
+        kept = min(max(value, 0), JCS_MAX)
+        if kept != value:
+            self._account(lines, "clamped", target, f"clamped:{name}")
+        return kept
+
     def _key(self, what: str) -> str:
         self._serial += 1
         return f"{self.prefix}-{self._serial:06d}-{what}"
@@ -298,6 +310,9 @@ class PlanBuilder:
         self._account(own, "atom", key, rule)
         folded = self.settle(group, key) if group is not None else ()
         kept = {k: v for k, v in fields.items() if v is not None}
+        for name, value in kept.items():  # delivered_ms, withheld_ms, turn indexes, ...
+            if type(value) is int:
+                kept[name] = self._clamped(own, key, name, value)
         for name in ("tool_name", "call_id", "reason", "approved_by"):
             if isinstance(kept.get(name), str):
                 kept[name] = bounded(kept[name])
@@ -328,9 +343,16 @@ class PlanBuilder:
         self._account(own, "turn", key, rule)
         folded = self.settle(group, key) if group is not None else ()
         self.turn_count += 1
+        kept_metadata = dict(metadata or {})
+        tokens = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+        for name, value in tokens.items():
+            tokens[name] = self._clamped(own, key, name, value)
+            if tokens[name] != value:  # the exact value stays on record, as text
+                kept_metadata[f"provider_{name}"] = str(value)
+        input_tokens, output_tokens = tokens["input_tokens"], tokens["output_tokens"]
         self._add_usage("input_tokens", input_tokens)
         self._add_usage("output_tokens", output_tokens)
-        turn = Turn(key, at_ns, input_tokens, output_tokens, bounded(dict(metadata or {})),
+        turn = Turn(key, at_ns, input_tokens, output_tokens, bounded(kept_metadata),
                     tuple(tool_calls), tuple(sorted({*own, *folded})))
         self._append(turn)
         return turn
@@ -343,6 +365,8 @@ class PlanBuilder:
         key = self._key("interruption")
         lines = tuple(event.line for event in sources)
         self._account(lines, "turn", key, rule)
+        if cutoff_offset_ms is not None:
+            cutoff_offset_ms = self._clamped(lines, key, "cutoff_offset_ms", cutoff_offset_ms)
         step = TurnInterruption(key, interruption.captured_at_ns,
                                 fields["interrupted_turn_index"], fields["reason"],
                                 fields.get("delivered_ms"), fields.get("withheld_ms"),

@@ -11,24 +11,31 @@ Each line is one JSON object (the schema is ``schemas/provider-recording-v1.sche
   provider sent it to the gateway).
 * ``event``: the provider's message exactly as it crossed the WebSocket, as a JSON object.
 
-Blank lines are allowed and ignored; every other line must be such an object, or the whole
+Each line is read as strictly as an artifact (UTF-8, no duplicate object keys at any
+depth, no NaN or Infinity, bounded nesting): a duplicate key would silently drop one of
+the provider's values. Blank lines are allowed and ignored; every other line must be such
+an object, or the whole
 recording is refused with the line number (a recording that cannot be read completely is
 never half-ingested). Parsing is pure: callers read the bytes.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
+from keel_verify.emit.bodies import MAX_EPOCH_NS
+from keel_verify.errors import LoadError
+from keel_verify.load.loader import parse_json
 
 DIRECTIONS = ("client", "server")
-MAX_TS_NS = 2**64 - 1
-_DIGITS = re.compile(r"[0-9]{1,20}")
+#: The latest capture time the Keel API takes (``MAX_EPOCH_NS``, the year 2262): a later
+#: ts_ns is refused here, naming the line, instead of refusing the whole session later.
+MAX_TS_NS = MAX_EPOCH_NS
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 class RecordingError(ValueError):
@@ -56,15 +63,11 @@ class RecordedEvent:
         return name if isinstance(name, str) and name else "<untyped>"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_line(text: str, line: int) -> RecordedEvent:
     where = f"line {line}"
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as error:
+    try:  # as strictly as an artifact: no duplicate keys, no NaN, bounded depth
+        value = parse_json(text.encode("utf-8", "surrogatepass"))
+    except LoadError as error:
         raise RecordingError(f"{where}: not JSON ({error})") from None
     if not isinstance(value, dict):
         raise RecordingError(f"{where}: must be a JSON object with ts_ns, direction and event")
@@ -77,8 +80,8 @@ def parse_line(text: str, line: int) -> RecordedEvent:
     elif isinstance(ts, str) and _DIGITS.fullmatch(ts) and int(ts) <= MAX_TS_NS:
         ts_ns = int(ts)
     else:
-        raise RecordingError(f"{where}: ts_ns must be epoch nanoseconds (an integer or a "
-                             "string of decimal digits)")
+        raise RecordingError(f"{where}: ts_ns must be epoch nanoseconds up to {MAX_TS_NS} "
+                             "(an integer or a string of decimal digits)")
     direction = value.get("direction")
     if direction not in DIRECTIONS:
         raise RecordingError(f"{where}: direction must be 'client' or 'server'")

@@ -76,9 +76,14 @@ def adapt(events: Sequence[RecordedEvent]) -> SessionPlan:
     """The plan of a Twilio Media Streams recording (pure)."""
     state = _State(PlanBuilder(PROVIDER, "twl", events))
     state.plan.walk(state, _HANDLERS, lambda event: (event.direction, event.type))
-    _settle_clear(state)
+    _settle_clear(state)  # a clear did happen; an unechoed mark is its missing ack
     if state.turn is not None:
-        _complete(state, state.turn, None, "recording_ended")
+        # the recording ends before the turn's last mark echo or a stop: nothing shows
+        # how the turn ended, so no turn; its audio stays, its opening event and pending
+        # marks become orphaned: markers
+        state.plan.flush_audio(_GATEWAY)
+        state.plan.opaque(state.turn.first, "orphaned:playback_complete")
+        state.turn = None
     metadata: dict[str, Any] = {"voice_provider": "twilio_media_streams"}
     if state.call_sid:
         metadata["call_sid"] = state.call_sid
@@ -181,6 +186,7 @@ def _mark_echo(state: _State, event: RecordedEvent) -> None:
 
 
 def _complete(state: _State, turn: _Turn, event: RecordedEvent | None, status: str) -> None:
+    """The turn, ended by its last mark echo (``event``) or by Twilio's ``stop``."""
     state.turn = None
     state.plan.flush_audio(_GATEWAY)
     at_ns = event.ts_ns if event is not None else state.plan.events[-1].ts_ns

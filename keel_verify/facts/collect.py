@@ -27,8 +27,12 @@ LABEL_LIMIT = 120  # characters of untrusted text kept for a label
 
 TURN = "voice.turn.evaluated"
 TOOL_EVENTS = frozenset({"voice.tool_invocation.governed", "voice.action.governed"})
-INTERRUPTED = "voice.turn.interrupted"  # the interruption-evidence call
-INTERRUPTION_ATOM = "voice.interruption.observed"  # an interruption atom
+#: One interruption is counted per ``voice.turn.interrupted`` entry (the governed
+#: interruption record); the ``voice.interruption.observed`` atom that usually precedes it
+#: is the captured evidence of the same interruption: shown on the timeline, never
+#: counted again. ``session_counters.interruption_count`` follows the same rule.
+INTERRUPTED = "voice.turn.interrupted"
+INTERRUPTION_ATOM = "voice.interruption.observed"
 #: Chain event types that record a voice atom (what ``session_counters.atom_count`` counts).
 ATOM_EVENTS = frozenset({
     "voice.audio_chunk.recorded", "voice.transcript_span.recorded",
@@ -133,8 +137,7 @@ class ChainFacts:
         self.denied_turns = 0
         self.tool_call_count = 0
         self.denied_tool_calls = 0
-        self.interrupted_count = 0
-        self.interruption_events = 0
+        self.interrupted_count = 0  # interruptions (see INTERRUPTED)
         self.atom_count = 0
         # v1 sums; None once a turn or chunk lacks the member (then not determined)
         self.input_tokens: int | None = 0
@@ -239,7 +242,7 @@ class ChainFacts:
         _extend_capped(self.tool_calls, later.tool_calls, MAX_ITEMS)
         _extend_capped(self.interruptions, later.interruptions, MAX_ITEMS)
         for name in ("turn_count", "denied_turns", "tool_call_count", "denied_tool_calls",
-                     "interrupted_count", "interruption_events", "atom_count"):
+                     "interrupted_count", "atom_count"):
             setattr(self, name, getattr(self, name) + getattr(later, name))
         for name in ("input_tokens", "output_tokens", "budget_used"):
             setattr(self, name, _add(getattr(self, name), getattr(later, name)))
@@ -359,11 +362,10 @@ class ChainFacts:
         return f"{name or 'tool call'} {decision}"
 
     def _interruption(self, entry: dict[str, Any], payload: dict[str, Any], kind: str) -> str:
-        if kind == INTERRUPTED:
-            self.interrupted_count += 1
-        self.interruption_events += 1
         reason = as_text(payload.get("reason"), 120)
-        if len(self.interruptions) < MAX_ITEMS:
+        if kind == INTERRUPTED:  # the interruption itself; the atom is its evidence
+            self.interrupted_count += 1
+        if kind == INTERRUPTED and len(self.interruptions) < MAX_ITEMS:
             self.interruptions.append(Interruption(
                 sequence=as_int(entry.get("artifact_sequence")),
                 at=as_text(entry.get("occurred_at"), 40), event_type=kind, reason=reason,

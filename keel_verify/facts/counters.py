@@ -15,7 +15,9 @@ How the chain determines each value (the rules the Keel service and keel-emit fo
 ``denied_turn_count``        of those, the ones whose ``decision`` is ``denied``
 ``tool_call_count``          ``voice.tool_invocation.governed`` and ``voice.action.governed``
 ``denied_tool_call_count``   of those, the ones whose ``decision`` is ``denied``
-``interruption_count``       ``voice.turn.interrupted`` entries (interruption evidence)
+``interruption_count``       ``voice.turn.interrupted`` entries: one per interruption; the
+                             ``voice.interruption.observed`` atom before it is its
+                             evidence and is not counted again (the report counts alike)
 ``atom_count``               entries recording a voice atom (audio, transcript, tool
                              attempt, lifecycle, interruption, provider marker, disclosure)
 ``input_tokens`` (and out)   sum over the turns' payloads (v1 only)
@@ -46,7 +48,8 @@ _SESSION_COUNTERS: dict[str, tuple[str, str]] = {
     "tool_call_count": ("tool_call_count",
                         "voice.tool_invocation.governed and voice.action.governed entries"),
     "denied_tool_call_count": ("denied_tool_calls", "tool-call entries with decision denied"),
-    "interruption_count": ("interrupted_count", "voice.turn.interrupted entries"),
+    "interruption_count": ("interrupted_count",
+                           "voice.turn.interrupted entries (one per interruption)"),
     "atom_count": ("atom_count", "chain entries recording a voice atom"),
     "input_tokens": ("input_tokens", "sum of the turns' input_tokens"),
     "output_tokens": ("output_tokens", "sum of the turns' output_tokens"),

@@ -224,6 +224,6 @@ def session_facts(document: Mapping[str, Any], chain: ChainFacts, schema_version
         project_chain_sequence=as_int(project_head.get("sequence")),
         turns_omitted=chain.turn_count - len(chain.turns),
         tool_calls_omitted=chain.tool_call_count - len(chain.tool_calls),
-        interruptions_omitted=chain.interruption_events - len(chain.interruptions),
+        interruptions_omitted=chain.interrupted_count - len(chain.interruptions),
         permits_omitted=permits_omitted,
     )

@@ -137,7 +137,7 @@ class Permit:
 class Interruption:
     sequence: int | None
     at: str | None
-    event_type: str  # voice.turn.interrupted / voice.interruption.observed
+    event_type: str  # voice.turn.interrupted: one per interruption (its atom is evidence)
     reason: str | None
     interrupted_turn_index: int | None
     hash_prefix: str = ""
