@@ -12,11 +12,11 @@ Nothing here raises on a hostile shape: a member of the wrong type is read as ab
 from __future__ import annotations
 
 from collections import Counter, deque
-from datetime import datetime
 from itertools import repeat
 from typing import Any, TypeVar
 
 from keel_verify.facts.model import ChainRow, Interruption, Mark, ToolCall, Turn
+from keel_verify.load.access import parse_time
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 
@@ -100,12 +100,8 @@ def epoch_seconds(value: Any) -> float | None:
         return None
     if value in _TIMES:
         return _TIMES[value]
-    seconds: float | None = None
-    if len(value) <= 40 and value.endswith("Z"):
-        try:
-            seconds = datetime.fromisoformat(value[:-1] + "+00:00").timestamp()
-        except ValueError:
-            seconds = None
+    moment = parse_time(value)  # the one RFC 3339 reader the checks use too
+    seconds = None if moment is None else moment.timestamp()
     if len(_TIMES) < 100_000:
         _TIMES[value] = seconds
     return seconds
