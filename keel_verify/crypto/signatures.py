@@ -131,13 +131,14 @@ def verify_entries(
     checked = 0
     for index in order:
         entry = entries[index]
-        if checked >= MAX_VERIFIED_ENTRIES and _reaches_the_signature_check(entry, content_hash):
+        costly = _reaches_the_signature_check(entry, content_hash)
+        if costly and checked >= MAX_VERIFIED_ENTRIES:
             results[index] = (_raw_key_of(entry), (
                 f"not verified: more than {MAX_VERIFIED_ENTRIES} signature entries reach the "
                 "Ed25519 check (a cost bound; entries by trusted keys are checked first)"))
             continue
         results[index] = _verify_entry(entry, message, content_hash)
-        checked += _reaches_the_signature_check(entry, content_hash)
+        checked += costly
     verified = []
     for index, entry in enumerate(entries):
         raw_key, problem = results[index]
