@@ -6,13 +6,13 @@ JSON Pointer when there is one); the CLI turns that into exit code 2.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
-from keel_verify.errors import TrustConfigError
+from keel_verify.errors import LoadError, TrustConfigError
+from keel_verify.load.loader import parse_json as strict_json
 
 #: Trust files are small; anything larger is a mistake (or an attack on the verifier).
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
@@ -38,34 +38,18 @@ def read_bounded(path: str | Path, what: str) -> bytes:
     return data
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        keys = [key for key, _ in pairs]
-        duplicate = next(key for key in keys if keys.count(key) > 1)
-        raise ValueError(f"duplicate object key {json.dumps(duplicate)}")
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def parse_json(data: bytes, label: str) -> Any:
+    """Trust input read as strictly as an artifact (the loader's reader: UTF-8, no BOM,
+    no duplicate keys, no NaN/Infinity, bounded depth, no lone surrogates);
+    TrustConfigError naming ``label`` otherwise."""
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")  # small files: say "not UTF-8 text" before any JSON wording
     except UnicodeDecodeError:
         raise TrustConfigError(f"{label}: not UTF-8 text") from None
     try:
-        return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
-        )
-    except json.JSONDecodeError as error:
-        raise TrustConfigError(
-            f"{label}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-    except (ValueError, RecursionError) as error:
-        raise TrustConfigError(f"{label}: not valid JSON: {one_line(str(error))}") from None
+        return strict_json(data)
+    except LoadError as error:
+        raise TrustConfigError(f"{label}: not valid JSON: {error}") from None
 
 
 def pem_certificates(pem: str, where: str) -> tuple[x509.Certificate, ...]:
