@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from keel_verify.errors import KeelVerifyError
+from keel_verify.errors import KeelVerifyError, ReportWriteError
 from keel_verify.inputs import expand_inputs
 from keel_verify.load.loader import MAX_INPUT_BYTES
 from keel_verify.policy import POLICY_INFO, GatePolicy, apply_policy, load_policy
@@ -178,26 +178,31 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
         source=read_source,
     )
     totals = Totals()
-    with ExitStack() as files:
-        written: list[Sink] = []  # every --output opens before stdout shows anything
-        for name, path in options.outputs:
-            try:
-                handle = files.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
-            except OSError as error:
-                raise GateUsageError(
-                    f"--output {name}={path}: cannot write: {error.strerror or error}") from None
-            written.append(FORMATS[name](handle, replace(context, quiet=False)))
-        sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
-        for report in _judged(verify_all(inputs, trust, options.jobs), gate_policy, now):
-            if report.error is not None and not report.checks:  # an unreadable input: also on stderr
-                stderr.write(f"keel-verify: error: {report.path}: {report.error}\n")
-            totals.add(report)
+    try:
+        with ExitStack() as files:
+            written: list[Sink] = []  # every --output opens before stdout shows anything
+            for name, path in options.outputs:
+                try:
+                    handle = files.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
+                except OSError as error:
+                    raise GateUsageError(
+                        f"--output {name}={path}: cannot write: {error.strerror or error}") from None
+                written.append(FORMATS[name](handle, replace(context, quiet=False)))
+            sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
+            for report in _judged(verify_all(inputs, trust, options.jobs), gate_policy, now):
+                if report.error is not None and not report.checks:  # an unreadable input: also on stderr
+                    stderr.write(f"keel-verify: error: {report.path}: {report.error}\n")
+                totals.add(report)
+                for sink in sinks:
+                    sink.add(report)
+                if kept is not None:
+                    kept.append(report)
             for sink in sinks:
-                sink.add(report)
-            if kept is not None:
-                kept.append(report)
-        for sink in sinks:
-            sink.close(totals)
+                sink.close(totals)
+    except OSError as error:  # an --output file that cannot take what is written (disk full)
+        raise ReportWriteError(
+            f"--output: cannot write {error.filename or 'an output file'}: {error.strerror or error}"
+        ) from None
     if kept is not None:
         from keel_verify.report.html import write_html_outputs
 

@@ -171,3 +171,23 @@ def test_an_empty_file_list_says_so(listing: str) -> None:
     assert_one_line_error(result)
     assert "names no path" in result.stderr
     assert "--exclude" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
+def test_an_output_file_that_cannot_be_written_is_one_line() -> None:
+    result = run("--trust-root", SAMPLE_TRUST_ROOT, "--output", "json=/dev/full", SAMPLE_V3)
+    assert result.returncode == 2
+    assert_one_line_error(result)
+    assert "No space left on device" in result.stderr
+
+
+def test_a_report_never_replaces_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.html"
+    target.write_text("someone else's file", encoding="utf-8")
+    link = tmp_path / "audit.html"
+    link.symlink_to(target)
+    result = run("--trust-root", SAMPLE_TRUST_ROOT, "--report", link, SAMPLE_V3)
+    assert result.returncode == 2
+    assert_one_line_error(result)
+    assert "not a regular file" in result.stderr
+    assert link.is_symlink() and target.read_text(encoding="utf-8") == "someone else's file"

@@ -17,6 +17,7 @@ Shows only: every value comes from the :class:`~keel_verify.results.Report`.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import re
@@ -457,6 +458,10 @@ def write_text(path: Path, text: str) -> None:
     path = Path(path)
     temporary: str | None = None
     try:
+        # Replacing is only for a report written before: never swap a device, FIFO or
+        # symbolic link for a file.
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                              suffix=".tmp")
         umask = os.umask(0)
