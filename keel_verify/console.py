@@ -43,13 +43,6 @@ def _escape(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(ESCAPE_ERRORS, _escape)
 
 
-def is_utf8(stream: IO[str]) -> bool:
-    try:
-        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "utf-8"
-    except LookupError:
-        return False
-
-
 class ForgivingStream(io.TextIOBase):
     """A text stream that outlives its reader: after a broken pipe every write succeeds
     and goes nowhere (the descriptor is pointed at the null device, so the interpreter's

@@ -463,9 +463,3 @@ class ReceiptTokens:
         if isinstance(outcome, TokenError):
             raise TokenError(str(outcome))
         return outcome
-
-
-def parse_receipt_token(encoded: Any) -> TimestampToken:
-    """``parse_token`` of a receipt's ``tsa_response_base64`` (no cache: checks use the
-    context's :class:`ReceiptTokens`). Raises TokenError."""
-    return ReceiptTokens().from_text(encoded)

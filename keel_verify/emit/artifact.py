@@ -68,10 +68,6 @@ def witness(timestamper: Timestamper, project_head: dict[str, Any], at: datetime
     return Witness([receipt], [attempt])
 
 
-def witness_to_json(witnessed: Witness) -> dict[str, Any]:
-    return {"receipts": witnessed.receipts, "attempts": witnessed.attempts}
-
-
 def session_metadata(session: SessionState) -> dict[str, Any]:
     counters = session.counters
     metadata: dict[str, Any] = {

@@ -278,8 +278,6 @@ Atom = Union[  # noqa: UP007 - a runtime type for msgspec
     AudioChunkAtom, TranscriptSpanAtom, ToolInvocationAttemptAtom, LifecycleMarkerAtom,
     InterruptionAtom, ProviderOpaqueMarkerAtom,
 ]
-ATOM_TYPES = ("audio_chunk", "transcript_span", "tool_invocation_attempt", "lifecycle_marker",
-              "interruption", "provider_opaque_marker")
 
 
 class EventsBody(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):

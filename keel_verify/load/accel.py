@@ -157,11 +157,6 @@ def proven_valid(schema: dict[str, Any], instance: Any) -> bool:
 _ASTRAL_LEAD_BYTES = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 
 
-def has_astral_utf8(data: bytes) -> bool:
-    """Whether UTF-8 ``data`` may hold a character outside the BMP (memchr-fast)."""
-    return any(lead in data for lead in _ASTRAL_LEAD_BYTES)
-
-
 # The rest of a string from a character outside the BMP, then a colon: the string was a
 # key. The scan stops at the next such character (a four-byte UTF-8 lead byte, or a
 # high-surrogate escape that pairs into one), so no byte is scanned twice from real
