@@ -27,6 +27,11 @@ def printable(reason: str) -> str:
     )
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``"1 receipt"``, ``"2 receipts"``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 class Outcome(enum.Enum):
     PASS = "pass"
     WARN = "warn"

@@ -18,6 +18,7 @@ from keel_verify.load.access import Malformed
 from keel_verify.load.chainpass import EntryVisitor
 from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckInfo, CheckResult, Outcome, ReasonCode
+from keel_verify.results import counted as counted  # re-exported: the checks count with it
 
 CODE_SUFFIX = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 
@@ -80,10 +81,6 @@ def chain_length(artifact: Artifact) -> int:
         raise Malformed("/chain", "expected an array")
     return len(artifact.chain)
 
-
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """``"1 receipt"``, ``"2 receipts"``: a count with its noun in the right number."""
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def result(

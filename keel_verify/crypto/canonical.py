@@ -25,6 +25,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from keel_verify.load.access import escape_token  # a leaf module: no import cycle
+
 PROFILE = "keel.canonical_json.attestation_artifact.v1"
 
 JCS_MAX_SAFE_INTEGER = 2**53 - 1
@@ -60,10 +62,6 @@ def hash_hex(tagged_or_bare: str) -> str:
 
 #: The session chain's genesis hash (docs/format.md §5).
 GENESIS_HASH = tagged_sha256(b"keel-voice-session-artifact-chain-genesis-v1")
-
-
-def _escape_pointer_token(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 _KEY_OUTSIDE_BMP = "object key outside the Basic Multilingual Plane"
@@ -130,7 +128,7 @@ def _walk(value: Any) -> Iterator[tuple[list[str | int], Any]]:
 
 def _pointer(prefix: str, path: list[str | int]) -> str:
     return prefix + "".join(
-        f"/{_escape_pointer_token(t)}" if isinstance(t, str) else f"/{t}" for t in path
+        f"/{escape_token(t)}" for t in path
     )
 
 

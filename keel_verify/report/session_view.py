@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from keel_verify.facts.model import CounterFact, Payment, SessionFacts
+from keel_verify.results import counted
 
 
 def _payment(payment: Payment | None) -> dict[str, Any] | None:
@@ -105,24 +106,20 @@ def session_to_dict(facts: SessionFacts) -> dict[str, Any]:
     }
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
 def session_summary(facts: SessionFacts) -> str:
     """One line: turns, tool calls, payments, permits, interruptions, events."""
     turns = len(facts.turns) + facts.turns_omitted
     denied = len(facts.denied_turns)
-    parts = [_plural(turns, "turn") + (f" ({denied} denied)" if denied else "")]
-    parts.append(_plural(len(facts.tool_calls) + facts.tool_calls_omitted, "tool call"))
+    parts = [counted(turns, "turn") + (f" ({denied} denied)" if denied else "")]
+    parts.append(counted(len(facts.tool_calls) + facts.tool_calls_omitted, "tool call"))
     payments = facts.payments
     if payments:
         amounts = ", ".join(c.payment.amount_text for c in payments[:3] if c.payment is not None)
         more = ", ..." if len(payments) > 3 else ""
-        parts.append(f"{_plural(len(payments), 'payment')} ({amounts}{more})")
-    parts.append(_plural(len(facts.permits) + facts.permits_omitted, "permit"))
-    parts.append(_plural(len(facts.interruptions) + facts.interruptions_omitted, "interruption"))
-    parts.append(_plural(facts.event_count, "event"))
+        parts.append(f"{counted(len(payments), 'payment')} ({amounts}{more})")
+    parts.append(counted(len(facts.permits) + facts.permits_omitted, "permit"))
+    parts.append(counted(len(facts.interruptions) + facts.interruptions_omitted, "interruption"))
+    parts.append(counted(facts.event_count, "event"))
     return ", ".join(parts)
 
 
