@@ -9,7 +9,6 @@ unproven.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +16,13 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from keel_verify.crypto.ed25519 import ED25519_PREFIX, Ed25519KeyError, decode_public_key
+from keel_verify.crypto.ed25519 import (
+    ED25519_PREFIX,
+    PUBLIC_KEY_BYTES,
+    Ed25519KeyError,
+    decode_public_key,
+)
+from keel_verify.crypto.signatures import decode_prefixed
 from keel_verify.errors import TrustConfigError
 
 if TYPE_CHECKING:  # cryptography.x509 is imported only when TSA roots are actually used
@@ -36,12 +41,9 @@ def parse_ed25519_public_key(text: str) -> bytes:
     32 bytes, canonically encoded, on the curve, not of small order (RFC 8032 §5.1.3;
     :func:`keel_verify.crypto.ed25519.decode_public_key`).
     """
-    if not isinstance(text, str) or not text.startswith(ED25519_PREFIX):
-        raise TrustConfigError(f"public key must look like 'ed25519:BASE64', got {text!r:.60}")
-    try:
-        raw = base64.b64decode(text[len(ED25519_PREFIX) :], validate=True)
-    except (binascii.Error, ValueError):
-        raise TrustConfigError(f"public key {text!r:.60} is not valid base64") from None
+    raw, problem = decode_prefixed(text, PUBLIC_KEY_BYTES, "public key")
+    if raw is None:
+        raise TrustConfigError(f"{problem}, got {text!r:.60}")
     try:
         decode_public_key(raw)  # RFC 8032 5.1.3 strictly; small-order points are no keys
     except Ed25519KeyError as error:
