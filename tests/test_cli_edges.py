@@ -294,7 +294,9 @@ def test_a_tampered_artifact_under_a_linked_folder_fails_the_run(tree: Path) -> 
             in dangling.stderr)
 
 
-def test_an_unreadable_folder_is_an_error(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def unreadable_nested(tree: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``tree/nested`` refuses to be listed (as root no folder can be made unreadable)."""
     real = os.scandir
     hidden = str(tree / "nested")
 
@@ -304,26 +306,21 @@ def test_an_unreadable_folder_is_an_error(tree: Path, monkeypatch: pytest.Monkey
         return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
+    return hidden
+
+
+def test_an_unreadable_folder_is_an_error(tree: Path, unreadable_nested: str) -> None:
+    hidden = unreadable_nested
     errors = [(i.path, i.error) for i in walk_directory(str(tree)) if i.error]
     assert (hidden, "cannot list directory: permission denied") in errors
 
 
 def test_an_unreadable_folder_is_an_error_on_the_command_line(
-    tree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tree: Path, unreadable_nested: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # As root (CI) no folder is unreadable on disk, so the refusal is made by os.scandir,
-    # and the whole CLI runs in this process: exit code and stderr line as a user sees them.
+    # The whole CLI runs in this process: exit code and stderr line as a user sees them.
     from keel_verify.cli import main
 
-    real = os.scandir
-    hidden = str(tree / "nested")
-
-    def scandir(path: Any) -> Any:
-        if str(path) == hidden:
-            raise PermissionError(13, "Permission denied")
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(SystemExit) as done:
         main(["--jobs", "1", "--exclude", "dangling.json", "--exclude", "linked", str(tree)])
     assert done.value.code == 2
