@@ -224,6 +224,7 @@ class EntriesPass:
     max_depth: int
     chunk_entries: int
     stopped: set[str] = field(default_factory=set)  # visitors fed no more chunks
+    may_stop: list[tuple[str, Callable[[int], bool]]] | None = None  # the others that can
 
     def run(self) -> None:
         from keel_verify.load import shards
@@ -249,12 +250,14 @@ class EntriesPass:
     def stopping_before(self, first: int) -> list[str]:
         """The visitors that stop at the chunk boundary before entry ``first`` (decided
         here alone, from the chunks before it: see :class:`EntryVisitor`)."""
-        stopping = []
-        for name, visitor in self.visitors.items():
-            stops = getattr(visitor, "stops_before", None)
-            if name not in self.stopped and stops is not None and stops(first):
-                self.stopped.add(name)
-                stopping.append(name)
+        if self.may_stop is None:
+            self.may_stop = [(name, visitor.stops_before) for name, visitor in self.visitors.items()
+                             if hasattr(visitor, "stops_before")]
+        stopping = [name for name, stops in self.may_stop if stops(first)]
+        if stopping:
+            self.stopped.update(stopping)
+            self.may_stop = [(name, stops) for name, stops in self.may_stop
+                             if name not in self.stopped]
         return stopping
 
     def active(self) -> list[str]:
@@ -306,9 +309,10 @@ def _hash_object_entries(
     encoded = list(map(encode, entries))
     if stated is None:
         stated = [entry.get("content_hash") for entry in entries]
-    if set(map(type, stated)) == {str}:
-        # The common case, in C: each member removed with the comma before it, and the
-        # removal proved by the lengths (every member found, and found once).
+    if None not in stated or all(map(operator.contains, entries, repeat("content_hash"))):
+        # Every entry has the member (the common case, and any garbage that states one),
+        # in C: each member removed with the comma before it, and the removal proved by
+        # the lengths (every member found, and found once).
         members = _content_hash_members(stated, encode)
         if flat or _found_once_at_top(encoded, members):
             bodies = list(map(bytes.replace, encoded, members, repeat(b""), repeat(1)))
@@ -352,11 +356,11 @@ def _found_once_at_top(encoded: list[bytes], members: list[bytes]) -> bool:
 _TAGGED_HASH_LINES = re.compile(r"(?:sha256:[0-9a-f]{64}\n)*")
 
 
-def _content_hash_members(stated: list[str], encode: Callable[[Any], bytes]) -> list[bytes]:
+def _content_hash_members(stated: list[Any], encode: Callable[[Any], bytes]) -> list[bytes]:
     """``,"content_hash":<value>`` for each value. Well-formed hashes need no escaping, so
     their JSON text is the value in quotes: all are built by one join and one split."""
-    lines = "\n".join(stated) + "\n"
-    if _TAGGED_HASH_LINES.fullmatch(lines):
+    lines = "\n".join(stated) + "\n" if set(map(type, stated)) == {str} else ""
+    if lines and _TAGGED_HASH_LINES.fullmatch(lines):
         glued = b'"\n,"content_hash":"'.join(lines[:-1].encode("ascii").split(b"\n"))
         return (b',"content_hash":"' + glued + b'"').split(b"\n")
     return [b',"content_hash":' + value for value in map(encode, stated)]
@@ -366,14 +370,8 @@ _hexdigest = methodcaller("hexdigest")
 
 
 def _tagged_digests(pieces: list[bytes]) -> list[str | None]:
-    """``H(piece)`` for each piece, each distinct piece hashed once (a hostile chain
-    repeats one entry a million times)."""
-    distinct = dict.fromkeys(pieces)
-    if len(distinct) * 2 <= len(pieces):
-        digests = {piece: "sha256:" + sha256(piece).hexdigest() for piece in distinct}
-        return list(map(digests.__getitem__, pieces))
-    tagged: list[str | None] = ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
-    return tagged
+    """``H(piece)`` for each piece, in C."""
+    return ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
 
 
 def _hash_entries(
