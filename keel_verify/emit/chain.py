@@ -14,6 +14,7 @@ session entry's hash, since the entry carries the record's hash.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from hashlib import sha256
@@ -76,11 +77,12 @@ class CanonicalTemplate:
     encoded once, with a marker string in each slot, and cut at the markers. Rendering
     joins the fragments around each slot's canonical bytes, which gives the encoder's own
     output for the whole object (member order and escaping are the encoder's, since the
-    fragments are its output). A marker's encoding can only occur as a whole value: in
-    any other string its closing quote would be escaped."""
+    fragments are its output). The markers are random (128 bits), so no value or key of
+    the caller's can hold one."""
 
     def __init__(self, fixed: dict[str, Any], slots: Iterable[str]) -> None:
-        texts = {name: f"\x00slot {name}\x00" for name in slots}
+        nonce = secrets.token_hex(16)
+        texts = {name: f"keel-emit-slot-{nonce}-{name}" for name in slots}
         markers = {name: canonical_bytes(text) for name, text in texts.items()}
         encoded = canonical_bytes({**fixed, **texts})
         #: The slots in the order :meth:`render` takes their values: the members' order.
@@ -89,10 +91,15 @@ class CanonicalTemplate:
         parts: list[bytes] = []
         for name in self.slots:
             before, marker, encoded = encoded.partition(markers[name])
-            assert marker and markers[name] not in encoded, name  # see the docstring
+            assert marker and markers[name] not in encoded, name  # random: found once
             parts += (before, b"")
         parts.append(encoded)
         self._parts = parts  # fragment, slot, fragment, ..., slot, fragment
+
+    @property
+    def fragments(self) -> tuple[bytes, ...]:
+        """The canonical bytes around the slots: one more than there are slots."""
+        return tuple(self._parts[::2])
 
     def render(self, values: list[bytes]) -> bytes:
         """The object's canonical bytes; ``values`` are the canonical bytes of the slots'
