@@ -358,7 +358,7 @@ def test_many_signatures_against_a_big_trust_root_are_judged() -> None:
     issuer = TrustPolicy.pinned(TEST_ISSUER_PUBLIC).issuer_keys
     document = resign(public_v3())
     report = verify_bytes(hostile.many_signatures_of(document, 500),
-                          TrustPolicy(issuer_keys=keys + issuer))
+                          TrustPolicy(issuer_keys=(*keys, *issuer)))
     result = report.check("issuer_signature")
     assert result.outcome is Outcome.PASS, result.reason
     assert "499 other signatures not counted" in result.reason
