@@ -90,13 +90,15 @@ class DecodedChunk(NamedTuple):
 
     ``within_jcs``: no value outside the RFC 8785 domain (float, integer beyond
     +/-(2^53-1), object key outside the BMP); ``flat``: every entry an object of strings,
-    integers, booleans and nulls; ``objects``: every entry an object."""
+    integers, booleans and nulls; ``objects``: every entry an object; ``same``: every
+    entry is one and the same value (their input bytes are equal)."""
 
     first: int
     entries: list[Any]
     within_jcs: bool = False
     flat: bool = False
     objects: bool = False
+    same: bool = False
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
@@ -106,6 +108,11 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
     The typed decoders prove at C speed what a walk over every node would: JCS-safe
     integers and, entries being 3 levels deep (artifact, chain, entry), a bounded depth.
     Only entries nested deeper than they accept are decoded untyped and walked."""
+    if len(raw_items) > 1 and raw_items.count(raw_items[0]) == len(raw_items):
+        # The same bytes over and over (a hostile chain): decoded once, every proof made
+        # for one holds for all, and every entry is that one value.
+        one = decode_raw_chunk(first, raw_items[:1], max_depth)
+        return one._replace(entries=one.entries * len(raw_items), same=True)
     joined = b"[" + b",".join(raw_items) + b"]"
     errors = accel.decode_errors()
     if max_depth >= 3:
