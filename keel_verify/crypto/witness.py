@@ -33,10 +33,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
-from asn1crypto import core
+from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -60,6 +60,7 @@ from keel_verify.crypto.rfc3161 import (
     ReceiptTokens,
     TimestampToken,
     TokenError,
+    split_der_elements,
 )
 
 STEP_STRUCTURE = "token structure"
@@ -154,9 +155,9 @@ class CertificateSummary:
 _TOKEN_CERTIFICATES: DerMemo[tuple[bytes, ...]] = DerMemo("token certificates")
 #: (SignerIdentifier DER, the token's certificates, the candidates) -> the signer's DER.
 _SIGNERS: DerMemo[bytes | tuple[str, str]] = DerMemo("signer certificate")
-#: signed attribute DER -> it parses fully (the per-token message digest comes and goes).
-_ATTRIBUTES: DerMemo[bool] = DerMemo("signed attribute parsed")
-#: (ESSCertIDv2 value DER, ESSCertID value DER, signer DER) -> the problem, if any.
+#: signed attribute DER -> its full parse (the per-token message digest comes and goes).
+_ATTRIBUTES: DerMemo[_AttributeParse] = DerMemo("signed attribute parse")
+#: (ESSCertIDv2 attribute DER, ESSCertID attribute DER, signer DER) -> the problem, if any.
 _ESS: DerMemo[str | None] = DerMemo("ESS signing-certificate")
 #: (TSTInfo.tsa DER, signer DER) -> the TSA certificate profile's problem, if any.
 _PROFILES: DerMemo[str | None] = DerMemo("TSA certificate profile")
@@ -301,15 +302,62 @@ def _digest_name(signer_info: Any) -> str:
     return str(name)
 
 
-def _single_values(signer_info: Any) -> dict[str, Any]:
-    """type OID -> its one value; each attribute must appear once with one value."""
+@dataclass(frozen=True)
+class _AttributeParse:
+    """One signed attribute after its full parse: whether reading it filled in absent
+    DEFAULT fields (asn1crypto then re-encodes it, and the SET OF around it) and its
+    encoding as asn1crypto then dumps it."""
+
+    filled_defaults: bool
+    encoding: bytes
+
+
+@dataclass(frozen=True)
+class _SignedAttributes:
+    attributes: Any  # asn1crypto CMSAttributes, fully parsed; read, never changed
+    message: bytes  # what the signature covers (RFC 5652 5.4)
+    received: tuple[bytes, ...] | None  # each attribute's received DER (None: BER)
+
+
+def _read_signed_attributes(token: TimestampToken) -> _SignedAttributes:
+    """The first SignerInfo's signed attributes, from a fresh parse of the token (so the
+    result never depends on what an earlier check read from the shared token), parsed
+    as ``attributes.native`` parses them -- a malformed attribute fails here, with the
+    same words -- and the message the signature covers: the DER SET OF the attributes
+    (RFC 5652 5.4), as ``attributes.untag().dump()`` gives it. Each distinct attribute
+    is parsed fully once per process; the per-token ones (message digest) come and go."""
+    signer_info = cms.ContentInfo.load(token.token_der)["content"]["signer_infos"][0]
     attributes = signer_info["signed_attrs"]
-    if isinstance(attributes, core.Void) or len(attributes) == 0:
+    if isinstance(attributes, core.Void):
         raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the SignerInfo has no signed attributes")
-    for attribute in attributes:  # each parses fully (malformed values fail here)
-        _parse_attribute(attribute)
+    received = attributes.contents
+    attributes._parse_children(recurse=True)  # what .native starts with: same order, same errors
+    encodings = split_der_elements(received)
+    if encodings is None or len(encodings) != len(attributes):  # BER: no memo
+        _ = attributes.native
+        return _SignedAttributes(attributes, bytes(attributes.untag().dump()), None)
+    parses = [_ATTRIBUTES.get(der, partial(_parse_attribute, attribute))
+              for attribute, der in zip(attributes, encodings, strict=True)]
+    contents = received
+    if any(parse.filled_defaults for parse in parses):
+        contents = b"".join(sorted(parse.encoding for parse in parses))
+    return _SignedAttributes(attributes, _set_of(contents), encodings)
+
+
+def _parse_attribute(attribute: Any) -> _AttributeParse:
+    _ = attribute.native
+    return _AttributeParse(bool(attribute._is_mutated()), bytes(attribute.dump()))
+
+
+def _single_values(signed: _SignedAttributes) -> tuple[dict[str, Any], dict[str, bytes] | None]:
+    """(type OID -> its one value, type OID -> the attribute's received DER or None);
+    each attribute must appear once with one value."""
+    attributes = signed.attributes
+    if len(attributes) == 0:
+        raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the SignerInfo has no signed attributes")
     found: dict[str, Any] = {}
-    for attribute in attributes:
+    received: dict[str, bytes] = {}
+    for index, attribute in enumerate(attributes):
         oid = attribute["type"].dotted
         name = _ATTRIBUTE_NAMES.get(oid) or shorten(oid)
         if oid in found:
@@ -320,19 +368,9 @@ def _single_values(signer_info: Any) -> dict[str, Any]:
                 f"the {name} attribute has {len(attribute['values'])} values, expected one",
             )
         found[oid] = attribute["values"][0]
-    return found
-
-
-def _parse_attribute(attribute: Any) -> None:
-    def parse() -> bool:
-        _ = attribute.native
-        return True
-
-    key = _dump_or_none(attribute)
-    if key is None:
-        parse()
-    else:
-        _ATTRIBUTES.get(key, parse)
+        if signed.received is not None:
+            received[oid] = signed.received[index]
+    return found, received if signed.received is not None else None
 
 
 def _names_certificate(issuer_serial: Any, certificate: asn1_x509.Certificate) -> bool:
@@ -344,16 +382,16 @@ def _names_certificate(issuer_serial: Any, certificate: asn1_x509.Certificate) -
     )
 
 
-def _check_ess(values: dict[str, Any], certificate_der: bytes) -> None:
+def _check_ess(values: dict[str, Any], received: dict[str, bytes] | None, certificate_der: bytes) -> None:
     """The ESS signing-certificate attribute names the signer; once per distinct
-    (attribute values, signer certificate)."""
-    present = [values.get(oid) for oid in (_ESS_V2, _ESS_V1)]
-    key = tuple(None if value is None else _dump_or_none(value) for value in present)
-    if any(value is not None and der is None for value, der in zip(present, key, strict=True)):
-        problem = _step_outcome(lambda: _ess_names_signer(values, certificate_der))
+    (received ESS attributes, signer certificate)."""
+    def check() -> str | None:
+        return _step_outcome(lambda: _ess_names_signer(values, certificate_der))
+
+    if received is None:
+        problem = check()
     else:
-        problem = _ESS.get((*key, certificate_der),
-                           lambda: _step_outcome(lambda: _ess_names_signer(values, certificate_der)))
+        problem = _ESS.get((received.get(_ESS_V2), received.get(_ESS_V1), certificate_der), check)
     if problem is not None:
         raise _StepFailed(STEP_SIGNED_ATTRIBUTES, problem)
 
@@ -391,9 +429,9 @@ def _ess_names_signer(values: dict[str, Any], der: bytes) -> None:
 
 
 def _signed_attributes(
-    token: TimestampToken, signer_info: Any, certificate_der: bytes, digest: str
+    token: TimestampToken, signed: _SignedAttributes, certificate_der: bytes, digest: str
 ) -> None:
-    values = _single_values(signer_info)
+    values, received = _single_values(signed)
     if _CONTENT_TYPE not in values:
         raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the content-type attribute is missing")
     if values[_CONTENT_TYPE].dotted != ID_CT_TSTINFO:
@@ -410,7 +448,7 @@ def _signed_attributes(
             f"the message-digest attribute is not the {digest} digest of the TSTInfo "
             "(the time-stamp content was altered, or signed for other content)",
         )
-    _check_ess(values, certificate_der)
+    _check_ess(values, received, certificate_der)
 
 
 def _signature_hash(algorithm: Any, fallback: str) -> hashes.HashAlgorithm:
@@ -444,14 +482,10 @@ def _set_of(contents: bytes) -> bytes:
     return bytes((0x31, 0x80 | len(octets))) + octets + contents
 
 
-def _signature(signer_info: Any, certificate: x509.Certificate, digest: str) -> None:
+def _signature(signer_info: Any, message: bytes, certificate: x509.Certificate, digest: str) -> None:
     algorithm = signer_info["signature_algorithm"]
     kind = algorithm.signature_algo
     signature = signer_info["signature"].native
-    # RFC 5652 5.4: the signature covers the DER SET OF the attributes, i.e. the received
-    # [0] IMPLICIT contents under the universal SET tag (what untag().dump() gives,
-    # without copying the parsed attributes).
-    message = _set_of(signer_info["signed_attrs"].contents)
     key = certificate.public_key()
     try:
         if kind == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
@@ -712,9 +746,10 @@ def check_token(
         facts.update(signed=True, tsa_subject=summary.subject, signer_certificate_sha256=summary.sha256)
         step = STEP_SIGNED_ATTRIBUTES
         digest = _digest_name(signer_info)
-        _signed_attributes(token, signer_info, signer_der, digest)
+        signed = _read_signed_attributes(token)
+        _signed_attributes(token, signed, signer_der, digest)
         step = STEP_SIGNATURE
-        _signature(signer_info, certificate, digest)
+        _signature(signer_info, signed.message, certificate, digest)
         step = STEP_SIGNER_CERTIFICATE
         _tsa_certificate_profile(token, certificate, signer_der)
         step = STEP_CHAIN
