@@ -24,7 +24,10 @@ What it measures, in one run:
   extrapolated, as the output says), and against the floor over the same files in one
   process;
 * at 100k events: the reference verifier (optional), and v3 pinned to one core;
-* memory: peak RSS on artifacts of about 1 GiB (``--memory-gib``), v3 and v1.
+* memory: peak RSS on artifacts of about 1 GiB (``--memory-gib``), v3 and v1;
+* emit: ``keel-emit serve`` on loopback (``benchmarks/emit_bench.py``): ingest in
+  events/s at 100 atoms per request (1 and 4 clients) against plain SQLite with the same
+  rows, and ``end`` of a 100,000-event session against its floor.
 
 Every measured command runs as its own process through ``benchmarks/_measure.py``, which
 reports that process's wall time and peak RSS (``os.wait4``). Each line is marked ``ok``
@@ -77,6 +80,9 @@ V3_MAX_FLOOR_RATIO = 1.2  # v3 100k: verifier wall <= 1.2 x the floor, both core
 V3_MAX_ONE_CORE_RATIO = 1.5  # v3 100k, both pinned to one core (taskset -c 0)
 MEMORY_FACTOR, MEMORY_EXTRA_MIB = 1.2, 64  # peak RSS <= 1.2 x the file + 64 MiB
 MAX_BATCH_FLOOR_RATIO = 2.0  # the batch in one invocation <= 2 x the floor over it in one process
+EMIT_MIN_EVENTS_PER_S = 20_000  # keel-emit ingest on loopback, 100 atoms per request
+EMIT_MAX_END_RATIO = 2.0  # keel-emit end of a 100,000-event session <= 2 x its floor
+EMIT_END_EVENTS = 100_000
 #: The reference verifier (a black box, measured for comparison only; skipped when absent).
 REFERENCE_CANDIDATES = ("/tmp/refvenv/bin/keel-verify",)
 
@@ -632,7 +638,61 @@ def goals(results: dict[str, Any]) -> list[dict[str, str]]:
             f"{batch['floor']['median_wall_s']:.2f} s)")
     else:
         add(None, "batch against the floor", "not measured")
+    out.extend(emit_goals(results.get("emit")))
     return out
+
+
+def emit_goals(emit: dict[str, Any] | None) -> list[dict[str, str]]:
+    """keel-emit's two goals from ``benchmarks/emit_bench.py``'s results (n/a: not
+    measured, or the run failed)."""
+    ingest_what = (f"emit ingest >= {EMIT_MIN_EVENTS_PER_S:,} events/s at 100 atoms per "
+                   "request")
+    end_what = f"emit end at {EMIT_END_EVENTS:,} events <= {EMIT_MAX_END_RATIO:g}x its floor"
+    if emit is None:
+        return [{"status": "n/a", "what": what, "measured": "not measured"}
+                for what in (ingest_what, end_what)]
+    if emit.get("error"):
+        return [{"status": "n/a", "what": what, "measured": f"failed: {emit['error']}"}
+                for what in (ingest_what, end_what)]
+    out = []
+    rows = [row for row in emit.get("ingest") or [] if not row["signed"]]
+    if rows:
+        best = max(rows, key=lambda row: row["events_per_s"])
+        floor = emit.get("ingest_floor")
+        against = (f"; plain SQLite with the same rows {floor['events_per_s']:,} events/s, "
+                   f"ours {best['events_per_s'] / floor['events_per_s']:.2f}x of it"
+                   if floor else "")
+        out.append({"status": mark(best["events_per_s"] >= EMIT_MIN_EVENTS_PER_S),
+                    "what": ingest_what,
+                    "measured": f"{best['events_per_s']:,} events/s ({best['clients']} "
+                                f"client(s); server CPU {best['server_cpu_us_per_event']} us "
+                                f"per event){against}"})
+    else:
+        out.append({"status": "n/a", "what": ingest_what, "measured": "not measured"})
+    end = emit.get("end")
+    if end:
+        note = ("" if end["events"] == EMIT_END_EVENTS
+                else f" [measured at {end['events']:,} events, not {EMIT_END_EVENTS:,}]")
+        out.append({"status": mark(end["ratio"] <= EMIT_MAX_END_RATIO), "what": end_what + note,
+                    "measured": f"{end['ratio']:.2f}x ({end['end_s']:.2f} s / "
+                                f"{end['floor_s']:.2f} s)"})
+    else:
+        out.append({"status": "n/a", "what": end_what, "measured": "not measured"})
+    return out
+
+
+def bench_emit(quick: bool) -> dict[str, Any]:
+    """``benchmarks/emit_bench.py``'s ingest and end parts (its own server process)."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import emit_bench
+
+    try:
+        results: dict[str, Any] = emit_bench.measure(
+            quick=quick, parts=("ingest", "end"), progress=lambda line: progress(f"emit: {line}"))
+    except (SystemExit, OSError) as error:  # the server did not start, or answered an error
+        return {"error": str(error) or type(error).__name__}
+    return results
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -767,6 +827,25 @@ def render(results: dict[str, Any]) -> str:
         failed = batch["failures"]["one_invocation"] or batch["failures"]["separate"]
         lines.append(f"  speedup {batch['speedup']:.1f}x, needed {MIN_BATCH_SPEEDUP:.0f}x  "
                      f"{'ERR' if failed else mark(batch['speedup'] >= MIN_BATCH_SPEEDUP)}")
+
+    emit = results.get("emit")
+    if emit and not emit.get("error"):
+        lines.append("")
+        lines.append("keel-emit serve on loopback (benchmarks/emit_bench.py; load average "
+                     f"{emit['load_average']:.1f} at its start)")
+        for row in emit.get("ingest") or []:
+            lines.append(f"  ingest {row['clients']} client(s): {row['events_per_s']:,} events/s at "
+                         f"100 atoms per request (p50 {row['p50_ms']} ms a request; server CPU "
+                         f"{row['server_cpu_us_per_event']} us per event)")
+        floor = emit.get("ingest_floor")
+        if floor:
+            lines.append(f"  ingest floor: plain SQLite with the same rows, {floor['events_per_s']:,}"
+                         f" events/s ({floor['cpu_us_per_event']} us CPU per event)")
+        end = emit.get("end")
+        if end:
+            lines.append(f"  end of {end['events']:,} events: {end['end_s']:.2f} s, floor "
+                         f"{end['floor_s']:.2f} s, {end['ratio']:.2f}x ({end['answer_mib']} MiB "
+                         "answer)")
 
     memory = results.get("memory") or []
     if memory:
@@ -921,8 +1000,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="distinct small artifacts generated; the rest are copies (default: "
                              "every file its own session and token)")
     parser.add_argument("--cold-runs", type=int, help="cold-start runs of each command (default 10; quick 3)")
-    parser.add_argument("--only", default="artifacts,cold,batch,memory",
-                        help="which parts to run (default artifacts,cold,batch,memory)")
+    parser.add_argument("--only", default="artifacts,cold,batch,memory,emit",
+                        help="which parts to run (default artifacts,cold,batch,memory,emit)")
     parser.add_argument("--reference",
                         help="the reference verifier's executable (default: "
                              f"{', '.join(REFERENCE_CANDIDATES)} if present; 'none' skips it)")
@@ -946,7 +1025,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick and args.memory_gib is None:
         args.only.discard("memory")
     args.memory_gib = args.memory_gib or 1.0
-    unknown = args.only - {"artifacts", "cold", "batch", "memory"}
+    unknown = args.only - {"artifacts", "cold", "batch", "memory", "emit"}
     if unknown:
         parser.error(f"--only: unknown part(s) {sorted(unknown)}")
     if not set(args.versions) <= {1, 3}:
@@ -1044,6 +1123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             before = verifier_fingerprint()
             batch = bench_batch(directory, kv, args.repeats, args.batch_sample, logs, args.timeout)
             results["batch"] = batch | {"verifier_source": _span(before, verifier_fingerprint())}
+        if "emit" in args.only:
+            progress("emit: keel-emit serve on loopback (ingest, end) ...")
+            results["emit"] = bench_emit(args.quick)
         if "memory" in args.only:
             memory_cache = out / "memory-artifacts"
             memory_cache.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,8 @@ atheris`` works, from the shipped seed corpus (``fuzz/corpus``)::
         -max_len=400000 -max_total_time=600
 
 The first directory receives new corpus entries; the others are seeds. ``-max_len`` is
-large enough for the hostile cases at full size (the 298 KB artifact whose token holds a
-100,000-byte OID). Crashes are written as ``crash-*`` files in the working directory;
+large enough for the hostile cases at full size (the 274 KB artifact whose token holds a
+100,000-byte OID, ``fuzz/corpus/long_oid_100k.json``). Crashes are written as ``crash-*`` files in the working directory;
 replay one with ``python fuzz/fuzz_verify.py crash-<hash>``.
 
 Each input is used two ways, chosen by its first byte:

@@ -26,7 +26,7 @@ from keel_verify.report.formats import FORMATS
 from keel_verify.report.sink import RenderContext, Sink
 from keel_verify.results import CheckInfo, Outcome, Report, Totals
 from keel_verify.runner import verify_all
-from keel_verify.trust.sources import TrustSpec, build_policy, describe_policy
+from keel_verify.trust.sources import PolicyDescription, TrustSpec, build_policy
 
 STDIN = "-"
 
@@ -172,7 +172,7 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     catalogue = _catalogue(gate_policy)
     context = RenderContext(
         catalogue=catalogue,
-        trust=describe_policy(spec, trust),
+        trust=PolicyDescription(spec, trust),
         policy=describe_gate_policy(gate_policy),
         quiet=options.quiet,
         source=read_source,

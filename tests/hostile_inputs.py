@@ -141,6 +141,62 @@ def empty_chain_entries(count: int = 1_000_000) -> bytes:
     return raw.replace(b'"chain":[]', b'"chain":[' + b",".join([b"{}"] * count) + b"]", 1)
 
 
+def chain_of(entries: list[Any]) -> bytes:
+    """The v3 sample with ``entries`` as its chain (the heads follow its last entry, so
+    that only the entries themselves are wrong)."""
+    document = public_v3()
+    document["chain"] = entries
+    last = entries[-1] if entries and isinstance(entries[-1], dict) else {}
+    document["chain_head"].update(content_hash=last.get("content_hash"),
+                                  sequence=last.get("sequence"), event_count=len(entries))
+    if isinstance(last.get("sequence"), int):
+        document["project_chain_head"]["sequence"] = last["sequence"] + 1
+    return encode(document)
+
+
+def wrong_type_entries(count: int) -> bytes:
+    """``count`` distinct entries whose every member is of the wrong type."""
+    return chain_of([
+        {"artifact_sequence": str(index), "sequence": [index], "session_id": index,
+         "chain_scope": None, "content_hash": index, "previous_content_hash": False,
+         "occurred_at": index, "permit_id": index, "event_type": index,
+         "canonicalized_payload_hash": index, "payload_materialization": index}
+        for index in range(count)
+    ])
+
+
+def sound_entries(count: int, *, link: Any = None, stated: Any = None) -> list[dict[str, Any]]:
+    """``count`` entries like the sample's first, each in its own place (ids, sequences),
+    hash-linked from genesis. ``link(index)`` replaces every ``previous_content_hash``
+    (the content hashes still recomputed); ``stated(index)`` replaces every
+    ``content_hash`` (the next entry still linking to the stated one)."""
+    from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash
+
+    template = public_v3()["chain"][0]
+    entries = []
+    previous = GENESIS_HASH
+    for index in range(count):
+        entry = dict(template, artifact_sequence=index + 1, sequence=101 + index,
+                     event_id=f"evt_{index}", previous_content_hash=previous)
+        if link is not None:
+            entry["previous_content_hash"] = link(index)
+        entry.pop("content_hash")
+        entry["content_hash"] = canonical_hash(entry) if stated is None else stated(index)
+        previous = entry["content_hash"]
+        entries.append(entry)
+    return entries
+
+
+def broken_link_entries(count: int) -> bytes:
+    """Sound entries except that none links to the one before."""
+    return chain_of(sound_entries(count, link=lambda index: "sha256:" + f"{index:064x}"))
+
+
+def bad_content_hash_entries(count: int) -> bytes:
+    """Sound entries except that none states its own content hash."""
+    return chain_of(sound_entries(count, stated=lambda index: "sha256:" + f"{index:064x}"))
+
+
 def zeros_member(count: int = 10_000_000) -> bytes:
     """An extra top-level member: an array of ``count`` zeros."""
     document = public_v3()

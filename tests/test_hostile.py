@@ -358,7 +358,7 @@ def test_many_signatures_against_a_big_trust_root_are_judged() -> None:
     issuer = TrustPolicy.pinned(TEST_ISSUER_PUBLIC).issuer_keys
     document = resign(public_v3())
     report = verify_bytes(hostile.many_signatures_of(document, 500),
-                          TrustPolicy(issuer_keys=keys + issuer))
+                          TrustPolicy(issuer_keys=(*keys, *issuer)))
     result = report.check("issuer_signature")
     assert result.outcome is Outcome.PASS, result.reason
     assert "499 other signatures not counted" in result.reason
@@ -383,22 +383,28 @@ def test_a_parsed_policy_with_tsa_roots_survives_pickling() -> None:
 
 def test_bad_chain_entries_are_counted_and_only_the_reported_ones_worded() -> None:
     """Every chain visitor keeps at most the problems it reports (memory follows the
-    listing limit, not the chain), and still counts them all."""
+    listing limit, not the chain), and counts them until it has enough to stop
+    (tests/test_entry_bound.py proves where it stops)."""
     from keel_verify.checks import visitor_factories
+    from keel_verify.checks.entry_problems import MAX_ENTRY_PROBLEMS
     from keel_verify.checks.permit_linkage import PermitUses
-    from keel_verify.load.chainpass import read_strictly
+    from keel_verify.load.chainpass import CHUNK_ENTRIES, read_strictly
 
     entries = 5_000
     _artifact, chain = read_strictly(hostile.empty_chain_entries(entries), visitor_factories())
     for name, visitor in chain.visitors.items():
-        problems = getattr(visitor, "problems", [])
-        assert len(problems) <= MAX_LISTED, name
+        found = getattr(visitor, "found", None)
+        assert found is None or len(found.listed) <= MAX_LISTED, name
     uses = chain.visitor("permit_linkage")
     assert isinstance(uses, PermitUses)
-    assert uses.problem_count == entries and len(uses.problems) == MAX_LISTED
+    # one problem an entry: it stops at the first chunk boundary after 1,000
+    stop = -(-MAX_ENTRY_PROBLEMS // CHUNK_ENTRIES) * CHUNK_ENTRIES
+    assert uses.found.stopped_at == uses.found.count == stop < entries
+    assert len(uses.found.listed) == MAX_LISTED
     report = verify_bytes(hostile.empty_chain_entries(entries), TrustPolicy())
     assert report.check("permit_linkage").reason == (
-        f"chain entry 0 has no permit_id (null if none) (and {MAX_LISTED} more)")
+        f"chain entry 0 has no permit_id (null if none) (and at least {stop - 1} more; stopped "
+        f"examining chain entries after {stop} problems, at chain entry {stop})")
 
 
 def test_judging_a_key_small_order_needs_no_field_inversion(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from keel_verify.checks.entry_problems import MAX_LISTED, EntryProblems, count_details, more_text
 from keel_verify.context import CheckContext
 from keel_verify.load.access import Malformed
 from keel_verify.load.chainpass import EntryVisitor
@@ -112,16 +113,20 @@ def skipped(name: str, reason: str, pointer: str = "", *, code: str, **details: 
 
 def first_problem(
     name: str, problems: list[tuple[str, str]], ok_reason: str, *, code: str,
-    ok_code: str = PASS_CODE, **details: Any
+    ok_code: str = PASS_CODE, entry_problems: EntryProblems | None = None, **details: Any
 ) -> CheckResult:
     """FAIL (reason code ``code``) naming the first (pointer, problem) and counting the
-    rest, else PASS (``ok_code``)."""
+    rest, else PASS (``ok_code``). ``problems`` holds the listed problems of ``entry_problems``
+    (the check's problems on chain entries, when it has a chain visitor); those it
+    counted without listing are counted here too, and when it stopped examining chain
+    entries early, the reason and details say that the count is a lower bound."""
     if not problems:
         return passed(name, ok_reason, code=ok_code, **details)
     pointer, problem = problems[0]
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    total = len(problems) + (entry_problems.unlisted if entry_problems is not None else 0)
     listed: Mapping[str, Any] = {
-        "problems": [{"pointer": p, "problem": m} for p, m in problems[:50]],
-        "problem_count": len(problems),
+        "problems": [{"pointer": p, "problem": m} for p, m in problems[:MAX_LISTED]],
+        **count_details(total, entry_problems),
     }
-    return failed(name, problem + more, pointer, code=code, **details, **listed)
+    return failed(name, problem + more_text(total, entry_problems), pointer, code=code, **details,
+                  **listed)

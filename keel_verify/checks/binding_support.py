@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from keel_verify.checks.base import first_problem, passed, warned
+from keel_verify.checks.entry_problems import MAX_LISTED as MAX_LISTED  # re-exported
+from keel_verify.checks.entry_problems import EntryProblems
+from keel_verify.checks.entry_problems import Problems as Problems  # re-exported
 from keel_verify.load.access import child, type_name
 from keel_verify.results import CheckResult
-
-Problems = list[tuple[str, str]]
-
-MAX_LISTED = 50
 
 
 def show(value: Any, limit: int = 80) -> str:
@@ -67,10 +66,10 @@ def same_text(obj: dict[str, Any], key: str, pointer: str, expected: str, what: 
 
 def problems_then_warnings(
     name: str, problems: Problems, warnings: Problems, ok_reason: str, *, code: str,
-    warn_code: str | None = None, **details: Any
+    warn_code: str | None = None, entry_problems: EntryProblems | None = None, **details: Any
 ) -> CheckResult:
     """FAIL (reason code ``code``) on the first problem; else WARN (``warn_code``) on the
-    first warning; else PASS.
+    first warning; else PASS. ``entry_problems``: as for :func:`first_problem`.
 
     Warnings are listed in the details either way, so a FAIL never hides them.
     """
@@ -81,7 +80,8 @@ def problems_then_warnings(
         "warning_count": len(warnings),
     } if warnings else {}
     if problems:
-        return first_problem(name, problems, ok_reason, code=code, **details, **listed)
+        return first_problem(name, problems, ok_reason, code=code, entry_problems=entry_problems, **details,
+                             **listed)
     if warnings:
         pointer, warning = warnings[0]
         more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""

@@ -16,6 +16,7 @@ from typing import Any
 
 from keel_verify.checks.base import Check, passed, warned
 from keel_verify.checks.binding_support import MAX_LISTED, text
+from keel_verify.checks.entry_problems import EntryProblems, count_details, more_text
 from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import jcs_divergence_summary
 from keel_verify.load.chainpass import Chunk
@@ -47,8 +48,10 @@ class Divergences:
     pass could not prove clean (see :class:`keel_verify.load.chainpass.Chunk`)."""
 
     def __init__(self, _artifact: Artifact) -> None:
-        self.found: list[tuple[str, str]] = []
-        self.total = 0
+        self.found = EntryProblems()  # values outside the domain, as (pointer, what)
+
+    def stops_before(self, first: int) -> bool:
+        return self.found.stops_before(first)
 
     # Sharding (keel_verify.load.shards): nothing carries over between chunks.
     def carried(self) -> object:
@@ -58,24 +61,24 @@ class Divergences:
         pass
 
     def absorb(self, later: Divergences) -> None:
-        self.found = (self.found + later.found)[:MAX_LISTED]
-        self.total += later.total
+        self.found.absorb(later.found)
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.within_jcs:
             return
+        found = self.found
         for offset, entry in enumerate(chunk.entries):
             count, first = jcs_divergence_summary(
-                entry, f"/chain/{chunk.first + offset}", MAX_LISTED - len(self.found)
+                entry, f"/chain/{chunk.first + offset}", MAX_LISTED - len(found.listed)
             )
-            self.total += count
-            self.found.extend(first)
+            found.count += count
+            found.listed.extend(first)
 
 
 def run(context: CheckContext) -> CheckResult:
     artifact = context.artifact
     chain: Divergences = context.chain.visitor(NAME)
-    total = chain.total
+    total = chain.found.count
     # The chain's entries were looked at in the pass; the rest of the document here.
     rest = artifact.document
     if artifact.chain is not None and "chain" in rest:
@@ -87,14 +90,14 @@ def run(context: CheckContext) -> CheckResult:
     count, found = ((0, []) if artifact.document_within_jcs
                     else jcs_divergence_summary(rest, "", MAX_LISTED))
     total += count
-    first = heapq.nsmallest(MAX_LISTED, [*found, *chain.found],
+    first = heapq.nsmallest(MAX_LISTED, [*found, *chain.found.listed],
                             key=lambda f: _document_order(f[0]))
     if not first:
         return passed(NAME, "within the RFC 8785 (JCS) domain: a JCS verifier computes the "
                             "same bytes")
     listed = [{"pointer": pointer, "warning": _short(what)} for pointer, what in first]
     pointer, what = first[0]
-    more = f" (and {total - 1} more)" if total > 1 else ""
+    more = more_text(total, chain.found, "values outside the domain")
     return warned(
         NAME,
         f"{_short(what)} at {text(pointer or '/', 200)}: outside the RFC 8785 (JCS) domain, so a "
@@ -102,7 +105,7 @@ def run(context: CheckContext) -> CheckResult:
         pointer,
         code="outside_jcs",
         warnings=listed,
-        warning_count=total,
+        **count_details(total, chain.found, "warning"),
     )
 
 

@@ -3,11 +3,11 @@ hashes, and the chain head's hash and count (docs/format.md §5)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from keel_verify.checks.base import Check, chain_length, first_problem
 from keel_verify.checks.binding_support import show
+from keel_verify.checks.entry_problems import EntryProblems
 from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import GENESIS_HASH
 from keel_verify.load.access import obj_at, type_name
@@ -16,7 +16,6 @@ from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult, Outcome
 
 NAME = "chain_integrity"
-MAX_KEPT = 50  # problems kept in full; the rest are counted
 
 
 class Links:
@@ -26,13 +25,13 @@ class Links:
         self.expected_previous: str | None = GENESIS_HASH
         self.last_sequence = 0
         self.last_hash: Any = GENESIS_HASH  # the last entry's stated content_hash
-        self.problems: list[tuple[str, str]] = []
-        self.problem_count = 0
+        self.found = EntryProblems()
 
     def _problem(self, pointer: str, problem: str) -> None:
-        self.problem_count += 1
-        if len(self.problems) < MAX_KEPT:
-            self.problems.append((pointer, problem))
+        self.found.add(pointer, problem)
+
+    def stops_before(self, first: int) -> bool:
+        return self.found.stops_before(first)
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.objects and self._chunk_is_sound(chunk):
@@ -68,8 +67,9 @@ class Links:
         self.last_sequence = sequence if type(sequence) is int else 0
 
     def absorb(self, later: Links) -> None:
-        self.problems = (self.problems + later.problems)[:MAX_KEPT]
-        self.problem_count += later.problem_count
+        if self.found.stopped_at is not None:
+            return
+        self.found.absorb(later.found)
         self.expected_previous, self.last_hash = later.expected_previous, later.last_hash
         self.last_sequence = later.last_sequence
 
@@ -133,8 +133,11 @@ def run(context: CheckContext) -> CheckResult:
     length = chain_length(context.artifact)
     head = obj_at(document, "chain_head", "")
     links: Links = context.chain.visitor(NAME)
-    problems = list(links.problems)
+    problems = list(links.found.listed)
     last_hash = links.last_hash
+    if links.found.stopped_at is not None:  # the real last entry, not the last examined
+        last = context.chain.last_entry
+        last_hash = last.get("content_hash") if type(last) is dict else None
     if head.get("content_hash") != last_hash:
         problems.append((
             "/chain_head/content_hash",
@@ -152,18 +155,15 @@ def run(context: CheckContext) -> CheckResult:
             "/chain_head/event_count",
             f"chain_head.event_count is {show(count)}, but the chain has {length} entries",
         ))
-    unlisted = links.problem_count - len(links.problems)
-    result = first_problem(
+    return first_problem(
         NAME,
         problems,
         f"{length} entries hash-linked from genesis to chain head {last_hash}",
         code="chain_broken",
+        entry_problems=links.found,
         chain_head=last_hash,
         event_count=length,
     )
-    if unlisted and problems:  # keep the full count honest when the list was capped
-        return replace(result, details={**result.details, "problem_count": len(problems) + unlisted})
-    return result
 
 
 CHECK = Check(

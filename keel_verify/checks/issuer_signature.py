@@ -100,7 +100,9 @@ def run(context: CheckContext) -> CheckResult:
                 code=finding.decision.kind or "key_not_trusted",
                 **details,
             )
-        finding = assessment.findings[0]
+        # An entry by a key the policy speaks about explains more than an unknown key's.
+        finding = next((f for f in assessment.findings if f.decision.statements),
+                       assessment.findings[0])
         return failed(
             NAME, f"no valid signature from a trusted key: {finding.problem}", finding.pointer,
             code="signature_invalid", **details,

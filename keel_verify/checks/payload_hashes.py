@@ -18,7 +18,8 @@ from operator import methodcaller
 from typing import Any
 
 from keel_verify.checks.base import Check, chain_length
-from keel_verify.checks.binding_support import MAX_LISTED, Problems, problems_then_warnings, show
+from keel_verify.checks.binding_support import Problems, problems_then_warnings, show
+from keel_verify.checks.entry_problems import EntryProblems
 from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import canonical_hash
 from keel_verify.load.access import is_tagged_hash, type_name
@@ -117,8 +118,10 @@ class Payloads:
 
     def __init__(self, artifact: Artifact) -> None:
         self.hash_only = artifact.is_hash_only
-        self.problems: Problems = []
-        self.problem_count = 0
+        self.found = EntryProblems()
+
+    def stops_before(self, first: int) -> bool:
+        return self.found.stops_before(first)
 
     # Sharding (keel_verify.load.shards): nothing carries over between chunks.
     def carried(self) -> object:
@@ -128,8 +131,7 @@ class Payloads:
         pass
 
     def absorb(self, later: Payloads) -> None:
-        self.problems = (self.problems + later.problems)[:MAX_LISTED]
-        self.problem_count += later.problem_count
+        self.found.absorb(later.found)
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.objects and (_hash_only_chunk_is_sound(chunk) if self.hash_only
@@ -151,8 +153,7 @@ class Payloads:
                 _hash_only_problems(index, entry, found)
             else:
                 _embedded_problems(index, entry, found)
-            self.problem_count += len(found)
-            self.problems.extend(found[: max(0, MAX_LISTED - len(self.problems))])
+            self.found.extend(found)
 
 
 def run(context: CheckContext) -> CheckResult:
@@ -171,7 +172,8 @@ def run(context: CheckContext) -> CheckResult:
             "(recomputed)"
         )
     return problems_then_warnings(
-        NAME, list(payloads.problems), [], ok_reason, code="hash_mismatch",
+        NAME, list(payloads.found.listed), [], ok_reason, code="hash_mismatch",
+        entry_problems=payloads.found,
         entries=length,
         recomputed=not artifact.is_hash_only,
     )

@@ -25,13 +25,13 @@ from typing import Any
 
 from keel_verify.checks.base import Check, chain_length, counted
 from keel_verify.checks.binding_support import (
-    MAX_LISTED,
     Problems,
     problems_then_warnings,
     same_text,
     show,
     text,
 )
+from keel_verify.checks.entry_problems import EntryProblems
 from keel_verify.checks.policy_binding import permits_with_pointers
 from keel_verify.context import CheckContext
 from keel_verify.load.access import Malformed, is_tagged_hash, obj_at, str_at
@@ -86,8 +86,10 @@ class PermitUses:
         self.users: dict[str, list[int]] = {}  # permit id -> indices of entries carrying it
         self.by_hash: dict[str, int] = {}  # a bound hash -> first entry whose content_hash it is
         self.carrier_hashes: dict[str, set[str]] = {}  # permit id -> its carriers' content hashes
-        self.problems: Problems = []  # the first MAX_LISTED entry problems, worded
-        self.problem_count = 0
+        self.found = EntryProblems()
+
+    def stops_before(self, first: int) -> bool:
+        return self.found.stops_before(first)
 
     def visit(self, chunk: Chunk) -> None:
         first, entries = chunk.first, chunk.entries
@@ -118,13 +120,15 @@ class PermitUses:
         pass
 
     def absorb(self, later: PermitUses) -> None:
+        if self.found.stopped_at is not None:
+            return
         for content_hash, index in later.by_hash.items():
             self.by_hash.setdefault(content_hash, index)
         for permit_id, indices in later.users.items():
             self.users.setdefault(permit_id, []).extend(indices)
         for permit_id, hashes in later.carrier_hashes.items():
             self.carrier_hashes.setdefault(permit_id, set()).update(hashes)
-        self.problems.extend(later.problems)
+        self.found.absorb(later.found)
 
     def _use(self, index: int, entry: dict[str, Any], permit_id: Any, content_hash: Any) -> None:
         if permit_id is _ABSENT or not isinstance(permit_id, str):
@@ -137,10 +141,10 @@ class PermitUses:
             self.carrier_hashes.setdefault(permit_id, set()).add(content_hash)
 
     def _problem(self, index: int, permit_id: Any) -> None:
-        """Record an entry's bad permit_id. Only the first MAX_LISTED are worded and kept
-        (only those are reported): a chain of millions of bad entries costs a count."""
-        self.problem_count += 1
-        if len(self.problems) >= MAX_LISTED:
+        """Record an entry's bad permit_id. Only the problems kept are worded (only those
+        are reported): the others cost a count."""
+        if self.found.full:
+            self.found.count += 1
             return
         where = f"/chain/{index}/permit_id"
         if permit_id is _ABSENT:
@@ -150,24 +154,24 @@ class PermitUses:
         else:
             problem = (f"chain entry {index} names permit {show(permit_id)}, which is not among "
                        "the artifact's permits")
-        self.problems.append((where, problem))
+        self.found.add(where, problem)
 
 
 def _binding_findings(
     pointer: str,
     permit: dict[str, Any],
-    by_hash: dict[str, int],
-    users: dict[str, list[int]],
-    carrier_hashes: dict[str, set[str]],
+    uses: PermitUses,
     hash_only: bool,
     problems: Problems,
     warnings: Problems,
 ) -> bool:
-    """Judge one child permit's binding event hash; True when it is confirmed."""
+    """Judge one child permit's binding event hash; True when it is confirmed. When the
+    visitor stopped before the chain's end, only what the entries examined prove is said:
+    a binding they do not confirm is left unjudged (a later entry may confirm it)."""
     where = f"{pointer}/binding_session_event_hash"
     stated_id = permit.get("permit_id")
     permit_id = stated_id if isinstance(stated_id, str) else None
-    carriers = users.get(permit_id, []) if permit_id is not None else []
+    carriers = uses.users.get(permit_id, []) if permit_id is not None else []
     label = f"permit {show(stated_id)}"
     if "binding_session_event_hash" not in permit:
         problems.append((where, f"{label} has no binding_session_event_hash"))
@@ -183,13 +187,15 @@ def _binding_findings(
         problems.append((where, f"{label} binding_session_event_hash {show(bound)} is not "
                                 "'sha256:' followed by 64 lowercase hex digits"))
         return False
+    if permit_id is not None and bound in uses.carrier_hashes.get(permit_id, set()):
+        return True
+    if uses.found.stopped_at is not None:
+        return False
     if not carriers:
         problems.append((where, f"{label} binds session event {bound}, but no chain entry "
                                 "carries its permit id"))
         return False
-    if permit_id is not None and bound in carrier_hashes.get(permit_id, set()):
-        return True
-    named = by_hash.get(bound)
+    named = uses.by_hash.get(bound)
     if named is not None:
         problems.append((where, f"{label} binding_session_event_hash names /chain/{named}, "
                                 f"not the entry that carries its permit id ({carrier_list})"))
@@ -245,8 +251,7 @@ def run(context: CheckContext) -> CheckResult:
     problems: Problems = []
     warnings: Problems = []
     _known_permits(permits, problems)
-    problems.extend(uses.problems[:MAX_LISTED])
-    users, by_hash, carrier_hashes = uses.users, uses.by_hash, uses.carrier_hashes
+    problems.extend(uses.found.listed)
     children = [(p, permit) for p, permit in permits if p.startswith(CHILD_PREFIX)]
     confirmed = 0
     for pointer, permit in children:
@@ -256,11 +261,10 @@ def run(context: CheckContext) -> CheckResult:
                   problems)
         same_text(permit, "binding_session_id", pointer, session_id,
                   f"permit {pointer} binding_session_id", problems)
-        if _binding_findings(pointer, permit, by_hash, users, carrier_hashes,
-                             artifact.is_hash_only, problems, warnings):
+        if _binding_findings(pointer, permit, uses, artifact.is_hash_only, problems, warnings):
             confirmed += 1
     _parent_findings(document, metadata, session_id, children, problems, warnings)
-    references = sum(len(indices) for indices in users.values())
+    references = sum(len(indices) for indices in uses.users.values())
     return problems_then_warnings(
         NAME,
         problems,
@@ -271,6 +275,7 @@ def run(context: CheckContext) -> CheckResult:
         "to permits in the artifact",
         code="permit_unbound",
         warn_code="binding_unconfirmed",
+        entry_problems=uses.found,
         child_permits=len(children),
         confirmed_bindings=confirmed,
         entry_references=references,

@@ -16,6 +16,7 @@ from itertools import islice
 from typing import Any
 
 from keel_verify.checks.base import Check, failed, passed
+from keel_verify.checks.entry_problems import MAX_ENTRY_PROBLEMS
 from keel_verify.context import CheckContext
 from keel_verify.load import accel
 from keel_verify.load.access import escape_token
@@ -28,7 +29,9 @@ NAME = "artifact_schema"
 MAX_LISTED_ERRORS = 50
 #: Errors collected before stopping: a hostile 100 KB chain of empty objects otherwise
 #: yields half a million errors and ten seconds of work (linear in the input, but steep).
-MAX_COLLECTED_ERRORS = 1000
+#: The bound every chain visitor shares (the entries' errors are a prefix in chain order,
+#: so stopping even inside a chunk reports the same however the pass is made).
+MAX_COLLECTED_ERRORS = MAX_ENTRY_PROBLEMS
 
 
 @cache
@@ -93,6 +96,9 @@ class EntrySchema:
                 self.errors.append((pointer, pointer, _message(error)))
             if len(self.errors) >= MAX_COLLECTED_ERRORS:
                 return
+
+    def stops_before(self, _first: int) -> bool:
+        return len(self.errors) >= MAX_COLLECTED_ERRORS
 
     # Sharding (keel_verify.load.shards): nothing carries over between chunks.
     def carried(self) -> object:

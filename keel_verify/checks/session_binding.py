@@ -25,7 +25,6 @@ from typing import Any
 
 from keel_verify.checks.base import Check, chain_length
 from keel_verify.checks.binding_support import (
-    MAX_LISTED,
     Problems,
     problems_then_warnings,
     same_text,
@@ -33,6 +32,7 @@ from keel_verify.checks.binding_support import (
     strict_int,
     text,
 )
+from keel_verify.checks.entry_problems import EntryProblems
 from keel_verify.context import CheckContext
 from keel_verify.load.access import Malformed, obj_at, str_at, type_name
 from keel_verify.load.chainpass import Chunk
@@ -55,8 +55,10 @@ class SessionEntries:
         self.last_sequence: int | None = None
         self.last_entry_sequence: Any = None  # the last entry's own "sequence", whatever it is
         self.last_is_object = False
-        self.problems: Problems = []
-        self.problem_count = 0
+        self.found = EntryProblems()
+
+    def stops_before(self, first: int) -> bool:
+        return self.found.stops_before(first)
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.objects and self._chunk_is_sound(chunk):
@@ -89,12 +91,13 @@ class SessionEntries:
         self.last_sequence = sequence if type(sequence) is int else None
 
     def absorb(self, later: SessionEntries) -> None:
+        if self.found.stopped_at is not None:
+            return
         if self.first_sequence is None:
             self.first_sequence = later.first_sequence
         self.last_sequence = later.last_sequence
         self.last_entry_sequence, self.last_is_object = later.last_entry_sequence, later.last_is_object
-        self.problems = (self.problems + later.problems)[:MAX_LISTED]
-        self.problem_count += later.problem_count
+        self.found.absorb(later.found)
 
     def _chunk_is_sound(self, chunk: Chunk) -> bool:
         """The common case, judged with list operations."""
@@ -142,12 +145,12 @@ class SessionEntries:
                     self.last_sequence = sequence
                     if self.first_sequence is None:
                         self.first_sequence = sequence
-        self.problem_count += len(found)
-        self.problems.extend(found[: max(0, MAX_LISTED - len(self.problems))])
+        self.found.extend(found)
 
 
-def _head_problems(entries: SessionEntries, length: int, head: dict[str, Any],
+def _head_problems(last_entry: tuple[bool, Any], length: int, head: dict[str, Any],
                    problems: Problems) -> None:
+    """``last_entry``: whether the chain's last entry is an object, and its "sequence"."""
     strict_int(head, "event_count", "/chain_head", "chain_head.event_count", problems)
     if not length:
         stated = head.get("sequence")
@@ -159,8 +162,8 @@ def _head_problems(entries: SessionEntries, length: int, head: dict[str, Any],
             ))
         return
     sequence = strict_int(head, "sequence", "/chain_head", "chain_head.sequence", problems)
-    last = entries.last_entry_sequence
-    if sequence is None or not entries.last_is_object or type(last) is not int:
+    last_is_object, last = last_entry
+    if sequence is None or not last_is_object or type(last) is not int:
         return  # the type problem is already recorded
     if sequence != last:
         problems.append((
@@ -200,9 +203,13 @@ def run(context: CheckContext) -> CheckResult:
 
     problems: Problems = []
     strict_int(document, "schema_version", "", "schema_version", problems)
-    problems.extend(entries.problems)
+    problems.extend(entries.found.listed)
     first_sequence, last_sequence = entries.first_sequence, entries.last_sequence
-    _head_problems(entries, length, head, problems)
+    last_entry = (entries.last_is_object, entries.last_entry_sequence)
+    if entries.found.stopped_at is not None:  # the real last entry, not the last examined
+        last = context.chain.last_entry
+        last_entry = (type(last) is dict, last.get("sequence") if type(last) is dict else None)
+    _head_problems(last_entry, length, head, problems)
     stated = head.get("sequence")
     known = [s for s in (last_sequence, stated) if type(s) is int]
     session_last = max(known) if known else None
@@ -234,9 +241,11 @@ def run(context: CheckContext) -> CheckResult:
         [],
         ok_reason,
         code="binding_broken",
+        entry_problems=entries.found,
         session_id=session_id,
         chain_scope=scope,
-        session_chain_sequence=last_sequence,
+        # not determined when the check stopped before the chain's end
+        session_chain_sequence=last_sequence if entries.found.stopped_at is None else None,
         project_chain_sequence=project_sequence,
     )
 

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from keel_verify.checks.base import Check, chain_length, counted, failed, passed, warned
+from keel_verify.checks.entry_problems import MAX_LISTED, EntryProblems, count_details, more_text
 from keel_verify.context import CheckContext
 from keel_verify.crypto.witness import iso_utc
 from keel_verify.load.access import Malformed, member, obj_at, parse_time, time_at
@@ -41,8 +42,6 @@ GEN_TIME_AFTER_ISSUED_TOLERANCE = timedelta(minutes=10)
 #: How far ``received_at`` (the issuer's clock, when the reply arrived) may lie from
 #: genTime (the TSA's clock): network round trip plus ordinary clock skew.
 RECEIVED_AT_TOLERANCE = timedelta(minutes=5)
-
-MAX_KEPT = 50  # problems kept in full; the rest are counted
 
 Problem = tuple[str, str]  # (JSON Pointer, problem)
 
@@ -119,8 +118,10 @@ class EventTimes:
         self.latest: dict[int | None, tuple[datetime, int]] = {}
         self.thresholds = tuple(thresholds)
         self.count = 0
-        self.problems: list[Problem] = []
-        self.problem_count = 0
+        self.found = EntryProblems()
+
+    def stops_before(self, first: int) -> bool:
+        return self.found.stops_before(first)
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.objects and self._chunk_is_sound(chunk):
@@ -189,18 +190,17 @@ class EventTimes:
         pass
 
     def absorb(self, later: EventTimes) -> None:
+        if self.found.stopped_at is not None:
+            return
         for threshold, (time, index) in later.latest.items():
             held = self.latest.get(threshold)
             if held is None or time > held[0]:
                 self.latest[threshold] = (time, index)
         self.count += later.count
-        self.problems = (self.problems + later.problems)[:MAX_KEPT]
-        self.problem_count += later.problem_count
+        self.found.absorb(later.found)
 
     def _problem(self, pointer: str, problem: str) -> None:
-        self.problem_count += 1
-        if len(self.problems) < MAX_KEPT:
-            self.problems.append((pointer, problem))
+        self.found.add(pointer, problem)
 
     def latest_covered(self, covers_sequence: int | None) -> tuple[datetime, str] | None:
         held = self.latest.get(covers_sequence if covers_sequence in self.thresholds else None)
@@ -252,17 +252,19 @@ def _witness_problems(
     return problems
 
 
-def _listed(problems: list[Problem]) -> dict[str, Any]:
+def _listed(problems: list[Problem], entries: EntryProblems | None = None) -> dict[str, Any]:
+    """``problems`` listed and counted, with those ``entries`` counted without listing."""
+    total = len(problems) + (entries.unlisted if entries is not None else 0)
     return {
-        "problems": [{"pointer": p, "problem": m} for p, m in problems[:50]],
-        "problem_count": len(problems),
+        "problems": [{"pointer": p, "problem": m} for p, m in problems[:MAX_LISTED]],
+        **count_details(total, entries),
     }
 
 
-def _first(problems: list[Problem]) -> tuple[str, str]:
+def _first(problems: list[Problem], entries: EntryProblems | None = None) -> tuple[str, str]:
     pointer, problem = problems[0]
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return pointer, problem + more
+    total = len(problems) + (entries.unlisted if entries is not None else 0)
+    return pointer, problem + more_text(total, entries)
 
 
 def run(context: CheckContext) -> CheckResult:
@@ -270,7 +272,7 @@ def run(context: CheckContext) -> CheckResult:
     signed, started, issued = _signed_order(document)
     chain_length(context.artifact)
     times: EventTimes = context.chain.visitor(NAME)
-    signed.extend(times.problems)
+    signed.extend(times.found.listed)
     authenticated: list[Problem] = []
     unauthenticated: list[Problem] = []
     judged = [
@@ -289,9 +291,10 @@ def run(context: CheckContext) -> CheckResult:
     }
     hard = signed + authenticated
     if hard:
-        pointer, reason = _first(hard)
+        pointer, reason = _first(hard, times.found)
         code = "signed_times_disordered" if signed else "gen_time_contradicts"
-        return failed(NAME, reason, pointer, code=code, **details, **_listed(hard + unauthenticated))
+        return failed(NAME, reason, pointer, code=code, **details,
+                      **_listed(hard + unauthenticated, times.found))
     if unauthenticated:
         pointer, reason = _first(unauthenticated)
         return warned(

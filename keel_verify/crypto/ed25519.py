@@ -13,6 +13,15 @@ bytes as a public key. That leaves two holes this module closes:
 A signature is accepted only when its S is below the group order L (RFC 8032 §5.1.7 step
 1; refuses the malleable S + L form) and OpenSSL's verification then succeeds.
 
+Decoding a key is split in two, so that a trust root of many keys costs little to load:
+
+* :func:`check_key_encoding`: the checks that need no square root, O(1) per key: the
+  length, a canonical y, the sign-bit rule for x = 0, and small order. Every point of
+  small order has one of five y values (0, 1, p - 1 and the two y of the points of order
+  8), so refusing those y in any spelling refuses all 8 points.
+* :func:`decode_public_key`: the above, then whether y has a point on the curve (a square
+  root mod p, about 0.1 ms in Python), memoized by key bytes. :func:`verify` runs it.
+
 Typed error: :class:`Ed25519KeyError` (a ``ValueError``) with :attr:`Ed25519KeyError.reason`
 one of :data:`NON_CANONICAL`, :data:`NOT_ON_CURVE`, :data:`SMALL_ORDER`, :data:`WRONG_LENGTH`.
 """
@@ -53,6 +62,39 @@ class Ed25519KeyError(ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+_Y_MASK: Final = (1 << 255) - 1
+#: y of the points of order 8: (±x8, Y8) and (±x8, p - Y8).
+_ORDER_8_Y: Final = 0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826
+#: The y of every point of small order: the identity (0, 1), (0, -1) of order 2,
+#: (±sqrt(-1), 0) of order 4 and the four points of order 8.
+SMALL_ORDER_Y: Final = frozenset({0, 1, P - 1, _ORDER_8_Y, P - _ORDER_8_Y})
+
+
+def check_key_encoding(raw: bytes) -> None:
+    """The checks of RFC 8032 §5.1.3 that need no square root, for a 32-byte public key.
+
+    Raises :class:`Ed25519KeyError` for a wrong length, a non-canonical encoding (y >= p,
+    or x = 0 with the sign bit set: x = 0 exactly when y is 1 or p - 1) or a y of a point
+    of small order (:data:`SMALL_ORDER_Y`). Whether y has a point on the curve at all is
+    left to :func:`decode_public_key`; for bytes that pass here and are on the curve, the
+    reasons are those the full decoding gives.
+    """
+    if len(raw) != PUBLIC_KEY_BYTES:
+        raise Ed25519KeyError(WRONG_LENGTH, f"is {len(raw)} bytes, expected {PUBLIC_KEY_BYTES}")
+    number = int.from_bytes(raw, "little")
+    y = number & _Y_MASK
+    if y >= P:
+        raise Ed25519KeyError(NON_CANONICAL, "is not a canonical encoding (y >= p, RFC 8032 5.1.3)")
+    if y in SMALL_ORDER_Y:
+        if number >> 255 and y in (1, P - 1):
+            raise Ed25519KeyError(
+                NON_CANONICAL, "is not a canonical encoding (x = 0 with the sign bit set, RFC 8032 5.1.3)"
+            )
+        raise Ed25519KeyError(
+            SMALL_ORDER, "has small order (one of the 8 points of order 1, 2, 4 or 8): not a real key"
+        )
 
 
 def decode_point(raw: bytes) -> tuple[int, int]:
@@ -100,7 +142,9 @@ def _double(point: tuple[int, int, int]) -> tuple[int, int, int]:
 
 
 def has_small_order(point: tuple[int, int]) -> bool:
-    """True when [8]point is the identity: the 8 points of order 1, 2, 4 or 8."""
+    """True when [8]point is the identity: the 8 points of order 1, 2, 4 or 8. (The
+    definition; keys are judged by their y, :data:`SMALL_ORDER_Y`, which the tests prove
+    equal to it.)"""
     doubled = (point[0], point[1], 1)
     for _ in range(3):
         doubled = _double(doubled)
@@ -108,20 +152,28 @@ def has_small_order(point: tuple[int, int]) -> bool:
     return x == 0 and y == z
 
 
-@lru_cache(maxsize=256)
 def decode_public_key(raw: bytes) -> Ed25519PublicKey:
     """The strictly decoded public key of ``raw`` (32 bytes, RFC 8032 §5.1.5 encoding).
 
     Raises :class:`Ed25519KeyError` for a wrong length, a non-canonical encoding, a point
-    off the curve, or a point of small order (the identity and the other 7). Results are
-    cached by key bytes.
+    of small order (the identity and the other 7; :func:`check_key_encoding`) or a y with
+    no point on the curve (:func:`decode_point`). Memoized by key bytes, failures
+    included: each key costs its square root once.
     """
-    raw = bytes(raw)
-    point = decode_point(raw)
-    if has_small_order(point):
-        raise Ed25519KeyError(
-            SMALL_ORDER, "has small order (one of the 8 points of order 1, 2, 4 or 8): not a real key"
-        )
+    decoded = decode_key_once(bytes(raw))
+    if isinstance(decoded, tuple):
+        raise Ed25519KeyError(*decoded)
+    return decoded
+
+
+@lru_cache(maxsize=1024)
+def decode_key_once(raw: bytes) -> Ed25519PublicKey | tuple[str, str]:
+    """:func:`decode_public_key`'s memo: the key, or the (reason, message) of its fault."""
+    try:
+        check_key_encoding(raw)
+        decode_point(raw)  # the square root: is y on the curve?
+    except Ed25519KeyError as error:
+        return error.reason, str(error)
     return Ed25519PublicKey.from_public_bytes(raw)
 
 

@@ -26,7 +26,8 @@ MAX_STREAMED_PAIRS = 16
 
 
 def _pairs(entries: Any) -> dict[tuple[bytes, bytes], tuple[bytes, bytes]]:
-    """(R, A) -> (public key, signature) of every entry that could verify."""
+    """(R, A) -> (public key, signature) of every entry that could verify, or of the
+    first ``MAX_STREAMED_PAIRS + 1`` of them (enough to know the message is held)."""
     pairs: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
     for entry in entries if isinstance(entries, list) else ():
         if not isinstance(entry, dict):
@@ -35,6 +36,8 @@ def _pairs(entries: Any) -> dict[tuple[bytes, bytes], tuple[bytes, bytes]]:
         signature, _ = decode_prefixed(entry.get("signature"), SIGNATURE_BYTES, "signature")
         if key is not None and signature is not None:
             pairs.setdefault((signature[:32], key), (key, signature))
+            if len(pairs) > MAX_STREAMED_PAIRS:
+                break
     return pairs
 
 

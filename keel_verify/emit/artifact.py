@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keel_verify.crypto.canonical import PROFILE, hash_hex, tagged_sha256
-from keel_verify.emit.chain import SESSION_OPERATION, canonical_bytes, chain_head
+from keel_verify.emit.chain import SESSION_OPERATION, CanonicalTemplate, chain_head
 from keel_verify.emit.signing import signature_over
 from keel_verify.emit.state import ArtifactEnvelope, SessionState
 from keel_verify.emit.timestamping import WITNESS_TYPE, Timestamper, TimestampError
@@ -108,16 +107,10 @@ def session_metadata(session: SessionState) -> dict[str, Any]:
 
 
 def split_around(document: dict[str, Any], member: str) -> tuple[bytes, bytes]:
-    """The canonical bytes of ``document`` before and after the value of ``member``.
-
-    The value is swapped for a random string first; its quoted bytes occur exactly once
-    in the canonical bytes (every other quote inside a string is escaped), so whatever
-    goes between the two halves takes the member's place byte for byte."""
-    slot = f"keel-emit-slot-{secrets.token_hex(16)}"
-    data = canonical_bytes({**document, member: slot})
-    head, found, tail = data.partition(b'"' + slot.encode("ascii") + b'"')
-    if not found:  # pragma: no cover - a random 128-bit slot is in the document once
-        raise AssertionError("slot not found")
+    """The canonical bytes of ``document`` before and after the value of ``member``:
+    whatever goes between the two halves takes the member's place byte for byte."""
+    head, tail = CanonicalTemplate({k: v for k, v in document.items() if k != member},
+                                   (member,)).fragments
     return head, tail
 
 

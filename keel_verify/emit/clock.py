@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -49,10 +50,24 @@ class SteppingClock:
 
 
 class RandomIds:
-    """Unpredictable ids for a running server (a restart must not reuse ids)."""
+    """Unpredictable ids for a running server (a restart must not reuse ids): 12 bytes
+    from ``os.urandom`` each, as ``secrets.token_hex(12)`` makes them, read 256 ids at a
+    time (one system call per id was a tenth of the ingest cost)."""
+
+    _POOL_BYTES = 12 * 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._used = 0
 
     def new(self, prefix: str) -> str:
-        return f"{prefix}_{os.urandom(12).hex()}"  # what secrets.token_hex(12) does
+        with self._lock:
+            if self._used == len(self._pool):
+                self._pool, self._used = os.urandom(self._POOL_BYTES), 0
+            raw = self._pool[self._used:self._used + 12]
+            self._used += 12
+        return f"{prefix}_{raw.hex()}"
 
 
 @dataclass

@@ -22,18 +22,19 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from keel_verify.crypto.canonical import tagged_sha256
 from keel_verify.emit import atom_signing
 from keel_verify.emit import bodies as b
 from keel_verify.emit.artifact import build_artifact, split_around, witness
 from keel_verify.emit.chain import (
     ChainBuilder,
     EventSpec,
+    canonical_bytes,
     canonical_hash,
     chain_head,
     project_chain_head,
@@ -177,22 +178,24 @@ class Engine:
             calls=calls,
         ))
 
-    def _signature_records(self, signatures: list[b.SidecarSignature],
-                           signed_object: Callable[[], dict[str, Any]],
-                           session: SessionState, where: str) -> list[dict[str, Any]]:
-        """What the chain records of sidecar signatures. An ``ed25519`` signature by a key
-        registered at start is verified (a bad one refuses the call, 422); any other is
-        recorded as unverified, with the hash of its text."""
+    def _signature_records(self, signatures: list[b.SidecarSignature], signed: Any,
+                           session: SessionState, where: str, position: int | None = None
+                           ) -> list[dict[str, Any]]:
+        """What the chain records of sidecar signatures over ``signed`` (a declared body or
+        atom; its errors name ``where``, or ``where[position]``). An ``ed25519`` signature
+        by a key registered at start is verified (a bad one refuses the call, 422); any
+        other is recorded as unverified, with the hash of its text."""
         records = []
         for index, signature in enumerate(signatures):
             status = "unverified"
             public = session.sidecar_keys.get(signature.key_id)
             if signature.algorithm == "ed25519" and public is not None:
                 message = atom_signing.signed_message(
-                    signed_object(), session_id=session.session_id,
+                    b.to_json(signed), session_id=session.session_id,
                     signed_at=signature.signed_at)
                 if not atom_signing.verifies(bytes.fromhex(public), signature.signature, message):
-                    raise EmitError(UNPROCESSABLE, f"{where}.signatures[{index}] does not verify "
+                    place = where if position is None else f"{where}[{position}]"
+                    raise EmitError(UNPROCESSABLE, f"{place}.signatures[{index}] does not verify "
                                     f"with the registered key {signature.key_id!r}")
                 status = "verified"
             records.append({"algorithm": signature.algorithm, "key_id": signature.key_id,
@@ -284,18 +287,20 @@ class Engine:
         session_id = session.session_id
         known = self.store.known_atoms(session_id, (a.idempotency_key for a in batch.events))
         prepared = [(atom, _atom_event(atom, self._signature_records(
-                        atom.signatures, partial(b.to_json, atom), session, f"events[{index}]")))
+                        atom.signatures, atom, session, "events", index)))
                     for index, atom in enumerate(batch.events)]
         builder = self._builder(session, self.clock.now())
         recorded = []
+        atom_keys = []
         for atom, (spec, payload) in prepared:
             if atom.idempotency_key in known:
                 continue
             entry = builder.append(spec, payload)
             recorded.append({"idempotency_key": atom.idempotency_key,
-                             "event_id": entry["event_id"],
-                             "sequence": entry["sequence"],
-                             "content_hash": entry["content_hash"]})
+                             "event_id": entry.event_id,
+                             "sequence": entry.sequence,
+                             "content_hash": entry.content_hash})
+            atom_keys.append((session_id, atom.idempotency_key))
         counters = replace(session.counters,
                            atom_count=session.counters.atom_count + len(recorded))
         session = builder.advance(replace(session, counters=counters))
@@ -307,8 +312,7 @@ class Engine:
             "events": recorded,
             "chain_head": chain_head(session),
         }
-        atom_keys = tuple((session_id, item["idempotency_key"]) for item in recorded)
-        return _Effect(builder, session, response, atom_keys=atom_keys)
+        return _Effect(builder, session, response, atom_keys=tuple(atom_keys))
 
     # -- turns and actions ---------------------------------------------------------------
 
@@ -469,8 +473,7 @@ class Engine:
             raise EmitError(UNPROCESSABLE, f"interrupted_turn_index {index}: the "
                             f"session has had {session.counters.turn_count} turn(s)")
         signed_object = b.to_json(request)
-        signatures = self._signature_records(request.signatures, lambda: signed_object, session,
-                                             "body")
+        signatures = self._signature_records(request.signatures, request, session, "body")
         payload = {k: v for k, v in signed_object.items() if k != "signatures"}
         if request.captured_at_ns is not None:
             payload["captured_at_ns"] = b.epoch_ns_text(request.captured_at_ns)
@@ -484,7 +487,7 @@ class Engine:
         counters = replace(session.counters,
                            interruption_count=session.counters.interruption_count + 1)
         session = builder.advance(replace(session, counters=counters))
-        response = {"session_id": session_id, "event_id": entry["event_id"],
+        response = {"session_id": session_id, "event_id": entry.event_id,
                     "interruption_count": counters.interruption_count,
                     "chain_head": chain_head(session)}
         return _Effect(builder, session, response)
@@ -649,29 +652,35 @@ _ATOM_EVENTS: dict[str, tuple[str, str, str]] = {
                                "provider_marker_recorded"),
 }
 AI_DISCLOSURE_MARKER = "ai_disclosure_emitted"
+#: The event of each atom type whose entry does not depend on its payload (made once).
+_ATOM_SPECS = {kind: EventSpec(event_type, category, "recorded", outcome)
+               for kind, (event_type, category, outcome) in _ATOM_EVENTS.items()}
+_DISCLOSURE_SPEC = EventSpec("voice.ai_disclosure.emitted", "regulatory_evidence", "recorded",
+                             "disclosure_emitted")
 
 
 def _atom_event(atom: Any, signatures: list[dict[str, Any]]) -> tuple[EventSpec, dict[str, Any]]:
     kind = b.atom_type(atom)
-    event_type, category, outcome = _ATOM_EVENTS[kind]
-    operation, resource_type, resource_id = "realtime.session", "voice_session", None
-    payload_json = b.to_json(atom.payload)
-    if kind == "lifecycle_marker" and atom.payload.marker_type == AI_DISCLOSURE_MARKER:
-        event_type, category, outcome = ("voice.ai_disclosure.emitted", "regulatory_evidence",
-                                         "disclosure_emitted")
-    elif kind == "tool_invocation_attempt":
-        operation = f"tool.{atom.payload.tool_name}"
-        resource_type, resource_id = "tool_call", atom.payload.call_id
+    if kind == "tool_invocation_attempt":
+        event_type, category, outcome = _ATOM_EVENTS[kind]
+        spec = EventSpec(event_type, category, "recorded", outcome,
+                         operation=f"tool.{atom.payload.tool_name}", resource_type="tool_call",
+                         resource_id=atom.payload.call_id)
+    elif kind == "lifecycle_marker" and atom.payload.marker_type == AI_DISCLOSURE_MARKER:
+        spec = _DISCLOSURE_SPEC
+    else:
+        spec = _ATOM_SPECS[kind]
+    # The atom's payload is canonicalised once: sorted members of the declared value, its
+    # defaults left out, are the same bytes as those of its plain JSON.
+    payload_bytes = canonical_bytes(atom.payload)
     payload: dict[str, Any] = {
         "atom_type": kind,
         "captured_at_ns": b.epoch_ns_text(atom.captured_at_ns),
         "idempotency_key": atom.idempotency_key,
-        "payload": payload_json,
-        "payload_hash": canonical_hash(payload_json),
+        "payload": msgspec.Raw(payload_bytes),
+        "payload_hash": tagged_sha256(payload_bytes),
         "signatures": signatures,
     }
     if atom.direction is not None:
         payload["direction"] = atom.direction
-    spec = EventSpec(event_type, category, "recorded", outcome, operation=operation,
-                     resource_type=resource_type, resource_id=resource_id)
     return spec, payload

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from keel_verify.emit.bodies import MPP_PAYMENT, MppContext, StartBody, ToolCall, to_json
-from keel_verify.emit.chain import canonical_hash
+from keel_verify.emit.chain import Appended, canonical_hash
 from keel_verify.emit.clock import format_time, parse_time
 from keel_verify.emit.policy import Rules
 from keel_verify.emit.state import SessionState
@@ -141,7 +141,7 @@ def child_permit(
     rules: Rules,
     permit_id: str,
     call_id: str,
-    governed_entry: dict[str, Any],
+    governed_entry: Appended,
     resource_type: str,
     now: datetime,
     extra_metadata: dict[str, Any],
@@ -158,9 +158,9 @@ def child_permit(
         "issued_at": issued_at,
         "permit_id": permit_id,
         "policy_snapshot_hash": session.snapshot_hash,
-        "project_anchor_hash": governed_entry["governance_record_hash"],
+        "project_anchor_hash": governed_entry.governance_record_hash,
         "request_hash": request_hash,
-        "session_event_hash": governed_entry["content_hash"],
+        "session_event_hash": governed_entry.content_hash,
         "session_id": session.session_id,
     }
     metadata: dict[str, Any] = {"action_verb": tool.action_verb, "call_id": call_id,
@@ -173,9 +173,9 @@ def child_permit(
         "binding_expires_at": expires_at,
         "binding_issued_at": issued_at,
         "binding_key_id": None,
-        "binding_project_anchor_hash": governed_entry["governance_record_hash"],
+        "binding_project_anchor_hash": governed_entry.governance_record_hash,
         "binding_request_hash": request_hash,
-        "binding_session_event_hash": governed_entry["content_hash"],
+        "binding_session_event_hash": governed_entry.content_hash,
         "binding_session_id": session.session_id,
         "binding_signature": None,
         "binding_signatures": [],
@@ -184,7 +184,7 @@ def child_permit(
         "custom_metadata": metadata,
         "decision": "allowed",
         "model": session.model,
-        "operation": governed_entry["operation"],
+        "operation": governed_entry.operation,
         "parent_permit_id": session.parent_permit["permit_id"],
         "permit_id": permit_id,
         "policy_id": rules.policy_id,

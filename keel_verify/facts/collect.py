@@ -165,21 +165,12 @@ class ChainFacts:
         if tail < count:                                                 # the deque may keep
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
                                  chunk.content_hashes[tail:], strict=True))
-        types: list[Any]
-        times: list[Any]
-        try:  # the common case, in C: every entry an object
-            types = list(map(dict.get, entries, repeat("event_type")))
-            times = list(map(dict.get, entries, repeat("occurred_at")))
-        except TypeError:
-            types = [e.get("event_type") if type(e) is dict else _NOT_OBJECT for e in entries]
-            times = [e.get("occurred_at") if type(e) is dict else None for e in entries]
-        if set(map(type, types)) != {str}:  # junk of any type (even unhashable) is named
-            types = [kind if type(kind) is str else _NO_TYPE for kind in types]
-            types = [_NOT_OBJECT if type(e) is not dict else k for e, k in zip(entries, types,
-                                                                                strict=True)]
-        if not set(map(type, times)) <= {str, type(None)}:
-            times = [at if type(at) is str else None for at in times]
-        pairs: Counter[tuple[str, Any]] = Counter(zip(types, times, strict=True))  # few per chunk
+        types, times = _types_and_times(chunk)
+        pairs: Counter[tuple[str, Any]]
+        if count and types.count(types[0]) == count and times.count(times[0]) == count:
+            pairs = Counter({(types[0], times[0]): count})  # one kind at one time
+        else:
+            pairs = Counter(zip(types, times, strict=True))  # few per chunk
         self.pairs.update(pairs)
         kinds: Counter[str] = Counter()
         for (kind, _), number in pairs.items():
@@ -209,6 +200,8 @@ class ChainFacts:
             permit_ids = [e.get("permit_id") if type(e) is dict else None for e in entries]
         if permit_ids.count(None) == len(permit_ids):
             return
+        if chunk.same:  # one entry repeated: only its first use counts
+            entries, permit_ids = entries[:1], permit_ids[:1]
         for entry, permit_id in zip(entries, permit_ids, strict=True):
             if isinstance(permit_id, str) and permit_id not in self.permit_sequences:
                 self.permit_sequences[permit_id] = as_int(entry.get("artifact_sequence"))
@@ -407,6 +400,39 @@ class ChainFacts:
             t_min = t if t_min is None or t < t_min else t_min
             t_max = t if t_max is None or t > t_max else t_max
         return by_lane, totals, t_min, t_max
+
+
+def _types_and_times(chunk: Chunk) -> tuple[list[str], list[str | None]]:
+    """Each entry's event type (or why it has none) and its ``occurred_at`` text (None
+    when not a string)."""
+    entries = chunk.entries
+    if chunk.same:  # one value repeated: read once
+        kind, at = _type_and_time(entries[0])
+        return [kind] * len(entries), [at] * len(entries)
+    types: list[Any]
+    times: list[Any]
+    try:  # the common case, in C: every entry an object
+        types = list(map(dict.get, entries, repeat("event_type")))
+        times = list(map(dict.get, entries, repeat("occurred_at")))
+    except TypeError:
+        types = [e.get("event_type") if type(e) is dict else _NOT_OBJECT for e in entries]
+        times = [e.get("occurred_at") if type(e) is dict else None for e in entries]
+    if set(map(type, types)) != {str}:  # junk of any type (even unhashable) is named
+        types = [kind if type(kind) is str else _NO_TYPE for kind in types]
+        if not chunk.objects:
+            types = [_NOT_OBJECT if type(e) is not dict else k
+                     for e, k in zip(entries, types, strict=True)]
+    if not set(map(type, times)) <= {str, type(None)}:
+        times = [at if type(at) is str else None for at in times]
+    return types, times
+
+
+def _type_and_time(entry: Any) -> tuple[str, str | None]:
+    """One entry's event type and time, as :func:`_types_and_times` names them."""
+    if type(entry) is not dict:
+        return _NOT_OBJECT, None
+    kind, at = entry.get("event_type"), entry.get("occurred_at")
+    return kind if type(kind) is str else _NO_TYPE, at if type(at) is str else None
 
 
 _T = TypeVar("_T")

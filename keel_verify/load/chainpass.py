@@ -55,18 +55,29 @@ class Chunk:
     objects: bool = False  # proven: every entry an object
     encode: Callable[[Any], bytes] = canonical_bytes  # canonical bytes of these entries' values
     columns: dict[str, list[Any]] = field(default_factory=dict, compare=False, repr=False)
+    same: bool = False  # proven: every entry is one and the same value
 
     def column(self, key: str) -> list[Any]:
         """``entry.get(key)`` for every entry, computed once for all visitors (only for a
         chunk proven to be ``objects``)."""
         values = self.columns.get(key)
         if values is None:
-            values = self.columns[key] = list(map(dict.get, self.entries, repeat(key)))
+            if self.same:
+                values = [self.entries[0].get(key)] * len(self.entries)
+            else:
+                values = list(map(dict.get, self.entries, repeat(key)))
+            self.columns[key] = values
         return values
 
 
 class EntryVisitor(Protocol):
-    """Per-check state fed with every chunk of chain entries, in order."""
+    """Per-check state fed with every chunk of chain entries, in order.
+
+    Optional: ``stops_before(first: int) -> bool``, asked at each chunk boundary in chain
+    order (``first``: the chunk's first entry): once True, the visitor is fed no more
+    chunks (a check that found enough problems; see keel_verify.checks.entry_problems).
+    It may depend only on the chunks fed before, so every way of making the pass stops
+    at the same entry."""
 
     def visit(self, chunk: Chunk) -> None: ...
 
@@ -79,6 +90,9 @@ class ChainPass:
     message: SignedMessage  # C(artifact without "signatures"), as digests: what signatures cover
     content_hash: str  # H(message)
     visitors: Mapping[str, EntryVisitor]
+    # The chain's last entry, decoded, when some visitor stopped before it (what a check
+    # compares after the chain must still be the real last entry); else None.
+    last_entry: Any = None
 
     def visitor(self, name: str) -> Any:
         return self.visitors[name]
@@ -141,14 +155,18 @@ def run_chain_pass(
     if artifact.chain is not None:
         members.append(("chain", None))
     out = MessageWriter(SignedMessage(document.get(SIGNATURES)))
+    last_entry = None
     out.write(b"{")
     for position, (key, _) in enumerate(sorted(members)):
         if position:
             out.write(b",")
         if key == "chain" and artifact.chain is not None:
             out.write(b'"chain":[')
-            EntriesPass(artifact, factories, encode, out, visitors, max_depth,
-                        chunk_entries or CHUNK_ENTRIES).run()
+            entries = EntriesPass(artifact, factories, encode, out, visitors, max_depth,
+                                  chunk_entries or CHUNK_ENTRIES)
+            entries.run()
+            if entries.stopped:
+                last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
             out.write(b"]")
         else:
             out.write(_member(encode, key, signed[key]))
@@ -161,6 +179,7 @@ def run_chain_pass(
         message=out.message,
         content_hash=out.message.content_hash,
         visitors=visitors,
+        last_entry=last_entry,
     )
 
 
@@ -204,6 +223,7 @@ class EntriesPass:
     visitors: Mapping[str, EntryVisitor]
     max_depth: int
     chunk_entries: int
+    stopped: set[str] = field(default_factory=set)  # visitors fed no more chunks
 
     def run(self) -> None:
         from keel_verify.load import shards
@@ -215,6 +235,9 @@ class EntriesPass:
             for index, first in enumerate(range(0, len(chain), self.chunk_entries)):
                 if index:
                     self.out.write(b",")
+                for name in self.stopping_before(first):
+                    if worker is not None:
+                        worker.stop_visitor(name)
                 if worker is not None and worker.owns(index):
                     worker.take(index, first)
                 else:
@@ -223,28 +246,48 @@ class EntriesPass:
             if worker is not None:
                 worker.stop()
 
+    def stopping_before(self, first: int) -> list[str]:
+        """The visitors that stop at the chunk boundary before entry ``first`` (decided
+        here alone, from the chunks before it: see :class:`EntryVisitor`)."""
+        stopping = []
+        for name, visitor in self.visitors.items():
+            stops = getattr(visitor, "stops_before", None)
+            if name not in self.stopped and stops is not None and stops(first):
+                self.stopped.add(name)
+                stopping.append(name)
+        return stopping
+
+    def active(self) -> list[str]:
+        """The visitors still fed, in registration order."""
+        return [name for name in self.visitors if name not in self.stopped]
+
     def decoded(self, first: int, size: int | None = None) -> DecodedChunk:
         assert self.artifact.chain is not None
         return self.artifact.chain.chunk_at(first, size or self.chunk_entries, self.max_depth)
 
     def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
         """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
-        first, entries, within_jcs, flat, objects = decoded
+        first, entries, within_jcs, flat, objects, same = decoded
         columns: dict[str, list[Any]] = {}
+        hashed = entries[:1] if same else entries  # one value repeated: hashed once
         if objects:
-            stated = columns["content_hash"] = list(map(dict.get, entries, repeat("content_hash")))
-            hashes, encoded = _hash_object_entries(entries, self.encode, flat, stated)
+            stated = list(map(dict.get, hashed, repeat("content_hash")))
+            hashes, encoded = _hash_object_entries(hashed, self.encode, flat, stated)
+            columns["content_hash"] = stated * len(entries) if same else stated
         else:
-            hashes, encoded = _hash_entries(entries, self.encode, self.artifact.exact_path)
-        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, self.encode, columns)
+            hashes, encoded = _hash_entries(hashed, self.encode, self.artifact.exact_path)
+        if same:
+            hashes, encoded = hashes * len(entries), encoded * len(entries)
+        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, self.encode, columns, same)
         return chunk, b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True) -> None:
-        """Do the chunk at ``first`` in this process (for the visitors named in ``only``)."""
+        """Do the chunk at ``first`` in this process (for the visitors named in ``only``,
+        else for every visitor still fed)."""
         chunk, piece = self.hashed(self.decoded(first))
         if write:
             self.out.write(piece)
-        for name in self.visitors if only is None else only:
+        for name in self.active() if only is None else only:
             self.visitors[name].visit(chunk)
 
 
@@ -273,6 +316,10 @@ def _hash_object_entries(
             if list(removed) == list(map(len, members)):
                 digests = map(_hexdigest, map(sha256, bodies))
                 return ["sha256:" + digest for digest in digests], encoded
+    if stated.count(None) == len(stated) and not any(
+            map(operator.contains, entries, repeat("content_hash"))):
+        # No entry has the member (a chain of garbage): each hashes its full bytes.
+        return _tagged_digests(encoded), encoded
     if not flat:
         return _hash_entries(entries, encode, False)
     hashes: list[str | None] = []
@@ -318,24 +365,37 @@ def _content_hash_members(stated: list[str], encode: Callable[[Any], bytes]) -> 
 _hexdigest = methodcaller("hexdigest")
 
 
+def _tagged_digests(pieces: list[bytes]) -> list[str | None]:
+    """``H(piece)`` for each piece, each distinct piece hashed once (a hostile chain
+    repeats one entry a million times)."""
+    distinct = dict.fromkeys(pieces)
+    if len(distinct) * 2 <= len(pieces):
+        digests = {piece: "sha256:" + sha256(piece).hexdigest() for piece in distinct}
+        return list(map(digests.__getitem__, pieces))
+    tagged: list[str | None] = ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
+    return tagged
+
+
 def _hash_entries(
     entries: list[Any], encode: Callable[[Any], bytes], exact: bool
 ) -> tuple[list[str | None], list[bytes]]:
+    encoded = list(map(encode, entries))
+    if set(map(type, entries)) == {dict} and not any(
+            map(operator.contains, entries, repeat("content_hash"))):
+        return _tagged_digests(encoded), encoded  # no member to leave out: as above
     hashes: list[str | None] = []
-    encoded: list[bytes] = []
-    for entry in entries:
+    for entry, full in zip(entries, encoded, strict=True):
         if type(entry) is not dict:
             hashes.append(None)
+        elif "content_hash" not in entry:
+            hashes.append(tagged_sha256(full))
         elif exact:  # the document's own dicts: never mutate them
             hashes.append(tagged_sha256(encode(
                 {k: v for k, v in entry.items() if k != "content_hash"})))
-        elif "content_hash" in entry:  # our own fresh dicts: take it out, put it back
+        else:  # our own fresh dicts: take it out, put it back
             stated = entry.pop("content_hash")
             hashes.append(tagged_sha256(encode(entry)))
             entry["content_hash"] = stated
-        else:
-            hashes.append(tagged_sha256(encode(entry)))
-        encoded.append(encode(entry))
     return hashes, encoded
 
 

@@ -90,13 +90,15 @@ class DecodedChunk(NamedTuple):
 
     ``within_jcs``: no value outside the RFC 8785 domain (float, integer beyond
     +/-(2^53-1), object key outside the BMP); ``flat``: every entry an object of strings,
-    integers, booleans and nulls; ``objects``: every entry an object."""
+    integers, booleans and nulls; ``objects``: every entry an object; ``same``: every
+    entry is one and the same value (their input bytes are equal)."""
 
     first: int
     entries: list[Any]
     within_jcs: bool = False
     flat: bool = False
     objects: bool = False
+    same: bool = False
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
@@ -106,6 +108,11 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
     The typed decoders prove at C speed what a walk over every node would: JCS-safe
     integers and, entries being 3 levels deep (artifact, chain, entry), a bounded depth.
     Only entries nested deeper than they accept are decoded untyped and walked."""
+    if len(raw_items) > 1 and raw_items.count(raw_items[0]) == len(raw_items):
+        # The same bytes over and over (a hostile chain): decoded once, every proof made
+        # for one holds for all, and every entry is that one value.
+        one = decode_raw_chunk(first, raw_items[:1], max_depth)
+        return one._replace(entries=one.entries * len(raw_items), same=True)
     joined = b"[" + b",".join(raw_items) + b"]"
     errors = accel.decode_errors()
     if max_depth >= 3:
@@ -292,6 +299,26 @@ def parse_json(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     except ValueError as error:  # e.g. an integer beyond CPython's digit limit
         raise LoadError(f"invalid JSON number: {str(error).splitlines()[0]}") from None
     _check_depth_and_strings(value, max_depth, bool(_SURROGATE_ESCAPE.search(data)))
+    return value
+
+
+def parse_json_fast(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """:func:`parse_json`'s value, at C speed when msgspec proves the same reading:
+    msgspec refuses what the strict parser refuses (invalid UTF-8, NaN, lone surrogates)
+    except duplicate keys, which the colon count excludes (see
+    :mod:`keel_verify.load.chainpass`); the typed decoder proves the depth and refuses
+    floats and integers beyond JCS's range. Anything not proven, and every error, goes
+    to :func:`parse_json`, which words it."""
+    levels = min(accel.MAX_TYPED_NESTING, max_depth)
+    if (not accel.fast_json_available() or levels < 1 or data.startswith(b"\xef\xbb\xbf")
+            or (b"\\" in data and _ESCAPED_COLON.search(data))):
+        return parse_json(data, max_depth=max_depth)
+    try:
+        value = accel.nested_value_decoder(levels).decode(data)
+    except accel.decode_errors():
+        return parse_json(data, max_depth=max_depth)
+    if accel.encode_sorted(value).count(b":") != data.count(b":"):  # a duplicate key
+        return parse_json(data, max_depth=max_depth)
     return value
 
 

@@ -15,11 +15,20 @@ accepts a worker result only for visitors whose real carried state equals the se
 then the result is the one a sequential pass computes -- and does the chunk again itself
 for any other visitor. A chunk the worker could not do is done here from scratch, so a
 worker failure changes nothing but the time.
+
+Stopping. This process alone decides, at each chunk boundary, which visitors stop being
+fed (:meth:`keel_verify.load.chainpass.EntriesPass.stopping_before`), and from then on it
+takes nothing of theirs from the worker. It also raises a flag per stopped visitor in a
+page shared with the worker (an anonymous shared mapping made before the fork), so that
+the worker stops visiting for it too; for such a visitor the worker sends a seed that
+equals nothing (:data:`UNSEEDED`), so even a flag read wrongly could only make this
+process do that visitor's chunk itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import pickle
 import signal
@@ -33,6 +42,12 @@ if TYPE_CHECKING:
 
 #: Below this many entries a worker costs more than it saves.
 MIN_ENTRIES = 8192
+#: Nor does it save anything when entries are this small on average (input bytes per
+#: entry): the work per entry is then less than what sharing it costs (the worker's and
+#: this process's copies of the pages that hold millions of small objects, the results
+#: sent back per chunk). A sound entry is several times larger (two hashes alone take
+#: 150 bytes); a chain of ``{}`` is 3 bytes an entry.
+MIN_ENTRY_BYTES = 64
 #: Of every CYCLE chunks, the worker does those whose number modulo CYCLE is at least
 #: HERE_PER_CYCLE (this process also feeds the digests, so it takes fewer).
 CYCLE = 5
@@ -81,11 +96,17 @@ def _shardable(visitors: Any) -> bool:
 
 def start_worker(entries: EntriesPass) -> Worker | None:
     """A worker for this pass, or None when the pass is better done here alone: the
-    exact path, a short chain, one usable CPU, no fork, a visitor that cannot shard."""
+    exact path, a short chain, small entries, one usable CPU, no fork, a visitor that
+    cannot shard."""
     chain = entries.artifact.chain
     if (chain is None or chain.raw_items is None or len(chain) < MIN_ENTRIES
-            or len(chain) <= entries.chunk_entries or not hasattr(os, "fork")
+            or len(chain) <= entries.chunk_entries
+            or entries.artifact.size < len(chain) * MIN_ENTRY_BYTES or not hasattr(os, "fork")
             or usable_cpus() < 2 or not _shardable(entries.visitors.values())):
+        return None
+    try:
+        stopped = mmap.mmap(-1, max(1, len(entries.visitors)))  # anonymous, shared on fork
+    except OSError:
         return None
     reader, writer = os.pipe()
     with contextlib.suppress(AttributeError, OSError):  # F_SETPIPE_SZ: Linux only
@@ -97,18 +118,54 @@ def start_worker(entries: EntriesPass) -> Worker | None:
     except OSError:
         os.close(reader)
         os.close(writer)
+        stopped.close()
         return None
     if pid == 0:  # the worker: do its chunks, report them, and leave without running anything else
         status = 1
         try:
             os.close(reader)
             with os.fdopen(writer, "wb", buffering=PIPE_BYTES) as out:
-                _work(entries, out)
+                _work(entries, out, StopFlags(list(entries.visitors), stopped))
             status = 0
         finally:
             os._exit(status)
     os.close(writer)
-    return Worker(entries, pid, os.fdopen(reader, "rb", buffering=PIPE_BYTES))
+    return Worker(entries, pid, os.fdopen(reader, "rb", buffering=PIPE_BYTES),
+                  StopFlags(list(entries.visitors), stopped))
+
+
+class StopFlags:
+    """One byte per visitor in a page shared by this process and its worker: non-zero
+    once this process stopped feeding that visitor."""
+
+    def __init__(self, names: list[str], page: mmap.mmap) -> None:
+        self.slots = {name: slot for slot, name in enumerate(names)}
+        self.page = page
+
+    def raise_for(self, name: str) -> None:
+        self.page[self.slots[name]] = 1
+
+    def raised(self, name: str) -> bool:
+        return bool(self.page[self.slots[name]])
+
+    def close(self) -> None:
+        with contextlib.suppress(BufferError, OSError):
+            self.page.close()
+
+
+class _Unseeded:
+    """The seed sent for a visitor the worker did not run: equal to nothing."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __ne__(self, other: object) -> bool:
+        return True
+
+    __hash__ = object.__hash__
+
+
+UNSEEDED = _Unseeded()
 
 
 def owns(index: int) -> bool:
@@ -116,8 +173,9 @@ def owns(index: int) -> bool:
     return index % CYCLE >= HERE_PER_CYCLE
 
 
-def _work(entries: EntriesPass, out: BinaryIO) -> None:
-    """In the worker: each owned chunk with fresh visitors seeded from the entry before."""
+def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
+    """In the worker: each owned chunk with fresh visitors seeded from the entry before
+    (none for a visitor this process has stopped: its seed is :data:`UNSEEDED`)."""
     chain = entries.artifact.chain
     assert chain is not None
     earlier: dict[str, Any] = {}
@@ -126,7 +184,8 @@ def _work(entries: EntriesPass, out: BinaryIO) -> None:
             continue
         try:
             chunk, piece = entries.hashed(entries.decoded(first))
-            visitors = {name: make(entries.artifact) for name, make in entries.factories.items()}
+            visitors = {name: make(entries.artifact) for name, make in entries.factories.items()
+                        if not stopped.raised(name)}
             previous = entries.decoded(first - 1, 1).entries[0]
             for name, visitor in visitors.items():
                 visitor.seed(previous)  # type: ignore[attr-defined]
@@ -151,19 +210,26 @@ def _work(entries: EntriesPass, out: BinaryIO) -> None:
 class Worker:
     """This process's side: takes the worker's chunks in order (see :func:`start_worker`)."""
 
-    def __init__(self, entries: EntriesPass, pid: int, incoming: BinaryIO) -> None:
+    def __init__(self, entries: EntriesPass, pid: int, incoming: BinaryIO,
+                 stopped: StopFlags) -> None:
         self.entries = entries
         self.pid = pid
         self.incoming = incoming
+        self.stopped = stopped
         self.broken = False
 
     @staticmethod
     def owns(index: int) -> bool:
         return owns(index)
 
+    def stop_visitor(self, name: str) -> None:
+        """This process feeds ``name`` no more chunks: the worker need not visit for it."""
+        self.stopped.raise_for(name)
+
     def take(self, index: int, first: int) -> None:
         """Chunk number ``index`` (entries from ``first``): the worker's bytes and results,
-        or, for what the worker could not do, this process's own work."""
+        or, for what the worker could not do, this process's own work (only for the
+        visitors still fed)."""
         entries = self.entries
         received = None if self.broken else self._receive()
         if received is None:
@@ -172,8 +238,9 @@ class Worker:
         piece, seeds, done = received
         entries.out.write(piece)
         again = []
-        for name, visitor in entries.visitors.items():
-            if visitor.carried() == seeds[name]:  # type: ignore[attr-defined]
+        for name in entries.active():
+            visitor = entries.visitors[name]
+            if visitor.carried() == seeds.get(name, UNSEEDED):  # type: ignore[attr-defined]
                 visitor.absorb(done[name])  # type: ignore[attr-defined]
             else:
                 again.append(name)
@@ -208,3 +275,4 @@ class Worker:
             if finished == 0:
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
+        self.stopped.close()

@@ -12,7 +12,7 @@ from typing import Any
 from cryptography import x509
 
 from keel_verify.errors import LoadError, TrustConfigError
-from keel_verify.load.loader import parse_json as strict_json
+from keel_verify.load.loader import parse_json_fast as strict_json
 
 #: Trust files are small; anything larger is a mistake (or an attack on the verifier).
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024

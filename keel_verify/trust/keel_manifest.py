@@ -23,8 +23,6 @@ file (e.g. the copy shipped in this package, ``--trust keel-production``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from datetime import UTC, datetime
@@ -32,7 +30,8 @@ from typing import Any
 
 from keel_verify.crypto import ed25519 as strict_ed25519
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
-from keel_verify.crypto.ed25519 import ED25519_PREFIX
+from keel_verify.crypto.ed25519 import ED25519_PREFIX, SIGNATURE_BYTES
+from keel_verify.crypto.signatures import decode_prefixed
 from keel_verify.errors import TrustConfigError
 from keel_verify.trust.policy import TrustedKey, parse_ed25519_public_key
 from keel_verify.trust.trust_root import TrustRoot
@@ -91,15 +90,10 @@ def _public_key(entry: dict[str, Any], read: _Reader, pointer: str) -> bytes:
     legacy = read.member(entry, "public_key_b64", pointer)  # older manifests
     if not isinstance(legacy, str):
         raise read.fail(f"{pointer}/public_key_b64", "expected a base64 string")
-    try:
-        raw = base64.b64decode(legacy.removeprefix(ED25519_PREFIX), validate=True)
-    except (binascii.Error, ValueError):
-        raise read.fail(f"{pointer}/public_key_b64", "not valid base64") from None
-    try:
-        strict_ed25519.decode_public_key(raw)  # RFC 8032 5.1.3; small-order points are no keys
-    except strict_ed25519.Ed25519KeyError as error:
-        raise read.fail(f"{pointer}/public_key_b64", f"not an Ed25519 public key: {error}") from None
-    return raw
+    try:  # bare base64 or with the prefix: the same reader as every other key
+        return parse_ed25519_public_key(ED25519_PREFIX + legacy.removeprefix(ED25519_PREFIX))
+    except TrustConfigError as error:
+        raise read.fail(f"{pointer}/public_key_b64", str(error)) from None
 
 
 def _window(entry: dict[str, Any], read: _Reader, pointer: str) -> tuple[datetime | None, datetime | None]:
@@ -176,19 +170,21 @@ def _verify_signature(
     ]
     if not usable:
         raise read.fail(f"{pointer}/key_id", "the signing key is revoked or not valid at generated_at")
-    encoded = signature.get("signature")
-    raw_signature = None
-    if isinstance(encoded, str) and encoded.startswith(ED25519_PREFIX):
-        try:
-            raw_signature = base64.b64decode(encoded[len(ED25519_PREFIX):], validate=True)
-        except (binascii.Error, ValueError):
-            raw_signature = None
-    if raw_signature is None or len(raw_signature) != 64:
+    raw_signature, _ = decode_prefixed(signature.get("signature"), SIGNATURE_BYTES, "signature")
+    if raw_signature is None:
         raise read.fail(f"{pointer}/signature", "expected 'ed25519:' + base64 of 64 bytes")
     message = content_hash.encode("utf-8")
-    if any(strict_ed25519.verify(key.public_key, raw_signature, message) for key in usable):
-        return key_id
-    raise read.fail(f"{pointer}/signature", "the Ed25519 signature does not verify")
+    faults = []
+    for key in usable:
+        try:  # the key's first use: only now is it decoded onto the curve
+            strict_ed25519.decode_public_key(key.public_key)
+        except strict_ed25519.Ed25519KeyError as error:
+            faults.append(f"the signing key ({key.source}) {error}: it can verify nothing")
+            continue
+        if strict_ed25519.verify(key.public_key, raw_signature, message):
+            return key_id
+    raise read.fail(f"{pointer}/signature",
+                    "; ".join(faults) or "the Ed25519 signature does not verify")
 
 
 def load_manifest_document(document: dict[str, Any], label: str) -> TrustRoot:

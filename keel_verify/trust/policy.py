@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from keel_verify.crypto.ed25519 import (
     ED25519_PREFIX,
     PUBLIC_KEY_BYTES,
     Ed25519KeyError,
-    decode_public_key,
+    check_key_encoding,
 )
 from keel_verify.crypto.signatures import decode_prefixed
 from keel_verify.errors import TrustConfigError
@@ -35,17 +36,21 @@ ISSUER_KEY_PURPOSE = "export_signing"
 
 
 def parse_ed25519_public_key(text: str) -> bytes:
-    """``"ed25519:" + base64(32 raw bytes)`` -> the raw key.
+    """``"ed25519:" + base64(32 raw bytes)`` -> the raw key: how every trust source
+    (trust-root files, Keel manifests, ``--public-key``, policy files) reads a key.
 
-    Raises TrustConfigError (one line) unless the bytes are a real Ed25519 public key:
-    32 bytes, canonically encoded, on the curve, not of small order (RFC 8032 §5.1.3;
-    :func:`keel_verify.crypto.ed25519.decode_public_key`).
+    Raises TrustConfigError (one line) unless the bytes pass the checks of RFC 8032
+    §5.1.3 that need no square root: 32 bytes, a canonical encoding, not of small order
+    (:func:`keel_verify.crypto.ed25519.check_key_encoding`). Whether the key is a point
+    on the curve is decided when it is first used to verify a signature (a square root,
+    about 0.1 ms a key: 10 s for a trust root of 100,000 keys if done here); a key that
+    is not can verify nothing, and the report says so.
     """
     raw, problem = decode_prefixed(text, PUBLIC_KEY_BYTES, "public key")
     if raw is None:
         raise TrustConfigError(f"{problem}, got {text!r:.60}")
     try:
-        decode_public_key(raw)  # RFC 8032 5.1.3 strictly; small-order points are no keys
+        check_key_encoding(raw)
     except Ed25519KeyError as error:
         raise TrustConfigError(f"public key {text!r:.60} {error}") from None
     return raw
@@ -74,11 +79,93 @@ class TrustedKey:
         return format_ed25519_public_key(self.public_key)
 
 
+class IssuerKeys(Sequence[TrustedKey]):
+    """Issuer-key statements in policy order, each :class:`TrustedKey` built when first
+    read. A trust root of 100,000 keys loads as its key bytes (checked at once) and the
+    entries they came from; verifying builds only the statements about the key bytes
+    that sign, and only a report listing the whole policy builds them all.
+
+    ``raw_keys``: the 32 key bytes of each statement, in order; ``build(index)``: the
+    statement at ``index`` (a picklable callable: policies travel to worker processes).
+    Immutable; equal to any sequence of the same statements.
+    """
+
+    def __init__(self, raw_keys: tuple[bytes, ...],
+                 build: Callable[[int], TrustedKey]) -> None:
+        self._raw_keys = raw_keys
+        self._parts: tuple[tuple[int, Callable[[int], TrustedKey]], ...] = ((0, build),)
+        self._built: dict[int, TrustedKey] = {}
+
+    @classmethod
+    def joined(cls, *groups: Sequence[TrustedKey]) -> IssuerKeys:
+        """The statements of ``groups``, one after the other (none is built)."""
+        joined = cls((), _no_statement)
+        raw_keys: list[bytes] = []
+        parts: list[tuple[int, Callable[[int], TrustedKey]]] = []
+        for group in groups:
+            if not group:
+                continue
+            if isinstance(group, IssuerKeys):
+                parts.extend((len(raw_keys) + start, build) for start, build in group._parts)
+                raw_keys.extend(group._raw_keys)
+            else:
+                statements = tuple(group)
+                parts.append((len(raw_keys), statements.__getitem__))
+                raw_keys.extend(statement.public_key for statement in statements)
+        joined._raw_keys, joined._parts = tuple(raw_keys), tuple(parts)
+        return joined
+
+    @property
+    def raw_keys(self) -> tuple[bytes, ...]:
+        return self._raw_keys
+
+    def __len__(self) -> int:
+        return len(self._raw_keys)
+
+    @overload
+    def __getitem__(self, index: int) -> TrustedKey: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[TrustedKey, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> TrustedKey | tuple[TrustedKey, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(len(self))[index])
+        position = range(len(self))[index]  # IndexError, negative indices
+        built = self._built.get(position)
+        if built is None:
+            start, build = next((s, b) for s, b in reversed(self._parts) if s <= position)
+            built = self._built[position] = build(position - start)
+        return built
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"IssuerKeys({len(self)} statements)"
+
+
+def _no_statement(index: int) -> TrustedKey:
+    raise IndexError(index)
+
+
+def raw_keys_of(statements: Sequence[TrustedKey]) -> tuple[bytes, ...]:
+    """The key bytes of each statement, in order (without building lazy statements)."""
+    if isinstance(statements, IssuerKeys):
+        return statements.raw_keys
+    return tuple(statement.public_key for statement in statements)
+
+
 @dataclass(frozen=True)
 class TrustPolicy:
     """What the caller trusts. The default trusts nothing (verdicts are then UNTRUSTED)."""
 
-    issuer_keys: tuple[TrustedKey, ...] = ()
+    issuer_keys: Sequence[TrustedKey] = ()  # a tuple, or IssuerKeys (built when read)
     self_attested: bool = False
     tsa_roots: tuple[x509.Certificate, ...] = ()
     tsa_roots_source: str | None = None
@@ -122,14 +209,30 @@ class TrustPolicy:
     def keys_matching(self, raw_public_key: bytes) -> tuple[TrustedKey, ...]:
         """Every statement about this raw key, in policy order (one dict lookup: a trust
         root of 100,000 keys costs no more per signature than one of a single key)."""
-        return self._keys_by_bytes.get(raw_public_key, ())
+        positions = self._positions_by_bytes.get(raw_public_key)
+        if positions is None:
+            return ()
+        if isinstance(positions, int):
+            return (self.issuer_keys[positions],)
+        return tuple(self.issuer_keys[position] for position in positions)
+
+    @property
+    def issuer_key_bytes(self) -> AbstractSet[bytes]:
+        """The raw bytes of every trusted issuer key (a view: no copy per artifact)."""
+        return self._positions_by_bytes.keys()
 
     @cached_property
-    def _keys_by_bytes(self) -> dict[bytes, tuple[TrustedKey, ...]]:
-        index: dict[bytes, list[TrustedKey]] = {}
-        for key in self.issuer_keys:
-            index.setdefault(key.public_key, []).append(key)
-        return {raw: tuple(keys) for raw, keys in index.items()}
+    def _positions_by_bytes(self) -> dict[bytes, int | tuple[int, ...]]:
+        """Key bytes -> the position of the statement about them (a tuple of positions
+        when several statements name the same bytes)."""
+        raw_keys = raw_keys_of(self.issuer_keys)
+        index: dict[bytes, int | tuple[int, ...]] = {raw: i for i, raw in enumerate(raw_keys)}
+        if len(index) != len(raw_keys):  # some key bytes are listed more than once
+            listed: dict[bytes, list[int]] = {}
+            for position, raw in enumerate(raw_keys):
+                listed.setdefault(raw, []).append(position)
+            index = {raw: tuple(p) if len(p) > 1 else p[0] for raw, p in listed.items()}
+        return index
 
     def tsa_root_source(self, anchor: x509.Certificate) -> str | None:
         """Where the TSA root ``anchor`` came from (all sources when not recorded)."""

@@ -11,7 +11,7 @@ with ``--self-attested``), ``none`` (nothing vouches).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -186,10 +186,20 @@ def assess_signatures(
     if not isinstance(entries, list):
         return SignatureAssessment((), NONE, trust.self_attested, "\"signatures\" is not an array")
     findings = []
-    trusted_keys = frozenset(key.public_key for key in trust.issuer_keys)
-    for entry in verify_entries(entries, message, content_hash, trusted_keys):
+    for entry in verify_entries(entries, message, content_hash, trust.issuer_key_bytes):
         statements = (
             trust.keys_matching(entry.raw_public_key) if entry.raw_public_key is not None else ()
         )
+        if statements and entry.key_fault is not None:
+            entry = _trusted_key_refused(entry, statements)
         findings.append(SignatureFinding(entry, decide_key(statements, times)))
     return SignatureAssessment(tuple(findings), basis, trust.self_attested)
+
+
+def _trusted_key_refused(entry: SignatureEntry, statements: tuple[TrustedKey, ...]) -> SignatureEntry:
+    """``entry`` whose key a trust source lists but strict decoding refused on its first
+    use (the one fault not judged when trust sources load: not a point on the curve)."""
+    sources = "; ".join(dict.fromkeys(statement.source for statement in statements))
+    return replace(entry, problem=(
+        f"the trusted key {entry.fingerprint} ({sources}) {entry.key_fault} (RFC 8032 5.1.3, "
+        "checked when a key is first used): it can verify nothing"))

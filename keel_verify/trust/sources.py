@@ -6,8 +6,9 @@ receive the parsed policy (never a path to read again).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,27 @@ def load_trust_policy(
         trust_names=tuple(trust),
         more_trust_roots=tuple(str(path) for path in trust_roots),
     ))
+
+
+class PolicyDescription(Mapping[str, Any]):
+    """:func:`describe_policy` of a spec and policy, built when first read: a text report
+    never reads it, and it lists every issuer key (100,000 keys: about a second)."""
+
+    def __init__(self, spec: TrustSpec, policy: TrustPolicy) -> None:
+        self._spec, self._policy = spec, policy
+
+    @cached_property
+    def _described(self) -> dict[str, Any]:
+        return describe_policy(self._spec, self._policy)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._described[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._described)
+
+    def __len__(self) -> int:
+        return len(self._described)
 
 
 def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:

@@ -29,6 +29,7 @@ JSON Pointer and the problem; the CLI turns that into exit code 2.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -51,6 +52,7 @@ from keel_verify.trust.files import one_line as _one_line
 from keel_verify.trust.files import parse_json as _parse_json
 from keel_verify.trust.files import pem_certificates as _certificates
 from keel_verify.trust.files import read_bounded as _read
+from keel_verify.trust.policy import IssuerKeys
 from keel_verify.trust.tsa_revocation import RevocationSnapshot
 
 
@@ -59,7 +61,7 @@ class TrustRoot:
     """The contents of one trust file (ours, a Keel public key manifest or a Keel TSA
     trust bundle); :meth:`apply` merges it into a policy."""
 
-    issuer_keys: tuple[TrustedKey, ...]
+    issuer_keys: Sequence[TrustedKey]  # IssuerKeys for our format: built when read
     tsa_roots: tuple[x509.Certificate, ...]
     source: str  # "trust root PATH"
     tsa_certs: tuple[x509.Certificate, ...] = ()  # chain-building helpers, never anchors
@@ -71,7 +73,7 @@ class TrustRoot:
         (nothing is removed)."""
         merged = replace(
             policy,
-            issuer_keys=policy.issuer_keys + self.issuer_keys,
+            issuer_keys=IssuerKeys.joined(policy.issuer_keys, self.issuer_keys),
             tsa_revocation=policy.tsa_revocation + self.tsa_revocation,
             notes=policy.notes + self.notes,
         )
@@ -137,31 +139,58 @@ def _time(entry: dict[str, Any], key: str, label: str, pointer: str) -> datetime
     return parsed
 
 
-def _issuer_key(entry: dict[str, Any], index: int, label: str, path: str) -> TrustedKey:
-    pointer = f"/issuer_keys/{index}"
+_TIMES = ("not_before", "not_after", "revoked_at")
+#: The members of an issuer key entry that hold no time.
+_UNTIMED = frozenset({"public_key", "key_id", "purpose", "status"})
+
+
+def _times(entry: dict[str, Any], label: str, pointer: str) -> tuple[datetime | None, ...]:
+    """(not_before, not_after, revoked_at) of a schema-valid issuer key entry."""
+    times = tuple(_time(entry, key, label, pointer) for key in _TIMES)
+    not_before, not_after, _ = times
+    if not_before and not_after and not_after < not_before:
+        raise TrustConfigError(f"{label}: at {pointer}: not_after is before not_before")
+    return times
+
+
+def _raw_key(entry: dict[str, Any], index: int, label: str) -> bytes:
+    """The key bytes of ``issuer_keys[index]``, after every check made at load: the key's
+    checks that need no square root (RFC 8032 5.1.3) and its times. TrustConfigError."""
     try:
         raw = parse_ed25519_public_key(entry["public_key"])
     except TrustConfigError as error:
-        raise TrustConfigError(f"{label}: at {pointer}/public_key: {error}") from None
-    not_before = _time(entry, "not_before", label, pointer)
-    not_after = _time(entry, "not_after", label, pointer)
-    revoked_at = _time(entry, "revoked_at", label, pointer)
-    if not_before and not_after and not_after < not_before:
-        raise TrustConfigError(f"{label}: at {pointer}: not_after is before not_before")
-    key_id = entry.get("key_id")
-    source = f"trust root {path}, issuer_keys[{index}]"
-    if key_id:
-        source += f" ({json.dumps(key_id, ensure_ascii=False)})"
-    return TrustedKey(
-        public_key=raw,
-        source=source,
-        label=key_id,
-        purpose=entry.get("purpose", ISSUER_KEY_PURPOSE),
-        not_before=not_before,
-        not_after=not_after,
-        revoked_at=revoked_at,
-        status=entry.get("status", "active"),
-    )
+        raise TrustConfigError(f"{label}: at /issuer_keys/{index}/public_key: {error}") from None
+    if len(entry) > 1 and not _UNTIMED.issuperset(entry):
+        _times(entry, label, f"/issuer_keys/{index}")
+    return raw
+
+
+@dataclass(frozen=True)
+class _IssuerKeyEntries:
+    """Builds the :class:`TrustedKey` of ``issuer_keys[index]`` of a loaded trust root
+    (every entry already checked by :func:`_raw_key`)."""
+
+    entries: list[dict[str, Any]]
+    label: str  # "trust root PATH"
+    shown: str  # PATH as reports name it
+
+    def __call__(self, index: int) -> TrustedKey:
+        entry = self.entries[index]
+        not_before, not_after, revoked_at = _times(entry, self.label, f"/issuer_keys/{index}")
+        key_id = entry.get("key_id")
+        source = f"trust root {self.shown}, issuer_keys[{index}]"
+        if key_id:
+            source += f" ({json.dumps(key_id, ensure_ascii=False)})"
+        return TrustedKey(
+            public_key=parse_ed25519_public_key(entry["public_key"]),
+            source=source,
+            label=key_id,
+            purpose=entry.get("purpose", ISSUER_KEY_PURPOSE),
+            not_before=not_before,
+            not_after=not_after,
+            revoked_at=revoked_at,
+            status=entry.get("status", "active"),
+        )
 
 
 def load_trust_root(path: str | Path, shown: str | None = None) -> TrustRoot:
@@ -182,10 +211,9 @@ def load_trust_root(path: str | Path, shown: str | None = None) -> TrustRoot:
 
         return load_bundle_document(document, Path(path), label, shown)
     _validate(document, label)
-    keys = tuple(
-        _issuer_key(entry, index, label, shown)
-        for index, entry in enumerate(document.get("issuer_keys", []))
-    )
+    entries = document.get("issuer_keys", [])
+    keys = IssuerKeys(tuple(_raw_key(entry, index, label) for index, entry in enumerate(entries)),
+                      _IssuerKeyEntries(entries, label, shown))
     roots: list[x509.Certificate] = []
     for index, pem in enumerate(document.get("tsa_roots", [])):
         roots.extend(_certificates(pem, f"{label}: at /tsa_roots/{index}"))

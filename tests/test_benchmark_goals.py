@@ -1,0 +1,92 @@
+"""The benchmark harness judges keel-emit's goals from a results dict (no timing here):
+``goals()`` prints the ingest and end lines with their figures, ``n/a`` when the emit
+part was not run or failed, and ``--only emit`` selects that part."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("benchmarks_run",
+                                               ROOT / "benchmarks" / "run.py")
+assert _spec is not None and _spec.loader is not None
+run = importlib.util.module_from_spec(_spec)
+sys.modules["benchmarks_run"] = run
+_spec.loader.exec_module(run)
+
+INGEST = "emit ingest >= 20,000 events/s at 100 atoms per request"
+END = "emit end at 100,000 events <= 2x its floor"
+
+
+def emit_results(*, one: int = 38_000, four: int = 41_000, ratio: float = 1.4,
+                 events: int = 100_000) -> dict[str, Any]:
+    """What ``emit_bench.measure(parts=("ingest", "end"))`` returns (figures made up)."""
+    return {
+        "load_average": 0.4,
+        "ingest": [
+            {"clients": 1, "signed": False, "events": 30_000, "events_per_s": one,
+             "p50_ms": 2.1, "server_cpu_us_per_event": 19.5},
+            {"clients": 4, "signed": False, "events": 30_000, "events_per_s": four,
+             "p50_ms": 9.0, "server_cpu_us_per_event": 20.1},
+            {"clients": 1, "signed": True, "events": 30_000, "events_per_s": 90_000,
+             "p50_ms": 20.0, "server_cpu_us_per_event": 98.0},  # never judged
+        ],
+        "ingest_floor": {"events": 30_000, "events_per_s": 135_000, "cpu_us_per_event": 2.9},
+        "end": {"events": events, "end_s": 2.1, "floor_s": 2.1 / ratio, "ratio": ratio,
+                "answer_mib": 114.6},
+    }
+
+
+def emit_lines(results: dict[str, Any]) -> list[dict[str, str]]:
+    lines: list[dict[str, str]] = run.goals(results)
+    return [line for line in lines if line["what"].startswith("emit ")]
+
+
+def test_goals_print_the_emit_lines_with_their_figures() -> None:
+    ingest, end = emit_lines({"emit": emit_results()})
+    assert ingest == {
+        "status": "ok", "what": INGEST,
+        "measured": "41,000 events/s (4 client(s); server CPU 20.1 us per event); plain "
+                    "SQLite with the same rows 135,000 events/s, ours 0.30x of it"}
+    assert end == {"status": "ok", "what": END, "measured": "1.40x (2.10 s / 1.50 s)"}
+
+
+@pytest.mark.parametrize(("one", "four", "ratio", "verdicts"), [
+    (19_999, 12_000, 2.01, ("MISS", "MISS")),
+    (20_000, 12_000, 2.0, ("ok", "ok")),
+    (5_000, 25_000, 2.5, ("ok", "MISS")),
+])
+def test_the_emit_lines_are_judged_against_the_goals(one: int, four: int, ratio: float,
+                                                     verdicts: tuple[str, str]) -> None:
+    lines = emit_lines({"emit": emit_results(one=one, four=four, ratio=ratio)})
+    assert tuple(line["status"] for line in lines) == verdicts
+
+
+def test_the_emit_lines_are_na_when_not_measured_or_failed() -> None:
+    for results, measured in (({}, "not measured"),
+                              ({"emit": {"error": "keel-emit serve did not start"}},
+                               "failed: keel-emit serve did not start")):
+        assert emit_lines(results) == [
+            {"status": "n/a", "what": INGEST, "measured": measured},
+            {"status": "n/a", "what": END, "measured": measured}]
+    partial = emit_results()
+    del partial["end"]
+    assert emit_lines({"emit": partial})[1] == {"status": "n/a", "what": END,
+                                                "measured": "not measured"}
+
+
+def test_a_smaller_end_says_so() -> None:
+    end = emit_lines({"emit": emit_results(events=10_000)})[1]
+    assert end["what"] == END + " [measured at 10,000 events, not 100,000]"
+
+
+def test_the_emit_part_is_selectable_and_in_the_default_run() -> None:
+    assert "emit" in run.parse_args([]).only
+    assert run.parse_args(["--only", "emit"]).only == {"emit"}
+    with pytest.raises(SystemExit):
+        run.parse_args(["--only", "emitter"])
