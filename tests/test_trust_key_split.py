@@ -308,6 +308,18 @@ def test_a_100k_key_trust_root_decodes_only_the_keys_an_artifact_uses(
     assert set(counted_work["built"]) <= positions
 
 
+def test_keel_production_decodes_only_its_manifest_signing_key(
+    counted_work: dict[str, list[Any]],
+) -> None:
+    spec = TrustSpec(public_keys=(), self_attested=False, trust_root=None, tsa_roots=(),
+                     strict=False, trust_names=("keel-production",))
+    policy = sources.build_policy(spec)
+    export_keys = {key.public_key for key in policy.issuer_keys
+                   if key.purpose == "export_signing"}
+    assert len(policy.issuer_keys) == 4
+    assert counted_work["decoded"] and set(counted_work["decoded"]) <= export_keys
+
+
 def test_a_text_report_never_lists_the_policy_and_json_lists_it_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:

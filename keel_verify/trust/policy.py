@@ -99,7 +99,6 @@ class IssuerKeys(Sequence[TrustedKey]):
     @classmethod
     def joined(cls, *groups: Sequence[TrustedKey]) -> IssuerKeys:
         """The statements of ``groups``, one after the other (none is built)."""
-        joined = cls((), _no_statement)
         raw_keys: list[bytes] = []
         parts: list[tuple[int, Callable[[int], TrustedKey]]] = []
         for group in groups:
@@ -112,7 +111,8 @@ class IssuerKeys(Sequence[TrustedKey]):
                 statements = tuple(group)
                 parts.append((len(raw_keys), statements.__getitem__))
                 raw_keys.extend(statement.public_key for statement in statements)
-        joined._raw_keys, joined._parts = tuple(raw_keys), tuple(parts)
+        joined = cls(tuple(raw_keys), _no_statement)
+        joined._parts = tuple(parts)  # each group's builder, from its first position on
         return joined
 
     @property

@@ -107,8 +107,10 @@ def load_trust_policy(
     strictest wins). ``$KEEL_VERIFY_TRUST_ROOT`` is NOT read: pass it explicitly.
 
     Raises :class:`~keel_verify.errors.TrustConfigError` (one line) for a file that cannot
-    be read or does not fit its format, a key that is not a real Ed25519 key (RFC 8032
-    §5.1.3), or ``self_attested`` beside trusted issuer keys.
+    be read or does not fit its format, a key that fails the checks of RFC 8032 §5.1.3
+    made on reading (all but whether it is on the curve, judged when the key is used:
+    :func:`keel_verify.trust.policy.parse_ed25519_public_key`), or ``self_attested``
+    beside trusted issuer keys.
     """
     return build_policy(TrustSpec(
         public_keys=tuple(public_keys),
