@@ -11,6 +11,7 @@ import click
 from keel_verify.console import open_stdout
 from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_outputs, run_gate
+from keel_verify.heap import keep_freed_heap
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
@@ -157,6 +158,7 @@ def usage_line(error: click.UsageError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry: every error is one line on stderr and a documented exit code."""
+    keep_freed_heap()  # this process owns its allocator: no page faults chunk after chunk
     try:
         command.main(args=argv, prog_name="keel-verify", standalone_mode=False)
     except click.exceptions.Exit as done:  # --help, --version

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import operator
-import re
 from hashlib import sha256
 from itertools import repeat
 from operator import methodcaller
@@ -22,7 +21,7 @@ from keel_verify.checks.binding_support import Problems, problems_then_warnings,
 from keel_verify.checks.entry_problems import EntryProblems
 from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import canonical_hash
-from keel_verify.load.access import is_tagged_hash, type_name
+from keel_verify.load.access import all_tagged_hashes, is_tagged_hash, type_name
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 from keel_verify.results import CheckResult, Outcome
@@ -80,17 +79,12 @@ def _hash_only_problems(index: int, entry: dict[str, Any], problems: Problems) -
         ))
 
 
-# Many hashes at once: one C-level match over their newline-joined text.
-_TAGGED_HASH_LINES = re.compile(r"(?:sha256:[0-9a-f]{64}\n)*")
-
-
 def _hash_only_chunk_is_sound(chunk: Chunk) -> bool:
     """The common v3 case, judged with list operations."""
     entries = chunk.entries
     hashes = chunk.column("canonicalized_payload_hash")
     return (
-        set(map(type, hashes)) == {str}
-        and _TAGGED_HASH_LINES.fullmatch("\n".join(hashes) + "\n") is not None
+        all_tagged_hashes(hashes)
         and chunk.column("payload_materialization").count(HASH_ONLY) == len(entries)
         and not any(map(operator.contains, entries, repeat("canonicalized_payload")))
     )

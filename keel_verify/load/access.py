@@ -80,6 +80,29 @@ def is_tagged_hash(value: Any) -> bool:
     return isinstance(value, str) and _HASH.fullmatch(value) is not None
 
 
+_TAG = b"sha256:"
+_TAGGED_LENGTH = len(_TAG) + 64
+_HEX_DIGITS = b"0123456789abcdef"
+_TAG_LESS_HEX = bytes(_TAG).translate(None, _HEX_DIGITS)  # b"sh:"
+
+
+def all_tagged_hashes(values: list[Any]) -> bool:
+    """``is_tagged_hash`` of every value, in a few C-level passes over their concatenation
+    instead of a match per value. Proven when every value is a str of 71 characters whose
+    concatenation is ASCII (71 bytes each), each begins with "sha256:" (seven strided
+    slices), and deleting the hex digits from it all leaves only each tag's non-hex bytes
+    ("sh:"), so the 64 characters after each tag are hex digits; anything else is judged
+    value by value."""
+    count = len(values)
+    if set(map(type, values)) == {str} and set(map(len, values)) == {_TAGGED_LENGTH}:
+        text = "".join(values).encode("utf-8")
+        if (len(text) == _TAGGED_LENGTH * count
+                and all(text[at::_TAGGED_LENGTH].count(byte) == count for at, byte in enumerate(_TAG))
+                and text.translate(None, _HEX_DIGITS) == _TAG_LESS_HEX * count):
+            return True
+    return all(map(is_tagged_hash, values))
+
+
 def parse_time(value: Any) -> datetime | None:
     """An RFC 3339 UTC timestamp (``...Z``) as an aware datetime, or None if not one."""
     if not isinstance(value, str) or not _RFC3339_UTC.fullmatch(value):

@@ -18,7 +18,6 @@ and only if decoding dropped no member -- which is what a duplicate key makes it
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -349,17 +348,20 @@ def _found_once_at_top(encoded: list[bytes], members: list[bytes]) -> bool:
             and list(map(bytes.count, encoded, bare)) == once)
 
 
-_TAGGED_HASH_LINES = re.compile(r"(?:sha256:[0-9a-f]{64}\n)*")
+_MEMBER_KEY = b"," + _CONTENT_HASH_KEY
 
 
 def _content_hash_members(stated: list[str], encode: Callable[[Any], bytes]) -> list[bytes]:
-    """``,"content_hash":<value>`` for each value. Well-formed hashes need no escaping, so
-    their JSON text is the value in quotes: all are built by one join and one split."""
-    lines = "\n".join(stated) + "\n"
-    if _TAGGED_HASH_LINES.fullmatch(lines):
-        glued = b'"\n,"content_hash":"'.join(lines[:-1].encode("ascii").split(b"\n"))
-        return (b',"content_hash":"' + glued + b'"').split(b"\n")
-    return [b',"content_hash":' + value for value in map(encode, stated)]
+    """``,"content_hash":<value>`` for each value, cut from one encoding of the whole list.
+    When that JSON text holds no backslash and no comma but the n - 1 between its strings,
+    every quote in it delimits a string and every comma separates two, so ``","`` occurs
+    exactly at the boundaries; raw newlines never occur in JSON text, so a newline marks
+    each boundary for one split. Otherwise each value is encoded by itself."""
+    text = encode(stated)
+    if b"\\" not in text and text.count(b",") == len(stated) - 1:
+        glued = text[1:-1].replace(b'","', b'"\n' + _MEMBER_KEY + b'"')
+        return (_MEMBER_KEY + glued).split(b"\n")
+    return [_MEMBER_KEY + value for value in map(encode, stated)]
 
 
 _hexdigest = methodcaller("hexdigest")
