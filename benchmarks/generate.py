@@ -2,7 +2,7 @@
 so that building a 100k-event artifact never inflates the harness's own memory).
 
     python benchmarks/generate.py artifact --schema-version 3 --events 100000 --text ascii OUT.json
-    python benchmarks/generate.py batch --count 1000 --distinct 50 OUT_DIR
+    python benchmarks/generate.py batch --count 1000 OUT_DIR
 
 Every artifact is signed by the demo issuer key and timestamped by the demo test TSA --
 the keys ``sample/trust-root.json`` names -- so each one is VERIFIED under that trust root.
@@ -16,10 +16,14 @@ import os
 import shutil
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from keel_verify.emit import build_demo_artifact, dump_artifact
+from keel_verify.emit.clock import DEMO_START, SteppingClock
 from keel_verify.emit.demo import DEFAULT_TEXT
+from keel_verify.emit.keys import DEMO_TSA_SEED
+from keel_verify.emit.timestamping import LocalTestTimestamper
 
 #: The filler transcript text by kind. v1 embeds it in every padded entry; v3 carries
 #: only its hash, so there the kind changes hashes only.
@@ -51,15 +55,26 @@ def artifact_bytes(schema_version: int, events: int, text: str, layout: str, see
     return dump_artifact(artifact, indent=LAYOUTS[layout])
 
 
-def make_batch(out_dir: Path, count: int, distinct: int, layout: str) -> None:
-    """``count`` small artifacts (the plain demo session): ``distinct`` different ones
-    (seeds vary the ids; schema versions alternate 3 and 1), repeated round-robin."""
+#: How far apart the sessions of a batch start: 1,000 of them span about 12 days, well
+#: inside the test TSA certificate's and the demo issuer key's validity.
+BATCH_SESSION_SPACING = timedelta(minutes=17)
+
+
+def make_batch(out_dir: Path, count: int, distinct: int | None, layout: str) -> None:
+    """``count`` small artifacts (the plain demo session), as one deployment would write
+    them: each its own session (seeded ids), its own time and so its own RFC 3161 token,
+    all from the one test TSA; schema versions alternate 3 and 1. With ``distinct``, only
+    that many differ and the rest repeat them round-robin (byte-identical copies)."""
+    unique = count if distinct is None else min(distinct, count)
+    timestamper = LocalTestTimestamper.from_seed(DEMO_TSA_SEED)  # one TSA, made once
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
         originals: list[Path] = []
-        for index in range(min(distinct, count)):
+        for index in range(unique):
             version = 3 if index % 2 == 0 else 1
-            artifact = build_demo_artifact(version, tsa="local", seed=f"keel-verify bench batch {index}")
+            clock = SteppingClock(DEMO_START + index * BATCH_SESSION_SPACING)
+            artifact = build_demo_artifact(version, tsa=timestamper, seed=f"keel-verify bench batch {index}",
+                                           clock=clock)
             path = staging / f"small-{index:05d}.json"
             path.write_bytes(dump_artifact(artifact, indent=LAYOUTS[layout]))
             originals.append(path)
@@ -85,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("out", type=Path)
     many = commands.add_parser("batch", help="a directory of small demo sessions")
     many.add_argument("--count", type=int, required=True)
-    many.add_argument("--distinct", type=int, default=50)
+    many.add_argument("--distinct", type=int,
+                      help="only this many different files, the rest copies (default: all differ)")
     many.add_argument("--layout", choices=sorted(LAYOUTS), default="pretty")
     many.add_argument("out", type=Path)
     args = parser.parse_args(argv)

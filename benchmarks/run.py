@@ -323,15 +323,19 @@ def ensure_artifact(case: Case, cache: Path, regenerate: bool) -> tuple[Path, fl
     return path, time.perf_counter() - start
 
 
-def ensure_batch(count: int, distinct: int, cache: Path, regenerate: bool) -> tuple[Path, float | None]:
-    distinct = min(distinct, count)
+def ensure_batch(count: int, distinct: int | None, cache: Path, regenerate: bool
+                 ) -> tuple[Path, float | None]:
+    """The batch directory (generated once per emitter fingerprint): ``count`` files, each
+    its own session and RFC 3161 token unless ``distinct`` limits the different ones."""
+    distinct = count if distinct is None else min(distinct, count)
     directory = cache / f"batch-{count}-of-{distinct}-pretty"
     if directory.is_dir() and not regenerate and len(list(directory.glob("*.json"))) == count:
         return directory, None
     progress(f"generating {count} small artifacts ({distinct} distinct) ...")
     start = time.perf_counter()
+    limit = [] if distinct == count else ["--distinct", str(distinct)]
     subprocess.run([sys.executable, str(HERE / "generate.py"), "batch", "--count", str(count),
-                    "--distinct", str(distinct), str(directory)], cwd=ROOT, check=True)
+                    *limit, str(directory)], cwd=ROOT, check=True)
     return directory, time.perf_counter() - start
 
 
@@ -486,6 +490,7 @@ def bench_batch(directory: Path, kv: list[str], repeats: int, sample_size: int,
     separate = [[*kv, "--trust-root", TRUST_ROOT, os.path.relpath(p, ROOT)] for p in sample]
     for path in files:
         warm_page_cache(path)
+    distinct = len({hashlib.sha256(path.read_bytes()).digest() for path in files})
     floor_command = [sys.executable, str(HERE / "floor.py"), "--json", rel_dir]
     batch = Series()
     floor = Series()
@@ -508,6 +513,7 @@ def bench_batch(directory: Path, kv: list[str], repeats: int, sample_size: int,
     separate_wall = statistics.median(separate_totals)
     return {
         "files": len(files),
+        "distinct_files": distinct,
         "directory": rel_dir,
         "jobs": os.cpu_count(),
         "command": " ".join(one_invocation),
@@ -809,7 +815,8 @@ def render(results: dict[str, Any]) -> str:
     batch = results.get("batch")
     if batch:
         lines.append("")
-        lines.append(f"Batch ({batch['files']} small artifacts, {batch['jobs']} CPUs)")
+        lines.append(f"Batch ({batch['files']} small artifacts, {batch.get('distinct_files', '?')} of them "
+                     f"distinct, {batch['jobs']} CPUs)")
         one = batch["one_invocation"]
         lines.append(f"  one invocation  {batch['command']}: {one['median_wall_s']:.2f} s "
                      f"(median of {len(one['runs'])})")
@@ -989,8 +996,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-sample", type=int,
                         help="separate invocations actually timed, then extrapolated "
                              "(default 100; quick: all)")
-    parser.add_argument("--batch-distinct", type=int, default=50,
-                        help="distinct small artifacts generated; the rest are copies (default 50)")
+    parser.add_argument("--batch-distinct", type=int,
+                        help="distinct small artifacts generated; the rest are copies (default: "
+                             "every file its own session and token)")
     parser.add_argument("--cold-runs", type=int, help="cold-start runs of each command (default 10; quick 3)")
     parser.add_argument("--only", default="artifacts,cold,batch,memory,emit",
                         help="which parts to run (default artifacts,cold,batch,memory,emit)")

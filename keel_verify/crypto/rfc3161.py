@@ -119,6 +119,23 @@ def _check_oid(der: bytes, start: int, end: int, arcs_only: bool) -> None:
             raise _Refused(f"object identifier arc longer than {MAX_OID_ARC_BYTES} bytes")
 
 
+def split_der_elements(der: bytes) -> tuple[bytes, ...] | None:
+    """The consecutive TLVs ``der`` holds (e.g. a SET OF's contents), each with its
+    header, or None unless they are all definite-length TLVs filling it exactly."""
+    elements: list[bytes] = []
+    offset = 0
+    while offset < len(der):
+        try:
+            _, _, after = _header(der, offset, len(der))
+        except _NotDer:
+            return None
+        if after is None:
+            return None
+        elements.append(der[offset:after])
+        offset = after
+    return tuple(elements)
+
+
 def _walk_tlvs(
     der: bytes, start: int, end: int, depth: int, elements: list[int], *, until_eoc: bool = False
 ) -> int:
@@ -393,10 +410,14 @@ def _parse_token(der: bytes) -> TimestampToken:
             raise TokenError(
                 f"eContentType is {encap['content_type'].dotted:.80}, not id-ct-TSTInfo"
             )
-        if encap["content"].native is None:
+        content = encap["content"]
+        parsed = content.native  # the TSTInfo parsed in full (leniently), or its bytes
+        if parsed is None:
             raise TokenError("SignedData carries no eContent (detached TSTInfo)")
-        econtent = encap["content"].contents
-        tst_info = tsp.TSTInfo.load(econtent, strict=True)
+        econtent = content.contents
+        tst_info = tsp.TSTInfo.load(econtent, strict=True)  # refuses trailing data
+        if isinstance(parsed, dict) and type(content.parsed) is tsp.TSTInfo:
+            tst_info = content.parsed  # the same bytes, already parsed: not a second time
         _ = tst_info.native  # force a full parse so later reads cannot fail lazily
         len(signed_data["signer_infos"])
     except TokenError:

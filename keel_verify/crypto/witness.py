@@ -33,9 +33,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
+from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -53,11 +54,13 @@ from cryptography.x509.verification import (
 )
 
 from keel_verify.crypto import ed25519 as strict_ed25519
+from keel_verify.crypto.der_memo import DerMemo
 from keel_verify.crypto.rfc3161 import (
     ID_CT_TSTINFO,
     ReceiptTokens,
     TimestampToken,
     TokenError,
+    split_der_elements,
 )
 
 STEP_STRUCTURE = "token structure"
@@ -137,6 +140,67 @@ class _StepFailed(Exception):
         self.problem = problem
 
 
+@dataclass(frozen=True)
+class CertificateSummary:
+    """What a report shows of a certificate: its subject (RFC 4514) and SHA-256 of its DER."""
+
+    subject: str
+    sha256: str
+
+
+# -- what tokens from one TSA share: computed once per distinct DER (crypto/der_memo.py) --
+# Each memo stands for one step below and is keyed by every input that step reads.
+
+#: CertificateSet DER -> each X.509 certificate's DER (the set fully parsed once).
+_TOKEN_CERTIFICATES: DerMemo[tuple[bytes, ...]] = DerMemo("token certificates")
+#: (SignerIdentifier DER, the token's certificates, the candidates) -> the signer's DER.
+_SIGNERS: DerMemo[bytes | tuple[str, str]] = DerMemo("signer certificate")
+#: signed attribute DER -> its full parse (the per-token message digest comes and goes).
+_ATTRIBUTES: DerMemo[_AttributeParse] = DerMemo("signed attribute parse")
+#: (ESSCertIDv2 attribute DER, ESSCertID attribute DER, signer DER) -> the problem, if any.
+_ESS: DerMemo[str | None] = DerMemo("ESS signing-certificate")
+#: (TSTInfo.tsa DER, signer DER) -> the TSA certificate profile's problem, if any.
+_PROFILES: DerMemo[str | None] = DerMemo("TSA certificate profile")
+#: certificate DER -> the parsed certificate (``cryptography``'s are immutable).
+_CERTIFICATES: DerMemo[x509.Certificate] = DerMemo("certificate")
+#: certificate DER -> its summary.
+_SUMMARIES: DerMemo[CertificateSummary] = DerMemo("certificate summary")
+
+
+def _dump_or_none(value: Any) -> bytes | None:
+    """A parsed value's DER for a memo key, or None when producing it fails (BER that
+    must be re-encoded and is malformed): then the step runs unmemoised and fails as
+    it always did."""
+    try:
+        der: bytes = value.dump()
+    except _MALFORMED:
+        return None
+    return der
+
+
+def _step_outcome(run: Any) -> str | None:
+    """None if ``run()`` passes, else the problem of the :class:`_StepFailed` it raised;
+    any other exception propagates (and so is never memoised)."""
+    try:
+        run()
+    except _StepFailed as failure:
+        return failure.problem
+    return None
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    """``cryptography``'s certificate for ``der``, parsed once per distinct DER.
+    Raises ValueError when ``der`` is not a certificate."""
+    return _CERTIFICATES.get(der, lambda: x509.load_der_x509_certificate(der))
+
+
+def summarise_certificate(certificate: x509.Certificate) -> CertificateSummary:
+    """Subject and SHA-256 fingerprint, once per distinct certificate."""
+    der = certificate.public_bytes(Encoding.DER)
+    return _SUMMARIES.get(der, lambda: CertificateSummary(
+        certificate.subject.rfc4514_string(), certificate.fingerprint(hashes.SHA256()).hex()))
+
+
 def shorten(text: str, limit: int = 120) -> str:
     """Attacker-chosen text (names, OIDs) cut to fit a one-line reason."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -168,12 +232,43 @@ def same_name(first: asn1_x509.Name, second: asn1_x509.Name) -> bool:
 
 def _find_signer(
     token: TimestampToken, signer_info: Any, candidates: Sequence[x509.Certificate]
-) -> asn1_x509.Certificate:
-    """The certificate the SignerInfo names: among the token's certificates, else among
-    ``candidates`` (helper certificates, or a TSA certificate pinned directly, for tokens
-    made with certReq false)."""
+) -> bytes:
+    """The DER of the certificate the SignerInfo names: among the token's certificates,
+    else among ``candidates`` (helper certificates, or a TSA certificate pinned directly,
+    for tokens made with certReq false). Once per distinct (SignerIdentifier, token
+    certificates, candidates)."""
     sid = signer_info["sid"]
-    certificates = token.certificates + [
+    carried = _certificate_ders(token)
+    sid_der = _dump_or_none(sid)
+    if sid_der is None:
+        found = _identify_signer(sid, carried, candidates)
+    else:
+        found = _SIGNERS.get((sid_der, carried, tuple(candidates)),
+                             lambda: _identify_signer(sid, carried, candidates))
+    if isinstance(found, tuple):
+        raise _StepFailed(*found)
+    return found
+
+
+def _certificate_ders(token: TimestampToken) -> tuple[bytes, ...]:
+    """The DER of each X.509 certificate the token carries (:attr:`TimestampToken.certificates`,
+    whose full parse is checked once per distinct CertificateSet)."""
+    found = token.signed_data["certificates"]
+    if isinstance(found, core.Void):
+        return ()
+
+    def parse() -> tuple[bytes, ...]:
+        return tuple(certificate.dump() for certificate in token.certificates)
+
+    key = _dump_or_none(found)
+    return parse() if key is None else _TOKEN_CERTIFICATES.get(key, parse)
+
+
+def _identify_signer(
+    sid: Any, carried: tuple[bytes, ...], candidates: Sequence[x509.Certificate]
+) -> bytes | tuple[str, str]:
+    """The signer's DER, or (step, problem) when no certificate matches."""
+    certificates = [asn1_x509.Certificate.load(der) for der in carried] + [
         asn1_x509.Certificate.load(candidate.public_bytes(Encoding.DER)) for candidate in candidates
     ]
     for certificate in certificates:
@@ -183,18 +278,18 @@ def _find_signer(
                 certificate.serial_number == wanted["serial_number"].native
                 and same_name(certificate.issuer, wanted["issuer"])
             ):
-                return certificate
+                return bytes(certificate.dump())
         elif certificate.key_identifier == sid.chosen.native:
-            return certificate
-    if not token.certificates:
-        raise _StepFailed(
+            return bytes(certificate.dump())
+    if not carried:
+        return (
             STEP_SIGNER_CERTIFICATE,
             "the token carries no certificates and no supplied certificate is its signer, "
             "so the signer cannot be identified (give the TSA certificate with --tsa-certs, "
             "or request tokens with certReq true)",
         )
     how = "issuer and serial number" if sid.name == "issuer_and_serial_number" else "key identifier"
-    raise _StepFailed(
+    return (
         STEP_SIGNER_CERTIFICATE,
         f"no certificate in the token or among the supplied ones matches the SignerInfo's {how}",
     )
@@ -207,13 +302,62 @@ def _digest_name(signer_info: Any) -> str:
     return str(name)
 
 
-def _single_values(signer_info: Any) -> dict[str, Any]:
-    """type OID -> its one value; each attribute must appear once with one value."""
+@dataclass(frozen=True)
+class _AttributeParse:
+    """One signed attribute after its full parse: whether reading it filled in absent
+    DEFAULT fields (asn1crypto then re-encodes it, and the SET OF around it) and its
+    encoding as asn1crypto then dumps it."""
+
+    filled_defaults: bool
+    encoding: bytes
+
+
+@dataclass(frozen=True)
+class _SignedAttributes:
+    attributes: Any  # asn1crypto CMSAttributes, fully parsed; read, never changed
+    message: bytes  # what the signature covers (RFC 5652 5.4)
+    received: tuple[bytes, ...] | None  # each attribute's received DER (None: BER)
+
+
+def _read_signed_attributes(token: TimestampToken) -> _SignedAttributes:
+    """The first SignerInfo's signed attributes, from a fresh parse of the token (so the
+    result never depends on what an earlier check read from the shared token), parsed
+    as ``attributes.native`` parses them -- a malformed attribute fails here, with the
+    same words -- and the message the signature covers: the DER SET OF the attributes
+    (RFC 5652 5.4), as ``attributes.untag().dump()`` gives it. Each distinct attribute
+    is parsed fully once per process; the per-token ones (message digest) come and go."""
+    signer_info = cms.ContentInfo.load(token.token_der)["content"]["signer_infos"][0]
     attributes = signer_info["signed_attrs"]
-    if attributes.native is None or len(attributes) == 0:
+    if isinstance(attributes, core.Void):
+        raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the SignerInfo has no signed attributes")
+    received = attributes.contents
+    attributes._parse_children(recurse=True)  # what .native starts with: same order, same errors
+    encodings = split_der_elements(received)
+    if encodings is None or len(encodings) != len(attributes):  # BER: no memo
+        _ = attributes.native
+        return _SignedAttributes(attributes, bytes(attributes.untag().dump()), None)
+    parses = [_ATTRIBUTES.get(der, partial(_parse_attribute, attribute))
+              for attribute, der in zip(attributes, encodings, strict=True)]
+    contents = received
+    if any(parse.filled_defaults for parse in parses):
+        contents = b"".join(sorted(parse.encoding for parse in parses))
+    return _SignedAttributes(attributes, _set_of(contents), encodings)
+
+
+def _parse_attribute(attribute: Any) -> _AttributeParse:
+    _ = attribute.native
+    return _AttributeParse(bool(attribute._is_mutated()), bytes(attribute.dump()))
+
+
+def _single_values(signed: _SignedAttributes) -> tuple[dict[str, Any], dict[str, bytes] | None]:
+    """(type OID -> its one value, type OID -> the attribute's received DER or None);
+    each attribute must appear once with one value."""
+    attributes = signed.attributes
+    if len(attributes) == 0:
         raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the SignerInfo has no signed attributes")
     found: dict[str, Any] = {}
-    for attribute in attributes:
+    received: dict[str, bytes] = {}
+    for index, attribute in enumerate(attributes):
         oid = attribute["type"].dotted
         name = _ATTRIBUTE_NAMES.get(oid) or shorten(oid)
         if oid in found:
@@ -224,7 +368,9 @@ def _single_values(signer_info: Any) -> dict[str, Any]:
                 f"the {name} attribute has {len(attribute['values'])} values, expected one",
             )
         found[oid] = attribute["values"][0]
-    return found
+        if signed.received is not None:
+            received[oid] = signed.received[index]
+    return found, received if signed.received is not None else None
 
 
 def _names_certificate(issuer_serial: Any, certificate: asn1_x509.Certificate) -> bool:
@@ -236,7 +382,21 @@ def _names_certificate(issuer_serial: Any, certificate: asn1_x509.Certificate) -
     )
 
 
-def _check_ess(values: dict[str, Any], certificate: asn1_x509.Certificate) -> None:
+def _check_ess(values: dict[str, Any], received: dict[str, bytes] | None, certificate_der: bytes) -> None:
+    """The ESS signing-certificate attribute names the signer; once per distinct
+    (received ESS attributes, signer certificate)."""
+    def check() -> str | None:
+        return _step_outcome(lambda: _ess_names_signer(values, certificate_der))
+
+    if received is None:
+        problem = check()
+    else:
+        problem = _ESS.get((received.get(_ESS_V2), received.get(_ESS_V1), certificate_der), check)
+    if problem is not None:
+        raise _StepFailed(STEP_SIGNED_ATTRIBUTES, problem)
+
+
+def _ess_names_signer(values: dict[str, Any], der: bytes) -> None:
     present = [(oid, values[oid]) for oid in (_ESS_V2, _ESS_V1) if oid in values]
     if not present:
         raise _StepFailed(
@@ -244,7 +404,7 @@ def _check_ess(values: dict[str, Any], certificate: asn1_x509.Certificate) -> No
             "no ESS signing-certificate attribute (ESSCertIDv2 or ESSCertID) binds the "
             "signer certificate",
         )
-    der = certificate.dump()
+    certificate = asn1_x509.Certificate.load(der)
     for oid, value in present:
         name = _ATTRIBUTE_NAMES[oid]
         cert_ids = value["certs"]
@@ -269,9 +429,9 @@ def _check_ess(values: dict[str, Any], certificate: asn1_x509.Certificate) -> No
 
 
 def _signed_attributes(
-    token: TimestampToken, signer_info: Any, certificate: asn1_x509.Certificate, digest: str
+    token: TimestampToken, signed: _SignedAttributes, certificate_der: bytes, digest: str
 ) -> None:
-    values = _single_values(signer_info)
+    values, received = _single_values(signed)
     if _CONTENT_TYPE not in values:
         raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the content-type attribute is missing")
     if values[_CONTENT_TYPE].dotted != ID_CT_TSTINFO:
@@ -288,7 +448,7 @@ def _signed_attributes(
             f"the message-digest attribute is not the {digest} digest of the TSTInfo "
             "(the time-stamp content was altered, or signed for other content)",
         )
-    _check_ess(values, certificate)
+    _check_ess(values, received, certificate_der)
 
 
 def _signature_hash(algorithm: Any, fallback: str) -> hashes.HashAlgorithm:
@@ -313,13 +473,19 @@ def _pss_padding(parameters: Any) -> tuple[padding.PSS, hashes.HashAlgorithm]:
     return padding.PSS(padding.MGF1(_DIGESTS[mgf_hash]()), salt), _DIGESTS[hash_name]()
 
 
-def _signature(signer_info: Any, certificate: x509.Certificate, digest: str) -> None:
+def _set_of(contents: bytes) -> bytes:
+    """A DER SET (tag 0x31) with ``contents``: definite length, short form below 128."""
+    length = len(contents)
+    if length < 0x80:
+        return bytes((0x31, length)) + contents
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((0x31, 0x80 | len(octets))) + octets + contents
+
+
+def _signature(signer_info: Any, message: bytes, certificate: x509.Certificate, digest: str) -> None:
     algorithm = signer_info["signature_algorithm"]
     kind = algorithm.signature_algo
     signature = signer_info["signature"].native
-    # RFC 5652 5.4: the signature covers the DER SET OF the attributes, i.e. the received
-    # [0] IMPLICIT bytes with the universal SET tag; untag() keeps the received contents.
-    message = signer_info["signed_attrs"].untag().dump()
     key = certificate.public_key()
     try:
         if kind == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey):
@@ -379,9 +545,21 @@ def _end_entity(certificate: x509.Certificate) -> None:
         )
 
 
-def _tsa_certificate_profile(
-    token: TimestampToken, certificate: x509.Certificate, asn1_certificate: asn1_x509.Certificate
-) -> None:
+def _tsa_certificate_profile(token: TimestampToken, certificate: x509.Certificate, der: bytes) -> None:
+    """RFC 3161 2.3 for the signer certificate, and ``TSTInfo.tsa`` names it; once per
+    distinct (TSTInfo.tsa, certificate)."""
+    named = token.tsa_name
+    name_der = None if named is None else _dump_or_none(named)
+    if named is not None and name_der is None:
+        problem = _step_outcome(lambda: _profile(named, certificate, der))
+    else:
+        problem = _PROFILES.get((name_der, der),
+                                lambda: _step_outcome(lambda: _profile(named, certificate, der)))
+    if problem is not None:
+        raise _StepFailed(STEP_SIGNER_CERTIFICATE, problem)
+
+
+def _profile(named: Any, certificate: x509.Certificate, der: bytes) -> None:
     _end_entity(certificate)
     try:
         eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
@@ -412,9 +590,9 @@ def _tsa_certificate_profile(
             )
     except x509.ExtensionNotFound:
         pass
-    named = token.tsa_name
     if named is None:
         return
+    asn1_certificate = asn1_x509.Certificate.load(der)
     if named.name == "directory_name":
         matches = same_name(named.chosen, asn1_certificate.subject)
     else:
@@ -529,10 +707,6 @@ def _imprint(token: TimestampToken, expected: bytes | None) -> None:
 
 # -- one token ---------------------------------------------------------------------------
 
-def _load_certificate(certificate: asn1_x509.Certificate) -> x509.Certificate:
-    return x509.load_der_x509_certificate(certificate.dump())
-
-
 def check_token(
     der: bytes,
     *,
@@ -566,23 +740,20 @@ def check_token(
             return TokenCheck(signed=False, **facts)
         signer_info = token.signer_infos[0]
         step = STEP_SIGNER_CERTIFICATE
-        asn1_certificate = _find_signer(token, signer_info, candidates)
-        certificate = _load_certificate(asn1_certificate)
-        facts.update(
-            signed=True,
-            tsa_subject=certificate.subject.rfc4514_string(),
-            signer_certificate_sha256=certificate.fingerprint(hashes.SHA256()).hex(),
-        )
+        signer_der = _find_signer(token, signer_info, candidates)
+        certificate = load_certificate(signer_der)
+        summary = summarise_certificate(certificate)
+        facts.update(signed=True, tsa_subject=summary.subject, signer_certificate_sha256=summary.sha256)
         step = STEP_SIGNED_ATTRIBUTES
         digest = _digest_name(signer_info)
-        _signed_attributes(token, signer_info, asn1_certificate, digest)
+        signed = _read_signed_attributes(token)
+        _signed_attributes(token, signed, signer_der, digest)
         step = STEP_SIGNATURE
-        _signature(signer_info, certificate, digest)
+        _signature(signer_info, signed.message, certificate, digest)
         step = STEP_SIGNER_CERTIFICATE
-        _tsa_certificate_profile(token, certificate, asn1_certificate)
+        _tsa_certificate_profile(token, certificate, signer_der)
         step = STEP_CHAIN
-        signer_der = asn1_certificate.dump()
-        carried = tuple(_load_certificate(c) for c in token.certificates if c.dump() != signer_der)
+        carried = tuple(load_certificate(der) for der in _certificate_ders(token) if der != signer_der)
         step = STEP_IMPRINT
         _imprint(token, expected_digest)
     except _StepFailed as failure:

@@ -184,10 +184,14 @@ class TextSink:
     def add(self, report: Report) -> None:
         if self.quiet and report.verdict is Verdict.VERIFIED:
             return
+        lines = report_lines(report, brief=self.quiet)
         if self.shown:
-            self._line("", "")
-        for text, style in report_lines(report, brief=self.quiet):
-            self._line(text, style)
+            lines = [("", ""), *lines]
+        if self.console is None:  # plain: the block in one write (a batch writes thousands)
+            self.stream.write("".join(printable(text) + "\n" for text, _ in lines))
+        else:
+            for text, style in lines:
+                self._line(text, style)
         self.shown += 1
         if len(self.rows) < self.MAX_SUMMARY_ROWS:
             self.rows.append((report, summary_rows([report])[0]))
