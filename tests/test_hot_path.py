@@ -78,7 +78,7 @@ class _Text(str):
 _near_hashes = st.builds(
     lambda at, char: HASH[:at] + char + HASH[at + 1:],
     st.integers(0, len(HASH) - 1),
-    st.sampled_from(["A", "g", "é", "😀", ":", "\n", "0", "s", ""]),
+    st.sampled_from(["A", "g", "é", "😀", ":", "\n", "0", "s", "", "\ud800"]),
 )
 _maybe_hashes = (st.just(HASH) | _near_hashes | st.text(max_size=72) | st.none()
                  | st.integers() | st.just(_Text(HASH)) | st.just(HASH + "\n"))
@@ -106,6 +106,7 @@ def test_all_tagged_hashes_proves_well_formed_hashes_without_a_match_each(
     "sha256:" + "A" * 64, "sha256:" + "g" * 64, "SHA256:" + "a" * 64, "sha256;" + "a" * 64,
     "sha256:" + "a" * 63 + "é", "sha256:" + "a" * 63, "sha256:" + "a" * 65, "xsha256:" + "a" * 63,
     "sh:" + "a" * 68, "sha256:" + "a" * 63 + "\n", _Text("sha256:" + "a" * 64) + "!",
+    "sha256:" + "a" * 63 + "\ud800",  # a lone surrogate: no reader yields one, yet no crash
 ])
 def test_all_tagged_hashes_refuses_one_bad_value_among_good_ones(bad: str) -> None:
     assert access.all_tagged_hashes([HASH, bad, HASH]) is False
