@@ -48,10 +48,26 @@ class DerMemo(Generic[Value]):
             return entries[key]
         self.misses += 1
         value = compute()
+        self.put(key, value)
+        return value
+
+    def peek(self, key: Hashable) -> Value | None:
+        """The remembered result for ``key``, or None (counted as a hit or a miss)."""
+        entries = self._entries
+        if key in entries:
+            self.hits += 1
+            entries.move_to_end(key)
+            return entries[key]
+        self.misses += 1
+        return None
+
+    def put(self, key: Hashable, value: Value) -> None:
+        """Remember ``value`` for ``key``, dropping the least recently used beyond the size."""
+        entries = self._entries
         entries[key] = value
+        entries.move_to_end(key)
         if len(entries) > self.size:
             entries.popitem(last=False)
-        return value
 
     def __len__(self) -> int:
         return len(self._entries)
