@@ -18,13 +18,15 @@ import dataclasses
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from keel_verify.inputs import Input
 from keel_verify.results import Report, Verdict
 from keel_verify.trust.policy import TrustPolicy
+
+if TYPE_CHECKING:  # the pool's module is imported only when a pool is made
+    from concurrent.futures import Executor, Future
 
 _WORKER_POLICY: TrustPolicy | None = None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from keel_verify.emit import bodies
 from keel_verify.emit.bodies import parse
 from keel_verify.emit.chain import CanonicalTemplate, canonical_bytes
+from keel_verify.emit.clock import RandomIds
 from keel_verify.emit.errors import EmitError
 from keel_verify.emit.sqlite_store import CHECKPOINT_PAGES, SQLiteStore
 from keel_verify.emit.state import Commit
@@ -143,6 +145,17 @@ def test_a_template_cannot_be_fooled_by_a_value_that_looks_like_a_marker() -> No
     fixed = {"m": {"keel-emit-slot-": "keel-emit-slot-x-chain"}, "z": "\x00slot chain\x00"}
     template = CanonicalTemplate(fixed, ("chain",))
     assert template.render([b"[1]"]) == canonical_bytes({**fixed, "chain": [1]})
+
+
+# -- ids -------------------------------------------------------------------------------------
+
+
+def test_random_ids_from_the_pool_are_well_formed_and_distinct() -> None:
+    ids = RandomIds()
+    made = [ids.new("evt") for _ in range(1000)]  # several refills of the pool
+    assert all(re.fullmatch(r"evt_[0-9a-f]{24}", item) for item in made)
+    assert len(set(made)) == len(made)
+    assert RandomIds().new("evt") not in made
 
 
 # -- background checkpoints ----------------------------------------------------------------

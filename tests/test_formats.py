@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -58,6 +60,22 @@ def _render(name: str, reports: list[Report], catalogue: Any = CHECK_CATALOGUE) 
     render_all(FORMATS[name](stream, RenderContext(catalogue, {"strict": False}, None, False, _source)),
                reports)
     return stream.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_each_format_makes_its_own_sink(name: str) -> None:
+    sink = FORMATS[name](io.StringIO(), RenderContext(CHECK_CATALOGUE, {"strict": False}, None,
+                                                      False, _source))
+    assert type(sink).__name__.lower().startswith(name)
+
+
+def test_the_cli_imports_only_the_renderers_it_uses() -> None:
+    # Importing a renderer (XML for JUnit) or a process pool costs every run its start-up.
+    probe = ("import sys, keel_verify.cli; print(sorted(m for m in sys.modules if m in {"
+             "'keel_verify.report.junit', 'keel_verify.report.sarif', 'keel_verify.report.github', "
+             "'xml.etree.ElementTree', 'concurrent.futures'}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 @cache

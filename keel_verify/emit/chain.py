@@ -138,7 +138,7 @@ class ChainBuilder:
         self._head_sequence = session.head_sequence
         self._record_templates: dict[str, CanonicalTemplate] = {}
         self._entry_templates: dict[EventSpec, CanonicalTemplate] = {}
-        # by identity first: hashing a spec costs more than most of an atom's entry
+        # by identity first: hashing a spec (nine fields) on every event would be slow
         self._entry_templates_by_id: dict[int, tuple[EventSpec, CanonicalTemplate]] = {}
 
     @property

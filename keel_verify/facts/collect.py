@@ -122,6 +122,7 @@ class ChainFacts:
 
     def __init__(self, artifact: Artifact) -> None:
         self.payloads_embedded = not artifact.is_hash_only
+        self.length = len(artifact.chain) if artifact.chain is not None else 0
         self.count = 0
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
@@ -161,20 +162,21 @@ class ChainFacts:
             for index in range(first, min(first + count, EDGE_ROWS)):
                 entry = entries[index - first]
                 self.first.append(chain_row(index, entry, chunk.content_hashes[index - first]))
-        tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first  # offset of the rows
-        if tail < count:                                                 # the deque may keep
+        # offset of the rows the deque may keep: none before the chain's last EDGE_ROWS
+        tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS, self.length - EDGE_ROWS) - first
+        if tail < count:
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
                                  chunk.content_hashes[tail:], strict=True))
         types, times = _types_and_times(chunk)
-        pairs: Counter[tuple[str, Any]]
+        kinds: Counter[str] = Counter()
         if count and types.count(types[0]) == count and times.count(times[0]) == count:
-            pairs = Counter({(types[0], times[0]): count})  # one kind at one time
+            self.pairs[types[0], times[0]] += count  # one kind at one time
+            kinds[types[0]] = count
         else:
             pairs = Counter(zip(types, times, strict=True))  # few per chunk
-        self.pairs.update(pairs)
-        kinds: Counter[str] = Counter()
-        for (kind, _), number in pairs.items():
-            kinds[kind] += number
+            self.pairs.update(pairs)
+            for (kind, _), number in pairs.items():
+                kinds[kind] += number
         self.counts.update(kinds)
         self.atom_count += sum(n for kind, n in kinds.items() if kind in ATOM_EVENTS)
         self._permit_uses(chunk)

@@ -223,6 +223,7 @@ class EntriesPass:
     max_depth: int
     chunk_entries: int
     stopped: set[str] = field(default_factory=set)  # visitors fed no more chunks
+    may_stop: list[tuple[str, Callable[[int], bool]]] | None = None  # the others that can
 
     def run(self) -> None:
         from keel_verify.load import shards
@@ -248,12 +249,14 @@ class EntriesPass:
     def stopping_before(self, first: int) -> list[str]:
         """The visitors that stop at the chunk boundary before entry ``first`` (decided
         here alone, from the chunks before it: see :class:`EntryVisitor`)."""
-        stopping = []
-        for name, visitor in self.visitors.items():
-            stops = getattr(visitor, "stops_before", None)
-            if name not in self.stopped and stops is not None and stops(first):
-                self.stopped.add(name)
-                stopping.append(name)
+        if self.may_stop is None:
+            self.may_stop = [(name, visitor.stops_before) for name, visitor in self.visitors.items()
+                             if hasattr(visitor, "stops_before")]
+        stopping = [name for name, stops in self.may_stop if stops(first)]
+        if stopping:
+            self.stopped.update(stopping)
+            self.may_stop = [(name, stops) for name, stops in self.may_stop
+                             if name not in self.stopped]
         return stopping
 
     def active(self) -> list[str]:
@@ -305,9 +308,10 @@ def _hash_object_entries(
     encoded = list(map(encode, entries))
     if stated is None:
         stated = [entry.get("content_hash") for entry in entries]
-    if set(map(type, stated)) == {str}:
-        # The common case, in C: each member removed with the comma before it, and the
-        # removal proved by the lengths (every member found, and found once).
+    if None not in stated or all(map(operator.contains, entries, repeat("content_hash"))):
+        # Every entry has the member (the common case, and any garbage that states one),
+        # in C: each member removed with the comma before it, and the removal proved by
+        # the lengths (every member found, and found once).
         members = _content_hash_members(stated, encode)
         if flat or _found_once_at_top(encoded, members):
             bodies = list(map(bytes.replace, encoded, members, repeat(b""), repeat(1)))
@@ -351,16 +355,18 @@ def _found_once_at_top(encoded: list[bytes], members: list[bytes]) -> bool:
 _MEMBER_KEY = b"," + _CONTENT_HASH_KEY
 
 
-def _content_hash_members(stated: list[str], encode: Callable[[Any], bytes]) -> list[bytes]:
-    """``,"content_hash":<value>`` for each value, cut from one encoding of the whole list.
-    When that JSON text holds no backslash and no comma but the n - 1 between its strings,
-    every quote in it delimits a string and every comma separates two, so ``","`` occurs
-    exactly at the boundaries; raw newlines never occur in JSON text, so a newline marks
-    each boundary for one split. Otherwise each value is encoded by itself."""
-    text = encode(stated)
-    if b"\\" not in text and text.count(b",") == len(stated) - 1:
-        glued = text[1:-1].replace(b'","', b'"\n' + _MEMBER_KEY + b'"')
-        return (_MEMBER_KEY + glued).split(b"\n")
+def _content_hash_members(stated: list[Any], encode: Callable[[Any], bytes]) -> list[bytes]:
+    """``,"content_hash":<value>`` for each value; for strings, cut from one encoding of
+    the whole list. When that JSON text holds no backslash and no comma but the n - 1
+    between its strings, every quote in it delimits a string and every comma separates
+    two, so ``","`` occurs exactly at the boundaries; raw newlines never occur in JSON
+    text, so a newline marks each boundary for one split. Otherwise (or for values of any
+    other type) each value is encoded by itself."""
+    if set(map(type, stated)) == {str}:
+        text = encode(stated)
+        if b"\\" not in text and text.count(b",") == len(stated) - 1:
+            glued = text[1:-1].replace(b'","', b'"\n' + _MEMBER_KEY + b'"')
+            return (_MEMBER_KEY + glued).split(b"\n")
     return [_MEMBER_KEY + value for value in map(encode, stated)]
 
 
@@ -368,14 +374,8 @@ _hexdigest = methodcaller("hexdigest")
 
 
 def _tagged_digests(pieces: list[bytes]) -> list[str | None]:
-    """``H(piece)`` for each piece, each distinct piece hashed once (a hostile chain
-    repeats one entry a million times)."""
-    distinct = dict.fromkeys(pieces)
-    if len(distinct) * 2 <= len(pieces):
-        digests = {piece: "sha256:" + sha256(piece).hexdigest() for piece in distinct}
-        return list(map(digests.__getitem__, pieces))
-    tagged: list[str | None] = ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
-    return tagged
+    """``H(piece)`` for each piece, in C."""
+    return ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
 
 
 def _hash_entries(
