@@ -315,9 +315,12 @@ class ChainFacts:
         self.input_tokens = _add(self.input_tokens, inputs)
         self.output_tokens = _add(self.output_tokens, outputs)
         self.budget_used = _add(self.budget_used, 0 if denied else used)
+        listed = len(self.turns) < MAX_ITEMS
+        if not listed and len(self.marks.get(lane_of(TURN), ())) >= MAX_MARKS_PER_LANE:
+            return ""  # counted; neither listed nor marked, so no label is read (_entry)
         index = _turn_index(entry, payload)
         reason = as_text(payload.get("user_facing_reason"), 300)
-        if len(self.turns) < MAX_ITEMS:
+        if listed:
             self.turns.append(Turn(
                 index=index, sequence=as_int(entry.get("artifact_sequence")),
                 at=as_text(entry.get("occurred_at"), 40), decision=decision, reason=reason,
