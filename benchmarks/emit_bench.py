@@ -12,8 +12,9 @@ temporary directory, the built-in test TSA, the default settings):
   requests/s and the p50/p99 latency of one request.
 * **ingest**: ``POST /v1/voice/sessions/{id}/events`` with 100 atoms per request in the
   public guide's shape (placeholder signatures, recorded unverified), from 1 and 4
-  clients: events/s. Also with every atom carrying a real Ed25519 sidecar signature by
-  a registered key (each one verified).
+  clients: events/s, the median of 3 runs (1 with ``--quick``), each into new sessions,
+  and the server's CPU per event. Also (one run) with every atom carrying a real Ed25519
+  sidecar signature by a registered key (each one verified).
 * **ingest floor**: plain SQLite with the same rows -- the entry rows and atom keys the
   server stored for the unsigned 1-client ingest, inserted again into a fresh file with
   the store's tables and settings, one transaction per request's rows: events/s.
@@ -205,25 +206,36 @@ def bench_requests(server: Server, clients: int, per_client: int) -> dict[str, A
 
 
 def bench_ingest(server: Server, clients: int, events_per_client: int, *,
-                 signed: bool = False) -> dict[str, Any]:
-    jobs = []
-    session_ids = []
-    for i in range(clients):
-        sidecar = SidecarSigner(Ed25519PrivateKey.generate(), "bench-sidecar") if signed else None
-        session_id = new_session(server, f"ingest-{clients}-{i}-{signed}", sidecar=sidecar)
-        session_ids.append(session_id)
-        jobs.append((f"/v1/voice/sessions/{session_id}/events",
-                     event_batches(session_id, events_per_client, 0, sidecar=sidecar)))
-    cpu = server.cpu_seconds()
-    wall, latencies = run_clients(server, jobs)
-    cpu = server.cpu_seconds() - cpu
+                 signed: bool = False, repeats: int = 1) -> dict[str, Any]:
+    """``repeats`` runs, each into new sessions: the median events/s (and the runs), the
+    median server CPU per event, the p50 latency over all requests."""
+    runs: list[tuple[float, float]] = []  # (events/s, server CPU s per event)
+    latencies: list[float] = []
+    session_ids: list[str] = []
     events = clients * events_per_client
-    return {"clients": clients, "signed": signed, "events": events,
-            "events_per_s": round(events / wall), "p50_ms": round(
-                percentile(latencies, 0.5) * 1000, 2),
-            "server_cpu_us_per_event": round(cpu / events * 1e6, 1),
-            "events_per_server_cpu_s": round(events / cpu) if cpu else None,
-            "session_ids": session_ids}
+    for repeat in range(repeats):
+        jobs = []
+        session_ids = []
+        for i in range(clients):
+            sidecar = (SidecarSigner(Ed25519PrivateKey.generate(), "bench-sidecar") if signed
+                       else None)
+            session_id = new_session(server, f"ingest-{clients}-{i}-{signed}-{repeat}",
+                                     sidecar=sidecar)
+            session_ids.append(session_id)
+            jobs.append((f"/v1/voice/sessions/{session_id}/events",
+                         event_batches(session_id, events_per_client, 0, sidecar=sidecar)))
+        cpu = server.cpu_seconds()
+        wall, run_latencies = run_clients(server, jobs)
+        runs.append((events / wall, (server.cpu_seconds() - cpu) / events))
+        latencies += run_latencies
+    rate = statistics.median(run[0] for run in runs)
+    cpu_per_event = statistics.median(run[1] for run in runs)
+    return {"clients": clients, "signed": signed, "events": events, "repeats": repeats,
+            "events_per_s": round(rate), "runs_events_per_s": [round(run[0]) for run in runs],
+            "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+            "server_cpu_us_per_event": round(cpu_per_event * 1e6, 1),
+            "events_per_server_cpu_s": round(1 / cpu_per_event) if cpu_per_event else None,
+            "session_ids": session_ids}  # of the last run
 
 
 def ingest_floor(db: Path, session_ids: list[str]) -> dict[str, Any]:
@@ -353,10 +365,13 @@ def measure(*, quick: bool = False, events: int | None = None,
                 for clients, signed in ((1, False), (4, False), (1, True)):
                     if signed and not signed_too:
                         continue
-                    row = bench_ingest(server, clients, ingest_events // clients, signed=signed)
+                    row = bench_ingest(server, clients, ingest_events // clients, signed=signed,
+                                       repeats=1 if quick or signed else 3)
                     results["ingest"].append(row)
+                    runs = (f", median of {row['runs_events_per_s']}" if row["repeats"] > 1
+                            else "")
                     progress(f"ingest    {clients} client(s){' signed' if signed else ''}: "
-                             f"{row['events_per_s']:>7} events/s (100 atoms per request, "
+                             f"{row['events_per_s']:>7} events/s{runs} (100 atoms per request, "
                              f"p50 {row['p50_ms']} ms per request; server CPU "
                              f"{row['server_cpu_us_per_event']} us per event = "
                              f"{row['events_per_server_cpu_s']} events per CPU-second)")

@@ -165,6 +165,14 @@ def wrong_type_entries(count: int) -> bytes:
     ])
 
 
+def repeated_turn_entries(count: int) -> bytes:
+    """One turn entry (with its token counts, nothing else an entry needs), ``count`` times."""
+    turn = {"event_type": "voice.turn.evaluated", "decision": "allowed", "resource_id": "turn_3",
+            "canonicalized_payload": {"input_tokens": 5, "output_tokens": 7,
+                                      "risk_budget_used_micros": 11}}
+    return chain_of([turn] * count)
+
+
 def sound_entries(count: int, *, link: Any = None, stated: Any = None) -> list[dict[str, Any]]:
     """``count`` entries like the sample's first, each in its own place (ids, sequences),
     hash-linked from genesis. ``link(index)`` replaces every ``previous_content_hash``

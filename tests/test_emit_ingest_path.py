@@ -1,7 +1,7 @@
 """The pieces that make keel-emit's ingest fast give exactly what the plain ways give: the
 msgspec body reading (value, or the same refusal), the canonical templates of chain
 entries, and the SQLite store's background checkpoints (the WAL still gets checkpointed,
-the writer never does it while they keep up, and closing stops them)."""
+the writer checkpoints what is left once the WAL is long, and closing stops them)."""
 
 from __future__ import annotations
 

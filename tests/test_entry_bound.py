@@ -42,6 +42,7 @@ ENTRY_VISITORS = {"artifact_schema", "chain_integrity", "session_binding", "payl
 SHAPES: dict[str, tuple[Callable[[int], bytes], set[str]]] = {
     "empty objects": (hostile.empty_chain_entries, ENTRY_VISITORS),
     "wrong types": (hostile.wrong_type_entries, ENTRY_VISITORS),
+    "one turn repeated": (hostile.repeated_turn_entries, ENTRY_VISITORS),
     "broken links only": (hostile.broken_link_entries, {"chain_integrity"}),
     "bad content hashes only": (hostile.bad_content_hash_entries, {"chain_integrity"}),
 }
@@ -302,3 +303,57 @@ def test_the_worker_visits_nothing_for_a_stopped_visitor(
     for visitor in visitors.values():  # what this process compares with a missing seed
         carried = visitor.carried()  # type: ignore[attr-defined]
         assert (carried == shards.UNSEEDED) is False
+
+
+def test_a_warning_check_stops_too_and_says_its_count_is_a_lower_bound() -> None:
+    """canonical_portability only warns, but counts values outside the RFC 8785 domain
+    the same way (floats send the input to the exact path: both paths are that one)."""
+    data = hostile.chain_of([{"x": 0.5}] * 3 * CHUNK)
+    result = verify_bytes(data, TRUST).check("canonical_portability")
+    assert result.outcome.value == "warn"
+    assert result.details["warning_count"] == 2 * CHUNK  # the second chunk reached 1,000
+    assert result.details["warning_count_is_lower_bound"] is True
+    assert result.details["entries_examined"] == 2 * CHUNK
+    assert result.reason.endswith(
+        f"(and at least {2 * CHUNK - 1} more; stopped examining chain entries after "
+        f"{2 * CHUNK} values outside the domain, at chain entry {2 * CHUNK})")
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(
+        verify_bytes(data, TRUST, exact=True))
+
+
+def test_a_chain_of_one_turn_repeated_is_counted_in_full_and_listed_in_bounds(
+    alone: None,
+) -> None:
+    """The session facts never stop: every entry is counted, while the turns listed and
+    the timeline marks stay within their limits (a turn beyond both is not worded)."""
+    from keel_verify.facts.collect import MAX_ITEMS, MAX_MARKS_PER_LANE
+
+    _artifact, chain = chainpass.read_strictly(shape("one turn repeated"), visitor_factories())
+    facts = chain.visitor(FACTS_VISITOR)
+    assert (facts.turn_count, facts.input_tokens, facts.output_tokens, facts.budget_used) == (
+        ENTRIES, 5 * ENTRIES, 7 * ENTRIES, 11 * ENTRIES)
+    assert len(facts.turns) == MAX_ITEMS and len(facts.marks["turns"]) == MAX_MARKS_PER_LANE
+    assert {turn.index for turn in facts.turns} == {3}
+    assert facts.marks["turns"][-1].label == "turn 3 allowed"
+
+
+def test_a_chunk_of_the_entry_repeated_before_is_not_decoded_again(
+    alone: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chain of one entry repeated is decoded and hashed once per distinct chunk shape
+    (the full chunks, the shorter last one), not once per chunk."""
+    from keel_verify.load import loader
+
+    decoded: list[int] = []
+    decode = loader.decode_raw_chunk
+
+    def spy(first: int, raw_items: Any, max_depth: int) -> Any:
+        decoded.append(len(raw_items))
+        return decode(first, raw_items, max_depth)
+
+    monkeypatch.setattr(loader, "decode_raw_chunk", spy)
+    _artifact, chain = chainpass.read_strictly(shape("one turn repeated"), visitor_factories())
+    # the first chunk (its one entry decoded), the shorter last one (likewise), and the
+    # chain's last entry (read for the checks that stopped before it)
+    assert decoded == [CHUNK, 1, ENTRIES % CHUNK, 1, 1]
+    assert chain.visitor(FACTS_VISITOR).count == ENTRIES

@@ -122,6 +122,7 @@ class ChainFacts:
 
     def __init__(self, artifact: Artifact) -> None:
         self.payloads_embedded = not artifact.is_hash_only
+        self.length = len(artifact.chain) if artifact.chain is not None else 0
         self.count = 0
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
@@ -161,20 +162,21 @@ class ChainFacts:
             for index in range(first, min(first + count, EDGE_ROWS)):
                 entry = entries[index - first]
                 self.first.append(chain_row(index, entry, chunk.content_hashes[index - first]))
-        tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first  # offset of the rows
-        if tail < count:                                                 # the deque may keep
+        # offset of the rows the deque may keep: none before the chain's last EDGE_ROWS
+        tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS, self.length - EDGE_ROWS) - first
+        if tail < count:
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
                                  chunk.content_hashes[tail:], strict=True))
         types, times = _types_and_times(chunk)
-        pairs: Counter[tuple[str, Any]]
+        kinds: Counter[str] = Counter()
         if count and types.count(types[0]) == count and times.count(times[0]) == count:
-            pairs = Counter({(types[0], times[0]): count})  # one kind at one time
+            self.pairs[types[0], times[0]] += count  # one kind at one time
+            kinds[types[0]] = count
         else:
             pairs = Counter(zip(types, times, strict=True))  # few per chunk
-        self.pairs.update(pairs)
-        kinds: Counter[str] = Counter()
-        for (kind, _), number in pairs.items():
-            kinds[kind] += number
+            self.pairs.update(pairs)
+            for (kind, _), number in pairs.items():
+                kinds[kind] += number
         self.counts.update(kinds)
         self.atom_count += sum(n for kind, n in kinds.items() if kind in ATOM_EVENTS)
         self._permit_uses(chunk)
@@ -313,9 +315,12 @@ class ChainFacts:
         self.input_tokens = _add(self.input_tokens, inputs)
         self.output_tokens = _add(self.output_tokens, outputs)
         self.budget_used = _add(self.budget_used, 0 if denied else used)
+        listed = len(self.turns) < MAX_ITEMS
+        if not listed and len(self.marks.get(lane_of(TURN), ())) >= MAX_MARKS_PER_LANE:
+            return ""  # counted; neither listed nor marked, so no label is read (_entry)
         index = _turn_index(entry, payload)
         reason = as_text(payload.get("user_facing_reason"), 300)
-        if len(self.turns) < MAX_ITEMS:
+        if listed:
             self.turns.append(Turn(
                 index=index, sequence=as_int(entry.get("artifact_sequence")),
                 at=as_text(entry.get("occurred_at"), 40), decision=decision, reason=reason,

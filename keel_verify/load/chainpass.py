@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from itertools import repeat
 from operator import methodcaller
@@ -223,6 +223,10 @@ class EntriesPass:
     max_depth: int
     chunk_entries: int
     stopped: set[str] = field(default_factory=set)  # visitors fed no more chunks
+    # The last chunk made of one entry repeated: that entry's input bytes, the chunk, its
+    # canonical bytes (a hostile chain repeats one entry over and over).
+    repeated: tuple[Any, Chunk, bytes] | None = None
+    may_stop: list[tuple[str, Callable[[int], bool]]] | None = None  # the others that can
 
     def run(self) -> None:
         from keel_verify.load import shards
@@ -248,12 +252,14 @@ class EntriesPass:
     def stopping_before(self, first: int) -> list[str]:
         """The visitors that stop at the chunk boundary before entry ``first`` (decided
         here alone, from the chunks before it: see :class:`EntryVisitor`)."""
-        stopping = []
-        for name, visitor in self.visitors.items():
-            stops = getattr(visitor, "stops_before", None)
-            if name not in self.stopped and stops is not None and stops(first):
-                self.stopped.add(name)
-                stopping.append(name)
+        if self.may_stop is None:
+            self.may_stop = [(name, visitor.stops_before) for name, visitor in self.visitors.items()
+                             if hasattr(visitor, "stops_before")]
+        stopping = [name for name, stops in self.may_stop if stops(first)]
+        if stopping:
+            self.stopped.update(stopping)
+            self.may_stop = [(name, stops) for name, stops in self.may_stop
+                             if name not in self.stopped]
         return stopping
 
     def active(self) -> list[str]:
@@ -263,6 +269,21 @@ class EntriesPass:
     def decoded(self, first: int, size: int | None = None) -> DecodedChunk:
         assert self.artifact.chain is not None
         return self.artifact.chain.chunk_at(first, size or self.chunk_entries, self.max_depth)
+
+    def chunk(self, first: int) -> tuple[Chunk, bytes]:
+        """The chunk at ``first`` as visitors see it, and its entries' canonical bytes. A
+        chunk whose input is the entry of the last repeated chunk, as many times, is that
+        chunk at another place: the same bytes decode and hash to the same values, so
+        nothing is decoded or hashed again."""
+        raw = self.artifact.chain.raw_items if self.artifact.chain is not None else None
+        if self.repeated is not None and raw is not None:
+            item, chunk, piece = self.repeated
+            size = min(self.chunk_entries, len(raw) - first)
+            if size == len(chunk.entries) and raw[first : first + size].count(item) == size:
+                return replace(chunk, first=first), piece
+        chunk, piece = self.hashed(self.decoded(first))
+        self.repeated = (raw[first], chunk, piece) if chunk.same and raw is not None else None
+        return chunk, piece
 
     def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
         """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
@@ -283,7 +304,7 @@ class EntriesPass:
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True) -> None:
         """Do the chunk at ``first`` in this process (for the visitors named in ``only``,
         else for every visitor still fed)."""
-        chunk, piece = self.hashed(self.decoded(first))
+        chunk, piece = self.chunk(first)
         if write:
             self.out.write(piece)
         for name in self.active() if only is None else only:
@@ -305,9 +326,10 @@ def _hash_object_entries(
     encoded = list(map(encode, entries))
     if stated is None:
         stated = [entry.get("content_hash") for entry in entries]
-    if set(map(type, stated)) == {str}:
-        # The common case, in C: each member removed with the comma before it, and the
-        # removal proved by the lengths (every member found, and found once).
+    if None not in stated or all(map(operator.contains, entries, repeat("content_hash"))):
+        # Every entry has the member (the common case, and any garbage that states one),
+        # in C: each member removed with the comma before it, and the removal proved by
+        # the lengths (every member found, and found once).
         members = _content_hash_members(stated, encode)
         if flat or _found_once_at_top(encoded, members):
             bodies = list(map(bytes.replace, encoded, members, repeat(b""), repeat(1)))
@@ -351,16 +373,18 @@ def _found_once_at_top(encoded: list[bytes], members: list[bytes]) -> bool:
 _MEMBER_KEY = b"," + _CONTENT_HASH_KEY
 
 
-def _content_hash_members(stated: list[str], encode: Callable[[Any], bytes]) -> list[bytes]:
-    """``,"content_hash":<value>`` for each value, cut from one encoding of the whole list.
-    When that JSON text holds no backslash and no comma but the n - 1 between its strings,
-    every quote in it delimits a string and every comma separates two, so ``","`` occurs
-    exactly at the boundaries; raw newlines never occur in JSON text, so a newline marks
-    each boundary for one split. Otherwise each value is encoded by itself."""
-    text = encode(stated)
-    if b"\\" not in text and text.count(b",") == len(stated) - 1:
-        glued = text[1:-1].replace(b'","', b'"\n' + _MEMBER_KEY + b'"')
-        return (_MEMBER_KEY + glued).split(b"\n")
+def _content_hash_members(stated: list[Any], encode: Callable[[Any], bytes]) -> list[bytes]:
+    """``,"content_hash":<value>`` for each value; for strings, cut from one encoding of
+    the whole list. When that JSON text holds no backslash and no comma but the n - 1
+    between its strings, every quote in it delimits a string and every comma separates
+    two, so ``","`` occurs exactly at the boundaries; raw newlines never occur in JSON
+    text, so a newline marks each boundary for one split. Otherwise (or for values of any
+    other type) each value is encoded by itself."""
+    if set(map(type, stated)) == {str}:
+        text = encode(stated)
+        if b"\\" not in text and text.count(b",") == len(stated) - 1:
+            glued = text[1:-1].replace(b'","', b'"\n' + _MEMBER_KEY + b'"')
+            return (_MEMBER_KEY + glued).split(b"\n")
     return [_MEMBER_KEY + value for value in map(encode, stated)]
 
 
@@ -368,14 +392,8 @@ _hexdigest = methodcaller("hexdigest")
 
 
 def _tagged_digests(pieces: list[bytes]) -> list[str | None]:
-    """``H(piece)`` for each piece, each distinct piece hashed once (a hostile chain
-    repeats one entry a million times)."""
-    distinct = dict.fromkeys(pieces)
-    if len(distinct) * 2 <= len(pieces):
-        digests = {piece: "sha256:" + sha256(piece).hexdigest() for piece in distinct}
-        return list(map(digests.__getitem__, pieces))
-    tagged: list[str | None] = ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
-    return tagged
+    """``H(piece)`` for each piece, in C."""
+    return ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
 
 
 def _hash_entries(
