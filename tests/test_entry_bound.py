@@ -335,3 +335,25 @@ def test_a_chain_of_one_turn_repeated_is_counted_in_full_and_listed_in_bounds(
     assert len(facts.turns) == MAX_ITEMS and len(facts.marks["turns"]) == MAX_MARKS_PER_LANE
     assert {turn.index for turn in facts.turns} == {3}
     assert facts.marks["turns"][-1].label == "turn 3 allowed"
+
+
+def test_a_chunk_of_the_entry_repeated_before_is_not_decoded_again(
+    alone: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chain of one entry repeated is decoded and hashed once per distinct chunk shape
+    (the full chunks, the shorter last one), not once per chunk."""
+    from keel_verify.load import loader
+
+    decoded: list[int] = []
+    decode = loader.decode_raw_chunk
+
+    def spy(first: int, raw_items: Any, max_depth: int) -> Any:
+        decoded.append(len(raw_items))
+        return decode(first, raw_items, max_depth)
+
+    monkeypatch.setattr(loader, "decode_raw_chunk", spy)
+    _artifact, chain = chainpass.read_strictly(shape("one turn repeated"), visitor_factories())
+    # the first chunk (its one entry decoded), the shorter last one (likewise), and the
+    # chain's last entry (read for the checks that stopped before it)
+    assert decoded == [CHUNK, 1, ENTRIES % CHUNK, 1, 1]
+    assert chain.visitor(FACTS_VISITOR).count == ENTRIES

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from itertools import repeat
 from operator import methodcaller
@@ -223,6 +223,9 @@ class EntriesPass:
     max_depth: int
     chunk_entries: int
     stopped: set[str] = field(default_factory=set)  # visitors fed no more chunks
+    # The last chunk made of one entry repeated: that entry's input bytes, the chunk, its
+    # canonical bytes (a hostile chain repeats one entry over and over).
+    repeated: tuple[Any, Chunk, bytes] | None = None
     may_stop: list[tuple[str, Callable[[int], bool]]] | None = None  # the others that can
 
     def run(self) -> None:
@@ -267,6 +270,21 @@ class EntriesPass:
         assert self.artifact.chain is not None
         return self.artifact.chain.chunk_at(first, size or self.chunk_entries, self.max_depth)
 
+    def chunk(self, first: int) -> tuple[Chunk, bytes]:
+        """The chunk at ``first`` as visitors see it, and its entries' canonical bytes. A
+        chunk whose input is the entry of the last repeated chunk, as many times, is that
+        chunk at another place: the same bytes decode and hash to the same values, so
+        nothing is decoded or hashed again."""
+        raw = self.artifact.chain.raw_items if self.artifact.chain is not None else None
+        if self.repeated is not None and raw is not None:
+            item, chunk, piece = self.repeated
+            size = min(self.chunk_entries, len(raw) - first)
+            if size == len(chunk.entries) and raw[first : first + size].count(item) == size:
+                return replace(chunk, first=first), piece
+        chunk, piece = self.hashed(self.decoded(first))
+        self.repeated = (raw[first], chunk, piece) if chunk.same and raw is not None else None
+        return chunk, piece
+
     def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
         """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
         first, entries, within_jcs, flat, objects, same = decoded
@@ -286,7 +304,7 @@ class EntriesPass:
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True) -> None:
         """Do the chunk at ``first`` in this process (for the visitors named in ``only``,
         else for every visitor still fed)."""
-        chunk, piece = self.hashed(self.decoded(first))
+        chunk, piece = self.chunk(first)
         if write:
             self.out.write(piece)
         for name in self.active() if only is None else only:

@@ -183,7 +183,7 @@ def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
         if not owns(index):
             continue
         try:
-            chunk, piece = entries.hashed(entries.decoded(first))
+            chunk, piece = entries.chunk(first)
             visitors = {name: make(entries.artifact) for name, make in entries.factories.items()
                         if not stopped.raised(name)}
             previous = entries.decoded(first - 1, 1).entries[0]
