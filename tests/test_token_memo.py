@@ -20,7 +20,7 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keel_verify.crypto import chain_memo, der_memo, witness
+from keel_verify.crypto import chain_memo, der_memo, rfc3161, witness
 from keel_verify.crypto.rfc3161 import parse_token
 from keel_verify.emit.tsa_authority import LeafProfile, TokenOptions
 from keel_verify.trust.tsa_decision import TokenVerification, WitnessStatus, verify_token
@@ -209,9 +209,45 @@ def test_the_signature_message_is_asn1cryptos_untagged_set(token: bytes) -> None
     parsed = parse_token(token)
     if not parsed.signer_count:
         pytest.skip("unsigned token")
-    read = witness._read_signed_attributes(parsed)
-    again = witness._read_signed_attributes(parsed)  # served from the memo
+    read = witness._read_signed_attributes(parsed, parsed.signer_infos[0])
+    # again on the same token, now parsed (a fresh parse), and served from the memo
+    again = witness._read_signed_attributes(parsed, parsed.signer_infos[0])
     signer_info = cms.ContentInfo.load(parsed.token_der)["content"]["signer_infos"][0]
     attributes = signer_info["signed_attrs"]
     _ = attributes.native
     assert read.message == again.message == attributes.untag().dump()
+
+
+def _shape_cases() -> list[bytes]:
+    from tests import hostile_inputs as h
+
+    certificate = h.sample_certificates()
+    nulls = h.der(0x30, b"\x05\x00" * 6000)
+    cases = [h.sequence(*[certificate] * 60, nulls), h.sequence(nulls, *[certificate] * 60),
+             h.sequence(*[certificate] * 3, h.long_arc_oid(30)), h.sequence(*[certificate] * 40)]
+    nested = certificate
+    for _ in range(26):
+        nested = h.sequence(nested)
+        cases.append(nested)
+    return cases
+
+
+def test_the_shape_walk_counts_a_remembered_subtree_as_a_walk_would() -> None:
+    """Certificates walked clean once are counted, not walked, when they fit the limits
+    where they occur again: the element, depth and OID refusals stay those of a cold walk."""
+    from keel_verify.crypto.rfc3161 import der_shape_problem
+
+    cases = _shape_cases()
+    cold = []
+    for case in cases:
+        forget()
+        cold.append(der_shape_problem(case))
+    forget()
+    der_shape_problem(make(1))
+    for case in cases:  # warm, twice: remembered subtrees at other depths and counts
+        der_shape_problem(case)
+    assert [der_shape_problem(case) for case in cases] == cold
+    assert rfc3161._SHAPES.hits > len(cases)
+    assert {"more than 8192 ASN.1 elements", "ASN.1 nesting deeper than the limit of 32 levels",
+            None} <= set(cold)
+    assert any(problem and "arc" in problem for problem in cold)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 Value = TypeVar("Value")
+
+_MISSING = object()
 
 #: Entries per memo. A deployment's tokens name a handful of certificates; the per-token
 #: attributes (message digests) come and go, least recently used first.
@@ -41,17 +43,34 @@ class DerMemo(Generic[Value]):
 
     def get(self, key: Hashable, compute: Callable[[], Value]) -> Value:
         """The result for ``key``: remembered, or ``compute()`` (kept unless it raises)."""
+        found = self._find(key)
+        if found is not _MISSING:
+            return cast(Value, found)
+        value = compute()
+        self.put(key, value)
+        return value
+
+    def peek(self, key: Hashable) -> Value | None:
+        """The remembered result for ``key``, or None (counted as a hit or a miss)."""
+        found = self._find(key)
+        return None if found is _MISSING else cast(Value, found)
+
+    def _find(self, key: Hashable) -> object:
         entries = self._entries
         if key in entries:
             self.hits += 1
             entries.move_to_end(key)
             return entries[key]
         self.misses += 1
-        value = compute()
+        return _MISSING
+
+    def put(self, key: Hashable, value: Value) -> None:
+        """Remember ``value`` for ``key``, dropping the least recently used beyond the size."""
+        entries = self._entries
         entries[key] = value
+        entries.move_to_end(key)
         if len(entries) > self.size:
             entries.popitem(last=False)
-        return value
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 
+from keel_verify.crypto.der_memo import DerMemo
+
 GRANTED_STATUSES = ("granted", "granted_with_mods")
 
 #: Message-imprint hash algorithms this project reads and issues, with digest lengths.
@@ -63,9 +65,9 @@ def der_shape_problem(der: bytes) -> str | None:
     limit. Only TLV headers are read: the cost is linear in the number of elements."""
     if len(der) > MAX_TOKEN_BYTES:
         return f"token of {len(der)} bytes exceeds the limit of {MAX_TOKEN_BYTES}"
-    elements = [0]
+    walked = [0, 0]  # elements read, deepest level reached
     try:
-        _walk_tlvs(der, 0, len(der), 1, elements)
+        _walk_tlvs(der, 0, len(der), 1, walked)
     except _Refused as refused:
         return str(refused)
     except _NotDer:
@@ -137,45 +139,81 @@ def split_der_elements(der: bytes) -> tuple[bytes, ...] | None:
 
 
 def _walk_tlvs(
-    der: bytes, start: int, end: int, depth: int, elements: list[int], *, until_eoc: bool = False
+    der: bytes, start: int, end: int, depth: int, walked: list[int], *, until_eoc: bool = False
 ) -> int:
     """Walk the TLVs from ``start``: to exactly ``end``, or (``until_eoc``) through the
     end-of-contents octets 00 00 of an indefinite length; returns where the walk ended.
-    _NotDer if the bytes are not such TLVs, _Refused if a limit is exceeded. Recursion is
-    bounded by MAX_DER_DEPTH."""
+    ``walked`` is [elements read, deepest level reached]. _NotDer if the bytes are not
+    such TLVs, _Refused if a limit is exceeded. Recursion is bounded by MAX_DER_DEPTH."""
     if depth > MAX_DER_DEPTH:
         raise _Refused(f"ASN.1 nesting deeper than the limit of {MAX_DER_DEPTH} levels")
+    if depth > walked[1]:
+        walked[1] = depth
     offset = start
     while offset < end:
-        elements[0] += 1
-        if elements[0] > MAX_DER_ELEMENTS:
+        walked[0] += 1
+        if walked[0] > MAX_DER_ELEMENTS:
             raise _Refused(f"more than {MAX_DER_ELEMENTS} ASN.1 elements")
         if until_eoc and der[offset : offset + 2] == b"\x00\x00":
             return offset + 2
         tag, content, after = _header(der, offset, end)
         if after is None:  # indefinite length: constructed, up to its end-of-contents
-            offset = _walk_tlvs(der, content, end, depth + 1, elements, until_eoc=True)
+            offset = _walk_tlvs(der, content, end, depth + 1, walked, until_eoc=True)
             continue
         if tag & 0x20:  # constructed
-            _walk_tlvs(der, content, after, depth + 1, elements)
+            _walk_constructed(der, offset, content, after, depth + 1, walked)
         elif tag in (_TAG_OID, _TAG_RELATIVE_OID, _TAG_REGISTERED_ID):
             _check_oid(der, content, after, arcs_only=tag == _TAG_REGISTERED_ID)
         elif tag in (_TAG_OCTET_STRING, _TAG_BIT_STRING) and after > content:
             inner = content + 1 if tag == _TAG_BIT_STRING else content
             if inner < after and (tag != _TAG_BIT_STRING or der[content] == 0):
-                _walk_encapsulated(der, inner, after, depth + 1, elements)
+                _walk_encapsulated(der, inner, after, depth + 1, walked)
         offset = after
     if until_eoc:
         raise _NotDer
     return offset
 
 
-def _walk_encapsulated(der: bytes, start: int, end: int, depth: int, elements: list[int]) -> None:
+#: Constructed TLVs at least this long (certificates, their TBS part) are remembered
+#: once walked clean: tokens from one TSA repeat them byte for byte.
+SHAPE_MEMO_MIN_BYTES = 256
+#: TLV bytes -> (elements in it, levels below it) of a walk that met no limit.
+_SHAPES: DerMemo[tuple[int, int]] = DerMemo("DER shape walk")
+
+
+def _walk_constructed(
+    der: bytes, offset: int, content: int, after: int, depth: int, walked: list[int]
+) -> None:
+    """:func:`_walk_tlvs` over the contents of the definite-length constructed TLV at
+    ``offset``. A long one walked clean before is counted, not walked again, when its
+    elements and levels fit the limits from here: then the walk could only give the
+    same count, as the bytes are the same. Anything else is walked."""
+    if after - offset < SHAPE_MEMO_MIN_BYTES:
+        _walk_tlvs(der, content, after, depth, walked)
+        return
+    key = der[offset:after]
+    known = _SHAPES.peek(key)
+    if known is not None:
+        count, levels = known
+        if depth + levels <= MAX_DER_DEPTH and walked[0] + count <= MAX_DER_ELEMENTS:
+            walked[0] += count
+            walked[1] = max(walked[1], depth + levels)
+            return
+    count_before, deepest_before = walked
+    walked[1] = depth
+    try:
+        _walk_tlvs(der, content, after, depth, walked)
+        _SHAPES.put(key, (walked[0] - count_before, walked[1] - depth))
+    finally:
+        walked[1] = max(walked[1], deepest_before)
+
+
+def _walk_encapsulated(der: bytes, start: int, end: int, depth: int, walked: list[int]) -> None:
     """DER inside an OCTET or BIT STRING (eContent, extension values, public keys) is held
     to the same limits; content that is not DER is opaque bytes. (Elements read before
     that is known still count, so the whole scan reads at most MAX_DER_ELEMENTS headers.)"""
     with contextlib.suppress(_NotDer):
-        _walk_tlvs(der, start, end, depth, elements)
+        _walk_tlvs(der, start, end, depth, walked)
 
 
 class TimeStampResp(core.Sequence):  # type: ignore[misc]

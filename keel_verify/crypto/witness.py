@@ -319,15 +319,17 @@ class _SignedAttributes:
     received: tuple[bytes, ...] | None  # each attribute's received DER (None: BER)
 
 
-def _read_signed_attributes(token: TimestampToken) -> _SignedAttributes:
-    """The first SignerInfo's signed attributes, from a fresh parse of the token (so the
-    result never depends on what an earlier check read from the shared token), parsed
-    as ``attributes.native`` parses them -- a malformed attribute fails here, with the
-    same words -- and the message the signature covers: the DER SET OF the attributes
+def _read_signed_attributes(token: TimestampToken, signer_info: Any) -> _SignedAttributes:
+    """The signed attributes of ``signer_info`` (the token's first), parsed as
+    ``attributes.native`` parses them -- a malformed attribute fails here, with the same
+    words -- and the message the signature covers: the DER SET OF the attributes
     (RFC 5652 5.4), as ``attributes.untag().dump()`` gives it. Each distinct attribute
-    is parsed fully once per process; the per-token ones (message digest) come and go."""
-    signer_info = cms.ContentInfo.load(token.token_der)["content"]["signer_infos"][0]
+    is parsed fully once per process; the per-token ones (message digest) come and go.
+    When an earlier check of the same shared token already parsed them, they are read
+    from a fresh parse of the token, so the result never depends on what came before."""
     attributes = signer_info["signed_attrs"]
+    if not isinstance(attributes, core.Void) and attributes.children is not None:
+        attributes = cms.ContentInfo.load(token.token_der)["content"]["signer_infos"][0]["signed_attrs"]
     if isinstance(attributes, core.Void):
         raise _StepFailed(STEP_SIGNED_ATTRIBUTES, "the SignerInfo has no signed attributes")
     received = attributes.contents
@@ -746,7 +748,7 @@ def check_token(
         facts.update(signed=True, tsa_subject=summary.subject, signer_certificate_sha256=summary.sha256)
         step = STEP_SIGNED_ATTRIBUTES
         digest = _digest_name(signer_info)
-        signed = _read_signed_attributes(token)
+        signed = _read_signed_attributes(token, signer_info)
         _signed_attributes(token, signed, signer_der, digest)
         step = STEP_SIGNATURE
         _signature(signer_info, signed.message, certificate, digest)
