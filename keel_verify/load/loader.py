@@ -423,12 +423,9 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     levels = min(accel.MAX_TYPED_NESTING, max_depth - 1)
     split = _split_in_one_scan(data, levels)
     if split is not None:
-        document, chain, exact = split
-        for key in exact:  # read strictly within the default limit: held to this one too
-            _check_depth_and_strings(document[key], max_depth, False, start_depth=2)
+        document, chain = split
         return detect(document, size=len(data), chain=chain, raw=data,
-                      raw_colons=data.count(b":"), document_within_jcs=not exact,
-                      exact_members=exact)
+                      raw_colons=data.count(b":"), document_within_jcs=True)
     errors = accel.decode_errors()
     document = {}
     chain = None
@@ -471,39 +468,18 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     )
 
 
-def _split_in_one_scan(
-    data: bytes, levels: int
-) -> tuple[dict[str, Any], ChainSource | None, frozenset[str]] | None:
+def _split_in_one_scan(data: bytes, levels: int) -> tuple[dict[str, Any], ChainSource | None] | None:
     """The common case of :func:`_load_fast` in one scan of the input instead of two (the
     members, then the chain again): every top-level member a JCS-safe scalar, or an array
     or object whose items the typed decoder one level down accepts (proving depth and
     integers) with no object key outside the BMP; the chain's entries come out of the
     same scan as raw slices. The document is the one the member-by-member reading gives,
-    proven within the JCS domain unless a member's items hold a float: such an item is
-    read by the strict parser (see :func:`parse_part_strictly`) and its member named in
-    the third element (written by the exact encoder). None when anything else is met
-    (then that reading)."""
+    proven within the JCS domain. None when anything else is met (then that reading)."""
     if levels < 1:
         return None
     typed = accel.nested_value_decoder(levels - 1)
-
-    def item(raw: Any) -> Any:
-        try:
-            return typed.decode(raw)
-        except accel.decode_errors() as refused:
-            try:
-                accel.decoder("any").decode(raw)
-            except accel.FloatSeen:  # a float: this item alone read exactly, at depth 3
-                exact.add(key)
-                return parse_part_strictly(bytes(raw), 3, MAX_DEPTH)
-            except accel.decode_errors():
-                pass
-            raise refused from None
-
     document: dict[str, Any] = {}
     chain: ChainSource | None = None
-    exact: set[str] = set()
-    key = ""
     try:
         for key, value in accel.decoder("split").decode(data).items():
             if max(key, default="") > "\uffff":
@@ -514,17 +490,17 @@ def _split_in_one_scan(
                     continue
                 if not all(map(accel.keys_within_bmp, map(bytes, value))):
                     return None
-                document[key] = list(map(item, value))
+                document[key] = list(map(typed.decode, value))
             elif type(value) is dict:
                 if (max("".join(value), default="") > "\uffff"  # its keys' characters
                         or not all(map(accel.keys_within_bmp, map(bytes, value.values())))):
                     return None
-                document[key] = {name: item(raw) for name, raw in value.items()}
+                document[key] = {name: typed.decode(raw) for name, raw in value.items()}
             else:
                 document[key] = value
     except accel.decode_errors():
         return None
-    return document, chain, frozenset(exact)
+    return document, chain
 
 
 def sha256_of_input(data: bytes) -> str:
