@@ -95,7 +95,7 @@ def all_tagged_hashes(values: list[Any]) -> bool:
     value by value."""
     count = len(values)
     if set(map(type, values)) == {str} and set(map(len, values)) == {_TAGGED_LENGTH}:
-        text = "".join(values).encode("utf-8")
+        text = "".join(values).encode("utf-8", "surrogatepass")  # never raises
         if (len(text) == _TAGGED_LENGTH * count
                 and all(text[at::_TAGGED_LENGTH].count(byte) == count for at, byte in enumerate(_TAG))
                 and text.translate(None, _HEX_DIGITS) == _TAG_LESS_HEX * count):

@@ -382,11 +382,16 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     """
     if data.startswith(b"\xef\xbb\xbf") or (b"\\" in data and _ESCAPED_COLON.search(data)):
         raise NeedsExactPath
-    errors = accel.decode_errors()
-    document: dict[str, Any] = {}
-    chain: ChainSource | None = None
     # A member value is at depth 2: the typed decoder proves its depth and integers.
     levels = min(accel.MAX_TYPED_NESTING, max_depth - 1)
+    split = _split_in_one_scan(data, levels)
+    if split is not None:
+        document, chain = split
+        return detect(document, size=len(data), chain=chain, raw=data,
+                      raw_colons=data.count(b":"), document_within_jcs=True)
+    errors = accel.decode_errors()
+    document = {}
+    chain = None
     typed = accel.nested_value_decoder(levels) if levels >= 0 else None
     proven = typed is not None
     try:
@@ -418,6 +423,41 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         raw_colons=data.count(b":"),
         document_within_jcs=proven,
     )
+
+
+def _split_in_one_scan(data: bytes, levels: int) -> tuple[dict[str, Any], ChainSource | None] | None:
+    """The common case of :func:`_load_fast` in one scan of the input instead of two (the
+    members, then the chain again): every top-level member a JCS-safe scalar, or an array
+    or object whose items the typed decoder one level down accepts (proving depth and
+    integers) with no object key outside the BMP; the chain's entries come out of the
+    same scan as raw slices. The document is the one the member-by-member reading gives,
+    proven within the JCS domain. None when anything else is met (then that reading)."""
+    if levels < 1:
+        return None
+    typed = accel.nested_value_decoder(levels - 1)
+    document: dict[str, Any] = {}
+    chain: ChainSource | None = None
+    try:
+        for key, value in accel.decoder("split").decode(data).items():
+            if max(key, default="") > "\uffff":
+                return None
+            if type(value) is list:
+                if key == "chain":
+                    chain = ChainSource(raw_items=value)
+                    continue
+                if not all(map(accel.keys_within_bmp, map(bytes, value))):
+                    return None
+                document[key] = list(map(typed.decode, value))
+            elif type(value) is dict:
+                if (max("".join(value), default="") > "\uffff"  # its keys' characters
+                        or not all(map(accel.keys_within_bmp, map(bytes, value.values())))):
+                    return None
+                document[key] = {name: typed.decode(raw) for name, raw in value.items()}
+            else:
+                document[key] = value
+    except accel.decode_errors():
+        return None
+    return document, chain
 
 
 def sha256_of_input(data: bytes) -> str:
