@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -197,6 +198,33 @@ def test_the_writer_checkpoints_itself_when_the_background_falls_behind(tmp_path
     busy, frames, checkpointed = store._connection.execute(
         "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert (busy, frames) == (0, checkpointed)  # the writer's checkpoint left nothing behind
+    store.close()
+
+
+class _FailingCheckpoints:
+    """A connection whose checkpoints fail (an I/O error), everything else as it was."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("PRAGMA wal_checkpoint"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.connection.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+
+def test_a_failed_checkpoint_never_fails_the_committed_call(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "emit.sqlite3")
+    assert store._checkpointer is not None
+    connection = store._connection
+    store._connection = _FailingCheckpoints(connection)  # type: ignore[assignment]
+    store._checkpointer.behind = True
+    store.apply(Commit(entries=(("sess_a", b"1"),)))  # committed; the checkpoint failed
+    store._connection = connection
+    assert store.entry_bytes("sess_a") == [b"1"]
     store.close()
 
 
