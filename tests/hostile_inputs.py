@@ -133,10 +133,13 @@ def sample_certificates() -> bytes:
     return b"".join(certificate.dump() for certificate in token.certificates)
 
 
-def empty_chain_entries(count: int = 1_000_000) -> bytes:
-    """A chain of ``count`` empty objects."""
+def empty_chain_entries(count: int = 1_000_000, *, metadata_float: bool = False) -> bytes:
+    """A chain of ``count`` empty objects (and, with ``metadata_float``, one float in
+    ``session_metadata``: only that member needs the exact reading)."""
     document = public_v3()
     document["chain"] = []
+    if metadata_float:
+        document["session_metadata"] = {**document.get("session_metadata", {}), "x": 1.5}
     raw = encode(document)
     return raw.replace(b'"chain":[]', b'"chain":[' + b",".join([b"{}"] * count) + b"]", 1)
 

@@ -371,13 +371,15 @@ def test_the_exact_path_has_its_own_lower_limit(monkeypatch: pytest.MonkeyPatch)
     assert MAX_EXACT_PATH_BYTES == 512 * 1024**2
     data = PUBLIC_V3.read_bytes()
     document = json.loads(data)
-    document["chain"][0]["latency"] = 0.5  # a float: only the exact path judges it
+    document["chain"][0]["latency"] = 0.5  # a float: only the exact reading judges it
     with_float = json.dumps(document).encode()
     monkeypatch.setattr(chainpass, "MAX_EXACT_PATH_BYTES", len(with_float) - 1)
-    # The fast path reads larger input in bounded memory: the lower limit does not apply.
+    # The fast path reads larger input in bounded memory: the lower limit does not apply,
+    # nor to a float, which the fast path reads exactly in the chunk that holds it.
     assert len(data) > len(with_float)
     assert assert_sound(verify_bytes(data, TRUST)).verdict is not Verdict.ERROR
-    report = assert_sound(verify_bytes(with_float, TRUST))
+    assert assert_sound(verify_bytes(with_float, TRUST)).verdict is not Verdict.ERROR
+    report = assert_sound(verify_bytes(with_float, TRUST, exact=True))
     assert report.verdict is Verdict.ERROR and "only the exact reading path" in (report.error or "")
 
 

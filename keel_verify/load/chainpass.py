@@ -13,6 +13,13 @@ literals hold none, and the loader sends any ``\\u003a`` escape to the exact pat
 every ``:`` in the input is either a member's separator or a character of a string, and
 the canonical bytes of the decoded document hold exactly as many colons as the input if
 and only if decoding dropped no member -- which is what a duplicate key makes it do.
+
+Parts that hold a float (a top-level member's value, a chunk of entries) are read by the
+strict parser and written by the exact encoder (:mod:`keel_verify.crypto.canonical`) on
+this same fast path. The argument holds for them unchanged: that encoder too writes
+``:`` unescaped, one per member and none in a number (a float's text is digits, sign,
+``.``, ``e``), so their colons count exactly as msgspec's would; and the strict parser
+already refuses a duplicate key inside such a part.
 """
 
 from __future__ import annotations
@@ -168,7 +175,8 @@ def run_chain_pass(
                 last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
             out.write(b"]")
         else:
-            out.write(_member(encode, key, signed[key]))
+            exact_member = key in artifact.exact_members
+            out.write(_member(canonical_bytes if exact_member else encode, key, signed[key]))
     out.write(b"}")
     out.flush()
 
@@ -287,18 +295,21 @@ class EntriesPass:
 
     def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
         """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
-        first, entries, within_jcs, flat, objects, same = decoded
+        first, entries, within_jcs, flat, objects, same, exact = decoded
+        # A chunk holding a float: written by the exact encoder (its entries are fresh
+        # dicts of this chunk's own strict parse, so _hash_entries may still mutate them).
+        encode = canonical_bytes if exact else self.encode
         columns: dict[str, list[Any]] = {}
         hashed = entries[:1] if same else entries  # one value repeated: hashed once
         if objects:
             stated = list(map(dict.get, hashed, repeat("content_hash")))
-            hashes, encoded = _hash_object_entries(hashed, self.encode, flat, stated)
+            hashes, encoded = _hash_object_entries(hashed, encode, flat, stated)
             columns["content_hash"] = stated * len(entries) if same else stated
         else:
-            hashes, encoded = _hash_entries(hashed, self.encode, self.artifact.exact_path)
+            hashes, encoded = _hash_entries(hashed, encode, exact or self.artifact.exact_path)
         if same:
             hashes, encoded = hashes * len(entries), encoded * len(entries)
-        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, self.encode, columns, same)
+        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns, same)
         return chunk, b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True) -> None:
@@ -423,6 +434,8 @@ def _prove_no_duplicate_keys(
     artifact: Artifact, colons: int, encode: Callable[[Any], bytes]
 ) -> None:
     if SIGNATURES in artifact.document:
+        if SIGNATURES in artifact.exact_members:
+            encode = canonical_bytes
         colons += 1 + encode(artifact.document[SIGNATURES]).count(b":")
     if colons == artifact.raw_colons:
         return

@@ -45,8 +45,26 @@ _ESCAPED_COLON = re.compile(rb"\\u003[aA]")
 
 
 class NeedsExactPath(Exception):
-    """The fast path met something only the strict stdlib path judges exactly (a float,
-    an escaped colon, input msgspec refuses): verification restarts on that path."""
+    """The fast path met something only the strict stdlib path judges for the whole
+    document (a byte order mark, an escaped colon, input msgspec refuses, an error in a
+    part read strictly): verification restarts on that path."""
+
+
+def parse_part_strictly(raw: bytes, depth: int, max_depth: int) -> Any:
+    """One part of the input (a top-level member's value, or a chunk of chain entries as
+    an array), read as the exact path reads it: the strict parser, numbers and all, its
+    outermost value at nesting ``depth`` of the whole document. Floats need this: their
+    canonical text is Python's (:mod:`keel_verify.crypto.canonical`), not msgspec's.
+
+    Any refusal raises NeedsExactPath: the exact path then judges and words it for the
+    whole document, as it would have. A part too large for the exact path's memory bound
+    goes there too (which refuses it with that bound's message)."""
+    if len(raw) > MAX_EXACT_PATH_BYTES:
+        raise NeedsExactPath
+    try:
+        return parse_json(raw, max_depth=max_depth, start_depth=depth)
+    except LoadError:
+        raise NeedsExactPath from None
 
 
 @dataclass(frozen=True)
@@ -91,7 +109,9 @@ class DecodedChunk(NamedTuple):
     ``within_jcs``: no value outside the RFC 8785 domain (float, integer beyond
     +/-(2^53-1), object key outside the BMP); ``flat``: every entry an object of strings,
     integers, booleans and nulls; ``objects``: every entry an object; ``same``: every
-    entry is one and the same value (their input bytes are equal)."""
+    entry is one and the same value (their input bytes are equal). ``exact``: the chunk
+    holds a float, so it was read by the strict parser and its canonical bytes must be
+    written by the exact encoder (:func:`keel_verify.crypto.canonical.canonical_bytes`)."""
 
     first: int
     entries: list[Any]
@@ -99,11 +119,14 @@ class DecodedChunk(NamedTuple):
     flat: bool = False
     objects: bool = False
     same: bool = False
+    exact: bool = False
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
     """Decode msgspec raw slices of consecutive entries strictly (NeedsExactPath for what
-    only the exact path judges, LoadError for nesting beyond ``max_depth``).
+    only the exact path judges, LoadError for nesting beyond ``max_depth``). A chunk that
+    holds a float is read by the strict parser alone (an ``exact`` chunk); the other
+    chunks stay on msgspec.
 
     The typed decoders prove at C speed what a walk over every node would: JCS-safe
     integers and, entries being 3 levels deep (artifact, chain, entry), a bounded depth.
@@ -130,6 +153,10 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
             pass
     try:
         entries = accel.decoder("any").decode(joined)
+    except accel.FloatSeen:
+        # The array of these entries sits where the chain does: at depth 2.
+        entries = parse_part_strictly(joined, 2, max_depth)
+        return DecodedChunk(first, entries, objects=set(map(type, entries)) == {dict}, exact=True)
     except errors:
         raise NeedsExactPath from None
     for entry in entries:
@@ -154,6 +181,9 @@ class Artifact:
     raw_colons: int | None = None  # colons in the input; None on the exact path
     # Proven while decoding: no member but the chain's entries leaves the RFC 8785 domain.
     document_within_jcs: bool = False
+    # Top-level members whose value holds a float (fast path): read by the strict parser,
+    # so their canonical bytes are written by the exact encoder.
+    exact_members: frozenset[str] = frozenset()
 
     @property
     def is_hash_only(self) -> bool:
@@ -271,8 +301,10 @@ def _check_string(text: str) -> None:
         raise LoadError("string contains a lone UTF-16 surrogate escape") from None
 
 
-def parse_json(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse strictly: UTF-8 only, no duplicate keys, no NaN/Infinity, bounded depth."""
+def parse_json(data: bytes, *, max_depth: int = MAX_DEPTH, start_depth: int = 1) -> Any:
+    """Parse strictly: UTF-8 only, no duplicate keys, no NaN/Infinity, bounded depth
+    (``start_depth``: the nesting level of the outermost value, when ``data`` is a part
+    of a larger document)."""
     if not data.strip(b" \t\r\n"):
         raise LoadError("empty input" if not data else "empty input (only whitespace)")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -298,7 +330,8 @@ def parse_json(data: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raise LoadError(f"nesting deeper than the limit of {max_depth} levels") from None
     except ValueError as error:  # e.g. an integer beyond CPython's digit limit
         raise LoadError(f"invalid JSON number: {str(error).splitlines()[0]}") from None
-    _check_depth_and_strings(value, max_depth, bool(_SURROGATE_ESCAPE.search(data)))
+    _check_depth_and_strings(value, max_depth, bool(_SURROGATE_ESCAPE.search(data)),
+                             start_depth=start_depth)
     return value
 
 
@@ -330,6 +363,7 @@ def detect(
     raw: bytes = b"",
     raw_colons: int | None = None,
     document_within_jcs: bool = False,
+    exact_members: frozenset[str] = frozenset(),
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (docs/format.md §2)."""
     if not isinstance(value, dict):
@@ -357,6 +391,7 @@ def detect(
         raw=raw,
         raw_colons=raw_colons,
         document_within_jcs=document_within_jcs,
+        exact_members=exact_members,
     )
 
 
@@ -378,7 +413,9 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
 
     msgspec refuses what the strict parser refuses (invalid UTF-8, NaN, lone surrogates,
     overflowing numbers, over-long integers), except duplicate keys: the chain pass
-    proves their absence by counting colons (:mod:`keel_verify.load.chainpass`).
+    proves their absence by counting colons (:mod:`keel_verify.load.chainpass`). A member
+    whose value holds a float is read by the strict parser alone (see
+    :func:`parse_part_strictly`); the rest of the document stays on msgspec.
     """
     if data.startswith(b"\xef\xbb\xbf") or (b"\\" in data and _ESCAPED_COLON.search(data)):
         raise NeedsExactPath
@@ -394,6 +431,7 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     chain = None
     typed = accel.nested_value_decoder(levels) if levels >= 0 else None
     proven = typed is not None
+    exact_members: set[str] = set()
     try:
         members = accel.decoder("members").decode(data)
         for key, raw in members.items():
@@ -410,7 +448,11 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
                     continue
                 except errors:
                     proven = False
-            document[key] = accel.decoder("any").decode(raw)
+            try:
+                document[key] = accel.decoder("any").decode(raw)
+            except accel.FloatSeen:
+                document[key] = parse_part_strictly(bytes(raw), 2, max_depth)
+                exact_members.add(key)
     except errors:
         raise NeedsExactPath from None
     if not proven:
@@ -422,6 +464,7 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         raw=data,
         raw_colons=data.count(b":"),
         document_within_jcs=proven,
+        exact_members=frozenset(exact_members),
     )
 
 

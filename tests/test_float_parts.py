@@ -1,0 +1,299 @@
+"""A float is read exactly only where it is: the top-level member or the chunk of chain
+entries that holds it goes through the strict parser and the exact encoder, and the rest
+of the document stays on the fast path. The result must be the exact path's, byte for
+byte: the whole report and the signed message's digest. Proved by structure (what the
+strict parser is handed), never by a clock (the times are in ``benchmarks/hostile.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keel_verify import TrustPolicy, verify_bytes
+from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash
+from keel_verify.load import accel, chainpass, loader, shards
+from keel_verify.load.chainpass import read_strictly
+from keel_verify.report.json_report import report_to_dict
+from tests import hostile_inputs as hostile
+from tests.helpers import public_v3
+
+pytestmark = pytest.mark.skipif(
+    not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
+)
+
+TRUST = TrustPolicy.self_attested_only()
+CHUNK = chainpass.CHUNK_ENTRIES
+LONG_CHAIN = shards.MIN_ENTRIES + 3 * CHUNK  # long enough to be shared with a worker
+
+FLOATS = [1.5, -0.0, 0.0, 1e16, 1e-7, 5e-324, 1.7976931348623157e308, 0.1, 1.0, -2.5e-300]
+#: Number texts as they may appear in an input: each read as the exact path reads it.
+NUMBER_TEXTS = ["1.5", "-0.0", "1e16", "1E+16", "1e400", "-1e400", "1.0", "0.10", "2e-400",
+                "123456789012345678901234567890.5", "12345678901234567890123456789"]
+
+
+def encode(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def relinked(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries hash-linked from genesis again (a sound chain, floats and all)."""
+    previous = GENESIS_HASH
+    for entry in entries:
+        entry.pop("content_hash", None)
+        entry["previous_content_hash"] = previous
+        entry["content_hash"] = previous = canonical_hash(entry)
+    return entries
+
+
+def long_chain(change: Callable[[int, dict[str, Any]], None]) -> bytes:
+    """A sound chain of LONG_CHAIN entries, ``change(index, entry)`` applied to each first."""
+    entries = hostile.sound_entries(LONG_CHAIN)
+    for index, entry in enumerate(entries):
+        change(index, entry)
+    return hostile.chain_of(relinked(entries))
+
+
+def assert_mixed_equals_exact(data: bytes) -> dict[str, Any]:
+    """The fast path's report and signed-message digest are the exact path's; returns the
+    report."""
+    mixed = report_to_dict(verify_bytes(data, TRUST))
+    exact = report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert mixed == exact
+    if mixed.get("verdict") != "ERROR":
+        assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
+    return mixed
+
+
+@pytest.fixture
+def strict_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every input the strict parser is handed."""
+    sizes: list[int] = []
+    parse = loader.parse_json
+
+    def counting(data: bytes, **kwargs: Any) -> Any:
+        sizes.append(len(data))
+        return parse(data, **kwargs)
+
+    monkeypatch.setattr(loader, "parse_json", counting)
+    monkeypatch.setattr(chainpass, "parse_json", counting)
+    return sizes
+
+
+@pytest.fixture
+def sharded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Long chain passes shared with a worker; records, for each chunk the worker owns,
+    whether its results arrived."""
+    monkeypatch.setattr(shards, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(shards, "MIN_ENTRY_BYTES", 0)
+    received: list[bool] = []
+    receive = shards.Worker._receive
+
+    def count(self: Any) -> Any:
+        got = receive(self)
+        received.append(got is not None)
+        return got
+
+    monkeypatch.setattr(shards.Worker, "_receive", count)
+    return received
+
+
+def test_a_float_in_a_top_level_member_is_read_exactly_there_alone(strict_reads: list[int]) -> None:
+    document = public_v3()
+    document["session_metadata"]["x"] = 1.5
+    data = encode(document)
+    artifact = loader.load_bytes(data)
+    assert not artifact.exact_path and artifact.exact_members == {"session_metadata"}
+    assert artifact.document["session_metadata"]["x"] == 1.5
+    strict_reads.clear()
+    report = assert_mixed_equals_exact(data)
+    assert report["verdict"] == "FAILED"  # not re-signed
+    assert len(data) in strict_reads  # the exact path's own reading, for the comparison
+
+
+def test_the_repro_is_never_handed_whole_to_the_strict_parser(strict_reads: list[int]) -> None:
+    data = hostile.empty_chain_entries(50_000, metadata_float=True)
+    metadata = json.loads(data)["session_metadata"]
+    assert metadata["x"] == 1.5
+    report = report_to_dict(verify_bytes(data, TRUST))
+    # Only the member holding the float was parsed strictly: a few hundred bytes of it.
+    assert strict_reads and max(strict_reads) == len(hostile.encode(metadata))
+    strict_reads.clear()
+    assert report == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert strict_reads == [len(data)]
+
+
+def test_a_float_in_one_entry_reads_only_its_chunk_strictly(strict_reads: list[int]) -> None:
+    entries: list[Any] = [{}] * 50_000
+    entries[CHUNK * 7 + 3] = {"latency": 0.25}
+    data = hostile.chain_of(entries)
+    report = report_to_dict(verify_bytes(data, TRUST))
+    chunk = b"[" + b",".join([b"{}"] * (CHUNK - 1) + [b'{"latency":0.25}']) + b"]"
+    assert strict_reads and max(strict_reads) <= len(chunk) + CHUNK  # one chunk, spaces and all
+    assert report == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+@pytest.mark.parametrize("where", [2, 3, 7])  # worker-owned chunks (see shards.owns)
+def test_a_float_in_one_chunk_of_a_sharded_chain(sharded: list[bool], where: int) -> None:
+    assert shards.owns(where)
+
+    def change(index: int, entry: dict[str, Any]) -> None:
+        if index == where * CHUNK + 5:
+            entry["canonicalized_payload"] = {"latency_seconds": 0.125, "score": -0.0}
+
+    data = long_chain(change)
+    report = assert_mixed_equals_exact(data)
+    assert report["verdict"] == "FAILED"  # not re-signed
+    assert sharded and all(sharded)  # the worker did its chunks, the exact one included
+
+
+def test_floats_in_every_chunk_of_a_sharded_chain(sharded: list[bool]) -> None:
+    def change(index: int, entry: dict[str, Any]) -> None:
+        if index % (CHUNK // 2) == 1:
+            entry["x"] = FLOATS[index % len(FLOATS)]
+
+    assert_mixed_equals_exact(long_chain(change))
+    assert sharded and all(sharded)
+
+
+def test_floats_in_every_chunk_and_member() -> None:
+    document = public_v3()
+    for index, entry in enumerate(document["chain"]):
+        entry["x"] = FLOATS[index % len(FLOATS)]
+    document["session_metadata"]["y"] = [1e16, {"z": -0.0}]
+    document["extra"] = 0.5
+    assert_mixed_equals_exact(encode(document))
+
+
+@pytest.mark.parametrize("text", NUMBER_TEXTS)
+@pytest.mark.parametrize("where", ["member", "nested member", "entry", "chain member"])
+def test_number_texts_are_read_as_the_exact_path_reads_them(text: str, where: str) -> None:
+    raw = encode(public_v3()).decode()
+    if where == "member":
+        raw = raw.replace('"session_metadata": {', f'"session_metadata": {{"n": {text}, ', 1)
+    elif where == "nested member":
+        raw = raw.replace('"session_metadata": {', f'"session_metadata": {{"n": [[{{"m": {text}}}]], ', 1)
+    elif where == "entry":
+        raw = raw.replace('"chain": [{', f'"chain": [{{"n": {text}, ', 1)
+    else:
+        raw = raw.replace('"chain": [', f'"chain": [{{"n": {text}}}, ', 1)
+    assert raw != encode(public_v3()).decode()
+    report = assert_mixed_equals_exact(raw.encode())
+    if "400" in text and "e" in text.lower() and "-400" not in text:
+        assert report["verdict"] == "ERROR" and "overflows a double" in report["error"]
+
+
+def _duplicated(raw: str, anchor: str, key: str) -> str:
+    """``raw`` with a ``key`` member added just after ``anchor`` (the opening of an
+    object that already has that key)."""
+    assert anchor in raw
+    return raw.replace(anchor, f'{anchor}"{key}": 0, ', 1)
+
+
+@pytest.mark.parametrize("where", ["in the float member", "in the exact chunk", "in a fast member",
+                                   "in a fast chunk", "at the top level"])
+def test_floats_and_duplicate_keys_are_rejected_as_the_exact_path_rejects(where: str) -> None:
+    document = public_v3()
+    document["session_metadata"]["f"] = 2.5
+    document["chain"][0]["f"] = 0.5
+    raw = encode(document).decode()
+    if where == "in the float member":
+        raw = _duplicated(raw, '"session_metadata": {', "f")
+    elif where == "in the exact chunk":
+        raw = _duplicated(raw, '"chain": [{', "f")
+    elif where == "in a fast member":
+        raw = _duplicated(raw, '"chain_head": {', "sequence")
+    elif where == "in a fast chunk":  # a chain longer than a chunk, the float in the first
+        long_doc = json.loads(raw)
+        long_doc["chain"] = long_doc["chain"] + [{"a": 1}] * CHUNK
+        raw = encode(long_doc).decode().replace('{"a": 1}', '{"a": 1, "a": 2}', 1)
+    else:
+        raw = _duplicated(raw, "{", "schema")
+    report = assert_mixed_equals_exact(raw.encode())
+    assert report["verdict"] == "ERROR" and report["error"].startswith("duplicate object key")
+
+
+@pytest.mark.parametrize("where", ["member", "entry", "elsewhere"])
+def test_floats_and_escaped_colons(where: str) -> None:
+    document = public_v3()
+    document["session_metadata"]["f"] = 2.5
+    document["chain"][1]["f"] = 0.5
+    raw = json.dumps(document)
+    anchor = {"member": '"session_metadata": {', "entry": '"chain": [{',
+              "elsewhere": '"chain_head": {'}[where]
+    raw = raw.replace(anchor, anchor + '"c": "a\\u003Ab", ', 1)
+    assert_mixed_equals_exact(raw.encode())
+
+
+@pytest.mark.parametrize("extra", [0, 1])  # at the limit, and one beyond it
+@pytest.mark.parametrize("where", ["member", "entry"])
+def test_floats_at_the_depth_limit(extra: int, where: str) -> None:
+    raw = encode(public_v3()).decode()
+    if where == "member":  # the member's value is at depth 2, its member's value at 3
+        levels = loader.MAX_DEPTH - 2 + extra
+        raw = raw.replace('"session_metadata": {', '"session_metadata": {"d": '
+                          + "[" * levels + "1.5" + "]" * levels + ", ", 1)
+    else:  # the entry is at depth 3, its member's value at 4
+        levels = loader.MAX_DEPTH - 3 + extra
+        raw = raw.replace('"chain": [{', '"chain": [{"d": ' + "[" * levels + "1.5" + "]" * levels
+                          + ", ", 1)
+    report = assert_mixed_equals_exact(raw.encode())
+    assert (report["verdict"] == "ERROR") == bool(extra)
+    if extra:
+        assert report["error"] == f"nesting deeper than the limit of {loader.MAX_DEPTH} levels"
+
+
+def test_pure_mode_still_reads_everything_exactly(monkeypatch: pytest.MonkeyPatch,
+                                                  strict_reads: list[int]) -> None:
+    document = public_v3()
+    document["session_metadata"]["x"] = 1.5
+    data = encode(document)
+    mixed = report_to_dict(verify_bytes(data, TRUST))
+    strict_reads.clear()
+    monkeypatch.setenv("KEEL_VERIFY_PURE", "1")
+    assert report_to_dict(verify_bytes(data, TRUST)) == mixed
+    assert strict_reads == [len(data)]
+
+
+def test_a_float_signatures_member_counts_its_colons_exactly() -> None:
+    document = public_v3()
+    document["signatures"][0]["weight"] = 1e16
+    report = assert_mixed_equals_exact(encode(document))
+    assert report["verdict"] != "ERROR"
+
+
+_keys = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=6)
+_floats = st.floats(allow_nan=False, allow_infinity=False)
+_with_floats = st.recursive(
+    _floats | st.none() | st.booleans() | st.integers(-(10**20), 10**20) | _keys,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_keys, children, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.data())
+@settings(max_examples=60, deadline=None)
+def test_random_floats_anywhere_read_as_the_exact_path_reads_them(data: st.DataObject) -> None:
+    document = public_v3()
+    for _ in range(data.draw(st.integers(1, 4))):
+        where = data.draw(st.sampled_from(["top", "member", "entry", "new entry"]))
+        key = data.draw(_keys)
+        value = data.draw(_floats | _with_floats)
+        if where == "top":
+            if key not in ("chain", "schema", "schema_version", "canonicalization_profile",
+                           "verifier_compatibility"):
+                document[key] = value
+        elif where == "member":
+            name = data.draw(st.sampled_from(sorted(k for k, v in document.items()
+                                                    if isinstance(v, dict))))
+            document[name][key] = value
+        elif where == "entry":
+            entry = data.draw(st.sampled_from([e for e in document["chain"] if isinstance(e, dict)]))
+            entry[key] = value
+        else:
+            document["chain"].insert(data.draw(st.integers(0, len(document["chain"]))), value)
+    assert_mixed_equals_exact(json.dumps(document, ensure_ascii=data.draw(st.booleans())).encode())
