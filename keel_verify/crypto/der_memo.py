@@ -16,6 +16,7 @@ trust policy, so hostile input cannot grow memory.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar, cast
@@ -39,6 +40,9 @@ class DerMemo(Generic[Value]):
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[Hashable, Value] = OrderedDict()
+        # A lookup and an eviction must not interleave (a caller's threads share the memo);
+        # computations run outside the lock.
+        self._lock = threading.Lock()
         _ALL.append(self)
 
     def get(self, key: Hashable, compute: Callable[[], Value]) -> Value:
@@ -57,27 +61,30 @@ class DerMemo(Generic[Value]):
 
     def _find(self, key: Hashable) -> object:
         entries = self._entries
-        if key in entries:
-            self.hits += 1
-            entries.move_to_end(key)
-            return entries[key]
-        self.misses += 1
-        return _MISSING
+        with self._lock:
+            if key in entries:
+                self.hits += 1
+                entries.move_to_end(key)
+                return entries[key]
+            self.misses += 1
+            return _MISSING
 
     def put(self, key: Hashable, value: Value) -> None:
         """Remember ``value`` for ``key``, dropping the least recently used beyond the size."""
         entries = self._entries
-        entries[key] = value
-        entries.move_to_end(key)
-        if len(entries) > self.size:
-            entries.popitem(last=False)
+        with self._lock:
+            entries[key] = value
+            entries.move_to_end(key)
+            if len(entries) > self.size:
+                entries.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def clear(self) -> None:
-        self._entries.clear()
-        self.hits = self.misses = 0
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
 
 
 _ALL: list[DerMemo[Any]] = []
