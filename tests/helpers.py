@@ -99,3 +99,37 @@ def json_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         for index, item in enumerate(value):
             found.extend(json_paths(item, (*path, index)))
     return found
+
+
+def record_worker_results(monkeypatch: Any) -> list[bool]:
+    """Record, for each chunk a shard worker owns (keel_verify/load/shards.py), whether
+    its results arrived (True) or this process had to do the chunk itself (False)."""
+    from keel_verify.load import shards
+
+    received: list[bool] = []
+    receive = shards.Worker._receive
+
+    def count(self: Any) -> Any:
+        got = receive(self)
+        received.append(got is not None)
+        return got
+
+    monkeypatch.setattr(shards.Worker, "_receive", count)
+    return received
+
+
+def count_strict_parses(monkeypatch: Any) -> list[int]:
+    """Record the size of every input the strict JSON parser is handed (the exact reading
+    path, or a part of the input read strictly)."""
+    from keel_verify.load import chainpass, loader
+
+    sizes: list[int] = []
+    parse = loader.parse_json
+
+    def counting(data: bytes, **kwargs: Any) -> Any:
+        sizes.append(len(data))
+        return parse(data, **kwargs)
+
+    monkeypatch.setattr(loader, "parse_json", counting)
+    monkeypatch.setattr(chainpass, "parse_json", counting)
+    return sizes

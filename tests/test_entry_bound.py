@@ -29,7 +29,7 @@ from keel_verify.load.loader import MAX_DEPTH, load_bytes
 from keel_verify.report.json_report import report_to_dict
 from keel_verify.schemas import REPORT_SCHEMA, load_schema
 from tests import hostile_inputs as hostile
-from tests.helpers import public_v3
+from tests.helpers import public_v3, record_worker_results
 
 ENTRIES = 20_000  # above shards.MIN_ENTRIES: the pass may be shared with a worker
 CHUNK = chainpass.CHUNK_ENTRIES
@@ -71,16 +71,7 @@ def sharded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     records, for each chunk the worker owns, whether its results arrived."""
     monkeypatch.setattr(shards, "usable_cpus", lambda: 2)
     monkeypatch.setattr(shards, "MIN_ENTRY_BYTES", 0)
-    received: list[bool] = []
-    receive = shards.Worker._receive
-
-    def count(self: Any) -> Any:
-        got = receive(self)
-        received.append(got is not None)
-        return got
-
-    monkeypatch.setattr(shards.Worker, "_receive", count)
-    return received
+    return record_worker_results(monkeypatch)
 
 
 @pytest.fixture

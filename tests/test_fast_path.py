@@ -24,7 +24,7 @@ from keel_verify.emit.keys import demo_issuer_key
 from keel_verify.emit.signing import sign_document
 from keel_verify.load import accel
 from keel_verify.report.json_report import report_to_dict
-from tests.helpers import PUBLIC_V1, PUBLIC_V3
+from tests.helpers import PUBLIC_V1, PUBLIC_V3, record_worker_results
 
 pytestmark = pytest.mark.skipif(
     not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
@@ -234,7 +234,7 @@ def test_a_sharded_pass_reports_what_one_pass_would(
 def test_a_sharded_pass_of_a_sound_chain_uses_the_worker(
     sharded: None, version: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from keel_verify.load import chainpass, shards
+    from keel_verify.load import chainpass
 
     redone: list[int] = []
     here = chainpass.EntriesPass.here
@@ -245,15 +245,7 @@ def test_a_sharded_pass_of_a_sound_chain_uses_the_worker(
         here(self, first, only, write)
 
     monkeypatch.setattr(chainpass.EntriesPass, "here", spy)
-    received: list[bool] = []
-    receive = shards.Worker._receive
-
-    def count(self: Any) -> Any:
-        got = receive(self)
-        received.append(got is not None)
-        return got
-
-    monkeypatch.setattr(shards.Worker, "_receive", count)
+    received = record_worker_results(monkeypatch)
     document = demo(version)
     document["chain"][2]["surface"] = "video"  # a schema error inside an entry
     del document["chain"][4]["event_id"]

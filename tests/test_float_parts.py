@@ -20,7 +20,7 @@ from keel_verify.load import accel, chainpass, loader, shards
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
-from tests.helpers import public_v3
+from tests.helpers import count_strict_parses, public_v3, record_worker_results
 
 pytestmark = pytest.mark.skipif(
     not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
@@ -72,16 +72,7 @@ def assert_mixed_equals_exact(data: bytes) -> dict[str, Any]:
 @pytest.fixture
 def strict_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of every input the strict parser is handed."""
-    sizes: list[int] = []
-    parse = loader.parse_json
-
-    def counting(data: bytes, **kwargs: Any) -> Any:
-        sizes.append(len(data))
-        return parse(data, **kwargs)
-
-    monkeypatch.setattr(loader, "parse_json", counting)
-    monkeypatch.setattr(chainpass, "parse_json", counting)
-    return sizes
+    return count_strict_parses(monkeypatch)
 
 
 @pytest.fixture
@@ -90,16 +81,7 @@ def sharded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     whether its results arrived."""
     monkeypatch.setattr(shards, "usable_cpus", lambda: 2)
     monkeypatch.setattr(shards, "MIN_ENTRY_BYTES", 0)
-    received: list[bool] = []
-    receive = shards.Worker._receive
-
-    def count(self: Any) -> Any:
-        got = receive(self)
-        received.append(got is not None)
-        return got
-
-    monkeypatch.setattr(shards.Worker, "_receive", count)
-    return received
+    return record_worker_results(monkeypatch)
 
 
 def test_a_float_in_a_top_level_member_is_read_exactly_there_alone(strict_reads: list[int]) -> None:

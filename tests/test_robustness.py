@@ -44,6 +44,7 @@ from tests.helpers import (
     PUBLIC_V1,
     PUBLIC_V3,
     TEST_ISSUER_PUBLIC,
+    count_strict_parses,
     json_paths,
     public_v1,
     public_v3,
@@ -365,7 +366,7 @@ def test_the_byte_limit_is_enforced_before_parsing(tmp_path: Path) -> None:
 
 
 def test_the_exact_path_has_its_own_lower_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from keel_verify.load import chainpass
+    from keel_verify.load import loader
     from keel_verify.load.loader import MAX_EXACT_PATH_BYTES
 
     assert MAX_EXACT_PATH_BYTES == 512 * 1024**2
@@ -373,7 +374,7 @@ def test_the_exact_path_has_its_own_lower_limit(monkeypatch: pytest.MonkeyPatch)
     document = json.loads(data)
     document["chain"][0]["latency"] = 0.5  # a float: only the exact reading judges it
     with_float = json.dumps(document).encode()
-    monkeypatch.setattr(chainpass, "MAX_EXACT_PATH_BYTES", len(with_float) - 1)
+    monkeypatch.setattr(loader, "MAX_EXACT_PATH_BYTES", len(with_float) - 1)
     # The fast path reads larger input in bounded memory: the lower limit does not apply,
     # nor to a float, which the fast path reads exactly in the chunk that holds it.
     assert len(data) > len(with_float)
@@ -381,6 +382,43 @@ def test_the_exact_path_has_its_own_lower_limit(monkeypatch: pytest.MonkeyPatch)
     assert assert_sound(verify_bytes(with_float, TRUST)).verdict is not Verdict.ERROR
     report = assert_sound(verify_bytes(with_float, TRUST, exact=True))
     assert report.verdict is Verdict.ERROR and "only the exact reading path" in (report.error or "")
+
+
+def _with_escaped_colon(data: bytes) -> bytes:
+    document = json.loads(data)
+    document["session_metadata"] = {**document.get("session_metadata", {}), "note": "a:b"}
+    return json.dumps(document).replace("a:b", "a\\u003ab").encode()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(_with_escaped_colon, id="escaped colon"),
+        pytest.param(lambda data: b"\xef\xbb\xbf" + data, id="byte order mark"),
+        pytest.param(lambda data: data.replace(b"{", b'{"dup": 1, "dup": 2, ', 1), id="duplicate key"),
+        pytest.param(lambda data: data, id="KEEL_VERIFY_PURE"),
+    ],
+)
+def test_every_way_onto_the_exact_path_is_bounded_by_its_limit(
+    monkeypatch: pytest.MonkeyPatch, make: Any, request: pytest.FixtureRequest
+) -> None:
+    # The exact path holds the whole document as Python objects: whatever sends an input
+    # there (refused up front by the fast reader, found during the chain pass, or asked
+    # for), an input above its limit is refused in one line before it is parsed.
+    from keel_verify.load import loader
+
+    if request.node.callspec.id == "KEEL_VERIFY_PURE":
+        monkeypatch.setenv("KEEL_VERIFY_PURE", "1")
+    data = make(PUBLIC_V3.read_bytes())
+    parsed = count_strict_parses(monkeypatch)  # sizes of what the strict parser was handed
+    assert_sound(verify_bytes(data, TRUST))
+    assert len(data) in parsed  # this input does take the exact path
+    monkeypatch.setattr(loader, "MAX_EXACT_PATH_BYTES", len(data) - 1)
+    parsed.clear()
+    report = assert_sound(verify_bytes(data, TRUST))
+    assert report.verdict is Verdict.ERROR, report.verdict
+    assert "only the exact reading path" in (report.error or "")
+    assert len(data) not in parsed  # refused before the whole input was parsed
 
 
 @pytest.mark.parametrize("name", ["missing", "directory"])

@@ -38,11 +38,11 @@ from keel_verify.errors import LoadError
 from keel_verify.load import accel
 from keel_verify.load.loader import (
     MAX_DEPTH,
-    MAX_EXACT_PATH_BYTES,
     Artifact,
     DecodedChunk,
     NeedsExactPath,
     parse_json,
+    require_exact_path_size,
 )
 
 CHUNK_ENTRIES = 512
@@ -206,13 +206,7 @@ def read_strictly(
             return artifact, run_chain_pass(artifact, factories or {}, max_depth=max_depth)
         except NeedsExactPath:
             pass
-    if len(data) > MAX_EXACT_PATH_BYTES:
-        raise LoadError(
-            f"input larger than {MAX_EXACT_PATH_BYTES} bytes that only the exact reading path can "
-            "judge (a float, an escaped colon, a duplicate key, or KEEL_VERIFY_PURE): that path "
-            "holds the whole document in memory"
-        )
-    artifact = load_bytes(data, max_depth=max_depth, exact=True)
+    artifact = load_bytes(data, max_depth=max_depth, exact=True)  # bounded: MAX_EXACT_PATH_BYTES
     return artifact, run_chain_pass(artifact, factories or {}, max_depth=max_depth)
 
 
@@ -439,6 +433,7 @@ def _prove_no_duplicate_keys(
         colons += 1 + encode(artifact.document[SIGNATURES]).count(b":")
     if colons == artifact.raw_colons:
         return
+    require_exact_path_size(artifact.raw)
     parse_json(artifact.raw)  # raises the exact, worded LoadError for the duplicate
     # The strict parser found nothing: the counts disagree for a reason this proof does
     # not model, so trust neither path's reading and let the exact path judge alone.

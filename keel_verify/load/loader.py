@@ -395,6 +395,22 @@ def detect(
     )
 
 
+def require_exact_path_size(data: bytes) -> None:
+    """Raise LoadError when ``data`` is too large for the exact reading path.
+
+    That path holds the whole document as Python objects (several times the input), so
+    every way onto it -- input the fast reader refuses (a byte order mark, an escaped
+    colon, a fault it cannot word), a duplicate key the colon count finds, or
+    ``KEEL_VERIFY_PURE`` -- passes here first: its input is bounded apart, at
+    :data:`MAX_EXACT_PATH_BYTES`."""
+    if len(data) > MAX_EXACT_PATH_BYTES:
+        raise LoadError(
+            f"input larger than {MAX_EXACT_PATH_BYTES} bytes that only the exact reading path can "
+            "judge (a byte order mark, an escaped colon, a duplicate key, input the fast reader "
+            "refuses, or KEEL_VERIFY_PURE): that path holds the whole document in memory"
+        )
+
+
 def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH, exact: bool = False) -> Artifact:
     """Bytes -> artifact: the fast path unless ``exact`` (or ``KEEL_VERIFY_PURE``); what
     the fast path cannot judge exactly goes to the strict stdlib path, which also words
@@ -404,6 +420,7 @@ def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH, exact: bool = False) 
             return _load_fast(data, max_depth)
         except (NeedsExactPath, LoadError):
             pass  # errors are always judged and worded by the exact path
+    require_exact_path_size(data)
     value = parse_json(data, max_depth=max_depth)
     return detect(value, size=len(data))
 
