@@ -8,7 +8,9 @@ with ``content_hash`` (and ``previous_content_hash`` with the entry before, from
 genesis hash; and, in schema version 1, the embedded ``canonicalized_payload``'s hash
 with ``canonicalized_payload_hash``, docs/format.md §5); then it produces the canonical
 bytes of the artifact without ``signatures`` and verifies each Ed25519 issuer signature
-over them with ``cryptography``.
+over them (streamed: SHA-512(R || A || M) as the message is produced, the equation
+finished with libsodium through PyNaCl; with ``--tree`` or without PyNaCl, over the held
+message with ``cryptography``).
 It really verifies: any mismatch exits 1. It checks nothing else (no schema, no trust,
 no timestamps, no strictness, no report), which is what makes it a floor.
 
@@ -217,7 +219,8 @@ def verify_tree(path: str, decode: Decode, encode: Encode, timings: dict[str, fl
     start = time.perf_counter()
     message = Message(document["signatures"], hold=True)
     message.update(encode({key: value for key, value in document.items() if key != "signatures"}))
-    if message.colons + 1 + encode(document["signatures"]).count(b":") != input_colons:
+    if (input_colons is not None
+            and message.colons + 1 + encode(document["signatures"]).count(b":") != input_colons):
         raise Mismatch("duplicate object key (the decoder kept only one of them)")
     timings["message_s"] = time.perf_counter() - start
     return document["signatures"], message
@@ -268,21 +271,24 @@ def verify_stream(path: str, msgspec: Any, timings: dict[str, float],
     flush()
     # Every colon of the input is a member's separator or a string's character, and
     # canonical bytes write each one once: fewer in the message means a dropped member.
-    if message.colons + 1 + encoder.encode(signatures).count(b":") != input_colons:
+    if (input_colons is not None
+            and message.colons + 1 + encoder.encode(signatures).count(b":") != input_colons):
         raise Mismatch("duplicate object key (the decoder kept only one of them)")
     del top, raw_entries
     timings["entries_and_message_s"] = time.perf_counter() - start
     return signatures, message
 
 
-ESCAPED_COLON = re.compile(rb"\\\\u003[aA]")
+ESCAPED_COLON = re.compile(rb"\\u003[aA]")  # the JSON escape of ":" (either case)
 
 
-def no_duplicate_keys_possible(data: bytes) -> int:
-    """The input's colons, for the duplicate-key proof; an escaped colon (``\\u003a``)
-    would upset the count, so such input is judged by the standard library instead."""
+def no_duplicate_keys_possible(data: bytes) -> int | None:
+    """The input's colons, for the duplicate-key proof (the message's colons must equal
+    them); None when an escaped colon (``\\u003a``) would upset the count: such input is
+    judged for duplicate keys by the standard library instead, and not counted."""
     if b"\\" in data and ESCAPED_COLON.search(data):
         json.loads(data, object_pairs_hook=_refuse_duplicates)
+        return None
     return data.count(b":")
 
 

@@ -8,7 +8,7 @@ it under the sample trust root, renders the HTML report, and prints its size and
 to render it. When Debian's ``chromium`` is installed, it also opens the file in headless
 Chromium (through Playwright, from the test extra) and reports the time from navigation
 start to the load event and to the first paint of the timeline, median of ``--repeats``
-fresh pages. Targets (issue 12): under 2 MB, shown in under 2 s.
+fresh pages. Targets: under 2 MB, shown in under 2 s.
 """
 
 from __future__ import annotations

@@ -4,9 +4,7 @@ computation gives, on inputs that take the shortcut and on inputs that miss it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 import pytest
@@ -112,105 +110,3 @@ def test_all_tagged_hashes_proves_well_formed_hashes_without_a_match_each(
 ])
 def test_all_tagged_hashes_refuses_one_bad_value_among_good_ones(bad: str) -> None:
     assert access.all_tagged_hashes([HASH, bad, HASH]) is False
-
-
-# -- the top level in one scan (keel_verify.load.loader._split_in_one_scan) -------------------
-
-_astral = st.text(st.sampled_from(["a", "é", "😀", "\U0010ffff", '"', "\\", ":", " "]), max_size=6)
-_member_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | _astral
-    | st.floats(allow_nan=False, allow_infinity=False),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(_astral | st.text(max_size=3), children, max_size=3),
-    max_leaves=12,
-)
-
-
-def _two_scans(data: bytes, max_depth: int, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from keel_verify.load import loader
-
-    with monkeypatch.context() as patch:
-        patch.setattr(loader, "_split_in_one_scan", lambda _data, _levels: None)
-        return loader._load_fast(data, max_depth)
-
-
-def _read_both_ways(document: dict[str, Any], max_depth: int,
-                    monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
-    """(one-scan reading, two-scan reading, whether the one scan took it)."""
-    from keel_verify.errors import LoadError
-    from keel_verify.load import loader
-
-    data = json.dumps(document, ensure_ascii=False).encode()
-    levels = min(accel.MAX_TYPED_NESTING, max_depth - 1)
-    took = loader._split_in_one_scan(data, levels) is not None
-    try:
-        two = _two_scans(data, max_depth, monkeypatch)
-    except (loader.NeedsExactPath, LoadError) as error:
-        two = type(error)
-    one: Any
-    try:
-        one = loader._load_fast(data, max_depth)
-    except (loader.NeedsExactPath, LoadError) as error:
-        one = type(error)
-    return one, two, took
-
-
-def _same_reading(one: Any, two: Any) -> None:
-    from keel_verify.crypto.canonical import jcs_divergences
-
-    if isinstance(two, type):
-        assert one is two
-        return
-    assert one.document == two.document
-    assert list(one.document) == list(two.document)  # member order too
-    assert one.schema_version == two.schema_version and one.raw_colons == two.raw_colons
-    if two.chain is None:
-        assert one.chain is None
-    else:
-        assert [bytes(raw) for raw in one.chain.raw_items] == [bytes(raw) for raw in two.chain.raw_items]
-    if one.document_within_jcs:
-        assert list(jcs_divergences(one.document)) == []
-
-
-@cache
-def _base_text() -> str:
-    from keel_verify.emit.demo import build_demo_artifact
-
-    return json.dumps(build_demo_artifact(3, tsa="local"))
-
-
-def _base_document() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(_base_text())
-    return document
-
-
-@given(st.dictionaries(_astral | st.text(max_size=4), _member_values, max_size=4),
-       st.integers(1, 9))
-def test_one_scan_reads_the_top_level_as_member_by_member_does(
-    members: dict[str, Any], max_depth: int,
-) -> None:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        one, two, _ = _read_both_ways({**_base_document(), **members}, max_depth, monkeypatch)
-    _same_reading(one, two)
-
-
-@pytest.mark.parametrize(("change", "takes_one_scan"), [
-    (lambda d: None, True),
-    (lambda d: d.update(extra={"a": [1, {"b": None}], "é": "x"}), True),
-    (lambda d: d.update(extra=[1.5]), False),  # a float: not JCS-safe as msgspec writes it
-    (lambda d: d.update(extra=2**60), False),  # an integer beyond +/-(2^53-1)
-    (lambda d: d.update({"k😀": 1}), False),  # a top-level key outside the BMP
-    (lambda d: d.update(extra={"k😀": 1}), False),  # a member's key outside the BMP
-    (lambda d: d.update(extra=[{"k😀": 1}]), False),  # an item's key outside the BMP
-    (lambda d: d.update(extra=[[[[[[[[1]]]]]]]]), False),  # deeper than the typed decoder
-    (lambda d: d.update(chain={"not": "an array"}), True),  # read as a member, as before
-    (lambda d: d.update(chain=[]), True),
-])
-def test_one_scan_hits_and_misses_read_the_same(
-    change: Callable[[dict[str, Any]], None], takes_one_scan: bool, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    document = _base_document()
-    change(document)
-    one, two, took = _read_both_ways(document, 64, monkeypatch)
-    assert took is takes_one_scan
-    _same_reading(one, two)

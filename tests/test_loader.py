@@ -91,14 +91,17 @@ def test_lone_surrogate_rejected_but_pairs_accepted(reading_path: str) -> None:
 
 def test_nesting_limit_is_exact(reading_path: str) -> None:
     assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
-    _reject(reading_path, b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), f"limit of {MAX_DEPTH} levels")
+    # Inside an object: an array at the top level is refused before it is parsed.
+    too_deep = b'{"a":' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"}"  # MAX_DEPTH + 1 levels
+    _reject(reading_path, too_deep, f"limit of {MAX_DEPTH} levels")
     deep_objects = b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)
     _reject(reading_path, deep_objects, "nesting deeper")
 
 
 def test_absurd_nesting_does_not_crash(reading_path: str) -> None:
-    _reject(reading_path, b"[" * 200_000, "nesting deeper")  # unclosed, but too deep long before the end
-    _reject(reading_path, b"[" * 100_000 + b"]" * 100_000, "nesting deeper")
+    # unclosed, but too deep long before the end
+    _reject(reading_path, b'{"a":' + b"[" * 200_000, "nesting deeper")
+    _reject(reading_path, b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nesting deeper")
 
 
 def test_size_limit(tmp_path: Path) -> None:
@@ -158,3 +161,36 @@ def test_document_is_what_the_bytes_say() -> None:
     assert fast.chain is not None and exact.chain is not None
     fast_entries = [e for chunk in fast.chain.chunks(1, MAX_DEPTH) for e in chunk.entries]
     assert fast_entries == expected["chain"] == list(exact.chain.items or ())
+
+
+def test_a_top_level_array_is_refused_before_it_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 10^7-element array at the top level used to be parsed in full only to be refused.
+    from keel_verify.load import accel, loader
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the input was parsed")
+
+    monkeypatch.setattr(loader, "parse_json", never)
+    monkeypatch.setattr(accel, "decoder", never)
+    for data in (b"[" + b"0," * 100_000 + b"0]", b" \r\n\t[1, 2", b"[\xff"):
+        with pytest.raises(LoadError, match=r"^top level is an array, not an object$"):
+            loader.load_bytes(data)
+        with pytest.raises(LoadError, match=r"^top level is an array, not an object$"):
+            loader.load_bytes(data, exact=True)
+
+
+def test_a_huge_array_member_is_read_in_one_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An array member outside the chain is decoded whole by the typed decoder, never as
+    # one raw slice (an object) per element: 10^7 zeros would cost gigabytes that way.
+    from keel_verify.load import accel, loader
+    from tests import hostile_inputs
+
+    data = hostile_inputs.zeros_member(100_000)
+    scans: list[int] = []
+    keys_within_bmp = accel.keys_within_bmp
+    monkeypatch.setattr(accel, "keys_within_bmp",
+                        lambda raw: scans.append(len(raw)) or keys_within_bmp(raw))
+    artifact = loader.load_bytes(data)
+    assert not artifact.exact_path
+    assert len(scans) <= len(artifact.document) + 1  # once per member at most
+    assert max(scans) > 100_000  # the zeros were scanned as one piece

@@ -56,8 +56,7 @@ _decoders: dict[str, Any] = {}
 
 def decoder(kind: str) -> Any:
     """msgspec decoders, built once: "any" (floats refused), "members" (object of raw
-    values), "items" (array of raw values), "split" (object of arrays and objects of raw
-    values, or JCS-safe scalars), "flat_entries" (objects of strings, null,
+    values), "items" (array of raw values), "flat_entries" (objects of strings, null,
     booleans and JCS-safe integers only)."""
     if kind not in _decoders:
         assert msgspec is not None
@@ -67,10 +66,6 @@ def decoder(kind: str) -> Any:
             "any": Any,
             "members": dict[str, msgspec.Raw],
             "items": list[msgspec.Raw],
-            # Top-level members split in one scan: arrays and objects into raw items
-            # (the chain's entries among them), scalars decoded.
-            "split": dict[str, Union[list[msgspec.Raw], dict[str, msgspec.Raw],  # noqa: UP007
-                                     jcs_int, str, bool, None]],
             "flat_entries": list[dict[str, flat_value]],
         }
         _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=_refuse_float)

@@ -395,6 +395,9 @@ def detect(
     )
 
 
+_ARRAY_AT_TOP = re.compile(rb"[ \t\n\r]*\[")  # RFC 8259 section 2 whitespace, then "["
+
+
 def require_exact_path_size(data: bytes) -> None:
     """Raise LoadError when ``data`` is too large for the exact reading path.
 
@@ -415,6 +418,11 @@ def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH, exact: bool = False) 
     """Bytes -> artifact: the fast path unless ``exact`` (or ``KEEL_VERIFY_PURE``); what
     the fast path cannot judge exactly goes to the strict stdlib path, which also words
     every error. The chain's entries are judged during the chain pass."""
+    if _ARRAY_AT_TOP.match(data):
+        # Refused before parsing: reading a huge array only to refuse it would cost time
+        # and memory in proportion to its elements. (Invalid JSON after the "[" is then
+        # not worded; the input is refused either way.)
+        raise LoadError("top level is an array, not an object")
     if not exact and accel.fast_json_available():
         try:
             return _load_fast(data, max_depth)
@@ -438,14 +446,9 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         raise NeedsExactPath
     # A member value is at depth 2: the typed decoder proves its depth and integers.
     levels = min(accel.MAX_TYPED_NESTING, max_depth - 1)
-    split = _split_in_one_scan(data, levels)
-    if split is not None:
-        document, chain = split
-        return detect(document, size=len(data), chain=chain, raw=data,
-                      raw_colons=data.count(b":"), document_within_jcs=True)
     errors = accel.decode_errors()
-    document = {}
-    chain = None
+    document: dict[str, Any] = {}
+    chain: ChainSource | None = None
     typed = accel.nested_value_decoder(levels) if levels >= 0 else None
     proven = typed is not None
     exact_members: set[str] = set()
@@ -483,41 +486,6 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         document_within_jcs=proven,
         exact_members=frozenset(exact_members),
     )
-
-
-def _split_in_one_scan(data: bytes, levels: int) -> tuple[dict[str, Any], ChainSource | None] | None:
-    """The common case of :func:`_load_fast` in one scan of the input instead of two (the
-    members, then the chain again): every top-level member a JCS-safe scalar, or an array
-    or object whose items the typed decoder one level down accepts (proving depth and
-    integers) with no object key outside the BMP; the chain's entries come out of the
-    same scan as raw slices. The document is the one the member-by-member reading gives,
-    proven within the JCS domain. None when anything else is met (then that reading)."""
-    if levels < 1:
-        return None
-    typed = accel.nested_value_decoder(levels - 1)
-    document: dict[str, Any] = {}
-    chain: ChainSource | None = None
-    try:
-        for key, value in accel.decoder("split").decode(data).items():
-            if max(key, default="") > "\uffff":
-                return None
-            if type(value) is list:
-                if key == "chain":
-                    chain = ChainSource(raw_items=value)
-                    continue
-                if not all(map(accel.keys_within_bmp, map(bytes, value))):
-                    return None
-                document[key] = list(map(typed.decode, value))
-            elif type(value) is dict:
-                if (max("".join(value), default="") > "\uffff"  # its keys' characters
-                        or not all(map(accel.keys_within_bmp, map(bytes, value.values())))):
-                    return None
-                document[key] = {name: typed.decode(raw) for name, raw in value.items()}
-            else:
-                document[key] = value
-    except accel.decode_errors():
-        return None
-    return document, chain
 
 
 def sha256_of_input(data: bytes) -> str:
