@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def _tampered(data: bytes) -> bytes:
     return data.replace(b'"severity": "info"', b'"severity": "warn"', 1)
 
 
-CASES = {
+CASES: dict[str, tuple[Callable[[bytes], bytes], int]] = {
     "sample": (lambda data: data, 0),
     "tampered entry": (_tampered, 1),
     "duplicate key": (_duplicate_key, 1),
