@@ -152,9 +152,10 @@ def test_directory_expands_to_sorted_json_files(tmp_path: Path) -> None:
     [
         (b"\xff\xfe", "invalid UTF-8 at byte 0 (line 1, column 1)"),
         (b"{\n", "invalid JSON"),
-        (b"[" * 100_000, "nesting deeper than the limit"),
+        (b'{"a": ' + b"[" * 100_000, "nesting deeper than the limit"),
+        (b"[" * 100_000, "top level is an array, not an object"),
         (b'{"verifier_compatibility": {}, "schema": "x"}', "unsupported schema"),
-        (b"[1, NaN]", "NaN is not a JSON number"),
+        (b'{"a": [1, NaN]}', "NaN is not a JSON number"),
     ],
 )
 def test_broken_input_is_one_line_exit_2(tmp_path: Path, data: bytes, message: str) -> None:

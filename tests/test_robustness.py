@@ -255,8 +255,8 @@ def test_any_number_in_a_count_or_sequence_ends_in_a_report(
 @pytest.mark.parametrize(
     "data",
     [
-        b"[" * 100_000,
-        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' + b"[" * 100_000,
+        b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
         b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
         b'{"verifier_compatibility": {}, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
         b'{"verifier_compatibility": {}, "x": ' + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)
