@@ -4,7 +4,9 @@ computation gives, on inputs that take the shortcut and on inputs that miss it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +112,45 @@ def test_all_tagged_hashes_proves_well_formed_hashes_without_a_match_each(
 ])
 def test_all_tagged_hashes_refuses_one_bad_value_among_good_ones(bad: str) -> None:
     assert access.all_tagged_hashes([HASH, bad, HASH]) is False
+
+
+# -- chain entries that are not all objects (keel_verify.load.loader.decode_raw_chunk) -----
+
+
+@pytest.mark.parametrize(("items", "within_jcs"), [
+    ([b"0", b'"a"', b"[1,[2]]", b'{"a":{"b":[null]}}', b"null", b"true"], True),
+    ([b"0", b"9007199254740992"], False),  # 2^53: outside the JCS domain
+    ([b"0", b'{"\xf0\x9f\x98\x80":1}'], False),  # a key outside the BMP
+])
+def test_non_object_entries_are_proven_by_the_typed_decoder(items: list[bytes], within_jcs: bool) -> None:
+    from keel_verify.load import loader
+
+    chunk = loader.decode_raw_chunk(0, items, loader.MAX_DEPTH)
+    assert chunk.within_jcs is within_jcs
+    assert chunk.entries == [json.loads(item) for item in items]
+    assert not chunk.objects and not chunk.exact
+
+
+def test_non_object_entries_too_deep_for_the_typed_decoder_are_still_judged() -> None:
+    from keel_verify.errors import LoadError
+    from keel_verify.load import loader
+
+    deep = b"[" * (loader.MAX_DEPTH - 2) + b"]" * (loader.MAX_DEPTH - 2)  # entry at depth 3
+    assert loader.decode_raw_chunk(0, [b"0", deep], loader.MAX_DEPTH).entries[0] == 0
+    with pytest.raises(LoadError, match="nesting deeper"):
+        loader.decode_raw_chunk(0, [b"0", b"[" + deep + b"]"], loader.MAX_DEPTH)
+
+
+@pytest.mark.parametrize("entries", [[0] * 1200, [0, "x", [1], None, {"a": 1}] * 300])
+def test_a_chain_of_non_objects_reads_as_the_exact_path_reads_it(entries: list[Any]) -> None:
+    from keel_verify import TrustPolicy, verify_bytes
+    from keel_verify.report.json_report import report_to_dict
+
+    sample = Path(__file__).resolve().parent.parent / "sample" / "voice_session_v3.json"
+    document = json.loads(sample.read_bytes())
+    document["chain"] = entries
+    data = json.dumps(document).encode()
+    policy = TrustPolicy.self_attested_only()
+    fast, exact = verify_bytes(data, policy), verify_bytes(data, policy, exact=True)
+    assert report_to_dict(fast) == report_to_dict(exact)
+    assert fast.check("canonical_portability").outcome.value == "pass"

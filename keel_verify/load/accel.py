@@ -112,6 +112,19 @@ def nested_entries_decoder(levels: int) -> Any:
     return _decoders[kind]
 
 
+def nested_items_decoder(levels: int) -> Any:
+    """A msgspec decoder for a JSON array of any values -- JCS-safe integers, strings,
+    booleans, nulls, or arrays and objects of those -- whose containers nest at most
+    ``levels`` deep, counting the item itself. For chain entries that are not all objects
+    (a hostile chain): it proves what :func:`nested_entries_decoder` proves for objects."""
+    kind = f"nested_items_{levels}"
+    if kind not in _decoders:
+        assert msgspec is not None
+        _decoders[kind] = msgspec.json.Decoder(list[_typed_value(levels)],  # type: ignore[misc]
+                                               float_hook=_refuse_float)
+    return _decoders[kind]
+
+
 _encoder: Any = None
 
 

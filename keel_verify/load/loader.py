@@ -151,6 +151,15 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
             return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, True)
         except errors:
             pass
+    # Entries that are not all objects: the entry itself is a container level at depth 3.
+    item_levels = min(accel.MAX_TYPED_NESTING, max_depth - 2)
+    if item_levels >= 0:
+        try:
+            entries = accel.nested_items_decoder(item_levels).decode(joined)
+            objects = set(map(type, entries)) == {dict}
+            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, objects)
+        except errors:
+            pass
     try:
         entries = accel.decoder("any").decode(joined)
     except accel.FloatSeen:
