@@ -7,6 +7,7 @@ the verdict derived from them; nothing else decides a verdict.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,6 +83,19 @@ class CheckResult:
     pointer: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
     code: str = ""
+
+    @property
+    def where(self) -> str:
+        """``" at POINTER"`` for a renderer to put after the reason, or ``""`` when there
+        is no pointer or the reason already names it (a pointer is said once)."""
+        if not self.pointer or names_pointer(self.reason, self.pointer):
+            return ""
+        return f" at {self.pointer}"
+
+
+def names_pointer(reason: str, pointer: str) -> bool:
+    """Whether ``reason`` names ``pointer`` itself (not only a pointer below it)."""
+    return re.search(re.escape(pointer) + r"(?![^\s:;,)\]])", reason) is not None
 
 
 @dataclass(frozen=True)
