@@ -3,9 +3,13 @@ a JSON null/true/false is never shown as Python's None/True/False, counts agree 
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
 import sys
+import token
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,9 @@ import pytest
 from keel_verify.results import CheckResult, Outcome, names_pointer
 from tests.helpers import public_v3, to_bytes
 
-SAMPLE_V3 = Path(__file__).resolve().parent.parent / "sample" / "voice_session_v3.json"
+SAMPLE = Path(__file__).resolve().parent.parent / "sample"
+SAMPLE_V3 = SAMPLE / "voice_session_v3.json"
+SAMPLE_V1 = SAMPLE / "voice_session_v1.json"
 
 # -- the pointer is said once ----------------------------------------------------------
 
@@ -50,3 +56,52 @@ def test_a_renderer_adds_the_pointer_only_when_the_reason_lacks_it(reason: str, 
     assert check.where == where
     if pointer:
         assert names_pointer(reason, pointer) is (where == "")
+
+
+# -- counts agree in number ------------------------------------------------------------
+
+
+def test_timeline_bars_count_events_in_the_right_number() -> None:
+    from keel_verify.facts.model import LaneBins, Timeline
+    from keel_verify.report.timeline import build_picture
+
+    bins = LaneBins("audio_in", 1_000.0, 1_002.0, (1, 0, 2), 3)
+    picture = build_picture(Timeline(1_000.0, 1_002.0, (), (bins,), ("audio_in",)))
+    assert [bar.title for bar in picture.bars] == ["1 audio in event", "2 audio in events"]
+
+
+def test_the_report_index_counts_files_in_the_right_number(tmp_path: Path) -> None:
+    from keel_verify.cli import main
+
+    for files, heading in (([SAMPLE_V3], "1 file checked"), ([SAMPLE_V3, SAMPLE_V1], "2 files checked")):
+        out = tmp_path / str(len(files))
+        with pytest.raises(SystemExit):
+            main(["--report-dir", str(out), "--jobs", "1", *map(str, files)])
+        assert heading + " by keel-verify" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_tsa_bundle_note_counts_in_the_right_number() -> None:
+    from keel_verify.results import counted
+
+    assert [counted(n, "CRL snapshot") for n in (1, 2)] == ["1 CRL snapshot", "2 CRL snapshots"]
+
+
+# "http(s)" names a URL scheme, not a plural.
+_PLURAL_HEDGE = re.compile(r"[A-Za-z](?<!http)\((?:s|es|ies)\)")
+
+
+def _texts(path: Path) -> list[str]:
+    """A module's string literals (literal parts of f-strings included); a template whole."""
+    source = path.read_text(encoding="utf-8")
+    if path.suffix != ".py":
+        return source.splitlines()
+    kinds = {token.STRING, getattr(token, "FSTRING_MIDDLE", token.STRING)}
+    return [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type in kinds]
+
+
+def test_no_user_facing_text_hedges_a_plural_with_parentheses() -> None:
+    package = Path(__file__).resolve().parent.parent / "keel_verify"
+    found = [f"{path.relative_to(package)}: {text}"
+             for path in sorted(package.rglob("*")) if path.suffix in (".py", ".j2", ".html")
+             for text in _texts(path) if _PLURAL_HEDGE.search(text)]
+    assert found == []
