@@ -11,15 +11,18 @@ import sys
 import token
 import tokenize
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from keel_verify.results import CheckResult, Outcome, names_pointer
-from tests.helpers import public_v3, to_bytes
+from keel_verify import load_trust_policy, verify_bytes
+from keel_verify.results import MISSING, CheckResult, Outcome, member, names_pointer, shown
+from tests.helpers import to_bytes
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample"
 SAMPLE_V3 = SAMPLE / "voice_session_v3.json"
 SAMPLE_V1 = SAMPLE / "voice_session_v1.json"
+TRUST = load_trust_policy(trust_roots=[SAMPLE / "trust-root.json"])
 
 # -- the pointer is said once ----------------------------------------------------------
 
@@ -105,3 +108,79 @@ def test_no_user_facing_text_hedges_a_plural_with_parentheses() -> None:
              for path in sorted(package.rglob("*")) if path.suffix in (".py", ".j2", ".html")
              for text in _texts(path) if _PLURAL_HEDGE.search(text)]
     assert found == []
+
+
+# -- JSON values in JSON's terms -------------------------------------------------------
+
+_PYTHON_LITERAL = re.compile(r"\b(None|True|False)\b")
+#: Objects whose members are each removed, set to null, true or false in turn.
+_HOLDERS = ("", "chain/1", "chain/2", "chain_head", "project_chain_head", "timestamp_receipts/0",
+            "rfc3161_timestamp_receipt", "permits/parent_session_permit",
+            "permits/child_tool_call_permits/0", "session_metadata",
+            "session_metadata/session_counters", "signatures/0")
+
+
+def _at(document: Any, path: str) -> Any:
+    for token in filter(None, path.split("/")):
+        document = document[int(token)] if token.isdigit() else document[token]
+    return document
+
+
+def _reasons(document: Any) -> list[str]:
+    report = verify_bytes(to_bytes(document), TRUST)
+    return [check.reason for check in report.checks] + [report.error or ""]
+
+
+@pytest.mark.parametrize("holder", _HOLDERS)
+def test_no_reason_shows_python_literals_for_json_values(holder: str) -> None:
+    original = json.loads(SAMPLE_V3.read_bytes())
+    found = []
+    for key in _at(original, holder):
+        for value in ("missing", None, True, False):
+            document = json.loads(SAMPLE_V3.read_bytes())
+            if value == "missing":
+                del _at(document, holder)[key]
+            else:
+                _at(document, holder)[key] = value
+            found += [f"{holder}/{key}={value}: {reason}" for reason in _reasons(document)
+                      if _PYTHON_LITERAL.search(reason)]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "check", "words"),
+    [("chain/1/payload_materialization", None, "payload_hashes",
+      'chain entry 1 payload_materialization is null, expected "hash_only"'),
+     ("chain/1/payload_materialization", "missing", "payload_hashes",
+      'chain entry 1 payload_materialization is missing, expected "hash_only"'),
+     ("chain/1/previous_content_hash", None, "chain_integrity", ", found null"),
+     ("chain/1/previous_content_hash", "missing", "chain_integrity", ", found missing"),
+     ("chain/3/sequence", None, "artifact_schema",
+      "at /chain/3/sequence: null is not of type 'integer'"),
+     ("chain/3/sequence", None, "session_binding", "chain entry 3 sequence is null, not an integer"),
+     ("chain/3/sequence", True, "session_binding",
+      "chain entry 3 sequence is a boolean (true), not an integer"),
+     ("session_metadata/session_counters/turn_count", False, "session_counters",
+      "session_counters.turn_count is false (not an integer)"),
+     ("signatures/0/algorithm", "missing", "issuer_signature", "algorithm is missing"),
+     ("signatures/0/algorithm", None, "issuer_signature", "unsupported algorithm null")],
+)
+def test_null_true_false_and_missing_are_said_in_json_terms(path: str, value: Any, check: str,
+                                                           words: str) -> None:
+    document = json.loads(SAMPLE_V3.read_bytes())
+    *holder, key = path.split("/")
+    if value == "missing":
+        del _at(document, "/".join(holder))[key]
+    else:
+        _at(document, "/".join(holder))[key] = value
+    assert words in verify_bytes(to_bytes(document), TRUST).check(check).reason
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, "null"), (True, "true"), (False, "false"), (MISSING, "missing"), (7, "7"),
+     ("x", "'x'"), ([None, True], "[null,true]"), ({"a": False}, '{"a":false}'), (1.5, "1.5")],
+)
+def test_shown_says_a_json_value_in_json_terms(value: Any, text: str) -> None:
+    assert shown(value) == text
+    assert member({"k": value}, "k") is value and member({}, "k") is MISSING
