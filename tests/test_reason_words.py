@@ -121,8 +121,8 @@ _HOLDERS = ("", "chain/1", "chain/2", "chain_head", "project_chain_head", "times
 
 
 def _at(document: Any, path: str) -> Any:
-    for token in filter(None, path.split("/")):
-        document = document[int(token)] if token.isdigit() else document[token]
+    for step in filter(None, path.split("/")):
+        document = document[int(step)] if step.isdigit() else document[step]
     return document
 
 
