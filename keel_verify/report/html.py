@@ -31,6 +31,7 @@ from typing import Any
 
 from keel_verify.facts.model import Mark, SessionFacts
 from keel_verify.report.session_view import counters_summary, session_summary
+from keel_verify.report.sink import signer_keys, trust_featuring
 from keel_verify.report.timeline import Picture, build_picture
 from keel_verify.results import CheckResult, Outcome, Report, Verdict, counted
 from keel_verify.version import __version__
@@ -247,6 +248,11 @@ def policy_rows(policy: Mapping[str, Any]) -> tuple[PolicyRow, ...]:
     keys = policy.get("issuer_keys") or ()
     if not keys:
         rows.append(PolicyRow("Issuer keys", "none: no issuer key is trusted"))
+    if policy.get("issuer_keys_partial"):
+        rows.append(PolicyRow("Issuer keys", f"{len(keys):,} listed of "
+                              f"{_count(policy.get('issuer_key_count'))}",
+                              "the key this artifact signed with or named first, then the first "
+                              "others; the trust files below hold the whole policy"))
     for key in keys:
         if not isinstance(key, Mapping):
             continue
@@ -266,8 +272,11 @@ def policy_rows(policy: Mapping[str, Any]) -> tuple[PolicyRow, ...]:
         digest = _text(digests[index]) if index < len(digests) else ""
         rows.append(PolicyRow("TSA root", digest or _text(subject), _text(subject)
                               if digest else "", digest=bool(digest)))
+    _add_unlisted(rows, "TSA roots", len(roots), policy.get("tsa_root_count"))
     for subject in policy.get("tsa_certs") or ():
         rows.append(PolicyRow("TSA certificate", _text(subject)))
+    _add_unlisted(rows, "TSA certificates", len(policy.get("tsa_certs") or ()),
+                  policy.get("tsa_cert_count"))
     for rule in policy.get("tsa_revocation_rules") or ():
         if isinstance(rule, Mapping):
             deadline = rule.get("refresh_required_before")
@@ -281,7 +290,23 @@ def policy_rows(policy: Mapping[str, Any]) -> tuple[PolicyRow, ...]:
         rows.append(PolicyRow("Strict mode", "on" if policy.get("strict") else "off"))
     for note in policy.get("trust_notes") or ():
         rows.append(PolicyRow("Note", _text(note)))
+    for read in policy.get("trust_files") or ():
+        if isinstance(read, Mapping):
+            rows.append(PolicyRow("Trust file", _text(read.get("sha256")),
+                                  f"{_text(read.get('kind'))} {_text(read.get('path'))}",
+                                  digest=True))
     return tuple(rows)
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else _text(value)
+
+
+def _add_unlisted(rows: list[PolicyRow], what: str, listed: int, total: Any) -> None:
+    """A row saying that only the first ``listed`` of ``total`` statements are shown."""
+    if isinstance(total, int) and total > listed:
+        rows.append(PolicyRow(what, f"{listed:,} listed of {total:,}",
+                              "the first ones; the trust files below hold them all"))
 
 
 def command_line(options: Sequence[str], path: str) -> str:
@@ -379,7 +404,7 @@ def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
         session_line=session_summary(session) if session is not None else None,
         counters_line=counters_summary(session) if session is not None else None,
         command=command_line(options, report.path),
-        policy=policy_rows(policy),
+        policy=policy_rows(trust_featuring(policy, signer_keys((report,)))),
         version=__version__,
         generated_at=(generated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         check_counts=counts,

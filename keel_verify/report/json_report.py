@@ -1,8 +1,9 @@
 """The machine-readable report (``--json`` / ``--format json``); its shape is
 ``schemas/report-v2.schema.json`` (what changed since v1: docs/report-format.md).
 
-The document is written as files arrive: ``files`` first, then ``totals`` and the
-combined ``exit_code``, so a long batch never sits in memory.
+The document is written as files arrive: ``files`` first, then ``trust`` (the applied
+policy, listing first the keys the files were signed with), ``totals`` and the combined
+``exit_code``, so a long batch never sits in memory.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from keel_verify.report.session_view import session_to_dict
-from keel_verify.report.sink import RenderContext
+from keel_verify.report.sink import RenderContext, signer_keys, trust_featuring
 from keel_verify.results import Report, Totals
 from keel_verify.version import __version__
 
@@ -106,9 +107,14 @@ def _header(context: RenderContext) -> dict[str, Any]:
     return {
         "report_format": REPORT_FORMAT,
         "verifier": {"name": "keel-verify", "version": __version__},
-        "trust": _jsonable(context.trust),
         "policy": None if context.policy is None else _jsonable(context.policy),
     }
+
+
+def _tail(trust: Mapping[str, Any], signers: set[str], totals: Totals) -> dict[str, Any]:
+    # The trust policy follows the files: a policy listed in part lists their signers first.
+    return {"trust": _jsonable(trust_featuring(trust, signers)), "totals": totals.as_dict(),
+            "exit_code": totals.exit_code}
 
 
 def reports_to_document(
@@ -121,8 +127,7 @@ def reports_to_document(
     return {
         **_header(RenderContext((), trust, policy)),
         "files": [report_to_dict(r) for r in reports],
-        "totals": tally.as_dict(),
-        "exit_code": tally.exit_code,
+        **_tail(trust, signer_keys(reports), tally),
     }
 
 
@@ -137,6 +142,8 @@ class JsonSink:
     def __init__(self, stream: IO[str], context: RenderContext) -> None:
         self.stream = stream
         self.count = 0
+        self.trust = context.trust
+        self.signers: set[str] = set()  # one key per signer: never more than the files
         head = dumps({**_header(context), "files": []})
         self.stream.write(head[: head.rindex("[") + 1])  # up to the opening of "files"
 
@@ -144,8 +151,9 @@ class JsonSink:
         body = dumps(report_to_dict(report)).replace("\n", "\n    ")
         self.stream.write(("," if self.count else "") + "\n    " + body)
         self.count += 1
+        self.signers |= signer_keys((report,))
 
     def close(self, totals: Totals) -> None:
         self.stream.write("\n  ]" if self.count else "]")
-        tail = dumps({"totals": totals.as_dict(), "exit_code": totals.exit_code})
+        tail = dumps(_tail(self.trust, self.signers, totals))
         self.stream.write(",\n" + tail[2:] + "\n")

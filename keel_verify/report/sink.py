@@ -3,7 +3,7 @@ never held in memory), then the totals. Renderers show; they decide nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,21 @@ class RenderContext:
     policy: Mapping[str, Any] | None = None
     quiet: bool = False
     source: Callable[[str], str | None] = _no_source
+
+
+def signer_keys(reports: Iterable[Report]) -> set[str]:
+    """The public keys (``"ed25519:"`` + base64) the reports' artifacts signed with or
+    named for their signer."""
+    return {report.signer.public_key for report in reports
+            if report.signer is not None and report.signer.public_key}
+
+
+def trust_featuring(trust: Mapping[str, Any], public_keys: Collection[str]) -> Mapping[str, Any]:
+    """``trust`` listing first the statements about ``public_keys`` when it lists a policy
+    in part (a ``PolicyDescription``); any other mapping as it is."""
+    featuring: Callable[[Collection[str]], Mapping[str, Any]] | None = getattr(
+        trust, "featuring", None)
+    return featuring(public_keys) if callable(featuring) else trust
 
 
 class Sink(Protocol):

@@ -61,6 +61,17 @@ def format_ed25519_public_key(raw: bytes) -> str:
 
 
 @dataclass(frozen=True)
+class TrustFile:
+    """A trust file as it was read: ``path`` as given, ``sha256`` (``"sha256:"`` + hex
+    SHA-256 of the bytes parsed) and ``kind`` in words ("trust root", "TSA roots file").
+    Reports name these so that a policy they list only in part stays identifiable."""
+
+    path: str
+    sha256: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class TrustedKey:
     """An issuer key the caller trusts, with the conditions of that trust."""
 
@@ -181,6 +192,8 @@ class TrustPolicy:
     # Where each of tsa_roots came from (same order), so a report names the source of the
     # anchor a chain really ended at; empty when the policy was built by hand.
     tsa_root_sources: tuple[str, ...] = ()
+    # Every trust file read to build this policy, in order (empty when built by hand).
+    trust_files: tuple[TrustFile, ...] = ()
 
     def __post_init__(self) -> None:
         if self.self_attested and self.issuer_keys:

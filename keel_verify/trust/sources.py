@@ -6,14 +6,21 @@ receive the parsed policy (never a path to read again).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from keel_verify.errors import TrustConfigError
-from keel_verify.trust.policy import TRUST_ROOT_ENV, TrustedKey, TrustPolicy
+from keel_verify.trust.policy import (
+    TRUST_ROOT_ENV,
+    TrustedKey,
+    TrustPolicy,
+    parse_ed25519_public_key,
+    raw_keys_of,
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,11 @@ def build_policy(spec: TrustSpec) -> TrustPolicy:
         # Imported only when used: it pulls in cryptography.x509.
         from keel_verify.trust.named import apply_named_source
         from keel_verify.trust.trust_root import (
+            TSA_CERTS_FILE,
             add_tsa_certs,
             add_tsa_roots,
             load_trust_root,
-            load_tsa_certs,
-            load_tsa_roots,
+            read_pem_file,
             tsa_certs_source,
             tsa_roots_source,
         )
@@ -71,9 +78,13 @@ def build_policy(spec: TrustSpec) -> TrustPolicy:
         for path in spec.trust_roots:
             policy = load_trust_root(path).apply(policy)
         for pem_path in spec.tsa_roots:
-            policy = add_tsa_roots(policy, load_tsa_roots(pem_path), tsa_roots_source(pem_path))
+            roots, read = read_pem_file(pem_path)
+            policy = add_tsa_roots(policy, roots, tsa_roots_source(pem_path))
+            policy = replace(policy, trust_files=(*policy.trust_files, read))
         for pem_path in spec.tsa_certs:
-            policy = add_tsa_certs(policy, load_tsa_certs(pem_path), tsa_certs_source(pem_path))
+            helpers, read = read_pem_file(pem_path, TSA_CERTS_FILE)
+            policy = add_tsa_certs(policy, helpers, tsa_certs_source(pem_path))
+            policy = replace(policy, trust_files=(*policy.trust_files, read))
     if spec.self_attested:
         if policy.issuer_keys:
             raise TrustConfigError(
@@ -124,16 +135,29 @@ def load_trust_policy(
     ))
 
 
-class PolicyDescription(Mapping[str, Any]):
-    """:func:`describe_policy` of a spec and policy, built when first read: a text report
-    never reads it, and it lists every issuer key (100,000 keys: about a second)."""
+#: How many issuer keys (and TSA roots, TSA helper certificates) a report lists at most.
+#: A larger policy is named by its trust files' SHA-256 and its counts instead, so that a
+#: 100,000-key trust root cannot make every report megabytes long.
+LISTED_STATEMENTS = 50
 
-    def __init__(self, spec: TrustSpec, policy: TrustPolicy) -> None:
-        self._spec, self._policy = spec, policy
+
+class PolicyDescription(Mapping[str, Any]):
+    """:func:`describe_policy` of a spec and policy, built when first read (a text report
+    never reads it). :meth:`featuring` names the keys the reported artifacts signed with
+    or named, listed first when the policy is listed only in part."""
+
+    def __init__(self, spec: TrustSpec, policy: TrustPolicy,
+                 featured: Collection[str] = ()) -> None:
+        self._spec, self._policy, self._featured = spec, policy, featured
+
+    def featuring(self, public_keys: Collection[str]) -> PolicyDescription:
+        """The same description, listing the statements about ``public_keys``
+        (``"ed25519:"`` + base64, as reports name signers) first."""
+        return PolicyDescription(self._spec, self._policy, public_keys)
 
     @cached_property
     def _described(self) -> dict[str, Any]:
-        return describe_policy(self._spec, self._policy)
+        return describe_policy(self._spec, self._policy, self._featured)
 
     def __getitem__(self, key: str) -> Any:
         return self._described[key]
@@ -145,19 +169,37 @@ class PolicyDescription(Mapping[str, Any]):
         return len(self._described)
 
 
-def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
-    """The policy that was applied, exactly: every issuer key with its conditions, and
-    every TSA root by subject and SHA-256 fingerprint of its DER (a trust file read from a
-    pipe cannot be read again, so the report names what was parsed, not only where)."""
+def describe_policy(spec: TrustSpec, policy: TrustPolicy,
+                    featured: Collection[str] = ()) -> dict[str, Any]:
+    """The policy that was applied: its issuer keys with their conditions, and its TSA
+    roots by subject and SHA-256 fingerprint of their DER (a trust file read from a pipe
+    cannot be read again, so the report names what was parsed, not only where).
+
+    A policy of at most :data:`LISTED_STATEMENTS` issuer keys is listed in full, in
+    policy order. A larger one lists the statements about the ``featured`` keys
+    (``"ed25519:"`` + base64: the keys the reported artifacts signed with or named) first,
+    then the first others, up to that bound; ``issuer_key_count`` gives the total,
+    ``issuer_keys_partial`` says the list is partial, and ``trust_files`` names every
+    trust file read (path, SHA-256 of its bytes) so that the whole policy is identifiable.
+    TSA roots and helper certificates are bounded likewise (first ones, with counts).
+    """
     from keel_verify.verifier import display_path
 
+    keys = policy.issuer_keys
+    listed = _listed_key_positions(policy, featured)
+    roots = policy.tsa_roots[:LISTED_STATEMENTS]
+    helpers = policy.tsa_certs[:LISTED_STATEMENTS]
     return {
-        "issuer_keys": [_describe_key(key) for key in policy.issuer_keys],
+        "issuer_keys": [_describe_key(keys[index]) for index in listed],
+        "issuer_key_count": len(keys),
+        "issuer_keys_partial": len(listed) < len(keys),
         "self_attested": policy.self_attested,
-        "tsa_roots": [root.subject.rfc4514_string() for root in policy.tsa_roots],
-        "tsa_root_sha256": [_fingerprint(root) for root in policy.tsa_roots],
+        "tsa_roots": [root.subject.rfc4514_string() for root in roots],
+        "tsa_root_sha256": [_fingerprint(root) for root in roots],
+        "tsa_root_count": len(policy.tsa_roots),
         "tsa_roots_source": policy.tsa_roots_source,
-        "tsa_certs": [certificate.subject.rfc4514_string() for certificate in policy.tsa_certs],
+        "tsa_certs": [certificate.subject.rfc4514_string() for certificate in helpers],
+        "tsa_cert_count": len(policy.tsa_certs),
         "tsa_certs_source": policy.tsa_certs_source,
         "tsa_revocation_rules": [
             {"source": rule.source, "crls": len(rule.crls),
@@ -170,8 +212,30 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy) -> dict[str, Any]:
         "environment_trust_root_file": (
             display_path(spec.environment_trust_root) if spec.environment_trust_root else None
         ),
+        "trust_files": [
+            {"path": display_path(read.path), "sha256": read.sha256, "kind": read.kind}
+            for read in policy.trust_files
+        ],
         "strict": policy.strict,
     }
+
+
+def _listed_key_positions(policy: TrustPolicy, featured: Collection[str]) -> list[int]:
+    """Which issuer-key statements a report lists, by position: all of a small policy in
+    order; else those about ``featured`` keys first, then the first others (bounded)."""
+    raw_keys = raw_keys_of(policy.issuer_keys)
+    if len(raw_keys) <= LISTED_STATEMENTS:
+        return list(range(len(raw_keys)))
+    wanted = set()
+    for encoded in featured:
+        try:
+            wanted.add(parse_ed25519_public_key(encoded))
+        except (TrustConfigError, ValueError, TypeError):
+            continue  # an artifact's junk names no statement
+    first = [index for index, raw in enumerate(raw_keys) if raw in wanted][:LISTED_STATEMENTS]
+    chosen = set(first)
+    others = (index for index in range(len(raw_keys)) if index not in chosen)
+    return first + list(islice(others, LISTED_STATEMENTS - len(first)))
 
 
 def _describe_key(key: TrustedKey) -> dict[str, Any]:

@@ -28,6 +28,7 @@ JSON Pointer and the problem; the CLI turns that into exit code 2.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -52,7 +53,7 @@ from keel_verify.trust.files import one_line as _one_line
 from keel_verify.trust.files import parse_json as _parse_json
 from keel_verify.trust.files import pem_certificates as _certificates
 from keel_verify.trust.files import read_bounded as _read
-from keel_verify.trust.policy import IssuerKeys
+from keel_verify.trust.policy import IssuerKeys, TrustFile
 from keel_verify.trust.tsa_revocation import RevocationSnapshot
 
 
@@ -67,6 +68,7 @@ class TrustRoot:
     tsa_certs: tuple[x509.Certificate, ...] = ()  # chain-building helpers, never anchors
     tsa_revocation: tuple[RevocationSnapshot, ...] = ()
     notes: tuple[str, ...] = ()  # what loading established, in words (e.g. a verified manifest signature)
+    files: tuple[TrustFile, ...] = ()  # the file(s) read, each with the SHA-256 of its bytes
 
     def apply(self, policy: TrustPolicy) -> TrustPolicy:
         """``policy`` plus this file's keys, TSA roots, helpers and revocation rules
@@ -76,6 +78,7 @@ class TrustRoot:
             issuer_keys=IssuerKeys.joined(policy.issuer_keys, self.issuer_keys),
             tsa_revocation=policy.tsa_revocation + self.tsa_revocation,
             notes=policy.notes + self.notes,
+            trust_files=policy.trust_files + self.files,
         )
         if self.tsa_certs:
             merged = add_tsa_certs(merged, self.tsa_certs, self.source)
@@ -200,8 +203,18 @@ def load_trust_root(path: str | Path, shown: str | None = None) -> TrustRoot:
     read beside it). ``shown`` names the file in reports (default: the path). Raises
     TrustConfigError (one line)."""
     shown = shown or str(path)
+    data = _read(path, "trust root")
+    root = _trust_root_of(_parse_json(data, f"trust root {shown}"), Path(path), shown)
+    return replace(root, files=(trust_file(shown, data, "trust root"),))
+
+
+def trust_file(path: str, data: bytes, kind: str) -> TrustFile:
+    """How reports identify a trust file: its path and the SHA-256 of ``data``."""
+    return TrustFile(path=path, sha256="sha256:" + hashlib.sha256(data).hexdigest(), kind=kind)
+
+
+def _trust_root_of(document: Any, path: Path, shown: str) -> TrustRoot:
     label = f"trust root {shown}"
-    document = _parse_json(_read(path, "trust root"), label)
     if isinstance(document, dict) and "manifest_version" in document:
         from keel_verify.trust.keel_manifest import load_manifest_document
 
@@ -209,7 +222,7 @@ def load_trust_root(path: str | Path, shown: str | None = None) -> TrustRoot:
     if isinstance(document, dict) and "trust_root_version" not in document and "id" in document:
         from keel_verify.trust.keel_tsa_bundle import load_bundle_document
 
-        return load_bundle_document(document, Path(path), label, shown)
+        return load_bundle_document(document, path, label, shown)
     _validate(document, label)
     entries = document.get("issuer_keys", [])
     keys = IssuerKeys(tuple(_raw_key(entry, index, label) for index, entry in enumerate(entries)),
@@ -227,8 +240,18 @@ def load_trust_root(path: str | Path, shown: str | None = None) -> TrustRoot:
 
 def load_tsa_roots(pem_path: str | Path, what: str = "TSA roots file") -> tuple[x509.Certificate, ...]:
     """The certificates of a PEM file (one or more). Raises TrustConfigError (one line)."""
-    label = f"{what} {pem_path}"
+    return read_pem_file(pem_path, what)[0]
+
+
+def read_pem_file(
+    pem_path: str | Path, what: str = "TSA roots file"
+) -> tuple[tuple[x509.Certificate, ...], TrustFile]:
+    """:func:`load_tsa_roots`, and the file as read (its SHA-256, for reports)."""
     data = _read(pem_path, what)
+    return _pem_file_certificates(data, f"{what} {pem_path}"), trust_file(str(pem_path), data, what)
+
+
+def _pem_file_certificates(data: bytes, label: str) -> tuple[x509.Certificate, ...]:
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
