@@ -102,6 +102,12 @@ CASES = (
          _file("zeros_10m", lambda: hostile.zeros_member(10_000_000))),
     Case("fifo", "a FIFO with no writer", _fifo),
     Case("trust_100k", "100,000-key trust root, 10,000 signatures", _trust_root_and_signatures),
+    # The reports that describe the applied policy (at most 50 keys of it, signer first).
+    Case("trust_100k_json", "the same, --json",
+         lambda folder: ["--json", *_trust_root_and_signatures(folder)]),
+    Case("trust_100k_report", "the same, --report (HTML)",
+         lambda folder: ["--report", str(folder / "trust-100k-report.html"),
+                         *_trust_root_and_signatures(folder)]),
 )
 
 
