@@ -8,8 +8,10 @@ the verdicts'.
   UTF-8: they are written in UTF-8 whatever the locale, so ``--json`` is valid UTF-8 JSON
   under a Latin-1 or ASCII terminal too.
 * A closed stdout (``>&-``) writes nothing and says so once on stderr; a reader that
-  stops reading (broken pipe) ends the output quietly. Verification continues, so the exit
-  code is the verdicts' in both cases.
+  stops reading (broken pipe) ends the output quietly; any other failed write (a full disk,
+  ``> /dev/full``, an I/O error) drops the rest of the output with one note on stderr that
+  names standard output. Verification continues, so the exit code is the verdicts' in
+  every case.
 """
 
 from __future__ import annotations
@@ -44,29 +46,31 @@ codecs.register_error(ESCAPE_ERRORS, _escape)
 
 
 class ForgivingStream(io.TextIOBase):
-    """A text stream that outlives its reader: after a broken pipe every write succeeds
+    """A text stream that outlives its reader: after a failed write every write succeeds
     and goes nowhere (the descriptor is pointed at the null device, so the interpreter's
-    last flush is quiet too)."""
+    last flush is quiet too). A broken pipe is the reader's choice and passes quietly;
+    any other OSError is noted once on ``notes`` (default ``sys.stderr``)."""
 
-    def __init__(self, inner: IO[str] | None) -> None:
+    def __init__(self, inner: IO[str] | None, notes: IO[str] | None = None) -> None:
         super().__init__()
         self.inner = inner
+        self.notes = notes
         self.gone = inner is None
 
     def write(self, text: str) -> int:
         if not self.gone and self.inner is not None:
             try:
                 self.inner.write(text)
-            except BrokenPipeError:
-                self._reader_gone()
+            except OSError as error:
+                self._reader_gone(error)
         return len(text)
 
     def flush(self) -> None:
         if not self.gone and self.inner is not None:
             try:
                 self.inner.flush()
-            except BrokenPipeError:
-                self._reader_gone()
+            except OSError as error:
+                self._reader_gone(error)
 
     def isatty(self) -> bool:
         return bool(self.inner is not None and not self.gone and self.inner.isatty())
@@ -75,8 +79,13 @@ class ForgivingStream(io.TextIOBase):
     def encoding(self) -> str:  # type: ignore[override]  # io.TextIOBase declares an attribute
         return getattr(self.inner, "encoding", None) or "utf-8"
 
-    def _reader_gone(self) -> None:
+    def _reader_gone(self, error: OSError) -> None:
         self.gone = True
+        if not isinstance(error, BrokenPipeError):
+            notes = self.notes or sys.stderr
+            with contextlib.suppress(OSError, ValueError):
+                notes.write("keel-verify: note: cannot write to standard output "
+                            f"({error.strerror or error}); nothing more is written there\n")
         if self.inner is not None:
             with contextlib.suppress(OSError, ValueError):
                 devnull = os.open(os.devnull, os.O_WRONLY)

@@ -7,6 +7,8 @@ the verdict derived from them; nothing else decides a verdict.
 from __future__ import annotations
 
 import enum
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +27,47 @@ def printable(reason: str) -> str:
     return "".join(
         ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in reason
     )
+
+
+class Missing:
+    """The type of :data:`MISSING`: a member the artifact does not carry at all."""
+
+    def __repr__(self) -> str:
+        return "missing"
+
+
+#: Stands for an absent member where a reason shows a value (``member(obj, key)``), so
+#: that "missing" and JSON ``null`` are told apart.
+MISSING = Missing()
+
+
+def member(holder: Any, key: str) -> Any:
+    """``holder[key]``, or :data:`MISSING` when ``holder`` is not an object or lacks ``key``."""
+    return holder[key] if isinstance(holder, dict) and key in holder else MISSING
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """An untrusted JSON value for a reason, in JSON's own terms, one line, at most about
+    ``limit`` characters: ``null``, ``true``, ``false``; ``missing`` for :data:`MISSING`;
+    an integer in digits (a long one cut, with its length); a string quoted and escaped
+    (``'text'``); an array or object as compact ASCII JSON; never Python's None/True/False."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Missing):
+        return "missing"
+    if type(value) is int:
+        digits = str(value)
+        return f"{digits[:12]}...({len(digits)} digits)" if len(digits) > 24 else digits
+    if isinstance(value, (list, dict)):
+        try:
+            text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=repr)
+        except (ValueError, RecursionError):  # nesting too deep for the encoder
+            text = "[...]" if isinstance(value, list) else "{...}"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
@@ -82,6 +125,19 @@ class CheckResult:
     pointer: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
     code: str = ""
+
+    @property
+    def where(self) -> str:
+        """``" at POINTER"`` for a renderer to put after the reason, or ``""`` when there
+        is no pointer or the reason already names it (a pointer is said once)."""
+        if not self.pointer or names_pointer(self.reason, self.pointer):
+            return ""
+        return f" at {self.pointer}"
+
+
+def names_pointer(reason: str, pointer: str) -> bool:
+    """Whether ``reason`` names ``pointer`` itself (not only a pointer below it)."""
+    return re.search(re.escape(pointer) + r"(?![^\s:;,)\]])", reason) is not None
 
 
 @dataclass(frozen=True)

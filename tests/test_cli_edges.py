@@ -3,6 +3,8 @@ report (or one line on stderr) and the exit code the verdicts call for, never a 
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import shutil
@@ -16,6 +18,7 @@ import jsonschema
 import pytest
 
 from keel_verify import TrustPolicy, Verdict
+from keel_verify.console import ForgivingStream
 from keel_verify.inputs import Input, expand_inputs, walk_directory
 from keel_verify.report.terminal import render, wrapped
 from keel_verify.runner import verify_all
@@ -152,6 +155,47 @@ def test_head_keeps_the_verdicts_exit_code() -> None:
     no_traceback(result)
     assert result.stdout.splitlines() == [
         f"VERIFIED  {SAMPLE_V3}".encode(), b"status 0"]
+
+
+FULL_NOTE = (b"keel-verify: note: cannot write to standard output (No space left on device); "
+             b"nothing more is written there\n")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full is absent on this system")
+@pytest.mark.parametrize(("flags", "code"), [(f"--trust-root {TRUST_ROOT}", 0), ("", 3),
+                                             (f"--json --trust-root {TRUST_ROOT}", 0),
+                                             ("--format sarif", 3)])
+def test_a_full_stdout_keeps_the_verdicts_exit_code(flags: str, code: int) -> None:
+    """A write to standard output that fails (ENOSPC here) is not an --output failure:
+    one note names standard output and the exit code is the verdict's."""
+    result = shell(f"{KEEL_SH} {flags} {SAMPLE_V3} > /dev/full")
+    no_traceback(result)
+    assert result.returncode == code
+    assert result.stderr == FULL_NOTE
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full is absent on this system")
+def test_a_full_output_file_is_still_an_output_error() -> None:
+    result = shell(f"{KEEL_SH} --output json=/dev/full {SAMPLE_V3} > /dev/null")
+    no_traceback(result)
+    assert result.returncode == 2
+    assert result.stderr == (b"keel-verify: error: --output: cannot write an output file: "
+                             b"No space left on device\n")
+
+
+class FailingStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+
+def test_an_io_error_on_stdout_is_noted_once_and_the_run_goes_on() -> None:
+    notes = io.StringIO()
+    stream = ForgivingStream(FailingStream(), notes)
+    assert stream.write("VERIFIED  a.json\n") == len("VERIFIED  a.json\n")
+    stream.write("more\n")
+    stream.flush()
+    assert notes.getvalue() == ("keel-verify: note: cannot write to standard output "
+                                f"({os.strerror(errno.EIO)}); nothing more is written there\n")
 
 
 # -- item 1: trust input read once, in the parent -----------------------------------------

@@ -144,7 +144,7 @@ def test_the_reason_and_details_say_the_count_is_a_lower_bound(alone: None) -> N
     result = verify_bytes(shape("empty objects"), TRUST).check("payload_hashes")
     # two problems an entry: 1,024 after the first chunk, which is enough
     assert result.reason == (
-        'chain entry 0 payload_materialization is None, expected "hash_only" (and at least '
+        'chain entry 0 payload_materialization is missing, expected "hash_only" (and at least '
         f"{2 * CHUNK - 1} more; stopped examining chain entries after {2 * CHUNK} problems, "
         f"at chain entry {CHUNK})")
     assert result.details["problem_count"] == 2 * CHUNK

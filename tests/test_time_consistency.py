@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from keel_verify import Outcome, TrustPolicy, verify_path
+from keel_verify import Outcome, TrustPolicy, load_trust_policy, verify_path
 from keel_verify.checks.time_consistency import (
     GEN_TIME_AFTER_ISSUED_TOLERANCE,
     RECEIVED_AT_TOLERANCE,
+    witness_basis,
 )
 from keel_verify.emit.tsa_authority import TokenOptions
 from keel_verify.results import CheckResult
@@ -221,3 +222,22 @@ def test_tokens_that_fail_verification_are_left_to_timestamp_witness() -> None:
     result = report.check(NAME)
     assert result.outcome is Outcome.PASS
     assert result.details["gen_times_judged"] == 0
+
+
+@pytest.mark.parametrize(
+    ("authenticated", "total", "words"),
+    [(1, 1, "authenticated"), (3, 3, "all authenticated"), (0, 1, "unauthenticated"),
+     (0, 2, "none authenticated"), (1, 3, "1 authenticated, 2 unauthenticated"),
+     (2, 3, "2 authenticated, 1 unauthenticated")],
+)
+def test_the_witness_basis_is_true_for_one_and_for_many(authenticated: int, total: int,
+                                                        words: str) -> None:
+    assert witness_basis(authenticated, total) == words
+
+
+def test_a_single_unauthenticated_gen_time_is_not_called_partly_unauthenticated() -> None:
+    sample = Path(__file__).resolve().parent.parent / "sample" / "voice_session_v3.json"
+    policy = load_trust_policy(public_keys=["ed25519:La7wanEjRdscOGZ3HJQdabcMAy9Oqbk8QLjkeNU9Qws="])
+    reason = verify_path(sample, policy).check("time_consistency").reason
+    assert "; 1 witnessed genTime (unauthenticated): after the events covered" in reason
+    assert "partly" not in reason

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from keel_verify.checks.base import Check, failed, passed, warned
 from keel_verify.context import CheckContext
-from keel_verify.results import CheckResult, Outcome
+from keel_verify.results import CheckResult, Outcome, shown
 
 NAME = "artifact_ref"
 SCHEMA_VERSION = "artifact_ref.v1"
@@ -32,11 +32,6 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MEMBERS = ("schema_version", "type", "id", "urn", "region", "path", "canonical_url", "digest")
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def problems(ref: dict[str, Any]) -> list[tuple[str, str]]:
     """(member, problem) for every rule ``ref`` breaks, in member order."""
     found: list[tuple[str, str]] = []
@@ -44,27 +39,29 @@ def problems(ref: dict[str, Any]) -> list[tuple[str, str]]:
     found.extend((member, "is missing") for member in missing)
     kind, ident = ref.get("type"), ref.get("id")
     if "schema_version" in ref and ref["schema_version"] != SCHEMA_VERSION:
-        found.append(("schema_version", f"is {_shown(ref['schema_version'])}, not {SCHEMA_VERSION!r}"))
+        found.append(("schema_version", f"is {shown(ref['schema_version'])}, not {SCHEMA_VERSION!r}"))
     if "type" in ref and kind not in ARTIFACT_TYPES:
-        found.append(("type", f"{_shown(kind)} is not one of {', '.join(ARTIFACT_TYPES)}"))
+        found.append(("type", f"{shown(kind)} is not one of {', '.join(ARTIFACT_TYPES)}"))
     if "id" in ref and not (isinstance(ident, str) and ident and ident == ident.lower()):
-        found.append(("id", f"{_shown(ident)} is not a non-empty string without upper-case letters"))
+        found.append(("id", f"{shown(ident)} is not a non-empty string without upper-case letters"))
     if "urn" in ref:
-        expected = f"{URN_PREFIX}{kind}:{ident}"
         urn = ref["urn"]
-        if not isinstance(urn, str) or urn != expected or urn.count(":") != 4:
-            found.append(("urn", f"{_shown(urn)} is not {expected!r} (five colon-separated segments)"))
+        if not (isinstance(kind, str) and isinstance(ident, str)):  # no URN to expect
+            found.append(("urn", f"{shown(urn)} cannot be checked: type and id are not both strings"))
+        elif not isinstance(urn, str) or urn != f"{URN_PREFIX}{kind}:{ident}" or urn.count(":") != 4:
+            expected = f"{URN_PREFIX}{kind}:{ident}"
+            found.append(("urn", f"{shown(urn)} is not {expected!r} (five colon-separated segments)"))
     if "region" in ref and not isinstance(ref["region"], str):
-        found.append(("region", f"{_shown(ref['region'])} is not a string"))
+        found.append(("region", f"{shown(ref['region'])} is not a string"))
     if "path" in ref and not (isinstance(ref["path"], str) and ref["path"].startswith("/")):
-        found.append(("path", f"{_shown(ref['path'])} does not start with '/'"))
+        found.append(("path", f"{shown(ref['path'])} does not start with '/'"))
     if "canonical_url" in ref:
         url = ref["canonical_url"]
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            found.append(("canonical_url", f"{_shown(url)} is not an absolute http or https URL"))
+            found.append(("canonical_url", f"{shown(url)} is not an absolute http or https URL"))
     if "digest" in ref and not (isinstance(ref["digest"], str) and _DIGEST.fullmatch(ref["digest"])):
-        found.append(("digest", f"{_shown(ref['digest'])} is not 'sha256:' + 64 lower-case hex digits"))
+        found.append(("digest", f"{shown(ref['digest'])} is not 'sha256:' + 64 lower-case hex digits"))
     return found
 
 

@@ -15,18 +15,13 @@ from keel_verify.checks.entry_problems import MAX_LISTED as MAX_LISTED  # re-exp
 from keel_verify.checks.entry_problems import EntryProblems
 from keel_verify.checks.entry_problems import Problems as Problems  # re-exported
 from keel_verify.load.access import child, type_name
-from keel_verify.results import CheckResult
+from keel_verify.results import CheckResult, shown
 
 
 def show(value: Any, limit: int = 80) -> str:
-    """A short, one-line rendering of an untrusted value for a reason text."""
-    if type(value) is int:
-        digits = str(value)
-        if len(digits) > 24:
-            return f"{digits[:12]}...({len(digits)} digits)"
-        return digits
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """A short, one-line rendering of an untrusted JSON value for a reason text, in JSON's
+    terms (:func:`keel_verify.results.shown`)."""
+    return shown(value, limit)
 
 
 def text(value: str, limit: int = 80) -> str:
@@ -48,6 +43,9 @@ def strict_int(
         problems.append((where, f"{what} is missing"))
         return None
     value = obj[key]
+    if value is None:
+        problems.append((where, f"{what} is null, not an integer"))
+        return None
     if type(value) is not int:
         problems.append((where, f"{what} is {type_name(value)} ({show(value, 40)}), not an integer"))
         return None

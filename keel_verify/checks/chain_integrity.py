@@ -13,7 +13,7 @@ from keel_verify.crypto.canonical import GENESIS_HASH
 from keel_verify.load.access import obj_at, type_name
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
-from keel_verify.results import CheckResult, Outcome
+from keel_verify.results import CheckResult, Outcome, member
 
 NAME = "chain_integrity"
 
@@ -95,7 +95,7 @@ class Links:
 
     def _entry_problems(self, index: int, entry: dict[str, Any], recomputed: str) -> None:
         where = f"/chain/{index}"
-        previous = entry.get("previous_content_hash")
+        previous = member(entry, "previous_content_hash")
         if self.expected_previous is not None and previous != self.expected_previous:
             self._problem(
                 f"{where}/previous_content_hash",
@@ -103,7 +103,7 @@ class Links:
                 + ("the genesis hash" if index == 0 else f"chain entry {index - 1}'s content_hash")
                 + f": expected {self.expected_previous}, found {show(previous)}",
             )
-        stated = entry.get("content_hash")
+        stated = member(entry, "content_hash")
         if stated != recomputed:
             self._problem(
                 f"{where}/content_hash",
@@ -141,7 +141,7 @@ def run(context: CheckContext) -> CheckResult:
     if head.get("content_hash") != last_hash:
         problems.append((
             "/chain_head/content_hash",
-            f"chain_head.content_hash {show(head.get('content_hash'))} is not the last entry's "
+            f"chain_head.content_hash {show(member(head, 'content_hash'))} is not the last entry's "
             f"content_hash ({show(last_hash)})",
         ))
     count = head.get("event_count")

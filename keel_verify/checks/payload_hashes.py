@@ -24,7 +24,7 @@ from keel_verify.crypto.canonical import canonical_hash
 from keel_verify.load.access import all_tagged_hashes, is_tagged_hash, type_name
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
-from keel_verify.results import CheckResult, Outcome
+from keel_verify.results import CheckResult, Outcome, member
 
 NAME = "payload_hashes"
 
@@ -46,7 +46,7 @@ def _embedded_problems(index: int, entry: dict[str, Any], problems: Problems) ->
             f"{label} has no canonicalized_payload: schema_version 1 embeds it",
         ))
         return
-    stated = entry.get("canonicalized_payload_hash")
+    stated = member(entry, "canonicalized_payload_hash")
     recomputed = canonical_hash(entry["canonicalized_payload"])
     if stated != recomputed:
         problems.append((
@@ -64,13 +64,13 @@ def _hash_only_problems(index: int, entry: dict[str, Any], problems: Problems) -
             f"{where}/canonicalized_payload",
             f"{label} embeds canonicalized_payload, but schema_version 3 is hash-only",
         ))
-    materialization = entry.get("payload_materialization")
+    materialization = member(entry, "payload_materialization")
     if materialization != HASH_ONLY:
         problems.append((
             f"{where}/payload_materialization",
             f"{label} payload_materialization is {show(materialization)}, expected \"hash_only\"",
         ))
-    stated = entry.get("canonicalized_payload_hash")
+    stated = member(entry, "canonicalized_payload_hash")
     if not is_tagged_hash(stated):
         problems.append((
             f"{where}/canonicalized_payload_hash",

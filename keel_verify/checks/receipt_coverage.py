@@ -29,7 +29,7 @@ from keel_verify.crypto.canonical import tagged_sha256
 from keel_verify.crypto.rfc3161 import ReceiptTokens, TokenError
 from keel_verify.load.access import hash_at, obj_at
 from keel_verify.load.receipts import DEGRADED_NO_RECEIPT, collect_receipts
-from keel_verify.results import CheckResult, Outcome
+from keel_verify.results import CheckResult, Outcome, member
 
 NAME = "receipt_coverage"
 
@@ -63,9 +63,10 @@ def _receipt_problems(
                          f"{label} receipt_hash cannot be confirmed: {error}"))
         return None
     recomputed = tagged_sha256(token_der)
-    if receipt.get("receipt_hash") != recomputed:
+    stated_hash = member(receipt, "receipt_hash")
+    if stated_hash != recomputed:
         problems.append((f"{pointer}/receipt_hash",
-                         f"{label} receipt_hash {show(receipt.get('receipt_hash'))} is not the "
+                         f"{label} receipt_hash {show(stated_hash)} is not the "
                          f"hash of its time-stamp token's DER ({recomputed})"))
     return token_der
 

@@ -11,7 +11,7 @@ from keel_verify.context import CheckContext
 from keel_verify.crypto.rfc3161 import ReceiptTokens, TokenError
 from keel_verify.load.access import hash_at, obj_at
 from keel_verify.load.receipts import collect_receipts, declares_degraded
-from keel_verify.results import CheckResult, Outcome
+from keel_verify.results import CheckResult, Outcome, member, shown
 
 NAME = "rfc3161_timestamp_receipt"
 
@@ -22,11 +22,11 @@ def _receipt_problems(
     if not isinstance(receipt, dict):
         return [(pointer, "receipt is not an object")]
     problems: list[tuple[str, str]] = []
-    request_hash = receipt.get("request_hash")
+    request_hash = member(receipt, "request_hash")
     if request_hash != head_hash:
         problems.append((
             f"{pointer}/request_hash",
-            f"request_hash {request_hash!r:.80} is not project_chain_head.content_hash ({head_hash})",
+            f"request_hash {shown(request_hash)} is not project_chain_head.content_hash ({head_hash})",
         ))
     if "covers_chain_head_hash" in receipt and receipt["covers_chain_head_hash"] != request_hash:
         problems.append((

@@ -22,7 +22,7 @@ from keel_verify.load import accel
 from keel_verify.load.access import escape_token
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
-from keel_verify.results import CheckResult, Outcome
+from keel_verify.results import CheckResult, Outcome, shown
 from keel_verify.schemas import ARTIFACT_SCHEMAS, load_schema, python_validator
 
 NAME = "artifact_schema"
@@ -65,7 +65,13 @@ def _message(error: Any) -> str:
     # the member's path in jsonschema's errors); say so plainly.
     if error.validator == "not" and error.validator_value == {}:
         return "member is not allowed here"
-    return str(error.message)[:300]
+    message = str(error.message)
+    # jsonschema starts with the instance's Python repr: say null, true, false, arrays and
+    # objects as JSON does (shortened).
+    if (error.instance is None or isinstance(error.instance, (bool, list, dict))) and message.startswith(
+            repr(error.instance)):
+        message = shown(error.instance) + message[len(repr(error.instance)):]
+    return message[:300]
 
 
 class EntrySchema:

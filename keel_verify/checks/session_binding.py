@@ -38,7 +38,7 @@ from keel_verify.load.access import Malformed, obj_at, str_at, type_name
 from keel_verify.load.chainpass import Chunk
 from keel_verify.load.loader import Artifact
 from keel_verify.load.receipts import collect_receipts
-from keel_verify.results import CheckResult, Outcome
+from keel_verify.results import CheckResult, Outcome, member, shown
 
 NAME = "session_binding"
 
@@ -50,7 +50,8 @@ class SessionEntries:
         metadata = artifact.document.get("session_metadata")
         metadata = metadata if isinstance(metadata, dict) else {}
         self.session_id = metadata.get("session_id")
-        self.scope = f"project:{metadata.get('project_id')}"
+        project_id = member(metadata, "project_id")
+        self.scope = f"project:{project_id if isinstance(project_id, str) else shown(project_id)}"
         self.first_sequence: int | None = None
         self.last_sequence: int | None = None
         self.last_entry_sequence: Any = None  # the last entry's own "sequence", whatever it is

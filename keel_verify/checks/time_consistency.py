@@ -307,8 +307,7 @@ def run(context: CheckContext) -> CheckResult:
         )
     reason = f"signed times are ordered (started_at, {counted(times.count, 'event')}, ended_at, issued_at)"
     if judged:
-        kinds = {r.status is WitnessStatus.VERIFIED for r in judged}
-        basis = "authenticated" if kinds == {True} else "partly unauthenticated"
+        basis = witness_basis(sum(r.status is WitnessStatus.VERIFIED for r in judged), len(judged))
         reason += (
             f"; {counted(len(judged), 'witnessed genTime')} ({basis}): after the events covered, "
             "within tolerance of issued_at, in agreement with received_at"
@@ -316,6 +315,17 @@ def run(context: CheckContext) -> CheckResult:
     else:
         reason += "; no witnessed genTime to compare"
     return passed(NAME, reason, **details)
+
+
+def witness_basis(authenticated: int, total: int) -> str:
+    """How many of ``total`` (>= 1) witnessed genTimes are authenticated, in words that are
+    true for one and for many: ``authenticated``, ``all authenticated``, ``unauthenticated``,
+    ``none authenticated``, ``1 authenticated, 2 unauthenticated``."""
+    if authenticated == total:
+        return "authenticated" if total == 1 else "all authenticated"
+    if authenticated == 0:
+        return "unauthenticated" if total == 1 else "none authenticated"
+    return f"{authenticated} authenticated, {total - authenticated} unauthenticated"
 
 
 CHECK = Check(

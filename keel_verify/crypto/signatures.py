@@ -23,6 +23,7 @@ from keel_verify.crypto.ed25519 import (
     signature_scalar_in_range,
     verify,
 )
+from keel_verify.results import shown
 
 
 def key_fingerprint(raw_public_key: bytes) -> str:
@@ -84,8 +85,10 @@ def _verify_entry(
 ) -> _Outcome:
     if not isinstance(entry, dict):
         return None, "signature entry is not an object", None
-    if entry.get("algorithm") != "ed25519":
-        return None, f"unsupported algorithm {entry.get('algorithm')!r:.60}", None
+    if "algorithm" not in entry:
+        return None, "algorithm is missing", None
+    if entry["algorithm"] != "ed25519":
+        return None, f"unsupported algorithm {shown(entry['algorithm'], 60)}", None
     raw_key, problem = decode_prefixed(entry.get("public_key"), 32, "public_key")
     if problem:
         return None, problem, None
@@ -94,7 +97,7 @@ def _verify_entry(
         return raw_key, problem, None
     if "content_hash" in entry and entry["content_hash"] != content_hash:
         return raw_key, (
-            f"content_hash {entry['content_hash']!r:.80} does not name the signed content "
+            f"content_hash {shown(entry['content_hash'])} does not name the signed content "
             f"({content_hash})"
         ), None
     try:

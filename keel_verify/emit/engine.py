@@ -470,8 +470,8 @@ class Engine:
         session_id = session.session_id
         index = request.interrupted_turn_index
         if index is not None and index > session.counters.turn_count:
-            raise EmitError(UNPROCESSABLE, f"interrupted_turn_index {index}: the "
-                            f"session has had {session.counters.turn_count} turn(s)")
+            raise EmitError(UNPROCESSABLE, f"interrupted_turn_index {index} is above the "
+                            f"session's turn count ({session.counters.turn_count})")
         signed_object = b.to_json(request)
         signatures = self._signature_records(request.signatures, request, session, "body")
         payload = {k: v for k, v in signed_object.items() if k != "signatures"}

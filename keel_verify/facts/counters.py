@@ -39,6 +39,7 @@ from typing import Any
 
 from keel_verify.facts.collect import ChainFacts
 from keel_verify.facts.model import CounterFact
+from keel_verify.results import shown
 
 _SESSION_COUNTERS: dict[str, tuple[str, str]] = {
     # member: (ChainFacts attribute, basis)
@@ -68,7 +69,7 @@ def _stated(holder: Mapping[str, Any], key: str) -> int | str | None:
     value = holder.get(key)
     if value is None or type(value) is int:
         return value
-    return repr(value)[:40]
+    return shown(value, 40)
 
 
 def _payload_value(chain: ChainFacts, attribute: str) -> int | None:

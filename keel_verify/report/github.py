@@ -62,7 +62,7 @@ class GithubSink:
             if text is not None:
                 position = locate(text, check.pointer)
                 line, column = position.line, position.column
-            where = f" at {check.pointer}" if check.pointer else ""
+            where = check.where
             found.append(annotation(_COMMAND[check.outcome], report.path, f"{check.reason}{where}",
                                     f"keel-verify {check.code}", line, column))
         for violation in report.policy_violations:

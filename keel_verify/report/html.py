@@ -33,7 +33,7 @@ from keel_verify.facts.model import Mark, SessionFacts
 from keel_verify.report.session_view import counters_summary, session_summary
 from keel_verify.report.sink import FeaturedKeys, trust_featuring
 from keel_verify.report.timeline import Picture, build_picture
-from keel_verify.results import CheckResult, Outcome, Report, Verdict
+from keel_verify.results import CheckResult, Outcome, Report, Verdict, counted
 from keel_verify.version import __version__
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -223,6 +223,10 @@ _SOURCE_FIELDS = (
 )
 
 
+def _crl_count(value: Any) -> str:
+    return counted(value, "CRL") if type(value) is int else f"CRLs: {_text(value)}"
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -277,7 +281,7 @@ def policy_rows(policy: Mapping[str, Any]) -> tuple[PolicyRow, ...]:
         if isinstance(rule, Mapping):
             deadline = rule.get("refresh_required_before")
             rows.append(PolicyRow("TSA revocation list", _text(rule.get("source")),
-                                  f"{_text(rule.get('crls'))} CRL(s)"
+                                  _crl_count(rule.get("crls"))
                                   + (f", refresh before {_text(deadline)}" if deadline else "")))
     rows.append(PolicyRow("Keys the artifact carries itself",
                           "accepted (--self-attested)" if policy.get("self_attested")
@@ -430,6 +434,7 @@ def _environment() -> Any:
     environment.filters["visible"] = visible
     environment.filters["breakable"] = breakable
     environment.filters["micros"] = _micros
+    environment.filters["counted"] = counted
     environment.filters["num"] = lambda v: "\u2013" if v is None else f"{v:,}"
     environment.filters["px"] = lambda v: f"{v:.1f}"
     return environment

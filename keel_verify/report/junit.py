@@ -57,7 +57,7 @@ def _suite(report: Report) -> ET.Element:
     for check in report.checks:
         case = _case(suite, path, check.name)
         message = xml_text(f"{check.code}: {check.reason}")
-        where = f" at {check.pointer}" if check.pointer else ""
+        where = check.where
         if check.outcome is Outcome.FAIL:
             element = ET.SubElement(case, "failure", {"message": message, "type": check.code})
             element.text = message + xml_text(where)

@@ -87,7 +87,7 @@ def _check_lines(report: Report, *, brief: bool = False) -> list[tuple[str, str]
         if brief and check.outcome is Outcome.PASS:
             continue
         flagged = check.outcome in (Outcome.FAIL, Outcome.WARN)
-        where = f" at {check.pointer}" if flagged and check.pointer else ""
+        where = check.where if flagged else ""
         code = f" [{check.code}]" if check.outcome is not Outcome.PASS else ""
         lines.append((
             f"  {check.outcome.label:<6} {check.name:<{width}}  {check.reason}{where}{code}",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from keel_verify.facts.model import LANES, Mark, Timeline
+from keel_verify.results import counted
 
 WIDTH = 1000  # SVG user units
 LEFT = 150  # lane labels
@@ -177,7 +178,7 @@ def build_picture(timeline: Timeline) -> Picture:
                 bar_height = max(2.0, (LANE_HEIGHT - 10) * count / peak)
                 bars.append(Bar(x_at(bins.start) + index * step, y_of[bins.lane] + (LANE_HEIGHT - 10) / 2
                                 - bar_height, max(step - 0.5, 0.5), bar_height,
-                                f"{count} {_LANE_LABEL.get(bins.lane, bins.lane)} event(s)"))
+                                counted(count, f"{_LANE_LABEL.get(bins.lane, bins.lane)} event")))
     ticks = tuple(Tick(x_at(t), _clock(t)) for t in _tick_times(start, end))
     note = ("time (UTC) from each entry's occurred_at, recorded to the second; events within "
             "one second are spread across it in chain order")

@@ -25,6 +25,7 @@ from cryptography import x509
 
 from keel_verify.errors import TrustConfigError
 from keel_verify.load.access import parse_time
+from keel_verify.results import counted
 from keel_verify.trust.files import one_line, pem_certificates, read_bounded
 from keel_verify.trust.trust_root import TrustRoot
 from keel_verify.trust.tsa_revocation import STALE_REASON_CODE, RevocationSnapshot
@@ -117,8 +118,9 @@ def load_bundle_document(
         tsa_certs=tuple(found["intermediate"]),
         tsa_revocation=(snapshot,),
         notes=(
-            f"{shown}: {len(roots)} root(s), {len(found['intermediate'])} intermediate(s), "
-            f"{len(found['crl'])} CRL snapshot(s) (sha256 of every file checked); revocation "
+            f"{shown}: {counted(len(roots), 'root')}, "
+            f"{counted(len(found['intermediate']), 'intermediate')}, "
+            f"{counted(len(found['crl']), 'CRL snapshot')} (sha256 of every file checked); revocation "
             f"rule applies, snapshots to be refreshed before "
             f"{json.dumps(validation.get('crl_refresh_required_before'))}",
         ),
