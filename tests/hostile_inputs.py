@@ -233,6 +233,11 @@ def many_signatures_of(document: dict[str, Any], count: int) -> bytes:
     return encode(document)
 
 
+def named_key(index: int) -> str:
+    """The key the signature entry ``index + 1`` of :func:`many_signatures_of` names."""
+    return _key_text(index)
+
+
 def _key_text(index: int) -> str:
     """A real Ed25519 public key (a valid, non-small-order point), from a fixed seed."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

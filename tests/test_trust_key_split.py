@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import pickle
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -327,7 +327,7 @@ def test_a_text_report_never_lists_the_policy_and_json_lists_it_all(
     real = sources.describe_policy
 
     def describe(spec: TrustSpec, policy: TrustPolicy,
-                 featured: Collection[str] = ()) -> dict[str, Any]:
+                 featured: Sequence[str] = ()) -> dict[str, Any]:
         described.append(len(policy.issuer_keys))
         return real(spec, policy, featured)
 

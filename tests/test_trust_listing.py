@@ -23,6 +23,7 @@ from keel_verify.trust.sources import (
     build_policy,
     describe_policy,
 )
+from tests import hostile_inputs as hostile
 from tests.test_cli import run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
@@ -30,6 +31,7 @@ SAMPLE_ROOT = SAMPLE / "trust-root.json"
 SAMPLE_ARTIFACT = SAMPLE / "voice_session_v3.json"
 BIG = 100_000
 SIGNER_AT = 99_990  # far past the listing bound
+NAMED_AT = 99_000  # a key another signature entry names (it verifies nothing)
 
 
 def _filler_key(index: int) -> str:
@@ -47,6 +49,7 @@ def _sample_entry() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def big_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     keys: list[dict[str, Any]] = [{"public_key": _filler_key(i)} for i in range(BIG)]
+    keys.insert(NAMED_AT, {"public_key": hostile.named_key(1)})
     keys.insert(SIGNER_AT, _sample_entry())
     path = tmp_path_factory.mktemp("big-root") / "trust-root-100k.json"
     path.write_text(json.dumps({"trust_root_version": 1, "issuer_keys": keys},
@@ -66,7 +69,7 @@ def test_a_100k_key_root_gives_a_bounded_json_trust_section_naming_the_signer(
     jsonschema.Draft202012Validator(load_schema(REPORT_SCHEMA)).validate(document)
     trust = document["trust"]
     assert len(trust["issuer_keys"]) == LISTED_STATEMENTS == 50
-    assert trust["issuer_key_count"] == BIG + 1
+    assert trust["issuer_key_count"] == BIG + 2
     assert trust["issuer_keys_partial"] is True
     signer = document["files"][0]["signer"]
     assert trust["issuer_keys"][0]["public_key"] == signer["public_key"] == _sample_entry()[
@@ -81,6 +84,21 @@ def test_a_100k_key_root_gives_a_bounded_json_trust_section_naming_the_signer(
     assert len(result.stdout) < 200_000
 
 
+def test_keys_other_signature_entries_name_follow_the_signer(
+        big_root: Path, tmp_path: Path) -> None:
+    """The sample's signature, then entries naming hostile keys 0 and 1: key 1 is in the
+    root (its statement is listed second), key 0 is not (nothing to list)."""
+    artifact = tmp_path / "named.json"
+    artifact.write_bytes(hostile.many_signatures_of(json.loads(SAMPLE_ARTIFACT.read_bytes()), 3))
+    result = run("--json", "--trust-root", big_root, artifact)
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)["trust"]["issuer_keys"]
+    assert [k["public_key"] for k in listed[:3]] == [
+        _sample_entry()["public_key"], hostile.named_key(1), _filler_key(0)]
+    assert f"issuer_keys[{NAMED_AT}]" in listed[1]["source"]
+    assert len(listed) == LISTED_STATEMENTS
+
+
 def test_the_html_report_of_a_100k_key_root_is_bounded_and_names_the_signer(
         big_root: Path, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
@@ -88,7 +106,7 @@ def test_the_html_report_of_a_100k_key_root_is_bounded_and_names_the_signer(
     assert result.returncode == 0, result.stderr
     text = page.read_text("utf-8")
     assert len(text) < 400_000  # was about 28 MB
-    assert "50 listed of 100,001" in text
+    assert "50 listed of 100,002" in text
     fingerprint = _fingerprint_of(_sample_entry()["public_key"])
     assert fingerprint[len("sha256:"):][:16] in text
     assert _digest(big_root)[len("sha256:"):][:16] in text
@@ -137,7 +155,7 @@ def test_one_key_past_the_bound_lists_the_featured_keys_first() -> None:
     featured = [keys[-1].encoded, keys[3].encoded, "ed25519:junk", "not a key"]
     described = describe_policy(NO_SPEC, TrustPolicy(issuer_keys=keys), featured)
     listed = [k["source"] for k in described["issuer_keys"]]
-    assert listed[:2] == ["k3", f"k{LISTED_STATEMENTS}"]
+    assert listed[:2] == [f"k{LISTED_STATEMENTS}", "k3"]  # in the order featured
     assert listed[2:] == [f"k{i}" for i in range(LISTED_STATEMENTS) if i != 3][:LISTED_STATEMENTS - 2]
     assert len(listed) == LISTED_STATEMENTS and described["issuer_keys_partial"] is True
     rows = policy_rows(described)

@@ -31,7 +31,7 @@ from typing import Any
 
 from keel_verify.facts.model import Mark, SessionFacts
 from keel_verify.report.session_view import counters_summary, session_summary
-from keel_verify.report.sink import signer_keys, trust_featuring
+from keel_verify.report.sink import FeaturedKeys, trust_featuring
 from keel_verify.report.timeline import Picture, build_picture
 from keel_verify.results import CheckResult, Outcome, Report, Verdict, counted
 from keel_verify.version import __version__
@@ -404,7 +404,7 @@ def page_of(report: Report, policy: Mapping[str, Any], options: Sequence[str],
         session_line=session_summary(session) if session is not None else None,
         counters_line=counters_summary(session) if session is not None else None,
         command=command_line(options, report.path),
-        policy=policy_rows(trust_featuring(policy, signer_keys((report,)))),
+        policy=policy_rows(trust_featuring(policy, FeaturedKeys.of((report,)).ordered())),
         version=__version__,
         generated_at=(generated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         check_counts=counts,

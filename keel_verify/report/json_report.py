@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from keel_verify.report.session_view import session_to_dict
-from keel_verify.report.sink import RenderContext, signer_keys, trust_featuring
+from keel_verify.report.sink import FeaturedKeys, RenderContext, trust_featuring
 from keel_verify.results import Report, Totals
 from keel_verify.version import __version__
 
@@ -111,9 +111,9 @@ def _header(context: RenderContext) -> dict[str, Any]:
     }
 
 
-def _tail(trust: Mapping[str, Any], signers: set[str], totals: Totals) -> dict[str, Any]:
+def _tail(trust: Mapping[str, Any], featured: FeaturedKeys, totals: Totals) -> dict[str, Any]:
     # The trust policy follows the files: a policy listed in part lists their signers first.
-    return {"trust": _jsonable(trust_featuring(trust, signers)), "totals": totals.as_dict(),
+    return {"trust": _jsonable(trust_featuring(trust, featured.ordered())), "totals": totals.as_dict(),
             "exit_code": totals.exit_code}
 
 
@@ -127,7 +127,7 @@ def reports_to_document(
     return {
         **_header(RenderContext((), trust, policy)),
         "files": [report_to_dict(r) for r in reports],
-        **_tail(trust, signer_keys(reports), tally),
+        **_tail(trust, FeaturedKeys.of(reports), tally),
     }
 
 
@@ -143,7 +143,7 @@ class JsonSink:
         self.stream = stream
         self.count = 0
         self.trust = context.trust
-        self.signers: set[str] = set()  # one key per signer: never more than the files
+        self.featured = FeaturedKeys()  # one key per signer: never more than the files
         head = dumps({**_header(context), "files": []})
         self.stream.write(head[: head.rindex("[") + 1])  # up to the opening of "files"
 
@@ -151,9 +151,9 @@ class JsonSink:
         body = dumps(report_to_dict(report)).replace("\n", "\n    ")
         self.stream.write(("," if self.count else "") + "\n    " + body)
         self.count += 1
-        self.signers |= signer_keys((report,))
+        self.featured.add(report)
 
     def close(self, totals: Totals) -> None:
         self.stream.write("\n  ]" if self.count else "]")
-        tail = dumps(_tail(self.trust, self.signers, totals))
+        tail = dumps(_tail(self.trust, self.featured, totals))
         self.stream.write(",\n" + tail[2:] + "\n")

@@ -3,7 +3,7 @@ never held in memory), then the totals. Renderers show; they decide nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,17 +32,51 @@ class RenderContext:
     source: Callable[[str], str | None] = _no_source
 
 
-def signer_keys(reports: Iterable[Report]) -> set[str]:
-    """The public keys (``"ed25519:"`` + base64) the reports' artifacts signed with or
-    named for their signer."""
-    return {report.signer.public_key for report in reports
-            if report.signer is not None and report.signer.public_key}
+#: How many keys named by signature entries other than the signer's are kept for the
+#: trust listing (the listing itself shows at most 50 statements).
+NAMED_KEYS_KEPT = 50
 
 
-def trust_featuring(trust: Mapping[str, Any], public_keys: Collection[str]) -> Mapping[str, Any]:
-    """``trust`` listing first the statements about ``public_keys`` when it lists a policy
-    in part (a ``PolicyDescription``); any other mapping as it is."""
-    featuring: Callable[[Collection[str]], Mapping[str, Any]] | None = getattr(
+@dataclass
+class FeaturedKeys:
+    """The public keys (``"ed25519:"`` + base64) a trust listing shows first: each
+    report's signer (the key that verified, or the one the counted signature names), then
+    the keys that other signature entries name and the policy makes a statement about
+    (``issuer_signature`` details), at most :data:`NAMED_KEYS_KEPT` of those."""
+
+    signers: dict[str, None] = field(default_factory=dict)
+    named: dict[str, None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, reports: Iterable[Report]) -> FeaturedKeys:
+        featured = cls()
+        for report in reports:
+            featured.add(report)
+        return featured
+
+    def add(self, report: Report) -> None:
+        if report.signer is not None and report.signer.public_key:
+            self.signers[report.signer.public_key] = None
+        for check in report.checks:
+            if check.name != "issuer_signature" or not isinstance(check.details, Mapping):
+                continue
+            entries = check.details.get("signatures")
+            for entry in entries if isinstance(entries, list) else ():
+                if len(self.named) >= NAMED_KEYS_KEPT:
+                    return
+                if (isinstance(entry, Mapping) and isinstance(entry.get("public_key"), str)
+                        and (entry.get("trust_source") or entry.get("trust_problem"))):
+                    self.named[entry["public_key"]] = None
+
+    def ordered(self) -> list[str]:
+        return list(dict.fromkeys([*self.signers, *self.named]))
+
+
+def trust_featuring(trust: Mapping[str, Any], public_keys: Sequence[str]) -> Mapping[str, Any]:
+    """``trust`` listing first the statements about ``public_keys`` (in that order of
+    priority) when it lists a policy in part (a ``PolicyDescription``); any other mapping
+    as it is."""
+    featuring: Callable[[Sequence[str]], Mapping[str, Any]] | None = getattr(
         trust, "featuring", None)
     return featuring(public_keys) if callable(featuring) else trust
 

@@ -6,7 +6,7 @@ receive the parsed policy (never a path to read again).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import islice
@@ -147,12 +147,12 @@ class PolicyDescription(Mapping[str, Any]):
     or named, listed first when the policy is listed only in part."""
 
     def __init__(self, spec: TrustSpec, policy: TrustPolicy,
-                 featured: Collection[str] = ()) -> None:
+                 featured: Sequence[str] = ()) -> None:
         self._spec, self._policy, self._featured = spec, policy, featured
 
-    def featuring(self, public_keys: Collection[str]) -> PolicyDescription:
+    def featuring(self, public_keys: Sequence[str]) -> PolicyDescription:
         """The same description, listing the statements about ``public_keys``
-        (``"ed25519:"`` + base64, as reports name signers) first."""
+        (``"ed25519:"`` + base64, as reports name signers; in that order) first."""
         return PolicyDescription(self._spec, self._policy, public_keys)
 
     @cached_property
@@ -170,17 +170,18 @@ class PolicyDescription(Mapping[str, Any]):
 
 
 def describe_policy(spec: TrustSpec, policy: TrustPolicy,
-                    featured: Collection[str] = ()) -> dict[str, Any]:
+                    featured: Sequence[str] = ()) -> dict[str, Any]:
     """The policy that was applied: its issuer keys with their conditions, and its TSA
     roots by subject and SHA-256 fingerprint of their DER (a trust file read from a pipe
     cannot be read again, so the report names what was parsed, not only where).
 
     A policy of at most :data:`LISTED_STATEMENTS` issuer keys is listed in full, in
     policy order. A larger one lists the statements about the ``featured`` keys
-    (``"ed25519:"`` + base64: the keys the reported artifacts signed with or named) first,
-    then the first others, up to that bound; ``issuer_key_count`` gives the total,
-    ``issuer_keys_partial`` says the list is partial, and ``trust_files`` names every
-    trust file read (path, SHA-256 of its bytes) so that the whole policy is identifiable.
+    (``"ed25519:"`` + base64: the keys the reported artifacts signed with or named, in
+    that order of priority) first, then the first others, up to that bound;
+    ``issuer_key_count`` gives the total, ``issuer_keys_partial`` says the list is
+    partial, and ``trust_files`` names every trust file read (path, SHA-256 of its bytes)
+    so that the whole policy is identifiable.
     TSA roots and helper certificates are bounded likewise (first ones, with counts).
     """
     from keel_verify.verifier import display_path
@@ -220,19 +221,21 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy,
     }
 
 
-def _listed_key_positions(policy: TrustPolicy, featured: Collection[str]) -> list[int]:
+def _listed_key_positions(policy: TrustPolicy, featured: Sequence[str]) -> list[int]:
     """Which issuer-key statements a report lists, by position: all of a small policy in
-    order; else those about ``featured`` keys first, then the first others (bounded)."""
+    order; else those about ``featured`` keys first (by their rank in ``featured``, then
+    policy order), then the first others (bounded)."""
     raw_keys = raw_keys_of(policy.issuer_keys)
     if len(raw_keys) <= LISTED_STATEMENTS:
         return list(range(len(raw_keys)))
-    wanted = set()
+    rank: dict[bytes, int] = {}
     for encoded in featured:
         try:
-            wanted.add(parse_ed25519_public_key(encoded))
+            rank.setdefault(parse_ed25519_public_key(encoded), len(rank))
         except (TrustConfigError, ValueError, TypeError):
             continue  # an artifact's junk names no statement
-    first = [index for index, raw in enumerate(raw_keys) if raw in wanted][:LISTED_STATEMENTS]
+    matching = [index for index, raw in enumerate(raw_keys) if raw in rank]
+    first = sorted(matching, key=lambda index: (rank[raw_keys[index]], index))[:LISTED_STATEMENTS]
     chosen = set(first)
     others = (index for index in range(len(raw_keys)) if index not in chosen)
     return first + list(islice(others, LISTED_STATEMENTS - len(first)))
