@@ -179,6 +179,7 @@ def test_a_top_level_array_is_refused_before_it_is_parsed(monkeypatch: pytest.Mo
             loader.load_bytes(data, exact=True)
 
 
+@pytest.mark.skipif(not accel.fast_json_available(), reason="needs the msgspec fast path")
 def test_a_huge_array_member_is_read_in_one_piece(monkeypatch: pytest.MonkeyPatch) -> None:
     # An array member outside the chain is decoded whole by the typed decoder, never as
     # one raw slice (an object) per element: 10^7 zeros would cost gigabytes that way.
