@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import heapq
 import re
-from typing import Any
 
 from keel_verify.checks.base import Check, passed, warned
 from keel_verify.checks.binding_support import MAX_LISTED, text
-from keel_verify.checks.entry_problems import EntryProblems, count_details, more_text
+from keel_verify.checks.entry_problems import ChunkLocalVisitor, count_details, more_text
 from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import jcs_divergence_summary
 from keel_verify.load.chainpass import Chunk
@@ -43,25 +42,12 @@ def _short(what: str) -> str:
     return what if len(what) <= 100 else what[:60] + "..." + what[-30:]
 
 
-class Divergences:
+class Divergences(ChunkLocalVisitor):
     """Folds over the chain: values outside the JCS domain, looking only at chunks the
     pass could not prove clean (see :class:`keel_verify.load.chainpass.Chunk`)."""
 
     def __init__(self, _artifact: Artifact) -> None:
-        self.found = EntryProblems()  # values outside the domain, as (pointer, what)
-
-    def stops_before(self, first: int) -> bool:
-        return self.found.stops_before(first)
-
-    # Sharding (keel_verify.load.shards): nothing carries over between chunks.
-    def carried(self) -> object:
-        return None
-
-    def seed(self, previous: Any) -> None:
-        pass
-
-    def absorb(self, later: Divergences) -> None:
-        self.found.absorb(later.found)
+        super().__init__()
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.within_jcs:

@@ -7,7 +7,7 @@ from typing import Any
 
 from keel_verify.checks.base import Check, chain_length, first_problem
 from keel_verify.checks.binding_support import show
-from keel_verify.checks.entry_problems import EntryProblems
+from keel_verify.checks.entry_problems import EntryVisitor
 from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import GENESIS_HASH
 from keel_verify.load.access import obj_at, type_name
@@ -18,20 +18,17 @@ from keel_verify.results import CheckResult, Outcome, member
 NAME = "chain_integrity"
 
 
-class Links:
+class Links(EntryVisitor):
     """Folds over the chain: links, content hashes and artifact_sequence order."""
 
     def __init__(self, _artifact: Artifact) -> None:
         self.expected_previous: str | None = GENESIS_HASH
         self.last_sequence = 0
         self.last_hash: Any = GENESIS_HASH  # the last entry's stated content_hash
-        self.found = EntryProblems()
+        super().__init__()
 
     def _problem(self, pointer: str, problem: str) -> None:
         self.found.add(pointer, problem)
-
-    def stops_before(self, first: int) -> bool:
-        return self.found.stops_before(first)
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.objects and self._chunk_is_sound(chunk):

@@ -73,6 +73,32 @@ class EntryProblems:
         return self.count - len(self.listed)
 
 
+class EntryVisitor:
+    """What every check's chain-entry visitor shares: its problems on entries (``found``)
+    and the stop the chain pass asks for at each chunk boundary."""
+
+    def __init__(self) -> None:
+        self.found = EntryProblems()
+
+    def stops_before(self, first: int) -> bool:
+        return self.found.stops_before(first)
+
+
+class ChunkLocalVisitor(EntryVisitor):
+    """A visitor whose result for a chunk depends on no state carried in from the chunk
+    before, so a shard worker (:mod:`keel_verify.load.shards`) needs no seed. A visitor
+    that collects more than problems extends :meth:`absorb` and calls it last."""
+
+    def carried(self) -> object:
+        return None
+
+    def seed(self, previous: Any) -> None:
+        pass
+
+    def absorb(self, later: Any) -> None:
+        self.found.absorb(later.found)
+
+
 def more_text(total: int, entries: EntryProblems | None = None, noun: str = "problems") -> str:
     """What follows the first of ``total`` problems in a reason: ``" (and 3 more)"``, or,
     when ``entries`` stopped early, that the count is a lower bound and where it stopped."""

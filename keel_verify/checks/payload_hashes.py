@@ -18,7 +18,7 @@ from typing import Any
 
 from keel_verify.checks.base import Check, chain_length
 from keel_verify.checks.binding_support import Problems, problems_then_warnings, show
-from keel_verify.checks.entry_problems import EntryProblems
+from keel_verify.checks.entry_problems import ChunkLocalVisitor
 from keel_verify.context import CheckContext
 from keel_verify.crypto.canonical import canonical_hash
 from keel_verify.load.access import all_tagged_hashes, is_tagged_hash, type_name
@@ -107,25 +107,12 @@ _ABSENT: Any = object()
 _hexdigest = methodcaller("hexdigest")
 
 
-class Payloads:
+class Payloads(ChunkLocalVisitor):
     """Folds over the chain: each entry's payload form and hash."""
 
     def __init__(self, artifact: Artifact) -> None:
         self.hash_only = artifact.is_hash_only
-        self.found = EntryProblems()
-
-    def stops_before(self, first: int) -> bool:
-        return self.found.stops_before(first)
-
-    # Sharding (keel_verify.load.shards): nothing carries over between chunks.
-    def carried(self) -> object:
-        return None
-
-    def seed(self, previous: Any) -> None:
-        pass
-
-    def absorb(self, later: Payloads) -> None:
-        self.found.absorb(later.found)
+        super().__init__()
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.objects and (_hash_only_chunk_is_sound(chunk) if self.hash_only

@@ -31,7 +31,7 @@ from keel_verify.checks.binding_support import (
     show,
     text,
 )
-from keel_verify.checks.entry_problems import EntryProblems
+from keel_verify.checks.entry_problems import ChunkLocalVisitor
 from keel_verify.checks.policy_binding import permits_with_pointers
 from keel_verify.context import CheckContext
 from keel_verify.load.access import Malformed, is_tagged_hash, obj_at, str_at
@@ -68,7 +68,7 @@ def _known_permits(permits: list[tuple[str, Any]], problems: Problems) -> dict[s
 _ABSENT = object()
 
 
-class PermitUses:
+class PermitUses(ChunkLocalVisitor):
     """Folds over the chain: which entries carry which permit id, and where the hashes
     that permits bind to occur (only those: a 100,000-entry chain is never indexed)."""
 
@@ -86,10 +86,7 @@ class PermitUses:
         self.users: dict[str, list[int]] = {}  # permit id -> indices of entries carrying it
         self.by_hash: dict[str, int] = {}  # a bound hash -> first entry whose content_hash it is
         self.carrier_hashes: dict[str, set[str]] = {}  # permit id -> its carriers' content hashes
-        self.found = EntryProblems()
-
-    def stops_before(self, first: int) -> bool:
-        return self.found.stops_before(first)
+        super().__init__()
 
     def visit(self, chunk: Chunk) -> None:
         first, entries = chunk.first, chunk.entries
@@ -113,12 +110,6 @@ class PermitUses:
 
     # Sharding (keel_verify.load.shards): nothing carries over between chunks; what is
     # collected is merged in chain order (the first entry with a bound hash wins).
-    def carried(self) -> object:
-        return None
-
-    def seed(self, previous: Any) -> None:
-        pass
-
     def absorb(self, later: PermitUses) -> None:
         if self.found.stopped_at is not None:
             return
@@ -128,7 +119,7 @@ class PermitUses:
             self.users.setdefault(permit_id, []).extend(indices)
         for permit_id, hashes in later.carrier_hashes.items():
             self.carrier_hashes.setdefault(permit_id, set()).update(hashes)
-        self.found.absorb(later.found)
+        super().absorb(later)
 
     def _use(self, index: int, entry: dict[str, Any], permit_id: Any, content_hash: Any) -> None:
         if permit_id is _ABSENT or not isinstance(permit_id, str):

@@ -32,7 +32,7 @@ from keel_verify.checks.binding_support import (
     strict_int,
     text,
 )
-from keel_verify.checks.entry_problems import EntryProblems
+from keel_verify.checks.entry_problems import EntryVisitor
 from keel_verify.context import CheckContext
 from keel_verify.load.access import Malformed, obj_at, str_at, type_name
 from keel_verify.load.chainpass import Chunk
@@ -43,7 +43,7 @@ from keel_verify.results import CheckResult, Outcome, member, shown
 NAME = "session_binding"
 
 
-class SessionEntries:
+class SessionEntries(EntryVisitor):
     """Folds over the chain: each entry's session and scope, and sequence order."""
 
     def __init__(self, artifact: Artifact) -> None:
@@ -56,10 +56,7 @@ class SessionEntries:
         self.last_sequence: int | None = None
         self.last_entry_sequence: Any = None  # the last entry's own "sequence", whatever it is
         self.last_is_object = False
-        self.found = EntryProblems()
-
-    def stops_before(self, first: int) -> bool:
-        return self.found.stops_before(first)
+        super().__init__()
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.objects and self._chunk_is_sound(chunk):

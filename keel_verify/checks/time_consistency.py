@@ -22,7 +22,13 @@ from functools import lru_cache
 from typing import Any
 
 from keel_verify.checks.base import Check, chain_length, counted, failed, passed, warned
-from keel_verify.checks.entry_problems import MAX_LISTED, EntryProblems, count_details, more_text
+from keel_verify.checks.entry_problems import (
+    MAX_LISTED,
+    ChunkLocalVisitor,
+    EntryProblems,
+    count_details,
+    more_text,
+)
 from keel_verify.context import CheckContext
 from keel_verify.crypto.witness import iso_utc
 from keel_verify.load.access import Malformed, member, obj_at, parse_time, time_at
@@ -94,7 +100,7 @@ def _signed_order(document: dict[str, Any]) -> tuple[list[Problem], datetime, da
 _parse_cached = lru_cache(maxsize=65536)(parse_time)
 
 
-class EventTimes:
+class EventTimes(ChunkLocalVisitor):
     """Folds over the chain: each event's occurred_at inside the session's window, and,
     per receipt coverage, the latest event covered (nothing else is kept)."""
 
@@ -118,10 +124,7 @@ class EventTimes:
         self.latest: dict[int | None, tuple[datetime, int]] = {}
         self.thresholds = tuple(thresholds)
         self.count = 0
-        self.found = EntryProblems()
-
-    def stops_before(self, first: int) -> bool:
-        return self.found.stops_before(first)
+        super().__init__()
 
     def visit(self, chunk: Chunk) -> None:
         if chunk.objects and self._chunk_is_sound(chunk):
@@ -183,12 +186,6 @@ class EventTimes:
 
     # Sharding (keel_verify.load.shards): nothing carries over between chunks; the latest
     # event per threshold is the later time, the earlier entry on a tie.
-    def carried(self) -> object:
-        return None
-
-    def seed(self, previous: Any) -> None:
-        pass
-
     def absorb(self, later: EventTimes) -> None:
         if self.found.stopped_at is not None:
             return
@@ -197,7 +194,7 @@ class EventTimes:
             if held is None or time > held[0]:
                 self.latest[threshold] = (time, index)
         self.count += later.count
-        self.found.absorb(later.found)
+        super().absorb(later)
 
     def _problem(self, pointer: str, problem: str) -> None:
         self.found.add(pointer, problem)
