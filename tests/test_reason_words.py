@@ -85,8 +85,14 @@ def test_the_report_index_counts_files_in_the_right_number(tmp_path: Path) -> No
 
 def test_the_tsa_bundle_note_counts_in_the_right_number() -> None:
     from keel_verify.results import counted
+    from keel_verify.trust.named import KEEL_PRODUCTION, named_source_files
+    from keel_verify.trust.trust_root import load_trust_root
 
     assert [counted(n, "CRL snapshot") for n in (1, 2)] == ["1 CRL snapshot", "2 CRL snapshots"]
+    # The note itself, on the shipped bundle (2 roots, 4 intermediates, 6 CRL snapshots).
+    _, bundle = named_source_files(KEEL_PRODUCTION)
+    (note,) = load_trust_root(bundle).notes
+    assert ": 2 roots, 4 intermediates, 6 CRL snapshots (sha256 of every file checked)" in note
 
 
 # "http(s)" names a URL scheme, not a plural.
