@@ -45,12 +45,11 @@ as the raw path does (:func:`keel_verify.load.loader.decode_raw_chunk`), floats 
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+from keel_verify.gc_pause import collector_paused
 from keel_verify.load import accel
 from keel_verify.load.loader import DecodedChunk, NeedsExactPath, decode_raw_chunk
 
@@ -209,7 +208,7 @@ def _decode_window(text: bytes, max_depth: int) -> tuple[list[Any], list[Any] | 
     item_levels = min(accel.MAX_TYPED_NESTING, max_depth - 2)
     if item_levels >= 0:
         try:
-            with collector_paused():
+            with collector_paused():  # a window of "[]" is half a million lists
                 entries: list[Any] = accel.nested_items_decoder(item_levels).decode(text)
         except errors:
             pass
@@ -221,23 +220,6 @@ def _decode_window(text: bytes, max_depth: int) -> tuple[list[Any], list[Any] | 
     except errors:
         return None
     return ([], raws) if raws else None
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a dense chain is read and passed: a window of
-    ``[]`` entries makes half a million lists, and each allocation counts towards a
-    collection that walks every tracked object (six times slower decoding, then a
-    collection per window). Decoding and passing the entries make no reference cycle:
-    their objects are freed by reference counting as each window is done, so by the
-    time the collector runs again there is nothing of theirs left to walk."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _same(entries: list[Any]) -> bool:
