@@ -196,8 +196,9 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
     if uniform:
         return DecodedChunk(first, entries, True, False, type(entries[0]) is dict,
                             len(entries) > 1)
-    objects = set(map(type, entries)) == {dict}
-    return DecodedChunk(first, entries, True, False, objects, _same(entries))
+    kinds = set(map(type, entries))
+    return DecodedChunk(first, entries, True, False, kinds == {dict},
+                        len(kinds) == 1 and _same(entries))
 
 
 def _decode_window(text: bytes, max_depth: int) -> tuple[list[Any], list[Any] | None] | None:
