@@ -373,13 +373,12 @@ class EntriesPass:
             hashes, piece, offsets = _hash_any_entries(hashed, encode, self.artifact.exact_path)
             if same:
                 return (Chunk(first, entries, hashes * len(entries), within_jcs, flat, objects,
-                              encode, columns, same), b",".join([piece] * len(entries)))
+                              encode, columns, same), _repeated(piece, len(entries)))
             return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
                          same, [offsets]), piece
-        if same:
-            hashes, encoded = hashes * len(entries), encoded * len(entries)
-        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns, same)
-        return chunk, b",".join(encoded)
+        chunk = Chunk(first, entries, hashes * len(entries) if same else hashes, within_jcs,
+                      flat, objects, encode, columns, same)
+        return chunk, _repeated(encoded[0], len(entries)) if same else b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
              decoded: DecodedChunk | None = None) -> None:
@@ -390,6 +389,11 @@ class EntriesPass:
             self.out.write(piece)
         for name in self.active() if only is None else only:
             self.visitors[name].visit(chunk)
+
+
+def _repeated(piece: bytes, count: int) -> bytes:
+    """``count`` times ``piece``, comma-separated (a copy by doubling, not a join)."""
+    return (piece + b",") * (count - 1) + piece
 
 
 _CONTENT_HASH_KEY = b'"content_hash":'

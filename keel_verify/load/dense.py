@@ -186,7 +186,8 @@ def _repeats_one_text(text: bytes, count: int) -> bool:
     if end < 0:
         return False
     one = text[1:end]
-    return len(text) == count * (len(one) + 1) + 1 and text == b"[" + b",".join([one] * count) + b"]"
+    return (len(text) == count * (len(one) + 1) + 1
+            and text == b"[" + (one + b",") * (count - 1) + one + b"]")  # a copy by doubling
 
 
 def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
