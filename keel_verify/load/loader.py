@@ -31,7 +31,9 @@ SCHEMA = "keel.voice.attestation.phase_a"
 SUPPORTED_VERSIONS = {1: "1.0.0", 3: "1.2.0"}
 
 #: What bounds memory: on the fast path the peak is about the input, plus a chunk of
-#: entries in flight, plus ~100 bytes per chain entry (raw slices); the exact path holds
+#: entries in flight, plus ~100 bytes per chain entry (raw slices; a dense chain, whose
+#: slices would cost more than 3.5 times its bytes, is read by windows instead: see
+#: keel_verify.load.dense); the exact path holds
 #: the whole document as Python objects (several times the input), so it has its own,
 #: lower limit.
 MAX_INPUT_BYTES = 4 * 1024**3
