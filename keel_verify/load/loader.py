@@ -470,7 +470,9 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
                 del members["chain"]
             except errors:
                 pass  # not an array: decoded as it is, and the checks say so
-        decoded = _MemberDecoder(max_depth, levels)
+        # The members' values are replaced in place: a million-member document is then
+        # one dict, its order the input's, never rebuilt key by key.
+        decoded = _MemberDecoder(members, max_depth, levels)
         decoded.batches(list(members), list(members.values()))
     except errors:
         raise NeedsExactPath from None
@@ -500,10 +502,10 @@ class _MemberDecoder:
     that holds it is alone, and that member is read by the strict parser (see
     :func:`parse_part_strictly`)."""
 
-    def __init__(self, max_depth: int, levels: int) -> None:
+    def __init__(self, document: dict[str, Any], max_depth: int, levels: int) -> None:
         self.max_depth = max_depth
         self.typed = accel.nested_items_decoder(levels) if levels >= 0 else None
-        self.document: dict[str, Any] = {}
+        self.document = document  # its values are replaced by their decoding
         self.exact_members: set[str] = set()
         self.keys_within_bmp = True  # of the values (the names are proven at the end)
         self.untyped: list[bytes] = []  # batches decoded untyped, as JSON arrays
