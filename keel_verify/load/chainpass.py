@@ -142,7 +142,8 @@ def _members_bytes(members: list[tuple[str, Any]], encode: Callable[[Any], bytes
     """The canonical bytes of ``members`` (sorted (name, value) pairs), comma-joined: each
     run of members between those in ``exact_members`` as one object in one call of
     ``encode`` (its braces cut off; a sorted encoder keeps the run's order, which is
-    already sorted), and each member in ``exact_members`` by the exact encoder."""
+    already sorted), and each member in ``exact_members`` by the exact encoder (members
+    holding a float, and those holding many names: see Artifact.many_names)."""
     pieces: list[bytes] = []
     start = 0
     exact_at = sorted(at for at in (bisect_left(members, (key,)) for key in exact_members)
@@ -184,7 +185,8 @@ def run_chain_pass(
     out.write(b"{")
     # The members sorted before "chain", the chain's entries, the members after it.
     cut = bisect_left(members, ("chain",)) if artifact.chain is not None else len(members)
-    before = _members_bytes(members[:cut], encode, artifact.exact_members)
+    alone = artifact.exact_members | artifact.many_names
+    before = _members_bytes(members[:cut], encode, alone)
     out.write(before)
     if artifact.chain is not None:
         out.write(b',"chain":[' if before else b'"chain":[')
@@ -196,7 +198,7 @@ def run_chain_pass(
         out.write(b"]")
         if cut < len(members):
             out.write(b",")
-    out.write(_members_bytes(members[cut:], encode, artifact.exact_members))
+    out.write(_members_bytes(members[cut:], encode, alone))
     out.write(b"}")
     out.flush()
 

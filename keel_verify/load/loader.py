@@ -198,6 +198,11 @@ class Artifact:
     # Top-level members whose value holds a float (fast path): read by the strict parser,
     # so their canonical bytes are written by the exact encoder.
     exact_members: frozenset[str] = frozenset()
+    # Top-level members (fast path) holding more than NAMES_FOR_EXACT_ENCODER object
+    # member names: their canonical bytes are written by the exact encoder, which sorts
+    # a large object several times faster than msgspec's (measured: 0.43 s against 1.32 s
+    # for an object of a million names). Both write the same bytes here (no float).
+    many_names: frozenset[str] = frozenset()
 
     @property
     def is_hash_only(self) -> bool:
@@ -378,6 +383,7 @@ def detect(
     raw_colons: int | None = None,
     document_within_jcs: bool = False,
     exact_members: frozenset[str] = frozenset(),
+    many_names: frozenset[str] = frozenset(),
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (docs/format.md §2)."""
     if not isinstance(value, dict):
@@ -406,6 +412,7 @@ def detect(
         raw_colons=raw_colons,
         document_within_jcs=document_within_jcs,
         exact_members=exact_members,
+        many_names=many_names,
     )
 
 
@@ -486,8 +493,13 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         raw_colons=data.count(b":"),
         document_within_jcs=proven,
         exact_members=frozenset(decoded.exact_members),
+        many_names=frozenset(decoded.many_names),
     )
 
+
+#: Above this many object member names (colons) in a top-level member, its canonical
+#: bytes are written by the exact encoder (see Artifact.many_names).
+NAMES_FOR_EXACT_ENCODER = 1 << 16
 
 #: Top-level members decoded together: one C decode for many small members (a document
 #: may hold a million), while a member holding a float is found in a few halvings.
@@ -507,6 +519,7 @@ class _MemberDecoder:
         self.typed = accel.nested_items_decoder(levels) if levels >= 0 else None
         self.document = document  # its values are replaced by their decoding
         self.exact_members: set[str] = set()
+        self.many_names: set[str] = set()
         self.keys_within_bmp = True  # of the values (the names are proven at the end)
         self.untyped: list[bytes] = []  # batches decoded untyped, as JSON arrays
 
@@ -522,6 +535,7 @@ class _MemberDecoder:
                 values = self.typed.decode(joined)
                 self.keys_within_bmp = self.keys_within_bmp and accel.keys_within_bmp(joined)
                 self.document.update(zip(keys, values, strict=True))
+                self.count_names(keys, raws, joined)
                 return
             except errors:
                 pass
@@ -538,6 +552,17 @@ class _MemberDecoder:
             return
         self.untyped.append(joined)
         self.document.update(zip(keys, values, strict=True))
+        self.count_names(keys, raws, joined)
+
+    def count_names(self, keys: list[str], raws: list[Any], joined: bytes) -> None:
+        """Note the members holding more than NAMES_FOR_EXACT_ENCODER names. Every colon
+        of a member's bytes but those in strings is a name's: counting them all can only
+        overcount, which costs nothing but the choice of the (exact) encoder."""
+        if joined.count(b":") <= NAMES_FOR_EXACT_ENCODER:
+            return
+        for key, raw in zip(keys, raws, strict=True):
+            if bytes(raw).count(b":") > NAMES_FOR_EXACT_ENCODER:
+                self.many_names.add(key)
 
     def proven_within_jcs(self, document: dict[str, Any]) -> bool:
         """Raise LoadError for nesting beyond the limit in a member decoded untyped; return
