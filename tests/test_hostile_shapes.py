@@ -35,8 +35,7 @@ MANY = 2 * loader.MEMBER_BATCH + 17  # more members than two batches
 
 def distinct_deep_entries(count: int, depth: int) -> bytes:
     """``count`` entries, each ``depth`` arrays around its own index (no two alike)."""
-    return hostile.chain_of([json.loads("[" * depth + str(index) + "]" * depth)
-                             for index in range(count)])
+    return hostile.deep_entries(count, depth, distinct=True)
 
 
 SHAPES: dict[str, Callable[[], bytes]] = {
