@@ -27,16 +27,18 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from hashlib import sha256
-from itertools import repeat
+from itertools import compress, repeat
 from operator import methodcaller
 from typing import Any, Protocol
 
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
+from keel_verify.gc_pause import collector_paused
 from keel_verify.load import accel
+from keel_verify.load.dense import same_value
 from keel_verify.load.loader import (
     MAX_DEPTH,
     Artifact,
@@ -63,6 +65,26 @@ class Chunk:
     encode: Callable[[Any], bytes] = canonical_bytes  # canonical bytes of these entries' values
     columns: dict[str, list[Any]] = field(default_factory=dict, compare=False, repr=False)
     same: bool = False  # proven: every entry is one and the same value
+    offsets: list[list[int]] = field(default_factory=list, compare=False, repr=False)
+
+    def object_offsets(self) -> list[int]:
+        """The offsets of the entries that are objects, in order, computed once for all
+        visitors in C (a chain of millions of tiny values has few or none)."""
+        if not self.offsets:
+            count = len(self.entries)
+            if self.objects:
+                self.offsets.append(list(range(count)))
+            elif self.same:
+                self.offsets.append(list(range(count)) if type(self.entries[0]) is dict else [])
+            else:
+                kinds = map(operator.is_, map(type, self.entries), repeat(dict))
+                self.offsets.append(list(compress(range(count), kinds)))
+        return self.offsets[0]
+
+    def moved(self, first: int) -> Chunk:
+        """This chunk at another place in the chain (its computed columns shared)."""
+        return Chunk(first, self.entries, self.content_hashes, self.within_jcs, self.flat,
+                     self.objects, self.encode, self.columns, self.same, self.offsets)
 
     def column(self, key: str) -> list[Any]:
         """``entry.get(key)`` for every entry, computed once for all visitors (only for a
@@ -254,6 +276,9 @@ class EntriesPass:
 
         chain = self.artifact.chain
         assert chain is not None
+        if chain.dense is not None:
+            self.run_dense()
+            return
         worker = shards.start_worker(self)
         try:
             for index, first in enumerate(range(0, len(chain), self.chunk_entries)):
@@ -269,6 +294,19 @@ class EntriesPass:
         finally:
             if worker is not None:
                 worker.stop()
+
+    def run_dense(self) -> None:
+        """A dense chain (:mod:`keel_verify.load.dense`): its chunks as they are read, all
+        in this process (never shared with a worker: its entries are too small for that
+        to pay), with the same chunk boundaries and stop decisions as any other pass."""
+        assert self.artifact.chain is not None
+        chunks = self.artifact.chain.chunks(self.chunk_entries, self.max_depth)
+        with collector_paused():  # millions of small objects made and freed, no cycle
+            for index, decoded in enumerate(chunks):
+                if index:
+                    self.out.write(b",")
+                self.stopping_before(decoded.first)
+                self.here(decoded.first, decoded=decoded)
 
     def stopping_before(self, first: int) -> list[str]:
         """The visitors that stop at the chunk boundary before entry ``first`` (decided
@@ -291,17 +329,28 @@ class EntriesPass:
         assert self.artifact.chain is not None
         return self.artifact.chain.chunk_at(first, size or self.chunk_entries, self.max_depth)
 
-    def chunk(self, first: int) -> tuple[Chunk, bytes]:
-        """The chunk at ``first`` as visitors see it, and its entries' canonical bytes. A
-        chunk whose input is the entry of the last repeated chunk, as many times, is that
-        chunk at another place: the same bytes decode and hash to the same values, so
-        nothing is decoded or hashed again."""
+    def chunk(self, first: int, decoded: DecodedChunk | None = None) -> tuple[Chunk, bytes]:
+        """The chunk at ``first`` (``decoded`` already, when given) as visitors see it, and
+        its entries' canonical bytes. A chunk whose input is the entry of the last
+        repeated chunk, as many times, is that chunk at another place: the same bytes
+        decode and hash to the same values, so nothing is decoded or hashed again (for a
+        chunk decoded already: the same value, as :func:`keel_verify.load.dense.same_value`
+        tells)."""
+        if decoded is not None:
+            if decoded.same and self.repeated is not None:
+                value, chunk, piece = self.repeated
+                if (len(chunk.entries) == len(decoded.entries)
+                        and same_value(value, decoded.entries[0])):
+                    return chunk.moved(decoded.first), piece
+            chunk, piece = self.hashed(decoded)
+            self.repeated = (decoded.entries[0], chunk, piece) if chunk.same else None
+            return chunk, piece
         raw = self.artifact.chain.raw_items if self.artifact.chain is not None else None
         if self.repeated is not None and raw is not None:
             item, chunk, piece = self.repeated
             size = min(self.chunk_entries, len(raw) - first)
             if size == len(chunk.entries) and raw[first : first + size].count(item) == size:
-                return replace(chunk, first=first), piece
+                return chunk.moved(first), piece
         chunk, piece = self.hashed(self.decoded(first))
         self.repeated = (raw[first], chunk, piece) if chunk.same and raw is not None else None
         return chunk, piece
@@ -318,17 +367,25 @@ class EntriesPass:
             stated = list(map(dict.get, hashed, repeat("content_hash")))
             hashes, encoded = _hash_object_entries(hashed, encode, flat, stated)
             columns["content_hash"] = stated * len(entries) if same else stated
-        else:
-            hashes, encoded = _hash_entries(hashed, encode, exact or self.artifact.exact_path)
+        elif exact:
+            hashes, encoded = _hash_entries(hashed, encode, True)
+        else:  # in C per chunk, whatever the entries: one encoding of them all
+            hashes, piece, offsets = _hash_any_entries(hashed, encode, self.artifact.exact_path)
+            if same:
+                return (Chunk(first, entries, hashes * len(entries), within_jcs, flat, objects,
+                              encode, columns, same), b",".join([piece] * len(entries)))
+            return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
+                         same, [offsets]), piece
         if same:
             hashes, encoded = hashes * len(entries), encoded * len(entries)
         chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns, same)
         return chunk, b",".join(encoded)
 
-    def here(self, first: int, only: Iterable[str] | None = None, write: bool = True) -> None:
-        """Do the chunk at ``first`` in this process (for the visitors named in ``only``,
-        else for every visitor still fed)."""
-        chunk, piece = self.chunk(first)
+    def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
+             decoded: DecodedChunk | None = None) -> None:
+        """Do the chunk at ``first`` (``decoded`` already, when given) in this process
+        (for the visitors named in ``only``, else for every visitor still fed)."""
+        chunk, piece = self.chunk(first, decoded)
         if write:
             self.out.write(piece)
         for name in self.active() if only is None else only:
@@ -418,6 +475,31 @@ _hexdigest = methodcaller("hexdigest")
 def _tagged_digests(pieces: list[bytes]) -> list[str | None]:
     """``H(piece)`` for each piece, in C."""
     return ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
+
+
+def _hash_any_entries(
+    entries: list[Any], encode: Callable[[Any], bytes], exact: bool
+) -> tuple[list[str | None], bytes, list[int]]:
+    """Each entry's content hash (None for an entry that is not an object), the
+    entries' canonical bytes, comma-joined, and the offsets of the objects, in C per
+    entry whatever the entries (a chain of millions of tiny values): the bytes are one
+    encoding of the list less its brackets; only the objects are encoded one by one, and
+    each distinct object is hashed once (equal canonical bytes are an equal value, hence
+    an equal hash)."""
+    piece = encode(entries)[1:-1]
+    offsets = list(compress(range(len(entries)), map(operator.is_, map(type, entries),
+                                                     repeat(dict))))
+    hashes: list[str | None] = [None] * len(entries)
+    if not offsets:
+        return hashes, piece, offsets
+    objects = list(map(entries.__getitem__, offsets))
+    encoded = list(map(encode, objects))
+    distinct = dict(zip(encoded, objects, strict=True))
+    table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
+                     strict=True))
+    for offset, digest in zip(offsets, map(table.__getitem__, encoded), strict=True):
+        hashes[offset] = digest
+    return hashes, piece, offsets
 
 
 def _hash_entries(
