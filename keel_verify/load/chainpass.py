@@ -159,22 +159,23 @@ class MessageWriter:
         self.message.update(piece)
 
 
-def _members_bytes(document: dict[str, Any], keys: list[str], encode: Callable[[Any], bytes],
+def _members_bytes(members: list[tuple[str, Any]], encode: Callable[[Any], bytes],
                    exact_members: frozenset[str]) -> bytes:
-    """The canonical bytes of the members ``keys`` (sorted) of ``document``, comma-joined:
-    each run of members between those in ``exact_members`` as one object in one call of
+    """The canonical bytes of ``members`` (sorted (name, value) pairs), comma-joined: each
+    run of members between those in ``exact_members`` as one object in one call of
     ``encode`` (its braces cut off; a sorted encoder keeps the run's order, which is
-    already sorted), and each member in ``exact_members`` by the exact encoder."""
+    already sorted), and each member in ``exact_members`` by the exact encoder (members
+    holding a float, and those holding many names: see Artifact.many_names)."""
     pieces: list[bytes] = []
     start = 0
-    exact_at = sorted(bisect_left(keys, key) for key in exact_members.intersection(keys))
-    for at in [*exact_at, len(keys)]:
+    exact_at = sorted(at for at in (bisect_left(members, (key,)) for key in exact_members)
+                      if members[at : at + 1] and members[at][0] in exact_members)
+    for at in [*exact_at, len(members)]:
         if at > start:
-            run = keys[start:at]
-            pieces.append(encode(dict(zip(run, map(document.__getitem__, run), strict=True)))[1:-1])
-        if at < len(keys):
-            key = keys[at]
-            pieces.append(canonical_bytes(key) + b":" + canonical_bytes(document[key]))
+            pieces.append(encode(dict(members[start:at]))[1:-1])
+        if at < len(members):
+            key, value = members[at]
+            pieces.append(canonical_bytes(key) + b":" + canonical_bytes(value))
         start = at + 1
     return b",".join(pieces)
 
@@ -194,18 +195,20 @@ def run_chain_pass(
     visitors = {name: factory(artifact) for name, factory in factories.items()}
     # The signed members in the profile's order (by code point): all but "signatures",
     # and but "chain" when its entries are written by the pass (a chain that is not an
-    # array stays a member, encoded as it is).
-    keys = sorted(document)
+    # array stays a member, encoded as it is). Pairs sort by name alone (names are
+    # unique), and are taken in order, not looked up one by one.
+    members = sorted(document.items())
     for unsigned in (SIGNATURES, "chain") if artifact.chain is not None else (SIGNATURES,):
-        at = bisect_left(keys, unsigned)
-        if keys[at : at + 1] == [unsigned]:
-            del keys[at]
+        at = bisect_left(members, (unsigned,))
+        if members[at : at + 1] and members[at][0] == unsigned:
+            del members[at]
     out = MessageWriter(SignedMessage(document.get(SIGNATURES)))
     last_entry = None
     out.write(b"{")
     # The members sorted before "chain", the chain's entries, the members after it.
-    cut = bisect_left(keys, "chain") if artifact.chain is not None else len(keys)
-    before = _members_bytes(document, keys[:cut], encode, artifact.exact_members)
+    cut = bisect_left(members, ("chain",)) if artifact.chain is not None else len(members)
+    alone = artifact.exact_members | artifact.many_names
+    before = _members_bytes(members[:cut], encode, alone)
     out.write(before)
     if artifact.chain is not None:
         out.write(b',"chain":[' if before else b'"chain":[')
@@ -215,9 +218,9 @@ def run_chain_pass(
         if entries.stopped:
             last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
         out.write(b"]")
-        if cut < len(keys):
+        if cut < len(members):
             out.write(b",")
-    out.write(_members_bytes(document, keys[cut:], encode, artifact.exact_members))
+    out.write(_members_bytes(members[cut:], encode, alone))
     out.write(b"}")
     out.flush()
 

@@ -213,6 +213,11 @@ class Artifact:
     # Top-level members whose value holds a float (fast path): read by the strict parser,
     # so their canonical bytes are written by the exact encoder.
     exact_members: frozenset[str] = frozenset()
+    # Top-level members (fast path) holding more than NAMES_FOR_EXACT_ENCODER object
+    # member names: their canonical bytes are written by the exact encoder, which sorts
+    # a large object several times faster than msgspec's (measured: 0.43 s against 1.32 s
+    # for an object of a million names). Both write the same bytes here (no float).
+    many_names: frozenset[str] = frozenset()
 
     @property
     def is_hash_only(self) -> bool:
@@ -404,6 +409,7 @@ def detect(
     raw_colons: int | None = None,
     document_within_jcs: bool = False,
     exact_members: frozenset[str] = frozenset(),
+    many_names: frozenset[str] = frozenset(),
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (docs/format.md §2)."""
     if not isinstance(value, dict):
@@ -432,6 +438,7 @@ def detect(
         raw_colons=raw_colons,
         document_within_jcs=document_within_jcs,
         exact_members=exact_members,
+        many_names=many_names,
     )
 
 
@@ -511,7 +518,9 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
             if chain is not None:
                 del members["chain"]
             # else not an array: decoded as it is, and the checks say so
-        decoded = _MemberDecoder(max_depth, levels)
+        # The members' values are replaced in place: a million-member document is then
+        # one dict, its order the input's, never rebuilt key by key.
+        decoded = _MemberDecoder(members, max_depth, levels)
         decoded.batches(list(members), list(members.values()))
     except errors:
         raise NeedsExactPath from None
@@ -525,8 +534,13 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         raw_colons=data.count(b":"),
         document_within_jcs=proven,
         exact_members=frozenset(decoded.exact_members),
+        many_names=frozenset(decoded.many_names),
     )
 
+
+#: Above this many object member names (colons) in a top-level member, its canonical
+#: bytes are written by the exact encoder (see Artifact.many_names).
+NAMES_FOR_EXACT_ENCODER = 1 << 16
 
 #: Top-level members decoded together: one C decode for many small members (a document
 #: may hold a million), while a member holding a float is found in a few halvings.
@@ -541,11 +555,12 @@ class _MemberDecoder:
     that holds it is alone, and that member is read by the strict parser (see
     :func:`parse_part_strictly`)."""
 
-    def __init__(self, max_depth: int, levels: int) -> None:
+    def __init__(self, document: dict[str, Any], max_depth: int, levels: int) -> None:
         self.max_depth = max_depth
         self.typed = accel.nested_items_decoder(levels) if levels >= 0 else None
-        self.document: dict[str, Any] = {}
+        self.document = document  # its values are replaced by their decoding
         self.exact_members: set[str] = set()
+        self.many_names: set[str] = set()
         self.keys_within_bmp = True  # of the values (the names are proven at the end)
         self.untyped: list[bytes] = []  # batches decoded untyped, as JSON arrays
 
@@ -561,6 +576,7 @@ class _MemberDecoder:
                 values = self.typed.decode(joined)
                 self.keys_within_bmp = self.keys_within_bmp and accel.keys_within_bmp(joined)
                 self.document.update(zip(keys, values, strict=True))
+                self.count_names(keys, raws, joined)
                 return
             except errors:
                 pass
@@ -577,6 +593,17 @@ class _MemberDecoder:
             return
         self.untyped.append(joined)
         self.document.update(zip(keys, values, strict=True))
+        self.count_names(keys, raws, joined)
+
+    def count_names(self, keys: list[str], raws: list[Any], joined: bytes) -> None:
+        """Note the members holding more than NAMES_FOR_EXACT_ENCODER names. Every colon
+        of a member's bytes but those in strings is a name's: counting them all can only
+        overcount, which costs nothing but the choice of the (exact) encoder."""
+        if joined.count(b":") <= NAMES_FOR_EXACT_ENCODER:
+            return
+        for key, raw in zip(keys, raws, strict=True):
+            if bytes(raw).count(b":") > NAMES_FOR_EXACT_ENCODER:
+                self.many_names.add(key)
 
     def proven_within_jcs(self, document: dict[str, Any]) -> bool:
         """Raise LoadError for nesting beyond the limit in a member decoded untyped; return
