@@ -1,8 +1,9 @@
-"""A float is read exactly only where it is: the top-level member or the chunk of chain
-entries that holds it goes through the strict parser and the exact encoder, and the rest
-of the document stays on the fast path. The result must be the exact path's, byte for
-byte: the whole report and the signed message's digest. Proved by structure (what the
-strict parser is handed), never by a clock (the times are in ``benchmarks/hostile.py``)."""
+"""Floats stay on the fast path: the top-level member or the chunk of chain entries that
+holds one is decoded by msgspec, its floats read as the strict parser reads them and
+written from a twin as the profile writes them (keel_verify.load.accel.read_floats). The
+result must be the exact path's, byte for byte: the whole report and the signed
+message's digest. Proved by structure (what the strict parser is handed: nothing, on the
+fast path), never by a clock (the times are in ``benchmarks/hostile.py``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel_verify import TrustPolicy, verify_bytes
-from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash
+from keel_verify.crypto.canonical import GENESIS_HASH, canonical_bytes, canonical_hash
 from keel_verify.load import accel, chainpass, loader, shards
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.report.json_report import report_to_dict
@@ -84,38 +85,47 @@ def sharded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return record_worker_results(monkeypatch)
 
 
-def test_a_float_in_a_top_level_member_is_read_exactly_there_alone(strict_reads: list[int]) -> None:
+def test_a_float_in_a_top_level_member_stays_on_the_fast_path(strict_reads: list[int]) -> None:
     document = public_v3()
     document["session_metadata"]["x"] = 1.5
     data = encode(document)
     artifact = loader.load_bytes(data)
-    assert not artifact.exact_path and artifact.exact_members == {"session_metadata"}
+    assert not artifact.exact_path and set(artifact.float_members) == {"session_metadata"}
     assert artifact.document["session_metadata"]["x"] == 1.5
-    strict_reads.clear()
+    member = artifact.float_members["session_metadata"]
+    assert member.floats == 1 and member.floats_only
+    assert member.canonical == canonical_bytes(artifact.document["session_metadata"])
+    assert member.located == (("/session_metadata/x", "floating-point number 1.5"),)
+    assert "session_metadata" not in artifact.jcs_members and not artifact.document_within_jcs
+    assert strict_reads == []
     report = assert_mixed_equals_exact(data)
     assert report["verdict"] == "FAILED"  # not re-signed
-    assert len(data) in strict_reads  # the exact path's own reading, for the comparison
+    assert set(strict_reads) == {len(data)}  # only the exact path, reading the whole input
 
 
-def test_the_repro_is_never_handed_whole_to_the_strict_parser(strict_reads: list[int]) -> None:
+def test_the_repro_is_never_handed_to_the_strict_parser(strict_reads: list[int]) -> None:
     data = hostile.empty_chain_entries(50_000, metadata_float=True)
     metadata = json.loads(data)["session_metadata"]
     assert metadata["x"] == 1.5
     report = report_to_dict(verify_bytes(data, TRUST))
-    # Only the member holding the float was parsed strictly: a few hundred bytes of it.
-    assert strict_reads and max(strict_reads) == len(hostile.encode(metadata))
-    strict_reads.clear()
+    assert strict_reads == []
     assert report == report_to_dict(verify_bytes(data, TRUST, exact=True))
     assert strict_reads == [len(data)]
 
 
-def test_a_float_in_one_entry_reads_only_its_chunk_strictly(strict_reads: list[int]) -> None:
+def test_a_float_in_one_entry_gives_only_its_chunk_a_twin(strict_reads: list[int]) -> None:
     entries: list[Any] = [{}] * 50_000
     entries[CHUNK * 7 + 3] = {"latency": 0.25}
     data = hostile.chain_of(entries)
+    artifact = loader.load_bytes(data)
+    assert artifact.chain is not None
+    chunks = list(artifact.chain.chunks(CHUNK, loader.MAX_DEPTH))
+    assert [chunk.first for chunk in chunks if chunk.twin is not None] == [CHUNK * 7]
+    float_chunk = chunks[7]
+    assert float_chunk.floats == 1 and float_chunk.floats_only and not float_chunk.within_jcs
+    assert float_chunk.entries[3] == {"latency": 0.25}
     report = report_to_dict(verify_bytes(data, TRUST))
-    chunk = b"[" + b",".join([b"{}"] * (CHUNK - 1) + [b'{"latency":0.25}']) + b"]"
-    assert strict_reads and max(strict_reads) <= len(chunk) + CHUNK  # one chunk, spaces and all
+    assert strict_reads == []
     assert report == report_to_dict(verify_bytes(data, TRUST, exact=True))
 
 

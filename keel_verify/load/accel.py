@@ -2,9 +2,13 @@
 
 * msgspec decodes and encodes JSON in C. Its sorted, compact encoding equals the
   canonical profile (:mod:`keel_verify.crypto.canonical`) on float-free values -- proved by a
-  hypothesis test -- so it is used only where no float occurs; anything it rejects or
-  cannot represent exactly sends the input down the strict stdlib path, which also
-  words every error message.
+  hypothesis test. Its own float text is not the profile's (``1e16`` for ``1e+16``), so
+  a part that holds a float is read twice at C speed (:func:`read_floats`): once for its
+  values, each float read by :func:`finite_float` as the strict parser reads it, and
+  once as a *twin* in which each float is a :class:`FloatText` that
+  :func:`float_encoder` writes as the profile does. Anything msgspec rejects or cannot
+  represent exactly sends the input down the strict stdlib path, which also words
+  every error message.
 * jsonschema-rs validates JSON Schema (Draft 2020-12) in Rust, about 200x faster than
   jsonschema per chain entry; jsonschema still words the errors.
 
@@ -13,12 +17,13 @@ Set ``KEEL_VERIFY_PURE=1`` to use only the fallbacks (the test suite runs both p
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, NamedTuple, Union
 
-from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER
+from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, float_text
 
 try:
     import msgspec
@@ -51,6 +56,69 @@ def _refuse_float(_literal: str) -> Any:
     raise FloatSeen
 
 
+class FloatOverflow(ValueError):
+    """A float literal beyond the range of a double (msgspec reports it as a
+    ValidationError, one of :func:`decode_errors`)."""
+
+
+def finite_float(literal: str) -> float:
+    """The value of a JSON float literal as the strict parser reads it: Python's
+    correctly rounded ``float(literal)``; FloatOverflow when that is infinite."""
+    number = float(literal)
+    if math.isinf(number):
+        raise FloatOverflow(literal)
+    return number
+
+
+class FloatText:
+    """Where a float was, in a part's twin (:func:`read_floats`): the float's canonical
+    text. Equal only to itself, so a value and its twin are equal exactly where no float
+    is (see :func:`keel_verify.crypto.canonical.float_divergences`)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+
+
+class _CountingHook:
+    """A float hook that counts the floats it reads (one per decode: thread-safe)."""
+
+    def __init__(self, read: Callable[[str], Any]) -> None:
+        self.read = read
+        self.count = 0
+
+    def __call__(self, literal: str) -> Any:
+        self.count += 1
+        return self.read(literal)
+
+
+def _float_text(literal: str) -> FloatText:
+    return FloatText(float_text(finite_float(literal)).encode("ascii"))
+
+
+class FloatPart(NamedTuple):
+    """A part of the input read by :func:`read_floats`."""
+
+    value: Any  # floats as finite_float reads them
+    twin: Any  # the same value, each float a FloatText; None when it holds no float
+    floats: int  # how many floats it holds
+
+
+def read_floats(data: bytes) -> FloatPart:
+    """Decode one JSON value at C speed, floats and all, to the strict parser's values.
+    Untyped: the caller proves depth (a typed decoder, or a walk). When it holds a float
+    it is decoded a second time, as its twin, for :func:`float_encoder`. Raises one of
+    :func:`decode_errors` for what msgspec refuses (an overflowing float included)."""
+    assert msgspec is not None
+    values = _CountingHook(finite_float)
+    value = msgspec.json.Decoder(float_hook=values).decode(data)
+    if not values.count:
+        return FloatPart(value, None, 0)
+    twin = msgspec.json.Decoder(float_hook=_float_text).decode(data)
+    return FloatPart(value, twin, values.count)
+
+
 _decoders: dict[str, Any] = {}
 
 
@@ -78,51 +146,50 @@ def decoder(kind: str) -> Any:
 MAX_TYPED_NESTING = 6
 
 
-def _typed_value(levels: int) -> Any:
+def _typed_value(levels: int, floats: bool = False) -> Any:
     assert msgspec is not None
     jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]
-    value: Any = Union[jcs_int, str, None, bool]  # noqa: UP007 - a runtime type for msgspec
+    scalar: Any = Union[jcs_int, float, str, None, bool] if floats else (  # noqa: UP007
+        Union[jcs_int, str, None, bool])  # noqa: UP007 - a runtime type for msgspec
+    value: Any = scalar
     for _ in range(levels):
-        value = Union[jcs_int, str, None, bool, list[value], dict[str, value]]  # noqa: UP007
+        value = Union[scalar, list[value], dict[str, value]]  # noqa: UP007
     return value
 
 
-def nested_value_decoder(levels: int) -> Any:
-    """A msgspec decoder for one JSON value whose containers nest at most ``levels`` deep
-    and whose integers are JCS-safe (see :func:`nested_entries_decoder`)."""
-    kind = f"nested_value_{levels}"
-    if kind not in _decoders:
+def _typed_decoder(kind: str, levels: int, floats: bool, shape: Callable[[Any], Any]) -> Any:
+    name = f"{kind}_{levels}{'_floats' if floats else ''}"
+    if name not in _decoders:
         assert msgspec is not None
-        _decoders[kind] = msgspec.json.Decoder(_typed_value(levels), float_hook=_refuse_float)
-    return _decoders[kind]
+        _decoders[name] = msgspec.json.Decoder(shape(_typed_value(levels, floats)),
+                                               float_hook=_refuse_float)
+    return _decoders[name]
 
 
-def nested_entries_decoder(levels: int) -> Any:
+def nested_value_decoder(levels: int, floats: bool = False) -> Any:
+    """A msgspec decoder for one JSON value whose containers nest at most ``levels`` deep
+    and whose integers are JCS-safe (see :func:`nested_entries_decoder`). With ``floats``
+    it also takes floats: a proof of depth and integers only, for a part whose values
+    :func:`read_floats` reads (msgspec's own float reading is not the one relied on)."""
+    return _typed_decoder("nested_value", levels, floats, lambda value: value)
+
+
+def nested_entries_decoder(levels: int, floats: bool = False) -> Any:
     """A msgspec decoder for a JSON array of objects whose values are JCS-safe integers,
     strings, booleans, nulls, or arrays and objects of those, nested at most ``levels``
     deep below the entry's members. A successful decode thus proves, at C speed, what
     the loader would otherwise walk every node for: no float, no integer beyond
-    +/-(2^53-1), and a bounded depth."""
-    kind = f"nested_entries_{levels}"
-    if kind not in _decoders:
-        assert msgspec is not None
-        value = _typed_value(levels)
-        _decoders[kind] = msgspec.json.Decoder(list[dict[str, value]],  # type: ignore[valid-type]
-                                               float_hook=_refuse_float)
-    return _decoders[kind]
+    +/-(2^53-1), and a bounded depth. (``floats``: as :func:`nested_value_decoder`.)"""
+    return _typed_decoder("nested_entries", levels, floats, lambda value: list[dict[str, value]])  # type: ignore[valid-type]
 
 
-def nested_items_decoder(levels: int) -> Any:
+def nested_items_decoder(levels: int, floats: bool = False) -> Any:
     """A msgspec decoder for a JSON array of any values -- JCS-safe integers, strings,
     booleans, nulls, or arrays and objects of those -- whose containers nest at most
     ``levels`` deep, counting the item itself. For chain entries that are not all objects
     (a hostile chain): it proves what :func:`nested_entries_decoder` proves for objects."""
-    kind = f"nested_items_{levels}"
-    if kind not in _decoders:
-        assert msgspec is not None
-        _decoders[kind] = msgspec.json.Decoder(list[_typed_value(levels)],  # type: ignore[misc]
-                                               float_hook=_refuse_float)
-    return _decoders[kind]
+    return _typed_decoder("nested_items", levels, floats,
+                          lambda value: list[value])  # type: ignore[valid-type]
 
 
 _encoder: Any = None
@@ -141,6 +208,27 @@ def sorted_encoder() -> Callable[[Any], bytes]:
 def encode_sorted(value: Any) -> bytes:
     """Canonical bytes of a float-free value (msgspec, keys sorted by code point)."""
     return sorted_encoder()(value)
+
+
+def _float_raw(value: Any) -> Any:
+    if type(value) is FloatText:
+        assert msgspec is not None
+        return msgspec.Raw(value.text)
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+_float_encoder: Any = None
+
+
+def float_encoder() -> Callable[[Any], bytes]:
+    """Canonical bytes of a twin (:func:`read_floats`), in C: msgspec's sorted encoder,
+    each FloatText written as its text (the profile's float text)."""
+    global _float_encoder
+    if _float_encoder is None:
+        assert msgspec is not None
+        _float_encoder = msgspec.json.Encoder(order="sorted", enc_hook=_float_raw)
+    encode: Callable[[Any], bytes] = _float_encoder.encode
+    return encode
 
 
 def schema_validator(schema: dict[str, Any]) -> Any:

@@ -14,12 +14,13 @@ every ``:`` in the input is either a member's separator or a character of a stri
 the canonical bytes of the decoded document hold exactly as many colons as the input if
 and only if decoding dropped no member -- which is what a duplicate key makes it do.
 
-Parts that hold a float (a top-level member's value, a chunk of entries) are read by the
-strict parser and written by the exact encoder (:mod:`keel_verify.crypto.canonical`) on
-this same fast path. The argument holds for them unchanged: that encoder too writes
-``:`` unescaped, one per member and none in a number (a float's text is digits, sign,
-``.``, ``e``), so their colons count exactly as msgspec's would; and the strict parser
-already refuses a duplicate key inside such a part.
+Parts that hold a float (a top-level member's value, a chunk of entries) are decoded by
+msgspec too (:func:`keel_verify.load.accel.read_floats`), so a duplicate key inside them
+is dropped just as silently, and the same count finds it: their canonical bytes are
+written from their twin by msgspec's sorted encoder, which writes ``:`` unescaped and
+once per member, and each float as its profile text (``float_text``: digits, sign,
+``.``, ``e``, ``+``; never a colon); the twin is a decode of the same bytes as the value,
+so it drops exactly the members the value drops.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ class Chunk:
     encode: Callable[[Any], bytes] = canonical_bytes  # canonical bytes of these entries' values
     columns: dict[str, list[Any]] = field(default_factory=dict, compare=False, repr=False)
     same: bool = False  # proven: every entry is one and the same value
+    # Entries holding floats (fast path): their twin (keel_verify.load.loader.DecodedChunk),
+    # how many floats, and whether those are proven the only values outside RFC 8785's domain.
+    twin: list[Any] | None = field(default=None, compare=False, repr=False)
+    floats: int = 0
+    floats_only: bool = False
 
     def column(self, key: str) -> list[Any]:
         """``entry.get(key)`` for every entry, computed once for all visitors (only for a
@@ -175,8 +181,11 @@ def run_chain_pass(
                 last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
             out.write(b"]")
         else:
-            exact_member = key in artifact.exact_members
-            out.write(_member(canonical_bytes if exact_member else encode, key, signed[key]))
+            float_member = artifact.float_members.get(key)
+            if float_member is None:
+                out.write(_member(encode, key, signed[key]))
+            else:
+                out.write(encode(key) + b":" + float_member.canonical)
     out.write(b"}")
     out.flush()
 
@@ -289,21 +298,30 @@ class EntriesPass:
 
     def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
         """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
-        first, entries, within_jcs, flat, objects, same, exact = decoded
-        # A chunk holding a float: written by the exact encoder (its entries are fresh
-        # dicts of this chunk's own strict parse, so _hash_entries may still mutate them).
-        encode = canonical_bytes if exact else self.encode
+        entries, same, objects, flat = decoded.entries, decoded.same, decoded.objects, decoded.flat
+        # A chunk holding a float: its canonical bytes come from its twin, which only the
+        # float encoder writes (its dicts are this chunk's own, so _hash_entries may take
+        # a member out and put it back). Visitors get the entries, real floats and all, and
+        # the exact encoder, which writes any value they hand it as the profile does.
+        twin = decoded.twin
+        source = entries if twin is None else twin
+        write = self.encode if twin is None else accel.float_encoder()
+        hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
-        hashed = entries[:1] if same else entries  # one value repeated: hashed once
         if objects:
             stated = list(map(dict.get, hashed, repeat("content_hash")))
-            hashes, encoded = _hash_object_entries(hashed, encode, flat, stated)
+            hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
+            if twin is not None:  # the visitors' column holds the values, not FloatTexts
+                stated = list(map(dict.get, entries[:1] if same else entries,
+                                  repeat("content_hash")))
             columns["content_hash"] = stated * len(entries) if same else stated
         else:
-            hashes, encoded = _hash_entries(hashed, encode, exact or self.artifact.exact_path)
+            hashes, encoded = _hash_entries(hashed, write, twin is None and self.artifact.exact_path)
         if same:
             hashes, encoded = hashes * len(entries), encoded * len(entries)
-        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns, same)
+        chunk = Chunk(decoded.first, entries, hashes, decoded.within_jcs, flat, objects,
+                      self.encode if twin is None else canonical_bytes, columns, same, twin,
+                      decoded.floats, decoded.floats_only)
         return chunk, b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True) -> None:
@@ -428,9 +446,10 @@ def _prove_no_duplicate_keys(
     artifact: Artifact, colons: int, encode: Callable[[Any], bytes]
 ) -> None:
     if SIGNATURES in artifact.document:
-        if SIGNATURES in artifact.exact_members:
-            encode = canonical_bytes
-        colons += 1 + encode(artifact.document[SIGNATURES]).count(b":")
+        float_member = artifact.float_members.get(SIGNATURES)
+        signatures = (encode(artifact.document[SIGNATURES]) if float_member is None
+                      else float_member.canonical)
+        colons += 1 + signatures.count(b":")
     if colons == artifact.raw_colons:
         return
     require_exact_path_size(artifact.raw)

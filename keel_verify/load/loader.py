@@ -8,19 +8,18 @@ documented in the README ("Input limits") and are keyword arguments so that a ca
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from keel_verify.crypto.canonical import PROFILE, tagged_sha256
+from keel_verify.crypto.canonical import PROFILE, float_divergences, tagged_sha256
 from keel_verify.errors import LoadError
 from keel_verify.load import accel
-from keel_verify.load.access import type_name
+from keel_verify.load.access import escape_token, type_name
 
 SCHEMA = "keel.voice.attestation.phase_a"
 
@@ -46,25 +45,8 @@ _ESCAPED_COLON = re.compile(rb"\\u003[aA]")
 
 class NeedsExactPath(Exception):
     """The fast path met something only the strict stdlib path judges for the whole
-    document (a byte order mark, an escaped colon, input msgspec refuses, an error in a
-    part read strictly): verification restarts on that path."""
-
-
-def parse_part_strictly(raw: bytes, depth: int, max_depth: int) -> Any:
-    """One part of the input (a top-level member's value, or a chunk of chain entries as
-    an array), read as the exact path reads it: the strict parser, numbers and all, its
-    outermost value at nesting ``depth`` of the whole document. Floats need this: their
-    canonical text is Python's (:mod:`keel_verify.crypto.canonical`), not msgspec's.
-
-    Any refusal raises NeedsExactPath: the exact path then judges and words it for the
-    whole document, as it would have. A part too large for the exact path's memory bound
-    goes there too (which refuses it with that bound's message)."""
-    if len(raw) > MAX_EXACT_PATH_BYTES:
-        raise NeedsExactPath
-    try:
-        return parse_json(raw, max_depth=max_depth, start_depth=depth)
-    except LoadError:
-        raise NeedsExactPath from None
+    document (a byte order mark, an escaped colon, input msgspec refuses -- an overflowing
+    float among it): verification restarts on that path, which also words the error."""
 
 
 @dataclass(frozen=True)
@@ -109,9 +91,13 @@ class DecodedChunk(NamedTuple):
     ``within_jcs``: no value outside the RFC 8785 domain (float, integer beyond
     +/-(2^53-1), object key outside the BMP); ``flat``: every entry an object of strings,
     integers, booleans and nulls; ``objects``: every entry an object; ``same``: every
-    entry is one and the same value (their input bytes are equal). ``exact``: the chunk
-    holds a float, so it was read by the strict parser and its canonical bytes must be
-    written by the exact encoder (:func:`keel_verify.crypto.canonical.canonical_bytes`)."""
+    entry is one and the same value (their input bytes are equal).
+
+    A chunk that holds a float has a ``twin`` (:func:`keel_verify.load.accel.read_floats`):
+    the entries again, each float a FloatText, from which the entries' canonical bytes
+    are written at C speed (:func:`keel_verify.load.accel.float_encoder`). ``floats``
+    counts them; ``floats_only``: proven that they are the chunk's only values outside
+    the RFC 8785 domain (so that its divergences are counted, not looked for)."""
 
     first: int
     entries: list[Any]
@@ -119,14 +105,16 @@ class DecodedChunk(NamedTuple):
     flat: bool = False
     objects: bool = False
     same: bool = False
-    exact: bool = False
+    twin: list[Any] | None = None
+    floats: int = 0
+    floats_only: bool = False
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
     """Decode msgspec raw slices of consecutive entries strictly (NeedsExactPath for what
     only the exact path judges, LoadError for nesting beyond ``max_depth``). A chunk that
-    holds a float is read by the strict parser alone (an ``exact`` chunk); the other
-    chunks stay on msgspec.
+    holds a float is read by :func:`keel_verify.load.accel.read_floats` (its floats as
+    the strict parser reads them, and a twin to write their canonical text).
 
     The typed decoders prove at C speed what a walk over every node would: JCS-safe
     integers and, entries being 3 levels deep (artifact, chain, entry), a bounded depth.
@@ -135,7 +123,9 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
         # The same bytes over and over (a hostile chain): decoded once, every proof made
         # for one holds for all, and every entry is that one value.
         one = decode_raw_chunk(first, raw_items[:1], max_depth)
-        return one._replace(entries=one.entries * len(raw_items), same=True)
+        count = len(raw_items)
+        return one._replace(entries=one.entries * count, same=True, floats=one.floats * count,
+                            twin=None if one.twin is None else one.twin * count)
     joined = b"[" + b",".join(raw_items) + b"]"
     errors = accel.decode_errors()
     if max_depth >= 3:
@@ -161,16 +151,52 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
         except errors:
             pass
     try:
-        entries = accel.decoder("any").decode(joined)
-    except accel.FloatSeen:
-        # The array of these entries sits where the chain does: at depth 2.
-        entries = parse_part_strictly(joined, 2, max_depth)
-        return DecodedChunk(first, entries, objects=set(map(type, entries)) == {dict}, exact=True)
+        part = accel.read_floats(joined)
     except errors:
         raise NeedsExactPath from None
-    for entry in entries:
-        _check_depth_and_strings(entry, max_depth, False, start_depth=3)
-    return DecodedChunk(first, entries, objects=set(map(type, entries)) == {dict})
+    entries = part.value
+    objects = set(map(type, entries)) == {dict}
+    # With floats admitted, the typed decoders prove depth and integers as above.
+    proven = part.twin is not None and _proven_with_floats(joined, objects, levels, item_levels)
+    if not proven:
+        for entry in entries:
+            _check_depth_and_strings(entry, max_depth, False, start_depth=3)
+    return DecodedChunk(first, entries, objects=objects, twin=part.twin, floats=part.floats,
+                        floats_only=proven and accel.keys_within_bmp(joined))
+
+
+def _proven_with_floats(joined: bytes, objects: bool, levels: int, item_levels: int) -> bool:
+    """The entries in ``joined``, floats admitted, nest no deeper than the typed decoders
+    accept and hold only JCS-safe integers (msgspec's reading of their floats is unused)."""
+    try:
+        if objects and levels > 0:
+            accel.nested_entries_decoder(levels, floats=True).decode(joined)
+        elif item_levels >= 0:
+            accel.nested_items_decoder(item_levels, floats=True).decode(joined)
+        else:
+            return False
+    except accel.decode_errors():
+        return False
+    return True
+
+
+#: How many floats of a top-level member are located while it is decoded (with their
+#: JSON Pointers): reports list at most this many values of a kind.
+FLOATS_LOCATED = 50
+
+
+@dataclass(frozen=True)
+class FloatMember:
+    """A top-level member whose value holds a float, decoded on the fast path by
+    :func:`keel_verify.load.accel.read_floats` (its twin dropped once used)."""
+
+    canonical: bytes  # the value's canonical bytes, floats written as the profile writes them
+    floats: int  # how many floats the value holds
+    # Proven: the floats are the member's only values outside the RFC 8785 domain (its
+    # name included), and ``located`` holds the first FLOATS_LOCATED of them, in document
+    # order, as jcs_divergences words them.
+    floats_only: bool
+    located: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,9 +216,10 @@ class Artifact:
     raw_colons: int | None = None  # colons in the input; None on the exact path
     # Proven while decoding: no member but the chain's entries leaves the RFC 8785 domain.
     document_within_jcs: bool = False
-    # Top-level members whose value holds a float (fast path): read by the strict parser,
-    # so their canonical bytes are written by the exact encoder.
-    exact_members: frozenset[str] = frozenset()
+    # Fast path: the top-level members proven inside the RFC 8785 domain while decoding
+    # (name and value), and those whose value holds a float.
+    jcs_members: frozenset[str] = frozenset()
+    float_members: Mapping[str, FloatMember] = field(default_factory=dict)
 
     @property
     def is_hash_only(self) -> bool:
@@ -272,10 +299,10 @@ def _reject_constant(name: str) -> Any:
 
 
 def _finite_float(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise LoadError(f"number {text[:40]} overflows a double")
-    return number
+    try:
+        return accel.finite_float(text)  # the one reading of a float, shared with the fast path
+    except accel.FloatOverflow:
+        raise LoadError(f"number {text[:40]} overflows a double") from None
 
 
 def _check_depth_and_strings(
@@ -372,7 +399,8 @@ def detect(
     raw: bytes = b"",
     raw_colons: int | None = None,
     document_within_jcs: bool = False,
-    exact_members: frozenset[str] = frozenset(),
+    jcs_members: frozenset[str] = frozenset(),
+    float_members: Mapping[str, FloatMember] | None = None,
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (docs/format.md §2)."""
     if not isinstance(value, dict):
@@ -400,7 +428,8 @@ def detect(
         raw=raw,
         raw_colons=raw_colons,
         document_within_jcs=document_within_jcs,
-        exact_members=exact_members,
+        jcs_members=jcs_members,
+        float_members=float_members or {},
     )
 
 
@@ -448,8 +477,8 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     msgspec refuses what the strict parser refuses (invalid UTF-8, NaN, lone surrogates,
     overflowing numbers, over-long integers), except duplicate keys: the chain pass
     proves their absence by counting colons (:mod:`keel_verify.load.chainpass`). A member
-    whose value holds a float is read by the strict parser alone (see
-    :func:`parse_part_strictly`); the rest of the document stays on msgspec.
+    whose value holds a float is read by :func:`keel_verify.load.accel.read_floats`
+    (see :class:`FloatMember`).
     """
     if data.startswith(b"\xef\xbb\xbf") or (b"\\" in data and _ESCAPED_COLON.search(data)):
         raise NeedsExactPath
@@ -459,8 +488,9 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     document: dict[str, Any] = {}
     chain: ChainSource | None = None
     typed = accel.nested_value_decoder(levels) if levels >= 0 else None
-    proven = typed is not None
-    exact_members: set[str] = set()
+    jcs_members: set[str] = set()
+    float_members: dict[str, FloatMember] = {}
+    unproven_depth: list[str] = []
     try:
         members = accel.decoder("members").decode(data)
         for key, raw in members.items():
@@ -470,31 +500,56 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
                     continue
                 except errors:
                     pass  # not an array: decoded as it is, and the checks say so
-            if typed is not None and proven:
+            if typed is not None:
                 try:
                     document[key] = typed.decode(raw)
-                    proven = max(key, default="") <= "\uffff" and accel.keys_within_bmp(bytes(raw))
+                    if max(key, default="") <= "\uffff" and accel.keys_within_bmp(bytes(raw)):
+                        jcs_members.add(key)
                     continue
                 except errors:
-                    proven = False
-            try:
-                document[key] = accel.decoder("any").decode(raw)
-            except accel.FloatSeen:
-                document[key] = parse_part_strictly(bytes(raw), 2, max_depth)
-                exact_members.add(key)
+                    pass
+            # Floats admitted, the typed decoder still proves depth and integers (before
+            # the reading, so that its values are freed before the value and its twin).
+            proven = levels >= 0 and _decodes(accel.nested_value_decoder(levels, floats=True), raw)
+            part = accel.read_floats(raw)
+            document[key] = part.value
+            if part.twin is not None:
+                float_members[key] = _float_member(key, bytes(raw), part, proven)
+            if not proven:
+                unproven_depth.append(key)
     except errors:
         raise NeedsExactPath from None
-    if not proven:
-        _check_depth_and_strings(document, max_depth, False)
+    for key in unproven_depth:
+        _check_depth_and_strings(document[key], max_depth, False, start_depth=2)
     return detect(
         document,
         size=len(data),
         chain=chain,
         raw=data,
         raw_colons=data.count(b":"),
-        document_within_jcs=proven,
-        exact_members=frozenset(exact_members),
+        document_within_jcs=len(jcs_members) == len(document),
+        jcs_members=frozenset(jcs_members),
+        float_members=float_members,
     )
+
+
+def _decodes(decoder: Any, data: Any) -> bool:
+    try:
+        decoder.decode(data)
+    except accel.decode_errors():
+        return False
+    return True
+
+
+def _float_member(key: str, raw: bytes, part: accel.FloatPart, proven: bool) -> FloatMember:
+    """What the fast path keeps of a member whose value holds a float: its canonical bytes
+    (written from the twin) and, when the typed decoder (floats admitted) has ``proven``
+    its integers and its names are within the BMP, its first floats located."""
+    canonical = accel.float_encoder()(part.twin)
+    if not proven or max(key, default="") > "\uffff" or not accel.keys_within_bmp(raw):
+        return FloatMember(canonical, part.floats, False)
+    located = float_divergences(part.value, part.twin, "/" + escape_token(key), FLOATS_LOCATED)
+    return FloatMember(canonical, part.floats, True, tuple(located))
 
 
 def sha256_of_input(data: bytes) -> str:
