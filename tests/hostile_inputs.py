@@ -253,13 +253,14 @@ def big_trust_root(count: int = 100_000) -> bytes:
     return encode({"trust_root_version": 1, "issuer_keys": keys})
 
 
-def float_in_every_chunk(count: int = 1_000_000, every: int = 512) -> bytes:
+def float_in_every_chunk(count: int = 1_000_000, every: int = 512, *,
+                         number: bytes = b"1.5") -> bytes:
     """A chain of ``count`` empty objects, every ``every``-th of them ``{"x":1.5}``: a
-    float in every chunk of the chain pass."""
+    float in every chunk of the chain pass (``number``: another literal in its place)."""
     document = public_v3()
     document["chain"] = []
     raw = encode(document)
-    entries = [b'{"x":1.5}' if index % every == 0 else b"{}" for index in range(count)]
+    entries = [b'{"x":' + number + b"}" if index % every == 0 else b"{}" for index in range(count)]
     return raw.replace(b'"chain":[]', b'"chain":[' + b",".join(entries) + b"]", 1)
 
 
@@ -286,7 +287,6 @@ def v1_float_payloads(count: int = 100_000, *, floats: bool = True) -> bytes:
     and link recomputed (only the signature no longer covers it). With ``floats=False``
     the same artifact with integers in their place (its float-free twin)."""
     from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash
-
     from tests.helpers import public_v1
 
     document = public_v1()

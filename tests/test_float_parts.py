@@ -289,3 +289,117 @@ def test_random_floats_anywhere_read_as_the_exact_path_reads_them(data: st.DataO
         else:
             document["chain"].insert(data.draw(st.integers(0, len(document["chain"]))), value)
     assert_mixed_equals_exact(json.dumps(document, ensure_ascii=data.draw(st.booleans())).encode())
+
+
+def portability(report: dict[str, Any]) -> dict[str, Any]:
+    check: dict[str, Any] = next(c for c in report["checks"] if c["name"] == "canonical_portability")
+    return check
+
+
+def test_a_float_in_every_chunk_stays_on_the_fast_path(strict_reads: list[int]) -> None:
+    count = 3 * CHUNK + 7
+    data = hostile.float_in_every_chunk(count, every=CHUNK)
+    artifact = loader.load_bytes(data)
+    assert artifact.chain is not None
+    chunks = list(artifact.chain.chunks(CHUNK, loader.MAX_DEPTH))
+    assert len(chunks) == 4 and all(c.twin is not None and c.floats == 1 and c.floats_only
+                                    for c in chunks)
+    report = assert_mixed_equals_exact(data)
+    assert strict_reads == [len(data)] * len(strict_reads)  # the exact path's readings only
+    assert portability(report)["details"]["warning_count"] == 4
+    assert [w["pointer"] for w in portability(report)["details"]["warnings"]] == [
+        f"/chain/{index}/x" for index in range(0, count, CHUNK)]
+
+
+def test_a_float_inside_a_big_array_member_stays_on_the_fast_path(strict_reads: list[int]) -> None:
+    data = hostile.float_in_zeros_member(20_000)
+    artifact = loader.load_bytes(data)
+    member = artifact.float_members["padding"]
+    assert member.floats == 1 and member.floats_only
+    assert member.located == (("/padding/19999", "floating-point number 1.5"),)
+    assert member.canonical == canonical_bytes(artifact.document["padding"])
+    assert strict_reads == []
+    report = assert_mixed_equals_exact(data)
+    assert portability(report)["pointer"] == "/padding/19999"
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_every_entry_a_float(distinct: bool) -> None:
+    data = hostile.float_entries(3 * CHUNK + 1, distinct=distinct)
+    report = assert_mixed_equals_exact(data)
+    details = portability(report)["details"]
+    # Counted up to the chunk where the check stops examining entries (after 1,000).
+    assert details["warning_count"] == 2 * CHUNK and details["warning_count_is_lower_bound"]
+
+
+@pytest.mark.parametrize("levels", [1, accel.MAX_TYPED_NESTING - 1, accel.MAX_TYPED_NESTING + 2])
+def test_floats_nested_deep_in_entries(levels: int) -> None:
+    def nested(value: Any, index: int) -> Any:
+        for level in range(levels):
+            value = {"k": value, "n": index} if level % 2 else [value, -0.0]
+        return value
+
+    entries = [{"deep": nested(0.5 + index, index), "n": index} for index in range(CHUNK + 3)]
+    data = hostile.chain_of(entries)
+    chunks = list(loader.load_bytes(data).chain.chunks(CHUNK, loader.MAX_DEPTH))  # type: ignore[union-attr]
+    # Deeper than the typed decoders take: depth walked, divergences looked for.
+    assert [c.floats_only for c in chunks] == [levels <= accel.MAX_TYPED_NESTING] * 2
+    assert_mixed_equals_exact(data)
+
+
+def test_v1_payloads_holding_floats() -> None:
+    data = hostile.v1_float_payloads(CHUNK + 40)
+    report = assert_mixed_equals_exact(data)
+    outcomes = {c["name"]: c["outcome"] for c in report["checks"]}
+    assert outcomes["payload_hashes"] == "pass" and outcomes["chain_integrity"] == "pass"
+    twin = loader.load_bytes(data).chain.chunk_at(0, CHUNK, loader.MAX_DEPTH)  # type: ignore[union-attr]
+    assert twin.twin is not None and twin.floats_only and twin.floats == 5 * CHUNK
+    # Its float-free twin artifact: the same verdicts.
+    plain = report_to_dict(verify_bytes(hostile.v1_float_payloads(CHUNK + 40, floats=False), TRUST))
+    assert {c["name"]: c["outcome"] for c in plain["checks"]} == dict(
+        outcomes, canonical_portability="pass")
+
+
+@pytest.mark.parametrize("other", ["an unsafe integer", "a key outside the BMP"])
+@pytest.mark.parametrize("where", ["member", "entry"])
+def test_floats_with_other_divergences_are_looked_for(other: str, where: str) -> None:
+    extra: dict[str, Any] = ({"big": 2**53} if other == "an unsafe integer"
+                             else {"\U0001f600": 1})
+    document = public_v3()
+    if where == "member":
+        document["session_metadata"].update(extra, f=[0.5, {"g": 1e300}])
+    else:
+        document["chain"][1].update(extra, f=[0.5, {"g": 1e300}])
+    data = encode(document)
+    artifact = loader.load_bytes(data)
+    if where == "member":
+        assert not artifact.float_members["session_metadata"].floats_only
+    else:
+        assert artifact.chain is not None
+        assert not artifact.chain.chunk_at(0, CHUNK, loader.MAX_DEPTH).floats_only
+    report = assert_mixed_equals_exact(data)
+    assert portability(report)["details"]["warning_count"] == 3
+
+
+@pytest.mark.parametrize("stated", [1.5, [1.5], {"content_hash": 2.5}])
+def test_float_content_hashes(stated: Any) -> None:
+    def change(index: int, entry: dict[str, Any]) -> None:
+        if index % 3 == 0:
+            entry["content_hash"] = stated
+        entry["payload"] = {"content_hash": 0.25, "n": index}
+
+    entries = hostile.sound_entries(CHUNK + 5)
+    for index, entry in enumerate(entries):
+        change(index, entry)
+    assert_mixed_equals_exact(hostile.chain_of(entries))
+
+
+_entries = st.lists(_with_floats | st.dictionaries(_keys, _with_floats, max_size=4), max_size=12)
+
+
+@given(_entries, st.integers(1, 4))
+@settings(deadline=None)
+def test_random_chains_with_floats_in_small_chunks(entries: list[Any], chunk: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chainpass, "CHUNK_ENTRIES", chunk)
+        assert_mixed_equals_exact(hostile.chain_of(entries))
