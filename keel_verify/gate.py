@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,8 +24,8 @@ from keel_verify.load.loader import MAX_INPUT_BYTES
 from keel_verify.policy import POLICY_INFO, GatePolicy, apply_policy, load_policy
 from keel_verify.report.formats import FORMATS
 from keel_verify.report.sink import RenderContext, Sink
-from keel_verify.results import CheckInfo, Outcome, Report, Totals
-from keel_verify.runner import verify_all
+from keel_verify.results import CheckInfo, Outcome, Report, Totals, Verdict
+from keel_verify.runner import finish_all
 from keel_verify.trust.sources import PolicyDescription, TrustSpec, build_policy
 
 STDIN = "-"
@@ -156,6 +156,40 @@ def describe_gate_policy(policy: GatePolicy | None) -> dict[str, Any] | None:
     return {"name": policy.name, "source": policy.source, "sha256": policy.sha256}
 
 
+@dataclass(frozen=True)
+class FileOutput:
+    """What the process writing the outputs needs of one file: its verdict, the line for
+    stderr when it could not be read, a rendered piece per output (in sink order), and
+    the report itself only when it must be kept (the HTML reports)."""
+
+    verdict: Verdict
+    error_line: str | None
+    pieces: tuple[Any, ...]
+    report: Report | None = None
+
+
+@dataclass(frozen=True)
+class FinishReport:
+    """One report -> its :class:`FileOutput`: judged under the gate policy (at ``now``)
+    and rendered by every output's renderer. Picklable, so worker processes run it next
+    to the verification and send back rendered text, not whole reports."""
+
+    policy: GatePolicy | None
+    now: datetime
+    renderers: tuple[Callable[[Report], Any], ...]
+    keep: bool = False
+
+    def __call__(self, report: Report) -> FileOutput:
+        if self.policy is not None:
+            report = apply_policy(report, self.policy, self.now)
+        error_line = None
+        if report.error is not None and not report.checks:  # an unreadable input: also on stderr
+            error_line = f"keel-verify: error: {report.path}: {report.error}\n"
+        return FileOutput(report.verdict, error_line,
+                          tuple(render(report) for render in self.renderers),
+                          report if self.keep else None)
+
+
 def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     """Verify every input, stream each report to stdout's format and every ``--output``,
     and return the exit code. KeelVerifyError (one line) for usage problems."""
@@ -189,14 +223,16 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
                         f"--output {name}={path}: cannot write: {error.strerror or error}") from None
                 written.append(FORMATS[name](handle, replace(context, quiet=False)))
             sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
-            for report in _judged(verify_all(inputs, trust, options.jobs), gate_policy, now):
-                if report.error is not None and not report.checks:  # an unreadable input: also on stderr
-                    stderr.write(f"keel-verify: error: {report.path}: {report.error}\n")
-                totals.add(report)
-                for sink in sinks:
-                    sink.add(report)
-                if kept is not None:
-                    kept.append(report)
+            finish = FinishReport(gate_policy, now, tuple(sink.renderer for sink in sinks),
+                                  keep=kept is not None)
+            for output in finish_all(inputs, trust, options.jobs, finish):
+                if output.error_line is not None:
+                    stderr.write(output.error_line)
+                totals.count(output.verdict)
+                for sink, piece in zip(sinks, output.pieces, strict=True):
+                    sink.write(piece)
+                if kept is not None and output.report is not None:
+                    kept.append(output.report)
             for sink in sinks:
                 sink.close(totals)
     except OSError as error:  # an --output file that cannot take what is written (disk full)
@@ -215,8 +251,3 @@ def _catalogue(policy: GatePolicy | None) -> tuple[CheckInfo, ...]:
     from keel_verify.checks import CHECK_CATALOGUE
 
     return (*CHECK_CATALOGUE, POLICY_INFO) if policy is not None else CHECK_CATALOGUE
-
-
-def _judged(reports: Iterator[Report], policy: GatePolicy | None, now: datetime) -> Iterator[Report]:
-    for report in reports:
-        yield report if policy is None else apply_policy(report, policy, now)

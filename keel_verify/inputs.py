@@ -11,6 +11,7 @@ globs drop paths on purpose.
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import os
 import stat
 from collections.abc import Iterable, Sequence
@@ -55,12 +56,18 @@ def _strerror(error: OSError) -> str:
 
 def walk_directory(root: str, patterns: Sequence[str] = ()) -> list[Input]:
     """Every ``*.json`` below ``root`` (links followed, loops cut), sorted by path, with an
-    error input for each dangling link and each folder that cannot be listed."""
+    error input for each dangling link and each folder that cannot be listed.
+
+    A real directory reached by several paths is walked once, under one name that does
+    not depend on the order the file system lists entries in: its path without a
+    directory link when it has one (every such folder is walked before any link is
+    followed), else the first link to it in sorted order."""
     found: list[Input] = []
     seen: set[tuple[int, int]] = set()
-    pending = [root]
-    while pending:
-        directory = pending.pop()
+    pending = [root]  # a stack: children pushed in reverse so the smallest is walked first
+    links: list[str] = []  # a heap of directory links not yet followed
+    while pending or links:
+        directory = pending.pop() if pending else heapq.heappop(links)
         try:
             info = os.stat(directory)
         except OSError as error:  # a dangling directory link was caught below; this races
@@ -71,10 +78,11 @@ def walk_directory(root: str, patterns: Sequence[str] = ()) -> list[Input]:
         seen.add((info.st_dev, info.st_ino))
         try:
             with os.scandir(directory) as entries:
-                listed = list(entries)
+                listed = sorted(entries, key=lambda entry: entry.name)
         except OSError as error:
             found.append(Input(directory, f"cannot list directory: {_strerror(error)}"))
             continue
+        children: list[str] = []
         for entry in listed:
             path = entry.path
             if excluded(path, patterns, root):
@@ -84,9 +92,13 @@ def walk_directory(root: str, patterns: Sequence[str] = ()) -> list[Input]:
             except OSError:
                 is_dir = False
             if is_dir:
-                pending.append(path)
+                if entry.is_symlink():
+                    heapq.heappush(links, path)
+                else:
+                    children.append(path)
             elif _looks_like_input(entry.name):
                 found.append(_file_input(entry))
+        pending.extend(reversed(children))
     found.sort(key=lambda item: item.path)
     return found
 

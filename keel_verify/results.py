@@ -322,17 +322,21 @@ class Totals:
     verdicts: list[Verdict] = field(default_factory=list, repr=False)
 
     def add(self, report: Report) -> None:
+        self.count(report.verdict)
+
+    def count(self, verdict: Verdict) -> None:
+        """One more file with ``verdict``."""
         self.files += 1
-        if report.verdict is Verdict.VERIFIED:
+        if verdict is Verdict.VERIFIED:
             self.verified += 1
-        elif report.verdict is Verdict.FAILED:
+        elif verdict is Verdict.FAILED:
             self.failed += 1
-        elif report.verdict is Verdict.ERROR:
+        elif verdict is Verdict.ERROR:
             self.error += 1
         else:
             self.untrusted += 1
-        if report.verdict not in self.verdicts:
-            self.verdicts.append(report.verdict)
+        if verdict not in self.verdicts:
+            self.verdicts.append(verdict)
 
     @property
     def exit_code(self) -> int:

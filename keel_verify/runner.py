@@ -5,6 +5,10 @@ At most a bounded window of chunks is in flight at a time, so a batch of any siz
 holds more than a few hundred reports in memory (``--format jsonl`` over a million files
 streams).
 
+What a worker sends back is what ``finish`` makes of each report (by default the report
+itself): a caller that needs only rendered output has the workers render it, so the
+parent neither unpickles whole reports nor renders them while the workers verify.
+
 The trust policy is read and parsed once, by the caller, and handed to the workers as a
 value: a worker never opens a trust file again (``--trust-root <(...)`` can be read only
 once). When worker processes cannot be used (no usable ``/dev/shm``, no ``fork``, a
@@ -28,26 +32,28 @@ from keel_verify.trust.policy import TrustPolicy
 if TYPE_CHECKING:  # the pool's module is imported only when a pool is made
     from concurrent.futures import Executor, Future
 
-_WORKER_POLICY: TrustPolicy | None = None
-
-
-def _init_worker(policy: TrustPolicy) -> None:
-    global _WORKER_POLICY
-    _WORKER_POLICY = policy
-
-
-def _verify_in_worker(path: str) -> Report:
-    from keel_verify.verifier import verify_path
-
-    return verify_path(path, _WORKER_POLICY)
-
-
-def _verify_chunk_in_worker(paths: list[str]) -> list[Report]:
-    return [_verify_in_worker(path) for path in paths]
-
-
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Finished = TypeVar("Finished")
+
+
+def _as_is(report: Report) -> Report:
+    return report
+
+
+_WORKER_POLICY: TrustPolicy | None = None
+_WORKER_FINISH: Callable[[Report], Any] = _as_is
+
+
+def _init_worker(policy: TrustPolicy, finish: Callable[[Report], Any]) -> None:
+    global _WORKER_POLICY, _WORKER_FINISH
+    _WORKER_POLICY, _WORKER_FINISH = policy, finish
+
+
+def _verify_chunk_in_worker(paths: list[str]) -> list[Any]:
+    from keel_verify.verifier import verify_path
+
+    return [_WORKER_FINISH(verify_path(path, _WORKER_POLICY)) for path in paths]
 
 
 def ordered_window(pool: Executor, work: Callable[[list[Item]], list[Result]], items: Iterable[Item],
@@ -124,46 +130,62 @@ def verify_all(
 
     ``warn`` receives one line when worker processes are unusable and the run falls back
     to this process (the reports are the same; only slower)."""
+    return finish_all(inputs, policy, jobs, _as_is, warn)
+
+
+def finish_all(
+    inputs: Sequence[Input],
+    policy: TrustPolicy,
+    jobs: int,
+    finish: Callable[[Report], Finished],
+    warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> Iterator[Finished]:
+    """``finish(report)`` of every input's report, in input order: in worker processes
+    next to the verification when there are several files (``finish`` must then be
+    picklable, and its results too), else here. ``warn`` as for :func:`verify_all`."""
     from keel_verify.verifier import verify_path
 
     paths = [item.path for item in inputs if item.error is None]
     workers = min(jobs, len(paths))
-    verified: Iterator[Report] | None = None
+    verified: Iterator[Finished] | None = None
     if workers > 1 and "-" not in paths:
-        verified = _pool_reports(paths, policy, workers, warn)
+        verified = _pool_results(paths, policy, finish, workers, warn)
     if verified is None:
-        verified = (verify_path(path, policy) for path in paths)
+        verified = (finish(verify_path(path, policy)) for path in paths)
     for item in inputs:
-        yield _error_report(item) if item.error is not None else next(verified)
+        yield finish(_error_report(item)) if item.error is not None else next(verified)
 
 
-def _pool_reports(
-    paths: list[str], policy: TrustPolicy, workers: int, warn: Callable[[str], None]
-) -> Iterator[Report] | None:
-    """Reports from a process pool, or None (after one ``warn`` line) if no pool can be
+def _pool_results(
+    paths: list[str], policy: TrustPolicy, finish: Callable[[Report], Finished], workers: int,
+    warn: Callable[[str], None],
+) -> Iterator[Finished] | None:
+    """Results from a process pool, or None (after one ``warn`` line) if no pool can be
     made. Started eagerly so that a failure to start is seen here."""
     try:
         from concurrent.futures import ProcessPoolExecutor
 
         make_picklable(policy)
         chunk = max(1, min(64, len(paths) // (workers * 8)))
-        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(policy,))
-        results = ordered_window(pool, _verify_chunk_in_worker, paths, chunk, workers * 4)
+        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(policy, finish))
+        results: Iterator[Finished] = ordered_window(pool, _verify_chunk_in_worker, paths, chunk,
+                                                     workers * 4)
     except (OSError, ImportError, NotImplementedError) as error:
         reason = getattr(error, "strerror", None) or type(error).__name__
         warn(f"keel-verify: note: worker processes unavailable ({reason}); verifying in one process")
         return None
-    return _drain(pool, results, paths, policy, warn)
+    return _drain(pool, results, paths, policy, finish, warn)
 
 
 def _drain(
     pool: Any,
-    results: Iterator[Report],
+    results: Iterator[Finished],
     paths: list[str],
     policy: TrustPolicy,
+    finish: Callable[[Report], Finished],
     warn: Callable[[str], None],
-) -> Iterator[Report]:
-    """The pool's reports; if the pool breaks (a worker killed), the rest in this process."""
+) -> Iterator[Finished]:
+    """The pool's results; if the pool breaks (a worker killed), the rest in this process."""
     from concurrent.futures.process import BrokenProcessPool
 
     from keel_verify.verifier import verify_path
@@ -171,11 +193,11 @@ def _drain(
     done = 0
     with pool:
         try:
-            for report in results:
+            for result in results:
                 done += 1
-                yield report
+                yield result
         except (BrokenProcessPool, OSError) as error:
             warn(f"keel-verify: note: worker processes failed ({type(error).__name__}); "
                  "verifying the rest in one process")
     for path in paths[done:]:
-        yield verify_path(path, policy)
+        yield finish(verify_path(path, policy))

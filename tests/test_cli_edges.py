@@ -469,3 +469,57 @@ def test_counts_are_said_in_the_right_number() -> None:
     assert "3 child permits bound" in report.check("permit_linkage").reason
     assert all("(s)" not in check.reason and "(es)" not in check.reason
                for check in report.checks)
+
+
+class _ReversedListing:
+    """``os.scandir`` as a context manager listing entries in reverse name order."""
+
+    def __init__(self, path: Any) -> None:
+        with _REAL_SCANDIR(path) as entries:
+            self.entries = sorted(entries, key=lambda entry: entry.name, reverse=True)
+
+    def __enter__(self) -> list[os.DirEntry[str]]:
+        return self.entries
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_REAL_SCANDIR = os.scandir
+
+
+@pytest.fixture
+def linked_twice(tmp_path: Path) -> Path:
+    """exports/ with real/x.json reached also through two links (a_link, z_link), and
+    an outside folder reached only through two links (b_out, c_out)."""
+    exports = tmp_path / "exports"
+    (exports / "real").mkdir(parents=True)
+    shutil.copy(SAMPLE_V3, exports / "real" / "x.json")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(SAMPLE_V3, outside / "y.json")
+    (exports / "a_link").symlink_to(exports / "real", target_is_directory=True)
+    (exports / "z_link").symlink_to(exports / "real", target_is_directory=True)
+    (exports / "c_out").symlink_to(outside, target_is_directory=True)
+    (exports / "b_out").symlink_to(outside, target_is_directory=True)
+    return exports
+
+
+@pytest.mark.parametrize("listing", ["as listed", "reversed"])
+def test_a_folder_reached_by_several_paths_is_named_the_same_whatever_the_listing_order(
+        linked_twice: Path, listing: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its path without a link when it has one, else its first link in sorted order:
+    so the name, and what an --exclude on a name drops, never depend on the file system's
+    listing order."""
+    if listing == "reversed":
+        monkeypatch.setattr(os, "scandir", _ReversedListing)
+    paths = [os.path.relpath(i.path, linked_twice) for i in walk_directory(str(linked_twice))]
+    assert paths == ["b_out/y.json", "real/x.json"]
+
+
+def test_excluding_one_path_to_a_folder_walks_it_under_the_next(linked_twice: Path) -> None:
+    """--exclude drops a path, not the files other paths lead to: those are still
+    inputs, named by the next path."""
+    inputs = expand_inputs([str(linked_twice)], exclude=["real", "b_out"])
+    assert [os.path.relpath(i.path, linked_twice) for i in inputs] == [
+        "a_link/x.json", "c_out/y.json"]

@@ -26,7 +26,7 @@ from keel_verify.report.github import annotation
 from keel_verify.report.json_report import JsonSink, dumps, reports_to_document
 from keel_verify.report.rows import report_to_row
 from keel_verify.report.sink import RenderContext, render_all
-from keel_verify.results import PolicyViolation, Report
+from keel_verify.results import PolicyViolation, Report, Totals
 from keel_verify.schemas import REPORT_SCHEMA, ROW_SCHEMA, load_schema
 from tests.helpers import DATA, PUBLIC_V1, PUBLIC_V3, public_v3, to_bytes
 
@@ -67,6 +67,44 @@ def test_each_format_makes_its_own_sink(name: str) -> None:
     sink = FORMATS[name](io.StringIO(), RenderContext(CHECK_CATALOGUE, {"strict": False}, None,
                                                       False, _source))
     assert type(sink).__name__.lower().startswith(name)
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal: the text format's rich path."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("name", [*sorted(FORMATS), "text on a terminal"])
+def test_a_pickled_renderer_and_its_pieces_write_what_add_writes(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes run each sink's renderer and send back its pieces: pickled both
+    ways, they must write byte for byte what ``add(report)`` writes in one process."""
+    import pickle
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    reports = _reports(tmp_path)
+    context = RenderContext(CHECK_CATALOGUE, {"strict": False}, None, False, _source)
+    stream_type = Terminal if name == "text on a terminal" else io.StringIO
+    outputs = []
+    for through_pickle in (False, True):
+        stream = stream_type()
+        sink = FORMATS[name.split()[0]](stream, context)
+        renderer = pickle.loads(pickle.dumps(sink.renderer))
+        for report in reports:
+            if through_pickle:
+                sink.write(pickle.loads(pickle.dumps(renderer(report))))
+            else:
+                sink.add(report)
+        totals = Totals()
+        for report in reports:
+            totals.add(report)
+        sink.close(totals)
+        outputs.append(stream.getvalue())
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) >= len(reports)  # something for every file
 
 
 def test_the_cli_imports_only_the_renderers_it_uses() -> None:

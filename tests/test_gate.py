@@ -191,3 +191,55 @@ def test_a_report_never_replaces_what_is_not_a_regular_file(tmp_path: Path) -> N
     assert_one_line_error(result)
     assert "not a regular file" in result.stderr
     assert link.is_symlink() and target.read_text(encoding="utf-8") == "someone else's file"
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """VERIFIED, FAILED, unreadable (truncated) and UNTRUSTED files, one with a file name
+    that is not UTF-8, and a dangling link (an input error before verification)."""
+    import os
+    import shutil
+
+    from tests.helpers import PUBLIC_V3
+
+    directory = tmp_path_factory.mktemp("mixed") / "artifacts"
+    make_batch(directory, 50)
+    shutil.copy(PUBLIC_V3, directory / "untrusted.json")
+    shutil.copy(PUBLIC_V3, os.fsdecode(os.fsencode(directory) + b"/caf\xe9.json"))
+    (directory / "dangling.json").symlink_to(directory / "nowhere" / "x.json")
+    return directory
+
+
+TRUST = ("--trust-root", str(SAMPLE_TRUST_ROOT))
+
+
+@pytest.mark.parametrize(("options", "verdicts"), [
+    (TRUST, {"verified", "failed", "error"}),
+    (("--quiet", "--policy", "anchored", *TRUST), {"verified", "failed", "error"}),
+    ((), {"failed", "error", "untrusted"}),  # no trust source: untrusted signers
+], ids=["trust-root", "quiet-policy", "no-trust"])
+def test_worker_processes_write_what_one_process_writes(
+    mixed: Path, tmp_path: Path, options: tuple[str, ...], verdicts: set[str]
+) -> None:
+    """Every format, on stdout and through --output, byte for byte the same with --jobs 2
+    (workers judge and render each file) as with --jobs 1; stderr and exit code too."""
+    if "anchored" in options:
+        policy = tmp_path / "anchored.json"
+        policy.write_text(json.dumps({"policy_version": 1, "name": "anchored witness",
+                                      "require_anchored_witness": True}), encoding="utf-8")
+        options = tuple(str(policy) if o == "anchored" else o for o in options)
+    seen: dict[str, dict[str, str | int]] = {}
+    for jobs in ("1", "2"):
+        written = tmp_path / f"jobs-{jobs}"
+        written.mkdir()
+        outputs = [item for name in ("json", "jsonl", "junit", "sarif", "github")
+                   for item in ("--output", f"{name}={written / name}")]
+        result = run("--jobs", jobs, *options, *outputs, mixed)
+        seen[jobs] = {"exit": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
+                      **{path.name: path.read_text(encoding="utf-8") for path in written.iterdir()}}
+    assert seen["1"] == seen["2"]
+    assert seen["1"]["exit"] == 1 and len(seen["1"]) == 3 + 5
+    totals = json.loads(str(seen["1"]["json"]))["totals"]
+    assert totals.pop("files") == 53
+    assert {verdict for verdict, count in totals.items() if count} == verdicts
+    assert totals["error"] == 2 == str(seen["1"]["stderr"]).count("keel-verify: error: ")

@@ -25,6 +25,13 @@ from keel_verify.trust.signer import SignatureAssessment, SignatureFinding
 
 NAME = "issuer_signature"
 
+#: How many ``signatures[]`` entries the details describe at most. Entries outside the
+#: signed bytes cost the signer nothing to add, so a report lists the ones that matter
+#: (the counted one, those that verified, those the trust policy says something about)
+#: and the first others, with the total: 10,000 junk entries must not make a report
+#: megabytes long.
+LISTED_SIGNATURES = 50
+
 
 def _describe(finding: SignatureFinding, counted: SignatureFinding | None) -> dict[str, Any]:
     return {
@@ -46,6 +53,25 @@ def _describe(finding: SignatureFinding, counted: SignatureFinding | None) -> di
     }
 
 
+def _listed(assessment: SignatureAssessment,
+            counted: SignatureFinding | None) -> list[SignatureFinding]:
+    """At most :data:`LISTED_SIGNATURES` findings, in ``signatures[]`` order: the counted
+    one, then those that verified or that a trust source names, then the first others."""
+    findings = assessment.findings
+    if len(findings) <= LISTED_SIGNATURES:
+        return list(findings)
+
+    def rank(finding: SignatureFinding) -> int:
+        if finding is counted:
+            return 0
+        if finding.valid or finding.trusted_key is not None:
+            return 1
+        return 2 if finding.decision.sources or finding.trust_problem else 3
+
+    chosen = sorted(range(len(findings)), key=lambda at: (rank(findings[at]), at))
+    return [findings[at] for at in sorted(chosen[:LISTED_SIGNATURES])]
+
+
 def _not_counted(assessment: SignatureAssessment) -> str:
     others = len(assessment.findings) - 1
     noun = "signature" if others == 1 else "signatures"
@@ -61,7 +87,9 @@ def run(context: CheckContext) -> CheckResult:
         "content_hash": context.chain.content_hash,
         "time_basis": assessment.time_basis,
         "trust_basis": assessment.trust_basis,
-        "signatures": [_describe(f, counted) for f in assessment.findings],
+        "signatures": [_describe(f, counted) for f in _listed(assessment, counted)],
+        "signature_count": len(assessment.findings),
+        "signatures_partial": len(assessment.findings) > LISTED_SIGNATURES,
     }
     if not assessment.findings:
         return failed(NAME, "the artifact carries no issuer signature", "/signatures",

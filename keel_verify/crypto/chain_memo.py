@@ -6,23 +6,24 @@ certificate's validity period, so two genTimes at which every certificate involv
 compares alike with its notBefore and notAfter give the same path: the memo's key is the
 certificates' DER and that comparison vector (the "window"), never the time itself. Only
 successful validations are kept: a failure's wording names its genTime, and failures are
-rare enough to redo.
+rare enough to redo. The memo is a :class:`keel_verify.crypto.der_memo.DerMemo`, whose
+lock keeps a lookup and another thread's eviction from interleaving.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from keel_verify.crypto.der_memo import DerMemo
 from keel_verify.crypto.witness import ChainValidation, validate_chain
 
 #: Distinct (chain, window) results kept; the oldest is dropped first.
 MAX_ENTRIES = 256
 
-_memo: OrderedDict[tuple[object, ...], ChainValidation] = OrderedDict()
+_memo: DerMemo[ChainValidation] = DerMemo("TSA chain validation", MAX_ENTRIES)
 
 
 def _compare(at: datetime, bound: datetime) -> int:
@@ -54,13 +55,15 @@ def validate_chain_memoised(
         )
     except (ValueError, TypeError, OverflowError):  # no usable key: validate without the memo
         return validate_chain(certificate, untrusted, roots, at)
-    found = _memo.get(key)
+    found = _memo.peek(key)
     if found is not None:
-        _memo.move_to_end(key)
         return found
     result = validate_chain(certificate, untrusted, roots, at)
     if result.anchor is not None:
-        _memo[key] = result
-        if len(_memo) > MAX_ENTRIES:
-            _memo.popitem(last=False)
+        _memo.put(key, result)
     return result
+
+
+def clear() -> None:
+    """Forget every kept validation (tests start from an empty memo)."""
+    _memo.clear()

@@ -8,10 +8,12 @@ a plain line. Lines and columns are those of the member the check's JSON Pointer
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO
 
 from keel_verify.load.positions import locate
-from keel_verify.report.sink import RenderContext
+from keel_verify.report.sink import PieceSink, RenderContext
 from keel_verify.results import Outcome, Report, Totals, Verdict
 
 _COMMAND = {Outcome.FAIL: "error", Outcome.WARN: "warning", Outcome.SKIP: "notice"}
@@ -37,14 +39,15 @@ def annotation(command: str, path: str, message: str, title: str,
     return f"::{command} {where},title={_property(title)}::{_data(message)}"
 
 
-class GithubSink:
-    def __init__(self, stream: IO[str], context: RenderContext) -> None:
-        self.stream = stream
-        self.context = context
+@dataclass(frozen=True)
+class Annotations:
+    """One report -> its workflow-command lines (``source`` reads an input's text, to
+    locate pointers)."""
 
-    def add(self, report: Report) -> None:
-        for line in self.lines(report):
-            self.stream.write(line + "\n")
+    source: Callable[[str], str | None]
+
+    def __call__(self, report: Report) -> list[str]:
+        return self.lines(report)
 
     def lines(self, report: Report) -> list[str]:
         if report.verdict is Verdict.ERROR:
@@ -57,7 +60,7 @@ class GithubSink:
             if check.outcome is Outcome.PASS:
                 continue
             if not read:
-                text, read = self.context.source(report.path), True
+                text, read = self.source(report.path), True
             line = column = None
             if text is not None:
                 position = locate(text, check.pointer)
@@ -72,6 +75,16 @@ class GithubSink:
             found.append(annotation("error", report.path, report.problem or "untrusted",
                                     "keel-verify UNTRUSTED"))
         return found
+
+
+class GithubSink(PieceSink):
+    def __init__(self, stream: IO[str], context: RenderContext) -> None:
+        self.stream = stream
+        self.renderer = Annotations(context.source)
+
+    def write(self, piece: list[str]) -> None:
+        for line in piece:
+            self.stream.write(line + "\n")
 
     def close(self, totals: Totals) -> None:
         self.stream.write(totals.line() + "\n")

@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import IO, Any
 
 from keel_verify.report.session_view import session_to_dict
-from keel_verify.report.sink import FeaturedKeys, RenderContext, trust_featuring
+from keel_verify.report.sink import (
+    FeaturedKeys,
+    PieceSink,
+    RenderContext,
+    ReportKeys,
+    report_keys,
+    trust_featuring,
+)
 from keel_verify.results import Report, Totals
 from keel_verify.version import __version__
 
@@ -135,23 +142,29 @@ def dumps(document: Mapping[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False)
 
 
-class JsonSink:
+def json_piece(report: Report) -> tuple[str, ReportKeys]:
+    """One file's member of ``files`` (indented for its place) and the keys it features."""
+    return dumps(report_to_dict(report)).replace("\n", "\n    "), report_keys(report)
+
+
+class JsonSink(PieceSink):
     """The report-v2 document, written file by file (same bytes as :func:`dumps` of
     :func:`reports_to_document`)."""
 
     def __init__(self, stream: IO[str], context: RenderContext) -> None:
         self.stream = stream
+        self.renderer = json_piece
         self.count = 0
         self.trust = context.trust
         self.featured = FeaturedKeys()  # one key per signer: never more than the files
         head = dumps({**_header(context), "files": []})
         self.stream.write(head[: head.rindex("[") + 1])  # up to the opening of "files"
 
-    def add(self, report: Report) -> None:
-        body = dumps(report_to_dict(report)).replace("\n", "\n    ")
+    def write(self, piece: tuple[str, ReportKeys]) -> None:
+        body, keys = piece
         self.stream.write(("," if self.count else "") + "\n    " + body)
         self.count += 1
-        self.featured.add(report)
+        self.featured.add_keys(keys)
 
     def close(self, totals: Totals) -> None:
         self.stream.write("\n  ]" if self.count else "]")

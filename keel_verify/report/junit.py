@@ -15,7 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import IO
 
-from keel_verify.report.sink import RenderContext
+from keel_verify.report.sink import PieceSink, RenderContext
 from keel_verify.results import Outcome, Report, Totals, Verdict
 
 # XML 1.0 allows no C0 control character but tab, line feed and carriage return, no
@@ -87,15 +87,21 @@ def _suite(report: Report) -> ET.Element:
     return suite
 
 
-class JunitSink:
+def suite_text(report: Report) -> str:
+    """One file's ``<testsuite>``, indented for its place in ``<testsuites>``."""
+    suite = _suite(report)
+    ET.indent(suite, space="  ", level=1)
+    return "  " + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+class JunitSink(PieceSink):
     def __init__(self, stream: IO[str], _context: RenderContext) -> None:
         self.stream = stream
+        self.renderer = suite_text
         stream.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="keel-verify">\n')
 
-    def add(self, report: Report) -> None:
-        suite = _suite(report)
-        ET.indent(suite, space="  ", level=1)
-        self.stream.write("  " + ET.tostring(suite, encoding="unicode") + "\n")
+    def write(self, piece: str) -> None:
+        self.stream.write(piece)
 
     def close(self, totals: Totals) -> None:
         self.stream.write(f"  <!-- {xml_text(totals.line())} -->\n</testsuites>\n")

@@ -9,7 +9,7 @@ import json
 from typing import IO, Any
 
 from keel_verify.report.json_report import file_facts, session_facts
-from keel_verify.report.sink import RenderContext
+from keel_verify.report.sink import PieceSink, RenderContext
 from keel_verify.results import Outcome, Report, Totals
 from keel_verify.version import __version__
 
@@ -49,14 +49,19 @@ def dumps_row(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
-class JsonlSink:
+def row_line(report: Report) -> str:
+    return dumps_row(report_to_row(report)) + "\n"
+
+
+class JsonlSink(PieceSink):
     """``--format jsonl``: one row per line, written as each file is verified."""
 
     def __init__(self, stream: IO[str], _context: RenderContext) -> None:
         self.stream = stream
+        self.renderer = row_line
 
-    def add(self, report: Report) -> None:
-        self.stream.write(dumps_row(report_to_row(report)) + "\n")
+    def write(self, piece: str) -> None:
+        self.stream.write(piece)
 
     def close(self, totals: Totals) -> None:
         """Rows only: a JSONL consumer counts them itself."""

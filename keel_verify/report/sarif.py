@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote
 
 from keel_verify.load.positions import locate
-from keel_verify.report.sink import RenderContext
+from keel_verify.report.sink import PieceSink, RenderContext
 from keel_verify.results import CheckInfo, Outcome, Report, Totals, Verdict
 from keel_verify.version import __version__
 
@@ -79,40 +80,17 @@ def artifact_uri(path: str) -> str:
     return quote(path.replace(os.sep, "/"))
 
 
-class SarifSink:
-    def __init__(self, stream: IO[str], context: RenderContext) -> None:
-        self.stream = stream
-        self.context = context
-        all_rules = rules(context.catalogue)
-        self.rule_index = {rule["id"]: index for index, rule in enumerate(all_rules)}
-        self.count = 0
-        run = {
-            "tool": {"driver": {
-                "name": "keel-verify",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": all_rules,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": [],
-        }
-        head = json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]},
-                          ensure_ascii=False)
-        self.stream.write(head[: head.rindex("[") + 1] + "\n")  # open "results"
+@dataclass(frozen=True)
+class SarifResults:
+    """One report -> its SARIF results, each as compact JSON text (a worker process may
+    run this: it holds only the rule indexes and the function that reads an input's
+    text to locate pointers)."""
 
-    def add(self, report: Report) -> None:
-        for result in self._results(report):
-            self.stream.write(("," if self.count else "") + json.dumps(result, ensure_ascii=False) + "\n")
-            self.count += 1
+    rule_index: Mapping[str, int]
+    source: Callable[[str], str | None]
 
-    def close(self, totals: Totals) -> None:
-        invocation = {
-            "executionSuccessful": True,
-            "exitCode": totals.exit_code,
-            "properties": {"totals": totals.as_dict(), "summary": totals.line()},
-        }
-        self.stream.write("], \"invocations\": [" + json.dumps(invocation) + "]}]}\n")
+    def __call__(self, report: Report) -> list[str]:
+        return [json.dumps(result, ensure_ascii=False) for result in self._results(report)]
 
     def _results(self, report: Report) -> Iterator[dict[str, Any]]:
         if report.verdict is Verdict.ERROR:
@@ -125,7 +103,7 @@ class SarifSink:
             if check.outcome is Outcome.PASS:
                 continue
             if not pointers_read:  # read the file only when something is to be located
-                text, pointers_read = self.context.source(report.path), True
+                text, pointers_read = self.source(report.path), True
             yield self._result(report, check.name, _LEVEL[check.outcome],
                                f"{check.code}: {check.reason}", check.pointer, check.code, text)
         for violation in report.policy_violations:
@@ -158,3 +136,39 @@ class SarifSink:
         if rule_id in self.rule_index:
             result["ruleIndex"] = self.rule_index[rule_id]
         return result
+
+
+class SarifSink(PieceSink):
+    def __init__(self, stream: IO[str], context: RenderContext) -> None:
+        self.stream = stream
+        all_rules = rules(context.catalogue)
+        self.renderer = SarifResults({rule["id"]: index for index, rule in enumerate(all_rules)},
+                                     context.source)
+        self.count = 0
+        run = {
+            "tool": {"driver": {
+                "name": "keel-verify",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": INFORMATION_URI,
+                "rules": all_rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": [],
+        }
+        head = json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]},
+                          ensure_ascii=False)
+        self.stream.write(head[: head.rindex("[") + 1] + "\n")  # open "results"
+
+    def write(self, piece: list[str]) -> None:
+        for result in piece:
+            self.stream.write(("," if self.count else "") + result + "\n")
+            self.count += 1
+
+    def close(self, totals: Totals) -> None:
+        invocation = {
+            "executionSuccessful": True,
+            "exitCode": totals.exit_code,
+            "properties": {"totals": totals.as_dict(), "summary": totals.line()},
+        }
+        self.stream.write("], \"invocations\": [" + json.dumps(invocation) + "]}]}\n")

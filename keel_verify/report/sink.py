@@ -1,5 +1,11 @@
 """The contract every output format follows: reports arrive one at a time (a batch is
-never held in memory), then the totals. Renderers show; they decide nothing."""
+never held in memory), then the totals. Renderers show; they decide nothing.
+
+Each sink splits its per-report work in two: ``renderer`` (a pure, picklable function of
+one report, so that a worker process can run it next to the verification and send back
+a few rendered strings instead of the whole report) and ``write`` (what is left for the
+process that owns the output: appending the rendered piece, in input order, and the
+running state such as counts). ``add(report)`` is ``write(renderer(report))``."""
 
 from __future__ import annotations
 
@@ -55,21 +61,43 @@ class FeaturedKeys:
         return featured
 
     def add(self, report: Report) -> None:
-        if report.signer is not None and report.signer.public_key:
-            self.signers[report.signer.public_key] = None
-        for check in report.checks:
-            if check.name != "issuer_signature" or not isinstance(check.details, Mapping):
-                continue
-            entries = check.details.get("signatures")
-            for entry in entries if isinstance(entries, list) else ():
-                if len(self.named) >= NAMED_KEYS_KEPT:
-                    return
-                if (isinstance(entry, Mapping) and isinstance(entry.get("public_key"), str)
-                        and (entry.get("trust_source") or entry.get("trust_problem"))):
-                    self.named[entry["public_key"]] = None
+        self.add_keys(report_keys(report))
+
+    def add_keys(self, keys: ReportKeys) -> None:
+        """What :func:`report_keys` found in one report, in report order."""
+        signer, named = keys
+        if signer:
+            self.signers[signer] = None
+        for key in named:
+            if len(self.named) >= NAMED_KEYS_KEPT:
+                return
+            self.named[key] = None
 
     def ordered(self) -> list[str]:
         return list(dict.fromkeys([*self.signers, *self.named]))
+
+
+#: A report's signer key (or None) and the keys its other signature entries name that the
+#: policy makes a statement about (distinct, in order, at most NAMED_KEYS_KEPT).
+ReportKeys = tuple[str | None, tuple[str, ...]]
+
+
+def report_keys(report: Report) -> ReportKeys:
+    """The keys of ``report`` that :class:`FeaturedKeys` may feature. Only the first
+    NAMED_KEYS_KEPT distinct named keys can ever be kept, whatever was kept before."""
+    signer = report.signer.public_key if report.signer is not None else None
+    named: dict[str, None] = {}
+    for check in report.checks:
+        if check.name != "issuer_signature" or not isinstance(check.details, Mapping):
+            continue
+        entries = check.details.get("signatures")
+        for entry in entries if isinstance(entries, list) else ():
+            if len(named) >= NAMED_KEYS_KEPT:
+                break
+            if (isinstance(entry, Mapping) and isinstance(entry.get("public_key"), str)
+                    and (entry.get("trust_source") or entry.get("trust_problem"))):
+                named[entry["public_key"]] = None
+    return signer or None, tuple(named)
 
 
 def trust_featuring(trust: Mapping[str, Any], public_keys: Sequence[str]) -> Mapping[str, Any]:
@@ -82,11 +110,30 @@ def trust_featuring(trust: Mapping[str, Any], public_keys: Sequence[str]) -> Map
 
 
 class Sink(Protocol):
+    #: One report -> its rendered piece: pure, picklable, and cheap to pickle.
+    renderer: Callable[[Report], Any]
+
     def add(self, report: Report) -> None:
         """Render one report (written at once: output streams)."""
 
+    def write(self, piece: Any) -> None:
+        """Write one report's piece made by ``renderer`` (pieces arrive in input order)."""
+
     def close(self, totals: Totals) -> None:
         """Finish the output (closing elements, the totals line)."""
+
+
+class PieceSink:
+    """A sink's ``add`` as ``write(renderer(report))``; subclasses set ``renderer`` and
+    define ``write`` and ``close``."""
+
+    renderer: Callable[[Report], Any]
+
+    def add(self, report: Report) -> None:
+        self.write(self.renderer(report))
+
+    def write(self, piece: Any) -> None:
+        raise NotImplementedError
 
 
 def render_all(sink: Sink, reports: Iterable[Report]) -> Totals:

@@ -9,10 +9,11 @@ import os
 import re
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 from keel_verify.report.session_view import counters_summary, session_summary
-from keel_verify.report.sink import RenderContext, render_all
+from keel_verify.report.sink import PieceSink, RenderContext, render_all
 from keel_verify.results import Outcome, Report, Totals, Verdict, printable
 
 _VERDICT_STYLE = {
@@ -108,7 +109,11 @@ def _policy_lines(report: Report) -> list[tuple[str, str]]:
     return lines
 
 
-def summary_rows(reports: Sequence[Report]) -> list[tuple[str, str, str, str]]:
+#: A summary table row: file, verdict, session, notes.
+SummaryRow = tuple[str, str, str, str]
+
+
+def summary_rows(reports: Sequence[Report]) -> list[SummaryRow]:
     rows = []
     for report in reports:
         failing = list(report.failing_codes) if report.verdict is Verdict.FAILED else []
@@ -160,7 +165,36 @@ def render(reports: Sequence[Report], stream: IO[str], *, quiet: bool = False) -
     render_all(TextSink(stream, quiet=quiet), reports)
 
 
-class TextSink:
+@dataclass(frozen=True)
+class TextPiece:
+    """One file's text: ``block`` (plain output: its lines, each ending in a line break)
+    or ``lines`` ((text, style) pairs for a terminal), and its summary table row."""
+
+    verdict: Verdict
+    row: SummaryRow
+    block: str | None = None
+    lines: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class TextBlocks:
+    """One report -> its :class:`TextPiece`, or None when ``quiet`` hides a VERIFIED
+    file. ``plain``: lines joined for a stream that is not a terminal."""
+
+    plain: bool
+    quiet: bool
+
+    def __call__(self, report: Report) -> TextPiece | None:
+        if self.quiet and report.verdict is Verdict.VERIFIED:
+            return None
+        lines = report_lines(report, brief=self.quiet)
+        row = summary_rows([report])[0]
+        if self.plain:  # the block in one write (a batch writes thousands)
+            return TextPiece(report.verdict, row, block="".join(printable(text) + "\n" for text, _ in lines))
+        return TextPiece(report.verdict, row, lines=tuple(lines))
+
+
+class TextSink(PieceSink):
     """Human output, streamed: each file's block as it is verified (with ``quiet`` only
     files that are not VERIFIED), then with several files a summary table (of the files
     shown, at most MAX_SUMMARY_ROWS rows) and the totals line."""
@@ -172,8 +206,9 @@ class TextSink:
         self.stream = stream
         self.quiet = quiet or (context is not None and context.quiet)
         self.plain = use_plain(stream)
+        self.renderer = TextBlocks(self.plain, self.quiet)
         self.shown = 0
-        self.rows: list[tuple[Report, tuple[str, str, str, str]]] = []
+        self.rows: list[tuple[Verdict, SummaryRow]] = []
         self.unlisted = 0
         self.console: Any = None
         if not self.plain:
@@ -181,20 +216,17 @@ class TextSink:
 
             self.console = Console(file=stream, highlight=False, soft_wrap=True)
 
-    def add(self, report: Report) -> None:
-        if self.quiet and report.verdict is Verdict.VERIFIED:
+    def write(self, piece: TextPiece | None) -> None:
+        if piece is None:
             return
-        lines = report_lines(report, brief=self.quiet)
-        if self.shown:
-            lines = [("", ""), *lines]
-        if self.console is None:  # plain: the block in one write (a batch writes thousands)
-            self.stream.write("".join(printable(text) + "\n" for text, _ in lines))
+        if piece.block is not None:
+            self.stream.write("\n" + piece.block if self.shown else piece.block)
         else:
-            for text, style in lines:
+            for text, style in ((("", ""),) if self.shown else ()) + piece.lines:
                 self._line(text, style)
         self.shown += 1
         if len(self.rows) < self.MAX_SUMMARY_ROWS:
-            self.rows.append((report, summary_rows([report])[0]))
+            self.rows.append((piece.verdict, piece.row))
         else:
             self.unlisted += 1
 
@@ -237,9 +269,9 @@ class TextSink:
             table = Table(title="summary", show_lines=False)
             for header in ("file", "verdict", "session", "notes"):
                 table.add_column(header)
-            for report, row in self.rows:
+            for verdict, row in self.rows:
                 table.add_row(
-                    Text(row[0]), Text(row[1], style=_VERDICT_STYLE[report.verdict]), Text(row[2]),
+                    Text(row[0]), Text(row[1], style=_VERDICT_STYLE[verdict]), Text(row[2]),
                     Text(row[3]),
                 )
             self.console.print()
