@@ -49,8 +49,7 @@ def float_text(value: float) -> str:
     """The profile's text of a finite float: Python's shortest round-trip ``repr``
     (``1.5``, ``1e+16``, ``1e-07``, ``-0.0``, ``5e-324``), which is what
     :func:`canonical_bytes` writes for it (proved by a hypothesis test). The one float
-    formatter: the fast path's encoder (:func:`keel_verify.load.accel.float_encoder`)
-    writes this text too."""
+    formatter: the fast path writes this text too (:func:`keel_verify.load.accel.read_floats`)."""
     return float.__repr__(value)
 
 
@@ -202,8 +201,8 @@ def float_divergences(value: Any, twin: Any, pointer: str = "", listed: int = 10
                       first_index: int = 0) -> list[tuple[str, str]]:
     """The first ``listed`` of :func:`jcs_divergences` for a value whose only values
     outside the JCS domain are floats (proven by its reader), found without walking the
-    rest: ``twin`` is the same value with each float replaced by an object equal only
-    to itself (:class:`keel_verify.load.accel.FloatText`), so a subtree equals its twin
+    rest: ``twin`` is the same value with each float replaced by an object unequal to
+    any float (:func:`keel_verify.load.accel.read_floats`), so a subtree equals its twin
     exactly when it holds no float, and C-speed comparisons of slices skip the rest.
     ``first_index``: when ``value`` is an array of consecutive items of a longer one (a
     chunk of chain entries), the index its first item has there."""

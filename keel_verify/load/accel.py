@@ -5,10 +5,10 @@
   hypothesis test. Its own float text is not the profile's (``1e16`` for ``1e+16``), so
   a part that holds a float is read twice at C speed (:func:`read_floats`): once for its
   values, each float read by :func:`finite_float` as the strict parser reads it, and
-  once as a *twin* in which each float is a :class:`FloatText` that
-  :func:`float_encoder` writes as the profile does. Anything msgspec rejects or cannot
-  represent exactly sends the input down the strict stdlib path, which also words
-  every error message.
+  once as a *twin* in which each float is a ``msgspec.Raw`` holding the profile's text
+  of it, which the same sorted encoder writes as it is. Anything msgspec rejects or
+  cannot represent exactly sends the input down the strict stdlib path, which also
+  words every error message.
 * jsonschema-rs validates JSON Schema (Draft 2020-12) in Rust, about 200x faster than
   jsonschema per chain entry; jsonschema still words the errors.
 
@@ -17,6 +17,7 @@ Set ``KEEL_VERIFY_PURE=1`` to use only the fallbacks (the test suite runs both p
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -61,82 +62,85 @@ class FloatOverflow(ValueError):
     ValidationError, one of :func:`decode_errors`)."""
 
 
+_INFINITIES = (math.inf, -math.inf)
+
+
+@functools.lru_cache(maxsize=4096)  # real data repeats its floats (1.0, 0.5, ...)
 def finite_float(literal: str) -> float:
     """The value of a JSON float literal as the strict parser reads it: Python's
     correctly rounded ``float(literal)``; FloatOverflow when that is infinite."""
     number = float(literal)
-    if math.isinf(number):
+    if number in _INFINITIES:
         raise FloatOverflow(literal)
     return number
 
 
-class FloatText:
-    """Where a float was, in a part's twin (:func:`read_floats`): the float's canonical
-    text. Equal only to itself, so a value and its twin are equal exactly where no float
-    is (see :func:`keel_verify.crypto.canonical.float_divergences`)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: bytes) -> None:
-        self.text = text
+@functools.lru_cache(maxsize=4096)
+def _profile_text(literal: str) -> Any:
+    assert msgspec is not None
+    return msgspec.Raw(float_text(finite_float(literal)).encode("ascii"))
 
 
-class _CountingHook:
-    """A float hook that counts the floats it reads (one per decode: thread-safe)."""
+class _ProfileTexts:
+    """The twin's float hook: each float as msgspec.Raw of its profile text, counted."""
 
-    def __init__(self, read: Callable[[str], Any]) -> None:
-        self.read = read
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
         self.count = 0
 
     def __call__(self, literal: str) -> Any:
         self.count += 1
-        return self.read(literal)
-
-
-def _float_text(literal: str) -> FloatText:
-    return FloatText(float_text(finite_float(literal)).encode("ascii"))
+        return _profile_text(literal)
 
 
 class FloatPart(NamedTuple):
     """A part of the input read by :func:`read_floats`."""
 
     value: Any  # floats as finite_float reads them
-    twin: Any  # the same value, each float a FloatText; None when it holds no float
+    # The same value, each float a msgspec.Raw of its profile text: what the sorted encoder
+    # writes as the profile does, and unequal to the float, so that a subtree equals its
+    # twin exactly where it holds no float. None when the value holds no float.
+    twin: Any
     floats: int  # how many floats it holds
 
 
-def read_floats(data: bytes) -> FloatPart:
+def read_floats(data: Any, float_free: bool | None = None) -> FloatPart:
     """Decode one JSON value at C speed, floats and all, to the strict parser's values.
-    Untyped: the caller proves depth (a typed decoder, or a walk). When it holds a float
-    it is decoded a second time, as its twin, for :func:`float_encoder`. Raises one of
-    :func:`decode_errors` for what msgspec refuses (an overflowing float included)."""
+    Untyped: the caller proves depth (a typed decoder, or a walk). When it may hold a
+    float (``float_free``: what :func:`scan_numbers` found, if the caller scanned) it is
+    decoded a second time, as its twin. Raises one of :func:`decode_errors` for what
+    msgspec refuses (an overflowing float included)."""
     assert msgspec is not None
-    values = _CountingHook(finite_float)
-    value = msgspec.json.Decoder(float_hook=values).decode(data)
-    if not values.count:
+    value = decoder("floats").decode(data)
+    if float_free if float_free is not None else scan_numbers(data).float_free:
         return FloatPart(value, None, 0)
-    twin = msgspec.json.Decoder(float_hook=_float_text).decode(data)
-    return FloatPart(value, twin, values.count)
+    texts = _ProfileTexts()
+    twin = msgspec.json.Decoder(float_hook=texts).decode(data)
+    return FloatPart(value, twin if texts.count else None, texts.count)
 
 
 _decoders: dict[str, Any] = {}
 
 
 def decoder(kind: str) -> Any:
-    """msgspec decoders, built once: "any" (floats refused), "members" (object of raw
-    values), "items" (array of raw values), "flat_entries" (objects of strings, null,
-    booleans and JCS-safe integers only)."""
+    """msgspec decoders, built once: "any" (floats refused), "floats" (floats read by
+    :func:`finite_float`), "members" (object of raw values), "items" (array of raw
+    values), "flat_entries" (objects of strings, null, booleans and JCS-safe integers
+    only)."""
     if kind not in _decoders:
         assert msgspec is not None
         jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]
         flat_value = Union[jcs_int, str, None, bool]  # noqa: UP007 - a runtime type for msgspec
         types: dict[str, Any] = {
             "any": Any,
+            "floats": Any,
             "members": dict[str, msgspec.Raw],
             "items": list[msgspec.Raw],
             "flat_entries": list[dict[str, flat_value]],
         }
-        _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=_refuse_float)
+        hook = finite_float if kind == "floats" else _refuse_float
+        _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=hook)
     return _decoders[kind]
 
 
@@ -206,29 +210,9 @@ def sorted_encoder() -> Callable[[Any], bytes]:
 
 
 def encode_sorted(value: Any) -> bytes:
-    """Canonical bytes of a float-free value (msgspec, keys sorted by code point)."""
+    """Canonical bytes of a float-free value or of a twin (:func:`read_floats`): msgspec,
+    keys sorted by code point, a msgspec.Raw written as it is."""
     return sorted_encoder()(value)
-
-
-def _float_raw(value: Any) -> Any:
-    if type(value) is FloatText:
-        assert msgspec is not None
-        return msgspec.Raw(value.text)
-    raise TypeError(f"not a JSON value: {type(value).__name__}")
-
-
-_float_encoder: Any = None
-
-
-def float_encoder() -> Callable[[Any], bytes]:
-    """Canonical bytes of a twin (:func:`read_floats`), in C: msgspec's sorted encoder,
-    each FloatText written as its text (the profile's float text)."""
-    global _float_encoder
-    if _float_encoder is None:
-        assert msgspec is not None
-        _float_encoder = msgspec.json.Encoder(order="sorted", enc_hook=_float_raw)
-    encode: Callable[[Any], bytes] = _float_encoder.encode
-    return encode
 
 
 def schema_validator(schema: dict[str, Any]) -> Any:
@@ -284,6 +268,27 @@ def keys_within_bmp(data: bytes) -> bool:
                 return False
             at = data.find(lead, at + 1)
     return True
+
+
+# Digits to "d", the bytes that may follow a float's digits (".", "e", "E") to ".", every
+# other byte to a space: what the scan below looks for, in one C pass over the input.
+_NUMBER_SCAN = bytes(
+    0x64 if 0x30 <= byte <= 0x39 else 0x2E if byte in b".eE" else 0x20 for byte in range(256))
+_SIXTEEN_DIGITS = b"d" * 16
+
+
+class NumberScan(NamedTuple):
+    """What one scan of a JSON text's bytes proves about its numbers (strings included,
+    so each flag may be False without cause: False means "not proven")."""
+
+    float_free: bool  # no float: every float literal has a digit followed by ".", "e" or "E"
+    integers_safe: bool  # every integer within +/-(2^53-1): none has 16 digits or more
+
+
+def scan_numbers(data: Any) -> NumberScan:
+    """Scan the bytes of ``data`` (bytes, or msgspec.Raw) for :class:`NumberScan`, in C."""
+    scanned = bytes(data).translate(_NUMBER_SCAN)
+    return NumberScan(b"d." not in scanned, _SIXTEEN_DIGITS not in scanned)
 
 
 def decode_errors() -> tuple[type[Exception], ...]:

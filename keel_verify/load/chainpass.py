@@ -299,19 +299,19 @@ class EntriesPass:
     def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
         """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
         entries, same, objects, flat = decoded.entries, decoded.same, decoded.objects, decoded.flat
-        # A chunk holding a float: its canonical bytes come from its twin, which only the
-        # float encoder writes (its dicts are this chunk's own, so _hash_entries may take
-        # a member out and put it back). Visitors get the entries, real floats and all, and
+        # A chunk holding a float: its canonical bytes come from its twin (each float a
+        # msgspec.Raw of its profile text; its dicts are this chunk's own, so _hash_entries
+        # may take a member out and put it back). Visitors get the entries, real floats and all, and
         # the exact encoder, which writes any value they hand it as the profile does.
         twin = decoded.twin
         source = entries if twin is None else twin
-        write = self.encode if twin is None else accel.float_encoder()
+        write = self.encode if twin is None else accel.sorted_encoder()
         hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
         if objects:
             stated = list(map(dict.get, hashed, repeat("content_hash")))
             hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
-            if twin is not None:  # the visitors' column holds the values, not FloatTexts
+            if twin is not None:  # the visitors' column holds the values, not their texts
                 stated = list(map(dict.get, entries[:1] if same else entries,
                                   repeat("content_hash")))
             columns["content_hash"] = stated * len(entries) if same else stated

@@ -94,8 +94,8 @@ class DecodedChunk(NamedTuple):
     entry is one and the same value (their input bytes are equal).
 
     A chunk that holds a float has a ``twin`` (:func:`keel_verify.load.accel.read_floats`):
-    the entries again, each float a FloatText, from which the entries' canonical bytes
-    are written at C speed (:func:`keel_verify.load.accel.float_encoder`). ``floats``
+    the entries again, each float a ``msgspec.Raw`` of its profile text, from which the
+    sorted encoder writes the entries' canonical bytes at C speed. ``floats``
     counts them; ``floats_only``: proven that they are the chunk's only values outside
     the RFC 8785 domain (so that its divergences are counted, not looked for)."""
 
@@ -500,23 +500,32 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
                     continue
                 except errors:
                     pass  # not an array: decoded as it is, and the checks say so
-            if typed is not None:
+            part_bytes = bytes(raw)
+            scan = accel.scan_numbers(part_bytes)
+            if typed is not None and scan.float_free:
                 try:
                     document[key] = typed.decode(raw)
-                    if max(key, default="") <= "\uffff" and accel.keys_within_bmp(bytes(raw)):
+                    if _names_within_bmp(key, part_bytes):
                         jcs_members.add(key)
                     continue
                 except errors:
                     pass
-            # Floats admitted, the typed decoder still proves depth and integers (before
-            # the reading, so that its values are freed before the value and its twin).
-            proven = levels >= 0 and _decodes(accel.nested_value_decoder(levels, floats=True), raw)
-            part = accel.read_floats(raw)
+            # A float may be there (or the typed decoder refused the member): read it, and
+            # prove its depth and integers from its bytes, else by the typed decoder with
+            # floats admitted (a proof only: msgspec's reading of floats is not used).
+            part = accel.read_floats(raw, scan.float_free)
             document[key] = part.value
-            if part.twin is not None:
-                float_members[key] = _float_member(key, bytes(raw), part, proven)
-            if not proven:
+            depth_proven = _depth_bounded(part_bytes, 2, max_depth)
+            integers_safe = scan.integers_safe
+            if not (depth_proven and integers_safe) and levels >= 0 and _decodes(
+                    accel.nested_value_decoder(levels, floats=True), raw):
+                depth_proven = integers_safe = True
+            if not depth_proven:
                 unproven_depth.append(key)
+            if part.twin is not None:
+                float_members[key] = _float_member(key, part_bytes, part, integers_safe)
+            elif integers_safe and depth_proven and _names_within_bmp(key, part_bytes):
+                jcs_members.add(key)
     except errors:
         raise NeedsExactPath from None
     for key in unproven_depth:
@@ -541,12 +550,23 @@ def _decodes(decoder: Any, data: Any) -> bool:
     return True
 
 
-def _float_member(key: str, raw: bytes, part: accel.FloatPart, proven: bool) -> FloatMember:
+def _depth_bounded(data: bytes, depth: int, max_depth: int) -> bool:
+    """The JSON text ``data``, its outermost value at nesting ``depth``, nests no deeper
+    than ``max_depth``: proven when it opens few enough containers in all (a bracket in a
+    string counts too, so False means "not proven")."""
+    return depth - 1 + data.count(b"[") + data.count(b"{") <= max_depth
+
+
+def _names_within_bmp(key: str, data: bytes) -> bool:
+    return max(key, default="") <= "\uffff" and accel.keys_within_bmp(data)
+
+
+def _float_member(key: str, raw: bytes, part: accel.FloatPart, integers_safe: bool) -> FloatMember:
     """What the fast path keeps of a member whose value holds a float: its canonical bytes
-    (written from the twin) and, when the typed decoder (floats admitted) has ``proven``
-    its integers and its names are within the BMP, its first floats located."""
-    canonical = accel.float_encoder()(part.twin)
-    if not proven or max(key, default="") > "\uffff" or not accel.keys_within_bmp(raw):
+    (written from the twin) and, when its integers are proven JCS-safe and its names
+    within the BMP, its first floats located."""
+    canonical = accel.encode_sorted(part.twin)
+    if not integers_safe or not _names_within_bmp(key, raw):
         return FloatMember(canonical, part.floats, False)
     located = float_divergences(part.value, part.twin, "/" + escape_token(key), FLOATS_LOCATED)
     return FloatMember(canonical, part.floats, True, tuple(located))
