@@ -17,7 +17,6 @@ Set ``KEEL_VERIFY_PURE=1`` to use only the fallbacks (the test suite runs both p
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
@@ -28,6 +27,7 @@ from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, float_text
 
 try:
     import msgspec
+    from msgspec import Raw
 except ImportError:  # pragma: no cover - exercised by installing without msgspec
     msgspec = None  # type: ignore[assignment]
 
@@ -65,7 +65,6 @@ class FloatOverflow(ValueError):
 _INFINITIES = (math.inf, -math.inf)
 
 
-@functools.lru_cache(maxsize=4096)  # real data repeats its floats (1.0, 0.5, ...)
 def finite_float(literal: str) -> float:
     """The value of a JSON float literal as the strict parser reads it: Python's
     correctly rounded ``float(literal)``; FloatOverflow when that is infinite."""
@@ -75,14 +74,10 @@ def finite_float(literal: str) -> float:
     return number
 
 
-@functools.lru_cache(maxsize=4096)
-def _profile_text(literal: str) -> Any:
-    assert msgspec is not None
-    return msgspec.Raw(float_text(finite_float(literal)).encode("ascii"))
-
-
 class _ProfileTexts:
-    """The twin's float hook: each float as msgspec.Raw of its profile text, counted."""
+    """The twin's float hook: each float as msgspec.Raw of its profile text (read by
+    :func:`finite_float`, so an overflowing float is refused here), counted. One frame
+    per float: this is most of what a float costs the fast path."""
 
     __slots__ = ("count",)
 
@@ -91,7 +86,10 @@ class _ProfileTexts:
 
     def __call__(self, literal: str) -> Any:
         self.count += 1
-        return _profile_text(literal)
+        number = float(literal)
+        if number in _INFINITIES:
+            raise FloatOverflow(literal)
+        return Raw(float_text(number))
 
 
 class FloatPart(NamedTuple):
@@ -112,6 +110,10 @@ def read_floats(data: Any, float_free: bool | None = None) -> FloatPart:
     decoded a second time, as its twin. Raises one of :func:`decode_errors` for what
     msgspec refuses (an overflowing float included)."""
     assert msgspec is not None
+    # The values' floats are read by float() itself, in C (no frame per float); the twin's
+    # hook reads each again by finite_float, which refuses an overflow. Every float
+    # literal has a digit followed by ".", "e" or "E", so a text the scan finds
+    # float-free holds none, and any other is decoded as a twin: no overflow goes unseen.
     value = decoder("floats").decode(data)
     if float_free if float_free is not None else scan_numbers(data).float_free:
         return FloatPart(value, None, 0)
@@ -125,9 +127,9 @@ _decoders: dict[str, Any] = {}
 
 def decoder(kind: str) -> Any:
     """msgspec decoders, built once: "any" (floats refused), "floats" (floats read by
-    :func:`finite_float`), "members" (object of raw values), "items" (array of raw
-    values), "flat_entries" (objects of strings, null, booleans and JCS-safe integers
-    only)."""
+    ``float``, overflow unchecked: see :func:`read_floats`), "members" (object of raw
+    values), "items" (array of raw values), "flat_entries" (objects of strings, null,
+    booleans and JCS-safe integers only)."""
     if kind not in _decoders:
         assert msgspec is not None
         jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]
@@ -139,7 +141,7 @@ def decoder(kind: str) -> Any:
             "items": list[msgspec.Raw],
             "flat_entries": list[dict[str, flat_value]],
         }
-        hook = finite_float if kind == "floats" else _refuse_float
+        hook = float if kind == "floats" else _refuse_float
         _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=hook)
     return _decoders[kind]
 
