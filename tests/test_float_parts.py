@@ -332,18 +332,22 @@ def test_every_entry_a_float(distinct: bool) -> None:
     assert details["warning_count"] == 2 * CHUNK and details["warning_count_is_lower_bound"]
 
 
-@pytest.mark.parametrize("levels", [1, accel.MAX_TYPED_NESTING - 1, accel.MAX_TYPED_NESTING + 2])
-def test_floats_nested_deep_in_entries(levels: int) -> None:
+@pytest.mark.parametrize("levels", [1, accel.MAX_TYPED_NESTING - 1, accel.MAX_TYPED_NESTING + 2, 60])
+@pytest.mark.parametrize("padding", [0, 300])  # long entries: depth not bounded by their size
+def test_floats_nested_deep_in_entries(levels: int, padding: int) -> None:
     def nested(value: Any, index: int) -> Any:
         for level in range(levels):
             value = {"k": value, "n": index} if level % 2 else [value, -0.0]
         return value
 
-    entries = [{"deep": nested(0.5 + index, index), "n": index} for index in range(CHUNK + 3)]
+    entries = [{"deep": nested(0.5 + index, index), "n": index, "pad": "x" * padding}
+               for index in range(CHUNK + 3)]
     data = hostile.chain_of(entries)
     chunks = list(loader.load_bytes(data).chain.chunks(CHUNK, loader.MAX_DEPTH))  # type: ignore[union-attr]
-    # Deeper than the typed decoders take: depth walked, divergences looked for.
-    assert [c.floats_only for c in chunks] == [levels <= accel.MAX_TYPED_NESTING] * 2
+    # However deep (walked when neither size nor typed decoder bounds it), the floats are
+    # proven to be all that leaves the domain: no long integer, no key beyond the BMP.
+    assert all(c.floats_only and c.floats == len(c.entries) * (1 + levels // 2 + levels % 2)
+               for c in chunks)
     assert_mixed_equals_exact(data)
 
 

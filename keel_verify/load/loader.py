@@ -150,19 +150,28 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
             return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, objects)
         except errors:
             pass
+    scan = accel.scan_numbers(joined)
     try:
-        part = accel.read_floats(joined)
+        part = accel.read_floats(joined, scan.float_free)
     except errors:
         raise NeedsExactPath from None
     entries = part.value
     objects = set(map(type, entries)) == {dict}
-    # With floats admitted, the typed decoders prove depth and integers as above.
-    proven = part.twin is not None and _proven_with_floats(joined, objects, levels, item_levels)
-    if not proven:
+    # Entries holding floats: depth and integers proven from their bytes (an entry of L
+    # bytes opens at most L/2 nested containers), else by the typed decoders with floats
+    # admitted, as above (a proof only: msgspec's reading of floats is not used).
+    depth_proven = 2 + max(map(len, raw_items)) // 2 <= max_depth
+    integers_safe = scan.integers_safe
+    if part.twin is not None and not (depth_proven and integers_safe) and _proven_with_floats(
+            joined, objects, levels, item_levels):
+        depth_proven = integers_safe = True
+    if not depth_proven:
         for entry in entries:
             _check_depth_and_strings(entry, max_depth, False, start_depth=3)
-    return DecodedChunk(first, entries, objects=objects, twin=part.twin, floats=part.floats,
-                        floats_only=proven and accel.keys_within_bmp(joined))
+    domain = integers_safe and accel.keys_within_bmp(joined)  # then only floats leave it
+    return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
+                        twin=part.twin, floats=part.floats,
+                        floats_only=domain and part.twin is not None)
 
 
 def _proven_with_floats(joined: bytes, objects: bool, levels: int, item_levels: int) -> bool:
