@@ -48,6 +48,26 @@ class CheckContext:
         return run_chain_pass(self.artifact, visitor_factories())
 
     @cached_property
+    def policy_snapshot_hash_hex(self) -> str:
+        """:func:`keel_verify.crypto.format.snapshot_hash_hex` of the document's
+        ``policy_snapshot`` (raises ``Malformed`` as ``obj_at`` does when that member is not
+        an object), computed once for every check
+        that compares it; with msgspec's sorted encoder when the loader proved that member
+        free of floats, unsafe integers and non-BMP keys (the two encoders then write the
+        same bytes: docs in keel_verify.load.accel)."""
+        from keel_verify.crypto.canonical import canonical_bytes
+        from keel_verify.crypto.format import snapshot_hash_hex
+        from keel_verify.load import accel
+        from keel_verify.load.access import obj_at
+
+        artifact = self.artifact
+        snapshot = obj_at(artifact.document, "policy_snapshot", "")
+        proven = (artifact.document_within_jcs and not artifact.exact_path
+                  and "policy_snapshot" not in artifact.float_members
+                  and accel.fast_json_available())
+        return snapshot_hash_hex(snapshot, accel.sorted_encoder() if proven else canonical_bytes)
+
+    @cached_property
     def authenticated_time(self) -> datetime | None:
         """A time proven by a trusted, verified timestamp witness (RFC 3161 genTime).
 

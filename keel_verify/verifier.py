@@ -16,6 +16,7 @@ from keel_verify.checks.base import Check
 from keel_verify.context import CheckContext
 from keel_verify.errors import LoadError
 from keel_verify.facts.model import SessionFacts
+from keel_verify.gc_pause import collector_paused
 from keel_verify.load.access import parse_time
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
@@ -110,9 +111,10 @@ def _verify(
 ) -> Report:
     input_digest = _InputDigest(data)
     try:
-        artifact, chain_pass = read_strictly(
-            data, visitor_factories(checks), max_depth=max_depth, exact=exact
-        )
+        with collector_paused():
+            artifact, chain_pass = read_strictly(
+                data, visitor_factories(checks), max_depth=max_depth, exact=exact
+            )
     except LoadError as error:
         return Report(
             path=path, input_sha256=input_digest.result(), verdict=Verdict.ERROR, error=str(error)

@@ -309,3 +309,54 @@ def v1_float_payloads(count: int = 100_000, *, floats: bool = True) -> bytes:
     document["chain_head"].update(content_hash=previous, sequence=100 + count, event_count=count)
     document["project_chain_head"]["sequence"] = 101 + count
     return encode(document)
+
+
+def many_members(count: int = 1_000_000) -> bytes:
+    """The v3 sample plus ``count`` extra top-level members ``"k0":0,"k1":0,...``."""
+    raw = encode(public_v3())
+    extra = b",".join(b'"k%d":0' % index for index in range(count))
+    return raw[:-1] + (b"," + extra if count else b"") + b"}"
+
+
+def deep_entries(count: int = 100_000, depth: int = 100) -> bytes:
+    """A chain of ``count`` entries, each ``depth`` arrays nested (``[[[...]]]``): deeper
+    than the typed decoders reach, still within the nesting limit when ``depth`` <= 126."""
+    document = public_v3()
+    document["chain"] = []
+    raw = encode(document)
+    entry = b"[" * depth + b"]" * depth
+    return raw.replace(b'"chain":[]', b'"chain":[' + b",".join([entry] * count) + b"]", 1)
+
+
+def junk_signatures(count: int = 100_000) -> bytes:
+    """The sample's signature followed by ``count`` distinct junk entries: made-up keys
+    (hash bytes, not checked to be curve points) and signatures, no purpose, no date."""
+    document = public_v3()
+    junk = []
+    for index in range(count):
+        digest = hashlib.sha256(b"junk %d" % index).digest()
+        junk.append({"algorithm": "ed25519", "key_id": f"junk-{index}",
+                     "public_key": "ed25519:" + base64.b64encode(digest).decode("ascii"),
+                     "signature": "ed25519:" + base64.b64encode(digest * 2).decode("ascii")})
+    document["signatures"] = document["signatures"] + junk
+    return encode(document)
+
+
+def wide_metadata(count: int = 1_000_000) -> bytes:
+    """``session_metadata`` with ``count`` extra keys ``"m0":0,...`` (unsigned-looking
+    junk in a signed member: the signature then fails, the cost must stay bounded)."""
+    document = public_v3()
+    document["session_metadata"] = {}
+    raw = encode(document)
+    extra = b",".join(b'"m%d":0' % index for index in range(count))
+    return raw.replace(b'"session_metadata":{}', b'"session_metadata":{' + extra + b"}", 1)
+
+
+def metadata_of_small_arrays(count: int = 1_000_000) -> bytes:
+    """``session_metadata`` holding one extra member: an array of ``count`` small arrays
+    (``[[0,1],[2,3],...]`` with small integers)."""
+    document = public_v3()
+    document["session_metadata"] = dict(document["session_metadata"], junk=[])
+    raw = encode(document)
+    items = b",".join(b"[%d,%d]" % (index % 10, index % 7) for index in range(count))
+    return raw.replace(b'"junk":[]', b'"junk":[' + items + b"]", 1)

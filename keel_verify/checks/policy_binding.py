@@ -24,7 +24,6 @@ from keel_verify.checks.binding_support import (
     text,
 )
 from keel_verify.context import CheckContext
-from keel_verify.crypto.format import snapshot_hash_hex
 from keel_verify.load.access import Malformed, list_at, member, obj_at, str_at, type_name
 from keel_verify.results import CheckResult, Outcome
 
@@ -72,7 +71,7 @@ def run(context: CheckContext) -> CheckResult:
     metadata = obj_at(document, "session_metadata", "")
     project_id = str_at(metadata, "project_id", "/session_metadata")
     snapshot_id = str_at(snapshot, "snapshot_id", "/policy_snapshot")
-    recomputed = snapshot_hash_hex(snapshot)
+    recomputed = context.policy_snapshot_hash_hex
     permits = permits_with_pointers(document)
 
     problems: Problems = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from keel_verify.checks.base import Check, failed, passed
 from keel_verify.context import CheckContext
-from keel_verify.crypto.format import snapshot_hash_hex
 from keel_verify.load.access import hex_hash_at, obj_at
 from keel_verify.results import CheckResult, Outcome
 
@@ -14,10 +13,10 @@ NAME = "policy_snapshot_hash"
 
 def run(context: CheckContext) -> CheckResult:
     document = context.artifact.document
-    snapshot = obj_at(document, "policy_snapshot", "")
+    obj_at(document, "policy_snapshot", "")  # not an object: that is the problem named first
     metadata = obj_at(document, "session_metadata", "")
     declared = hex_hash_at(metadata, "policy_snapshot_hash", "/session_metadata")
-    recomputed = snapshot_hash_hex(snapshot)
+    recomputed = context.policy_snapshot_hash_hex
     if declared != recomputed:
         return failed(
             NAME,

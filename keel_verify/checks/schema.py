@@ -67,10 +67,15 @@ def _message(error: Any) -> str:
         return "member is not allowed here"
     message = str(error.message)
     # jsonschema starts with the instance's Python repr: say null, true, false, arrays and
-    # objects as JSON does (shortened).
-    if (error.instance is None or isinstance(error.instance, (bool, list, dict))) and message.startswith(
-            repr(error.instance)):
-        message = shown(error.instance) + message[len(repr(error.instance)):]
+    # objects as JSON does (shortened). The repr of an array or object is longer than its
+    # item count, so a shorter message cannot start with it: a million-member object is
+    # not written out again for every error about it.
+    instance = error.instance
+    if instance is None or isinstance(instance, bool) or (
+            isinstance(instance, (list, dict)) and len(message) > len(instance)):
+        written = repr(instance)
+        if message.startswith(written):
+            message = shown(instance) + message[len(written):]
     return message[:300]
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, NamedTuple, Union
 
 from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, float_text
+from keel_verify.load import nesting
 
 try:
     import msgspec
@@ -103,19 +104,19 @@ class FloatPart(NamedTuple):
     floats: int  # how many floats it holds
 
 
-def read_floats(data: Any, float_free: bool | None = None) -> FloatPart:
+def read_floats(data: Any) -> FloatPart:
     """Decode one JSON value at C speed, floats and all, to the strict parser's values.
-    Untyped: the caller proves depth (a typed decoder, or a walk). When it may hold a
-    float (``float_free``: what :func:`scan_numbers` found, if the caller scanned) it is
-    decoded a second time, as its twin. Raises one of :func:`decode_errors` for what
-    msgspec refuses (an overflowing float included)."""
+    Untyped: the caller proves depth (:mod:`keel_verify.load.nesting`). When it may hold
+    a float (:func:`keel_verify.load.nesting.float_free`) it is decoded a second time, as
+    its twin. Raises one of :func:`decode_errors` for what msgspec refuses (an
+    overflowing float included)."""
     assert msgspec is not None
     # The values' floats are read by float() itself, in C (no frame per float); the twin's
     # hook reads each again by finite_float, which refuses an overflow. Every float
     # literal has a digit followed by ".", "e" or "E", so a text the scan finds
     # float-free holds none, and any other is decoded as a twin: no overflow goes unseen.
     value = decoder("floats").decode(data)
-    if float_free if float_free is not None else scan_numbers(data).float_free:
+    if nesting.float_free(bytes(data)):
         return FloatPart(value, None, 0)
     texts = _ProfileTexts()
     twin = msgspec.json.Decoder(float_hook=texts).decode(data)
@@ -152,50 +153,51 @@ def decoder(kind: str) -> Any:
 MAX_TYPED_NESTING = 6
 
 
-def _typed_value(levels: int, floats: bool = False) -> Any:
+def _typed_value(levels: int) -> Any:
     assert msgspec is not None
     jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]
-    scalar: Any = Union[jcs_int, float, str, None, bool] if floats else (  # noqa: UP007
-        Union[jcs_int, str, None, bool])  # noqa: UP007 - a runtime type for msgspec
-    value: Any = scalar
+    value: Any = Union[jcs_int, str, None, bool]  # noqa: UP007 - a runtime type for msgspec
     for _ in range(levels):
-        value = Union[scalar, list[value], dict[str, value]]  # noqa: UP007
+        value = Union[jcs_int, str, None, bool, list[value], dict[str, value]]  # noqa: UP007
     return value
 
 
-def _typed_decoder(kind: str, levels: int, floats: bool, shape: Callable[[Any], Any]) -> Any:
-    name = f"{kind}_{levels}{'_floats' if floats else ''}"
-    if name not in _decoders:
-        assert msgspec is not None
-        _decoders[name] = msgspec.json.Decoder(shape(_typed_value(levels, floats)),
-                                               float_hook=_refuse_float)
-    return _decoders[name]
-
-
-def nested_value_decoder(levels: int, floats: bool = False) -> Any:
+def nested_value_decoder(levels: int) -> Any:
     """A msgspec decoder for one JSON value whose containers nest at most ``levels`` deep
-    and whose integers are JCS-safe (see :func:`nested_entries_decoder`). With ``floats``
-    it also takes floats: a proof of depth and integers only, for a part whose values
-    :func:`read_floats` reads (msgspec's own float reading is not the one relied on)."""
-    return _typed_decoder("nested_value", levels, floats, lambda value: value)
+    and whose integers are JCS-safe (see :func:`nested_entries_decoder`)."""
+    kind = f"nested_value_{levels}"
+    if kind not in _decoders:
+        assert msgspec is not None
+        _decoders[kind] = msgspec.json.Decoder(_typed_value(levels), float_hook=_refuse_float)
+    return _decoders[kind]
 
 
-def nested_entries_decoder(levels: int, floats: bool = False) -> Any:
+def nested_entries_decoder(levels: int) -> Any:
     """A msgspec decoder for a JSON array of objects whose values are JCS-safe integers,
     strings, booleans, nulls, or arrays and objects of those, nested at most ``levels``
     deep below the entry's members. A successful decode thus proves, at C speed, what
     the loader would otherwise walk every node for: no float, no integer beyond
-    +/-(2^53-1), and a bounded depth. (``floats``: as :func:`nested_value_decoder`.)"""
-    return _typed_decoder("nested_entries", levels, floats, lambda value: list[dict[str, value]])  # type: ignore[valid-type]
+    +/-(2^53-1), and a bounded depth."""
+    kind = f"nested_entries_{levels}"
+    if kind not in _decoders:
+        assert msgspec is not None
+        value = _typed_value(levels)
+        _decoders[kind] = msgspec.json.Decoder(list[dict[str, value]],  # type: ignore[valid-type]
+                                               float_hook=_refuse_float)
+    return _decoders[kind]
 
 
-def nested_items_decoder(levels: int, floats: bool = False) -> Any:
+def nested_items_decoder(levels: int) -> Any:
     """A msgspec decoder for a JSON array of any values -- JCS-safe integers, strings,
     booleans, nulls, or arrays and objects of those -- whose containers nest at most
     ``levels`` deep, counting the item itself. For chain entries that are not all objects
     (a hostile chain): it proves what :func:`nested_entries_decoder` proves for objects."""
-    return _typed_decoder("nested_items", levels, floats,
-                          lambda value: list[value])  # type: ignore[valid-type]
+    kind = f"nested_items_{levels}"
+    if kind not in _decoders:
+        assert msgspec is not None
+        _decoders[kind] = msgspec.json.Decoder(list[_typed_value(levels)],  # type: ignore[misc]
+                                               float_hook=_refuse_float)
+    return _decoders[kind]
 
 
 _encoder: Any = None
@@ -270,27 +272,6 @@ def keys_within_bmp(data: bytes) -> bool:
                 return False
             at = data.find(lead, at + 1)
     return True
-
-
-# Digits to "d", the bytes that may follow a float's digits (".", "e", "E") to ".", every
-# other byte to a space: what the scan below looks for, in one C pass over the input.
-_NUMBER_SCAN = bytes(
-    0x64 if 0x30 <= byte <= 0x39 else 0x2E if byte in b".eE" else 0x20 for byte in range(256))
-_SIXTEEN_DIGITS = b"d" * 16
-
-
-class NumberScan(NamedTuple):
-    """What one scan of a JSON text's bytes proves about its numbers (strings included,
-    so each flag may be False without cause: False means "not proven")."""
-
-    float_free: bool  # no float: every float literal has a digit followed by ".", "e" or "E"
-    integers_safe: bool  # every integer within +/-(2^53-1): none has 16 digits or more
-
-
-def scan_numbers(data: Any) -> NumberScan:
-    """Scan the bytes of ``data`` (bytes, or msgspec.Raw) for :class:`NumberScan`, in C."""
-    scanned = bytes(data).translate(_NUMBER_SCAN)
-    return NumberScan(b"d." not in scanned, _SIXTEEN_DIGITS not in scanned)
 
 
 def decode_errors() -> tuple[type[Exception], ...]:

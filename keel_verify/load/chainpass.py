@@ -26,6 +26,7 @@ so it drops exactly the members the value drops.
 from __future__ import annotations
 
 import operator
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from hashlib import sha256
@@ -41,6 +42,7 @@ from keel_verify.load.loader import (
     MAX_DEPTH,
     Artifact,
     DecodedChunk,
+    FloatMember,
     NeedsExactPath,
     parse_json,
     require_exact_path_size,
@@ -142,8 +144,25 @@ class MessageWriter:
         self.message.update(piece)
 
 
-def _member(encode: Callable[[Any], bytes], key: str, value: Any) -> bytes:
-    return encode(key) + b":" + encode(value)
+def _members_bytes(document: dict[str, Any], keys: list[str], encode: Callable[[Any], bytes],
+                   float_members: Mapping[str, FloatMember]) -> bytes:
+    """The canonical bytes of the members ``keys`` (sorted) of ``document``, comma-joined:
+    each run of members between those in ``float_members`` as one object in one call of
+    ``encode`` (its braces cut off; a sorted encoder keeps the run's order, which is
+    already sorted), and each member in ``float_members`` with the value's canonical
+    bytes written when it was decoded."""
+    pieces: list[bytes] = []
+    start = 0
+    float_at = sorted(bisect_left(keys, key) for key in float_members.keys() & set(keys))
+    for at in [*float_at, len(keys)]:
+        if at > start:
+            run = keys[start:at]
+            pieces.append(encode(dict(zip(run, map(document.__getitem__, run), strict=True)))[1:-1])
+        if at < len(keys):
+            key = keys[at]
+            pieces.append(encode(key) + b":" + float_members[key].canonical)
+        start = at + 1
+    return b",".join(pieces)
 
 
 def run_chain_pass(
@@ -159,33 +178,32 @@ def run_chain_pass(
     exact = artifact.exact_path
     encode: Callable[[Any], bytes] = canonical_bytes if exact else accel.sorted_encoder()
     visitors = {name: factory(artifact) for name, factory in factories.items()}
-    signed = {k: v for k, v in document.items() if k not in (SIGNATURES, "chain")}
-    if artifact.chain is None and "chain" in document:
-        signed["chain"] = document["chain"]  # not an array: encoded as it is
-
-    members = [(key, None) for key in signed]
-    if artifact.chain is not None:
-        members.append(("chain", None))
+    # The signed members in the profile's order (by code point): all but "signatures",
+    # and but "chain" when its entries are written by the pass (a chain that is not an
+    # array stays a member, encoded as it is).
+    keys = sorted(document)
+    for unsigned in (SIGNATURES, "chain") if artifact.chain is not None else (SIGNATURES,):
+        at = bisect_left(keys, unsigned)
+        if keys[at : at + 1] == [unsigned]:
+            del keys[at]
     out = MessageWriter(SignedMessage(document.get(SIGNATURES)))
     last_entry = None
     out.write(b"{")
-    for position, (key, _) in enumerate(sorted(members)):
-        if position:
+    # The members sorted before "chain", the chain's entries, the members after it.
+    cut = bisect_left(keys, "chain") if artifact.chain is not None else len(keys)
+    before = _members_bytes(document, keys[:cut], encode, artifact.float_members)
+    out.write(before)
+    if artifact.chain is not None:
+        out.write(b',"chain":[' if before else b'"chain":[')
+        entries = EntriesPass(artifact, factories, encode, out, visitors, max_depth,
+                              chunk_entries or CHUNK_ENTRIES)
+        entries.run()
+        if entries.stopped:
+            last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
+        out.write(b"]")
+        if cut < len(keys):
             out.write(b",")
-        if key == "chain" and artifact.chain is not None:
-            out.write(b'"chain":[')
-            entries = EntriesPass(artifact, factories, encode, out, visitors, max_depth,
-                                  chunk_entries or CHUNK_ENTRIES)
-            entries.run()
-            if entries.stopped:
-                last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
-            out.write(b"]")
-        else:
-            float_member = artifact.float_members.get(key)
-            if float_member is None:
-                out.write(_member(encode, key, signed[key]))
-            else:
-                out.write(encode(key) + b":" + float_member.canonical)
+    out.write(_members_bytes(document, keys[cut:], encode, artifact.float_members))
     out.write(b"}")
     out.flush()
 

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from keel_verify.crypto.canonical import PROFILE, float_divergences, tagged_sha256
 from keel_verify.errors import LoadError
-from keel_verify.load import accel
+from keel_verify.load import accel, nesting
 from keel_verify.load.access import escape_token, type_name
 
 SCHEMA = "keel.voice.attestation.phase_a"
@@ -150,43 +150,25 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
             return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, objects)
         except errors:
             pass
-    scan = accel.scan_numbers(joined)
     try:
-        part = accel.read_floats(joined, scan.float_free)
+        part = accel.read_floats(joined)
     except errors:
         raise NeedsExactPath from None
     entries = part.value
     objects = set(map(type, entries)) == {dict}
-    # Entries holding floats: depth and integers proven from their bytes (an entry of L
-    # bytes opens at most L/2 nested containers), else by the typed decoders with floats
-    # admitted, as above (a proof only: msgspec's reading of floats is not used).
-    depth_proven = 2 + max(map(len, raw_items)) // 2 <= max_depth
-    integers_safe = scan.integers_safe
-    if part.twin is not None and not (depth_proven and integers_safe) and _proven_with_floats(
-            joined, objects, levels, item_levels):
-        depth_proven = integers_safe = True
-    if not depth_proven:
-        for entry in entries:
-            _check_depth_and_strings(entry, max_depth, False, start_depth=3)
-    domain = integers_safe and accel.keys_within_bmp(joined)  # then only floats leave it
+    # Deeper than the typed decoders reach, or holding a float: the same proofs, made on
+    # the bytes (no Python step per node). The array of these entries sits where the chain
+    # does: at depth 2, so a container at bracket depth d in ``joined`` is at level d + 1.
+    numbers_and_brackets = nesting.outside_strings(joined)  # no digit of a string counts
+    if nesting.max_nesting(numbers_and_brackets) + 1 > max_depth:
+        raise LoadError(f"nesting deeper than the limit of {max_depth} levels")
+    # No long integer, no key outside the BMP: then its floats (counted by the twin's
+    # reading) are all that leaves the RFC 8785 domain.
+    domain = (nesting.integers_within_jcs(numbers_and_brackets)
+              and accel.keys_within_bmp(joined))
     return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
                         twin=part.twin, floats=part.floats,
                         floats_only=domain and part.twin is not None)
-
-
-def _proven_with_floats(joined: bytes, objects: bool, levels: int, item_levels: int) -> bool:
-    """The entries in ``joined``, floats admitted, nest no deeper than the typed decoders
-    accept and hold only JCS-safe integers (msgspec's reading of their floats is unused)."""
-    try:
-        if objects and levels > 0:
-            accel.nested_entries_decoder(levels, floats=True).decode(joined)
-        elif item_levels >= 0:
-            accel.nested_items_decoder(item_levels, floats=True).decode(joined)
-        else:
-            return False
-    except accel.decode_errors():
-        return False
-    return True
 
 
 #: How many floats of a top-level member are located while it is decoded (with their
@@ -494,91 +476,121 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     # A member value is at depth 2: the typed decoder proves its depth and integers.
     levels = min(accel.MAX_TYPED_NESTING, max_depth - 1)
     errors = accel.decode_errors()
-    document: dict[str, Any] = {}
     chain: ChainSource | None = None
-    typed = accel.nested_value_decoder(levels) if levels >= 0 else None
-    jcs_members: set[str] = set()
-    float_members: dict[str, FloatMember] = {}
-    unproven_depth: list[str] = []
     try:
         members = accel.decoder("members").decode(data)
-        for key, raw in members.items():
-            if key == "chain":
-                try:
-                    chain = ChainSource(raw_items=accel.decoder("items").decode(raw))
-                    continue
-                except errors:
-                    pass  # not an array: decoded as it is, and the checks say so
-            part_bytes = bytes(raw)
-            scan = accel.scan_numbers(part_bytes)
-            if typed is not None and scan.float_free:
-                try:
-                    document[key] = typed.decode(raw)
-                    if _names_within_bmp(key, part_bytes):
-                        jcs_members.add(key)
-                    continue
-                except errors:
-                    pass
-            # A float may be there (or the typed decoder refused the member): read it, and
-            # prove its depth and integers from its bytes, else by the typed decoder with
-            # floats admitted (a proof only: msgspec's reading of floats is not used).
-            part = accel.read_floats(raw, scan.float_free)
-            document[key] = part.value
-            depth_proven = _depth_bounded(part_bytes, 2, max_depth)
-            integers_safe = scan.integers_safe
-            if not (depth_proven and integers_safe) and levels >= 0 and _decodes(
-                    accel.nested_value_decoder(levels, floats=True), raw):
-                depth_proven = integers_safe = True
-            if not depth_proven:
-                unproven_depth.append(key)
-            if part.twin is not None:
-                float_members[key] = _float_member(key, part_bytes, part, integers_safe)
-            elif integers_safe and depth_proven and _names_within_bmp(key, part_bytes):
-                jcs_members.add(key)
+        if "chain" in members:
+            try:
+                chain = ChainSource(raw_items=accel.decoder("items").decode(members["chain"]))
+                del members["chain"]
+            except errors:
+                pass  # not an array: decoded as it is, and the checks say so
+        decoded = _MemberDecoder(max_depth, levels)
+        decoded.batches(list(members), list(members.values()))
     except errors:
         raise NeedsExactPath from None
-    for key in unproven_depth:
-        _check_depth_and_strings(document[key], max_depth, False, start_depth=2)
+    decoded.check_depth()
+    document = decoded.document
     return detect(
         document,
         size=len(data),
         chain=chain,
         raw=data,
         raw_colons=data.count(b":"),
-        document_within_jcs=len(jcs_members) == len(document),
-        jcs_members=frozenset(jcs_members),
-        float_members=float_members,
+        document_within_jcs=len(decoded.jcs_members) == len(document),
+        jcs_members=frozenset(decoded.jcs_members),
+        float_members=decoded.float_members,
     )
 
 
-def _decodes(decoder: Any, data: Any) -> bool:
-    try:
-        decoder.decode(data)
-    except accel.decode_errors():
-        return False
-    return True
+#: Top-level members decoded together: one C decode for many small members (a document
+#: may hold a million), while a member holding a float is found in a few halvings.
+MEMBER_BATCH = 4096
 
 
-def _depth_bounded(data: bytes, depth: int, max_depth: int) -> bool:
-    """The JSON text ``data``, its outermost value at nesting ``depth``, nests no deeper
-    than ``max_depth``: proven when it opens few enough containers in all (a bracket in a
-    string counts too, so False means "not proven")."""
-    return depth - 1 + data.count(b"[") + data.count(b"{") <= max_depth
+class _MemberDecoder:
+    """The top-level members but the chain, decoded a batch at a time as one JSON array:
+    by the typed decoder (which proves depth and JCS-safe integers) when it accepts the
+    batch, else untyped (both proofs then made on the bytes, see
+    :mod:`keel_verify.load.nesting`); a batch holding a float is halved until the member
+    that holds it is alone, and that member is read by
+    :func:`keel_verify.load.accel.read_floats` (see :class:`FloatMember`)."""
 
+    def __init__(self, max_depth: int, levels: int) -> None:
+        self.max_depth = max_depth
+        self.typed = accel.nested_items_decoder(levels) if levels >= 0 else None
+        self.document: dict[str, Any] = {}
+        self.jcs_members: set[str] = set()  # proven inside the RFC 8785 domain, names too
+        self.float_members: dict[str, FloatMember] = {}
+        self.untyped: list[bytes] = []  # batches decoded untyped, as JSON arrays
 
-def _names_within_bmp(key: str, data: bytes) -> bool:
-    return max(key, default="") <= "\uffff" and accel.keys_within_bmp(data)
+    def batches(self, keys: list[str], raws: list[Any]) -> None:
+        for start in range(0, len(keys), MEMBER_BATCH):
+            self.batch(keys[start : start + MEMBER_BATCH], raws[start : start + MEMBER_BATCH])
 
+    def batch(self, keys: list[str], raws: list[Any]) -> None:
+        joined = b"[" + b",".join(raws) + b"]"
+        errors = accel.decode_errors()
+        if self.typed is not None:
+            try:
+                values = self.typed.decode(joined)
+                self.document.update(zip(keys, values, strict=True))
+                if accel.keys_within_bmp(joined):
+                    self.within_jcs(keys)
+                return
+            except errors:
+                pass
+        if len(keys) == 1:
+            self.alone(keys[0], bytes(raws[0]), joined)
+            return
+        try:
+            values = accel.decoder("any").decode(joined)
+        except accel.FloatSeen:
+            half = len(keys) // 2
+            self.batch(keys[:half], raws[:half])
+            self.batch(keys[half:], raws[half:])
+            return
+        self.untyped_batch(keys, values, joined)
 
-def _float_member(key: str, raw: bytes, part: accel.FloatPart, integers_safe: bool) -> FloatMember:
-    """What the fast path keeps of a member whose value holds a float: its canonical bytes
-    (written from the twin) and, when its integers are proven JCS-safe and its names
-    within the BMP, its first floats located."""
-    canonical = accel.encode_sorted(part.twin)
-    if not integers_safe or not _names_within_bmp(key, raw):
-        return FloatMember(canonical, part.floats, False)
-    located = float_divergences(part.value, part.twin, "/" + escape_token(key), FLOATS_LOCATED)
-    return FloatMember(canonical, part.floats, True, tuple(located))
+    def untyped_batch(self, keys: list[str], values: list[Any], joined: bytes) -> None:
+        self.untyped.append(joined)
+        self.document.update(zip(keys, values, strict=True))
+        if nesting.integers_within_jcs(joined) and accel.keys_within_bmp(joined):
+            self.within_jcs(keys)
+
+    def alone(self, key: str, raw: bytes, joined: bytes) -> None:
+        """One member the typed decoder refused: read with its floats, if it has any."""
+        part = accel.read_floats(raw)
+        if part.twin is None:
+            self.untyped_batch([key], [part.value], joined)
+            return
+        self.untyped.append(joined)  # for its depth
+        self.document[key] = part.value
+        canonical = accel.encode_sorted(part.twin)
+        if not (max(key, default="") <= "\uffff"
+                and nesting.integers_within_jcs(nesting.outside_strings(raw))
+                and accel.keys_within_bmp(raw)):
+            self.float_members[key] = FloatMember(canonical, part.floats, False)
+            return
+        located = float_divergences(part.value, part.twin, "/" + escape_token(key),
+                                    FLOATS_LOCATED)
+        self.float_members[key] = FloatMember(canonical, part.floats, True, tuple(located))
+
+    def within_jcs(self, keys: list[str]) -> None:
+        """Members whose values are proven inside the RFC 8785 domain: so are they, when
+        their names are within the BMP."""
+        names = "".join(keys)
+        if names.isascii() or len(names.encode("utf-16-le")) == 2 * len(names):
+            self.jcs_members.update(keys)
+        else:
+            self.jcs_members.update(key for key in keys if max(key, default="") <= "\uffff")
+
+    def check_depth(self) -> None:
+        """Raise LoadError for nesting beyond the limit in a member decoded untyped (each
+        such batch is an array at the document's own level, depth 1)."""
+        deepest = max(map(nesting.max_nesting, self.untyped), default=1)
+        if deepest > self.max_depth or self.max_depth < 1:
+            raise LoadError(f"nesting deeper than the limit of {self.max_depth} levels")
 
 
 def sha256_of_input(data: bytes) -> str:

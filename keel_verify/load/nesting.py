@@ -1,0 +1,85 @@
+"""Proofs about JSON text made on its bytes at C speed, for parts the typed decoders do not
+reach (containers nested deeper than :data:`keel_verify.load.accel.MAX_TYPED_NESTING`, or
+holding floats): the container depth, whether every integer lies within +/-(2^53-1), and
+whether the text holds no float at all.
+
+Each takes text that a JSON decoder has already accepted (valid UTF-8 JSON), and each
+costs a few passes of C over the bytes plus, at worst, one small step per bracket; none
+makes a Python step per node.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from itertools import accumulate
+from operator import add, sub
+
+from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER
+
+_BRACKETS = b"[]{}"
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in _BRACKETS)
+# Opening brackets become +1, closing ones -1 (as signed bytes).
+_AS_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_RUN = re.compile(rb"\x01+|\xff+")
+_PEAK = b"\x01\xff"  # an opening bracket closed at once: an innermost container
+
+
+def outside_strings(text: bytes) -> bytes:
+    """``text`` with every string's content and quotes removed. In JSON a backslash only
+    occurs inside a string, and a run of backslashes pairs up from its start; so removing
+    the escaped backslashes first leaves every remaining ``\\"`` an escaped quote, and
+    once those are gone every quote opens or closes a string: the even pieces between
+    quotes are what lies outside strings."""
+    if b'"' not in text:
+        return text
+    if b"\\" in text:
+        text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return b"".join(text.split(b'"')[::2])
+
+
+def max_nesting(text: bytes) -> int:
+    """The deepest container nesting in the JSON text ``text`` (0 for a scalar, 1 for
+    ``[]``, 2 for ``[[]]``; arrays and objects alike)."""
+    steps = outside_strings(text).translate(_AS_STEPS, _NOT_BRACKETS)
+    if not steps:
+        return 0
+    # Each innermost container is one peak; between peaks the runs of openings and of
+    # closings alternate. Few peaks for many brackets (deep nesting): one step per run.
+    if steps.count(_PEAK) * 16 > len(steps):
+        return max(accumulate(array("b", steps)))  # one step per bracket
+    # Runs alternate, openings first (the text is balanced): the depth peaks at the end
+    # of each run of openings, at the depth before it plus its length.
+    lengths = list(map(len, _RUN.findall(steps)))
+    opened, closed = lengths[0::2], lengths[1::2]
+    before = accumulate(map(sub, opened, closed), initial=0)
+    return int(max(map(add, before, opened)))
+
+
+# 2^53 - 1 = 9007199254740991 has 16 digits: an integer written with at most 15 digits
+# is inside +/-(2^53-1), and one of 16 is when its digits say so. Digits in a string or
+# a fraction count too: that only costs a proof, never makes a wrong one.
+_LONG_DIGITS = re.compile(rb"[0-9]{16,}")
+# Digits to "d", the bytes that may follow a float's digits ("." "e" "E") to ".", every
+# other byte to a space: one C pass, then substring searches.
+_NUMBER_MARKS = bytes(
+    0x64 if 0x30 <= byte <= 0x39 else 0x2E if byte in b".eE" else 0x20 for byte in range(256))
+_SIXTEEN_DIGITS = b"d" * 16
+
+
+def integers_within_jcs(text: bytes) -> bool:
+    """True when no integer in the JSON text ``text`` can lie beyond +/-(2^53-1) (no run
+    of digits longer than 16 anywhere in it, and every run of 16 at most 2^53-1). False
+    means "not proven"."""
+    if _SIXTEEN_DIGITS not in text.translate(_NUMBER_MARKS):
+        return True  # no run of 16 digits (a search for them is slower than this pass)
+    runs = _LONG_DIGITS.findall(text)
+    return not runs or (max(map(len, runs)) == 16 and max(map(int, runs)) <= JCS_MAX_SAFE_INTEGER)
+
+
+def float_free(text: bytes) -> bool:
+    """True when the JSON text ``text`` holds no float: a float literal always has a
+    digit followed by ".", "e" or "E" (RFC 8259 section 6: an integer part, then a
+    fraction or an exponent), and no such pair occurs in ``text`` (strings included, so
+    False means "not proven")."""
+    return b"d." not in text.translate(_NUMBER_MARKS)

@@ -1,0 +1,266 @@
+"""Hostile shapes whose cost used to be a Python step per node: a million top-level members,
+chain entries nested deeper than the typed decoders reach, junk ``signatures[]`` entries,
+a ``session_metadata`` of a million keys or small arrays. Each must report exactly as the
+exact path does; the bounds are proved by structure (how many decodes, writes and walks),
+never by a clock (the times are in ``benchmarks/hostile.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keel_verify import TrustPolicy, verify_bytes
+from keel_verify.checks import canonical_portability, schema
+from keel_verify.errors import LoadError
+from keel_verify.load import accel, chainpass, loader, nesting
+from keel_verify.load.chainpass import read_strictly
+from keel_verify.load.loader import MAX_DEPTH, NeedsExactPath, _check_depth_and_strings
+from keel_verify.report.json_report import report_to_dict
+from tests import hostile_inputs as hostile
+from tests.helpers import count_strict_parses, public_v3
+
+pytestmark = pytest.mark.skipif(
+    not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
+)
+
+TRUST = TrustPolicy.self_attested_only()
+MANY = 2 * loader.MEMBER_BATCH + 17  # more members than two batches
+
+
+def distinct_deep_entries(count: int, depth: int) -> bytes:
+    """``count`` entries, each ``depth`` arrays around its own index (no two alike)."""
+    return hostile.chain_of([json.loads("[" * depth + str(index) + "]" * depth)
+                             for index in range(count)])
+
+
+SHAPES: dict[str, Callable[[], bytes]] = {
+    "many top-level members": lambda: hostile.many_members(MANY),
+    "deep entries, all alike": lambda: hostile.deep_entries(600, 100),
+    "deep entries, distinct": lambda: distinct_deep_entries(600, 60),
+    "junk signatures": lambda: hostile.junk_signatures(300),
+    "session_metadata of many keys": lambda: hostile.wide_metadata(MANY),
+    "session_metadata of small arrays": lambda: hostile.metadata_of_small_arrays(MANY),
+}
+
+
+@pytest.mark.parametrize("build", SHAPES.values(), ids=SHAPES.keys())
+def test_each_shape_reports_as_the_exact_path(build: Callable[[], bytes]) -> None:
+    data = build()
+    fast = report_to_dict(verify_bytes(data, TRUST))
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+def test_many_members_are_decoded_and_written_a_batch_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batches: list[int] = []
+    writes: list[int] = []
+    batch, write = loader._MemberDecoder.batch, chainpass.MessageWriter.write
+
+    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
+        batches.append(len(keys))
+        batch(self, keys, raws)
+
+    def counting_write(self: Any, piece: bytes) -> None:
+        writes.append(len(piece))
+        write(self, piece)
+
+    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    monkeypatch.setattr(chainpass.MessageWriter, "write", counting_write)
+    artifact, _ = read_strictly(hostile.many_members(MANY))
+    assert artifact.document_within_jcs and not artifact.float_members
+    assert len(artifact.document) == MANY + len(public_v3()) - 1  # the chain is apart
+    batch_size = loader.MEMBER_BATCH
+    assert batches == [batch_size, batch_size, len(artifact.document) - 2 * batch_size]
+    # Members before the chain, "chain":[, its entries and commas, "]", the members after.
+    entry_writes = 2 * len(artifact.chain or ())  # each chunk's bytes and a comma at most
+    assert len(writes) <= 6 + entry_writes
+
+
+def test_a_float_among_many_members_is_found_by_halving(monkeypatch: pytest.MonkeyPatch) -> None:
+    document = public_v3()
+    document.update({f"k{index}": index for index in range(MANY)})
+    document["k5000"] = 0.5
+    data = hostile.encode(document)
+    strict = count_strict_parses(monkeypatch)
+    batches: list[int] = []
+    batch = loader._MemberDecoder.batch
+
+    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
+        batches.append(len(keys))
+        batch(self, keys, raws)
+
+    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    artifact = loader.load_bytes(data)
+    assert set(artifact.float_members) == {"k5000"} and not artifact.document_within_jcs
+    # Only that member read with its floats (and none by the strict parser).
+    assert artifact.float_members["k5000"].canonical == b"0.5" and strict == []
+    assert artifact.float_members["k5000"].located == (("/k5000", "floating-point number 0.5"),)
+    halvings = loader.MEMBER_BATCH.bit_length()
+    assert len(batches) <= 3 + 2 * halvings
+    fast = report_to_dict(verify_bytes(data, TRUST))
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+def test_deep_entries_are_proven_without_a_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_walk(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("walked node by node")
+
+    data = distinct_deep_entries(600, 60)
+    expected = report_to_dict(verify_bytes(data, TRUST, exact=True))
+    monkeypatch.setattr(loader, "_check_depth_and_strings", no_walk)
+    monkeypatch.setattr(canonical_portability, "jcs_divergence_summary", no_walk)
+    artifact = loader.load_bytes(data)
+    chunks = list(artifact.chain.chunks(chainpass.CHUNK_ENTRIES, MAX_DEPTH))  # type: ignore[union-attr]
+    assert chunks and all(chunk.within_jcs for chunk in chunks)
+    assert report_to_dict(verify_bytes(data, TRUST)) == expected
+
+
+@pytest.mark.parametrize("value, proven", [
+    (2**53 - 1, True), (-(2**53 - 1), True), (999_999_999_999_999, True),
+    (2**53, False), (-(2**53), False), (10**40, False), ("1234567890123456", True),
+    ("9999999999999999", True),  # sixteen digits in a string: not an integer (strings left out)
+])
+def test_a_deep_chunk_is_within_jcs_only_when_its_integers_are_proven(value: Any, proven: bool) -> None:
+    entry = [[[[[[[[[[{"n": value}]]]]]]]]]]
+    chunk = loader.decode_raw_chunk(0, [json.dumps(entry).encode()], MAX_DEPTH)
+    assert chunk.within_jcs is proven
+    data = hostile.chain_of([entry] * 3)
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+# --- the depth proof on the bytes agrees with the walk ----------------------------------
+
+_tricky_text = st.text(st.sampled_from(['[', ']', '{', '}', '"', '\\', 'a', ',', ':', '😀']),
+                       max_size=6)
+_leaves = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | _tricky_text
+
+
+def _nested(children: Any) -> Any:
+    return st.lists(children, max_size=3) | st.dictionaries(_tricky_text, children, max_size=3)
+
+
+_values = st.recursive(_leaves, _nested, max_leaves=12)
+
+
+def _wrapped(value: Any, levels: list[bool]) -> Any:
+    """``value`` inside one array (True) or object (False) per level, innermost last."""
+    for as_array in reversed(levels):
+        value = [value] if as_array else {"[\"\\": value}
+    return value
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+@settings(max_examples=300)
+@given(_values, st.lists(st.booleans(), max_size=40), st.booleans(), st.sampled_from([None, 1]))
+def test_max_nesting_is_the_depth(value: Any, levels: list[bool], ascii_only: bool,
+                                  indent: int | None) -> None:
+    value = _wrapped(value, levels)
+    text = json.dumps(value, ensure_ascii=ascii_only, indent=indent).encode()
+    assert nesting.max_nesting(text) == _depth(value)
+
+
+def _walk_allows(entries: list[Any], max_depth: int) -> bool:
+    try:
+        for entry in entries:
+            _check_depth_and_strings(entry, max_depth, False, start_depth=3)
+    except LoadError:
+        return False
+    return True
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(_values, st.lists(st.booleans(), min_size=5, max_size=30)),
+                min_size=1, max_size=4),
+       st.integers(3, 40))
+def test_a_deep_chunk_is_refused_exactly_when_the_walk_refuses(
+    parts: list[tuple[Any, list[bool]]], max_depth: int
+) -> None:
+    entries = [_wrapped(value, levels) for value, levels in parts]
+    raw = [json.dumps(entry).encode() for entry in entries]
+    try:
+        chunk = loader.decode_raw_chunk(0, raw, max_depth)
+    except LoadError:
+        assert not _walk_allows(entries, max_depth)
+        return
+    assert _walk_allows(entries, max_depth)
+    assert chunk.entries == entries
+
+
+@pytest.mark.parametrize("inner, accepted", [(126, True), (127, False)])
+def test_the_depth_limit_holds_exactly_for_deep_entries(inner: int, accepted: bool) -> None:
+    # An entry sits at level 3 (document, chain, entry): ``inner`` arrays put its deepest
+    # container at level 2 + inner, i.e. 128 (the limit) or 129. Its strings hold
+    # brackets, escaped quotes and backslashes, which must not count.
+    tricky = ['[[[{{', '\\"]]]', '\\\\', '"\\\\"[', '}}}]]]']
+    entry: Any = tricky
+    for level in range(inner - 1):
+        entry = [entry, "]" * (level % 5)] if level % 2 else {"{[\"": entry}
+    raw = [json.dumps(entry).encode(), json.dumps(["]]]"]).encode()]
+    assert _walk_allows([json.loads(item) for item in raw], MAX_DEPTH) is accepted
+    if accepted:
+        assert loader.decode_raw_chunk(0, raw, MAX_DEPTH).entries == [json.loads(item) for item in raw]
+    else:
+        with pytest.raises(LoadError, match="nesting deeper than the limit of 128 levels"):
+            loader.decode_raw_chunk(0, raw, MAX_DEPTH)
+    data = hostile.chain_of([json.loads(item) for item in raw])
+    fast = report_to_dict(verify_bytes(data, TRUST))
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert (fast["verdict"] != "ERROR") is accepted
+
+
+@settings(max_examples=150)
+@given(_values, st.lists(st.booleans(), max_size=30), st.integers(1, 40))
+def test_a_deep_member_is_refused_exactly_when_the_walk_refuses(
+    value: Any, levels: list[bool], max_depth: int
+) -> None:
+    document = {**public_v3(), "deep": _wrapped(value, levels)}
+    try:
+        _check_depth_and_strings(document, max_depth, False)
+        allowed = True
+    except LoadError:
+        allowed = False
+    try:
+        artifact = loader._load_fast(hostile.encode(document), max_depth)
+    except (LoadError, NeedsExactPath):
+        assert not allowed
+        return
+    assert allowed
+    assert artifact.document["deep"] == document["deep"]
+
+
+# --- schema messages about a huge value ---------------------------------------------------
+
+
+class _CountingRepr(dict[str, Any]):
+    calls = 0
+
+    def __repr__(self) -> str:
+        type(self).calls += 1
+        return super().__repr__()
+
+
+def test_a_schema_message_does_not_write_out_a_huge_value_again() -> None:
+    huge = _CountingRepr({f"m{index}": 0 for index in range(1000)})
+    error = SimpleNamespace(validator="type", validator_value="string", instance=huge,
+                            message="'x' is a required property")
+    assert schema._message(error) == "'x' is a required property"
+    assert _CountingRepr.calls == 0
+    small = _CountingRepr({"a": None})
+    error = SimpleNamespace(validator="type", validator_value="string", instance=small,
+                            message=f"{dict(small)!r} is not of type 'string'")
+    assert schema._message(error) == '{"a":null} is not of type \'string\''
