@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,20 @@ def test_size_limit(tmp_path: Path) -> None:
     with pytest.raises(LoadError, match="larger than the limit of 100 bytes"):
         read_input(path, max_bytes=100)
     assert read_input(io.BytesIO(b"x" * 100), max_bytes=100) == b"x" * 100
+    path.write_bytes(b" " * 100)
+    assert read_input(path, max_bytes=100) == b" " * 100
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_a_file_longer_than_its_stated_size_is_read_to_its_end_or_the_limit() -> None:
+    """A file is read by its size as stated when opened, then on while there is more (a
+    file that grows, or a /proc file whose stated size is 0), up to the same limit."""
+    path = "/proc/self/cmdline"  # stated size 0; this process's command line never changes
+    assert os.stat(path).st_size == 0
+    whole = read_input(path)
+    assert whole == Path(path).read_bytes() and len(whole) > 10
+    with pytest.raises(LoadError, match="larger than the limit of 5 bytes"):
+        read_input(path, max_bytes=5)
 
 
 def test_unreadable_paths(tmp_path: Path) -> None:

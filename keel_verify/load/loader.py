@@ -229,7 +229,7 @@ def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTE
     try:
         if isinstance(source, (str, Path)):
             with _open_regular(source) as handle:
-                data = handle.read(max_bytes + 1)
+                data = _read_regular(handle, max_bytes)
         else:
             data = source.read(max_bytes + 1)
     except IsADirectoryError:
@@ -242,6 +242,17 @@ def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTE
         raise LoadError(f"cannot read: {error.strerror or error}") from None
     if len(data) > max_bytes:
         raise LoadError(f"input larger than the limit of {max_bytes} bytes")
+    return data
+
+
+def _read_regular(handle: BinaryIO, max_bytes: int) -> bytes:
+    """The first ``max_bytes + 1`` bytes of a regular file at most. ``read(n)`` sets aside
+    n bytes before reading (4 GiB of address space, a map and unmap for every small file
+    of a batch), so the file's size is asked first; a file that grew since is read on."""
+    size = os.fstat(handle.fileno()).st_size
+    data = handle.read(min(size, max_bytes) + 1)
+    if size < len(data) <= max_bytes:
+        data += handle.read(max_bytes + 1 - len(data))
     return data
 
 
