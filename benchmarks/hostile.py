@@ -132,6 +132,14 @@ CASES = (
          _file("metadata_keys_1m", lambda: hostile.wide_metadata(1_000_000))),
     Case("metadata_arrays_1m", "session_metadata holding 10^6 small arrays",
          _file("metadata_arrays_1m", lambda: hostile.metadata_of_small_arrays(1_000_000))),
+    # Dense chains: millions of tiny entries (keel_verify/load/dense.py).
+    *(Case(f"tiny_{name}_10m", f"a chain of 10^7 `{entry.decode()}` entries",
+           _file(f"tiny_{name}_10m", lambda entry=entry: hostile.tiny_chain_entries(10_000_000, entry)))
+      for name, entry in hostile.TINY_ENTRIES.items()),
+    Case("tiny_mixed_10m", "a chain of 10^7 mixed tiny entries (11 kinds in turn)",
+         _file("tiny_mixed_10m", lambda: hostile.tiny_chain_entries(10_000_000, hostile.MIXED_TINY))),
+    Case("strings_1m", "a chain of 10^6 distinct 30-byte strings",
+         _file("strings_1m", lambda: hostile.string_chain_entries(1_000_000))),
     Case("fifo", "a FIFO with no writer", _fifo),
     Case("trust_100k", "100,000-key trust root, 10,000 signatures", _trust_root_and_signatures),
     # The reports that describe the applied policy (at most 50 keys of it, signer first).

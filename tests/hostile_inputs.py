@@ -144,6 +144,37 @@ def empty_chain_entries(count: int = 1_000_000, *, metadata_float: bool = False)
     return raw.replace(b'"chain":[]', b'"chain":[' + b",".join([b"{}"] * count) + b"]", 1)
 
 
+#: Tiny chain entries, each a JSON text of a few bytes (the "dense chain" cases).
+TINY_ENTRIES: dict[str, bytes] = {
+    "zero": b"0", "null": b"null", "empty_array": b"[]", "empty_object": b"{}",
+    "empty_string": b'""', "x": b'"x"', "true": b"true",
+}
+#: A mix of them (and a few more) whose period does not divide a chunk of entries, so
+#: that no chunk repeats one entry and no two neighbouring chunks are alike.
+MIXED_TINY = (b"0", b"null", b"[]", b"{}", b'""', b'"x"', b"true", b"false", b"-1", b"[0]",
+              b'{"a":0}')
+
+
+def tiny_chain_entries(count: int, entries: tuple[bytes, ...] | bytes = b"0") -> bytes:
+    """The v3 sample whose chain is ``count`` tiny entries: ``entries`` (JSON texts)
+    repeated in turn, e.g. ``b"0"`` for ``[0,0,...]``."""
+    texts = (entries,) if isinstance(entries, bytes) else entries
+    items = (texts * (count // len(texts) + 1))[:count]
+    return _with_raw_chain(b",".join(items))
+
+
+def string_chain_entries(count: int, width: int = 28) -> bytes:
+    """The v3 sample whose chain is ``count`` distinct strings of ``width`` digits
+    (``width + 2`` bytes each with their quotes)."""
+    return _with_raw_chain(b",".join(b'"%0*d"' % (width, index) for index in range(count)))
+
+
+def _with_raw_chain(items: bytes) -> bytes:
+    document = public_v3()
+    document["chain"] = []
+    return encode(document).replace(b'"chain":[]', b'"chain":[' + items + b"]", 1)
+
+
 def chain_of(entries: list[Any]) -> bytes:
     """The v3 sample with ``entries`` as its chain (the heads follow its last entry, so
     that only the entries themselves are wrong)."""

@@ -24,7 +24,7 @@ from keel_verify.checks import visitor_factories
 from keel_verify.checks.entry_problems import MAX_ENTRY_PROBLEMS, MAX_LISTED
 from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.facts import FACTS_VISITOR
-from keel_verify.load import accel, chainpass, shards
+from keel_verify.load import accel, chainpass, dense, shards
 from keel_verify.load.loader import MAX_DEPTH, load_bytes
 from keel_verify.report.json_report import report_to_dict
 from keel_verify.schemas import REPORT_SCHEMA, load_schema
@@ -234,6 +234,28 @@ def test_sequential_sharded_and_exact_reports_agree(
     monkeypatch.setattr(shards, "usable_cpus", lambda: 1)
     alone = report_to_dict(verify_bytes(data, TRUST))
     assert with_worker == alone == exact
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_the_dense_reader_feeds_and_stops_as_the_raw_slices_do(
+    alone: None, fed: dict[str, list[tuple[int, int, int]]], monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    """The chain read window by window (keel_verify/load/dense.py; 4 KiB windows, so
+    that chunks straddle them): every visitor is fed the same chunks, with the same
+    problems after each, and the report is the exact path's."""
+    data = shape(name)
+    chainpass.read_strictly(data, visitor_factories())
+    raw_fed = {visitor: list(chunks) for visitor, chunks in fed.items()}
+    fed.clear()
+    monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
+    monkeypatch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+    monkeypatch.setattr(dense, "WINDOW_BYTES", 4096)
+    artifact, _chain = chainpass.read_strictly(data, visitor_factories())
+    assert artifact.chain is not None and artifact.chain.dense is not None
+    assert fed == raw_fed
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(
+        verify_bytes(data, TRUST, exact=True))
 
 
 def received_from_worker(received: list[bool]) -> bool:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from keel_verify import TrustPolicy, verify_bytes
 from keel_verify.crypto.canonical import GENESIS_HASH, canonical_bytes, canonical_hash
-from keel_verify.load import accel, chainpass, loader, shards
+from keel_verify.load import accel, chainpass, dense, loader, shards
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
@@ -407,3 +407,44 @@ def test_random_chains_with_floats_in_small_chunks(entries: list[Any], chunk: in
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chainpass, "CHUNK_ENTRIES", chunk)
         assert_mixed_equals_exact(hostile.chain_of(entries))
+
+
+_dense_entries = st.lists(
+    st.sampled_from([0, 1.5, -0.0, 0.0, 1e16, [0.5], {"x": 2.5}, {"x": 2}, {}, [], "1.5",
+                     {"content_hash": 0.25}, [[[[[[[[1e-7]]]]]]]], 9007199254740993]),
+    min_size=1, max_size=1_300)
+
+
+@given(entries=_dense_entries, window=st.integers(1, 300))
+@settings(deadline=None)
+def test_dense_chains_holding_floats_report_as_the_exact_path(entries: list[Any], window: int) -> None:
+    """A chain of tiny entries is read window by window (keel_verify.load.dense); a chunk
+    straddling two windows joins their twins. -0.0 and 0.0 are equal in Python but not
+    in canonical bytes: a chunk of both is never taken for one value repeated."""
+    data = hostile.tiny_chain_entries(len(entries), tuple(json.dumps(e).encode() for e in entries))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dense, "MIN_DENSE_BYTES", 0)
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+        patch.setattr(dense, "WINDOW_BYTES", window)
+        artifact = loader.load_bytes(data)
+        assert artifact.chain is not None and artifact.chain.dense is not None
+        fast = report_to_dict(verify_bytes(data, TRUST))
+        if fast["verdict"] != "ERROR":
+            fast_hash = read_strictly(data)[1].content_hash
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    if fast["verdict"] != "ERROR":
+        assert fast_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+@pytest.mark.parametrize("pattern", [[0.0, -0.0], [-0.0, 0.0, 0.0], [1.5], [{"x": 0.0}, {"x": -0.0}]])
+def test_dense_zeros_of_both_signs(pattern: list[Any]) -> None:
+    entries = (pattern * (3 * CHUNK))[: 3 * CHUNK + 1]
+    data = hostile.tiny_chain_entries(len(entries), tuple(json.dumps(e).encode() for e in entries))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dense, "MIN_DENSE_BYTES", 0)
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+        patch.setattr(dense, "WINDOW_BYTES", 700)
+        fast = report_to_dict(verify_bytes(data, TRUST))
+        fast_hash = read_strictly(data)[1].content_hash
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert fast_hash == read_strictly(data, exact=True)[1].content_hash

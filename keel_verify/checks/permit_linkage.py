@@ -98,9 +98,8 @@ class PermitUses(ChunkLocalVisitor):
                     and set(map(type, stated)) == {str}
                     and not bound.intersection(stated)):
                 return
-        for offset, entry in enumerate(entries):
-            if type(entry) is not dict:
-                continue  # chain_integrity reports a non-object entry
+        for offset in chunk.object_offsets():  # chain_integrity reports the other entries
+            entry = entries[offset]
             content_hash = entry.get("content_hash")
             if isinstance(content_hash, str) and content_hash in bound:
                 by_hash.setdefault(content_hash, first + offset)

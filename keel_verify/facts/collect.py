@@ -11,6 +11,7 @@ Nothing here raises on a hostile shape: a member of the wrong type is read as ab
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, deque
 from itertools import repeat
 from typing import Any, TypeVar
@@ -122,7 +123,6 @@ class ChainFacts:
 
     def __init__(self, artifact: Artifact) -> None:
         self.payloads_embedded = not artifact.is_hash_only
-        self.length = len(artifact.chain) if artifact.chain is not None else 0
         self.count = 0
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
@@ -162,31 +162,43 @@ class ChainFacts:
             for index in range(first, min(first + count, EDGE_ROWS)):
                 entry = entries[index - first]
                 self.first.append(chain_row(index, entry, chunk.content_hashes[index - first]))
-        # offset of the rows the deque may keep: none before the chain's last EDGE_ROWS
-        tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS, self.length - EDGE_ROWS) - first
+        # offset of the rows the deque may keep: this chunk's last EDGE_ROWS (the chain's
+        # length is not known before the pass ends: a dense chain is counted as it is read)
+        tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
         if tail < count:
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
                                  chunk.content_hashes[tail:], strict=True))
-        types, times = _types_and_times(chunk)
+        offsets, types, times = _types_and_times(chunk)
+        others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
-        if count and types.count(types[0]) == count and times.count(times[0]) == count:
+        if others == count:
+            if count:
+                self.pairs[_NOT_OBJECT, None] += count
+                kinds[_NOT_OBJECT] = count
+        elif not others and types.count(types[0]) == count and times.count(times[0]) == count:
             self.pairs[types[0], times[0]] += count  # one kind at one time
             kinds[types[0]] = count
-        else:
-            pairs = Counter(zip(types, times, strict=True))  # few per chunk
+        else:  # few per chunk, counted in the order they first occur
+            pairs: Counter[tuple[str, str | None]] = Counter()
+            before = _leading_objects(offsets) if others else len(types)
+            pairs.update(zip(types[:before], times[:before], strict=True))
+            if others:
+                pairs[_NOT_OBJECT, None] += others
+            pairs.update(zip(types[before:], times[before:], strict=True))
             self.pairs.update(pairs)
             for (kind, _), number in pairs.items():
                 kinds[kind] += number
         self.counts.update(kinds)
         self.atom_count += sum(n for kind, n in kinds.items() if kind in ATOM_EVENTS)
         self._permit_uses(chunk)
-        wanted = {kind for kind in kinds if kind in _DETAILED or self._room(lane_of(kind))}
+        wanted = {kind for kind in kinds if kind != _NOT_OBJECT  # nothing to read in those
+                  and (kind in _DETAILED or self._room(lane_of(kind)))}
         if not wanted:
             return
-        for offset in [i for i, kind in enumerate(types) if kind in wanted]:
-            entry = entries[offset]
+        for position in [i for i, kind in enumerate(types) if kind in wanted]:
+            entry = entries[position if offsets is None else offsets[position]]
             if type(entry) is dict:
-                self._entry(entry, types[offset])
+                self._entry(entry, types[position])
 
     def _room(self, lane: str) -> bool:
         return (len(self.marks.get(lane, ())) < MAX_MARKS_PER_LANE
@@ -195,11 +207,11 @@ class ChainFacts:
     def _permit_uses(self, chunk: Chunk) -> None:
         """The first entry carrying each permit id (its artifact_sequence)."""
         entries = chunk.entries
-        try:
-            permit_ids = chunk.column("permit_id") if chunk.objects else list(
-                map(dict.get, entries, repeat("permit_id")))
-        except TypeError:  # an entry that is not an object
-            permit_ids = [e.get("permit_id") if type(e) is dict else None for e in entries]
+        if chunk.objects:
+            permit_ids = chunk.column("permit_id")
+        else:  # only objects can carry one
+            entries = list(map(entries.__getitem__, chunk.object_offsets()))
+            permit_ids = list(map(dict.get, entries, repeat("permit_id")))
         if permit_ids.count(None) == len(permit_ids):
             return
         if chunk.same:  # one entry repeated: only its first use counts
@@ -407,29 +419,38 @@ class ChainFacts:
         return by_lane, totals, t_min, t_max
 
 
-def _types_and_times(chunk: Chunk) -> tuple[list[str], list[str | None]]:
-    """Each entry's event type (or why it has none) and its ``occurred_at`` text (None
-    when not a string)."""
+def _types_and_times(chunk: Chunk) -> tuple[list[int] | None, list[str], list[str | None]]:
+    """The offsets of the entries that are objects (None: every entry) and each such
+    entry's event type (or why it has none) and ``occurred_at`` text (None when not a
+    string), in C per entry; the other entries have neither."""
     entries = chunk.entries
     if chunk.same:  # one value repeated: read once
+        if type(entries[0]) is not dict:
+            return [], [], []
         kind, at = _type_and_time(entries[0])
-        return [kind] * len(entries), [at] * len(entries)
-    types: list[Any]
-    times: list[Any]
-    try:  # the common case, in C: every entry an object
-        types = list(map(dict.get, entries, repeat("event_type")))
-        times = list(map(dict.get, entries, repeat("occurred_at")))
-    except TypeError:
-        types = [e.get("event_type") if type(e) is dict else _NOT_OBJECT for e in entries]
-        times = [e.get("occurred_at") if type(e) is dict else None for e in entries]
-    if set(map(type, types)) != {str}:  # junk of any type (even unhashable) is named
+        return None, [kind] * len(entries), [at] * len(entries)
+    offsets = None
+    if not chunk.objects:
+        offsets = chunk.object_offsets()
+        if len(offsets) == len(entries):
+            offsets = None
+        else:
+            entries = list(map(entries.__getitem__, offsets))
+    types: list[Any] = list(map(dict.get, entries, repeat("event_type")))
+    times: list[Any] = list(map(dict.get, entries, repeat("occurred_at")))
+    if not set(map(type, types)) <= {str}:  # junk of any type (even unhashable) is named
         types = [kind if type(kind) is str else _NO_TYPE for kind in types]
-        if not chunk.objects:
-            types = [_NOT_OBJECT if type(e) is not dict else k
-                     for e, k in zip(entries, types, strict=True)]
     if not set(map(type, times)) <= {str, type(None)}:
         times = [at if type(at) is str else None for at in times]
-    return types, times
+    return offsets, types, times
+
+
+def _leading_objects(offsets: list[int] | None) -> int:
+    """How many entries before the first that is not an object, given the objects'
+    offsets (increasing; ``offsets[i] == i`` exactly for the leading ones)."""
+    if offsets is None:
+        raise ValueError("every entry is an object")
+    return bisect_left(range(len(offsets)), True, key=lambda i: offsets[i] != i)
 
 
 def _type_and_time(entry: Any) -> tuple[str, str | None]:

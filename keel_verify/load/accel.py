@@ -213,6 +213,20 @@ def sorted_encoder() -> Callable[[Any], bytes]:
     return encode
 
 
+_plain_encoder: Any = None
+
+
+def plain_encoder() -> Callable[[Any], bytes]:
+    """msgspec's encoder in insertion order (not canonical: for telling values apart by
+    their members' order and types, e.g. ``1`` from ``true``)."""
+    global _plain_encoder
+    if _plain_encoder is None:
+        assert msgspec is not None
+        _plain_encoder = msgspec.json.Encoder()
+    encode: Callable[[Any], bytes] = _plain_encoder.encode
+    return encode
+
+
 def encode_sorted(value: Any) -> bytes:
     """Canonical bytes of a float-free value or of a twin (:func:`read_floats`): msgspec,
     keys sorted by code point, a msgspec.Raw written as it is."""

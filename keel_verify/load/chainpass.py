@@ -28,16 +28,18 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from hashlib import sha256
-from itertools import repeat
+from itertools import compress, repeat
 from operator import methodcaller
 from typing import Any, Protocol
 
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
+from keel_verify.gc_pause import collector_paused
 from keel_verify.load import accel
+from keel_verify.load.dense import same_value
 from keel_verify.load.loader import (
     MAX_DEPTH,
     Artifact,
@@ -65,11 +67,32 @@ class Chunk:
     encode: Callable[[Any], bytes] = canonical_bytes  # canonical bytes of these entries' values
     columns: dict[str, list[Any]] = field(default_factory=dict, compare=False, repr=False)
     same: bool = False  # proven: every entry is one and the same value
+    offsets: list[list[int]] = field(default_factory=list, compare=False, repr=False)
     # Entries holding floats (fast path): their twin (keel_verify.load.loader.DecodedChunk),
     # how many floats, and whether those are proven the only values outside RFC 8785's domain.
     twin: list[Any] | None = field(default=None, compare=False, repr=False)
     floats: int = 0
     floats_only: bool = False
+
+    def object_offsets(self) -> list[int]:
+        """The offsets of the entries that are objects, in order, computed once for all
+        visitors in C (a chain of millions of tiny values has few or none)."""
+        if not self.offsets:
+            count = len(self.entries)
+            if self.objects:
+                self.offsets.append(list(range(count)))
+            elif self.same:
+                self.offsets.append(list(range(count)) if type(self.entries[0]) is dict else [])
+            else:
+                kinds = map(operator.is_, map(type, self.entries), repeat(dict))
+                self.offsets.append(list(compress(range(count), kinds)))
+        return self.offsets[0]
+
+    def moved(self, first: int) -> Chunk:
+        """This chunk at another place in the chain (its computed columns shared)."""
+        return Chunk(first, self.entries, self.content_hashes, self.within_jcs, self.flat,
+                     self.objects, self.encode, self.columns, self.same, self.offsets,
+                     self.twin, self.floats, self.floats_only)
 
     def column(self, key: str) -> list[Any]:
         """``entry.get(key)`` for every entry, computed once for all visitors (only for a
@@ -262,6 +285,9 @@ class EntriesPass:
 
         chain = self.artifact.chain
         assert chain is not None
+        if chain.dense is not None:
+            self.run_dense()
+            return
         worker = shards.start_worker(self)
         try:
             for index, first in enumerate(range(0, len(chain), self.chunk_entries)):
@@ -277,6 +303,19 @@ class EntriesPass:
         finally:
             if worker is not None:
                 worker.stop()
+
+    def run_dense(self) -> None:
+        """A dense chain (:mod:`keel_verify.load.dense`): its chunks as they are read, all
+        in this process (never shared with a worker: its entries are too small for that
+        to pay), with the same chunk boundaries and stop decisions as any other pass."""
+        assert self.artifact.chain is not None
+        chunks = self.artifact.chain.chunks(self.chunk_entries, self.max_depth)
+        with collector_paused():  # millions of small objects made and freed, no cycle
+            for index, decoded in enumerate(chunks):
+                if index:
+                    self.out.write(b",")
+                self.stopping_before(decoded.first)
+                self.here(decoded.first, decoded=decoded)
 
     def stopping_before(self, first: int) -> list[str]:
         """The visitors that stop at the chunk boundary before entry ``first`` (decided
@@ -299,53 +338,70 @@ class EntriesPass:
         assert self.artifact.chain is not None
         return self.artifact.chain.chunk_at(first, size or self.chunk_entries, self.max_depth)
 
-    def chunk(self, first: int) -> tuple[Chunk, bytes]:
-        """The chunk at ``first`` as visitors see it, and its entries' canonical bytes. A
-        chunk whose input is the entry of the last repeated chunk, as many times, is that
-        chunk at another place: the same bytes decode and hash to the same values, so
-        nothing is decoded or hashed again."""
+    def chunk(self, first: int, decoded: DecodedChunk | None = None) -> tuple[Chunk, bytes]:
+        """The chunk at ``first`` (``decoded`` already, when given) as visitors see it, and
+        its entries' canonical bytes. A chunk whose input is the entry of the last
+        repeated chunk, as many times, is that chunk at another place: the same bytes
+        decode and hash to the same values, so nothing is decoded or hashed again (for a
+        chunk decoded already: the same value, as :func:`keel_verify.load.dense.same_value`
+        tells)."""
+        if decoded is not None:
+            if decoded.same and self.repeated is not None:
+                value, chunk, piece = self.repeated
+                if (len(chunk.entries) == len(decoded.entries)
+                        and same_value(value, decoded.entries[0])):
+                    return chunk.moved(decoded.first), piece
+            chunk, piece = self.hashed(decoded)
+            self.repeated = (decoded.entries[0], chunk, piece) if chunk.same else None
+            return chunk, piece
         raw = self.artifact.chain.raw_items if self.artifact.chain is not None else None
         if self.repeated is not None and raw is not None:
             item, chunk, piece = self.repeated
             size = min(self.chunk_entries, len(raw) - first)
             if size == len(chunk.entries) and raw[first : first + size].count(item) == size:
-                return replace(chunk, first=first), piece
+                return chunk.moved(first), piece
         chunk, piece = self.hashed(self.decoded(first))
         self.repeated = (raw[first], chunk, piece) if chunk.same and raw is not None else None
         return chunk, piece
 
     def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
         """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
-        entries, same, objects, flat = decoded.entries, decoded.same, decoded.objects, decoded.flat
+        first, entries, within_jcs = decoded.first, decoded.entries, decoded.within_jcs
+        same, objects, flat = decoded.same, decoded.objects, decoded.flat
         # A chunk holding a float: its canonical bytes come from its twin (each float a
         # msgspec.Raw of its profile text; its dicts are this chunk's own, so _hash_entries
-        # may take a member out and put it back). Visitors get the entries, real floats and all, and
-        # the exact encoder, which writes any value they hand it as the profile does.
+        # may take a member out and put it back). Visitors get the entries, real floats and
+        # all, and the exact encoder, which writes any value they hand it as the profile does.
         twin = decoded.twin
         source = entries if twin is None else twin
         write = self.encode if twin is None else accel.sorted_encoder()
+        encode = self.encode if twin is None else canonical_bytes
         hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
-        if objects:
-            stated = list(map(dict.get, hashed, repeat("content_hash")))
-            hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
-            if twin is not None:  # the visitors' column holds the values, not their texts
-                stated = list(map(dict.get, entries[:1] if same else entries,
-                                  repeat("content_hash")))
-            columns["content_hash"] = stated * len(entries) if same else stated
-        else:
-            hashes, encoded = _hash_entries(hashed, write, twin is None and self.artifact.exact_path)
+
+        def made(hashes: list[str | None], offsets: list[list[int]]) -> Chunk:
+            return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
+                         same, offsets, twin, decoded.floats, decoded.floats_only)
+
+        if not objects:  # in C per chunk, whatever the entries: one encoding of them all
+            hashes, piece, offsets = _hash_any_entries(hashed, write, self.artifact.exact_path)
+            if same:
+                return made(hashes * len(entries), []), b",".join([piece] * len(entries))
+            return made(hashes, [offsets]), piece
+        stated = list(map(dict.get, hashed, repeat("content_hash")))
+        hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
+        if twin is not None:  # the visitors' column holds the values, not their texts
+            stated = list(map(dict.get, entries[:1] if same else entries, repeat("content_hash")))
+        columns["content_hash"] = stated * len(entries) if same else stated
         if same:
             hashes, encoded = hashes * len(entries), encoded * len(entries)
-        chunk = Chunk(decoded.first, entries, hashes, decoded.within_jcs, flat, objects,
-                      self.encode if twin is None else canonical_bytes, columns, same, twin,
-                      decoded.floats, decoded.floats_only)
-        return chunk, b",".join(encoded)
+        return made(hashes, []), b",".join(encoded)
 
-    def here(self, first: int, only: Iterable[str] | None = None, write: bool = True) -> None:
-        """Do the chunk at ``first`` in this process (for the visitors named in ``only``,
-        else for every visitor still fed)."""
-        chunk, piece = self.chunk(first)
+    def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
+             decoded: DecodedChunk | None = None) -> None:
+        """Do the chunk at ``first`` (``decoded`` already, when given) in this process
+        (for the visitors named in ``only``, else for every visitor still fed)."""
+        chunk, piece = self.chunk(first, decoded)
         if write:
             self.out.write(piece)
         for name in self.active() if only is None else only:
@@ -435,6 +491,31 @@ _hexdigest = methodcaller("hexdigest")
 def _tagged_digests(pieces: list[bytes]) -> list[str | None]:
     """``H(piece)`` for each piece, in C."""
     return ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
+
+
+def _hash_any_entries(
+    entries: list[Any], encode: Callable[[Any], bytes], exact: bool
+) -> tuple[list[str | None], bytes, list[int]]:
+    """Each entry's content hash (None for an entry that is not an object), the
+    entries' canonical bytes, comma-joined, and the offsets of the objects, in C per
+    entry whatever the entries (a chain of millions of tiny values): the bytes are one
+    encoding of the list less its brackets; only the objects are encoded one by one, and
+    each distinct object is hashed once (equal canonical bytes are an equal value, hence
+    an equal hash)."""
+    piece = encode(entries)[1:-1]
+    offsets = list(compress(range(len(entries)), map(operator.is_, map(type, entries),
+                                                     repeat(dict))))
+    hashes: list[str | None] = [None] * len(entries)
+    if not offsets:
+        return hashes, piece, offsets
+    objects = list(map(entries.__getitem__, offsets))
+    encoded = list(map(encode, objects))
+    distinct = dict(zip(encoded, objects, strict=True))
+    table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
+                     strict=True))
+    for offset, digest in zip(offsets, map(table.__getitem__, encoded), strict=True):
+        hashes[offset] = digest
+    return hashes, piece, offsets
 
 
 def _hash_entries(

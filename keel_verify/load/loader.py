@@ -14,12 +14,15 @@ import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from keel_verify.crypto.canonical import PROFILE, float_divergences, tagged_sha256
 from keel_verify.errors import LoadError
 from keel_verify.load import accel, nesting
 from keel_verify.load.access import escape_token, type_name
+
+if TYPE_CHECKING:
+    from keel_verify.load.dense import DenseChain
 
 SCHEMA = "keel.voice.attestation.phase_a"
 
@@ -54,21 +57,29 @@ class ChainSource:
     """The chain array's entries, decoded chunk by chunk during the single chain pass.
 
     Fast path: ``raw_items`` are msgspec raw slices of the input, so a 100,000-entry
-    chain is never held as Python objects all at once. Exact path: ``items`` are the
-    entries already parsed by the strict stdlib parser.
+    chain is never held as Python objects all at once; a chain of millions of tiny
+    entries is ``dense`` instead (:mod:`keel_verify.load.dense`: no object per entry is
+    held for the whole chain). Exact path: ``items`` are the entries already parsed by
+    the strict stdlib parser.
     """
 
     raw_items: Sequence[Any] | None = None
     items: Sequence[Any] | None = None
+    dense: DenseChain | None = None  # a chain of tiny entries, read window by window
 
     def __len__(self) -> int:
         if self.raw_items is not None:
             return len(self.raw_items)
+        if self.dense is not None:
+            return len(self.dense)
         return len(self.items or ())
 
     def chunks(self, size: int, max_depth: int) -> Iterator[DecodedChunk]:
         """Consecutive entries, ``size`` at a time; fast-path chunks are strictly decoded
         here (see :class:`DecodedChunk` for what a decode proves)."""
+        if self.dense is not None:
+            yield from self.dense.chunks(size, max_depth)
+            return
         if self.raw_items is None:
             items = self.items or ()
             for start in range(0, len(items), size):
@@ -79,6 +90,8 @@ class ChainSource:
 
     def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
         """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`."""
+        if self.dense is not None:
+            return self.dense.chunk_at(first, size, max_depth)
         if self.raw_items is None:
             return DecodedChunk(first, list((self.items or ())[first : first + size]))
         return decode_raw_chunk(first, self.raw_items[first : first + size], max_depth)
@@ -473,6 +486,22 @@ def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH, exact: bool = False) 
     return detect(value, size=len(data))
 
 
+def _chain_source(data: bytes, raw: Any) -> ChainSource | None:
+    """The chain member's entries: raw slices, or, for a dense chain, its bytes (see
+    :mod:`keel_verify.load.dense`); None when it is not an array. The input's commas (an
+    upper bound on the chain's) are counted only for a chain large enough to be dense."""
+    from keel_verify.load import dense
+
+    span = memoryview(raw)
+    if (len(span) >= dense.MIN_DENSE_BYTES and span[0] == 0x5B  # "[": an array
+            and dense.is_dense(len(span), data.count(b","))):
+        return ChainSource(dense=dense.DenseChain(bytes(span)))
+    try:
+        return ChainSource(raw_items=accel.decoder("items").decode(raw))
+    except accel.decode_errors():
+        return None
+
+
 def _load_fast(data: bytes, max_depth: int) -> Artifact:
     """Top-level members decoded, chain entries kept as raw slices.
 
@@ -491,11 +520,10 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     try:
         members = accel.decoder("members").decode(data)
         if "chain" in members:
-            try:
-                chain = ChainSource(raw_items=accel.decoder("items").decode(members["chain"]))
+            chain = _chain_source(data, members["chain"])
+            if chain is not None:
                 del members["chain"]
-            except errors:
-                pass  # not an array: decoded as it is, and the checks say so
+            # else not an array: decoded as it is, and the checks say so
         decoded = _MemberDecoder(max_depth, levels)
         decoded.batches(list(members), list(members.values()))
     except errors:

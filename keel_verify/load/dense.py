@@ -1,0 +1,279 @@
+"""Dense chains: millions of tiny entries, read window by window.
+
+The fast loader keeps an ordinary chain as one raw slice (a ``msgspec.Raw``, about 56
+bytes with its list slot) per entry, which costs a few percent of a real entry (hundreds
+of bytes). A chain of ``0``, ``{}`` or ``"x"`` entries (2 to 4 bytes each with the
+comma) would cost 15-30 times its own bytes that way. Such a chain is *dense*: its
+entries are never held all at once; its bytes are cut into windows of about
+:data:`WINDOW_BYTES` at entry boundaries, each window is decoded straight to values, and
+the values are handed to the chain pass in chunks of exactly the pass's size, the
+remainder carried across windows -- so the chunks, and every decision the pass takes at
+their boundaries, are the ones the raw slices give.
+
+Density is decided from bytes alone: a chain has at most ``commas + 1`` entries, so a
+chain with at least :data:`DENSE_BYTES_PER_COMMA` bytes per comma keeps its raw slices
+within a few times its own size. Emitted chains have 44-56 bytes per comma (compact and
+pretty), a chain of one real turn entry repeated 29, objects of short wrong-typed
+members 23; the chains of tiny values 2-5.
+
+Why a cut is an entry boundary
+------------------------------
+A window is the text between a proven boundary ``a`` (just after the opening bracket,
+or just after a comma proven to separate two entries) and a comma ``c``, between
+brackets: ``b"[" + span[a:c] + b"]"``. JSON's grammar reads that text from the same
+state the whole document is in at ``a``: expecting an entry. So the reader is, at
+``c``, in the state the whole document's reader is in at ``c``. If that text decodes as
+an array, the added ``]`` closed the array opened by the added ``[``: at ``c`` the reader
+had just finished an entry, with nothing else open, so the comma at ``c`` separates two
+entries. If instead ``c`` lies inside a string (a ``,`` ``]`` or ``[`` in it, an escaped
+quote before it), the added ``]`` is a character of that string, which stays open; if
+``c`` lies inside a nested array or object, at least that container and the outer array
+are open and one ``]`` closes at most one of them (and none of an object): either way
+the text does not decode. A window that decodes to no entry at all (whitespace between
+two commas, which valid JSON never has) is not taken as a cut either.
+
+A failed cut is tried again at a farther comma, the distance doubling each time, so the
+bytes decoded for one window stay below four times its final size. Content that no cut
+can make decodable (bytes only the exact path judges) reaches the end of the chain and
+goes to the exact path, as a chunk holding it does on the raw path.
+
+Each window is decoded by the typed item decoder, which proves at C speed what the raw
+path's chunk decode proves (no float, JCS-safe integers, bounded nesting); a window it
+refuses is read as raw slices (for that window only) and decoded chunk by chunk exactly
+as the raw path does (:func:`keel_verify.load.loader.decode_raw_chunk`), floats and all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from keel_verify.gc_pause import collector_paused
+from keel_verify.load import accel
+from keel_verify.load.loader import DecodedChunk, NeedsExactPath, decode_raw_chunk
+
+#: A chain with fewer bytes than this per comma is read as a dense chain (see above):
+#: on the raw path its slices (56 bytes an entry) then cost at most 3.5 times its bytes.
+DENSE_BYTES_PER_COMMA = 16
+#: Nor is a chain smaller than this worth counting commas for: its raw slices are small
+#: in absolute terms whatever its density.
+MIN_DENSE_BYTES = 1 << 20
+#: Bytes of the chain decoded at a time (the first cut is tried at the first comma after
+#: this many bytes).
+WINDOW_BYTES = 1 << 20
+
+_EMPTY = re.compile(rb"\[[ \t\r\n]*\]")  # an empty array (RFC 8259 whitespace)
+
+
+def is_dense(span_bytes: int, commas: int) -> bool:
+    """Whether a chain of ``span_bytes`` bytes holding at most ``commas`` commas (an upper
+    bound is enough) is read window by window: it may hold more than one entry per
+    :data:`DENSE_BYTES_PER_COMMA` bytes. (The module's limits are read at each call, so
+    that tests can force either reading.)"""
+    return MIN_DENSE_BYTES <= span_bytes < DENSE_BYTES_PER_COMMA * (commas + 1)
+
+
+class DenseChain:
+    """The chain array's bytes, read window by window (see the module docstring).
+
+    ``span``: the chain member's value, from its ``[`` to its ``]``. What a pass learns is
+    kept for later questions: the entry count once a reading reached the end, and the
+    last chunk of the last reading (where a check finds the chain's last entry)."""
+
+    def __init__(self, span: bytes, *, window_bytes: int | None = None) -> None:
+        if not (span[:1] == b"[" and span[-1:] == b"]"):
+            raise ValueError("a dense chain's span is a JSON array's bytes")
+        self.span = span
+        self.window_bytes = max(1, WINDOW_BYTES if window_bytes is None else window_bytes)
+        self.length: int | None = None
+        self.last_chunk: DecodedChunk | None = None
+
+    def __len__(self) -> int:
+        if self.length is None:
+            self.length = sum(len(entries) if raws is None else len(raws)
+                              for _, entries, raws in self._windows(accel.MAX_TYPED_NESTING + 2))
+        return self.length
+
+    def chunks(self, size: int, max_depth: int) -> Iterator[DecodedChunk]:
+        """The entries in chunks of exactly ``size`` (the last one shorter), each decoded
+        and proven as :func:`keel_verify.load.loader.decode_raw_chunk` decodes and proves
+        a chunk of raw slices."""
+        pending: list[DecodedChunk] = []  # the start of the next chunk, from earlier windows
+        held = 0
+        first = 0
+        last: DecodedChunk | None = None
+        for text, entries, raw_items in self._windows(max_depth):
+            at = 0
+            count = len(entries) if raw_items is None else len(raw_items)
+            # A window of one value repeated (a hostile chain): every chunk of it is too.
+            uniform = raw_items is None and _repeats_one_text(text, len(entries))
+            while at < count:
+                take = min(size - held, count - at)
+                part = (_value_chunk(first + held, entries[at : at + take], uniform)
+                        if raw_items is None
+                        else decode_raw_chunk(first + held, raw_items[at : at + take], max_depth))
+                at += take
+                if held == 0 and take == size:
+                    last = part
+                    yield part
+                    first += size
+                    continue
+                pending.append(part)
+                held += take
+                if held == size:
+                    last = _joined(pending)
+                    yield last
+                    pending, held, first = [], 0, first + size
+        if pending:
+            last = _joined(pending)
+            yield last
+        self.length = first + held
+        self.last_chunk = last
+
+    def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
+        """The entries ``first`` to ``first + size`` (fewer at the end): from the last
+        chunk a reading kept when it holds them, else by reading up to them."""
+        last = self.last_chunk
+        if last is not None and last.first <= first and first + size <= last.first + len(last.entries):
+            offset = first - last.first
+            return _sliced(last, first, offset, offset + size)
+        taken: list[DecodedChunk] = []
+        for chunk in self.chunks(size, max_depth):
+            end = chunk.first + len(chunk.entries)
+            if end > first and chunk.first < first + size:
+                offset = max(0, first - chunk.first)
+                taken.append(_sliced(chunk, chunk.first + offset, offset, first + size - chunk.first))
+            if end >= first + size:
+                break
+        if not taken:
+            return DecodedChunk(first, [])
+        return _joined(taken)
+
+    def _windows(self, max_depth: int) -> Iterator[tuple[bytes, list[Any], list[Any] | None]]:
+        """Each window's text and its entries as values (and None), or, for a window the
+        typed decoder refuses, as raw slices (``(text, [], raws)``)."""
+        span = memoryview(self.span)
+        end = len(self.span) - 1  # the closing bracket
+        start = 1
+        if _EMPTY.match(self.span):
+            return
+        while start < end:
+            distance = self.window_bytes
+            while True:
+                cut = self.span.find(b",", start + distance, end) if start + distance < end else -1
+                stop = end if cut < 0 else cut
+                text = b"".join((b"[", span[start:stop], b"]"))
+                decoded = _decode_window(text, max_depth)
+                if decoded is not None:
+                    yield text, *decoded
+                    start = stop + 1
+                    break
+                if stop == end:  # no cut can make it decodable: the exact path judges it
+                    raise NeedsExactPath
+                distance *= 2
+
+
+def _sliced(chunk: DecodedChunk, first: int, start: int, stop: int) -> DecodedChunk:
+    """The entries ``start`` to ``stop`` of ``chunk``, now at ``first``: its proofs hold
+    for them, but for its float count (which a slice no longer knows)."""
+    entries = chunk.entries[start:stop]
+    if chunk.twin is None:
+        return chunk._replace(first=first, entries=entries, same=chunk.same and len(entries) > 1)
+    return chunk._replace(first=first, entries=entries, same=chunk.same and len(entries) > 1,
+                          twin=chunk.twin[start:stop], floats_only=False)
+
+
+def _repeats_one_text(text: bytes, count: int) -> bool:
+    """Whether the window ``text``, which decoded to ``count`` entries, is one entry's
+    bytes ``count`` times: the bytes up to the first comma (which hold no comma), joined
+    by commas, between brackets. Such a text has ``count - 1`` commas; ``count`` entries
+    need as many separators, so each comma is one and each entry is those bytes."""
+    end = text.find(b",")
+    if end < 0:
+        return False
+    one = text[1:end]
+    return len(text) == count * (len(one) + 1) + 1 and text == b"[" + b",".join([one] * count) + b"]"
+
+
+def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
+    """Entries of a window the typed item decoder took: free of floats and unsafe
+    integers, their depth proven, their object keys checked with the window.
+    ``uniform``: the whole window is one value repeated."""
+    if uniform:
+        return DecodedChunk(first, entries, True, False, type(entries[0]) is dict,
+                            len(entries) > 1)
+    kinds = set(map(type, entries))
+    return DecodedChunk(first, entries, True, False, kinds == {dict},
+                        len(kinds) == 1 and _same(entries))
+
+
+def _decode_window(text: bytes, max_depth: int) -> tuple[list[Any], list[Any] | None] | None:
+    """The window's entries (values, or raw slices when the typed decoder refuses
+    them), or None when ``text`` is not an array of entries (the cut was not a
+    boundary, or the content needs the exact path)."""
+    errors = accel.decode_errors()
+    item_levels = min(accel.MAX_TYPED_NESTING, max_depth - 2)
+    if item_levels >= 0:
+        try:
+            with collector_paused():  # a window of "[]" is half a million lists
+                entries: list[Any] = accel.nested_items_decoder(item_levels).decode(text)
+        except errors:
+            pass
+        else:
+            if entries and accel.keys_within_bmp(text):
+                return entries, None
+    try:
+        raws: list[Any] = accel.decoder("items").decode(text)
+    except errors:
+        return None
+    return ([], raws) if raws else None
+
+
+def _same(entries: list[Any]) -> bool:
+    """Every entry one and the same value (see :func:`same_value`), in C per entry."""
+    if len(entries) < 2:
+        return False
+    one = entries[0]
+    if entries.count(one) != len(entries) or set(map(type, entries)) != {type(one)}:
+        return False
+    if isinstance(one, (dict, list)) and one:
+        encode = accel.plain_encoder()
+        return encode(entries) == b"[" + b",".join([encode(one)] * len(entries)) + b"]"
+    return True
+
+
+def same_value(one: Any, other: Any) -> bool:
+    """Whether two float-free decoded values are one and the same: equal, of the same
+    type, and (containers) with their members in the same order at every depth -- what
+    equal input bytes give on the raw path. Python's ``==`` alone says ``1 == True`` and
+    ignores key order; the insertion-ordered encoding tells both apart."""
+    if one is other:
+        return True
+    if type(one) is not type(other) or one != other:
+        return False
+    return not (isinstance(one, (dict, list)) and one) or _same([one, other])
+
+
+def _joined(parts: list[DecodedChunk]) -> DecodedChunk:
+    """Consecutive parts of one chunk (from two windows) as one chunk: each proof holds
+    for it when it holds for every part. When a part holds floats the chunk has a twin:
+    the parts' twins, a float-free part being its own."""
+    if len(parts) == 1:
+        return parts[0]
+    entries = [entry for part in parts for entry in part.entries]
+    within_jcs = all(part.within_jcs for part in parts)
+    if all(part.twin is None for part in parts):
+        return DecodedChunk(
+            parts[0].first, entries, within_jcs=within_jcs,
+            flat=all(part.flat for part in parts),
+            objects=all(part.objects for part in parts),
+            same=_same(entries),
+        )
+    return DecodedChunk(
+        parts[0].first, entries,
+        objects=all(part.objects for part in parts),
+        twin=[item for part in parts for item in (part.entries if part.twin is None else part.twin)],
+        floats=sum(part.floats for part in parts),
+        floats_only=all(part.floats_only or part.within_jcs for part in parts),
+    )

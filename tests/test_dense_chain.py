@@ -1,0 +1,279 @@
+"""Dense chains (millions of tiny entries) are read window by window with no object per
+entry held for the whole chain (keel_verify/load/dense.py); what they give must be what
+the raw-slice reading and the exact path give: the same entries in the same chunks, the
+same stops, the same reports. Proved by structure and by comparison, never by a clock
+(the times are in ``benchmarks/hostile.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keel_verify import TrustPolicy, verify_bytes
+from keel_verify.checks import visitor_factories
+from keel_verify.errors import LoadError
+from keel_verify.load import accel, chainpass, dense
+from keel_verify.load.chainpass import CHUNK_ENTRIES, read_strictly
+from keel_verify.load.dense import DenseChain
+from keel_verify.load.loader import MAX_DEPTH, NeedsExactPath, load_bytes
+from keel_verify.report.json_report import report_to_dict
+from tests import hostile_inputs as hostile
+from tests.helpers import public_v3
+
+pytestmark = pytest.mark.skipif(
+    not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
+)
+
+TRUST = TrustPolicy()
+#: Each kind of tiny entry, and a mix of them.
+KINDS: dict[str, bytes | tuple[bytes, ...]] = {**hostile.TINY_ENTRIES, "mixed": hostile.MIXED_TINY}
+
+
+@pytest.fixture
+def forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every chain is dense, read in windows of about 200 bytes (so that small chains
+    cross many windows and chunks straddle them)."""
+    monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
+    monkeypatch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+    monkeypatch.setattr(dense, "WINDOW_BYTES", 200)
+
+
+def entries_of(chain: DenseChain, size: int = CHUNK_ENTRIES) -> list[Any]:
+    return [entry for chunk in chain.chunks(size, MAX_DEPTH) for entry in chunk.entries]
+
+
+# -- where a window may be cut -----------------------------------------------------------------
+
+TRICKY_ENTRIES = [
+    '"a,b"', '"],["', '"[,"', '"\\",\\""', '"\\\\"', '"\\\\,\\""', '[1,[2,3],[]]',
+    '{"a":[1,2],"b":"c,d"}', '{"k,":"]"}', '[[[0,0],0],0]', '""', '","', '"\\u002c"', '{}',
+    '[]', '0', 'null', 'true', '"é,ü"', '[{"x":",]"},{}]',
+]
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 7, 16, 1000])
+def test_cuts_fall_only_between_entries(window: int) -> None:
+    """Commas inside strings (after escaped quotes and backslashes too), inside nested
+    arrays and objects are never taken as boundaries: the entries read window by window
+    are the array's entries, whatever the window size."""
+    texts = [entry.replace(",", ", ") if "[" in entry else entry for entry in TRICKY_ENTRIES]
+    for span in ("[" + ",".join(TRICKY_ENTRIES) + "]", "[ " + " ,\n ".join(texts) + " ]"):
+        chain = DenseChain(span.encode(), window_bytes=window)
+        assert entries_of(chain, 3) == json.loads(span)
+        assert len(chain) == len(TRICKY_ENTRIES)
+
+
+def test_a_failed_cut_is_tried_farther_away_doubling_the_distance(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One entry of 10,000 commas in a chain read 10 bytes at a time: the cut is tried
+    at distances 10, 20, 40, ... (a few dozen decodes), never at every comma."""
+    big = "[" + ",".join(["0"] * 10_000) + "]"
+    span = f"[0,{big},1]".encode()
+    tried: list[int] = []
+    decode = dense._decode_window
+
+    def spy(text: bytes, max_depth: int) -> Any:
+        tried.append(len(text))
+        return decode(text, max_depth)
+
+    monkeypatch.setattr(dense, "_decode_window", spy)
+    assert entries_of(DenseChain(span, window_bytes=10)) == json.loads(span)
+    assert len(tried) < 20
+    assert sum(tried) < 4 * len(span)
+
+
+def test_an_empty_chain_has_no_entry() -> None:
+    for span in (b"[]", b"[ \n ]"):
+        chain = DenseChain(span, window_bytes=1)
+        assert entries_of(chain) == [] and len(chain) == 0
+
+
+def test_content_no_cut_can_read_goes_to_the_exact_path() -> None:
+    """Bytes msgspec refuses (here invalid UTF-8 inside a string) make every cut fail up
+    to the end of the chain: the exact path then judges and words the input."""
+    span = b'[0,0,"\xff",0]'
+    with pytest.raises(NeedsExactPath):
+        entries_of(DenseChain(span, window_bytes=1))
+
+
+chain_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.text(st.sampled_from(',[]{}"\\:x é\n'), max_size=6),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(st.sampled_from(',[]"\\x'), max_size=3), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(st.lists(chain_values, max_size=60), st.integers(1, 64), st.integers(1, 9),
+       st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_windows_give_the_entries_in_chunks_of_exactly_the_size(
+        entries: list[Any], window: int, size: int, pretty: bool) -> None:
+    span = json.dumps(entries, indent=1 if pretty else None).encode()
+    chain = DenseChain(span, window_bytes=window)
+    chunks = list(chain.chunks(size, MAX_DEPTH))
+    assert [c.first for c in chunks] == list(range(0, len(entries), size))
+    assert all(len(c.entries) == size for c in chunks[:-1])
+    assert [e for c in chunks for e in c.entries] == entries
+    for chunk in chunks:
+        assert chunk.objects == (bool(chunk.entries) and all(type(e) is dict for e in chunk.entries))
+        if chunk.same:  # the same value, type and member order, as equal bytes would be
+            texts = {msgspec.json.encode(e) for e in chunk.entries}
+            assert len(texts) == 1 and len(chunk.entries) > 1
+    assert len(chain) == len(entries)
+    if entries:
+        last = chain.chunk_at(len(entries) - 1, 1, MAX_DEPTH)
+        assert last.entries == entries[-1:] and last.first == len(entries) - 1
+        middle = len(entries) // 2
+        fresh = DenseChain(span, window_bytes=window)  # nothing kept: read up to it
+        assert fresh.chunk_at(middle, 3, MAX_DEPTH).entries == entries[middle : middle + 3]
+
+
+def test_one_and_true_are_not_the_same_entry() -> None:
+    """Python's == says 1 == True and ignores key order; "same" chunks must not."""
+    for entries in ([1, True], [0, False], [{"a": 1}, {"a": True}],
+                    [{"a": 0, "b": 0}, {"b": 0, "a": 0}], [[1], [True]]):
+        chain = DenseChain(json.dumps(entries * 3).encode(), window_bytes=1000)
+        assert not any(chunk.same for chunk in chain.chunks(6, MAX_DEPTH)), entries
+    assert all(c.same for c in DenseChain(b"[[1],[1],[1]]").chunks(3, MAX_DEPTH))
+
+
+# -- which chains are dense --------------------------------------------------------------------
+
+
+def test_only_chains_of_tiny_entries_are_dense() -> None:
+    real = load_bytes(hostile.encode(public_v3())).chain
+    assert real is not None and real.raw_items is not None
+    for entries in KINDS.values():
+        artifact = load_bytes(hostile.tiny_chain_entries(600_000, entries))
+        assert artifact.chain is not None and artifact.chain.dense is not None, entries
+        assert artifact.chain.raw_items is None  # no object per entry is kept
+    for data in (hostile.string_chain_entries(80_000, width=14),  # 17 bytes an entry
+                 hostile.wrong_type_entries(5_000), hostile.repeated_turn_entries(8_000)):
+        assert len(data) > dense.MIN_DENSE_BYTES
+        chain = load_bytes(data).chain
+        assert chain is not None and chain.raw_items is not None
+
+
+def test_a_dense_chain_is_read_in_bounded_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass decodes the chain a window at a time: no text decoded is much larger
+    than a window, and the chain is never decoded whole."""
+    monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
+    monkeypatch.setattr(dense, "WINDOW_BYTES", 4096)
+    decoded: list[int] = []
+    decode = dense._decode_window
+
+    def spy(text: bytes, max_depth: int) -> Any:
+        decoded.append(len(text))
+        return decode(text, max_depth)
+
+    monkeypatch.setattr(dense, "_decode_window", spy)
+    data = hostile.tiny_chain_entries(100_000, hostile.MIXED_TINY)
+    artifact, chain_pass = read_strictly(data, visitor_factories())
+    assert artifact.chain is not None and artifact.chain.dense is not None
+    assert len(artifact.chain) == 100_000
+    assert max(decoded) <= 4096 + 16 and sum(decoded) < 1.01 * len(data)
+    assert chain_pass.visitor("session_facts").count == 100_000
+
+
+# -- the same reports as the raw slices and the exact path --------------------------------------
+
+
+def reports(data: bytes, monkeypatch: pytest.MonkeyPatch,
+            read_dense: bool = True) -> Iterator[dict[str, Any]]:
+    """The report of ``data`` read dense (windows of 200 bytes), as raw slices, and on
+    the exact path. ``read_dense``: whether the fast reader gets as far as the chain
+    (not when msgspec refuses the whole document)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(dense, "MIN_DENSE_BYTES", 0)
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+        patch.setattr(dense, "WINDOW_BYTES", 200)
+        read: list[bool] = []
+        run = chainpass.EntriesPass.run_dense
+
+        def spy(self: Any) -> None:
+            read.append(True)
+            run(self)
+
+        patch.setattr(chainpass.EntriesPass, "run_dense", spy)
+        yield report_to_dict(verify_bytes(data, TRUST))
+        assert read == [True] * read_dense, "the dense reader was (not) used"
+    with monkeypatch.context() as patch:
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 0)
+        yield report_to_dict(verify_bytes(data, TRUST))
+    yield report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_of_tiny_entry_reports_as_the_other_paths(
+        kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3,000 entries: past every check's stop (1,000 problems), chunks straddling the
+    200-byte windows."""
+    data = hostile.tiny_chain_entries(3_000, KINDS[kind])
+    dense_report, raw_report, exact_report = reports(data, monkeypatch)
+    assert dense_report == raw_report == exact_report
+    assert dense_report["verdict"] == "FAILED"
+
+
+@pytest.mark.parametrize("name", ["strings", "real entries", "wrong types", "one turn repeated",
+                                  "empty objects", "a float in a chunk", "a float in every entry",
+                                  "deep entries", "a lone surrogate", "an unsafe integer",
+                                  "invalid UTF-8", "an astral key"])
+def test_other_chains_read_dense_report_as_the_other_paths(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a chain holds, reading it dense changes nothing: windows the typed
+    decoder refuses are read as raw slices chunk by chunk, as the raw path reads them."""
+    data = {
+        "strings": lambda: hostile.string_chain_entries(1_500),
+        "real entries": lambda: hostile.encode(public_v3()),
+        "wrong types": lambda: hostile.wrong_type_entries(1_200),
+        "one turn repeated": lambda: hostile.repeated_turn_entries(1_200),
+        "empty objects": lambda: hostile.empty_chain_entries(1_500),
+        "a float in a chunk": lambda: hostile.tiny_chain_entries(1_500).replace(b"0,0,0,0", b"0,1.5,0,0", 1),
+        "a float in every entry": lambda: hostile.tiny_chain_entries(600, b"[0.5]"),
+        "deep entries": lambda: hostile.tiny_chain_entries(600, b"[[[[[[[[[0]]]]]]]]]"),
+        "a lone surrogate": lambda: hostile.tiny_chain_entries(600, b'"\\ud800"'),
+        "an unsafe integer": lambda: hostile.tiny_chain_entries(600, b"9007199254740993"),
+        "invalid UTF-8": lambda: hostile.tiny_chain_entries(600, b'"\xff"'),
+        "an astral key": lambda: hostile.tiny_chain_entries(600, '{"\U0001f600":0,"a":1}'.encode()),
+    }[name]()
+    refused = name == "a lone surrogate"  # by msgspec, for the whole document
+    dense_report, raw_report, exact_report = reports(data, monkeypatch, read_dense=not refused)
+    assert dense_report == raw_report == exact_report
+
+
+def test_nesting_beyond_the_limit_is_refused_alike(forced: None) -> None:
+    data = hostile.tiny_chain_entries(50, b"[" * 200 + b"]" * 200)
+    with pytest.raises(LoadError) as dense_error:
+        read_strictly(data, visitor_factories())
+    with pytest.raises(LoadError) as exact_error:
+        read_strictly(data, visitor_factories(), exact=True)
+    assert str(dense_error.value) == str(exact_error.value)
+
+
+mixed_entries = st.lists(
+    st.sampled_from([0, None, [], {}, "", "x", True, False, -1, [0], {"a": 0},
+                     {"content_hash": "sha256:" + "0" * 64}, {"event_type": "x", "occurred_at": 1}]),
+    min_size=0, max_size=1_300)
+
+
+@given(entries=mixed_entries, window=st.integers(1, 300))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+def test_generated_dense_chains_report_as_the_exact_path(
+        entries: list[Any], window: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = hostile.tiny_chain_entries(len(entries), tuple(json.dumps(e).encode() for e in entries)) \
+        if entries else hostile.tiny_chain_entries(0)
+    with monkeypatch.context() as patch:
+        patch.setattr(dense, "MIN_DENSE_BYTES", 0)
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+        patch.setattr(dense, "WINDOW_BYTES", window)
+        dense_report = report_to_dict(verify_bytes(data, TRUST))
+    assert dense_report == report_to_dict(verify_bytes(data, TRUST, exact=True))
