@@ -243,3 +243,28 @@ def test_worker_processes_write_what_one_process_writes(
     assert totals.pop("files") == 53
     assert {verdict for verdict, count in totals.items() if count} == verdicts
     assert totals["error"] == 2 == str(seen["1"]["stderr"]).count("keel-verify: error: ")
+
+
+def test_the_per_file_work_sent_to_workers_pickles_and_gives_the_same_output(tmp_path: Path) -> None:
+    """Under a start method other than fork, the gate's per-file work (policy, time of
+    judgement, every renderer) travels pickled: pickled, it makes the same output."""
+    import io
+    import pickle
+    from datetime import UTC, datetime
+
+    from keel_verify import TrustPolicy, verify_path
+    from keel_verify.gate import FinishReport, load_gate_policy, read_source
+    from keel_verify.report.formats import FORMATS
+    from keel_verify.report.sink import RenderContext
+
+    policy_file = tmp_path / "anchored.json"
+    policy_file.write_text(json.dumps({"policy_version": 1, "require_anchored_witness": True}),
+                           encoding="utf-8")
+    context = RenderContext((), {}, None, False, read_source)
+    renderers = tuple(FORMATS[name](io.StringIO(), context).renderer for name in FORMATS)
+    finish = FinishReport(load_gate_policy(str(policy_file)), datetime.now(UTC), renderers, keep=True)
+    report = verify_path(SAMPLE_V3, TrustPolicy.self_attested_only())
+    output = finish(report)
+    assert pickle.loads(pickle.dumps(finish))(report) == output
+    assert output.verdict is Verdict.FAILED and output.report is not None  # the policy applied
+    assert len(output.pieces) == len(FORMATS) and all(output.pieces)
