@@ -126,6 +126,8 @@ CASES = (
          _file("members_1m", lambda: hostile.many_members(1_000_000))),
     Case("deep_entries_100k", "10^5 chain entries, each 100 arrays deep",
          _file("deep_entries_100k", lambda: hostile.deep_entries(100_000, 100))),
+    Case("deep_distinct_100k", "10^5 distinct chain entries, each 100 arrays deep",
+         _file("deep_distinct_100k", lambda: hostile.deep_entries(100_000, 100, distinct=True))),
     Case("junk_signatures_100k", "10^5 junk signatures[] entries",
          _file("junk_signatures_100k", lambda: hostile.junk_signatures(100_000))),
     Case("metadata_keys_1m", "session_metadata with 10^6 keys",

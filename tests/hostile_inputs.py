@@ -349,14 +349,17 @@ def many_members(count: int = 1_000_000) -> bytes:
     return raw[:-1] + (b"," + extra if count else b"") + b"}"
 
 
-def deep_entries(count: int = 100_000, depth: int = 100) -> bytes:
-    """A chain of ``count`` entries, each ``depth`` arrays nested (``[[[...]]]``): deeper
-    than the typed decoders reach, still within the nesting limit when ``depth`` <= 126."""
+def deep_entries(count: int = 100_000, depth: int = 100, *, distinct: bool = False) -> bytes:
+    """A chain of ``count`` entries, each ``depth`` arrays nested (``[[[...]]]``, or with
+    ``distinct`` around the entry's own index): deeper than the typed decoders reach,
+    still within the nesting limit when ``depth`` <= 126."""
     document = public_v3()
     document["chain"] = []
     raw = encode(document)
-    entry = b"[" * depth + b"]" * depth
-    return raw.replace(b'"chain":[]', b'"chain":[' + b",".join([entry] * count) + b"]", 1)
+    opened, closed = b"[" * depth, b"]" * depth
+    entries = ([opened + b"%d" % index + closed for index in range(count)] if distinct
+               else [opened + closed] * count)
+    return raw.replace(b'"chain":[]', b'"chain":[' + b",".join(entries) + b"]", 1)
 
 
 def junk_signatures(count: int = 100_000) -> bytes:

@@ -35,8 +35,7 @@ MANY = 2 * loader.MEMBER_BATCH + 17  # more members than two batches
 
 def distinct_deep_entries(count: int, depth: int) -> bytes:
     """``count`` entries, each ``depth`` arrays around its own index (no two alike)."""
-    return hostile.chain_of([json.loads("[" * depth + str(index) + "]" * depth)
-                             for index in range(count)])
+    return hostile.deep_entries(count, depth, distinct=True)
 
 
 SHAPES: dict[str, Callable[[], bytes]] = {
@@ -264,3 +263,24 @@ def test_a_schema_message_does_not_write_out_a_huge_value_again() -> None:
     error = SimpleNamespace(validator="type", validator_value="string", instance=small,
                             message=f"{dict(small)!r} is not of type 'string'")
     assert schema._message(error) == '{"a":null} is not of type \'string\''
+
+
+def test_a_member_of_many_names_is_written_by_the_exact_encoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loader, "NAMES_FOR_EXACT_ENCODER", 1000)
+    data = hostile.wide_metadata(MANY)
+    encoded: list[int] = []
+    from keel_verify.crypto.canonical import canonical_bytes as exact
+
+    def counting(value: Any) -> bytes:
+        encoded.append(len(value) if isinstance(value, dict) else -1)
+        return exact(value)
+
+    monkeypatch.setattr(chainpass, "canonical_bytes", counting)
+    artifact, chain_pass = read_strictly(data)
+    assert artifact.many_names == {"session_metadata"} and artifact.document_within_jcs
+    assert len(artifact.document["session_metadata"]) + 1 > MANY  # written alone, exactly
+    assert len(artifact.document["session_metadata"]) in encoded
+    assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))

@@ -167,23 +167,26 @@ class MessageWriter:
         self.message.update(piece)
 
 
-def _members_bytes(document: dict[str, Any], keys: list[str], encode: Callable[[Any], bytes],
-                   float_members: Mapping[str, FloatMember]) -> bytes:
-    """The canonical bytes of the members ``keys`` (sorted) of ``document``, comma-joined:
-    each run of members between those in ``float_members`` as one object in one call of
-    ``encode`` (its braces cut off; a sorted encoder keeps the run's order, which is
-    already sorted), and each member in ``float_members`` with the value's canonical
-    bytes written when it was decoded."""
+def _members_bytes(members: list[tuple[str, Any]], encode: Callable[[Any], bytes],
+                   alone: frozenset[str], float_members: Mapping[str, FloatMember]) -> bytes:
+    """The canonical bytes of ``members`` (sorted (name, value) pairs), comma-joined: each
+    run of members between those ``alone`` as one object in one call of ``encode`` (its
+    braces cut off; a sorted encoder keeps the run's order, which is already sorted), and
+    each member ``alone`` by itself: one in ``float_members`` with the value's canonical
+    bytes written when it was decoded, any other (one holding many names: see
+    Artifact.many_names) by the exact encoder."""
     pieces: list[bytes] = []
     start = 0
-    float_at = sorted(bisect_left(keys, key) for key in float_members.keys() & set(keys))
-    for at in [*float_at, len(keys)]:
+    alone_at = sorted(at for at in (bisect_left(members, (key,)) for key in alone)
+                      if members[at : at + 1] and members[at][0] in alone)
+    for at in [*alone_at, len(members)]:
         if at > start:
-            run = keys[start:at]
-            pieces.append(encode(dict(zip(run, map(document.__getitem__, run), strict=True)))[1:-1])
-        if at < len(keys):
-            key = keys[at]
-            pieces.append(encode(key) + b":" + float_members[key].canonical)
+            pieces.append(encode(dict(members[start:at]))[1:-1])
+        if at < len(members):
+            key, value = members[at]
+            float_member = float_members.get(key)
+            pieces.append(canonical_bytes(key) + b":" + (
+                canonical_bytes(value) if float_member is None else float_member.canonical))
         start = at + 1
     return b",".join(pieces)
 
@@ -203,18 +206,20 @@ def run_chain_pass(
     visitors = {name: factory(artifact) for name, factory in factories.items()}
     # The signed members in the profile's order (by code point): all but "signatures",
     # and but "chain" when its entries are written by the pass (a chain that is not an
-    # array stays a member, encoded as it is).
-    keys = sorted(document)
+    # array stays a member, encoded as it is). Pairs sort by name alone (names are
+    # unique), and are taken in order, not looked up one by one.
+    members = sorted(document.items())
     for unsigned in (SIGNATURES, "chain") if artifact.chain is not None else (SIGNATURES,):
-        at = bisect_left(keys, unsigned)
-        if keys[at : at + 1] == [unsigned]:
-            del keys[at]
+        at = bisect_left(members, (unsigned,))
+        if members[at : at + 1] and members[at][0] == unsigned:
+            del members[at]
     out = MessageWriter(SignedMessage(document.get(SIGNATURES)))
     last_entry = None
     out.write(b"{")
     # The members sorted before "chain", the chain's entries, the members after it.
-    cut = bisect_left(keys, "chain") if artifact.chain is not None else len(keys)
-    before = _members_bytes(document, keys[:cut], encode, artifact.float_members)
+    cut = bisect_left(members, ("chain",)) if artifact.chain is not None else len(members)
+    alone = artifact.many_names | frozenset(artifact.float_members)
+    before = _members_bytes(members[:cut], encode, alone, artifact.float_members)
     out.write(before)
     if artifact.chain is not None:
         out.write(b',"chain":[' if before else b'"chain":[')
@@ -224,9 +229,9 @@ def run_chain_pass(
         if entries.stopped:
             last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
         out.write(b"]")
-        if cut < len(keys):
+        if cut < len(members):
             out.write(b",")
-    out.write(_members_bytes(document, keys[cut:], encode, artifact.float_members))
+    out.write(_members_bytes(members[cut:], encode, alone, artifact.float_members))
     out.write(b"}")
     out.flush()
 

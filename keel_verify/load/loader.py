@@ -224,6 +224,11 @@ class Artifact:
     # (name and value), and those whose value holds a float.
     jcs_members: frozenset[str] = frozenset()
     float_members: Mapping[str, FloatMember] = field(default_factory=dict)
+    # Top-level members (fast path) holding more than NAMES_FOR_EXACT_ENCODER object
+    # member names: their canonical bytes are written by the exact encoder, which sorts
+    # a large object several times faster than msgspec's (measured: 0.43 s against 1.32 s
+    # for an object of a million names). Both write the same bytes here (no float).
+    many_names: frozenset[str] = frozenset()
 
     @property
     def is_hash_only(self) -> bool:
@@ -416,6 +421,7 @@ def detect(
     document_within_jcs: bool = False,
     jcs_members: frozenset[str] = frozenset(),
     float_members: Mapping[str, FloatMember] | None = None,
+    many_names: frozenset[str] = frozenset(),
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (docs/format.md §2)."""
     if not isinstance(value, dict):
@@ -445,6 +451,7 @@ def detect(
         document_within_jcs=document_within_jcs,
         jcs_members=jcs_members,
         float_members=float_members or {},
+        many_names=many_names,
     )
 
 
@@ -524,7 +531,9 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
             if chain is not None:
                 del members["chain"]
             # else not an array: decoded as it is, and the checks say so
-        decoded = _MemberDecoder(max_depth, levels)
+        # The members' values are replaced in place: a million-member document is then
+        # one dict, its order the input's, never rebuilt key by key.
+        decoded = _MemberDecoder(members, max_depth, levels)
         decoded.batches(list(members), list(members.values()))
     except errors:
         raise NeedsExactPath from None
@@ -539,8 +548,13 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         document_within_jcs=len(decoded.jcs_members) == len(document),
         jcs_members=frozenset(decoded.jcs_members),
         float_members=decoded.float_members,
+        many_names=frozenset(decoded.many_names),
     )
 
+
+#: Above this many object member names (colons) in a top-level member, its canonical
+#: bytes are written by the exact encoder (see Artifact.many_names).
+NAMES_FOR_EXACT_ENCODER = 1 << 16
 
 #: Top-level members decoded together: one C decode for many small members (a document
 #: may hold a million), while a member holding a float is found in a few halvings.
@@ -555,12 +569,13 @@ class _MemberDecoder:
     that holds it is alone, and that member is read by
     :func:`keel_verify.load.accel.read_floats` (see :class:`FloatMember`)."""
 
-    def __init__(self, max_depth: int, levels: int) -> None:
+    def __init__(self, document: dict[str, Any], max_depth: int, levels: int) -> None:
         self.max_depth = max_depth
         self.typed = accel.nested_items_decoder(levels) if levels >= 0 else None
-        self.document: dict[str, Any] = {}
+        self.document = document  # its values are replaced by their decoding
         self.jcs_members: set[str] = set()  # proven inside the RFC 8785 domain, names too
         self.float_members: dict[str, FloatMember] = {}
+        self.many_names: set[str] = set()
         self.untyped: list[bytes] = []  # batches decoded untyped, as JSON arrays
 
     def batches(self, keys: list[str], raws: list[Any]) -> None:
@@ -576,6 +591,7 @@ class _MemberDecoder:
                 self.document.update(zip(keys, values, strict=True))
                 if accel.keys_within_bmp(joined):
                     self.within_jcs(keys)
+                self.count_names(keys, raws, joined)
                 return
             except errors:
                 pass
@@ -589,19 +605,31 @@ class _MemberDecoder:
             self.batch(keys[:half], raws[:half])
             self.batch(keys[half:], raws[half:])
             return
-        self.untyped_batch(keys, values, joined)
+        self.untyped_batch(keys, raws, values, joined)
 
-    def untyped_batch(self, keys: list[str], values: list[Any], joined: bytes) -> None:
+    def untyped_batch(self, keys: list[str], raws: list[Any], values: list[Any],
+                      joined: bytes) -> None:
         self.untyped.append(joined)
         self.document.update(zip(keys, values, strict=True))
         if nesting.integers_within_jcs(joined) and accel.keys_within_bmp(joined):
             self.within_jcs(keys)
+        self.count_names(keys, raws, joined)
+
+    def count_names(self, keys: list[str], raws: list[Any], joined: bytes) -> None:
+        """Note the members holding more than NAMES_FOR_EXACT_ENCODER names. Every colon
+        of a member's bytes but those in strings is a name's: counting them all can only
+        overcount, which costs nothing but the choice of the (exact) encoder."""
+        if joined.count(b":") <= NAMES_FOR_EXACT_ENCODER:
+            return
+        for key, raw in zip(keys, raws, strict=True):
+            if bytes(raw).count(b":") > NAMES_FOR_EXACT_ENCODER:
+                self.many_names.add(key)
 
     def alone(self, key: str, raw: bytes, joined: bytes) -> None:
         """One member the typed decoder refused: read with its floats, if it has any."""
         part = accel.read_floats(raw)
         if part.twin is None:
-            self.untyped_batch([key], [part.value], joined)
+            self.untyped_batch([key], [raw], [part.value], joined)
             return
         self.untyped.append(joined)  # for its depth
         self.document[key] = part.value
