@@ -3,6 +3,7 @@ to the bundled sample's.
 
     python benchmarks/hostile.py              # every case (about 2 minutes on 2 CPUs)
     python benchmarks/hostile.py --only sample,deep_token --repeats 3
+    python benchmarks/hostile.py --repeats 3 --before /path/to/old/venv/bin/keel-verify
 
 Each input is built by ``tests/hostile_inputs.py`` (the same builders the unit tests use at
 small sizes) into ``benchmarks/out/hostile/``, then verified by ``keel-verify`` in a fresh
@@ -25,6 +26,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -144,45 +146,66 @@ def input_size(arguments: list[str]) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
+Row = tuple[float | None, float | None, int | None]  # median wall, peak MiB, exit code
+
+
+def run_case(commands: list[str], arguments: list[str], name: str, options: Any) -> list[Row]:
+    """``options.repeats`` runs of ``arguments`` under each command, the commands taking
+    turns (A B, B A, A B, ...) so that a change in the machine's load hits both alike."""
+    walls: list[list[float]] = [[] for _ in commands]
+    peaks: list[list[float]] = [[] for _ in commands]
+    codes: list[int | None] = [None for _ in commands]
+    for repeat in range(options.repeats):
+        turn = list(enumerate(commands))
+        for at, command in turn if repeat % 2 == 0 else turn[::-1]:
+            try:
+                run = measure([[command, *arguments]], OUT / f"{name}-{at}", options.timeout)[0]
+            except HarnessError as error:
+                print(f"{name}: {error}", file=sys.stderr)
+                continue
+            walls[at].append(run.wall_s)
+            peaks[at].append(run.maxrss_kib * 1024 / MIB)
+            codes[at] = run.exit
+    return [(statistics.median(w) if w else None, max(p) if p else None, code)
+            for w, p, code in zip(walls, peaks, codes, strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated case names")
     parser.add_argument("--repeats", type=int, default=1, help="runs per case (median shown)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
+    parser.add_argument("--before", metavar="KEEL_VERIFY",
+                        help="another keel-verify (e.g. an older commit's) measured in turn "
+                             "with this one, in the same run")
     options = parser.parse_args()
     chosen = [c for c in CASES if not options.only or c.name in options.only.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
-    command = keel_verify()
-    measure([[command, *_sample(OUT)]], OUT / "warmup", options.timeout)  # bytecode cached
-    rows: list[tuple[Case, int, float | None, float | None, int | None]] = []
-    baseline: float | None = None
+    commands = [keel_verify(), *([options.before] if options.before else [])]
+    for command in commands:
+        measure([[command, *_sample(OUT)]], OUT / "warmup", options.timeout)  # bytecode cached
+    rows: list[tuple[Case, int, list[Row]]] = []
     with tempfile.TemporaryDirectory() as scratch:
         for case in chosen:
             arguments = case.build(OUT if case.name != "fifo" else Path(scratch))
-            walls, peaks, code = [], [], None
-            for _ in range(options.repeats):
-                try:
-                    run = measure([[command, *arguments]], OUT / case.name, options.timeout)[0]
-                except HarnessError as error:
-                    print(f"{case.name}: {error}", file=sys.stderr)
-                    break
-                walls.append(run.wall_s)
-                peaks.append(run.maxrss_kib * 1024 / MIB)
-                code = run.exit
-            wall = statistics.median(walls) if walls else None
-            peak = max(peaks) if peaks else None
-            if case.name == "sample":
-                baseline = wall
-            rows.append((case, input_size(arguments), wall, peak, code))
-            print(f"{case.name}: {wall} s, {peak} MiB, exit {code}", file=sys.stderr)
-    print("| case | input | time | x sample | peak memory | exit |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for case, size, wall, peak, code in rows:
-        ratio = f"{wall / baseline:.1f}x" if wall is not None and baseline else "-"
+            measured = run_case(commands, arguments, case.name, options)
+            rows.append((case, input_size(arguments), measured))
+            print(f"{case.name}: {measured}", file=sys.stderr)
+    baselines = next((measured for case, _, measured in rows if case.name == "sample"), None)
+    sides = ["", " (before)"] if options.before else [""]
+    print("| case | input | " + " | ".join(f"time{side} | x sample{side} | peak memory{side}"
+                                            for side in sides) + " | exit |")
+    print("|---|---:|" + "---:|---:|---:|" * len(sides) + "---:|")
+    for case, size, measured in rows:
         shown = f"{size / MIB:.1f} MiB" if size >= MIB else f"{size / 1024:.0f} KiB"
-        print(f"| {case.what} | {shown if size else '-'} | "
-              f"{f'{wall:.2f} s' if wall is not None else 'timeout'} | {ratio} | "
-              f"{f'{peak:.0f} MiB' if peak is not None else '-'} | {code} |")
+        cells = [case.what, shown if size else "-"]
+        for at, (wall, peak, _) in enumerate(measured):
+            baseline = baselines[at][0] if baselines else None
+            cells += [f"{wall:.2f} s" if wall is not None else "timeout",
+                      f"{wall / baseline:.1f}x" if wall is not None and baseline else "-",
+                      f"{peak:.0f} MiB" if peak is not None else "-"]
+        cells.append("/".join(str(code) for _, _, code in measured))
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
