@@ -137,16 +137,13 @@ class DenseChain:
         last = self.last_chunk
         if last is not None and last.first <= first and first + size <= last.first + len(last.entries):
             offset = first - last.first
-            entries = last.entries[offset : offset + size]
-            return last._replace(first=first, entries=entries, same=last.same and len(entries) > 1)
+            return _sliced(last, first, offset, offset + size)
         taken: list[DecodedChunk] = []
         for chunk in self.chunks(size, max_depth):
             end = chunk.first + len(chunk.entries)
             if end > first and chunk.first < first + size:
                 offset = max(0, first - chunk.first)
-                entries = chunk.entries[offset : first + size - chunk.first]
-                taken.append(chunk._replace(first=chunk.first + offset, entries=entries,
-                                            same=chunk.same and len(entries) > 1))
+                taken.append(_sliced(chunk, chunk.first + offset, offset, first + size - chunk.first))
             if end >= first + size:
                 break
         if not taken:
@@ -175,6 +172,16 @@ class DenseChain:
                 if stop == end:  # no cut can make it decodable: the exact path judges it
                     raise NeedsExactPath
                 distance *= 2
+
+
+def _sliced(chunk: DecodedChunk, first: int, start: int, stop: int) -> DecodedChunk:
+    """The entries ``start`` to ``stop`` of ``chunk``, now at ``first``: its proofs hold
+    for them, but for its float count (which a slice no longer knows)."""
+    entries = chunk.entries[start:stop]
+    if chunk.twin is None:
+        return chunk._replace(first=first, entries=entries, same=chunk.same and len(entries) > 1)
+    return chunk._replace(first=first, entries=entries, same=chunk.same and len(entries) > 1,
+                          twin=chunk.twin[start:stop], floats_only=False)
 
 
 def _repeats_one_text(text: bytes, count: int) -> bool:
@@ -250,17 +257,23 @@ def same_value(one: Any, other: Any) -> bool:
 
 def _joined(parts: list[DecodedChunk]) -> DecodedChunk:
     """Consecutive parts of one chunk (from two windows) as one chunk: each proof holds
-    for it when it holds for every part; an ``exact`` part makes it exact (the exact
-    encoder writes any value's canonical bytes)."""
+    for it when it holds for every part. When a part holds floats the chunk has a twin:
+    the parts' twins, a float-free part being its own."""
     if len(parts) == 1:
         return parts[0]
     entries = [entry for part in parts for entry in part.entries]
-    exact = any(part.exact for part in parts)
+    within_jcs = all(part.within_jcs for part in parts)
+    if all(part.twin is None for part in parts):
+        return DecodedChunk(
+            parts[0].first, entries, within_jcs=within_jcs,
+            flat=all(part.flat for part in parts),
+            objects=all(part.objects for part in parts),
+            same=_same(entries),
+        )
     return DecodedChunk(
         parts[0].first, entries,
-        within_jcs=all(part.within_jcs for part in parts),
-        flat=all(part.flat for part in parts),
         objects=all(part.objects for part in parts),
-        same=not exact and _same(entries),
-        exact=exact,
+        twin=[item for part in parts for item in (part.entries if part.twin is None else part.twin)],
+        floats=sum(part.floats for part in parts),
+        floats_only=all(part.floats_only or part.within_jcs for part in parts),
     )
