@@ -3,6 +3,12 @@ to the bundled sample's.
 
     python benchmarks/hostile.py              # every case (about 2 minutes on 2 CPUs)
     python benchmarks/hostile.py --only sample,deep_token --repeats 3
+    python benchmarks/hostile.py --baseline DIR   # and each case on an earlier checkout
+
+With ``--baseline DIR`` (a copy of an earlier commit's tree, e.g. from ``git archive``)
+each run of a case is followed by the same run of DIR's ``keel_verify``, both started as
+``python -P -m keel_verify`` with ``PYTHONPATH`` naming their tree, so that before and
+after are measured in one run, alternating, and the table gains their columns.
 
 Each input is built by ``tests/hostile_inputs.py`` (the same builders the unit tests use at
 small sizes) into ``benchmarks/out/hostile/``, then verified by ``keel-verify`` in a fresh
@@ -23,7 +29,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -100,10 +106,28 @@ CASES = (
                lambda: hostile.empty_chain_entries(3_000_000, metadata_float=True))),
     Case("zeros_10m", "an array of 10^7 zeros",
          _file("zeros_10m", lambda: hostile.zeros_member(10_000_000))),
+    # Floats (legitimate data, and hostile amounts of it), next to their float-free twins.
+    Case("float_every_chunk_1m", "10^6 chain entries, a float in every chunk of 512",
+         _file("float_every_chunk_1m", lambda: hostile.float_in_every_chunk(1_000_000))),
+    Case("int_every_chunk_1m", "the same, an integer in place of each float",
+         _file("int_every_chunk_1m",
+               lambda: hostile.float_in_every_chunk(1_000_000, number=b"15"))),
+    Case("float_in_zeros_10m", "an array of 10^7 zeros and one float",
+         _file("float_in_zeros_10m", lambda: hostile.float_in_zeros_member(10_000_000))),
+    Case("float_entries_1m", "10^6 chain entries, each the float 1.5",
+         _file("float_entries_1m", lambda: hostile.float_entries(1_000_000))),
+    Case("distinct_floats_1m", "10^6 chain entries, each a different float",
+         _file("distinct_floats_1m", lambda: hostile.float_entries(1_000_000, distinct=True))),
+    Case("v1_floats_10k", "v1, 10,000 entries, 5 floats in each payload",
+         _file("v1_floats_10k", lambda: hostile.v1_float_payloads(10_000))),
+    Case("v1_ints_10k", "the same, integers in place of the floats",
+         _file("v1_ints_10k", lambda: hostile.v1_float_payloads(10_000, floats=False))),
     Case("members_1m", "10^6 extra top-level members",
          _file("members_1m", lambda: hostile.many_members(1_000_000))),
     Case("deep_entries_100k", "10^5 chain entries, each 100 arrays deep",
          _file("deep_entries_100k", lambda: hostile.deep_entries(100_000, 100))),
+    Case("deep_distinct_100k", "10^5 distinct chain entries, each 100 arrays deep",
+         _file("deep_distinct_100k", lambda: hostile.deep_entries(100_000, 100, distinct=True))),
     Case("junk_signatures_100k", "10^5 junk signatures[] entries",
          _file("junk_signatures_100k", lambda: hostile.junk_signatures(100_000))),
     Case("metadata_keys_1m", "session_metadata with 10^6 keys",
@@ -142,45 +166,81 @@ def input_size(arguments: list[str]) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
+@dataclass
+class Measured:
+    """One variant's runs of one case."""
+
+    walls: list[float] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
+    code: int | None = None
+
+    @property
+    def wall(self) -> float | None:
+        return statistics.median(self.walls) if self.walls else None
+
+    @property
+    def peak(self) -> float | None:
+        return max(self.peaks) if self.peaks else None
+
+
+def module_command(tree: Path) -> list[str]:
+    """``keel_verify`` from the tree ``tree``, whatever is installed (``-P``: the working
+    directory is not put first on the module path)."""
+    return ["env", f"PYTHONPATH={tree}", sys.executable, "-P", "-m", "keel_verify"]
+
+
+def cells(measured: Measured, baseline: float | None) -> str:
+    wall, peak = measured.wall, measured.peak
+    ratio = f"{wall / baseline:.1f}x" if wall is not None and baseline else "-"
+    return (f"{f'{wall:.2f} s' if wall is not None else 'timeout'} | {ratio} | "
+            f"{f'{peak:.0f} MiB' if peak is not None else '-'} | {measured.code}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated case names")
     parser.add_argument("--repeats", type=int, default=1, help="runs per case (median shown)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
+    parser.add_argument("--baseline", type=Path, help="an earlier tree to measure alternately")
     options = parser.parse_args()
     chosen = [c for c in CASES if not options.only or c.name in options.only.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
-    command = keel_verify()
-    measure([[command, *_sample(OUT)]], OUT / "warmup", options.timeout)  # bytecode cached
-    rows: list[tuple[Case, int, float | None, float | None, int | None]] = []
-    baseline: float | None = None
+    variants = {"after": [keel_verify()]}
+    if options.baseline is not None:
+        variants = {"after": module_command(ROOT), "before": module_command(options.baseline)}
+    for command in variants.values():
+        measure([[*command, *_sample(OUT)]], OUT / "warmup", options.timeout)  # bytecode cached
+    rows: list[tuple[Case, int, dict[str, Measured]]] = []
+    baselines: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for case in chosen:
             arguments = case.build(OUT if case.name != "fifo" else Path(scratch))
-            walls, peaks, code = [], [], None
+            results = {name: Measured() for name in variants}
             for _ in range(options.repeats):
-                try:
-                    run = measure([[command, *arguments]], OUT / case.name, options.timeout)[0]
-                except HarnessError as error:
-                    print(f"{case.name}: {error}", file=sys.stderr)
-                    break
-                walls.append(run.wall_s)
-                peaks.append(run.maxrss_kib * 1024 / MIB)
-                code = run.exit
-            wall = statistics.median(walls) if walls else None
-            peak = max(peaks) if peaks else None
+                for name, command in variants.items():  # alternating: after, before, ...
+                    try:
+                        run = measure([[*command, *arguments]], OUT / case.name, options.timeout)[0]
+                    except HarnessError as error:
+                        print(f"{case.name} ({name}): {error}", file=sys.stderr)
+                        continue
+                    results[name].walls.append(run.wall_s)
+                    results[name].peaks.append(run.maxrss_kib * 1024 / MIB)
+                    results[name].code = run.exit
             if case.name == "sample":
-                baseline = wall
-            rows.append((case, input_size(arguments), wall, peak, code))
-            print(f"{case.name}: {wall} s, {peak} MiB, exit {code}", file=sys.stderr)
-    print("| case | input | time | x sample | peak memory | exit |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for case, size, wall, peak, code in rows:
-        ratio = f"{wall / baseline:.1f}x" if wall is not None and baseline else "-"
+                baselines = {name: measured.wall for name, measured in results.items()}
+            rows.append((case, input_size(arguments), results))
+            print(f"{case.name}: " + ", ".join(
+                f"{name} {m.wall} s {m.peak} MiB exit {m.code}" for name, m in results.items()),
+                file=sys.stderr)
+    names = list(variants)
+    header = " | ".join(f"{'' if len(names) == 1 else name + ' '}{column}"
+                        for name in names for column in ("time", "x sample", "peak memory", "exit"))
+    print(f"| case | input | {header} |")
+    print("|---|---:|" + "---:|" * 4 * len(names))
+    for case, size, results in rows:
         shown = f"{size / MIB:.1f} MiB" if size >= MIB else f"{size / 1024:.0f} KiB"
         print(f"| {case.what} | {shown if size else '-'} | "
-              f"{f'{wall:.2f} s' if wall is not None else 'timeout'} | {ratio} | "
-              f"{f'{peak:.0f} MiB' if peak is not None else '-'} | {code} |")
+              + " | ".join(cells(results[name], baselines.get(name)) for name in names) + " |")
 
 
 if __name__ == "__main__":

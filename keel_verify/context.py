@@ -63,7 +63,7 @@ class CheckContext:
         artifact = self.artifact
         snapshot = obj_at(artifact.document, "policy_snapshot", "")
         proven = (artifact.document_within_jcs and not artifact.exact_path
-                  and "policy_snapshot" not in artifact.exact_members
+                  and "policy_snapshot" not in artifact.float_members
                   and accel.fast_json_available())
         return snapshot_hash_hex(snapshot, accel.sorted_encoder() if proven else canonical_bytes)
 

@@ -284,6 +284,64 @@ def big_trust_root(count: int = 100_000) -> bytes:
     return encode({"trust_root_version": 1, "issuer_keys": keys})
 
 
+def float_in_every_chunk(count: int = 1_000_000, every: int = 512, *,
+                         number: bytes = b"1.5") -> bytes:
+    """A chain of ``count`` empty objects, every ``every``-th of them ``{"x":1.5}``: a
+    float in every chunk of the chain pass (``number``: another literal in its place)."""
+    document = public_v3()
+    document["chain"] = []
+    raw = encode(document)
+    entries = [b'{"x":' + number + b"}" if index % every == 0 else b"{}" for index in range(count)]
+    return raw.replace(b'"chain":[]', b'"chain":[' + b",".join(entries) + b"]", 1)
+
+
+def float_entries(count: int = 1_000_000, *, distinct: bool = False) -> bytes:
+    """A chain of ``count`` entries, each the float ``1.5`` (or, with ``distinct``, a
+    different float each: ``index + 0.5``)."""
+    document = public_v3()
+    document["chain"] = []
+    raw = encode(document)
+    entries = ([b"%d.5" % index for index in range(count)] if distinct else [b"1.5"] * count)
+    return raw.replace(b'"chain":[]', b'"chain":[' + b",".join(entries) + b"]", 1)
+
+
+def float_in_zeros_member(count: int = 10_000_000) -> bytes:
+    """An extra top-level member: an array of ``count`` zeros whose last item is ``1.5``."""
+    raw = zeros_member(count)
+    at = raw.index(b"0]", raw.index(b'"padding":['))
+    return raw[:at] + b"1.5]" + raw[at + 2 :]
+
+
+def v1_float_payloads(count: int = 100_000, *, floats: bool = True) -> bytes:
+    """A v1 artifact (payloads embedded) of ``count`` turn entries whose payloads hold
+    floats -- legitimate data: latencies, scores -- with every payload hash, content hash
+    and link recomputed (only the signature no longer covers it). With ``floats=False``
+    the same artifact with integers in their place (its float-free twin)."""
+    from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash
+    from tests.helpers import public_v1
+
+    document = public_v1()
+    template = document["chain"][-1]
+    previous = GENESIS_HASH
+    entries = []
+    for index in range(count):
+        number: Any = (index + 0.25) / 8 if floats else index
+        payload = dict(template["canonicalized_payload"], latency_seconds=number,
+                       scores={"toxicity": number / 1000 if floats else index, "pii": -0.0
+                               if floats else 0, "asr_confidence": [number, 1.0 if floats else 1]})
+        entry = dict(template, artifact_sequence=index + 1, sequence=101 + index,
+                     event_id=f"evt_{index}", canonicalized_payload=payload,
+                     canonicalized_payload_hash=canonical_hash(payload),
+                     previous_content_hash=previous)
+        entry.pop("content_hash", None)
+        entry["content_hash"] = previous = canonical_hash(entry)
+        entries.append(entry)
+    document["chain"] = entries
+    document["chain_head"].update(content_hash=previous, sequence=100 + count, event_count=count)
+    document["project_chain_head"]["sequence"] = 101 + count
+    return encode(document)
+
+
 def many_members(count: int = 1_000_000) -> bytes:
     """The v3 sample plus ``count`` extra top-level members ``"k0":0,"k1":0,...``."""
     raw = encode(public_v3())
@@ -291,14 +349,17 @@ def many_members(count: int = 1_000_000) -> bytes:
     return raw[:-1] + (b"," + extra if count else b"") + b"}"
 
 
-def deep_entries(count: int = 100_000, depth: int = 100) -> bytes:
-    """A chain of ``count`` entries, each ``depth`` arrays nested (``[[[...]]]``): deeper
-    than the typed decoders reach, still within the nesting limit when ``depth`` <= 126."""
+def deep_entries(count: int = 100_000, depth: int = 100, *, distinct: bool = False) -> bytes:
+    """A chain of ``count`` entries, each ``depth`` arrays nested (``[[[...]]]``, or with
+    ``distinct`` around the entry's own index): deeper than the typed decoders reach,
+    still within the nesting limit when ``depth`` <= 126."""
     document = public_v3()
     document["chain"] = []
     raw = encode(document)
-    entry = b"[" * depth + b"]" * depth
-    return raw.replace(b'"chain":[]', b'"chain":[' + b",".join([entry] * count) + b"]", 1)
+    opened, closed = b"[" * depth, b"]" * depth
+    entries = ([opened + b"%d" % index + closed for index in range(count)] if distinct
+               else [opened + closed] * count)
+    return raw.replace(b'"chain":[]', b'"chain":[' + b",".join(entries) + b"]", 1)
 
 
 def junk_signatures(count: int = 100_000) -> bytes:

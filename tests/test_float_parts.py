@@ -1,8 +1,9 @@
-"""A float is read exactly only where it is: the top-level member or the chunk of chain
-entries that holds it goes through the strict parser and the exact encoder, and the rest
-of the document stays on the fast path. The result must be the exact path's, byte for
-byte: the whole report and the signed message's digest. Proved by structure (what the
-strict parser is handed), never by a clock (the times are in ``benchmarks/hostile.py``)."""
+"""Floats stay on the fast path: the top-level member or the chunk of chain entries that
+holds one is decoded by msgspec, its floats read as the strict parser reads them and
+written from a twin as the profile writes them (keel_verify.load.accel.read_floats). The
+result must be the exact path's, byte for byte: the whole report and the signed
+message's digest. Proved by structure (what the strict parser is handed: nothing, on the
+fast path), never by a clock (the times are in ``benchmarks/hostile.py``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel_verify import TrustPolicy, verify_bytes
-from keel_verify.crypto.canonical import GENESIS_HASH, canonical_hash
-from keel_verify.load import accel, chainpass, loader, shards
+from keel_verify.crypto.canonical import GENESIS_HASH, canonical_bytes, canonical_hash
+from keel_verify.load import accel, chainpass, dense, loader, shards
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
@@ -84,38 +85,47 @@ def sharded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return record_worker_results(monkeypatch)
 
 
-def test_a_float_in_a_top_level_member_is_read_exactly_there_alone(strict_reads: list[int]) -> None:
+def test_a_float_in_a_top_level_member_stays_on_the_fast_path(strict_reads: list[int]) -> None:
     document = public_v3()
     document["session_metadata"]["x"] = 1.5
     data = encode(document)
     artifact = loader.load_bytes(data)
-    assert not artifact.exact_path and artifact.exact_members == {"session_metadata"}
+    assert not artifact.exact_path and set(artifact.float_members) == {"session_metadata"}
     assert artifact.document["session_metadata"]["x"] == 1.5
-    strict_reads.clear()
+    member = artifact.float_members["session_metadata"]
+    assert member.floats == 1 and member.floats_only
+    assert member.canonical == canonical_bytes(artifact.document["session_metadata"])
+    assert member.located == (("/session_metadata/x", "floating-point number 1.5"),)
+    assert "session_metadata" not in artifact.jcs_members and not artifact.document_within_jcs
+    assert strict_reads == []
     report = assert_mixed_equals_exact(data)
     assert report["verdict"] == "FAILED"  # not re-signed
-    assert len(data) in strict_reads  # the exact path's own reading, for the comparison
+    assert set(strict_reads) == {len(data)}  # only the exact path, reading the whole input
 
 
-def test_the_repro_is_never_handed_whole_to_the_strict_parser(strict_reads: list[int]) -> None:
+def test_the_repro_is_never_handed_to_the_strict_parser(strict_reads: list[int]) -> None:
     data = hostile.empty_chain_entries(50_000, metadata_float=True)
     metadata = json.loads(data)["session_metadata"]
     assert metadata["x"] == 1.5
     report = report_to_dict(verify_bytes(data, TRUST))
-    # Only the member holding the float was parsed strictly: a few hundred bytes of it.
-    assert strict_reads and max(strict_reads) == len(hostile.encode(metadata))
-    strict_reads.clear()
+    assert strict_reads == []
     assert report == report_to_dict(verify_bytes(data, TRUST, exact=True))
     assert strict_reads == [len(data)]
 
 
-def test_a_float_in_one_entry_reads_only_its_chunk_strictly(strict_reads: list[int]) -> None:
+def test_a_float_in_one_entry_gives_only_its_chunk_a_twin(strict_reads: list[int]) -> None:
     entries: list[Any] = [{}] * 50_000
     entries[CHUNK * 7 + 3] = {"latency": 0.25}
     data = hostile.chain_of(entries)
+    artifact = loader.load_bytes(data)
+    assert artifact.chain is not None
+    chunks = list(artifact.chain.chunks(CHUNK, loader.MAX_DEPTH))
+    assert [chunk.first for chunk in chunks if chunk.twin is not None] == [CHUNK * 7]
+    float_chunk = chunks[7]
+    assert float_chunk.floats == 1 and float_chunk.floats_only and not float_chunk.within_jcs
+    assert float_chunk.entries[3] == {"latency": 0.25}
     report = report_to_dict(verify_bytes(data, TRUST))
-    chunk = b"[" + b",".join([b"{}"] * (CHUNK - 1) + [b'{"latency":0.25}']) + b"]"
-    assert strict_reads and max(strict_reads) <= len(chunk) + CHUNK  # one chunk, spaces and all
+    assert strict_reads == []
     assert report == report_to_dict(verify_bytes(data, TRUST, exact=True))
 
 
@@ -279,3 +289,162 @@ def test_random_floats_anywhere_read_as_the_exact_path_reads_them(data: st.DataO
         else:
             document["chain"].insert(data.draw(st.integers(0, len(document["chain"]))), value)
     assert_mixed_equals_exact(json.dumps(document, ensure_ascii=data.draw(st.booleans())).encode())
+
+
+def portability(report: dict[str, Any]) -> dict[str, Any]:
+    check: dict[str, Any] = next(c for c in report["checks"] if c["name"] == "canonical_portability")
+    return check
+
+
+def test_a_float_in_every_chunk_stays_on_the_fast_path(strict_reads: list[int]) -> None:
+    count = 3 * CHUNK + 7
+    data = hostile.float_in_every_chunk(count, every=CHUNK)
+    artifact = loader.load_bytes(data)
+    assert artifact.chain is not None
+    chunks = list(artifact.chain.chunks(CHUNK, loader.MAX_DEPTH))
+    assert len(chunks) == 4 and all(c.twin is not None and c.floats == 1 and c.floats_only
+                                    for c in chunks)
+    report = assert_mixed_equals_exact(data)
+    assert strict_reads == [len(data)] * len(strict_reads)  # the exact path's readings only
+    assert portability(report)["details"]["warning_count"] == 4
+    assert [w["pointer"] for w in portability(report)["details"]["warnings"]] == [
+        f"/chain/{index}/x" for index in range(0, count, CHUNK)]
+
+
+def test_a_float_inside_a_big_array_member_stays_on_the_fast_path(strict_reads: list[int]) -> None:
+    data = hostile.float_in_zeros_member(20_000)
+    artifact = loader.load_bytes(data)
+    member = artifact.float_members["padding"]
+    assert member.floats == 1 and member.floats_only
+    assert member.located == (("/padding/19999", "floating-point number 1.5"),)
+    assert member.canonical == canonical_bytes(artifact.document["padding"])
+    assert strict_reads == []
+    report = assert_mixed_equals_exact(data)
+    assert portability(report)["pointer"] == "/padding/19999"
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_every_entry_a_float(distinct: bool) -> None:
+    data = hostile.float_entries(3 * CHUNK + 1, distinct=distinct)
+    report = assert_mixed_equals_exact(data)
+    details = portability(report)["details"]
+    # Counted up to the chunk where the check stops examining entries (after 1,000).
+    assert details["warning_count"] == 2 * CHUNK and details["warning_count_is_lower_bound"]
+
+
+@pytest.mark.parametrize("levels", [1, accel.MAX_TYPED_NESTING - 1, accel.MAX_TYPED_NESTING + 2, 60])
+@pytest.mark.parametrize("padding", [0, 300])  # long entries: depth not bounded by their size
+def test_floats_nested_deep_in_entries(levels: int, padding: int) -> None:
+    def nested(value: Any, index: int) -> Any:
+        for level in range(levels):
+            value = {"k": value, "n": index} if level % 2 else [value, -0.0]
+        return value
+
+    entries = [{"deep": nested(0.5 + index, index), "n": index, "pad": "x" * padding}
+               for index in range(CHUNK + 3)]
+    data = hostile.chain_of(entries)
+    chunks = list(loader.load_bytes(data).chain.chunks(CHUNK, loader.MAX_DEPTH))  # type: ignore[union-attr]
+    # However deep (walked when neither size nor typed decoder bounds it), the floats are
+    # proven to be all that leaves the domain: no long integer, no key beyond the BMP.
+    assert all(c.floats_only and c.floats == len(c.entries) * (1 + levels // 2 + levels % 2)
+               for c in chunks)
+    assert_mixed_equals_exact(data)
+
+
+def test_v1_payloads_holding_floats() -> None:
+    data = hostile.v1_float_payloads(CHUNK + 40)
+    report = assert_mixed_equals_exact(data)
+    outcomes = {c["name"]: c["outcome"] for c in report["checks"]}
+    assert outcomes["payload_hashes"] == "pass" and outcomes["chain_integrity"] == "pass"
+    twin = loader.load_bytes(data).chain.chunk_at(0, CHUNK, loader.MAX_DEPTH)  # type: ignore[union-attr]
+    assert twin.twin is not None and twin.floats_only and twin.floats == 5 * CHUNK
+    # Its float-free twin artifact: the same verdicts.
+    plain = report_to_dict(verify_bytes(hostile.v1_float_payloads(CHUNK + 40, floats=False), TRUST))
+    assert {c["name"]: c["outcome"] for c in plain["checks"]} == dict(
+        outcomes, canonical_portability="pass")
+
+
+@pytest.mark.parametrize("other", ["an unsafe integer", "a key outside the BMP"])
+@pytest.mark.parametrize("where", ["member", "entry"])
+def test_floats_with_other_divergences_are_looked_for(other: str, where: str) -> None:
+    extra: dict[str, Any] = ({"big": 2**53} if other == "an unsafe integer"
+                             else {"\U0001f600": 1})
+    document = public_v3()
+    if where == "member":
+        document["session_metadata"].update(extra, f=[0.5, {"g": 1e300}])
+    else:
+        document["chain"][1].update(extra, f=[0.5, {"g": 1e300}])
+    data = encode(document)
+    artifact = loader.load_bytes(data)
+    if where == "member":
+        assert not artifact.float_members["session_metadata"].floats_only
+    else:
+        assert artifact.chain is not None
+        assert not artifact.chain.chunk_at(0, CHUNK, loader.MAX_DEPTH).floats_only
+    report = assert_mixed_equals_exact(data)
+    assert portability(report)["details"]["warning_count"] == 3
+
+
+@pytest.mark.parametrize("stated", [1.5, [1.5], {"content_hash": 2.5}])
+def test_float_content_hashes(stated: Any) -> None:
+    def change(index: int, entry: dict[str, Any]) -> None:
+        if index % 3 == 0:
+            entry["content_hash"] = stated
+        entry["payload"] = {"content_hash": 0.25, "n": index}
+
+    entries = hostile.sound_entries(CHUNK + 5)
+    for index, entry in enumerate(entries):
+        change(index, entry)
+    assert_mixed_equals_exact(hostile.chain_of(entries))
+
+
+_entries = st.lists(_with_floats | st.dictionaries(_keys, _with_floats, max_size=4), max_size=12)
+
+
+@given(_entries, st.integers(1, 4))
+@settings(deadline=None)
+def test_random_chains_with_floats_in_small_chunks(entries: list[Any], chunk: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chainpass, "CHUNK_ENTRIES", chunk)
+        assert_mixed_equals_exact(hostile.chain_of(entries))
+
+
+_dense_entries = st.lists(
+    st.sampled_from([0, 1.5, -0.0, 0.0, 1e16, [0.5], {"x": 2.5}, {"x": 2}, {}, [], "1.5",
+                     {"content_hash": 0.25}, [[[[[[[[1e-7]]]]]]]], 9007199254740993]),
+    min_size=1, max_size=1_300)
+
+
+@given(entries=_dense_entries, window=st.integers(1, 300))
+@settings(deadline=None)
+def test_dense_chains_holding_floats_report_as_the_exact_path(entries: list[Any], window: int) -> None:
+    """A chain of tiny entries is read window by window (keel_verify.load.dense); a chunk
+    straddling two windows joins their twins. -0.0 and 0.0 are equal in Python but not
+    in canonical bytes: a chunk of both is never taken for one value repeated."""
+    data = hostile.tiny_chain_entries(len(entries), tuple(json.dumps(e).encode() for e in entries))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dense, "MIN_DENSE_BYTES", 0)
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+        patch.setattr(dense, "WINDOW_BYTES", window)
+        artifact = loader.load_bytes(data)
+        assert artifact.chain is not None and artifact.chain.dense is not None
+        fast = report_to_dict(verify_bytes(data, TRUST))
+        if fast["verdict"] != "ERROR":
+            fast_hash = read_strictly(data)[1].content_hash
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    if fast["verdict"] != "ERROR":
+        assert fast_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+@pytest.mark.parametrize("pattern", [[0.0, -0.0], [-0.0, 0.0, 0.0], [1.5], [{"x": 0.0}, {"x": -0.0}]])
+def test_dense_zeros_of_both_signs(pattern: list[Any]) -> None:
+    entries = (pattern * (3 * CHUNK))[: 3 * CHUNK + 1]
+    data = hostile.tiny_chain_entries(len(entries), tuple(json.dumps(e).encode() for e in entries))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dense, "MIN_DENSE_BYTES", 0)
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+        patch.setattr(dense, "WINDOW_BYTES", 700)
+        fast = report_to_dict(verify_bytes(data, TRUST))
+        fast_hash = read_strictly(data)[1].content_hash
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert fast_hash == read_strictly(data, exact=True)[1].content_hash

@@ -35,8 +35,7 @@ MANY = 2 * loader.MEMBER_BATCH + 17  # more members than two batches
 
 def distinct_deep_entries(count: int, depth: int) -> bytes:
     """``count`` entries, each ``depth`` arrays around its own index (no two alike)."""
-    return hostile.chain_of([json.loads("[" * depth + str(index) + "]" * depth)
-                             for index in range(count)])
+    return hostile.deep_entries(count, depth, distinct=True)
 
 
 SHAPES: dict[str, Callable[[], bytes]] = {
@@ -75,7 +74,7 @@ def test_many_members_are_decoded_and_written_a_batch_at_a_time(
     monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
     monkeypatch.setattr(chainpass.MessageWriter, "write", counting_write)
     artifact, _ = read_strictly(hostile.many_members(MANY))
-    assert artifact.document_within_jcs and not artifact.exact_members
+    assert artifact.document_within_jcs and not artifact.float_members
     assert len(artifact.document) == MANY + len(public_v3()) - 1  # the chain is apart
     batch_size = loader.MEMBER_BATCH
     assert batches == [batch_size, batch_size, len(artifact.document) - 2 * batch_size]
@@ -99,8 +98,10 @@ def test_a_float_among_many_members_is_found_by_halving(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
     artifact = loader.load_bytes(data)
-    assert artifact.exact_members == {"k5000"} and not artifact.document_within_jcs
-    assert strict == [len(b"0.5")]  # only that member read by the strict parser
+    assert set(artifact.float_members) == {"k5000"} and not artifact.document_within_jcs
+    # Only that member read with its floats (and none by the strict parser).
+    assert artifact.float_members["k5000"].canonical == b"0.5" and strict == []
+    assert artifact.float_members["k5000"].located == (("/k5000", "floating-point number 0.5"),)
     halvings = loader.MEMBER_BATCH.bit_length()
     assert len(batches) <= 3 + 2 * halvings
     fast = report_to_dict(verify_bytes(data, TRUST))
@@ -124,7 +125,7 @@ def test_deep_entries_are_proven_without_a_walk(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize("value, proven", [
     (2**53 - 1, True), (-(2**53 - 1), True), (999_999_999_999_999, True),
     (2**53, False), (-(2**53), False), (10**40, False), ("1234567890123456", True),
-    ("9999999999999999", False),  # sixteen digits in a string: not proven (a false alarm)
+    ("9999999999999999", True),  # sixteen digits in a string: not an integer (strings left out)
 ])
 def test_a_deep_chunk_is_within_jcs_only_when_its_integers_are_proven(value: Any, proven: bool) -> None:
     entry = [[[[[[[[[[{"n": value}]]]]]]]]]]
@@ -262,3 +263,24 @@ def test_a_schema_message_does_not_write_out_a_huge_value_again() -> None:
     error = SimpleNamespace(validator="type", validator_value="string", instance=small,
                             message=f"{dict(small)!r} is not of type 'string'")
     assert schema._message(error) == '{"a":null} is not of type \'string\''
+
+
+def test_a_member_of_many_names_is_written_by_the_exact_encoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loader, "NAMES_FOR_EXACT_ENCODER", 1000)
+    data = hostile.wide_metadata(MANY)
+    encoded: list[int] = []
+    from keel_verify.crypto.canonical import canonical_bytes as exact
+
+    def counting(value: Any) -> bytes:
+        encoded.append(len(value) if isinstance(value, dict) else -1)
+        return exact(value)
+
+    monkeypatch.setattr(chainpass, "canonical_bytes", counting)
+    artifact, chain_pass = read_strictly(data)
+    assert artifact.many_names == {"session_metadata"} and artifact.document_within_jcs
+    assert len(artifact.document["session_metadata"]) + 1 > MANY  # written alone, exactly
+    assert len(artifact.document["session_metadata"]) in encoded
+    assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))

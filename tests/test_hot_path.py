@@ -128,7 +128,7 @@ def test_non_object_entries_are_proven_by_the_typed_decoder(items: list[bytes], 
     chunk = loader.decode_raw_chunk(0, items, loader.MAX_DEPTH)
     assert chunk.within_jcs is within_jcs
     assert chunk.entries == [json.loads(item) for item in items]
-    assert not chunk.objects and not chunk.exact
+    assert not chunk.objects and chunk.twin is None  # no float: no twin
 
 
 def test_non_object_entries_too_deep_for_the_typed_decoder_are_still_judged() -> None:

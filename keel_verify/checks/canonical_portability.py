@@ -17,14 +17,16 @@ from keel_verify.checks.base import Check, passed, warned
 from keel_verify.checks.binding_support import MAX_LISTED, text
 from keel_verify.checks.entry_problems import ChunkLocalVisitor, count_details, more_text
 from keel_verify.context import CheckContext
-from keel_verify.crypto.canonical import jcs_divergence_summary
+from keel_verify.crypto.canonical import float_divergences, jcs_divergence_summary
 from keel_verify.load.chainpass import Chunk
-from keel_verify.load.loader import Artifact
+from keel_verify.load.loader import FLOATS_LOCATED, Artifact
 from keel_verify.results import CheckResult, Outcome
 
 NAME = "canonical_portability"
 
 _TOKEN = re.compile(r"/([^/]*)")
+
+assert MAX_LISTED <= FLOATS_LOCATED  # a float member's located floats fill the listing
 
 
 def _document_order(pointer: str) -> list[tuple[int, int, str]]:
@@ -53,6 +55,15 @@ class Divergences(ChunkLocalVisitor):
         if chunk.within_jcs:
             return
         found = self.found
+        if chunk.floats_only and chunk.twin is not None:
+            # Proven: its floats are all it has outside the domain. Counted, and only the
+            # first few still listed are looked for (by comparing with the twin).
+            room = MAX_LISTED - len(found.listed)
+            if room > 0:
+                found.listed.extend(float_divergences(chunk.entries, chunk.twin, "/chain", room,
+                                                      first_index=chunk.first))
+            found.count += chunk.floats
+            return
         for offset, entry in enumerate(chunk.entries):
             count, first = jcs_divergence_summary(
                 entry, f"/chain/{chunk.first + offset}", MAX_LISTED - len(found.listed)
@@ -71,10 +82,19 @@ def run(context: CheckContext) -> CheckResult:
         rest = {k: v for k, v in rest.items() if k != "chain"}
 
     # A hostile artifact may hold millions of floats: they are counted, and only the first
-    # few (in document order) are described. A document proven inside the domain while it
-    # was decoded (keel_verify.load.loader) has nothing to find.
-    count, found = ((0, []) if artifact.document_within_jcs
-                    else jcs_divergence_summary(rest, "", MAX_LISTED))
+    # few (in document order) are described. What was proven while decoding
+    # (keel_verify.load.loader) is not looked at again: members inside the domain have
+    # nothing to find, and a member whose floats are proven its only divergences has them
+    # counted and its first ones located already.
+    counted = {key: member for key, member in artifact.float_members.items() if member.floats_only}
+    count, found = 0, list[tuple[str, str]]()
+    if not artifact.document_within_jcs:
+        looked = {key: value for key, value in rest.items()
+                  if key not in artifact.jcs_members and key not in counted}
+        count, found = jcs_divergence_summary(looked, "", MAX_LISTED)
+    for member in counted.values():
+        count += member.floats
+        found.extend(member.located)
     total += count
     first = heapq.nsmallest(MAX_LISTED, [*found, *chain.found.listed],
                             key=lambda f: _document_order(f[0]))

@@ -9,8 +9,8 @@ exactly that, and its C accelerator makes it the fastest exact writer we have.
 Where this differs from RFC 8785 (JCS), by design of the Keel profile:
 
 * integers beyond +/-(2**53 - 1): written exactly here; JCS rejects them;
-* floats: written as Python's ``repr`` here (``1e+16``, ``1.0``); JCS uses ECMAScript
-  number formatting (``1e16``, ``1``);
+* floats: written as Python's ``repr`` here (``1e+16``, ``1.0``: :func:`float_text`); JCS
+  uses ECMAScript number formatting (``1e16``, ``1``);
 * object keys outside the Basic Multilingual Plane: sorted by code point here; JCS sorts
   by UTF-16 code units, so such keys can sort differently.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from keel_verify.load.access import escape_token  # a leaf module: no import cycle
@@ -43,6 +43,14 @@ _ENCODER = json.JSONEncoder(
 def canonical_bytes(value: Any) -> bytes:
     """The profile's canonical bytes of a JSON value (as parsed by :mod:`keel_verify.load.loader`)."""
     return _ENCODER.encode(value).encode("utf-8")
+
+
+#: ``float_text(x)``: the profile's text of a finite float, Python's shortest round-trip
+#: ``repr`` (``1.5``, ``1e+16``, ``1e-07``, ``-0.0``, ``5e-324``), which is what
+#: :func:`canonical_bytes` writes for it (proved by a hypothesis test). The one float
+#: formatter: the fast path writes this text too (:func:`keel_verify.load.accel.read_floats`).
+#: (The C function itself: called once per float, it costs no Python frame.)
+float_text: Callable[[float], str] = float.__repr__
 
 
 def tagged_sha256(data: bytes | bytearray) -> str:
@@ -153,3 +161,73 @@ def jcs_divergence_summary(
             first.append((_pointer(pointer, path), _describe(node)))
         count += 1
     return count, first
+
+
+#: The most items of two lists compared in one go (their slices are copies: this bounds
+#: the memory a comparison takes to a few hundred KiB).
+_COMPARED_AT_ONCE = 1 << 14
+
+
+def _first_difference(values: list[Any], twins: list[Any], start: int) -> int:
+    """The first index from ``start`` where two lists of equal length differ (-1 for
+    none), compared in C a slice at a time: slices double in size up to
+    _COMPARED_AT_ONCE items until one differs, which is then halved down to the index."""
+    end = len(values)
+    low, step = start, 1
+    while low < end:
+        high = min(end, low + step)
+        if values[low:high] != twins[low:high]:
+            while high - low > 1:
+                middle = (low + high) // 2
+                if values[low:middle] != twins[low:middle]:
+                    high = middle
+                else:
+                    low = middle
+            return low
+        low, step = high, min(2 * step, _COMPARED_AT_ONCE)
+    return -1
+
+
+def _opened(node: dict[str, Any] | list[Any], twin: Any) -> tuple[list[Any] | None, list[Any], list[Any]]:
+    """A container's member names in canonical order (None for an array), its values
+    and its twin's, in that order."""
+    if isinstance(node, list):
+        return None, node, twin
+    names = sorted(node)
+    return names, list(map(node.__getitem__, names)), list(map(twin.__getitem__, names))
+
+
+def float_divergences(value: Any, twin: Any, pointer: str = "", listed: int = 10, *,
+                      first_index: int = 0) -> list[tuple[str, str]]:
+    """The first ``listed`` of :func:`jcs_divergences` for a value whose only values
+    outside the JCS domain are floats (proven by its reader), found without walking the
+    rest: ``twin`` is the same value with each float replaced by an object unequal to
+    any float (:func:`keel_verify.load.accel.read_floats`), so a subtree equals its twin
+    exactly when it holds no float, and C-speed comparisons of slices skip the rest.
+    ``first_index``: when ``value`` is an array of consecutive items of a longer one (a
+    chunk of chain entries), the index its first item has there."""
+    if not isinstance(value, (dict, list)):
+        return [(pointer, _describe(value))] if value != twin else []
+    found: list[tuple[str, str]] = []
+    path: list[str | int] = []
+    open_containers = [(*_opened(value, twin), 0)]
+    base = first_index if isinstance(value, list) else 0
+    while open_containers and len(found) < listed:
+        names, values, twins, start = open_containers[-1]
+        at = _first_difference(values, twins, start)
+        if at < 0:
+            open_containers.pop()
+            if path:
+                path.pop()
+            continue
+        open_containers[-1] = (names, values, twins, at + 1)
+        token: str | int = at if names is None else names[at]
+        if len(open_containers) == 1 and names is None:
+            token = base + at
+        child = values[at]
+        if isinstance(child, (dict, list)):
+            path.append(token)
+            open_containers.append((*_opened(child, twins[at]), 0))
+        else:  # a float: the only scalar unequal to its twin
+            found.append((_pointer(pointer, [*path, token]), _describe(child)))
+    return found

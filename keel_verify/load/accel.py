@@ -2,7 +2,11 @@
 
 * msgspec decodes and encodes JSON in C. Its sorted, compact encoding equals the
   canonical profile (:mod:`keel_verify.crypto.canonical`) on float-free values -- proved by a
-  hypothesis test -- so it is used only where no float occurs; anything it rejects or
+  hypothesis test. Its own float text is not the profile's (``1e16`` for ``1e+16``), so
+  a part that holds a float is read twice at C speed (:func:`read_floats`): once for its
+  values, each float read by :func:`finite_float` as the strict parser reads it, and
+  once as a *twin* in which each float is a ``msgspec.Raw`` holding the profile's text
+  of it, which the same sorted encoder writes as it is. Anything msgspec rejects or
   cannot represent exactly sends the input down the strict stdlib path, which also
   words every error message.
 * jsonschema-rs validates JSON Schema (Draft 2020-12) in Rust, about 200x faster than
@@ -13,15 +17,18 @@ Set ``KEEL_VERIFY_PURE=1`` to use only the fallbacks (the test suite runs both p
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, NamedTuple, Union
 
-from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER
+from keel_verify.crypto.canonical import JCS_MAX_SAFE_INTEGER, float_text
+from keel_verify.load import nesting
 
 try:
     import msgspec
+    from msgspec import Raw
 except ImportError:  # pragma: no cover - exercised by installing without msgspec
     msgspec = None  # type: ignore[assignment]
 
@@ -51,11 +58,77 @@ def _refuse_float(_literal: str) -> Any:
     raise FloatSeen
 
 
+class FloatOverflow(ValueError):
+    """A float literal beyond the range of a double (msgspec reports it as a
+    ValidationError, one of :func:`decode_errors`)."""
+
+
+_INFINITIES = (math.inf, -math.inf)
+
+
+def finite_float(literal: str) -> float:
+    """The value of a JSON float literal as the strict parser reads it: Python's
+    correctly rounded ``float(literal)``; FloatOverflow when that is infinite."""
+    number = float(literal)
+    if number in _INFINITIES:
+        raise FloatOverflow(literal)
+    return number
+
+
+class _ProfileTexts:
+    """The twin's float hook: each float as msgspec.Raw of its profile text (read by
+    :func:`finite_float`, so an overflowing float is refused here), counted. One frame
+    per float: this is most of what a float costs the fast path."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, literal: str) -> Any:
+        self.count += 1
+        number = float(literal)
+        if number in _INFINITIES:
+            raise FloatOverflow(literal)
+        return Raw(float_text(number))
+
+
+class FloatPart(NamedTuple):
+    """A part of the input read by :func:`read_floats`."""
+
+    value: Any  # floats as finite_float reads them
+    # The same value, each float a msgspec.Raw of its profile text: what the sorted encoder
+    # writes as the profile does, and unequal to the float, so that a subtree equals its
+    # twin exactly where it holds no float. None when the value holds no float.
+    twin: Any
+    floats: int  # how many floats it holds
+
+
+def read_floats(data: Any) -> FloatPart:
+    """Decode one JSON value at C speed, floats and all, to the strict parser's values.
+    Untyped: the caller proves depth (:mod:`keel_verify.load.nesting`). When it may hold
+    a float (:func:`keel_verify.load.nesting.float_free`) it is decoded a second time, as
+    its twin. Raises one of :func:`decode_errors` for what msgspec refuses (an
+    overflowing float included)."""
+    assert msgspec is not None
+    # The values' floats are read by float() itself, in C (no frame per float); the twin's
+    # hook reads each again by finite_float, which refuses an overflow. Every float
+    # literal has a digit followed by ".", "e" or "E", so a text the scan finds
+    # float-free holds none, and any other is decoded as a twin: no overflow goes unseen.
+    value = decoder("floats").decode(data)
+    if nesting.float_free(bytes(data)):
+        return FloatPart(value, None, 0)
+    texts = _ProfileTexts()
+    twin = msgspec.json.Decoder(float_hook=texts).decode(data)
+    return FloatPart(value, twin if texts.count else None, texts.count)
+
+
 _decoders: dict[str, Any] = {}
 
 
 def decoder(kind: str) -> Any:
-    """msgspec decoders, built once: "any" (floats refused), "members" (object of raw
+    """msgspec decoders, built once: "any" (floats refused), "floats" (floats read by
+    ``float``, overflow unchecked: see :func:`read_floats`), "members" (object of raw
     values), "items" (array of raw values), "flat_entries" (objects of strings, null,
     booleans and JCS-safe integers only)."""
     if kind not in _decoders:
@@ -64,11 +137,13 @@ def decoder(kind: str) -> Any:
         flat_value = Union[jcs_int, str, None, bool]  # noqa: UP007 - a runtime type for msgspec
         types: dict[str, Any] = {
             "any": Any,
+            "floats": Any,
             "members": dict[str, msgspec.Raw],
             "items": list[msgspec.Raw],
             "flat_entries": list[dict[str, flat_value]],
         }
-        _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=_refuse_float)
+        hook = float if kind == "floats" else _refuse_float
+        _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=hook)
     return _decoders[kind]
 
 
@@ -153,7 +228,8 @@ def plain_encoder() -> Callable[[Any], bytes]:
 
 
 def encode_sorted(value: Any) -> bytes:
-    """Canonical bytes of a float-free value (msgspec, keys sorted by code point)."""
+    """Canonical bytes of a float-free value or of a twin (:func:`read_floats`): msgspec,
+    keys sorted by code point, a msgspec.Raw written as it is."""
     return sorted_encoder()(value)
 
 

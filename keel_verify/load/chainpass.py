@@ -14,12 +14,13 @@ every ``:`` in the input is either a member's separator or a character of a stri
 the canonical bytes of the decoded document hold exactly as many colons as the input if
 and only if decoding dropped no member -- which is what a duplicate key makes it do.
 
-Parts that hold a float (a top-level member's value, a chunk of entries) are read by the
-strict parser and written by the exact encoder (:mod:`keel_verify.crypto.canonical`) on
-this same fast path. The argument holds for them unchanged: that encoder too writes
-``:`` unescaped, one per member and none in a number (a float's text is digits, sign,
-``.``, ``e``), so their colons count exactly as msgspec's would; and the strict parser
-already refuses a duplicate key inside such a part.
+Parts that hold a float (a top-level member's value, a chunk of entries) are decoded by
+msgspec too (:func:`keel_verify.load.accel.read_floats`), so a duplicate key inside them
+is dropped just as silently, and the same count finds it: their canonical bytes are
+written from their twin by msgspec's sorted encoder, which writes ``:`` unescaped and
+once per member, and each float as its profile text (``float_text``: digits, sign,
+``.``, ``e``, ``+``; never a colon); the twin is a decode of the same bytes as the value,
+so it drops exactly the members the value drops.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from keel_verify.load.loader import (
     MAX_DEPTH,
     Artifact,
     DecodedChunk,
+    FloatMember,
     NeedsExactPath,
     parse_json,
     require_exact_path_size,
@@ -66,6 +68,11 @@ class Chunk:
     columns: dict[str, list[Any]] = field(default_factory=dict, compare=False, repr=False)
     same: bool = False  # proven: every entry is one and the same value
     offsets: list[list[int]] = field(default_factory=list, compare=False, repr=False)
+    # Entries holding floats (fast path): their twin (keel_verify.load.loader.DecodedChunk),
+    # how many floats, and whether those are proven the only values outside RFC 8785's domain.
+    twin: list[Any] | None = field(default=None, compare=False, repr=False)
+    floats: int = 0
+    floats_only: bool = False
 
     def object_offsets(self) -> list[int]:
         """The offsets of the entries that are objects, in order, computed once for all
@@ -84,7 +91,8 @@ class Chunk:
     def moved(self, first: int) -> Chunk:
         """This chunk at another place in the chain (its computed columns shared)."""
         return Chunk(first, self.entries, self.content_hashes, self.within_jcs, self.flat,
-                     self.objects, self.encode, self.columns, self.same, self.offsets)
+                     self.objects, self.encode, self.columns, self.same, self.offsets,
+                     self.twin, self.floats, self.floats_only)
 
     def column(self, key: str) -> list[Any]:
         """``entry.get(key)`` for every entry, computed once for all visitors (only for a
@@ -159,22 +167,26 @@ class MessageWriter:
         self.message.update(piece)
 
 
-def _members_bytes(document: dict[str, Any], keys: list[str], encode: Callable[[Any], bytes],
-                   exact_members: frozenset[str]) -> bytes:
-    """The canonical bytes of the members ``keys`` (sorted) of ``document``, comma-joined:
-    each run of members between those in ``exact_members`` as one object in one call of
-    ``encode`` (its braces cut off; a sorted encoder keeps the run's order, which is
-    already sorted), and each member in ``exact_members`` by the exact encoder."""
+def _members_bytes(members: list[tuple[str, Any]], encode: Callable[[Any], bytes],
+                   alone: frozenset[str], float_members: Mapping[str, FloatMember]) -> bytes:
+    """The canonical bytes of ``members`` (sorted (name, value) pairs), comma-joined: each
+    run of members between those ``alone`` as one object in one call of ``encode`` (its
+    braces cut off; a sorted encoder keeps the run's order, which is already sorted), and
+    each member ``alone`` by itself: one in ``float_members`` with the value's canonical
+    bytes written when it was decoded, any other (one holding many names: see
+    Artifact.many_names) by the exact encoder."""
     pieces: list[bytes] = []
     start = 0
-    exact_at = sorted(bisect_left(keys, key) for key in exact_members.intersection(keys))
-    for at in [*exact_at, len(keys)]:
+    alone_at = sorted(at for at in (bisect_left(members, (key,)) for key in alone)
+                      if members[at : at + 1] and members[at][0] in alone)
+    for at in [*alone_at, len(members)]:
         if at > start:
-            run = keys[start:at]
-            pieces.append(encode(dict(zip(run, map(document.__getitem__, run), strict=True)))[1:-1])
-        if at < len(keys):
-            key = keys[at]
-            pieces.append(canonical_bytes(key) + b":" + canonical_bytes(document[key]))
+            pieces.append(encode(dict(members[start:at]))[1:-1])
+        if at < len(members):
+            key, value = members[at]
+            float_member = float_members.get(key)
+            pieces.append(canonical_bytes(key) + b":" + (
+                canonical_bytes(value) if float_member is None else float_member.canonical))
         start = at + 1
     return b",".join(pieces)
 
@@ -194,18 +206,20 @@ def run_chain_pass(
     visitors = {name: factory(artifact) for name, factory in factories.items()}
     # The signed members in the profile's order (by code point): all but "signatures",
     # and but "chain" when its entries are written by the pass (a chain that is not an
-    # array stays a member, encoded as it is).
-    keys = sorted(document)
+    # array stays a member, encoded as it is). Pairs sort by name alone (names are
+    # unique), and are taken in order, not looked up one by one.
+    members = sorted(document.items())
     for unsigned in (SIGNATURES, "chain") if artifact.chain is not None else (SIGNATURES,):
-        at = bisect_left(keys, unsigned)
-        if keys[at : at + 1] == [unsigned]:
-            del keys[at]
+        at = bisect_left(members, (unsigned,))
+        if members[at : at + 1] and members[at][0] == unsigned:
+            del members[at]
     out = MessageWriter(SignedMessage(document.get(SIGNATURES)))
     last_entry = None
     out.write(b"{")
     # The members sorted before "chain", the chain's entries, the members after it.
-    cut = bisect_left(keys, "chain") if artifact.chain is not None else len(keys)
-    before = _members_bytes(document, keys[:cut], encode, artifact.exact_members)
+    cut = bisect_left(members, ("chain",)) if artifact.chain is not None else len(members)
+    alone = artifact.many_names | frozenset(artifact.float_members)
+    before = _members_bytes(members[:cut], encode, alone, artifact.float_members)
     out.write(before)
     if artifact.chain is not None:
         out.write(b',"chain":[' if before else b'"chain":[')
@@ -215,9 +229,9 @@ def run_chain_pass(
         if entries.stopped:
             last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
         out.write(b"]")
-        if cut < len(keys):
+        if cut < len(members):
             out.write(b",")
-    out.write(_members_bytes(document, keys[cut:], encode, artifact.exact_members))
+    out.write(_members_bytes(members[cut:], encode, alone, artifact.float_members))
     out.write(b"}")
     out.flush()
 
@@ -357,29 +371,36 @@ class EntriesPass:
 
     def hashed(self, decoded: DecodedChunk) -> tuple[Chunk, bytes]:
         """The chunk as visitors see it, and its entries' canonical bytes, comma-joined."""
-        first, entries, within_jcs, flat, objects, same, exact = decoded
-        # A chunk holding a float: written by the exact encoder (its entries are fresh
-        # dicts of this chunk's own strict parse, so _hash_entries may still mutate them).
-        encode = canonical_bytes if exact else self.encode
+        first, entries, within_jcs = decoded.first, decoded.entries, decoded.within_jcs
+        same, objects, flat = decoded.same, decoded.objects, decoded.flat
+        # A chunk holding a float: its canonical bytes come from its twin (each float a
+        # msgspec.Raw of its profile text; its dicts are this chunk's own, so _hash_entries
+        # may take a member out and put it back). Visitors get the entries, real floats and
+        # all, and the exact encoder, which writes any value they hand it as the profile does.
+        twin = decoded.twin
+        source = entries if twin is None else twin
+        write = self.encode if twin is None else accel.sorted_encoder()
+        encode = self.encode if twin is None else canonical_bytes
+        hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
-        hashed = entries[:1] if same else entries  # one value repeated: hashed once
-        if objects:
-            stated = list(map(dict.get, hashed, repeat("content_hash")))
-            hashes, encoded = _hash_object_entries(hashed, encode, flat, stated)
-            columns["content_hash"] = stated * len(entries) if same else stated
-        elif exact:
-            hashes, encoded = _hash_entries(hashed, encode, True)
-        else:  # in C per chunk, whatever the entries: one encoding of them all
-            hashes, piece, offsets = _hash_any_entries(hashed, encode, self.artifact.exact_path)
-            if same:
-                return (Chunk(first, entries, hashes * len(entries), within_jcs, flat, objects,
-                              encode, columns, same), b",".join([piece] * len(entries)))
+
+        def made(hashes: list[str | None], offsets: list[list[int]]) -> Chunk:
             return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
-                         same, [offsets]), piece
+                         same, offsets, twin, decoded.floats, decoded.floats_only)
+
+        if not objects:  # in C per chunk, whatever the entries: one encoding of them all
+            hashes, piece, offsets = _hash_any_entries(hashed, write, self.artifact.exact_path)
+            if same:
+                return made(hashes * len(entries), []), _repeated(piece, len(entries))
+            return made(hashes, [offsets]), piece
+        stated = list(map(dict.get, hashed, repeat("content_hash")))
+        hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
+        if twin is not None:  # the visitors' column holds the values, not their texts
+            stated = list(map(dict.get, entries[:1] if same else entries, repeat("content_hash")))
+        columns["content_hash"] = stated * len(entries) if same else stated
         if same:
-            hashes, encoded = hashes * len(entries), encoded * len(entries)
-        chunk = Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns, same)
-        return chunk, b",".join(encoded)
+            return made(hashes * len(entries), []), _repeated(encoded[0], len(entries))
+        return made(hashes, []), b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
              decoded: DecodedChunk | None = None) -> None:
@@ -390,6 +411,11 @@ class EntriesPass:
             self.out.write(piece)
         for name in self.active() if only is None else only:
             self.visitors[name].visit(chunk)
+
+
+def _repeated(piece: bytes, count: int) -> bytes:
+    """``count`` times ``piece``, comma-separated (a copy by doubling, not a join)."""
+    return (piece + b",") * (count - 1) + piece
 
 
 _CONTENT_HASH_KEY = b'"content_hash":'
@@ -529,9 +555,10 @@ def _prove_no_duplicate_keys(
     artifact: Artifact, colons: int, encode: Callable[[Any], bytes]
 ) -> None:
     if SIGNATURES in artifact.document:
-        if SIGNATURES in artifact.exact_members:
-            encode = canonical_bytes
-        colons += 1 + encode(artifact.document[SIGNATURES]).count(b":")
+        float_member = artifact.float_members.get(SIGNATURES)
+        signatures = (encode(artifact.document[SIGNATURES]) if float_member is None
+                      else float_member.canonical)
+        colons += 1 + signatures.count(b":")
     if colons == artifact.raw_colons:
         return
     require_exact_path_size(artifact.raw)

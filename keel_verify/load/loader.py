@@ -8,19 +8,18 @@ documented in the README ("Input limits") and are keyword arguments so that a ca
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
-from keel_verify.crypto.canonical import PROFILE, tagged_sha256
+from keel_verify.crypto.canonical import PROFILE, float_divergences, tagged_sha256
 from keel_verify.errors import LoadError
 from keel_verify.load import accel, nesting
-from keel_verify.load.access import type_name
+from keel_verify.load.access import escape_token, type_name
 
 if TYPE_CHECKING:
     from keel_verify.load.dense import DenseChain
@@ -31,7 +30,9 @@ SCHEMA = "keel.voice.attestation.phase_a"
 SUPPORTED_VERSIONS = {1: "1.0.0", 3: "1.2.0"}
 
 #: What bounds memory: on the fast path the peak is about the input, plus a chunk of
-#: entries in flight, plus ~100 bytes per chain entry (raw slices); the exact path holds
+#: entries in flight, plus ~100 bytes per chain entry (raw slices; a dense chain, whose
+#: slices would cost more than 3.5 times its bytes, is read by windows instead: see
+#: keel_verify.load.dense); the exact path holds
 #: the whole document as Python objects (several times the input), so it has its own,
 #: lower limit.
 MAX_INPUT_BYTES = 4 * 1024**3
@@ -49,25 +50,8 @@ _ESCAPED_COLON = re.compile(rb"\\u003[aA]")
 
 class NeedsExactPath(Exception):
     """The fast path met something only the strict stdlib path judges for the whole
-    document (a byte order mark, an escaped colon, input msgspec refuses, an error in a
-    part read strictly): verification restarts on that path."""
-
-
-def parse_part_strictly(raw: bytes, depth: int, max_depth: int) -> Any:
-    """One part of the input (a top-level member's value, or a chunk of chain entries as
-    an array), read as the exact path reads it: the strict parser, numbers and all, its
-    outermost value at nesting ``depth`` of the whole document. Floats need this: their
-    canonical text is Python's (:mod:`keel_verify.crypto.canonical`), not msgspec's.
-
-    Any refusal raises NeedsExactPath: the exact path then judges and words it for the
-    whole document, as it would have. A part too large for the exact path's memory bound
-    goes there too (which refuses it with that bound's message)."""
-    if len(raw) > MAX_EXACT_PATH_BYTES:
-        raise NeedsExactPath
-    try:
-        return parse_json(raw, max_depth=max_depth, start_depth=depth)
-    except LoadError:
-        raise NeedsExactPath from None
+    document (a byte order mark, an escaped colon, input msgspec refuses -- an overflowing
+    float among it): verification restarts on that path, which also words the error."""
 
 
 @dataclass(frozen=True)
@@ -122,9 +106,13 @@ class DecodedChunk(NamedTuple):
     ``within_jcs``: no value outside the RFC 8785 domain (float, integer beyond
     +/-(2^53-1), object key outside the BMP); ``flat``: every entry an object of strings,
     integers, booleans and nulls; ``objects``: every entry an object; ``same``: every
-    entry is one and the same value (their input bytes are equal). ``exact``: the chunk
-    holds a float, so it was read by the strict parser and its canonical bytes must be
-    written by the exact encoder (:func:`keel_verify.crypto.canonical.canonical_bytes`)."""
+    entry is one and the same value (their input bytes are equal).
+
+    A chunk that holds a float has a ``twin`` (:func:`keel_verify.load.accel.read_floats`):
+    the entries again, each float a ``msgspec.Raw`` of its profile text, from which the
+    sorted encoder writes the entries' canonical bytes at C speed. ``floats``
+    counts them; ``floats_only``: proven that they are the chunk's only values outside
+    the RFC 8785 domain (so that its divergences are counted, not looked for)."""
 
     first: int
     entries: list[Any]
@@ -132,14 +120,16 @@ class DecodedChunk(NamedTuple):
     flat: bool = False
     objects: bool = False
     same: bool = False
-    exact: bool = False
+    twin: list[Any] | None = None
+    floats: int = 0
+    floats_only: bool = False
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
     """Decode msgspec raw slices of consecutive entries strictly (NeedsExactPath for what
     only the exact path judges, LoadError for nesting beyond ``max_depth``). A chunk that
-    holds a float is read by the strict parser alone (an ``exact`` chunk); the other
-    chunks stay on msgspec.
+    holds a float is read by :func:`keel_verify.load.accel.read_floats` (its floats as
+    the strict parser reads them, and a twin to write their canonical text).
 
     The typed decoders prove at C speed what a walk over every node would: JCS-safe
     integers and, entries being 3 levels deep (artifact, chain, entry), a bounded depth.
@@ -148,7 +138,9 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
         # The same bytes over and over (a hostile chain): decoded once, every proof made
         # for one holds for all, and every entry is that one value.
         one = decode_raw_chunk(first, raw_items[:1], max_depth)
-        return one._replace(entries=one.entries * len(raw_items), same=True)
+        count = len(raw_items)
+        return one._replace(entries=one.entries * count, same=True, floats=one.floats * count,
+                            twin=None if one.twin is None else one.twin * count)
     joined = b"[" + b",".join(raw_items) + b"]"
     errors = accel.decode_errors()
     if max_depth >= 3:
@@ -174,21 +166,43 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
         except errors:
             pass
     try:
-        entries = accel.decoder("any").decode(joined)
-    except accel.FloatSeen:
-        # The array of these entries sits where the chain does: at depth 2.
-        entries = parse_part_strictly(joined, 2, max_depth)
-        return DecodedChunk(first, entries, objects=set(map(type, entries)) == {dict}, exact=True)
+        part = accel.read_floats(joined)
     except errors:
         raise NeedsExactPath from None
-    # Deeper than the typed decoders reach: the same proofs, made on the bytes (no Python
-    # step per node). The array of these entries sits where the chain does: at depth 2,
-    # so a container at bracket depth d in ``joined`` is at nesting level d + 1.
-    if nesting.max_nesting(joined) + 1 > max_depth:
+    entries = part.value
+    objects = set(map(type, entries)) == {dict}
+    # Deeper than the typed decoders reach, or holding a float: the same proofs, made on
+    # the bytes (no Python step per node). The array of these entries sits where the chain
+    # does: at depth 2, so a container at bracket depth d in ``joined`` is at level d + 1.
+    numbers_and_brackets = nesting.outside_strings(joined)  # no digit of a string counts
+    if nesting.max_nesting(numbers_and_brackets) + 1 > max_depth:
         raise LoadError(f"nesting deeper than the limit of {max_depth} levels")
-    # No float (the float hook did not fire), no long integer, no key outside the BMP.
-    within_jcs = nesting.integers_within_jcs(joined) and accel.keys_within_bmp(joined)
-    return DecodedChunk(first, entries, within_jcs, objects=set(map(type, entries)) == {dict})
+    # No long integer, no key outside the BMP: then its floats (counted by the twin's
+    # reading) are all that leaves the RFC 8785 domain.
+    domain = (nesting.integers_within_jcs(numbers_and_brackets)
+              and accel.keys_within_bmp(joined))
+    return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
+                        twin=part.twin, floats=part.floats,
+                        floats_only=domain and part.twin is not None)
+
+
+#: How many floats of a top-level member are located while it is decoded (with their
+#: JSON Pointers): reports list at most this many values of a kind.
+FLOATS_LOCATED = 50
+
+
+@dataclass(frozen=True)
+class FloatMember:
+    """A top-level member whose value holds a float, decoded on the fast path by
+    :func:`keel_verify.load.accel.read_floats` (its twin dropped once used)."""
+
+    canonical: bytes  # the value's canonical bytes, floats written as the profile writes them
+    floats: int  # how many floats the value holds
+    # Proven: the floats are the member's only values outside the RFC 8785 domain (its
+    # name included), and ``located`` holds the first FLOATS_LOCATED of them, in document
+    # order, as jcs_divergences words them.
+    floats_only: bool
+    located: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,9 +222,15 @@ class Artifact:
     raw_colons: int | None = None  # colons in the input; None on the exact path
     # Proven while decoding: no member but the chain's entries leaves the RFC 8785 domain.
     document_within_jcs: bool = False
-    # Top-level members whose value holds a float (fast path): read by the strict parser,
-    # so their canonical bytes are written by the exact encoder.
-    exact_members: frozenset[str] = frozenset()
+    # Fast path: the top-level members proven inside the RFC 8785 domain while decoding
+    # (name and value), and those whose value holds a float.
+    jcs_members: frozenset[str] = frozenset()
+    float_members: Mapping[str, FloatMember] = field(default_factory=dict)
+    # Top-level members (fast path) holding more than NAMES_FOR_EXACT_ENCODER object
+    # member names: their canonical bytes are written by the exact encoder, which sorts
+    # a large object several times faster than msgspec's (measured: 0.43 s against 1.32 s
+    # for an object of a million names). Both write the same bytes here (no float).
+    many_names: frozenset[str] = frozenset()
 
     @property
     def is_hash_only(self) -> bool:
@@ -301,10 +321,10 @@ def _reject_constant(name: str) -> Any:
 
 
 def _finite_float(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise LoadError(f"number {text[:40]} overflows a double")
-    return number
+    try:
+        return accel.finite_float(text)  # the one reading of a float, shared with the fast path
+    except accel.FloatOverflow:
+        raise LoadError(f"number {text[:40]} overflows a double") from None
 
 
 def _check_depth_and_strings(
@@ -401,7 +421,9 @@ def detect(
     raw: bytes = b"",
     raw_colons: int | None = None,
     document_within_jcs: bool = False,
-    exact_members: frozenset[str] = frozenset(),
+    jcs_members: frozenset[str] = frozenset(),
+    float_members: Mapping[str, FloatMember] | None = None,
+    many_names: frozenset[str] = frozenset(),
 ) -> Artifact:
     """Decide whether a JSON value is a supported voice-session attestation (docs/format.md §2)."""
     if not isinstance(value, dict):
@@ -429,7 +451,9 @@ def detect(
         raw=raw,
         raw_colons=raw_colons,
         document_within_jcs=document_within_jcs,
-        exact_members=exact_members,
+        jcs_members=jcs_members,
+        float_members=float_members or {},
+        many_names=many_names,
     )
 
 
@@ -493,8 +517,8 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     msgspec refuses what the strict parser refuses (invalid UTF-8, NaN, lone surrogates,
     overflowing numbers, over-long integers), except duplicate keys: the chain pass
     proves their absence by counting colons (:mod:`keel_verify.load.chainpass`). A member
-    whose value holds a float is read by the strict parser alone (see
-    :func:`parse_part_strictly`); the rest of the document stays on msgspec.
+    whose value holds a float is read by :func:`keel_verify.load.accel.read_floats`
+    (see :class:`FloatMember`).
     """
     if data.startswith(b"\xef\xbb\xbf") or (b"\\" in data and _ESCAPED_COLON.search(data)):
         raise NeedsExactPath
@@ -509,22 +533,31 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
             if chain is not None:
                 del members["chain"]
             # else not an array: decoded as it is, and the checks say so
-        decoded = _MemberDecoder(max_depth, levels)
+        # A new dict, not the members' with their values replaced: after the chain's
+        # removal that one has a hole, and every later copy of a dict with a hole (the
+        # checks make several) re-inserts its members one by one instead of cloning it.
+        decoded = _MemberDecoder({}, max_depth, levels)
         decoded.batches(list(members), list(members.values()))
     except errors:
         raise NeedsExactPath from None
+    decoded.check_depth()
     document = decoded.document
-    proven = decoded.proven_within_jcs(document)
     return detect(
         document,
         size=len(data),
         chain=chain,
         raw=data,
         raw_colons=data.count(b":"),
-        document_within_jcs=proven,
-        exact_members=frozenset(decoded.exact_members),
+        document_within_jcs=len(decoded.jcs_members) == len(document),
+        jcs_members=frozenset(decoded.jcs_members),
+        float_members=decoded.float_members,
+        many_names=frozenset(decoded.many_names),
     )
 
+
+#: Above this many object member names (colons) in a top-level member, its canonical
+#: bytes are written by the exact encoder (see Artifact.many_names).
+NAMES_FOR_EXACT_ENCODER = 1 << 16
 
 #: Top-level members decoded together: one C decode for many small members (a document
 #: may hold a million), while a member holding a float is found in a few halvings.
@@ -536,15 +569,16 @@ class _MemberDecoder:
     by the typed decoder (which proves depth and JCS-safe integers) when it accepts the
     batch, else untyped (both proofs then made on the bytes, see
     :mod:`keel_verify.load.nesting`); a batch holding a float is halved until the member
-    that holds it is alone, and that member is read by the strict parser (see
-    :func:`parse_part_strictly`)."""
+    that holds it is alone, and that member is read by
+    :func:`keel_verify.load.accel.read_floats` (see :class:`FloatMember`)."""
 
-    def __init__(self, max_depth: int, levels: int) -> None:
+    def __init__(self, document: dict[str, Any], max_depth: int, levels: int) -> None:
         self.max_depth = max_depth
         self.typed = accel.nested_items_decoder(levels) if levels >= 0 else None
-        self.document: dict[str, Any] = {}
-        self.exact_members: set[str] = set()
-        self.keys_within_bmp = True  # of the values (the names are proven at the end)
+        self.document = document  # the decoded members, in input order
+        self.jcs_members: set[str] = set()  # proven inside the RFC 8785 domain, names too
+        self.float_members: dict[str, FloatMember] = {}
+        self.many_names: set[str] = set()
         self.untyped: list[bytes] = []  # batches decoded untyped, as JSON arrays
 
     def batches(self, keys: list[str], raws: list[Any]) -> None:
@@ -557,37 +591,76 @@ class _MemberDecoder:
         if self.typed is not None:
             try:
                 values = self.typed.decode(joined)
-                self.keys_within_bmp = self.keys_within_bmp and accel.keys_within_bmp(joined)
                 self.document.update(zip(keys, values, strict=True))
+                if accel.keys_within_bmp(joined):
+                    self.within_jcs(keys)
+                self.count_names(keys, raws, joined)
                 return
             except errors:
                 pass
+        if len(keys) == 1:
+            self.alone(keys[0], bytes(raws[0]), joined)
+            return
         try:
             values = accel.decoder("any").decode(joined)
         except accel.FloatSeen:
-            if len(keys) > 1:
-                half = len(keys) // 2
-                self.batch(keys[:half], raws[:half])
-                self.batch(keys[half:], raws[half:])
-                return
-            self.document[keys[0]] = parse_part_strictly(bytes(raws[0]), 2, self.max_depth)
-            self.exact_members.add(keys[0])
+            half = len(keys) // 2
+            self.batch(keys[:half], raws[:half])
+            self.batch(keys[half:], raws[half:])
             return
+        self.untyped_batch(keys, raws, values, joined)
+
+    def untyped_batch(self, keys: list[str], raws: list[Any], values: list[Any],
+                      joined: bytes) -> None:
         self.untyped.append(joined)
         self.document.update(zip(keys, values, strict=True))
+        if nesting.integers_within_jcs(joined) and accel.keys_within_bmp(joined):
+            self.within_jcs(keys)
+        self.count_names(keys, raws, joined)
 
-    def proven_within_jcs(self, document: dict[str, Any]) -> bool:
-        """Raise LoadError for nesting beyond the limit in a member decoded untyped; return
-        whether the document (but the chain's entries) is proven inside the RFC 8785
-        domain. Each untyped batch is an array at the document's own level (depth 1)."""
+    def count_names(self, keys: list[str], raws: list[Any], joined: bytes) -> None:
+        """Note the members holding more than NAMES_FOR_EXACT_ENCODER names. Every colon
+        of a member's bytes but those in strings is a name's: counting them all can only
+        overcount, which costs nothing but the choice of the (exact) encoder."""
+        if joined.count(b":") <= NAMES_FOR_EXACT_ENCODER:
+            return
+        for key, raw in zip(keys, raws, strict=True):
+            if bytes(raw).count(b":") > NAMES_FOR_EXACT_ENCODER:
+                self.many_names.add(key)
+
+    def alone(self, key: str, raw: bytes, joined: bytes) -> None:
+        """One member the typed decoder refused: read with its floats, if it has any."""
+        part = accel.read_floats(raw)
+        if part.twin is None:
+            self.untyped_batch([key], [raw], [part.value], joined)
+            return
+        self.untyped.append(joined)  # for its depth
+        self.document[key] = part.value
+        canonical = accel.encode_sorted(part.twin)
+        if not (max(key, default="") <= "\uffff"
+                and nesting.integers_within_jcs(nesting.outside_strings(raw))
+                and accel.keys_within_bmp(raw)):
+            self.float_members[key] = FloatMember(canonical, part.floats, False)
+            return
+        located = float_divergences(part.value, part.twin, "/" + escape_token(key),
+                                    FLOATS_LOCATED)
+        self.float_members[key] = FloatMember(canonical, part.floats, True, tuple(located))
+
+    def within_jcs(self, keys: list[str]) -> None:
+        """Members whose values are proven inside the RFC 8785 domain: so are they, when
+        their names are within the BMP."""
+        names = "".join(keys)
+        if names.isascii() or len(names.encode("utf-16-le")) == 2 * len(names):
+            self.jcs_members.update(keys)
+        else:
+            self.jcs_members.update(key for key in keys if max(key, default="") <= "\uffff")
+
+    def check_depth(self) -> None:
+        """Raise LoadError for nesting beyond the limit in a member decoded untyped (each
+        such batch is an array at the document's own level, depth 1)."""
         deepest = max(map(nesting.max_nesting, self.untyped), default=1)
         if deepest > self.max_depth or self.max_depth < 1:
             raise LoadError(f"nesting deeper than the limit of {self.max_depth} levels")
-        names = "".join(document)
-        return (not self.exact_members and self.keys_within_bmp
-                and (names.isascii() or len(names.encode("utf-16-le")) == 2 * len(names))
-                and all(map(nesting.integers_within_jcs, self.untyped))
-                and all(map(accel.keys_within_bmp, self.untyped)))
 
 
 def sha256_of_input(data: bytes) -> str:

@@ -1,6 +1,7 @@
 """Proofs about JSON text made on its bytes at C speed, for parts the typed decoders do not
-reach (containers nested deeper than :data:`keel_verify.load.accel.MAX_TYPED_NESTING`):
-the container depth, and whether every integer lies within +/-(2^53-1).
+reach (containers nested deeper than :data:`keel_verify.load.accel.MAX_TYPED_NESTING`, or
+holding floats): the container depth, whether every integer lies within +/-(2^53-1), and
+whether the text holds no float at all.
 
 Each takes text that a JSON decoder has already accepted (valid UTF-8 JSON), and each
 costs a few passes of C over the bytes plus, at worst, one small step per bracket; none
@@ -59,11 +60,27 @@ def max_nesting(text: bytes) -> int:
 # is inside +/-(2^53-1), and one of 16 is when its digits say so. Digits in a string or
 # a fraction count too: that only costs a proof, never makes a wrong one.
 _LONG_DIGITS = re.compile(rb"[0-9]{16,}")
+_DIGITS_AS_ZERO = bytes.maketrans(bytes(range(256)),
+                                  bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256)))
+# Digits to "d", the bytes that may follow a float's digits ("." "e" "E") to ".", every
+# other byte to a space (see float_free).
+_NUMBER_MARKS = bytes(
+    0x64 if 0x30 <= byte <= 0x39 else 0x2E if byte in b".eE" else 0x20 for byte in range(256))
 
 
 def integers_within_jcs(text: bytes) -> bool:
     """True when no integer in the JSON text ``text`` can lie beyond +/-(2^53-1) (no run
     of digits longer than 16 anywhere in it, and every run of 16 at most 2^53-1). False
     means "not proven"."""
+    if b"0" * 16 not in text.translate(_DIGITS_AS_ZERO):  # most texts: two passes of C
+        return True
     runs = _LONG_DIGITS.findall(text)
     return not runs or (max(map(len, runs)) == 16 and max(map(int, runs)) <= JCS_MAX_SAFE_INTEGER)
+
+
+def float_free(text: bytes) -> bool:
+    """True when the JSON text ``text`` holds no float: a float literal always has a
+    digit followed by ".", "e" or "E" (RFC 8259 section 6: an integer part, then a
+    fraction or an exponent), and no such pair occurs in ``text`` (strings included, so
+    False means "not proven")."""
+    return b"d." not in text.translate(_NUMBER_MARKS)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from keel_verify.trust.policy import ISSUER_KEY_PURPOSE, TrustedKey
 
@@ -90,10 +91,13 @@ class KeyDecision:
     caveat: str | None = None  # why it vouches only on the issuer's claim
     notes: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def sources(self) -> str:
         """Every source that made a statement about the key, in words."""
         return "; ".join(dict.fromkeys(statement.source for statement in self.statements))
+
+
+_SILENT = KeyDecision(Standing.SILENT)
 
 
 def _is_revoked(statement: TrustedKey) -> bool:
@@ -183,7 +187,7 @@ def decide_key(
     """Whether the policy's ``statements`` about one key's bytes let it vouch for a
     signature made for ``purpose`` at a time bounded by ``times`` (see the module doc)."""
     if not statements:
-        return KeyDecision(Standing.SILENT)
+        return _SILENT  # one value for every key the policy says nothing about
 
     def refused(kind: str, problem: str, notes: tuple[str, ...] = ()) -> KeyDecision:
         return KeyDecision(Standing.REFUSES, statements, None, kind, problem, None, notes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from keel_verify.crypto.signatures import SignatureEntry, StreamedMessage, verify_entries
@@ -117,38 +118,41 @@ class SignatureFinding:
 
 @dataclass(frozen=True)
 class SignatureAssessment:
+    """Every signature entry's finding; each group below is computed once (a file may carry
+    100,000 junk entries, and the checks and reports ask for the groups many times)."""
+
     findings: tuple[SignatureFinding, ...]
     time_basis: str  # which time judged key windows, in words
     self_attested_accepted: bool
     structure_problem: str | None = None  # "signatures" missing or not an array
 
-    @property
+    @cached_property
     def valid(self) -> tuple[SignatureFinding, ...]:
         return tuple(f for f in self.findings if f.valid)
 
-    @property
+    @cached_property
     def trusted(self) -> tuple[SignatureFinding, ...]:
         """Valid signatures a policy statement vouches for; proven ones first."""
         vouched = [f for f in self.findings if f.trusted_key is not None]
         vouched.sort(key=lambda f: f.decision.standing is not Standing.VOUCHES)
         return tuple(vouched)
 
-    @property
+    @cached_property
     def self_attested(self) -> tuple[SignatureFinding, ...]:
         """Valid signatures by keys the policy says nothing about."""
         return tuple(f for f in self.valid if f.decision.standing is Standing.SILENT)
 
-    @property
+    @cached_property
     def invalid(self) -> tuple[SignatureFinding, ...]:
         return tuple(f for f in self.findings if not f.valid)
 
-    @property
+    @cached_property
     def vouched(self) -> bool:
         """A trusted key (or, when accepted, an embedded key the policy does not refuse)
         validly signed the artifact."""
         return bool(self.trusted) or (self.self_attested_accepted and bool(self.self_attested))
 
-    @property
+    @cached_property
     def trust_basis(self) -> str:
         if self.trusted:
             return self.trusted[0].trust_basis
@@ -156,7 +160,7 @@ class SignatureAssessment:
             return SELF_ATTESTED
         return NONE
 
-    @property
+    @cached_property
     def primary(self) -> SignatureFinding | None:
         """The signature a report names: trusted first, then a self-attested one, then a
         refused valid one, then the first."""
