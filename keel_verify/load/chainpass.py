@@ -221,8 +221,9 @@ def _members_sorted_as_bytes(artifact: Artifact,
     then they are written member by member.
 
     Why it is exact: each member of a document whose values are all scalars is written
-    ``"name":value``, and ``,"`` occurs only between two of them (inside a string a quote
-    is always escaped). When no name is written with an escape, a space or a "!", its
+    ``"name":value``, and ``,"`` occurs between each two of them; elsewhere only where a
+    string ends with a comma (inside a string a quote is always escaped), so when it
+    occurs one time less than there are members, it occurs nowhere else. When no name is written with an escape, a space or a "!", its
     bytes are its UTF-8 bytes, each above the closing quote, so the bytes of
     ``name":value`` sort as the names do by code point (the profile's order). The few
     members whose value is a container, holds a float or many names stand in as
@@ -246,6 +247,8 @@ def _members_sorted_as_bytes(artifact: Artifact,
     standing_in.pop(SIGNATURES, None)
     # '"name":value' less its opening quote, for each member, sorted.
     pieces = accel.plain_encoder()(standing_in)[2:-1].split(b',"')
+    if len(pieces) != len(standing_in):
+        return None  # a string (name or value) ends with a comma: cut inside a member
     pieces.sort()
     for name in apart:
         head = name.encode() + b'":'
