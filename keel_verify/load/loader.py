@@ -14,7 +14,7 @@ import re
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -172,27 +172,19 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
     entries = part.value
     objects = set(map(type, entries)) == {dict}
     # Deeper than the typed decoders reach, or holding a float: the same proofs, made on
-    # the bytes (no Python step per node). An entry (at depth 3) that opens n containers
-    # nests no deeper than 2 + n; else the array of these entries sits where the chain
-    # does, at depth 2, so a container at bracket depth d in ``joined`` is at level d + 1.
-    if 2 + _most_containers(raw_items) > max_depth and nesting.max_nesting(joined) + 1 > max_depth:
+    # the bytes outside strings (no Python step per node). The array of these entries sits
+    # where the chain does: at depth 2, so a container at bracket depth d in ``joined`` is
+    # at nesting level d + 1.
+    outside = nesting.outside_strings(joined)
+    if nesting.max_nesting(outside) + 1 > max_depth:
         raise LoadError(f"nesting deeper than the limit of {max_depth} levels")
     # No long integer (the digits of strings left out: hashes hold long runs of them), no
     # key outside the BMP: then its floats (counted by the twin's reading) are all that
     # leaves the RFC 8785 domain.
-    domain = (nesting.integers_within_jcs(nesting.outside_strings(joined))
-              and accel.keys_within_bmp(joined))
+    domain = nesting.integers_within_jcs(outside) and accel.keys_within_bmp(joined)
     return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
                         twin=part.twin, floats=part.floats,
                         floats_only=domain and part.twin is not None)
-
-
-def _most_containers(raw_items: Sequence[Any]) -> int:
-    """The most brackets that open a container in any one of these entries' bytes
-    (strings included: an upper bound), counted in C."""
-    texts = list(map(bytes, raw_items))
-    return max(map(operator.add, map(bytes.count, texts, repeat(b"[")),
-                   map(bytes.count, texts, repeat(b"{"))), default=0)
 
 
 #: How many floats of a top-level member are located while it is decoded (with their
