@@ -398,7 +398,7 @@ class EntriesPass:
         if not objects:  # in C per chunk, whatever the entries: one encoding of them all
             hashes, piece, offsets = _hash_any_entries(hashed, write, self.artifact.exact_path)
             if same:
-                return made(hashes * len(entries), []), b",".join([piece] * len(entries))
+                return made(hashes * len(entries), []), _repeated(piece, len(entries))
             return made(hashes, [offsets]), piece
         stated = list(map(dict.get, hashed, repeat("content_hash")))
         hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
@@ -406,7 +406,7 @@ class EntriesPass:
             stated = list(map(dict.get, entries[:1] if same else entries, repeat("content_hash")))
         columns["content_hash"] = stated * len(entries) if same else stated
         if same:
-            hashes, encoded = hashes * len(entries), encoded * len(entries)
+            return made(hashes * len(entries), []), _repeated(encoded[0], len(entries))
         return made(hashes, []), b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
@@ -418,6 +418,11 @@ class EntriesPass:
             self.out.write(piece)
         for name in self.active() if only is None else only:
             self.visitors[name].visit(chunk)
+
+
+def _repeated(piece: bytes, count: int) -> bytes:
+    """``count`` times ``piece``, comma-separated (a copy by doubling, not a join)."""
+    return (piece + b",") * (count - 1) + piece
 
 
 _CONTENT_HASH_KEY = b'"content_hash":'

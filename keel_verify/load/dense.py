@@ -92,7 +92,7 @@ class DenseChain:
     def __len__(self) -> int:
         if self.length is None:
             self.length = sum(len(entries) if raws is None else len(raws)
-                              for _, entries, raws in self._windows(accel.MAX_TYPED_NESTING + 2))
+                              for entries, raws, _ in self._windows(accel.MAX_TYPED_NESTING + 2))
         return self.length
 
     def chunks(self, size: int, max_depth: int) -> Iterator[DecodedChunk]:
@@ -103,11 +103,9 @@ class DenseChain:
         held = 0
         first = 0
         last: DecodedChunk | None = None
-        for text, entries, raw_items in self._windows(max_depth):
+        for entries, raw_items, uniform in self._windows(max_depth):
             at = 0
             count = len(entries) if raw_items is None else len(raw_items)
-            # A window of one value repeated (a hostile chain): every chunk of it is too.
-            uniform = raw_items is None and _repeats_one_text(text, len(entries))
             while at < count:
                 take = min(size - held, count - at)
                 part = (_value_chunk(first + held, entries[at : at + take], uniform)
@@ -150,9 +148,8 @@ class DenseChain:
             return DecodedChunk(first, [])
         return _joined(taken)
 
-    def _windows(self, max_depth: int) -> Iterator[tuple[bytes, list[Any], list[Any] | None]]:
-        """Each window's text and its entries as values (and None), or, for a window the
-        typed decoder refuses, as raw slices (``(text, [], raws)``)."""
+    def _windows(self, max_depth: int) -> Iterator[_Window]:
+        """Each window's entries (see :func:`_decode_window`)."""
         span = memoryview(self.span)
         end = len(self.span) - 1  # the closing bracket
         start = 1
@@ -166,7 +163,7 @@ class DenseChain:
                 text = b"".join((b"[", span[start:stop], b"]"))
                 decoded = _decode_window(text, max_depth)
                 if decoded is not None:
-                    yield text, *decoded
+                    yield decoded
                     start = stop + 1
                     break
                 if stop == end:  # no cut can make it decodable: the exact path judges it
@@ -184,16 +181,18 @@ def _sliced(chunk: DecodedChunk, first: int, start: int, stop: int) -> DecodedCh
                           twin=chunk.twin[start:stop], floats_only=False)
 
 
-def _repeats_one_text(text: bytes, count: int) -> bool:
-    """Whether the window ``text``, which decoded to ``count`` entries, is one entry's
-    bytes ``count`` times: the bytes up to the first comma (which hold no comma), joined
-    by commas, between brackets. Such a text has ``count - 1`` commas; ``count`` entries
-    need as many separators, so each comma is one and each entry is those bytes."""
+def _repeated_text(text: bytes) -> tuple[bytes, int] | None:
+    """``(one, count)`` when the window ``text`` is ``count`` times the bytes ``one`` --
+    those up to its first comma, so holding none -- comma-separated between brackets
+    (compared with one copy made by doubling); else None."""
     end = text.find(b",")
     if end < 0:
-        return False
+        return None
     one = text[1:end]
-    return len(text) == count * (len(one) + 1) + 1 and text == b"[" + b",".join([one] * count) + b"]"
+    count, rest = divmod(len(text) - 1, len(one) + 1)
+    if rest or text != b"[" + (one + b",") * (count - 1) + one + b"]":
+        return None
+    return one, count
 
 
 def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
@@ -208,26 +207,45 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
                         len(kinds) == 1 and _same(entries))
 
 
-def _decode_window(text: bytes, max_depth: int) -> tuple[list[Any], list[Any] | None] | None:
-    """The window's entries (values, or raw slices when the typed decoder refuses
-    them), or None when ``text`` is not an array of entries (the cut was not a
-    boundary, or the content needs the exact path)."""
+#: A window's entries: values (and None), or, when the typed decoder refuses them, raw
+#: slices (``[]`` and the slices); and whether the window is one entry repeated.
+_Window = tuple[list[Any], list[Any] | None, bool]
+
+
+def _decode_window(text: bytes, max_depth: int) -> _Window | None:
+    """The window's entries, or None when ``text`` is not an array of entries (the cut
+    was not a boundary, or the content needs the exact path).
+
+    A window that is one entry's bytes repeated (a hostile chain) is decoded once: when
+    those bytes alone decode as one value, the window is that many copies of a complete
+    value, comma-separated -- an array (so the cut is a boundary) of equal entries."""
     errors = accel.decode_errors()
     item_levels = min(accel.MAX_TYPED_NESTING, max_depth - 2)
     if item_levels >= 0:
+        typed = accel.nested_items_decoder(item_levels)
+        repeated = _repeated_text(text)
+        if repeated is not None:
+            one, count = repeated
+            try:
+                value: list[Any] = typed.decode(b"[" + one + b"]")
+            except errors:
+                pass
+            else:
+                if len(value) == 1 and accel.keys_within_bmp(one):
+                    return value * count, None, True
         try:
             with collector_paused():  # a window of "[]" is half a million lists
-                entries: list[Any] = accel.nested_items_decoder(item_levels).decode(text)
+                entries: list[Any] = typed.decode(text)
         except errors:
             pass
         else:
             if entries and accel.keys_within_bmp(text):
-                return entries, None
+                return entries, None, False
     try:
         raws: list[Any] = accel.decoder("items").decode(text)
     except errors:
         return None
-    return ([], raws) if raws else None
+    return ([], raws, False) if raws else None
 
 
 def _same(entries: list[Any]) -> bool:

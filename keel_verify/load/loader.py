@@ -32,7 +32,9 @@ SCHEMA = "keel.voice.attestation.phase_a"
 SUPPORTED_VERSIONS = {1: "1.0.0", 3: "1.2.0"}
 
 #: What bounds memory: on the fast path the peak is about the input, plus a chunk of
-#: entries in flight, plus ~100 bytes per chain entry (raw slices); the exact path holds
+#: entries in flight, plus ~100 bytes per chain entry (raw slices; a dense chain, whose
+#: slices would cost more than 3.5 times its bytes, is read by windows instead: see
+#: keel_verify.load.dense); the exact path holds
 #: the whole document as Python objects (several times the input), so it has its own,
 #: lower limit.
 MAX_INPUT_BYTES = 4 * 1024**3
@@ -534,9 +536,10 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
             if chain is not None:
                 del members["chain"]
             # else not an array: decoded as it is, and the checks say so
-        # The members' values are replaced in place: a million-member document is then
-        # one dict, its order the input's, never rebuilt key by key.
-        decoded = _MemberDecoder(members, max_depth, levels)
+        # A new dict, not the members' with their values replaced: after the chain's
+        # removal that one has a hole, and every later copy of a dict with a hole (the
+        # checks make several) re-inserts its members one by one instead of cloning it.
+        decoded = _MemberDecoder({}, max_depth, levels)
         decoded.batches(list(members), list(members.values()))
     except errors:
         raise NeedsExactPath from None
@@ -577,7 +580,7 @@ class _MemberDecoder:
     def __init__(self, document: dict[str, Any], max_depth: int, levels: int) -> None:
         self.max_depth = max_depth
         self.typed = accel.nested_items_decoder(levels) if levels >= 0 else None
-        self.document = document  # its values are replaced by their decoding
+        self.document = document  # the decoded members, in input order
         self.jcs_members: set[str] = set()  # proven inside the RFC 8785 domain, names too
         self.float_members: dict[str, FloatMember] = {}
         self.many_names: set[str] = set()
