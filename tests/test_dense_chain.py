@@ -277,3 +277,24 @@ def test_generated_dense_chains_report_as_the_exact_path(
         patch.setattr(dense, "WINDOW_BYTES", window)
         dense_report = report_to_dict(verify_bytes(data, TRUST))
     assert dense_report == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+@pytest.mark.parametrize("entry", [b'{"a":[]}', b"[[[]]]", b' "x" ', b"\n  0\n", b'"\\u0041"', b"-0"])
+def test_a_window_of_one_entry_repeated_is_decoded_once(entry: bytes) -> None:
+    """Its bytes alone decode as one value, so the window is that many equal entries:
+    the same entries (and "same" chunks) as decoding every one of them."""
+    span = b"[" + b",".join([entry] * 1000) + b"]"
+    windows = list(DenseChain(span, window_bytes=300)._windows(MAX_DEPTH))
+    assert all(uniform for _, _, uniform in windows[:-1])  # the last may be a lone entry
+    chain = DenseChain(span, window_bytes=300)
+    assert entries_of(chain, 7) == json.loads(span)
+    assert all(c.same for c in chain.chunks(7, MAX_DEPTH) if len(c.entries) > 1)
+
+
+def test_a_window_of_repeated_bytes_that_are_not_one_entry_is_decoded_whole() -> None:
+    """``0,0`` repeated is the bytes up to the first comma (``0``) repeated; ``[1`` alone
+    is not a value, so a window of ``[1,[1,...`` never passes as repeated entries."""
+    span = b"[" + b",".join([b"[1,2]"] * 200) + b"]"
+    assert entries_of(DenseChain(span, window_bytes=50)) == [[1, 2]] * 200
+    assert dense._repeated_text(b"[[1,[1,[1]") == (b"[1", 3)
+    assert dense._decode_window(b"[[1,[1,[1]", MAX_DEPTH) is None
