@@ -127,11 +127,24 @@ def test_what_one_typed_decode_cannot_prove_is_decoded_a_batch_at_a_time(
     assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
 
 
-def test_a_member_of_many_names_keeps_the_batch_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("containers_counted, batched", [(4096, False), (2, True)])
+def test_a_member_of_many_names_is_found_by_either_decoder(
+    containers_counted: int, batched: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(loader, "NAMES_FOR_EXACT_ENCODER", 50)
+    monkeypatch.setattr(loader, "CONTAINERS_COUNTED", containers_counted)
     data = hostile.wide_metadata(200)
+    batches: list[int] = []
+    batch = loader._MemberDecoder.batch
+
+    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
+        batches.append(len(keys))
+        batch(self, keys, raws)
+
+    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
     artifact = loader.load_bytes(data)
     assert artifact.many_names == {"session_metadata"}
+    assert bool(batches) is batched
     assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
 
 

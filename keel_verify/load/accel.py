@@ -155,7 +155,7 @@ if msgspec is not None:
         """An object's "chain" member as a raw slice (UNSET when absent); every other
         member is skipped, not decoded."""
 
-        chain: msgspec.Raw = msgspec.UNSET
+        chain: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 #: Container levels below an entry's own members that the typed entry decoder accepts.

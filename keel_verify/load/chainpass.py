@@ -190,15 +190,19 @@ def _members_bytes(names: list[str], document: Mapping[str, Any], encode: Callab
     encoder."""
     pieces: list[bytes] = []
     start = 0
-    alone_at = sorted(at for key, at in zip(alone, map(bisect_left, repeat(names), alone))
-                      if names[at : at + 1] == [key])
+    alone_at = []
+    for key in alone:
+        at = bisect_left(names, key)
+        if names[at : at + 1] == [key]:
+            alone_at.append(at)
+    alone_at.sort()
     for at in [*alone_at, len(names)]:
         if at > start:
             run = names[start:at]
             values = list(map(document.__getitem__, run))
             write = (accel.plain_encoder() if encode is not canonical_bytes
                      and set(map(type, values)) <= _SCALARS else encode)
-            pieces.append(write(dict(zip(run, values)))[1:-1])
+            pieces.append(write(dict(zip(run, values, strict=True)))[1:-1])
         if at < len(names):
             key = names[at]
             float_member = float_members.get(key)
@@ -230,11 +234,12 @@ def _members_sorted_as_bytes(artifact: Artifact,
     Why it is exact: each member of a document whose values are all scalars is written
     ``"name":value``, and ``,"`` occurs between each two of them; elsewhere only where a
     string ends with a comma (inside a string a quote is always escaped), so when it
-    occurs one time less than there are members, it occurs nowhere else. When no name is written with an escape, a space or a "!", its
-    bytes are its UTF-8 bytes, each above the closing quote, so the bytes of
-    ``name":value`` sort as the names do by code point (the profile's order). The few
-    members whose value is a container, holds a float or many names stand in as
-    ``null`` and are written apart, each as the member-by-member path writes it."""
+    occurs one time less than there are members, it occurs nowhere else. When no name
+    is written with an escape, a space or a "!", its bytes are its UTF-8 bytes, each
+    above the closing quote, so the bytes of ``name":value`` sort as the names do by
+    code point (the profile's order). The few members whose value is a container, holds
+    a float or many names stand in as ``null`` and are written apart, each as the
+    member-by-member path writes it."""
     document = artifact.document
     names = list(document)
     if len(names) < 2:

@@ -14,7 +14,7 @@ import re
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -568,8 +568,8 @@ def _load_whole(data: bytes, levels: int) -> Artifact | None:
     everything in it is proven at once: nesting and integers by the typed decoder (as
     :class:`_MemberDecoder` proves them a batch at a time), names within the BMP on the
     bytes. None when not (a float, deeper nesting, a key outside the BMP, a large chain,
-    more than NAMES_FOR_EXACT_ENCODER names that may be one member's): then the members
-    are decoded a batch at a time. Raises one of :func:`accel.decode_errors` for input
+    thousands of containers that may each hold many names): then the members are
+    decoded a batch at a time. Raises one of :func:`accel.decode_errors` for input
     msgspec refuses."""
     if levels < 0:
         return None
@@ -591,15 +591,37 @@ def _load_whole(data: bytes, levels: int) -> Artifact | None:
             # checks make several) re-inserts its members one by one instead of cloning.
             del document["chain"]
             document = dict(document)
-    # Colons that are not the top-level members' own: at most this many names in any one
-    # member (colons in the chain and in strings count too: an overcount at worst).
     colons = data.count(b":")
-    if colons - len(document) > NAMES_FOR_EXACT_ENCODER:
-        chain_colons = bytes(chain_raw).count(b":") if chain is not None else 0
-        if colons - chain_colons - len(document) > NAMES_FOR_EXACT_ENCODER:
-            return None  # which member holds them is found a batch at a time
+    many_names = _members_of_many_names(document, colons, chain_raw if chain else None)
+    if many_names is None:
+        return None
     return detect(document, size=len(data), chain=chain, raw=data, raw_colons=colons,
-                  document_within_jcs=True)
+                  document_within_jcs=True, many_names=many_names)
+
+
+#: At most this many top-level containers are looked at one by one for their names.
+CONTAINERS_COUNTED = 4096
+
+
+def _members_of_many_names(document: dict[str, Any], colons: int,
+                           chain_raw: Any) -> frozenset[str] | None:
+    """The members holding more than NAMES_FOR_EXACT_ENCODER names (see
+    Artifact.many_names), as :meth:`_MemberDecoder.count_names` finds them: a member's
+    colons, names and characters of strings alike (an overcount at worst). ``colons``:
+    the input's. None when more than CONTAINERS_COUNTED containers would be looked at."""
+    # Colons that are not the top-level members' own: at most this many in any one member.
+    if colons - len(document) <= NAMES_FOR_EXACT_ENCODER:
+        return frozenset()
+    if chain_raw is not None and (colons - bytes(chain_raw).count(b":") - len(document)
+                                  <= NAMES_FOR_EXACT_ENCODER):
+        return frozenset()
+    kinds = map(isinstance, document.values(), repeat((dict, list)))
+    containers = list(compress(document, kinds))
+    if len(containers) > CONTAINERS_COUNTED:
+        return None
+    write = accel.plain_encoder()
+    return frozenset(name for name in containers
+                     if write(document[name]).count(b":") > NAMES_FOR_EXACT_ENCODER)
 
 
 #: Above this many object member names (colons) in a top-level member, its canonical
