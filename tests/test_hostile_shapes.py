@@ -83,7 +83,7 @@ def test_many_members_are_decoded_in_one_pass_and_written_by_sorting_bytes(
     assert artifact.document_within_jcs and not artifact.float_members
     assert len(artifact.document) == MANY + len(public_v3()) - 1  # the chain is apart
     assert batches == []  # one typed decode of the whole document
-    # A document without holes: a copy of it is a clone (no member re-inserted).
+    # The members in input order, the chain taken out.
     assert list(artifact.document) == [key for key in json.loads(data) if key != "chain"]
     # Members before the chain, "chain":[, its entries and commas, "]", the members after.
     entry_writes = 2 * len(artifact.chain or ())  # each chunk's bytes and a comma at most

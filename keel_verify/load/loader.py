@@ -587,10 +587,9 @@ def _load_whole(data: bytes, levels: int) -> Artifact | None:
     if chain_bytes:
         chain = _chain_source(data, chain_raw)
         if chain is not None:
-            # Not a dict with a hole where the chain was: every copy of such a dict (the
-            # checks make several) re-inserts its members one by one instead of cloning.
+            # This leaves a hole where the chain was: dict(document) and {**document} would
+            # then re-insert every member one by one; document.copy() still clones it.
             del document["chain"]
-            document = dict(document)
     colons = data.count(b":")
     many_names = _members_of_many_names(document, colons, chain_raw if chain else None)
     if many_names is None:
