@@ -486,7 +486,13 @@ class EntriesPass:
                          same, offsets, twin, decoded.floats, decoded.floats_only)
 
         if not objects:  # in C per chunk, whatever the entries: one encoding of them all
-            hashes, piece, offsets = _hash_any_entries(hashed, write, self.artifact.exact_path)
+            hashes: list[str | None]
+            offsets: list[int]
+            if decoded.canonical is not None:  # proven: its input bytes, and no object
+                hashes, piece, offsets = [None] * len(hashed), decoded.canonical, []
+            else:
+                hashes, piece, offsets = _hash_any_entries(hashed, write,
+                                                           self.artifact.exact_path)
             if same:
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
             return made(hashes, [offsets]), piece

@@ -125,6 +125,10 @@ class DecodedChunk(NamedTuple):
     twin: list[Any] | None = None
     floats: int = 0
     floats_only: bool = False
+    # Proven (nesting.written_canonically): the entries' canonical bytes, comma-joined,
+    # are their input bytes, these (for a ``same`` chunk: one entry's), and no entry is
+    # an object; so they are neither encoded nor hashed again. None: not proven.
+    canonical: bytes | None = None
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
@@ -184,9 +188,13 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
     # key outside the BMP: then its floats (counted by the twin's reading) are all that
     # leaves the RFC 8785 domain.
     domain = nesting.integers_within_jcs(outside) and accel.keys_within_bmp(joined)
+    # Such a chunk is mostly brackets (e.g. 100 arrays around an integer): when its bytes
+    # are proven canonical as written, they are its piece of the signed message.
+    canonical = (joined[1:-1] if domain and part.twin is None
+                 and nesting.written_canonically(joined, outside) else None)
     return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
                         twin=part.twin, floats=part.floats,
-                        floats_only=domain and part.twin is not None)
+                        floats_only=domain and part.twin is not None, canonical=canonical)
 
 
 #: How many floats of a top-level member are located while it is decoded (with their
