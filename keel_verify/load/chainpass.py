@@ -51,6 +51,10 @@ from keel_verify.load.loader import (
 )
 
 CHUNK_ENTRIES = 512
+#: A dense chain's chunks of values are read, hashed and written this many at a time
+#: (:meth:`EntriesPass.run_dense`): a chunk of tiny entries costs more in fixed steps
+#: than in entries.
+DENSE_GROWTH = 16
 SIGNATURES = "signatures"
 
 
@@ -93,6 +97,30 @@ class Chunk:
         return Chunk(first, self.entries, self.content_hashes, self.within_jcs, self.flat,
                      self.objects, self.encode, self.columns, self.same, self.offsets,
                      self.twin, self.floats, self.floats_only)
+
+    def part(self, start: int, stop: int) -> Chunk:
+        """The entries ``start`` to ``stop`` of this chunk as a chunk of their own, at
+        their place in the chain: their content hashes, the columns and object offsets
+        computed so far, all sliced alike. Every proof of the chunk holds for a part of
+        it; ``objects`` is proven for a part of objects when the offsets are known, and
+        ``same`` only for a part of a chunk that is one value repeated (else not proven:
+        a weaker proof, never a different answer). Not for a chunk holding floats (its
+        float count cannot be split): the pass never grows those."""
+        if self.twin is not None:
+            raise ValueError("a chunk holding floats is not split")
+        entries = self.entries[start:stop]
+        count = len(entries)
+        objects = self.objects
+        offsets: list[list[int]] = []
+        if self.offsets and not (self.objects or self.same):
+            known = self.offsets[0]
+            mine = known[bisect_left(known, start) : bisect_left(known, stop)]
+            offsets.append(list(map(operator.sub, mine, repeat(start))) if start else mine)
+            objects = len(mine) == count > 0
+        columns = {key: values[start:stop] for key, values in self.columns.items()}
+        return Chunk(self.first + start, entries, self.content_hashes[start:stop],
+                     self.within_jcs, self.flat, objects, self.encode, columns,
+                     self.same and count > 1, offsets)
 
     def column(self, key: str) -> list[Any]:
         """``entry.get(key)`` for every entry, computed once for all visitors (only for a
@@ -312,15 +340,45 @@ class EntriesPass:
     def run_dense(self) -> None:
         """A dense chain (:mod:`keel_verify.load.dense`): its chunks as they are read, all
         in this process (never shared with a worker: its entries are too small for that
-        to pay), with the same chunk boundaries and stop decisions as any other pass."""
-        assert self.artifact.chain is not None
-        chunks = self.artifact.chain.chunks(self.chunk_entries, self.max_depth)
+        to pay), with the same chunk boundaries and stop decisions as any other pass.
+
+        Chunks of values come grown (up to :data:`DENSE_GROWTH` chunks at once), read,
+        hashed and written once, and handed whole to the visitors that never stop (or
+        stopped already); a visitor that may still stop is fed them chunk by chunk, its
+        stop decided between them as for every other chunk (:meth:`visit_grown`)."""
+        assert self.artifact.chain is not None and self.artifact.chain.dense is not None
+        size = self.chunk_entries
+        chunks = self.artifact.chain.dense.chunks(size, self.max_depth, size * DENSE_GROWTH)
         with collector_paused():  # millions of small objects made and freed, no cycle
             for index, decoded in enumerate(chunks):
                 if index:
                     self.out.write(b",")
                 self.stopping_before(decoded.first)
-                self.here(decoded.first, decoded=decoded)
+                if len(decoded.entries) <= size:
+                    self.here(decoded.first, decoded=decoded)
+                    continue
+                chunk, piece = self.chunk(decoded.first, decoded)
+                self.out.write(piece)
+                self.visit_grown(chunk)
+
+    def visit_grown(self, chunk: Chunk) -> None:
+        """Feed a grown chunk (several chunks of the pass's size, the stop decisions before
+        its first entry taken): whole to each visitor that cannot stop, and part by part
+        to each that still may, asking at every boundary between the parts which of them
+        stop there (:meth:`stopping_before`), as a pass of chunks of that size does."""
+        size = self.chunk_entries
+        may_stop = {name for name, _ in self.may_stop or ()}
+        for name in self.active():
+            if name not in may_stop:
+                self.visitors[name].visit(chunk)
+        for start in range(0, len(chunk.entries), size):
+            if start:
+                self.stopping_before(chunk.first + start)
+            if not self.may_stop:
+                return
+            part = chunk.part(start, start + size)
+            for name, _ in self.may_stop:
+                self.visitors[name].visit(part)
 
     def stopping_before(self, first: int) -> list[str]:
         """The visitors that stop at the chunk boundary before entry ``first`` (decided

@@ -95,34 +95,56 @@ class DenseChain:
                               for entries, raws, _ in self._windows(accel.MAX_TYPED_NESTING + 2))
         return self.length
 
-    def chunks(self, size: int, max_depth: int) -> Iterator[DecodedChunk]:
+    def chunks(self, size: int, max_depth: int, most: int | None = None) -> Iterator[DecodedChunk]:
         """The entries in chunks of exactly ``size`` (the last one shorter), each decoded
         and proven as :func:`keel_verify.load.loader.decode_raw_chunk` decodes and proves
-        a chunk of raw slices."""
+        a chunk of raw slices.
+
+        ``most`` (a multiple of ``size``): entries of windows the typed decoder took may
+        come in longer chunks, of any multiple of ``size`` up to ``most`` entries, each
+        starting at a multiple of ``size`` (so that they are the chunks of ``size`` taken
+        together, and a pass can still decide at every boundary of ``size``). A chunk
+        holding entries of a window read as raw slices is never longer than ``size``:
+        only chunks of values are grown (they are within the JCS domain, with no twin)."""
+        most = size if most is None else most
+        if most % size:
+            raise ValueError("grown chunks are a whole number of chunks")
         pending: list[DecodedChunk] = []  # the start of the next chunk, from earlier windows
         held = 0
         first = 0
+        raw_held = False  # pending holds entries read as raw slices: the chunk stays at size
         last: DecodedChunk | None = None
         for entries, raw_items, uniform in self._windows(max_depth):
             at = 0
             count = len(entries) if raw_items is None else len(raw_items)
+            if raw_items is not None and held >= size:  # end the grown chunk at a boundary
+                whole = _joined(pending)
+                cut = held - held % size
+                last = whole if cut == held else _sliced(whole, first, 0, cut)
+                yield last
+                pending = [] if cut == held else [_sliced(whole, first + cut, cut, held)]
+                held, first = held - cut, first + cut
             while at < count:
-                take = min(size - held, count - at)
-                part = (_value_chunk(first + held, entries[at : at + take], uniform)
-                        if raw_items is None
-                        else decode_raw_chunk(first + held, raw_items[at : at + take], max_depth))
+                target = size if raw_held or raw_items is not None else most
+                take = min(target - held, count - at)
+                if raw_items is None:
+                    part = _value_chunk(first + held, entries[at : at + take], uniform)
+                else:
+                    part = decode_raw_chunk(first + held, raw_items[at : at + take], max_depth)
+                    raw_held = True
                 at += take
-                if held == 0 and take == size:
+                if held == 0 and take == target:
                     last = part
                     yield part
-                    first += size
+                    first += target
+                    raw_held = False
                     continue
                 pending.append(part)
                 held += take
-                if held == size:
+                if held == target:
                     last = _joined(pending)
                     yield last
-                    pending, held, first = [], 0, first + size
+                    pending, held, first, raw_held = [], 0, first + target, False
         if pending:
             last = _joined(pending)
             yield last
