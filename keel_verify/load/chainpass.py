@@ -142,7 +142,12 @@ class EntryVisitor(Protocol):
     order (``first``: the chunk's first entry): once True, the visitor is fed no more
     chunks (a check that found enough problems; see keel_verify.checks.entry_problems).
     It may depend only on the chunks fed before, so every way of making the pass stops
-    at the same entry."""
+    at the same entry.
+
+    Optional: ``unchanged_by(chunk: Chunk) -> bool``: True only when visiting ``chunk``,
+    or any run of its entries as a chunk of its own (:meth:`Chunk.part`), would change
+    nothing of the visitor (so neither its findings nor its stop). A dense chain's grown
+    chunk is then not fed to it at all (:meth:`EntriesPass.visit_grown`)."""
 
     def visit(self, chunk: Chunk) -> None: ...
 
@@ -371,14 +376,18 @@ class EntriesPass:
         for name in self.active():
             if name not in may_stop:
                 self.visitors[name].visit(chunk)
+        # A visitor this chunk leaves unchanged is asked nothing within it: it would not
+        # stop there (nothing it was fed changed), and each part would change nothing.
+        fed = [name for name in may_stop if not _unchanged(self.visitors[name], chunk)]
+        if not fed:
+            return
         for start in range(0, len(chunk.entries), size):
             if start:
                 self.stopping_before(chunk.first + start)
-            if not self.may_stop:
-                return
             part = chunk.part(start, start + size)
-            for name, _ in self.may_stop:
-                self.visitors[name].visit(part)
+            for name in self.active():
+                if name in fed and name not in self.stopped:
+                    self.visitors[name].visit(part)
 
     def stopping_before(self, first: int) -> list[str]:
         """The visitors that stop at the chunk boundary before entry ``first`` (decided
@@ -469,6 +478,13 @@ class EntriesPass:
             self.out.write(piece)
         for name in self.active() if only is None else only:
             self.visitors[name].visit(chunk)
+
+
+def _unchanged(visitor: EntryVisitor, chunk: Chunk) -> bool:
+    """Whether the visitor says that ``chunk`` and its parts would change nothing of it
+    (the optional ``unchanged_by`` of :class:`EntryVisitor`)."""
+    unchanged_by = getattr(visitor, "unchanged_by", None)
+    return unchanged_by is not None and bool(unchanged_by(chunk))
 
 
 def _repeated(piece: bytes, count: int) -> bytes:
