@@ -458,3 +458,48 @@ def test_grown_chunks_are_whole_chunks_and_only_of_values(
     assert all(0 < len(c.entries) <= size * growth for c in chunks)
     assert all(len(c.entries) <= size for c in chunks if c.twin is not None or not c.within_jcs)
     assert [c.first for c in chunks[1:]] == [c.first + len(c.entries) for c in chunks[:-1]]
+
+
+@pytest.mark.parametrize(("entries", "some_not_unchanged"), [
+    ((b"0",), False), ((b"{}",), True), (hostile.MIXED_TINY, True),
+    ((b'{"permit_id":null,"content_hash":"sha256:00"}',), False),
+    ((b'{"permit_id":"p"}', b"0"), True),
+    ((b"0",) * 600 + (b'{"permit_id":null}',) * 30, True),  # no content hash: not proven
+])
+def test_a_visitor_a_chunk_leaves_unchanged_is_left_unchanged_by_its_parts(
+        entries: tuple[bytes, ...], some_not_unchanged: bool, forced: None) -> None:
+    """``unchanged_by`` (permit_linkage, canonical_portability) says True only when
+    visiting the chunk, whole or part by part, changes nothing of the visitor; and it
+    says True where the chunks of tiny entries give such a visitor nothing to do."""
+    data = hostile.tiny_chain_entries(4_000, entries)
+    entries_pass = _pass_for(data)
+    factories = visitor_factories()
+    said: list[bool] = []
+    for decoded in _dense(entries_pass).chunks(CHUNK_ENTRIES, MAX_DEPTH, 8 * CHUNK_ENTRIES):
+        chunk = entries_pass.hashed(decoded)[0]
+        for name in ("permit_linkage", "canonical_portability"):
+            visitor = factories[name](entries_pass.artifact)
+            before = repr(vars(visitor))
+            if visitor.unchanged_by(chunk):  # type: ignore[attr-defined]
+                said.append(True)
+                for start in range(0, len(chunk.entries), CHUNK_ENTRIES):
+                    visitor.visit(chunk.part(start, start + CHUNK_ENTRIES))
+                visitor.visit(chunk)
+                assert repr(vars(visitor)) == before
+            else:
+                said.append(False)
+                visitor.visit(chunk)
+                assert repr(vars(visitor)) != before or name == "permit_linkage"
+    assert (False in said) == some_not_unchanged
+
+
+@pytest.mark.parametrize("objects", [
+    [{}], [{}, {"a": 0}, {}], [{"a": "},{"}, {}], [{"a": [{}, {}]}, {"b": 1}],
+    [{"a": "x\\n},{"}, {"c": [{"d": {}}, {}]}], [{"z": 1, "a": {"m": {}}}] * 3,
+])
+def test_objects_are_cut_from_one_encoding_only_where_they_meet(
+        objects: list[dict[str, Any]]) -> None:
+    """Each object's canonical bytes, whether cut from one encoding of the list (no
+    ``},{`` inside any of them) or encoded one by one (when one holds it)."""
+    encode = accel.sorted_encoder()
+    assert chainpass._each_encoded(objects, encode) == [encode(one) for one in objects]

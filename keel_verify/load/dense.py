@@ -45,8 +45,10 @@ as the raw path does (:func:`keel_verify.load.loader.decode_raw_chunk`), floats 
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator
+from itertools import repeat
 from typing import Any
 
 from keel_verify.gc_pause import collector_paused
@@ -224,9 +226,11 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
     if uniform:
         return DecodedChunk(first, entries, True, False, type(entries[0]) is dict,
                             len(entries) > 1)
-    kinds = set(map(type, entries))
-    return DecodedChunk(first, entries, True, False, kinds == {dict},
-                        len(kinds) == 1 and _same(entries))
+    # of one type? (in C, stopping at the first entry of another type: mixed windows)
+    kind = type(entries[0])
+    one_kind = all(map(operator.is_, map(type, entries), repeat(kind)))
+    return DecodedChunk(first, entries, True, False, one_kind and kind is dict,
+                        one_kind and _same(entries))
 
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them, raw
