@@ -448,3 +448,28 @@ def test_dense_zeros_of_both_signs(pattern: list[Any]) -> None:
         fast_hash = read_strictly(data)[1].content_hash
     assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
     assert fast_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+def test_a_large_member_holding_a_float_is_decoded_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Halving a batch of members down to a large one would decode it again at each step:
+    a member larger than MEMBER_ALONE_BYTES is never batched, and is read once with its
+    floats."""
+    data = hostile.float_in_zeros_member(loader.MEMBER_ALONE_BYTES)
+    batches: list[list[str]] = []
+    reads: list[int] = []
+    batch, read_floats = loader._MemberDecoder.batch, accel.read_floats
+
+    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
+        batches.append(keys)
+        batch(self, keys, raws)
+
+    def counting_read(data: Any) -> accel.FloatPart:
+        reads.append(len(data))
+        return read_floats(data)
+
+    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    monkeypatch.setattr(accel, "read_floats", counting_read)
+    artifact = loader.load_bytes(data)
+    assert batches[0] == ["padding"] and all("padding" not in keys for keys in batches[1:])
+    assert reads == [len(hostile.encode(artifact.document["padding"]))]
+    assert set(artifact.float_members) == {"padding"}

@@ -97,8 +97,7 @@ def _embedded_chunk_is_sound(chunk: Chunk) -> bool:
     if (not all(map(operator.contains, entries, repeat("canonicalized_payload")))
             or chunk.column("payload_materialization").count(HASH_ONLY)):
         return False
-    payloads = chunk.column("canonicalized_payload")
-    digests = map(_hexdigest, map(sha256, map(chunk.encode, payloads)))
+    digests = map(_hexdigest, map(sha256, chunk.encoded_column("canonicalized_payload")))
     recomputed = ["sha256:" + digest for digest in digests]
     return recomputed == chunk.column("canonicalized_payload_hash")
 

@@ -76,9 +76,9 @@ def finite_float(literal: str) -> float:
 
 
 class _ProfileTexts:
-    """The twin's float hook: each float as msgspec.Raw of its profile text (read by
-    :func:`finite_float`, so an overflowing float is refused here), counted. One frame
-    per float: this is most of what a float costs the fast path."""
+    """The twin's float hook: each float, read as :func:`finite_float` reads it (an
+    overflow refused here), as msgspec.Raw of its profile text; counted. Inlined to one
+    frame per float: this is most of what a float costs the fast path."""
 
     __slots__ = ("count",)
 
@@ -96,7 +96,7 @@ class _ProfileTexts:
 class FloatPart(NamedTuple):
     """A part of the input read by :func:`read_floats`."""
 
-    value: Any  # floats as finite_float reads them
+    value: Any  # floats as float() reads them (the twin's reading refuses an overflow)
     # The same value, each float a msgspec.Raw of its profile text: what the sorted encoder
     # writes as the profile does, and unequal to the float, so that a subtree equals its
     # twin exactly where it holds no float. None when the value holds no float.

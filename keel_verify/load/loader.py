@@ -8,11 +8,13 @@ documented in the README ("Input limits") and are keyword arguments so that a ca
 from __future__ import annotations
 
 import json
+import operator
 import os
 import re
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -172,15 +174,16 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
     entries = part.value
     objects = set(map(type, entries)) == {dict}
     # Deeper than the typed decoders reach, or holding a float: the same proofs, made on
-    # the bytes (no Python step per node). The array of these entries sits where the chain
-    # does: at depth 2, so a container at bracket depth d in ``joined`` is at level d + 1.
-    numbers_and_brackets = nesting.outside_strings(joined)  # no digit of a string counts
-    if nesting.max_nesting(numbers_and_brackets) + 1 > max_depth:
+    # the bytes outside strings (no Python step per node). The array of these entries sits
+    # where the chain does: at depth 2, so a container at bracket depth d in ``joined`` is
+    # at nesting level d + 1.
+    outside = nesting.outside_strings(joined)
+    if nesting.max_nesting(outside) + 1 > max_depth:
         raise LoadError(f"nesting deeper than the limit of {max_depth} levels")
-    # No long integer, no key outside the BMP: then its floats (counted by the twin's
-    # reading) are all that leaves the RFC 8785 domain.
-    domain = (nesting.integers_within_jcs(numbers_and_brackets)
-              and accel.keys_within_bmp(joined))
+    # No long integer (the digits of strings left out: hashes hold long runs of them), no
+    # key outside the BMP: then its floats (counted by the twin's reading) are all that
+    # leaves the RFC 8785 domain.
+    domain = nesting.integers_within_jcs(outside) and accel.keys_within_bmp(joined)
     return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
                         twin=part.twin, floats=part.floats,
                         floats_only=domain and part.twin is not None)
@@ -562,6 +565,8 @@ NAMES_FOR_EXACT_ENCODER = 1 << 16
 #: Top-level members decoded together: one C decode for many small members (a document
 #: may hold a million), while a member holding a float is found in a few halvings.
 MEMBER_BATCH = 4096
+#: A top-level member larger than this (bytes) is decoded by itself, never in a batch.
+MEMBER_ALONE_BYTES = 1 << 16
 
 
 class _MemberDecoder:
@@ -582,6 +587,15 @@ class _MemberDecoder:
         self.untyped: list[bytes] = []  # batches decoded untyped, as JSON arrays
 
     def batches(self, keys: list[str], raws: list[Any]) -> None:
+        # A large member is decoded by itself: batching pays for many small ones only, and
+        # halving a batch down to a large member holding a float would decode it again
+        # at every step.
+        large = [len(raw) > MEMBER_ALONE_BYTES for raw in raws]
+        for key, raw in compress(zip(keys, raws, strict=True), large):
+            self.batch([key], [raw])
+        if any(large):
+            small = list(map(operator.not_, large))
+            keys, raws = list(compress(keys, small)), list(compress(raws, small))
         for start in range(0, len(keys), MEMBER_BATCH):
             self.batch(keys[start : start + MEMBER_BATCH], raws[start : start + MEMBER_BATCH])
 
