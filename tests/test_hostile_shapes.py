@@ -56,7 +56,7 @@ def test_each_shape_reports_as_the_exact_path(build: Callable[[], bytes]) -> Non
     assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
 
 
-def test_many_members_are_decoded_and_written_a_batch_at_a_time(
+def test_many_members_are_decoded_in_one_pass_and_written_by_sorting_bytes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     batches: list[int] = []
@@ -71,16 +71,124 @@ def test_many_members_are_decoded_and_written_a_batch_at_a_time(
         writes.append(len(piece))
         write(self, piece)
 
+    def member_by_member(*_args: Any) -> bytes:
+        raise AssertionError("written member by member")
+
+    data = hostile.many_members(MANY)
+    expected = read_strictly(data, exact=True)[1].content_hash
     monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
     monkeypatch.setattr(chainpass.MessageWriter, "write", counting_write)
-    artifact, _ = read_strictly(hostile.many_members(MANY))
+    monkeypatch.setattr(chainpass, "_members_bytes", member_by_member)
+    artifact, chain_pass = read_strictly(data)
     assert artifact.document_within_jcs and not artifact.float_members
     assert len(artifact.document) == MANY + len(public_v3()) - 1  # the chain is apart
-    batch_size = loader.MEMBER_BATCH
-    assert batches == [batch_size, batch_size, len(artifact.document) - 2 * batch_size]
+    assert batches == []  # one typed decode of the whole document
+    # A document without holes: a copy of it is a clone (no member re-inserted).
+    assert list(artifact.document) == [key for key in json.loads(data) if key != "chain"]
     # Members before the chain, "chain":[, its entries and commas, "]", the members after.
     entry_writes = 2 * len(artifact.chain or ())  # each chunk's bytes and a comma at most
     assert len(writes) <= 6 + entry_writes
+    assert chain_pass.content_hash == expected
+
+
+#: Members that send the document to the batch decoder: each is judged there, as before.
+NOT_WHOLE: dict[str, Callable[[dict[str, Any]], None]] = {
+    "a float": lambda document: document.update(k5=0.5),
+    "a name outside the BMP": lambda document: document.update({"k\U0001f600": 1}),
+    "a key outside the BMP inside a value": lambda document: document.update(k5={"\U0001f600": 1}),
+    "nesting deeper than the typed decoder": lambda document: document.update(
+        k5=[[[[[[[[1]]]]]]]]),
+    "a long integer": lambda document: document.update(k5=2**60),
+    "a chain of more than half the input": lambda document: document.update(
+        chain=document["chain"] * 400),
+}
+
+
+@pytest.mark.parametrize("change", NOT_WHOLE.values(), ids=NOT_WHOLE.keys())
+def test_what_one_typed_decode_cannot_prove_is_decoded_a_batch_at_a_time(
+    change: Callable[[dict[str, Any]], None], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    document = public_v3()
+    document.update({f"k{index}": index for index in range(100)})
+    change(document)
+    data = hostile.encode(document)
+    batches: list[int] = []
+    batch = loader._MemberDecoder.batch
+
+    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
+        batches.append(len(keys))
+        batch(self, keys, raws)
+
+    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    artifact = loader.load_bytes(data)
+    assert batches and not artifact.exact_path
+    fast = report_to_dict(verify_bytes(data, TRUST))
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+@pytest.mark.parametrize("containers_counted, batched", [(4096, False), (2, True)])
+def test_a_member_of_many_names_is_found_by_either_decoder(
+    containers_counted: int, batched: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loader, "NAMES_FOR_EXACT_ENCODER", 50)
+    monkeypatch.setattr(loader, "CONTAINERS_COUNTED", containers_counted)
+    data = hostile.wide_metadata(200)
+    batches: list[int] = []
+    batch = loader._MemberDecoder.batch
+
+    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
+        batches.append(len(keys))
+        batch(self, keys, raws)
+
+    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    artifact = loader.load_bytes(data)
+    assert artifact.many_names == {"session_metadata"}
+    assert bool(batches) is batched
+    assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+# Names whose bytes sort as they do by code point, and names that rule that out (an
+# escape, a space or "!" sorts below the closing quote): around "chain" and
+# "signatures", prefixes of each other, beyond ASCII and the BMP.
+_names = st.lists(st.sampled_from(["a", "c", "h", "i", "n", "chain", "signatures", "#", "~",
+                                   "\x7f", "é", "\u20ac", "\U0001f600", " ", "!", '"', "\\",
+                                   "\n", "\x00", ",", ":", "0"]), max_size=3).map("".join)
+_member_values = (st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1)
+                  | st.lists(st.sampled_from([",", '"', ',"', "a", "\\", ":", "\u2028"]),
+                             max_size=4).map("".join)
+                  | st.floats(allow_nan=False, allow_infinity=False)
+                  | st.lists(st.integers(0, 3) | st.text(max_size=2), max_size=3)
+                  | st.dictionaries(_names, st.integers(0, 3), max_size=3))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_names, _member_values, max_size=12), st.booleans())
+def test_members_sorted_as_bytes_are_the_exact_bytes(extra: dict[str, Any], chain_is_array: bool) -> None:
+    document = public_v3()
+    document.update(extra)
+    if not chain_is_array:
+        document["chain"] = {"not": "an array"}
+    for required in ("schema", "schema_version", "canonicalization_profile",
+                     "verifier_compatibility"):
+        document[required] = public_v3()[required]
+    data = json.dumps(document, ensure_ascii=False).encode()
+    assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+def test_members_are_sorted_as_bytes_only_when_proven() -> None:
+    for name, value, sorted_as_bytes in [
+            ("plain", 1, True), ("é€😀", 1, True), ("a,", 1, False), ("a", "b,", False),
+            ("a", ',"', True), ("a b", 1, False), ("a!", 1, False), ('a"', 1, False),
+            ("a\\", 1, False), ("a\n", 1, False)]:
+        document = {**public_v3(), name: value, "other": [1, {"b": 2, "a": 1}]}
+        artifact = loader.load_bytes(hostile.encode(document))
+        split = chainpass._members_sorted_as_bytes(artifact, accel.sorted_encoder())
+        assert (split is not None) is sorted_as_bytes, name
+    many_apart = {**public_v3(), **{f"k{index}": [index] for index in range(
+        chainpass.MEMBERS_WRITTEN_APART + 1)}}
+    artifact = loader.load_bytes(hostile.encode(many_apart))
+    assert chainpass._members_sorted_as_bytes(artifact, accel.sorted_encoder()) is None
 
 
 def test_a_float_among_many_members_is_found_by_halving(monkeypatch: pytest.MonkeyPatch) -> None:

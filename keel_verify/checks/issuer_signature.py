@@ -7,6 +7,7 @@ policy vouches, the policy's label; the artifact's own ``key_id`` only as a clai
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from keel_verify.checks.base import Check, failed, passed, warned
@@ -56,7 +57,11 @@ def _describe(finding: SignatureFinding, counted: SignatureFinding | None) -> di
 def _listed(assessment: SignatureAssessment,
             counted: SignatureFinding | None) -> list[SignatureFinding]:
     """At most :data:`LISTED_SIGNATURES` findings, in ``signatures[]`` order: the counted
-    one, then those that verified or that a trust source names, then the first others."""
+    one, then those that verified or that a trust source names, then the first others.
+
+    Only the assessment's notable findings can rank before "the first others" (every
+    other entry fails to verify, by a key the policy says nothing about), so the others
+    are the first entries not chosen already: 100,000 junk entries are never all built."""
     findings = assessment.findings
     if len(findings) <= LISTED_SIGNATURES:
         return list(findings)
@@ -68,8 +73,11 @@ def _listed(assessment: SignatureAssessment,
             return 1
         return 2 if finding.decision.sources or finding.trust_problem else 3
 
-    chosen = sorted(range(len(findings)), key=lambda at: (rank(findings[at]), at))
-    return [findings[at] for at in sorted(chosen[:LISTED_SIGNATURES])]
+    ahead = sorted((f for f in findings.notable if rank(f) < 3), key=lambda f: (rank(f), f.index))
+    chosen = {finding.index for finding in ahead[:LISTED_SIGNATURES]}
+    first_others = (at for at in range(len(findings)) if at not in chosen)
+    chosen.update(islice(first_others, LISTED_SIGNATURES - len(chosen)))
+    return [findings[at] for at in sorted(chosen)]
 
 
 def _not_counted(assessment: SignatureAssessment) -> str:
@@ -129,8 +137,7 @@ def run(context: CheckContext) -> CheckResult:
                 **details,
             )
         # An entry by a key the policy speaks about explains more than an unknown key's.
-        finding = next((f for f in assessment.findings if f.decision.statements),
-                       assessment.findings[0])
+        finding = assessment.named[0] if assessment.named else assessment.findings[0]
         return failed(
             NAME, f"no valid signature from a trusted key: {finding.problem}", finding.pointer,
             code="signature_invalid", **details,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from keel_verify.crypto.ed25519 import (
     ED25519_PREFIX,
@@ -135,33 +136,134 @@ def verify_entries(
     At most :data:`MAX_VERIFIED_ENTRIES` entries reach the Ed25519 check: those whose raw
     public key is in ``preferred_keys`` first, then the rest in order; any further entry
     is reported as not verified (``valid`` False) with that reason."""
-    raw_keys = [_raw_key_of(entry) for entry in entries]
-    order = sorted(range(len(entries)), key=lambda i: raw_keys[i] not in preferred_keys)
-    results: dict[int, _Outcome] = {}
-    checked = 0
-    for index in order:
-        entry = entries[index]
-        costly = _reaches_the_signature_check(entry, raw_keys[index], content_hash)
+    return tuple(VerifiedEntries(entries, message, content_hash, preferred_keys))
+
+
+class VerifiedEntries(Sequence[SignatureEntry]):
+    """:func:`verify_entries`, each entry built when first asked for (a file may carry
+    100,000 junk entries, and a report lists 50).
+
+    Built at once: the entries whose key is in ``preferred_keys`` and those that reach the
+    Ed25519 check within the bound (:attr:`checked`): every entry that can be valid is
+    among them. Any other entry cannot verify (it fails a cheap screen, or it is past the
+    bound) and is built from its own members alone when asked for."""
+
+    def __init__(
+        self,
+        entries: list[Any],
+        message: bytes | bytearray | StreamedMessage,
+        content_hash: str,
+        preferred_keys: AbstractSet[bytes] = frozenset(),
+    ) -> None:
+        self._entries = entries
+        self._content_hash = content_hash
+        self._built: dict[int, SignatureEntry] = {}
+        preferred = _preferred_indices(entries, preferred_keys)
+        checked = 0
+        for index in preferred:
+            outcome, costly = self._screened(index, message, checked)
+            checked += costly
+            self._built[index] = outcome
+        taken = set(preferred)
+        for index, entry in enumerate(entries):
+            if checked >= MAX_VERIFIED_ENTRIES:
+                break  # every entry after this one that passes the screens is past the bound
+            if index in taken or not _reaches_the_signature_check(
+                    entry, _raw_key_of(entry), content_hash):
+                continue
+            self._built[index] = _entry(index, entry, _verify_entry(entry, message, content_hash))
+            checked += 1
+        self._past_the_bound = checked >= MAX_VERIFIED_ENTRIES
+        #: Indices of the entries built at once, in entry order.
+        self.checked: tuple[int, ...] = tuple(sorted(self._built))
+
+    def _screened(self, index: int, message: bytes | bytearray | StreamedMessage,
+                  checked: int) -> tuple[SignatureEntry, bool]:
+        entry = self._entries[index]
+        raw_key = _raw_key_of(entry)
+        costly = _reaches_the_signature_check(entry, raw_key, self._content_hash)
         if costly and checked >= MAX_VERIFIED_ENTRIES:
-            results[index] = (raw_keys[index], _PAST_THE_BOUND, None)
-            continue
-        results[index] = _verify_entry(entry, message, content_hash)
-        checked += costly
-    verified = []
-    for index, entry in enumerate(entries):
-        raw_key, problem, key_fault = results[index]
-        fields = entry if isinstance(entry, dict) else {}
-        verified.append(SignatureEntry(
-            index=index,
-            key_id=_text(fields.get("key_id")),
-            public_key=_text(fields.get("public_key")),
-            claimed_purpose=_text(fields.get("key_purpose")),
-            raw_public_key=raw_key,
-            valid=problem is None,
-            problem=problem,
-            key_fault=key_fault,
-        ))
-    return tuple(verified)
+            return _entry(index, entry, (raw_key, _PAST_THE_BOUND, None)), False
+        return _entry(index, entry, _verify_entry(entry, message, self._content_hash)), costly
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> SignatureEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SignatureEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> SignatureEntry | Sequence[SignatureEntry]:
+        if isinstance(index, slice):
+            return [self[at] for at in range(len(self))[index]]
+        if index < 0:
+            index += len(self._entries)
+        if not 0 <= index < len(self._entries):
+            raise IndexError(index)
+        built = self._built.get(index)
+        if built is None:  # not checked: it fails a cheap screen, or it is past the bound
+            entry = self._entries[index]
+            raw_key = _raw_key_of(entry)
+            if self._past_the_bound and _reaches_the_signature_check(
+                    entry, raw_key, self._content_hash):
+                outcome: _Outcome = (raw_key, _PAST_THE_BOUND, None)
+            else:  # fails before the Ed25519 check: the message is never read
+                outcome = _verify_entry(entry, _UNREAD, self._content_hash)
+            built = self._built[index] = _entry(index, entry, outcome)
+        return built
+
+
+#: Base64 characters that encode a 32-byte key's first 30 bytes (and nothing else).
+_LEADING_CHARS = 40
+
+
+def _preferred_indices(entries: list[Any], preferred_keys: AbstractSet[bytes]) -> list[int]:
+    """Indices of the entries whose public key decodes to one of ``preferred_keys``.
+
+    Strict base64 writes a 32-byte key's first 30 bytes as exactly the first 40 characters
+    (4 characters per 3 bytes, no padding before the end), so only an entry whose text
+    starts as a preferred key's does can name it: only those are decoded (when there are
+    fewer preferred keys than entries; else decoding each entry costs less)."""
+    if not preferred_keys:
+        return []
+    if len(preferred_keys) >= len(entries):
+        return [index for index, entry in enumerate(entries) if _raw_key_of(entry) in preferred_keys]
+    start = len(ED25519_PREFIX)
+    leading = {binascii.b2a_base64(key, newline=False)[:_LEADING_CHARS].decode("ascii")
+               for key in preferred_keys}
+    stop = start + _LEADING_CHARS
+    return [
+        index for index, entry in enumerate(entries)
+        if isinstance(entry, dict) and isinstance(text := entry.get("public_key"), str)
+        and text[start:stop] in leading and _raw_key_of(entry) in preferred_keys
+    ]
+
+
+class _Unread:
+    """The message of an entry that fails a cheap screen: never verified against."""
+
+    def verify(self, public_key: bytes, signature: bytes) -> bool:
+        raise AssertionError("an entry past the screens was not checked at once")
+
+
+_UNREAD = _Unread()
+
+
+def _entry(index: int, entry: Any, outcome: _Outcome) -> SignatureEntry:
+    raw_key, problem, key_fault = outcome
+    fields = entry if isinstance(entry, dict) else {}
+    return SignatureEntry(
+        index=index,
+        key_id=_text(fields.get("key_id")),
+        public_key=_text(fields.get("public_key")),
+        claimed_purpose=_text(fields.get("key_purpose")),
+        raw_public_key=raw_key,
+        valid=problem is None,
+        problem=problem,
+        key_fault=key_fault,
+    )
 
 
 _PAST_THE_BOUND = (

@@ -140,11 +140,22 @@ def decoder(kind: str) -> Any:
             "floats": Any,
             "members": dict[str, msgspec.Raw],
             "items": list[msgspec.Raw],
+            "chain_member": _ChainMember,
             "flat_entries": list[dict[str, flat_value]],
         }
         hook = float if kind == "floats" else _refuse_float
         _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=hook)
     return _decoders[kind]
+
+
+if msgspec is not None:
+    UNSET: Any = msgspec.UNSET
+
+    class _ChainMember(msgspec.Struct):
+        """An object's "chain" member as a raw slice (UNSET when absent); every other
+        member is skipped, not decoded."""
+
+        chain: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 #: Container levels below an entry's own members that the typed entry decoder accepts.
@@ -169,6 +180,18 @@ def nested_value_decoder(levels: int) -> Any:
     if kind not in _decoders:
         assert msgspec is not None
         _decoders[kind] = msgspec.json.Decoder(_typed_value(levels), float_hook=_refuse_float)
+    return _decoders[kind]
+
+
+def whole_document_decoder(levels: int) -> Any:
+    """A msgspec decoder for a JSON object whose member values are as
+    :func:`nested_items_decoder` takes its items (containers at most ``levels`` deep,
+    counting the value itself; JCS-safe integers; no float)."""
+    kind = f"whole_document_{levels}"
+    if kind not in _decoders:
+        assert msgspec is not None
+        _decoders[kind] = msgspec.json.Decoder(dict[str, _typed_value(levels)],  # type: ignore[misc]
+                                               float_hook=_refuse_float)
     return _decoders[kind]
 
 

@@ -208,28 +208,109 @@ class MessageWriter:
         self.message.update(piece)
 
 
-def _members_bytes(members: list[tuple[str, Any]], encode: Callable[[Any], bytes],
+#: Top-level values written by msgspec's encoder in insertion order: no container, so no
+#: member order inside them to sort (and strings are written as the sorted encoder does).
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _members_bytes(names: list[str], document: Mapping[str, Any], encode: Callable[[Any], bytes],
                    alone: frozenset[str], float_members: Mapping[str, FloatMember]) -> bytes:
-    """The canonical bytes of ``members`` (sorted (name, value) pairs), comma-joined: each
-    run of members between those ``alone`` as one object in one call of ``encode`` (its
-    braces cut off; a sorted encoder keeps the run's order, which is already sorted), and
-    each member ``alone`` by itself: one in ``float_members`` with the value's canonical
-    bytes written when it was decoded, any other (one holding many names: see
-    Artifact.many_names) by the exact encoder."""
+    """The canonical bytes of the members of ``document`` named in ``names`` (sorted),
+    comma-joined: each run of members between those ``alone`` as one object in one call
+    of an encoder (its braces cut off; the run is built in sorted order, so a run of
+    scalars is written in insertion order, unsorted), and each member ``alone`` by
+    itself: one in ``float_members`` with the value's canonical bytes written when it was
+    decoded, any other (one holding many names: see Artifact.many_names) by the exact
+    encoder."""
     pieces: list[bytes] = []
     start = 0
-    alone_at = sorted(at for at in (bisect_left(members, (key,)) for key in alone)
-                      if members[at : at + 1] and members[at][0] in alone)
-    for at in [*alone_at, len(members)]:
+    alone_at = []
+    for key in alone:
+        at = bisect_left(names, key)
+        if names[at : at + 1] == [key]:
+            alone_at.append(at)
+    alone_at.sort()
+    for at in [*alone_at, len(names)]:
         if at > start:
-            pieces.append(encode(dict(members[start:at]))[1:-1])
-        if at < len(members):
-            key, value = members[at]
+            run = names[start:at]
+            values = list(map(document.__getitem__, run))
+            write = (accel.plain_encoder() if encode is not canonical_bytes
+                     and set(map(type, values)) <= _SCALARS else encode)
+            pieces.append(write(dict(zip(run, values, strict=True)))[1:-1])
+        if at < len(names):
+            key = names[at]
             float_member = float_members.get(key)
             pieces.append(canonical_bytes(key) + b":" + (
-                canonical_bytes(value) if float_member is None else float_member.canonical))
+                canonical_bytes(document[key]) if float_member is None
+                else float_member.canonical))
         start = at + 1
     return b",".join(pieces)
+
+
+#: At most this many top-level members are written apart from the rest by
+#: :func:`_members_sorted_as_bytes` (a container, a float, many names): one step each.
+MEMBERS_WRITTEN_APART = 4096
+
+#: Bytes whose presence in the encoded names rules out sorting members by their bytes:
+#: every escape starts with a backslash; space and "!" are the only characters written
+#: as they are that sort below the closing quote.
+_NAME_BYTES_BELOW_QUOTE = (b"\\", b" ", b"!")
+
+
+def _members_sorted_as_bytes(artifact: Artifact,
+                             encode: Callable[[Any], bytes]) -> tuple[bytes, bytes] | None:
+    """The signed members' canonical bytes (fast path), comma-joined, those sorted before
+    "chain" and those after: one encoding of the whole document in insertion order, cut
+    into members and sorted as bytes (a million members cost a few C calls, not a Python
+    step or a dict insertion each). None when not proven to give the profile's bytes:
+    then they are written member by member.
+
+    Why it is exact: each member of a document whose values are all scalars is written
+    ``"name":value``, and ``,"`` occurs between each two of them; elsewhere only where a
+    string ends with a comma (inside a string a quote is always escaped), so when it
+    occurs one time less than there are members, it occurs nowhere else. When no name
+    is written with an escape, a space or a "!", its bytes are its UTF-8 bytes, each
+    above the closing quote, so the bytes of ``name":value`` sort as the names do by
+    code point (the profile's order). The few members whose value is a container, holds
+    a float or many names stand in as ``null`` and are written apart, each as the
+    member-by-member path writes it."""
+    document = artifact.document
+    names = list(document)
+    if len(names) < 2:
+        return None
+    written = accel.plain_encoder()(names)
+    if any(map(written.__contains__, _NAME_BYTES_BELOW_QUOTE)):
+        return None
+    kinds = map(_SCALARS.__contains__, map(type, document.values()))
+    apart = set(compress(names, map(operator.not_, kinds)))
+    apart.update(artifact.many_names, artifact.float_members)
+    apart.discard(SIGNATURES)
+    if len(apart) > MEMBERS_WRITTEN_APART:
+        return None
+    standing_in = dict(document)  # a clone, then values replaced: no insertion
+    for name in apart:
+        standing_in[name] = None
+    standing_in.pop(SIGNATURES, None)
+    # '"name":value' less its opening quote, for each member, sorted.
+    pieces = accel.plain_encoder()(standing_in)[2:-1].split(b',"')
+    if len(pieces) != len(standing_in):
+        return None  # a string (name or value) ends with a comma: cut inside a member
+    pieces.sort()
+    for name in apart:
+        head = name.encode() + b'":'
+        at = bisect_left(pieces, head)
+        float_member = artifact.float_members.get(name)
+        value = document[name]
+        pieces[at] = head + (float_member.canonical if float_member is not None
+                             else canonical_bytes(value) if name in artifact.many_names
+                             else encode(value))
+    cut = bisect_left(pieces, b'chain"') if artifact.chain is not None else len(pieces)
+    return _joined(pieces[:cut]), _joined(pieces[cut:])
+
+
+def _joined(pieces: list[bytes]) -> bytes:
+    """Members cut at ``,"``, written back."""
+    return b'"' + b',"'.join(pieces) if pieces else b""
 
 
 def run_chain_pass(
@@ -247,20 +328,22 @@ def run_chain_pass(
     visitors = {name: factory(artifact) for name, factory in factories.items()}
     # The signed members in the profile's order (by code point): all but "signatures",
     # and but "chain" when its entries are written by the pass (a chain that is not an
-    # array stays a member, encoded as it is). Pairs sort by name alone (names are
-    # unique), and are taken in order, not looked up one by one.
-    members = sorted(document.items())
-    for unsigned in (SIGNATURES, "chain") if artifact.chain is not None else (SIGNATURES,):
-        at = bisect_left(members, (unsigned,))
-        if members[at : at + 1] and members[at][0] == unsigned:
-            del members[at]
+    # array stays a member, encoded as it is); those sorted before "chain", and after.
+    split = None if exact else _members_sorted_as_bytes(artifact, encode)
+    if split is None:
+        members = sorted(document)
+        for unsigned in (SIGNATURES, "chain") if artifact.chain is not None else (SIGNATURES,):
+            at = bisect_left(members, unsigned)
+            if members[at : at + 1] == [unsigned]:
+                del members[at]
+        cut = bisect_left(members, "chain") if artifact.chain is not None else len(members)
+        alone = artifact.many_names | frozenset(artifact.float_members)
+        split = (_members_bytes(members[:cut], document, encode, alone, artifact.float_members),
+                 _members_bytes(members[cut:], document, encode, alone, artifact.float_members))
+    before, after = split
     out = MessageWriter(SignedMessage(document.get(SIGNATURES)))
     last_entry = None
     out.write(b"{")
-    # The members sorted before "chain", the chain's entries, the members after it.
-    cut = bisect_left(members, ("chain",)) if artifact.chain is not None else len(members)
-    alone = artifact.many_names | frozenset(artifact.float_members)
-    before = _members_bytes(members[:cut], encode, alone, artifact.float_members)
     out.write(before)
     if artifact.chain is not None:
         out.write(b',"chain":[' if before else b'"chain":[')
@@ -270,9 +353,9 @@ def run_chain_pass(
         if entries.stopped:
             last_entry = entries.decoded(len(artifact.chain) - 1, 1).entries[0]
         out.write(b"]")
-        if cut < len(members):
+        if after:
             out.write(b",")
-    out.write(_members_bytes(members[cut:], encode, alone, artifact.float_members))
+    out.write(after)
     out.write(b"}")
     out.flush()
 
@@ -464,7 +547,13 @@ class EntriesPass:
                          same, offsets, twin, decoded.floats, decoded.floats_only)
 
         if not objects:  # in C per chunk, whatever the entries: one encoding of them all
-            hashes, piece, offsets = _hash_any_entries(hashed, write, self.artifact.exact_path)
+            hashes: list[str | None]
+            offsets: list[int]
+            if decoded.canonical is not None:  # proven: its input bytes, and no object
+                hashes, piece, offsets = [None] * len(hashed), decoded.canonical, []
+            else:
+                hashes, piece, offsets = _hash_any_entries(hashed, write,
+                                                           self.artifact.exact_path)
             if same:
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
             return made(hashes, [offsets]), piece

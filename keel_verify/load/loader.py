@@ -14,7 +14,7 @@ import re
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -125,6 +125,10 @@ class DecodedChunk(NamedTuple):
     twin: list[Any] | None = None
     floats: int = 0
     floats_only: bool = False
+    # Proven (nesting.written_canonically): the entries' canonical bytes, comma-joined,
+    # are their input bytes, these (for a ``same`` chunk: one entry's), and no entry is
+    # an object; so they are neither encoded nor hashed again. None: not proven.
+    canonical: bytes | None = None
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
@@ -184,9 +188,13 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
     # key outside the BMP: then its floats (counted by the twin's reading) are all that
     # leaves the RFC 8785 domain.
     domain = nesting.integers_within_jcs(outside) and accel.keys_within_bmp(joined)
+    # Such a chunk is mostly brackets (e.g. 100 arrays around an integer): when its bytes
+    # are proven canonical as written, they are its piece of the signed message.
+    canonical = (joined[1:-1] if domain and part.twin is None
+                 and nesting.written_canonically(joined, outside) else None)
     return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
                         twin=part.twin, floats=part.floats,
-                        floats_only=domain and part.twin is not None)
+                        floats_only=domain and part.twin is not None, canonical=canonical)
 
 
 #: How many floats of a top-level member are located while it is decoded (with their
@@ -226,7 +234,8 @@ class Artifact:
     # Proven while decoding: no member but the chain's entries leaves the RFC 8785 domain.
     document_within_jcs: bool = False
     # Fast path: the top-level members proven inside the RFC 8785 domain while decoding
-    # (name and value), and those whose value holds a float.
+    # (name and value; when document_within_jcs, all are, and this may be left empty),
+    # and those whose value holds a float.
     jcs_members: frozenset[str] = frozenset()
     float_members: Mapping[str, FloatMember] = field(default_factory=dict)
     # Top-level members (fast path) holding more than NAMES_FOR_EXACT_ENCODER object
@@ -530,6 +539,9 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     errors = accel.decode_errors()
     chain: ChainSource | None = None
     try:
+        whole = _load_whole(data, levels)
+        if whole is not None:
+            return whole
         members = accel.decoder("members").decode(data)
         if "chain" in members:
             chain = _chain_source(data, members["chain"])
@@ -556,6 +568,68 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         float_members=decoded.float_members,
         many_names=frozenset(decoded.many_names),
     )
+
+
+def _load_whole(data: bytes, levels: int) -> Artifact | None:
+    """The document in one typed decode (no slice, no Python step per member: a document
+    may hold a million members), when its chain (if any) is at most half the input and
+    everything in it is proven at once: nesting and integers by the typed decoder (as
+    :class:`_MemberDecoder` proves them a batch at a time), names within the BMP on the
+    bytes. None when not (a float, deeper nesting, a key outside the BMP, a large chain,
+    thousands of containers that may each hold many names): then the members are
+    decoded a batch at a time. Raises one of :func:`accel.decode_errors` for input
+    msgspec refuses."""
+    if levels < 0:
+        return None
+    chain_raw = accel.decoder("chain_member").decode(data).chain
+    chain_bytes = 0 if chain_raw is accel.UNSET else len(memoryview(chain_raw))
+    if 2 * chain_bytes > len(data):
+        return None  # its entries would be decoded for nothing: they are read as slices
+    if not accel.keys_within_bmp(data):
+        return None
+    try:
+        document: dict[str, Any] = accel.whole_document_decoder(levels).decode(data)
+    except accel.decode_errors():
+        return None  # judged member by member, as before
+    chain: ChainSource | None = None
+    if chain_bytes:
+        chain = _chain_source(data, chain_raw)
+        if chain is not None:
+            # Not a dict with a hole where the chain was: every copy of such a dict (the
+            # checks make several) re-inserts its members one by one instead of cloning.
+            del document["chain"]
+            document = dict(document)
+    colons = data.count(b":")
+    many_names = _members_of_many_names(document, colons, chain_raw if chain else None)
+    if many_names is None:
+        return None
+    return detect(document, size=len(data), chain=chain, raw=data, raw_colons=colons,
+                  document_within_jcs=True, many_names=many_names)
+
+
+#: At most this many top-level containers are looked at one by one for their names.
+CONTAINERS_COUNTED = 4096
+
+
+def _members_of_many_names(document: dict[str, Any], colons: int,
+                           chain_raw: Any) -> frozenset[str] | None:
+    """The members holding more than NAMES_FOR_EXACT_ENCODER names (see
+    Artifact.many_names), as :meth:`_MemberDecoder.count_names` finds them: a member's
+    colons, names and characters of strings alike (an overcount at worst). ``colons``:
+    the input's. None when more than CONTAINERS_COUNTED containers would be looked at."""
+    # Colons that are not the top-level members' own: at most this many in any one member.
+    if colons - len(document) <= NAMES_FOR_EXACT_ENCODER:
+        return frozenset()
+    if chain_raw is not None and (colons - bytes(chain_raw).count(b":") - len(document)
+                                  <= NAMES_FOR_EXACT_ENCODER):
+        return frozenset()
+    kinds = map(isinstance, document.values(), repeat((dict, list)))
+    containers = list(compress(document, kinds))
+    if len(containers) > CONTAINERS_COUNTED:
+        return None
+    write = accel.plain_encoder()
+    return frozenset(name for name in containers
+                     if write(document[name]).count(b":") > NAMES_FOR_EXACT_ENCODER)
 
 
 #: Above this many object member names (colons) in a top-level member, its canonical

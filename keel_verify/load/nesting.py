@@ -84,3 +84,22 @@ def float_free(text: bytes) -> bool:
     fraction or an exponent), and no such pair occurs in ``text`` (strings included, so
     False means "not proven")."""
     return b"d." not in text.translate(_NUMBER_MARKS)
+
+
+_JSON_WHITESPACE = b" \t\n\r"
+
+
+def written_canonically(text: bytes, outside: bytes) -> bool:
+    """True when the JSON text ``text`` (whose parts outside strings are ``outside``, from
+    :func:`outside_strings`) is proven to be, byte for byte, what an RFC 8785 encoder
+    writes for its value, provided its integers lie within +/-(2^53-1)
+    (:func:`integers_within_jcs`). False means "not proven".
+
+    Conservative: no object (no member order to prove), no backslash (RFC 8785 writes a
+    string's characters as they are but for ``"``, ``\\`` and controls, which JSON text
+    must escape anyway), no whitespace outside strings, no float (:func:`float_free`)
+    and no ``-0`` (written ``0``); what remains are literals, integers without leading
+    zeros (JSON allows none) and brackets, all written as they are."""
+    return (b"{" not in outside and b"\\" not in text and b"-0" not in outside
+            and not any(space in outside for space in _JSON_WHITESPACE)
+            and float_free(outside))

@@ -11,12 +11,13 @@ with ``--self-attested``), ``none`` (nothing vouches).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 
-from keel_verify.crypto.signatures import SignatureEntry, StreamedMessage, verify_entries
+from keel_verify.crypto.signatures import SignatureEntry, StreamedMessage, VerifiedEntries
 from keel_verify.load.access import parse_time
 from keel_verify.results import signer_name
 from keel_verify.trust.key_decision import KeyDecision, SigningTimes, Standing, decide_key
@@ -116,24 +117,75 @@ class SignatureFinding:
                            self.key_id)
 
 
+class Findings(Sequence[SignatureFinding]):
+    """Every ``signatures[]`` entry's finding, in entry order, each built when first asked
+    for (a file may carry 100,000 junk entries; a report lists 50 of them).
+
+    :attr:`notable` holds, built at once, every finding that can matter beyond its own
+    line: those whose key the policy names and those that reached the Ed25519 check
+    (:class:`keel_verify.crypto.signatures.VerifiedEntries`). Any other finding is an
+    entry that does not verify, by a key the policy says nothing about."""
+
+    def __init__(self, entries: VerifiedEntries | None = None, trust: TrustPolicy | None = None,
+                 times: SigningTimes | None = None) -> None:
+        self._entries: Sequence[SignatureEntry] = entries if entries is not None else ()
+        self._trust, self._times = trust, times
+        self._built: dict[int, SignatureFinding] = {}
+        checked = entries.checked if entries is not None else ()
+        self.notable: tuple[SignatureFinding, ...] = tuple(self[index] for index in checked)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> SignatureFinding: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SignatureFinding]: ...
+
+    def __getitem__(self, index: int | slice) -> SignatureFinding | Sequence[SignatureFinding]:
+        if isinstance(index, slice):
+            return [self[at] for at in range(len(self))[index]]
+        entry = self._entries[index]
+        built = self._built.get(entry.index)
+        if built is None:
+            assert self._trust is not None and self._times is not None
+            built = self._built[entry.index] = _finding(entry, self._trust, self._times)
+        return built
+
+
+def _finding(entry: SignatureEntry, trust: TrustPolicy, times: SigningTimes) -> SignatureFinding:
+    statements = (
+        trust.keys_matching(entry.raw_public_key) if entry.raw_public_key is not None else ()
+    )
+    if statements and entry.key_fault is not None:
+        entry = _trusted_key_refused(entry, statements)
+    return SignatureFinding(entry, decide_key(statements, times))
+
+
 @dataclass(frozen=True)
 class SignatureAssessment:
     """Every signature entry's finding; each group below is computed once (a file may carry
     100,000 junk entries, and the checks and reports ask for the groups many times)."""
 
-    findings: tuple[SignatureFinding, ...]
+    findings: Findings
     time_basis: str  # which time judged key windows, in words
     self_attested_accepted: bool
     structure_problem: str | None = None  # "signatures" missing or not an array
 
     @cached_property
     def valid(self) -> tuple[SignatureFinding, ...]:
-        return tuple(f for f in self.findings if f.valid)
+        return tuple(f for f in self.findings.notable if f.valid)
+
+    @cached_property
+    def named(self) -> tuple[SignatureFinding, ...]:
+        """Signatures by keys the policy makes a statement about, valid or not."""
+        return tuple(f for f in self.findings.notable if f.decision.statements)
 
     @cached_property
     def trusted(self) -> tuple[SignatureFinding, ...]:
         """Valid signatures a policy statement vouches for; proven ones first."""
-        vouched = [f for f in self.findings if f.trusted_key is not None]
+        vouched = [f for f in self.findings.notable if f.trusted_key is not None]
         vouched.sort(key=lambda f: f.decision.standing is not Standing.VOUCHES)
         return tuple(vouched)
 
@@ -188,16 +240,10 @@ def assess_signatures(
     basis = witnessed_basis(times.witnessed) if times.witnessed is not None else ISSUED_AT_BASIS
     entries = document.get("signatures")
     if not isinstance(entries, list):
-        return SignatureAssessment((), NONE, trust.self_attested, "\"signatures\" is not an array")
-    findings = []
-    for entry in verify_entries(entries, message, content_hash, trust.issuer_key_bytes):
-        statements = (
-            trust.keys_matching(entry.raw_public_key) if entry.raw_public_key is not None else ()
-        )
-        if statements and entry.key_fault is not None:
-            entry = _trusted_key_refused(entry, statements)
-        findings.append(SignatureFinding(entry, decide_key(statements, times)))
-    return SignatureAssessment(tuple(findings), basis, trust.self_attested)
+        return SignatureAssessment(Findings(), NONE, trust.self_attested,
+                                   "\"signatures\" is not an array")
+    verified = VerifiedEntries(entries, message, content_hash, trust.issuer_key_bytes)
+    return SignatureAssessment(Findings(verified, trust, times), basis, trust.self_attested)
 
 
 def _trusted_key_refused(entry: SignatureEntry, statements: tuple[TrustedKey, ...]) -> SignatureEntry:
