@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from keel_verify import TrustPolicy, verify_bytes
 from keel_verify.checks import visitor_factories
+from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
 from keel_verify.load import accel, chainpass, dense
 from keel_verify.load.chainpass import CHUNK_ENTRIES, read_strictly
@@ -298,3 +299,207 @@ def test_a_window_of_repeated_bytes_that_are_not_one_entry_is_decoded_whole() ->
     assert entries_of(DenseChain(span, window_bytes=50)) == [[1, 2]] * 200
     assert dense._repeated_text(b"[[1,[1,[1]") == (b"[1", 3)
     assert dense._decode_window(b"[[1,[1,[1]", MAX_DEPTH) is None
+
+
+# -- grown chunks: read, hashed and written several chunks at a time ---------------------------
+
+
+def _dense(entries_pass: chainpass.EntriesPass) -> DenseChain:
+    chain = entries_pass.artifact.chain
+    assert chain is not None and chain.dense is not None
+    return chain.dense
+
+
+def _pass_for(data: bytes) -> chainpass.EntriesPass:
+    artifact = load_bytes(data)
+    assert artifact.chain is not None and artifact.chain.dense is not None
+    out = chainpass.MessageWriter(SignedMessage(None))
+    return chainpass.EntriesPass(artifact, {}, accel.sorted_encoder(), out, {}, MAX_DEPTH,
+                                 CHUNK_ENTRIES)
+
+
+@pytest.mark.parametrize("entries", [hostile.MIXED_TINY, b"{}", b"0",
+                                     (b"0",) * 700 + (b"{}",) * 600 + (b'{"a":0}',) * 900])
+def test_a_part_of_a_grown_chunk_is_the_chunk_a_pass_of_chunks_makes(
+        entries: bytes | tuple[bytes, ...], forced: None) -> None:
+    """Each part of a grown chunk (cut at the pass's chunk boundaries) carries the same
+    entries, content hashes, object offsets, columns and proofs as the chunk the pass
+    of ordinary chunks hashes there (but ``same``, which a part of a chunk that is not
+    one value repeated does not prove)."""
+    data = hostile.tiny_chain_entries(10_000, entries)
+    grown_pass, plain_pass = _pass_for(data), _pass_for(data)
+    plain = [plain_pass.hashed(decoded)[0]
+             for decoded in _dense(plain_pass).chunks(CHUNK_ENTRIES, MAX_DEPTH)]
+    grown = [grown_pass.hashed(decoded)[0]
+             for decoded in _dense(grown_pass).chunks(CHUNK_ENTRIES, MAX_DEPTH,
+                                                      16 * CHUNK_ENTRIES)]
+    assert max(len(chunk.entries) for chunk in grown) > CHUNK_ENTRIES
+    for chunk in grown:
+        chunk.column("content_hash") if chunk.objects else chunk.object_offsets()
+    parts = [chunk.part(start, start + CHUNK_ENTRIES)
+             for chunk in grown for start in range(0, len(chunk.entries), CHUNK_ENTRIES)]
+    assert len(parts) == len(plain)
+    for part, expected in zip(parts, plain, strict=True):
+        assert (part.first, part.entries, part.content_hashes) == \
+            (expected.first, expected.entries, expected.content_hashes)
+        assert (part.within_jcs, part.flat, part.objects, part.encode) == \
+            (expected.within_jcs, expected.flat, expected.objects, expected.encode)
+        assert part.same <= expected.same
+        assert part.object_offsets() == expected.object_offsets()
+        for key, values in part.columns.items():
+            assert values == expected.column(key)
+        if part.objects:
+            assert part.column("content_hash") == expected.column("content_hash")
+
+
+def test_a_chunk_holding_floats_is_not_split() -> None:
+    chunk = chainpass.Chunk(0, [1.5, 0], [None, None], False, twin=[1.5, 0], floats=1)
+    with pytest.raises(ValueError):
+        chunk.part(0, 1)
+
+
+def _spied_sizes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], dict[str, list[tuple[int, int]]]]:
+    """The sizes of the chunks the pass hashes, and the (first, size) of the chunks
+    each visitor is fed."""
+    hashed_sizes: list[int] = []
+    fed: dict[str, list[tuple[int, int]]] = {}
+    hashed = chainpass.EntriesPass.hashed
+
+    def spy_hashed(self: Any, decoded: Any) -> Any:
+        hashed_sizes.append(len(decoded.entries))
+        return hashed(self, decoded)
+
+    factories = visitor_factories()
+
+    def spying(name: str, factory: Any) -> Any:
+        def make(artifact: Any) -> Any:
+            visitor = factory(artifact)
+            visit = visitor.visit
+
+            def spy_visit(chunk: chainpass.Chunk) -> None:
+                fed.setdefault(name, []).append((chunk.first, len(chunk.entries)))
+                visit(chunk)
+
+            visitor.visit = spy_visit
+            return visitor
+        return make
+
+    monkeypatch.setattr(chainpass.EntriesPass, "hashed", spy_hashed)
+    monkeypatch.setattr("keel_verify.verifier.visitor_factories",
+                        lambda *args: {name: spying(name, factory)
+                                       for name, factory in factories.items()})
+    return hashed_sizes, fed
+
+
+@pytest.mark.parametrize("kind", ["mixed", "{}", "0"])
+def test_grown_chunks_report_as_the_other_paths(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """40,000 tiny entries: the dense pass hashes chunks of up to 16 times 512 entries,
+    feeds the session facts whole chunks and every check that may stop chunks of 512 at
+    the boundaries of 512, and reports exactly as the raw slices and the exact path."""
+    entries: dict[str, tuple[bytes, ...] | bytes] = {
+        "mixed": hostile.MIXED_TINY, "{}": b"{}", "0": b"0"}
+    data = hostile.tiny_chain_entries(40_000, entries[kind])
+    with monkeypatch.context() as patch:
+        hashed_sizes, fed = _spied_sizes(patch)
+        patch.setattr(dense, "MIN_DENSE_BYTES", 0)
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+        report_to_dict(verify_bytes(data, TRUST))
+    assert max(hashed_sizes) == 16 * CHUNK_ENTRIES
+    if kind != "mixed":  # a chunk repeating the one before is not hashed again
+        assert sum(hashed_sizes) < 40_000
+    assert max(size for _, size in fed["session_facts"]) == 16 * CHUNK_ENTRIES
+    for name, chunks in fed.items():
+        assert all(first % CHUNK_ENTRIES == 0 for first, _ in chunks), name
+        if name != "session_facts":  # every check's visitor may stop
+            assert max(size for _, size in chunks) <= CHUNK_ENTRIES, name
+    assert sum(size for _, size in fed["session_facts"]) == 40_000
+    dense_report, raw_report, exact_report = reports(data, monkeypatch)
+    assert dense_report == raw_report == exact_report
+
+
+@pytest.mark.parametrize("start", [20_000, 20_100, 20_480])
+def test_a_check_that_finds_problems_late_stops_where_the_other_paths_stop(
+        start: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """20,000 or so entries on which ``permit_linkage`` finds nothing (so it is still fed
+    when the chunks grow), then objects with unknown permit ids: it stops after 1,000
+    problems at the same boundary of 512 entries as on the raw slices and the exact path,
+    though the dense pass hashes those entries 8,192 at a time."""
+    entry = b'{"permit_id":"no-such-permit"}'
+    data = hostile.tiny_chain_entries(40_000, (b"0",) * start + (entry,) * (40_000 - start))
+    with monkeypatch.context() as patch:
+        hashed_sizes, fed = _spied_sizes(patch)
+        patch.setattr(dense, "MIN_DENSE_BYTES", 0)
+        patch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+        report = report_to_dict(verify_bytes(data, TRUST))
+    assert max(hashed_sizes) == 16 * CHUNK_ENTRIES
+    linkage = next(check for check in report["checks"] if check["name"] == "permit_linkage")
+    stop = (start + 1000 + CHUNK_ENTRIES - 1) // CHUNK_ENTRIES * CHUNK_ENTRIES
+    assert linkage["details"]["entries_examined"] == stop
+    last_first, last_size = fed["permit_linkage"][-1]
+    assert last_first + last_size == stop
+    dense_report, raw_report, exact_report = reports(data, monkeypatch)
+    assert dense_report == raw_report == exact_report == report
+
+
+@given(st.lists(chain_values | st.sampled_from([1.5, [0.25], {"f": -2.0}]), max_size=80),
+       st.integers(1, 64), st.integers(1, 5), st.integers(1, 4))
+@settings(max_examples=200, deadline=None)
+def test_grown_chunks_are_whole_chunks_and_only_of_values(
+        entries: list[Any], window: int, size: int, growth: int) -> None:
+    """Chunks asked up to ``growth`` times ``size``: each starts at a multiple of
+    ``size`` and holds a multiple of ``size`` entries (the last fewer), never more than
+    ``growth`` times; one holding entries read as raw slices (here those with floats)
+    is never grown; together they are the entries in order."""
+    span = json.dumps(entries).encode()
+    chunks = list(DenseChain(span, window_bytes=window).chunks(size, MAX_DEPTH, size * growth))
+    assert [e for c in chunks for e in c.entries] == entries
+    assert all(c.first % size == 0 for c in chunks)
+    assert all(len(c.entries) % size == 0 for c in chunks[:-1])
+    assert all(0 < len(c.entries) <= size * growth for c in chunks)
+    assert all(len(c.entries) <= size for c in chunks if c.twin is not None or not c.within_jcs)
+    assert [c.first for c in chunks[1:]] == [c.first + len(c.entries) for c in chunks[:-1]]
+
+
+@pytest.mark.parametrize(("entries", "some_not_unchanged"), [
+    ((b"0",), False), ((b"{}",), True), (hostile.MIXED_TINY, True),
+    ((b'{"permit_id":null,"content_hash":"sha256:00"}',), False),
+    ((b'{"permit_id":"p"}', b"0"), True),
+    ((b"0",) * 600 + (b'{"permit_id":null}',) * 30, True),  # no content hash: not proven
+])
+def test_a_visitor_a_chunk_leaves_unchanged_is_left_unchanged_by_its_parts(
+        entries: tuple[bytes, ...], some_not_unchanged: bool, forced: None) -> None:
+    """``unchanged_by`` (permit_linkage, canonical_portability) says True only when
+    visiting the chunk, whole or part by part, changes nothing of the visitor; and it
+    says True where the chunks of tiny entries give such a visitor nothing to do."""
+    data = hostile.tiny_chain_entries(4_000, entries)
+    entries_pass = _pass_for(data)
+    factories = visitor_factories()
+    said: list[bool] = []
+    for decoded in _dense(entries_pass).chunks(CHUNK_ENTRIES, MAX_DEPTH, 8 * CHUNK_ENTRIES):
+        chunk = entries_pass.hashed(decoded)[0]
+        for name in ("permit_linkage", "canonical_portability"):
+            visitor = factories[name](entries_pass.artifact)
+            before = repr(vars(visitor))
+            if visitor.unchanged_by(chunk):  # type: ignore[attr-defined]
+                said.append(True)
+                for start in range(0, len(chunk.entries), CHUNK_ENTRIES):
+                    visitor.visit(chunk.part(start, start + CHUNK_ENTRIES))
+                visitor.visit(chunk)
+                assert repr(vars(visitor)) == before
+            else:
+                said.append(False)
+                visitor.visit(chunk)
+                assert repr(vars(visitor)) != before or name == "permit_linkage"
+    assert (False in said) == some_not_unchanged
+
+
+@pytest.mark.parametrize("objects", [
+    [{}], [{}, {"a": 0}, {}], [{"a": "},{"}, {}], [{"a": [{}, {}]}, {"b": 1}],
+    [{"a": "x\\n},{"}, {"c": [{"d": {}}, {}]}], [{"z": 1, "a": {"m": {}}}] * 3,
+])
+def test_objects_are_cut_from_one_encoding_only_where_they_meet(
+        objects: list[dict[str, Any]]) -> None:
+    """Each object's canonical bytes, whether cut from one encoding of the list (no
+    ``},{`` inside any of them) or encoded one by one (when one holds it)."""
+    encode = accel.sorted_encoder()
+    assert chainpass._each_encoded(objects, encode) == [encode(one) for one in objects]

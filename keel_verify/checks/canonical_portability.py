@@ -51,6 +51,11 @@ class Divergences(ChunkLocalVisitor):
     def __init__(self, _artifact: Artifact) -> None:
         super().__init__()
 
+    def unchanged_by(self, chunk: Chunk) -> bool:
+        """Whether visiting ``chunk``, or any part of it, changes nothing here: it is
+        proven within the domain (see :class:`keel_verify.load.chainpass.EntryVisitor`)."""
+        return chunk.within_jcs
+
     def visit(self, chunk: Chunk) -> None:
         if chunk.within_jcs:
             return

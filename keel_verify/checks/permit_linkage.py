@@ -88,16 +88,24 @@ class PermitUses(ChunkLocalVisitor):
         self.carrier_hashes: dict[str, set[str]] = {}  # permit id -> its carriers' content hashes
         super().__init__()
 
+    def unchanged_by(self, chunk: Chunk) -> bool:
+        """Whether visiting ``chunk``, or any part of it, changes nothing here: it holds
+        no object, or only objects whose ``permit_id`` is null and whose content hash is
+        a string no permit binds (see :class:`keel_verify.load.chainpass.EntryVisitor`)."""
+        if not chunk.objects:
+            return not chunk.object_offsets()  # chain_integrity reports the other entries
+        stated = chunk.column("content_hash")
+        return (chunk.column("permit_id").count(None) == len(chunk.entries)
+                and all(map(operator.contains, chunk.entries, repeat("permit_id")))
+                and set(map(type, stated)) == {str}
+                and not self.bound.intersection(stated))
+
     def visit(self, chunk: Chunk) -> None:
         first, entries = chunk.first, chunk.entries
         bound, by_hash = self.bound, self.by_hash
-        if chunk.objects:  # look only at the few entries that carry a permit or a bound hash
-            stated = chunk.column("content_hash")
-            if (chunk.column("permit_id").count(None) == len(entries)
-                    and all(map(operator.contains, entries, repeat("permit_id")))
-                    and set(map(type, stated)) == {str}
-                    and not bound.intersection(stated)):
-                return
+        # look only at the few entries that carry a permit or a bound hash
+        if chunk.objects and self.unchanged_by(chunk):
+            return
         for offset in chunk.object_offsets():  # chain_integrity reports the other entries
             entry = entries[offset]
             content_hash = entry.get("content_hash")

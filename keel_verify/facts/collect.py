@@ -175,9 +175,16 @@ class ChainFacts:
             if count:
                 self.pairs[_NOT_OBJECT, None] += count
                 kinds[_NOT_OBJECT] = count
-        elif not others and types.count(types[0]) == count and times.count(times[0]) == count:
-            self.pairs[types[0], times[0]] += count  # one kind at one time
-            kinds[types[0]] = count
+        elif types.count(types[0]) == len(types) and times.count(times[0]) == len(times):
+            # every object of one kind at one time (the others, if any, after the leading
+            # objects: counted in the order they first occur, as below)
+            found = [((types[0], times[0]), len(types)), ((_NOT_OBJECT, None), others)]
+            if others and offsets is not None and offsets[0]:  # not an object first
+                found.reverse()
+            for pair, number in found:
+                if number:
+                    self.pairs[pair] += number
+                    kinds[pair[0]] += number
         else:  # few per chunk, counted in the order they first occur
             pairs: Counter[tuple[str, str | None]] = Counter()
             before = _leading_objects(offsets) if others else len(types)
@@ -438,7 +445,9 @@ def _types_and_times(chunk: Chunk) -> tuple[list[int] | None, list[str], list[st
             entries = list(map(entries.__getitem__, offsets))
     types: list[Any] = list(map(dict.get, entries, repeat("event_type")))
     times: list[Any] = list(map(dict.get, entries, repeat("occurred_at")))
-    if not set(map(type, types)) <= {str}:  # junk of any type (even unhashable) is named
+    if types.count(None) == len(types):  # no entry has one (a chain of junk objects)
+        types = [_NO_TYPE] * len(types)
+    elif not set(map(type, types)) <= {str}:  # junk of any type (even unhashable) is named
         types = [kind if type(kind) is str else _NO_TYPE for kind in types]
     if not set(map(type, times)) <= {str, type(None)}:
         times = [at if type(at) is str else None for at in times]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -51,6 +52,10 @@ from keel_verify.load.loader import (
 )
 
 CHUNK_ENTRIES = 512
+#: A dense chain's chunks of values are read, hashed and written this many at a time
+#: (:meth:`EntriesPass.run_dense`): a chunk of tiny entries costs more in fixed steps
+#: than in entries.
+DENSE_GROWTH = 16
 SIGNATURES = "signatures"
 
 
@@ -94,6 +99,30 @@ class Chunk:
                      self.objects, self.encode, self.columns, self.same, self.offsets,
                      self.twin, self.floats, self.floats_only)
 
+    def part(self, start: int, stop: int) -> Chunk:
+        """The entries ``start`` to ``stop`` of this chunk as a chunk of their own, at
+        their place in the chain: their content hashes, the columns and object offsets
+        computed so far, all sliced alike. Every proof of the chunk holds for a part of
+        it; ``objects`` is proven for a part of objects when the offsets are known, and
+        ``same`` only for a part of a chunk that is one value repeated (else not proven:
+        a weaker proof, never a different answer). Not for a chunk holding floats (its
+        float count cannot be split): the pass never grows those."""
+        if self.twin is not None:
+            raise ValueError("a chunk holding floats is not split")
+        entries = self.entries[start:stop]
+        count = len(entries)
+        objects = self.objects
+        offsets: list[list[int]] = []
+        if self.offsets and not (self.objects or self.same):
+            known = self.offsets[0]
+            mine = known[bisect_left(known, start) : bisect_left(known, stop)]
+            offsets.append(list(map(operator.sub, mine, repeat(start))) if start else mine)
+            objects = len(mine) == count > 0
+        columns = {key: values[start:stop] for key, values in self.columns.items()}
+        return Chunk(self.first + start, entries, self.content_hashes[start:stop],
+                     self.within_jcs, self.flat, objects, self.encode, columns,
+                     self.same and count > 1, offsets)
+
     def column(self, key: str) -> list[Any]:
         """``entry.get(key)`` for every entry, computed once for all visitors (only for a
         chunk proven to be ``objects``)."""
@@ -121,7 +150,12 @@ class EntryVisitor(Protocol):
     order (``first``: the chunk's first entry): once True, the visitor is fed no more
     chunks (a check that found enough problems; see keel_verify.checks.entry_problems).
     It may depend only on the chunks fed before, so every way of making the pass stops
-    at the same entry."""
+    at the same entry.
+
+    Optional: ``unchanged_by(chunk: Chunk) -> bool``: True only when visiting ``chunk``,
+    or any run of its entries as a chunk of its own (:meth:`Chunk.part`), would change
+    nothing of the visitor (so neither its findings nor its stop). A dense chain's grown
+    chunk is then not fed to it at all (:meth:`EntriesPass.visit_grown`)."""
 
     def visit(self, chunk: Chunk) -> None: ...
 
@@ -409,15 +443,49 @@ class EntriesPass:
     def run_dense(self) -> None:
         """A dense chain (:mod:`keel_verify.load.dense`): its chunks as they are read, all
         in this process (never shared with a worker: its entries are too small for that
-        to pay), with the same chunk boundaries and stop decisions as any other pass."""
-        assert self.artifact.chain is not None
-        chunks = self.artifact.chain.chunks(self.chunk_entries, self.max_depth)
+        to pay), with the same chunk boundaries and stop decisions as any other pass.
+
+        Chunks of values come grown (up to :data:`DENSE_GROWTH` chunks at once), read,
+        hashed and written once, and handed whole to the visitors that never stop (or
+        stopped already); a visitor that may still stop is fed them chunk by chunk, its
+        stop decided between them as for every other chunk (:meth:`visit_grown`)."""
+        assert self.artifact.chain is not None and self.artifact.chain.dense is not None
+        size = self.chunk_entries
+        chunks = self.artifact.chain.dense.chunks(size, self.max_depth, size * DENSE_GROWTH)
         with collector_paused():  # millions of small objects made and freed, no cycle
             for index, decoded in enumerate(chunks):
                 if index:
                     self.out.write(b",")
                 self.stopping_before(decoded.first)
-                self.here(decoded.first, decoded=decoded)
+                if len(decoded.entries) <= size:
+                    self.here(decoded.first, decoded=decoded)
+                    continue
+                chunk, piece = self.chunk(decoded.first, decoded)
+                self.out.write(piece)
+                self.visit_grown(chunk)
+
+    def visit_grown(self, chunk: Chunk) -> None:
+        """Feed a grown chunk (several chunks of the pass's size, the stop decisions before
+        its first entry taken): whole to each visitor that cannot stop, and part by part
+        to each that still may, asking at every boundary between the parts which of them
+        stop there (:meth:`stopping_before`), as a pass of chunks of that size does."""
+        size = self.chunk_entries
+        may_stop = {name for name, _ in self.may_stop or ()}
+        for name in self.active():
+            if name not in may_stop:
+                self.visitors[name].visit(chunk)
+        # A visitor this chunk leaves unchanged is asked nothing within it: it would not
+        # stop there (nothing it was fed changed), and each part would change nothing.
+        fed = [name for name in may_stop if not _unchanged(self.visitors[name], chunk)]
+        if not fed:
+            return
+        for start in range(0, len(chunk.entries), size):
+            if start:
+                self.stopping_before(chunk.first + start)
+            part = chunk.part(start, start + size)
+            for name in self.active():
+                if name in fed and name not in self.stopped:
+                    self.visitors[name].visit(part)
 
     def stopping_before(self, first: int) -> list[str]:
         """The visitors that stop at the chunk boundary before entry ``first`` (decided
@@ -514,6 +582,13 @@ class EntriesPass:
             self.out.write(piece)
         for name in self.active() if only is None else only:
             self.visitors[name].visit(chunk)
+
+
+def _unchanged(visitor: EntryVisitor, chunk: Chunk) -> bool:
+    """Whether the visitor says that ``chunk`` and its parts would change nothing of it
+    (the optional ``unchanged_by`` of :class:`EntryVisitor`)."""
+    unchanged_by = getattr(visitor, "unchanged_by", None)
+    return unchanged_by is not None and bool(unchanged_by(chunk))
 
 
 def _repeated(piece: bytes, count: int) -> bytes:
@@ -622,13 +697,23 @@ def _hash_any_entries(
     if not offsets:
         return hashes, piece, offsets
     objects = list(map(entries.__getitem__, offsets))
-    encoded = list(map(encode, objects))
+    encoded = _each_encoded(objects, encode)
     distinct = dict(zip(encoded, objects, strict=True))
     table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
                      strict=True))
-    for offset, digest in zip(offsets, map(table.__getitem__, encoded), strict=True):
-        hashes[offset] = digest
+    deque(map(hashes.__setitem__, offsets, map(table.__getitem__, encoded)), maxlen=0)
     return hashes, piece, offsets
+
+
+def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes]) -> list[bytes]:
+    """Each object's bytes, cut from one encoding of the list when that is safe: the
+    n - 1 places where one object ends and the next begins each read ``},{``, so when the
+    text holds exactly n - 1 of them, each is such a place (a raw newline never occurs
+    in JSON text, so it marks them for one split). Else each object is encoded alone."""
+    text = encode(objects)
+    if text.count(b"},{") == len(objects) - 1:
+        return text[1:-1].replace(b"},{", b"}\n{").split(b"\n")
+    return list(map(encode, objects))
 
 
 def _hash_entries(

@@ -45,8 +45,10 @@ as the raw path does (:func:`keel_verify.load.loader.decode_raw_chunk`), floats 
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator
+from itertools import repeat
 from typing import Any
 
 from keel_verify.gc_pause import collector_paused
@@ -95,34 +97,56 @@ class DenseChain:
                               for entries, raws, _ in self._windows(accel.MAX_TYPED_NESTING + 2))
         return self.length
 
-    def chunks(self, size: int, max_depth: int) -> Iterator[DecodedChunk]:
+    def chunks(self, size: int, max_depth: int, most: int | None = None) -> Iterator[DecodedChunk]:
         """The entries in chunks of exactly ``size`` (the last one shorter), each decoded
         and proven as :func:`keel_verify.load.loader.decode_raw_chunk` decodes and proves
-        a chunk of raw slices."""
+        a chunk of raw slices.
+
+        ``most`` (a multiple of ``size``): entries of windows the typed decoder took may
+        come in longer chunks, of any multiple of ``size`` up to ``most`` entries, each
+        starting at a multiple of ``size`` (so that they are the chunks of ``size`` taken
+        together, and a pass can still decide at every boundary of ``size``). A chunk
+        holding entries of a window read as raw slices is never longer than ``size``:
+        only chunks of values are grown (they are within the JCS domain, with no twin)."""
+        most = size if most is None else most
+        if most % size:
+            raise ValueError("grown chunks are a whole number of chunks")
         pending: list[DecodedChunk] = []  # the start of the next chunk, from earlier windows
         held = 0
         first = 0
+        raw_held = False  # pending holds entries read as raw slices: the chunk stays at size
         last: DecodedChunk | None = None
         for entries, raw_items, uniform in self._windows(max_depth):
             at = 0
             count = len(entries) if raw_items is None else len(raw_items)
+            if raw_items is not None and held >= size:  # end the grown chunk at a boundary
+                whole = _joined(pending)
+                cut = held - held % size
+                last = whole if cut == held else _sliced(whole, first, 0, cut)
+                yield last
+                pending = [] if cut == held else [_sliced(whole, first + cut, cut, held)]
+                held, first = held - cut, first + cut
             while at < count:
-                take = min(size - held, count - at)
-                part = (_value_chunk(first + held, entries[at : at + take], uniform)
-                        if raw_items is None
-                        else decode_raw_chunk(first + held, raw_items[at : at + take], max_depth))
+                target = size if raw_held or raw_items is not None else most
+                take = min(target - held, count - at)
+                if raw_items is None:
+                    part = _value_chunk(first + held, entries[at : at + take], uniform)
+                else:
+                    part = decode_raw_chunk(first + held, raw_items[at : at + take], max_depth)
+                    raw_held = True
                 at += take
-                if held == 0 and take == size:
+                if held == 0 and take == target:
                     last = part
                     yield part
-                    first += size
+                    first += target
+                    raw_held = False
                     continue
                 pending.append(part)
                 held += take
-                if held == size:
+                if held == target:
                     last = _joined(pending)
                     yield last
-                    pending, held, first = [], 0, first + size
+                    pending, held, first, raw_held = [], 0, first + target, False
         if pending:
             last = _joined(pending)
             yield last
@@ -202,9 +226,11 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
     if uniform:
         return DecodedChunk(first, entries, True, False, type(entries[0]) is dict,
                             len(entries) > 1)
-    kinds = set(map(type, entries))
-    return DecodedChunk(first, entries, True, False, kinds == {dict},
-                        len(kinds) == 1 and _same(entries))
+    # of one type? (in C, stopping at the first entry of another type: mixed windows)
+    kind = type(entries[0])
+    one_kind = all(map(operator.is_, map(type, entries), repeat(kind)))
+    return DecodedChunk(first, entries, True, False, one_kind and kind is dict,
+                        one_kind and _same(entries))
 
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them, raw
