@@ -182,6 +182,30 @@ def test_members_sorted_as_bytes_are_the_exact_bytes(extra: dict[str, Any], chai
     assert fast == read_strictly(data, exact=True)[1].content_hash
 
 
+@pytest.mark.parametrize("long_chain", [False, True])
+def test_a_large_input_is_scanned_once_for_its_chain(long_chain: bool,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "MEMBERS_FIRST_BYTES", 0)  # every input counts as large
+    document = public_v3()
+    document.update({f"k{index}": index for index in range(5000)})
+    if long_chain:
+        document["chain"] = document["chain"] * 3000
+    data = hostile.encode(document)
+    kinds: list[str] = []
+    decoder = accel.decoder
+
+    def recording(kind: str) -> Any:
+        kinds.append(kind)
+        return decoder(kind)
+
+    monkeypatch.setattr(accel, "decoder", recording)
+    artifact, chain_pass = read_strictly(data)
+    assert kinds.count("members") == 1 and "chain_member" not in kinds
+    assert len(artifact.chain or ()) == len(document["chain"])
+    monkeypatch.undo()
+    assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
+
+
 def test_few_colons_keep_the_batch_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
     batches: list[int] = []
     batch = loader._MemberDecoder.batch

@@ -539,10 +539,15 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     errors = accel.decode_errors()
     chain: ChainSource | None = None
     try:
-        whole = _load_whole(data, levels)
+        # A large input is usually a long chain: its members as raw slices (needed
+        # unless the one decode succeeds) tell the chain's size without another scan.
+        members = (accel.decoder("members").decode(data) if len(data) > MEMBERS_FIRST_BYTES
+                   else None)
+        whole = _load_whole(data, levels, members)
         if whole is not None:
             return whole
-        members = accel.decoder("members").decode(data)
+        if members is None:
+            members = accel.decoder("members").decode(data)
         if "chain" in members:
             chain = _chain_source(data, members["chain"])
             if chain is not None:
@@ -576,18 +581,25 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
 WHOLE_DOCUMENT_COLONS = 4096
 
 
-def _load_whole(data: bytes, levels: int) -> Artifact | None:
+#: Above this size the members are decoded as raw slices first (see _load_fast).
+MEMBERS_FIRST_BYTES = 32 * 1024**2
+
+
+def _load_whole(data: bytes, levels: int,
+                members: Mapping[str, Any] | None = None) -> Artifact | None:
     """The document in one typed decode (no slice, no Python step per member: a document
     may hold a million members), when its chain (if any) is at most half the input and
     everything in it is proven at once: nesting and integers by the typed decoder (as
     :class:`_MemberDecoder` proves them a batch at a time), names within the BMP on the
     bytes. None when not (a float, deeper nesting, a key outside the BMP, a large chain,
     thousands of containers that may each hold many names): then the members are
-    decoded a batch at a time. Raises one of :func:`accel.decode_errors` for input
-    msgspec refuses."""
+    decoded a batch at a time. ``members``: the input's members as raw slices, when
+    decoded already. Raises one of :func:`accel.decode_errors` for input msgspec
+    refuses."""
     if levels < 0 or data.count(b":") <= WHOLE_DOCUMENT_COLONS:
         return None  # a few batches at most: no decode of the whole document to risk
-    chain_raw = accel.decoder("chain_member").decode(data).chain
+    chain_raw = (accel.decoder("chain_member").decode(data).chain if members is None
+                 else members.get("chain", accel.UNSET))
     chain_bytes = 0 if chain_raw is accel.UNSET else len(memoryview(chain_raw))
     if 2 * chain_bytes > len(data):
         return None  # its entries would be decoded for nothing: they are read as slices
