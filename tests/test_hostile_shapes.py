@@ -83,7 +83,7 @@ def test_many_members_are_decoded_in_one_pass_and_written_by_sorting_bytes(
     assert artifact.document_within_jcs and not artifact.float_members
     assert len(artifact.document) == MANY + len(public_v3()) - 1  # the chain is apart
     assert batches == []  # one typed decode of the whole document
-    # A document without holes: a copy of it is a clone (no member re-inserted).
+    # The members in input order, the chain taken out.
     assert list(artifact.document) == [key for key in json.loads(data) if key != "chain"]
     # Members before the chain, "chain":[, its entries and commas, "]", the members after.
     entry_writes = 2 * len(artifact.chain or ())  # each chunk's bytes and a comma at most
@@ -108,6 +108,7 @@ NOT_WHOLE: dict[str, Callable[[dict[str, Any]], None]] = {
 def test_what_one_typed_decode_cannot_prove_is_decoded_a_batch_at_a_time(
     change: Callable[[dict[str, Any]], None], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(loader, "WHOLE_DOCUMENT_COLONS", 0)
     document = public_v3()
     document.update({f"k{index}": index for index in range(100)})
     change(document)
@@ -133,6 +134,7 @@ def test_a_member_of_many_names_is_found_by_either_decoder(
 ) -> None:
     monkeypatch.setattr(loader, "NAMES_FOR_EXACT_ENCODER", 50)
     monkeypatch.setattr(loader, "CONTAINERS_COUNTED", containers_counted)
+    monkeypatch.setattr(loader, "WHOLE_DOCUMENT_COLONS", 0)
     data = hostile.wide_metadata(200)
     batches: list[int] = []
     batch = loader._MemberDecoder.batch
@@ -163,8 +165,9 @@ _member_values = (st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(_names, _member_values, max_size=12), st.booleans())
-def test_members_sorted_as_bytes_are_the_exact_bytes(extra: dict[str, Any], chain_is_array: bool) -> None:
+@given(st.dictionaries(_names, _member_values, max_size=12), st.booleans(), st.booleans())
+def test_members_sorted_as_bytes_are_the_exact_bytes(extra: dict[str, Any], chain_is_array: bool,
+                                                     whole: bool) -> None:
     document = public_v3()
     document.update(extra)
     if not chain_is_array:
@@ -173,7 +176,25 @@ def test_members_sorted_as_bytes_are_the_exact_bytes(extra: dict[str, Any], chai
                      "verifier_compatibility"):
         document[required] = public_v3()[required]
     data = json.dumps(document, ensure_ascii=False).encode()
-    assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
+    with pytest.MonkeyPatch.context() as patch:  # the one-decode path too, or not
+        patch.setattr(loader, "WHOLE_DOCUMENT_COLONS", 0 if whole else 1 << 30)
+        fast = read_strictly(data)[1].content_hash
+    assert fast == read_strictly(data, exact=True)[1].content_hash
+
+
+def test_few_colons_keep_the_batch_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[int] = []
+    batch = loader._MemberDecoder.batch
+
+    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
+        batches.append(len(keys))
+        batch(self, keys, raws)
+
+    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    small = hostile.encode(public_v3())
+    assert small.count(b":") <= loader.WHOLE_DOCUMENT_COLONS
+    loader.load_bytes(small)
+    assert batches == [len(public_v3()) - 1]  # all but the chain, in one batch
 
 
 def test_members_are_sorted_as_bytes_only_when_proven() -> None:

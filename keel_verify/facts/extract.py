@@ -57,7 +57,8 @@ def _receipts(document: Mapping[str, Any], witness: WitnessAssessment | None) ->
     from keel_verify.load.receipts import collect_receipts
 
     try:
-        stated = collect_receipts(dict(document))
+        # Read, never copied (a document may hold a million members).
+        stated = collect_receipts(document if type(document) is dict else dict(document))
     except Malformed:
         stated = []
     verified = {r.pointer: r for r in witness.receipts} if witness is not None else {}

@@ -292,19 +292,23 @@ def _members_sorted_as_bytes(artifact: Artifact,
     written = accel.plain_encoder()(names)
     if any(map(written.__contains__, _NAME_BYTES_BELOW_QUOTE)):
         return None
+    del written
     kinds = map(_SCALARS.__contains__, map(type, document.values()))
     apart = set(compress(names, map(operator.not_, kinds)))
+    del names
     apart.update(artifact.many_names, artifact.float_members)
     apart.discard(SIGNATURES)
     if len(apart) > MEMBERS_WRITTEN_APART:
         return None
-    standing_in = dict(document)  # a clone, then values replaced: no insertion
+    standing_in = document.copy()  # a clone (hole and all), then values replaced
     for name in apart:
         standing_in[name] = None
     standing_in.pop(SIGNATURES, None)
     # '"name":value' less its opening quote, for each member, sorted.
+    count = len(standing_in)
     pieces = accel.plain_encoder()(standing_in)[2:-1].split(b',"')
-    if len(pieces) != len(standing_in):
+    del standing_in
+    if len(pieces) != count:
         return None  # a string (name or value) ends with a comma: cut inside a member
     pieces.sort()
     for name in apart:
@@ -320,8 +324,11 @@ def _members_sorted_as_bytes(artifact: Artifact,
 
 
 def _joined(pieces: list[bytes]) -> bytes:
-    """Members cut at ``,"``, written back."""
-    return b'"' + b',"'.join(pieces) if pieces else b""
+    """Members cut at ``,"``, written back (``pieces`` is changed)."""
+    if not pieces:
+        return b""
+    pieces[0] = b'"' + pieces[0]
+    return b',"'.join(pieces)
 
 
 def run_chain_pass(

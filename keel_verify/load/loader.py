@@ -570,6 +570,12 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     )
 
 
+#: Inputs with at most this many colons (so at most this many top-level members) are
+#: decoded a batch at a time: a few batches cost little, and a typed decode of the whole
+#: document refused late (a float at the end of a large member) would be work lost.
+WHOLE_DOCUMENT_COLONS = 4096
+
+
 def _load_whole(data: bytes, levels: int) -> Artifact | None:
     """The document in one typed decode (no slice, no Python step per member: a document
     may hold a million members), when its chain (if any) is at most half the input and
@@ -579,8 +585,8 @@ def _load_whole(data: bytes, levels: int) -> Artifact | None:
     thousands of containers that may each hold many names): then the members are
     decoded a batch at a time. Raises one of :func:`accel.decode_errors` for input
     msgspec refuses."""
-    if levels < 0:
-        return None
+    if levels < 0 or data.count(b":") <= WHOLE_DOCUMENT_COLONS:
+        return None  # a few batches at most: no decode of the whole document to risk
     chain_raw = accel.decoder("chain_member").decode(data).chain
     chain_bytes = 0 if chain_raw is accel.UNSET else len(memoryview(chain_raw))
     if 2 * chain_bytes > len(data):
@@ -595,10 +601,9 @@ def _load_whole(data: bytes, levels: int) -> Artifact | None:
     if chain_bytes:
         chain = _chain_source(data, chain_raw)
         if chain is not None:
-            # Not a dict with a hole where the chain was: every copy of such a dict (the
-            # checks make several) re-inserts its members one by one instead of cloning.
+            # This leaves a hole where the chain was: dict(document) and {**document} would
+            # then re-insert every member one by one; document.copy() still clones it.
             del document["chain"]
-            document = dict(document)
     colons = data.count(b":")
     many_names = _members_of_many_names(document, colons, chain_raw if chain else None)
     if many_names is None:
