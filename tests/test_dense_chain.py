@@ -336,6 +336,7 @@ def test_a_part_of_a_grown_chunk_is_the_chunk_a_pass_of_chunks_makes(
     assert max(len(chunk.entries) for chunk in grown) > CHUNK_ENTRIES
     for chunk in grown:
         chunk.column("content_hash") if chunk.objects else chunk.object_offsets()
+        assert chunk.object_entries() == [entry for entry in chunk.entries if type(entry) is dict]
     parts = [chunk.part(start, start + CHUNK_ENTRIES)
              for chunk in grown for start in range(0, len(chunk.entries), CHUNK_ENTRIES)]
     assert len(parts) == len(plain)
@@ -346,6 +347,8 @@ def test_a_part_of_a_grown_chunk_is_the_chunk_a_pass_of_chunks_makes(
             (expected.within_jcs, expected.flat, expected.objects, expected.encode)
         assert part.same <= expected.same
         assert part.object_offsets() == expected.object_offsets()
+        assert part.object_entries() == expected.object_entries() == \
+            [entry for entry in expected.entries if type(entry) is dict]
         for key, values in part.columns.items():
             assert values == expected.column(key)
         if part.objects:

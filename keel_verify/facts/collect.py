@@ -217,7 +217,7 @@ class ChainFacts:
         if chunk.objects:
             permit_ids = chunk.column("permit_id")
         else:  # only objects can carry one
-            entries = list(map(entries.__getitem__, chunk.object_offsets()))
+            entries = chunk.object_entries()
             permit_ids = list(map(dict.get, entries, repeat("permit_id")))
         if permit_ids.count(None) == len(permit_ids):
             return
@@ -442,7 +442,7 @@ def _types_and_times(chunk: Chunk) -> tuple[list[int] | None, list[str], list[st
         if len(offsets) == len(entries):
             offsets = None
         else:
-            entries = list(map(entries.__getitem__, offsets))
+            entries = chunk.object_entries()
     types: list[Any] = list(map(dict.get, entries, repeat("event_type")))
     times: list[Any] = list(map(dict.get, entries, repeat("occurred_at")))
     if types.count(None) == len(types):  # no entry has one (a chain of junk objects)

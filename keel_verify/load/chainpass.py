@@ -78,6 +78,8 @@ class Chunk:
     twin: list[Any] | None = field(default=None, compare=False, repr=False)
     floats: int = 0
     floats_only: bool = False
+    # The entries that are objects, in order, once computed (see object_entries).
+    held_objects: list[list[Any]] = field(default_factory=list, compare=False, repr=False)
 
     def object_offsets(self) -> list[int]:
         """The offsets of the entries that are objects, in order, computed once for all
@@ -93,11 +95,20 @@ class Chunk:
                 self.offsets.append(list(compress(range(count), kinds)))
         return self.offsets[0]
 
+    def object_entries(self) -> list[Any]:
+        """The entries that are objects, in order (all of them for a chunk of
+        ``objects``), computed once for all visitors in C."""
+        if self.objects:
+            return self.entries
+        if not self.held_objects:
+            self.held_objects.append(list(map(self.entries.__getitem__, self.object_offsets())))
+        return self.held_objects[0]
+
     def moved(self, first: int) -> Chunk:
         """This chunk at another place in the chain (its computed columns shared)."""
         return Chunk(first, self.entries, self.content_hashes, self.within_jcs, self.flat,
                      self.objects, self.encode, self.columns, self.same, self.offsets,
-                     self.twin, self.floats, self.floats_only)
+                     self.twin, self.floats, self.floats_only, self.held_objects)
 
     def part(self, start: int, stop: int) -> Chunk:
         """The entries ``start`` to ``stop`` of this chunk as a chunk of their own, at
@@ -549,21 +560,23 @@ class EntriesPass:
         hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
 
-        def made(hashes: list[str | None], offsets: list[list[int]]) -> Chunk:
+        def made(hashes: list[str | None], offsets: list[list[int]],
+                 held: list[list[Any]] | None = None) -> Chunk:
             return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
-                         same, offsets, twin, decoded.floats, decoded.floats_only)
+                         same, offsets, twin, decoded.floats, decoded.floats_only, held or [])
 
         if not objects:  # in C per chunk, whatever the entries: one encoding of them all
             hashes: list[str | None]
             offsets: list[int]
+            held: list[Any] = []  # the objects among the entries (of ``hashed``)
             if decoded.canonical is not None:  # proven: its input bytes, and no object
                 hashes, piece, offsets = [None] * len(hashed), decoded.canonical, []
             else:
-                hashes, piece, offsets = _hash_any_entries(hashed, write,
-                                                           self.artifact.exact_path)
+                hashes, piece, offsets, held = _hash_any_entries(hashed, write,
+                                                                 self.artifact.exact_path)
             if same:
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
-            return made(hashes, [offsets]), piece
+            return made(hashes, [offsets], [held] if twin is None else None), piece
         stated = list(map(dict.get, hashed, repeat("content_hash")))
         hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
         if twin is not None:  # the visitors' column holds the values, not their texts
@@ -683,9 +696,10 @@ def _tagged_digests(pieces: list[bytes]) -> list[str | None]:
 
 def _hash_any_entries(
     entries: list[Any], encode: Callable[[Any], bytes], exact: bool
-) -> tuple[list[str | None], bytes, list[int]]:
+) -> tuple[list[str | None], bytes, list[int], list[Any]]:
     """Each entry's content hash (None for an entry that is not an object), the
-    entries' canonical bytes, comma-joined, and the offsets of the objects, in C per
+    entries' canonical bytes, comma-joined, the offsets of the objects and the objects
+    themselves, in C per
     entry whatever the entries (a chain of millions of tiny values): the bytes are one
     encoding of the list less its brackets; only the objects are encoded one by one, and
     each distinct object is hashed once (equal canonical bytes are an equal value, hence
@@ -695,14 +709,14 @@ def _hash_any_entries(
                                                      repeat(dict))))
     hashes: list[str | None] = [None] * len(entries)
     if not offsets:
-        return hashes, piece, offsets
+        return hashes, piece, offsets, []
     objects = list(map(entries.__getitem__, offsets))
     encoded = _each_encoded(objects, encode)
     distinct = dict(zip(encoded, objects, strict=True))
     table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
                      strict=True))
     deque(map(hashes.__setitem__, offsets, map(table.__getitem__, encoded)), maxlen=0)
-    return hashes, piece, offsets
+    return hashes, piece, offsets, objects
 
 
 def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes]) -> list[bytes]:

@@ -197,12 +197,14 @@ class DenseChain:
 
 def _sliced(chunk: DecodedChunk, first: int, start: int, stop: int) -> DecodedChunk:
     """The entries ``start`` to ``stop`` of ``chunk``, now at ``first``: its proofs hold
-    for them, but for its float count (which a slice no longer knows)."""
+    for them, but for its float count and its entries' canonical bytes (which a slice no
+    longer knows)."""
     entries = chunk.entries[start:stop]
     if chunk.twin is None:
-        return chunk._replace(first=first, entries=entries, same=chunk.same and len(entries) > 1)
+        return chunk._replace(first=first, entries=entries, same=chunk.same and len(entries) > 1,
+                              canonical=None)
     return chunk._replace(first=first, entries=entries, same=chunk.same and len(entries) > 1,
-                          twin=chunk.twin[start:stop], floats_only=False)
+                          twin=chunk.twin[start:stop], floats_only=False, canonical=None)
 
 
 def _repeated_text(text: bytes) -> tuple[bytes, int] | None:
