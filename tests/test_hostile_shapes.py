@@ -437,3 +437,23 @@ def test_a_member_of_many_names_is_written_by_the_exact_encoder(
     assert len(artifact.document["session_metadata"]) in encoded
     assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
     assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+DUPLICATES = {
+    "a member": (b',"k3":1', "k3"),
+    "the chain, an array": (b',"chain":[]', "chain"),
+    "the chain, not an array": (b',"chain":5', "chain"),
+    "signatures": (b',"signatures":[]', "signatures"),
+    "a name inside a member": (b',"x":{"a":1,"a":2}', "a"),
+}
+
+
+@pytest.mark.parametrize("extra, key", DUPLICATES.values(), ids=DUPLICATES.keys())
+def test_a_duplicate_key_on_the_one_decode_path_is_refused_as_the_exact_path_words_it(
+    extra: bytes, key: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loader, "WHOLE_DOCUMENT_COLONS", 0)
+    data = hostile.many_members(50)[:-1] + extra + b"}"
+    for exact in (False, True):
+        with pytest.raises(LoadError, match=f'duplicate object key "{key}"'):
+            read_strictly(data, exact=exact)
