@@ -506,3 +506,22 @@ def test_objects_are_cut_from_one_encoding_only_where_they_meet(
     ``},{`` inside any of them) or encoded one by one (when one holds it)."""
     encode = accel.sorted_encoder()
     assert chainpass._each_encoded(objects, encode) == [encode(one) for one in objects]
+
+
+@pytest.mark.parametrize("at", [2_900, 3_071, 3_072, 3_100])
+def test_a_float_after_grown_chunks_ends_them_at_a_boundary(
+        at: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window read as raw slices (it holds a float) after values: the grown chunk
+    before it ends at the last boundary of 512 it reached, the rest of that chunk of 512
+    joins the raw entries, and the report is the raw slices' and the exact path's."""
+    data = hostile.tiny_chain_entries(6_000, (b"0",) * at + (b"1.5",) + (b"0",) * (5_999 - at))
+    chain = DenseChain(data[data.index(b'"chain":[') + 8 : data.index(b"]", data.index(b'"chain":['))
+                            + 1], window_bytes=200)
+    chunks = list(chain.chunks(CHUNK_ENTRIES, MAX_DEPTH, 16 * CHUNK_ENTRIES))
+    assert all(c.first % CHUNK_ENTRIES == 0 for c in chunks)
+    holding = next(c for c in chunks if c.first <= at < c.first + len(c.entries))
+    assert holding.first == at // CHUNK_ENTRIES * CHUNK_ENTRIES and len(holding.entries) == 512
+    assert holding.twin is not None and holding.floats == 1
+    assert max(len(c.entries) for c in chunks if c.first < holding.first) > CHUNK_ENTRIES
+    dense_report, raw_report, exact_report = reports(data, monkeypatch)
+    assert dense_report == raw_report == exact_report
