@@ -689,8 +689,23 @@ def _content_hash_members(stated: list[Any], encode: Callable[[Any], bytes]) -> 
 _hexdigest = methodcaller("hexdigest")
 
 
+#: Pieces shorter than this on average are hashed once per distinct value: a chain of
+#: millions of small entries repeats few values, and real entries (hundreds of bytes,
+#: each different) would only pay for the lookups.
+SHORT_PIECE_BYTES = 64
+
+
 def _tagged_digests(pieces: list[bytes]) -> list[str | None]:
-    """``H(piece)`` for each piece, in C."""
+    """``H(piece)`` for each piece, in C; short pieces hashed once per distinct value
+    (equal bytes have an equal hash)."""
+    if len(pieces) > 1 and sum(map(len, pieces)) < SHORT_PIECE_BYTES * len(pieces):
+        distinct = dict.fromkeys(pieces)
+        table = dict(zip(distinct, _tagged_digests_each(list(distinct)), strict=True))
+        return list(map(table.__getitem__, pieces))
+    return _tagged_digests_each(pieces)
+
+
+def _tagged_digests_each(pieces: list[bytes]) -> list[str | None]:
     return ["sha256:" + digest for digest in map(_hexdigest, map(sha256, pieces))]
 
 
