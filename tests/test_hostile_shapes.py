@@ -48,6 +48,19 @@ SHAPES: dict[str, Callable[[], bytes]] = {
 }
 
 
+def _counted_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the member batches the loader decodes, as it decodes them."""
+    batches: list[int] = []
+    batch = loader._MemberDecoder.batch
+
+    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
+        batches.append(len(keys))
+        batch(self, keys, raws)
+
+    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    return batches
+
+
 @pytest.mark.parametrize("build", SHAPES.values(), ids=SHAPES.keys())
 def test_each_shape_reports_as_the_exact_path(build: Callable[[], bytes]) -> None:
     data = build()
@@ -113,14 +126,7 @@ def test_what_one_typed_decode_cannot_prove_is_decoded_a_batch_at_a_time(
     document.update({f"k{index}": index for index in range(100)})
     change(document)
     data = hostile.encode(document)
-    batches: list[int] = []
-    batch = loader._MemberDecoder.batch
-
-    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
-        batches.append(len(keys))
-        batch(self, keys, raws)
-
-    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    batches = _counted_batches(monkeypatch)
     artifact = loader.load_bytes(data)
     assert batches and not artifact.exact_path
     fast = report_to_dict(verify_bytes(data, TRUST))
@@ -136,14 +142,7 @@ def test_a_member_of_many_names_is_found_by_either_decoder(
     monkeypatch.setattr(loader, "CONTAINERS_COUNTED", containers_counted)
     monkeypatch.setattr(loader, "WHOLE_DOCUMENT_COLONS", 0)
     data = hostile.wide_metadata(200)
-    batches: list[int] = []
-    batch = loader._MemberDecoder.batch
-
-    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
-        batches.append(len(keys))
-        batch(self, keys, raws)
-
-    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    batches = _counted_batches(monkeypatch)
     artifact = loader.load_bytes(data)
     assert artifact.many_names == {"session_metadata"}
     assert bool(batches) is batched
@@ -207,14 +206,7 @@ def test_a_large_input_is_scanned_once_for_its_chain(long_chain: bool,
 
 
 def test_few_colons_keep_the_batch_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
-    batches: list[int] = []
-    batch = loader._MemberDecoder.batch
-
-    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
-        batches.append(len(keys))
-        batch(self, keys, raws)
-
-    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    batches = _counted_batches(monkeypatch)
     small = hostile.encode(public_v3())
     assert small.count(b":") <= loader.WHOLE_DOCUMENT_COLONS
     loader.load_bytes(small)
@@ -242,14 +234,7 @@ def test_a_float_among_many_members_is_found_by_halving(monkeypatch: pytest.Monk
     document["k5000"] = 0.5
     data = hostile.encode(document)
     strict = count_strict_parses(monkeypatch)
-    batches: list[int] = []
-    batch = loader._MemberDecoder.batch
-
-    def counting_batch(self: Any, keys: list[str], raws: list[Any]) -> None:
-        batches.append(len(keys))
-        batch(self, keys, raws)
-
-    monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
+    batches = _counted_batches(monkeypatch)
     artifact = loader.load_bytes(data)
     assert set(artifact.float_members) == {"k5000"} and not artifact.document_within_jcs
     # Only that member read with its floats (and none by the strict parser).
