@@ -131,6 +131,8 @@ class Chain:
     def check(self, entry: dict[str, Any]) -> bytes:
         """Checks ``entry`` (the whole entry); returns its canonical bytes."""
         index = self.index
+        if type(entry) is not dict:  # the floor measures artifacts, not malformed chains
+            raise Mismatch(f"chain[{index}]: not an object")
         full = self.encode(entry)
         claimed = entry["content_hash"]
         member = b',"content_hash":' + self.encode(claimed)

@@ -58,3 +58,15 @@ def test_the_floor_judges_as_the_verifier_does(case: str, mode: str, tmp_path: P
     # The verifier (self-attested: the floor checks no trust) agrees on good and bad.
     verdict = verify_bytes(data, TrustPolicy.self_attested_only()).verdict
     assert (verdict is Verdict.VERIFIED) == (expected == 0), verdict
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_the_floor_names_a_chain_entry_that_is_not_an_object(mode: str, tmp_path: Path) -> None:
+    """Not a Python error: the floor measures artifacts, and refuses this one in words."""
+    path = tmp_path / "zeros.json"
+    path.write_bytes(SAMPLE.replace(b'"chain": [', b'"chain": [0, 0, ', 1))
+    floor = subprocess.run([sys.executable, str(FLOOR), str(path), *MODES[mode]],
+                           capture_output=True, text=True, timeout=120)
+    assert floor.returncode == 1
+    assert "chain[0]: not an object" in floor.stdout + floor.stderr
+    assert "TypeError" not in floor.stdout + floor.stderr
