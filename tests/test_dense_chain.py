@@ -36,6 +36,19 @@ TRUST = TrustPolicy()
 KINDS: dict[str, bytes | tuple[bytes, ...]] = {**hostile.TINY_ENTRIES, "mixed": hostile.MIXED_TINY}
 
 
+def _decoded_window_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The byte lengths of the windows the dense reader decodes, as it decodes them."""
+    sizes: list[int] = []
+    decode = dense._decode_window
+
+    def spy(text: bytes, max_depth: int) -> Any:
+        sizes.append(len(text))
+        return decode(text, max_depth)
+
+    monkeypatch.setattr(dense, "_decode_window", spy)
+    return sizes
+
+
 @pytest.fixture
 def forced(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every chain is dense, read in windows of about 200 bytes (so that small chains
@@ -76,14 +89,7 @@ def test_a_failed_cut_is_tried_farther_away_doubling_the_distance(
     at distances 10, 20, 40, ... (a few dozen decodes), never at every comma."""
     big = "[" + ",".join(["0"] * 10_000) + "]"
     span = f"[0,{big},1]".encode()
-    tried: list[int] = []
-    decode = dense._decode_window
-
-    def spy(text: bytes, max_depth: int) -> Any:
-        tried.append(len(text))
-        return decode(text, max_depth)
-
-    monkeypatch.setattr(dense, "_decode_window", spy)
+    tried = _decoded_window_sizes(monkeypatch)
     assert entries_of(DenseChain(span, window_bytes=10)) == json.loads(span)
     assert len(tried) < 20
     assert sum(tried) < 4 * len(span)
@@ -168,14 +174,7 @@ def test_a_dense_chain_is_read_in_bounded_windows(monkeypatch: pytest.MonkeyPatc
     than a window, and the chain is never decoded whole."""
     monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
     monkeypatch.setattr(dense, "WINDOW_BYTES", 4096)
-    decoded: list[int] = []
-    decode = dense._decode_window
-
-    def spy(text: bytes, max_depth: int) -> Any:
-        decoded.append(len(text))
-        return decode(text, max_depth)
-
-    monkeypatch.setattr(dense, "_decode_window", spy)
+    decoded = _decoded_window_sizes(monkeypatch)
     data = hostile.tiny_chain_entries(100_000, hostile.MIXED_TINY)
     artifact, chain_pass = read_strictly(data, visitor_factories())
     assert artifact.chain is not None and artifact.chain.dense is not None

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Any, Protocol
 
 from keel_verify.crypto.ed25519 import (
     ED25519_PREFIX,
@@ -24,6 +23,7 @@ from keel_verify.crypto.ed25519 import (
     signature_scalar_in_range,
     verify,
 )
+from keel_verify.lazy_sequence import LazySequence
 from keel_verify.results import shown
 
 
@@ -139,7 +139,7 @@ def verify_entries(
     return tuple(VerifiedEntries(entries, message, content_hash, preferred_keys))
 
 
-class VerifiedEntries(Sequence[SignatureEntry]):
+class VerifiedEntries(LazySequence[SignatureEntry]):
     """:func:`verify_entries`, each entry built when first asked for (a file may carry
     100,000 junk entries, and a report lists 50).
 
@@ -155,9 +155,9 @@ class VerifiedEntries(Sequence[SignatureEntry]):
         content_hash: str,
         preferred_keys: AbstractSet[bytes] = frozenset(),
     ) -> None:
+        super().__init__(len(entries))
         self._entries = entries
         self._content_hash = content_hash
-        self._built: dict[int, SignatureEntry] = {}
         preferred = _preferred_indices(entries, preferred_keys)
         checked = 0
         for index in preferred:
@@ -186,33 +186,16 @@ class VerifiedEntries(Sequence[SignatureEntry]):
             return _entry(index, entry, (raw_key, _PAST_THE_BOUND, None)), False
         return _entry(index, entry, _verify_entry(entry, message, self._content_hash)), costly
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @overload
-    def __getitem__(self, index: int) -> SignatureEntry: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[SignatureEntry]: ...
-
-    def __getitem__(self, index: int | slice) -> SignatureEntry | Sequence[SignatureEntry]:
-        if isinstance(index, slice):
-            return [self[at] for at in range(len(self))[index]]
-        if index < 0:
-            index += len(self._entries)
-        if not 0 <= index < len(self._entries):
-            raise IndexError(index)
-        built = self._built.get(index)
-        if built is None:  # not checked: it fails a cheap screen, or it is past the bound
-            entry = self._entries[index]
-            raw_key = _raw_key_of(entry)
-            if self._past_the_bound and _reaches_the_signature_check(
-                    entry, raw_key, self._content_hash):
-                outcome: _Outcome = (raw_key, _PAST_THE_BOUND, None)
-            else:  # fails before the Ed25519 check: the message is never read
-                outcome = _verify_entry(entry, _UNREAD, self._content_hash)
-            built = self._built[index] = _entry(index, entry, outcome)
-        return built
+    def _build(self, index: int) -> SignatureEntry:
+        """An entry not checked at once: it fails a cheap screen, or it is past the bound."""
+        entry = self._entries[index]
+        raw_key = _raw_key_of(entry)
+        if self._past_the_bound and _reaches_the_signature_check(
+                entry, raw_key, self._content_hash):
+            outcome: _Outcome = (raw_key, _PAST_THE_BOUND, None)
+        else:  # fails before the Ed25519 check: the message is never read
+            outcome = _verify_entry(entry, _UNREAD, self._content_hash)
+        return _entry(index, entry, outcome)
 
 
 #: Base64 characters that encode a 32-byte key's first 30 bytes (and nothing else).

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
-from typing import Any, overload
+from typing import Any
 
 from keel_verify.crypto.signatures import SignatureEntry, StreamedMessage, VerifiedEntries
+from keel_verify.lazy_sequence import LazySequence
 from keel_verify.load.access import parse_time
 from keel_verify.results import signer_name
 from keel_verify.trust.key_decision import KeyDecision, SigningTimes, Standing, decide_key
@@ -117,7 +118,7 @@ class SignatureFinding:
                            self.key_id)
 
 
-class Findings(Sequence[SignatureFinding]):
+class Findings(LazySequence[SignatureFinding]):
     """Every ``signatures[]`` entry's finding, in entry order, each built when first asked
     for (a file may carry 100,000 junk entries; a report lists 50 of them).
 
@@ -129,29 +130,14 @@ class Findings(Sequence[SignatureFinding]):
     def __init__(self, entries: VerifiedEntries | None = None, trust: TrustPolicy | None = None,
                  times: SigningTimes | None = None) -> None:
         self._entries: Sequence[SignatureEntry] = entries if entries is not None else ()
+        super().__init__(len(self._entries))
         self._trust, self._times = trust, times
-        self._built: dict[int, SignatureFinding] = {}
         checked = entries.checked if entries is not None else ()
         self.notable: tuple[SignatureFinding, ...] = tuple(self[index] for index in checked)
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @overload
-    def __getitem__(self, index: int) -> SignatureFinding: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[SignatureFinding]: ...
-
-    def __getitem__(self, index: int | slice) -> SignatureFinding | Sequence[SignatureFinding]:
-        if isinstance(index, slice):
-            return [self[at] for at in range(len(self))[index]]
-        entry = self._entries[index]
-        built = self._built.get(entry.index)
-        if built is None:
-            assert self._trust is not None and self._times is not None
-            built = self._built[entry.index] = _finding(entry, self._trust, self._times)
-        return built
+    def _build(self, index: int) -> SignatureFinding:
+        assert self._trust is not None and self._times is not None  # else there is no entry
+        return _finding(self._entries[index], self._trust, self._times)
 
 
 def _finding(entry: SignatureEntry, trust: TrustPolicy, times: SigningTimes) -> SignatureFinding:
