@@ -207,9 +207,8 @@ def main() -> None:
     options = parser.parse_args()
     chosen = [c for c in CASES if not options.only or c.name in options.only.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
-    variants = {"after": [keel_verify()]}
-    if options.baseline is not None:
-        variants = {"after": module_command(ROOT), "before": module_command(options.baseline)}
+    variants = ({"after": module_command(ROOT), "before": module_command(options.baseline)}
+                if options.baseline is not None else {"after": [keel_verify()]})
     for command in variants.values():
         measure([[*command, *_sample(OUT)]], OUT / "warmup", options.timeout)  # bytecode cached
     rows: list[tuple[Case, int, dict[str, Measured]]] = []

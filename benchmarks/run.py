@@ -640,7 +640,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, str]]:
             f"worst {worst[1] / worst[2]:.2f} of the limit ({sizes})")
     if not results.get("memory"):
         add(None, "peak memory at 1 GiB", "not measured: the memory part did not run "
-                                          "(--only memory; --quick skips it)")
+            + ("(--quick skips it)" if results.get("quick") else "(see --only)"))
     batch = results.get("batch")
     if batch and "ratio_floor" in batch:
         failed = any(batch["failures"].values())

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -137,7 +138,13 @@ class CheckResult:
 
 def names_pointer(reason: str, pointer: str) -> bool:
     """Whether ``reason`` names ``pointer`` itself (not only a pointer below it)."""
-    return re.search(re.escape(pointer) + r"(?![^\s:;,)\]])", reason) is not None
+    return _pointer_named(pointer).search(reason) is not None
+
+
+@lru_cache(maxsize=1024)
+def _pointer_named(pointer: str) -> re.Pattern[str]:
+    # Every renderer asks for every result; a batch repeats the same pointers.
+    return re.compile(re.escape(pointer) + r"(?![^\s:;,)\]])")
 
 
 @dataclass(frozen=True)

@@ -91,3 +91,77 @@ def test_the_emit_part_is_selectable_and_in_the_default_run() -> None:
     assert run.parse_args(["--only", "emit"]).only == {"emit"}
     with pytest.raises(SystemExit):
         run.parse_args(["--only", "emitter"])
+
+
+def _artifact(version: int, *, wall: float, floor: float, peak: float, limit: float,
+              reference: float | None = None, one_core: tuple[float, float] | None = None
+              ) -> dict[str, Any]:
+    """One 100k-event row of the artifacts part (figures made up)."""
+    row: dict[str, Any] = {
+        "case": {"name": f"v{version}-ascii-100000-pretty", "version": version,
+                 "events": 100_000},
+        "verifier": {"median_wall_s": wall, "peak_rss_mib": peak},
+        "floor": {"median_wall_s": floor},
+        "ratio_wall": wall / floor, "memory_limit_mib": limit, "errors": [],
+    }
+    if reference is not None:
+        row["reference"] = {"median_wall_s": reference}
+        row["ratio_reference"] = wall / reference
+    if one_core is not None:
+        row["verifier_one_core"] = {"median_wall_s": one_core[0]}
+        row["floor_one_core"] = {"median_wall_s": one_core[1]}
+        row["ratio_one_core"] = one_core[0] / one_core[1]
+    return row
+
+
+def _speed_results(*, v3_one_core: float = 1.30, batch_wall: float = 1.2) -> dict[str, Any]:
+    return {
+        "quick": False,
+        "artifacts": [
+            _artifact(1, wall=1.40, floor=1.34, peak=235, limit=275, reference=8.7),
+            _artifact(3, wall=0.98, floor=0.97, peak=190, limit=224,
+                      one_core=(v3_one_core, 0.97)),
+        ],
+        "memory": [{"case": {"name": "v3-ascii-760000-pretty"}, "verifier_peak_mib": 1112,
+                    "limit_mib": 1285, "errors": []}],
+        "batch": {"files": 1000, "ratio_floor": batch_wall / 0.8,
+                  "failures": {"one_invocation": 0, "separate": 0},
+                  "one_invocation": {"median_wall_s": batch_wall},
+                  "floor": {"median_wall_s": 0.8}},
+    }
+
+
+def _line(results: dict[str, Any], starts: str) -> dict[str, str]:
+    [line] = [g for g in run.goals(results) if g["what"].startswith(starts)]
+    return dict(line)
+
+
+def test_the_speed_memory_and_batch_goals_print_their_ratio_and_mark() -> None:
+    results = _speed_results()
+    assert _line(results, "v1 100k: wall <= 1.5x the floor") == {
+        "status": "ok", "what": "v1 100k: wall <= 1.5x the floor",
+        "measured": "worst 1.04x (v1-ascii-100000-pretty: 1.40 s / 1.34 s)"}
+    assert _line(results, "v1 100k: wall <= 0.33x")["measured"].startswith("worst 0.16x")
+    assert _line(results, "v3 100k: wall <= 1.2x")["status"] == "ok"
+    one_core = _line(results, "v3 100k: wall <= 1.5x the floor, one core")
+    assert one_core["status"] == "ok" and one_core["measured"].startswith("worst 1.34x")
+    memory = _line(results, "v3 peak memory")
+    assert memory["status"] == "ok" and memory["measured"].startswith("worst 0.87 of the limit")
+    batch = _line(results, "batch: one invocation <= 2.0x")
+    assert batch == {"status": "ok",
+                     "what": "batch: one invocation <= 2.0x the floor in one process",
+                     "measured": "1.50x (1.20 s / 0.80 s)"}
+
+
+def test_a_missed_goal_is_marked_miss() -> None:
+    results = _speed_results(v3_one_core=1.6, batch_wall=1.9)
+    assert _line(results, "v3 100k: wall <= 1.5x the floor, one core")["status"] == "MISS"
+    assert _line(results, "batch: one invocation")["status"] == "MISS"
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_goals_not_measured_say_why_naming_quick_only_in_a_quick_run(quick: bool) -> None:
+    lines = run.goals({"quick": quick, "artifacts": [], "memory": [], "batch": None})
+    reasons = [g["measured"] for g in lines if (g["status"] == "n/a" and "100k" in g["what"])
+               or g["what"] == "peak memory at 1 GiB"]
+    assert reasons and all(("--quick" in reason) is quick for reason in reasons)

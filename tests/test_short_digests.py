@@ -22,7 +22,7 @@ def test_every_piece_gets_its_own_digest(pieces: list[bytes]) -> None:
     assert chainpass._tagged_digests(pieces) == _each(pieces)
 
 
-def test_short_repeated_pieces_are_hashed_once_each() -> None:
+def test_short_repeated_pieces_are_hashed_once_each(monkeypatch: pytest.MonkeyPatch) -> None:
     hashed: list[bytes] = []
     real = chainpass._tagged_digests_each
 
@@ -30,15 +30,11 @@ def test_short_repeated_pieces_are_hashed_once_each() -> None:
         hashed.extend(pieces)
         return real(pieces)
 
-    patch = pytest.MonkeyPatch()
-    patch.setattr(chainpass, "_tagged_digests_each", counting)
-    try:
-        pieces = [b"{}"] * 511 + [b'{"x":15}']
-        assert chainpass._tagged_digests(pieces) == _each(pieces)
-        assert sorted(hashed) == sorted([b"{}", b'{"x":15}'])
-        hashed.clear()
-        long = [b"%0300d" % index for index in range(3)] * 2  # real entries: hashed each
-        assert chainpass._tagged_digests(long) == _each(long)
-        assert hashed == long
-    finally:
-        patch.undo()
+    monkeypatch.setattr(chainpass, "_tagged_digests_each", counting)
+    pieces = [b"{}"] * 511 + [b'{"x":15}']
+    assert chainpass._tagged_digests(pieces) == _each(pieces)
+    assert sorted(hashed) == sorted([b"{}", b'{"x":15}'])
+    hashed.clear()
+    long = [b"%0300d" % index for index in range(3)] * 2  # real entries: hashed each
+    assert chainpass._tagged_digests(long) == _each(long)
+    assert hashed == long

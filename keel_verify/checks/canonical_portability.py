@@ -57,7 +57,7 @@ class Divergences(ChunkLocalVisitor):
         return chunk.within_jcs
 
     def visit(self, chunk: Chunk) -> None:
-        if chunk.within_jcs:
+        if self.unchanged_by(chunk):
             return
         found = self.found
         if chunk.floats_only and chunk.twin is not None:

@@ -29,7 +29,7 @@ import operator
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from itertools import compress, repeat
 from operator import methodcaller
@@ -106,9 +106,7 @@ class Chunk:
 
     def moved(self, first: int) -> Chunk:
         """This chunk at another place in the chain (its computed columns shared)."""
-        return Chunk(first, self.entries, self.content_hashes, self.within_jcs, self.flat,
-                     self.objects, self.encode, self.columns, self.same, self.offsets,
-                     self.twin, self.floats, self.floats_only, self.held_objects)
+        return replace(self, first=first)
 
     def part(self, start: int, stop: int) -> Chunk:
         """The entries ``start`` to ``stop`` of this chunk as a chunk of their own, at
@@ -495,7 +493,7 @@ class EntriesPass:
                 self.stopping_before(chunk.first + start)
             part = chunk.part(start, start + size)
             for name in self.active():
-                if name in fed and name not in self.stopped:
+                if name in fed:  # active(): not stopped
                     self.visitors[name].visit(part)
 
     def stopping_before(self, first: int) -> list[str]:
@@ -728,8 +726,13 @@ def _hash_any_entries(
     objects = list(map(entries.__getitem__, offsets))
     encoded = _each_encoded(objects, encode)
     distinct = dict(zip(encoded, objects, strict=True))
-    table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
-                     strict=True))
+    if not any(map(operator.contains, distinct.values(), repeat("content_hash"))):
+        # No member to leave out: each distinct object's hash is that of its bytes, the
+        # keys of ``distinct`` (not encoded again by _hash_entries).
+        table = dict(zip(distinct, _tagged_digests_each(list(distinct)), strict=True))
+    else:
+        table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
+                         strict=True))
     deque(map(hashes.__setitem__, offsets, map(table.__getitem__, encoded)), maxlen=0)
     return hashes, piece, offsets, objects
 

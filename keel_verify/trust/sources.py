@@ -152,7 +152,11 @@ class PolicyDescription(Mapping[str, Any]):
 
     def featuring(self, public_keys: Sequence[str]) -> PolicyDescription:
         """The same description, listing the statements about ``public_keys``
-        (``"ed25519:"`` + base64, as reports name signers; in that order) first."""
+        (``"ed25519:"`` + base64, as reports name signers; in that order) first. A policy
+        listed in full does not depend on them: this same description (described once for
+        every report of a batch)."""
+        if len(self._policy.issuer_keys) <= LISTED_STATEMENTS:
+            return self
         return PolicyDescription(self._spec, self._policy, public_keys)
 
     @cached_property

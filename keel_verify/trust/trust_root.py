@@ -28,7 +28,6 @@ JSON Pointer and the problem; the CLI turns that into exit code 2.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -39,6 +38,7 @@ from typing import Any
 
 from cryptography import x509
 
+from keel_verify.crypto.canonical import tagged_sha256
 from keel_verify.errors import TrustConfigError
 from keel_verify.load import accel
 from keel_verify.load.access import parse_time
@@ -210,7 +210,7 @@ def load_trust_root(path: str | Path, shown: str | None = None) -> TrustRoot:
 
 def trust_file(path: str, data: bytes, kind: str) -> TrustFile:
     """How reports identify a trust file: its path and the SHA-256 of ``data``."""
-    return TrustFile(path=path, sha256="sha256:" + hashlib.sha256(data).hexdigest(), kind=kind)
+    return TrustFile(path=path, sha256=tagged_sha256(data), kind=kind)
 
 
 def _trust_root_of(document: Any, path: Path, shown: str) -> TrustRoot:
@@ -267,12 +267,6 @@ def tsa_roots_source(pem_path: str | Path) -> str:
 
 
 TSA_CERTS_FILE = "TSA helper certificates file"
-
-
-def load_tsa_certs(pem_path: str | Path) -> tuple[x509.Certificate, ...]:
-    """The certificates of a ``--tsa-certs`` PEM file: helpers for chain building (the
-    TSA certificate of a token made with certReq false, intermediates), never anchors."""
-    return load_tsa_roots(pem_path, TSA_CERTS_FILE)
 
 
 def tsa_certs_source(pem_path: str | Path) -> str:
