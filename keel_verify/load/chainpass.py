@@ -28,7 +28,7 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from itertools import compress, repeat
@@ -64,7 +64,7 @@ class Chunk:
     """Consecutive chain entries, as the pass hands them to every visitor."""
 
     first: int  # index of entries[0] in the chain
-    entries: list[Any]
+    entries: Sequence[Any]  # a list, or entries decoded when asked for (loader.LazyEntries)
     content_hashes: list[str | None]  # H(C(entry without content_hash)); None: not an object
     within_jcs: bool  # proven free of floats, unsafe integers and non-BMP keys
     flat: bool = False  # proven: every entry an object of strings, integers, booleans, nulls
@@ -99,7 +99,7 @@ class Chunk:
         """The entries that are objects, in order (all of them for a chunk of
         ``objects``), computed once for all visitors in C."""
         if self.objects:
-            return self.entries
+            return _as_list(self.entries)
         if not self.held_objects:
             self.held_objects.append(list(map(self.entries.__getitem__, self.object_offsets())))
         return self.held_objects[0]
@@ -570,13 +570,13 @@ class EntriesPass:
             if decoded.canonical is not None:  # proven: its input bytes, and no object
                 hashes, piece, offsets = [None] * len(hashed), decoded.canonical, []
             else:
-                hashes, piece, offsets, held = _hash_any_entries(hashed, write,
+                hashes, piece, offsets, held = _hash_any_entries(_as_list(hashed), write,
                                                                  self.artifact.exact_path)
             if same:
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
             return made(hashes, [offsets], [held] if twin is None else None), piece
         stated = list(map(dict.get, hashed, repeat("content_hash")))
-        hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
+        hashes, encoded = _hash_object_entries(_as_list(hashed), write, flat, stated)
         if twin is not None:  # the visitors' column holds the values, not their texts
             stated = list(map(dict.get, entries[:1] if same else entries, repeat("content_hash")))
         columns["content_hash"] = stated * len(entries) if same else stated
@@ -600,6 +600,11 @@ def _unchanged(visitor: EntryVisitor, chunk: Chunk) -> bool:
     (the optional ``unchanged_by`` of :class:`EntryVisitor`)."""
     unchanged_by = getattr(visitor, "unchanged_by", None)
     return unchanged_by is not None and bool(unchanged_by(chunk))
+
+
+def _as_list(values: Sequence[Any]) -> list[Any]:
+    """``values`` as a list (encoders take lists; lazily decoded entries are decoded)."""
+    return values if isinstance(values, list) else list(values)
 
 
 def _repeated(piece: bytes, count: int) -> bytes:
