@@ -9,6 +9,7 @@ the chunk is decoded as before."""
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from keel_verify.checks import visitor_factories
 from keel_verify.crypto.canonical import canonical_bytes
 from keel_verify.errors import LoadError
 from keel_verify.facts.collect import EDGE_ROWS
-from keel_verify.load import accel, chainpass, loader, shards
+from keel_verify.load import accel, chainpass, loader, nesting, shards
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, LazyEntries
 from keel_verify.report.json_report import report_to_dict
@@ -220,3 +221,67 @@ def test_a_chain_of_such_entries_reports_as_the_exact_path(
         entries: list[tuple[Any, int, int]], repeat: int) -> None:
     raw = [_written(value, depth, style) for value, depth, style in entries]
     _same_as_exact(_chain_of(raw * (repeat * 150)))
+
+
+# -- what the proofs rest on -----------------------------------------------------------
+
+@pytest.mark.parametrize("outside, free", [
+    (b"[true,false,null,1,-2]", True), (b"[1e5]", False), (b"[1E5]", False), (b"[1.5]", False),
+    (b"[true,1e5]", False), (b"[false,-1.0e-3]", False), (b"[[]]", True), (b"{:true,:3}", True),
+])
+def test_a_float_is_found_outside_strings_by_single_bytes(outside: bytes, free: bool) -> None:
+    assert nesting.float_free_outside_strings(outside) is free is nesting.float_free(outside)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=3), lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=3), children, max_size=3), max_leaves=8)
+
+
+@given(_json, st.booleans())
+def test_a_float_is_found_outside_strings_as_float_free_finds_it(value: Any, spaced: bool) -> None:
+    text = json.dumps(value, separators=(", ", ": ") if spaced else (",", ":")).encode()
+    outside = nesting.outside_strings(text)
+    assert nesting.float_free_outside_strings(outside) == nesting.float_free(outside)
+
+
+def test_a_long_shallow_entry_is_proven_by_its_nesting() -> None:
+    # longer than twice the depth limit, so its length proves nothing: the brackets do
+    entry = b"[" + b",".join(b"%d" % index for index in range(200)) + b"]"
+    assert len(entry) // 2 + 2 > MAX_DEPTH
+    chunk = loader.decode_raw_chunk(0, [entry, _deep(3)], MAX_DEPTH, lazy=True)
+    assert isinstance(chunk.entries, LazyEntries) and chunk.entries[0] == list(range(200))
+    assert isinstance(loader.decode_raw_chunk(0, [entry, _deep(3, depth=MAX_DEPTH - 2)],
+                                              MAX_DEPTH, lazy=True).entries, LazyEntries)
+    deep = _deep(3, depth=MAX_DEPTH - 1)  # one level too deep (an entry sits at level 3)
+    with pytest.raises(LoadError, match="nesting deeper than the limit"):
+        loader.decode_raw_chunk(0, [entry, deep], MAX_DEPTH, lazy=True)
+
+
+# -- the session facts read the last rows only from the chunks that keep some -----------
+
+def _rows_chunk(first: int, count: int) -> chainpass.Chunk:
+    entries = [{"artifact_sequence": index} for index in range(first, first + count)]
+    hashes: list[str | None] = [f"sha256:{index:064x}" for index in range(first, first + count)]
+    return chainpass.Chunk(first, entries, hashes, True, True, True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 130), min_size=1, max_size=12), st.data())
+def test_the_last_rows_are_those_of_the_chains_last_entries(sizes: list[int],
+                                                             data: st.DataObject) -> None:
+    from keel_verify.facts.collect import ChainFacts
+    from tests.helpers import PUBLIC_V3
+
+    artifact = loader.load_bytes(PUBLIC_V3.read_bytes())
+    split = data.draw(st.integers(0, len(sizes)))  # the later chunks done by a "worker"
+    here, there = ChainFacts(artifact), ChainFacts(artifact)
+    first = 0
+    for number, size in enumerate(sizes):
+        (here if number < split else there).visit(_rows_chunk(first, size))
+        first += size
+    here.absorb(pickle.loads(pickle.dumps(there)))
+    expected = list(range(max(EDGE_ROWS, first - EDGE_ROWS), first))
+    rows = here.last_rows()
+    assert [row.index for row in rows] == expected == [row.sequence for row in rows]

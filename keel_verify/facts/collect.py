@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter, deque
+from collections.abc import Sequence
 from itertools import repeat
 from typing import Any, TypeVar
 
@@ -127,6 +128,11 @@ class ChainFacts:
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
         self.last: deque[tuple[int, Any, str | None]] = deque(maxlen=EDGE_ROWS)
+        # The latest chunk's rows for ``last``, not yet put there (first entry, offset of
+        # its first row, entries, content hashes): a chunk bringing EDGE_ROWS rows or more
+        # pushes every earlier row out, so rows are read only from the chunks that keep
+        # some (entries decoded when asked for are then decoded for those rows alone).
+        self.unsettled: tuple[int, int, Sequence[Any], list[str | None]] | None = None
         self.turns: list[Turn] = []
         self.tool_calls: list[ToolCall] = []
         self.interruptions: list[Interruption] = []
@@ -166,8 +172,11 @@ class ChainFacts:
         # length is not known before the pass ends: a dense chain is counted as it is read)
         tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
         if tail < count:
-            self.last.extend(zip(range(first + tail, first + count), entries[tail:],
-                                 chunk.content_hashes[tail:], strict=True))
+            if count - tail >= EDGE_ROWS:  # these rows push every earlier one out
+                self.last.clear()
+                self.unsettled = None
+            self._settle()
+            self.unsettled = (first, tail, entries, chunk.content_hashes)
         offsets, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
@@ -247,6 +256,8 @@ class ChainFacts:
         self.count += later.count
         self.counts.update(later.counts)
         self.first.extend(later.first)
+        self._settle()
+        later._settle()
         self.last.extend(later.last)
         _extend_capped(self.turns, later.turns, MAX_ITEMS)
         _extend_capped(self.tool_calls, later.tool_calls, MAX_ITEMS)
@@ -403,7 +414,21 @@ class ChainFacts:
 
     # -- results -----------------------------------------------------------------------
 
+    def _settle(self) -> None:
+        """Put the latest chunk's rows in ``last`` (see ``unsettled``)."""
+        if self.unsettled is not None:
+            first, tail, entries, hashes = self.unsettled
+            self.unsettled = None
+            self.last.extend(zip(range(first + tail, first + len(entries)), entries[tail:],
+                                 hashes[tail:], strict=True))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (by a shard worker) with its rows settled: values, not a chunk."""
+        self._settle()
+        return self.__dict__
+
     def last_rows(self) -> list[ChainRow]:
+        self._settle()
         return [chain_row(index, entry, recomputed) for index, entry, recomputed in self.last]
 
     def lane_times(self) -> tuple[dict[str, Counter[float]], Counter[str], float | None, float | None]:

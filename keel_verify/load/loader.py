@@ -157,7 +157,7 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
                             floats=one.floats * count,
                             twin=None if one.twin is None else one.twin * count)
     joined = b"[" + b",".join(raw_items) + b"]"
-    if lazy and _proven_without_decode(joined, max_depth):
+    if lazy and _proven_without_decode(joined, raw_items, max_depth):
         return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1])
     errors = accel.decode_errors()
     if max_depth >= 3:
@@ -208,25 +208,27 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
                         floats_only=domain and part.twin is not None, canonical=canonical)
 
 
-def _proven_without_decode(joined: bytes, max_depth: int) -> bool:
-    """Whether the JSON array ``joined`` of raw chain entries (each already accepted by
-    msgspec's skip of the chain: see :func:`_chain_source`) is proven to decode without
-    error, to values within the RFC 8785 domain, none of them an object, whose canonical
-    bytes, comma-joined, are its bytes less the brackets.
+def _proven_without_decode(joined: bytes, raw_items: Sequence[Any], max_depth: int) -> bool:
+    """Whether the JSON array ``joined`` of the raw chain entries ``raw_items`` (each
+    already accepted by msgspec's skip of the chain: see :func:`_chain_source`) is proven
+    to decode without error, to values within the RFC 8785 domain, none of them an
+    object, whose canonical bytes, comma-joined, are its bytes less the brackets.
 
-    Why that holds, on the bytes alone: with no ``"`` there is no string (so no
-    character for a decode to refuse: invalid UTF-8, a lone surrogate or a control
-    character can only sit in a string, the only place msgspec's skip does not judge
-    them), and no ``{`` there is no object; with no float (:func:`nesting.float_free`)
-    no literal can overflow, and with every integer within +/-(2^53-1)
-    (:func:`nesting.integers_within_jcs`) none is too long; the depth is within the
-    limit (the array sits at depth 2, as in :func:`decode_raw_chunk`). What the skip
-    judged already (brackets, commas, the number grammar, literals) and those are all a
-    decode judges: it cannot fail. :func:`nesting.written_canonically` proves the bytes
-    canonical. When any of this is not proven, the chunk is decoded as before."""
+    Why, on the bytes alone: with no ``"`` there is no string, so nothing a decode could
+    refuse that the skip let pass (invalid UTF-8, a lone surrogate, a control character:
+    only a string holds them); with no ``{`` there is no object. The depth is within the
+    limit (the array sits at depth 2, as in :func:`decode_raw_chunk`; an entry nested d
+    deep takes at least 2d bytes, so the longest entry's length bounds it, else
+    :func:`nesting.max_nesting` tells); every integer lies within +/-(2^53-1)
+    (:func:`nesting.integers_within_jcs`), so none is too long to decode; and
+    :func:`nesting.written_canonically` proves the bytes canonical, float-free included,
+    so no literal can overflow. The brackets, commas, number grammar and literals were
+    judged by the skip: nothing is left for a decode to refuse. When any of this is not
+    proven, the chunk is decoded as before."""
     if b"{" in joined or b'"' in joined:
         return False
-    return (nesting.max_nesting(joined) + 1 <= max_depth
+    longest = max(map(len, map(bytes, raw_items)), default=0)
+    return ((longest // 2 + 2 <= max_depth or nesting.max_nesting(joined) + 1 <= max_depth)
             and nesting.integers_within_jcs(joined)
             and nesting.written_canonically(joined, joined))
 
