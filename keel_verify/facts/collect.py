@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Sequence
 from itertools import repeat
 from typing import Any, TypeVar
 
@@ -128,11 +127,11 @@ class ChainFacts:
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
         self.last: deque[tuple[int, Any, str | None]] = deque(maxlen=EDGE_ROWS)
-        # The latest chunk's rows for ``last``, not yet put there (first entry, offset of
-        # its first row, entries, content hashes): a chunk bringing EDGE_ROWS rows or more
-        # pushes every earlier row out, so rows are read only from the chunks that keep
-        # some (entries decoded when asked for are then decoded for those rows alone).
-        self.unsettled: tuple[int, int, Sequence[Any], list[str | None]] | None = None
+        # The latest chunk's rows for ``last``, not yet put there (the offset of its first
+        # row, the chunk): a chunk bringing EDGE_ROWS rows or more pushes every earlier
+        # row out, so rows are read only from the chunks that keep some (entries decoded
+        # when asked for are then decoded, and deferred hashes computed, for those alone).
+        self.unsettled: tuple[int, Chunk] | None = None
         self.turns: list[Turn] = []
         self.tool_calls: list[ToolCall] = []
         self.interruptions: list[Interruption] = []
@@ -165,9 +164,12 @@ class ChainFacts:
         first = chunk.first
         self.count += count
         if first < EDGE_ROWS:
-            for index in range(first, min(first + count, EDGE_ROWS)):
-                entry = entries[index - first]
-                self.first.append(chain_row(index, entry, chunk.content_hashes[index - first]))
+            # Only the edge rows' hashes are asked for: a chain of junk objects is hashed
+            # no further than some check still reads its hashes (Chunk.hashes).
+            stop = min(first + count, EDGE_ROWS)
+            leading = chunk.content_hashes_between(0, stop - first)
+            for index in range(first, stop):
+                self.first.append(chain_row(index, entries[index - first], leading[index - first]))
         # offset of the rows the deque may keep: this chunk's last EDGE_ROWS (the chain's
         # length is not known before the pass ends: a dense chain is counted as it is read)
         tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
@@ -176,7 +178,7 @@ class ChainFacts:
                 self.last.clear()
                 self.unsettled = None
             self._settle()
-            self.unsettled = (first, tail, entries, chunk.content_hashes)
+            self.unsettled = (tail, chunk)
         offsets, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
@@ -417,10 +419,12 @@ class ChainFacts:
     def _settle(self) -> None:
         """Put the latest chunk's rows in ``last`` (see ``unsettled``)."""
         if self.unsettled is not None:
-            first, tail, entries, hashes = self.unsettled
+            tail, chunk = self.unsettled
             self.unsettled = None
-            self.last.extend(zip(range(first + tail, first + len(entries)), entries[tail:],
-                                 hashes[tail:], strict=True))
+            count = len(chunk.entries)
+            self.last.extend(zip(range(chunk.first + tail, chunk.first + count),
+                                 chunk.entries[tail:], chunk.content_hashes_between(tail, count),
+                                 strict=True))
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (by a shard worker) with its rows settled: values, not a chunk."""
