@@ -137,15 +137,14 @@ def own_profile_texts(literals: list[str]) -> bool:
     return _OWN_PROFILE_TEXT_LINES.fullmatch("\n".join(literals) + "\n") is not None
 
 
-def profile_texts_of(literals: list[str]) -> Callable[[str], Any]:
+def profile_texts_of(literals: list[str]) -> Callable[[str], Any] | None:
     """A float hook giving what :class:`_ProfileTexts` gives for each of ``literals``:
     msgspec.Raw of ``float_text(float(literal))``, found in a dict (a C call a float, no
-    Python frame), built by C maps over the literals. Raises FloatOverflow for the first
-    that overflows, as that hook would (no twin is decoded then)."""
+    Python frame), built by C maps over the literals. None when one overflows: the hook
+    itself refuses it (msgspec words that refusal)."""
     numbers = list(map(float, literals))
     if math.inf in numbers or -math.inf in numbers:
-        raise FloatOverflow(next(literal for literal, number in zip(literals, numbers, strict=True)
-                                 if number in _INFINITIES))
+        return None
     texts: dict[str, Any] = dict(zip(literals, map(Raw, map(float_text, numbers)), strict=True))
     return texts.__getitem__
 
@@ -172,8 +171,9 @@ def read_floats(data: Any) -> FloatPart:
     (``float_hook=list.append``: one C call a float, the values thrown away). When
     :func:`own_profile_texts` proves each its own profile text, the twin is decoded with
     ``float_hook=msgspec.Raw`` (the literal itself); otherwise with the dict of their
-    texts (:func:`profile_texts_of`). Any other part's twin is decoded with the hook
-    :class:`_ProfileTexts`, a Python frame a float."""
+    texts (:func:`profile_texts_of`). Any other part's twin (sparse in floats, very many
+    of them, or one overflowing) is decoded with the hook :class:`_ProfileTexts`, a
+    Python frame a float."""
     assert msgspec is not None
     # The values' floats are read by float() itself, in C (no frame per float); the twin's
     # reading refuses an overflow (a literal proven its own profile text is finite).
@@ -194,9 +194,9 @@ def read_floats(data: Any) -> FloatPart:
         if own_profile_texts(literals):
             del literals  # the twin's Raws hold texts of their own
             return FloatPart(value, decoder("raw_floats").decode(data), count)
-        if count <= LITERALS_MAPPED:
-            hook = profile_texts_of(literals)
-            del literals
+        hook = profile_texts_of(literals) if count <= LITERALS_MAPPED else None
+        del literals
+        if hook is not None:
             return FloatPart(value, msgspec.json.Decoder(float_hook=hook).decode(data), count)
     texts = _ProfileTexts()
     twin = msgspec.json.Decoder(float_hook=texts).decode(data)
