@@ -159,15 +159,18 @@ class ChainFacts:
         first = chunk.first
         self.count += count
         if first < EDGE_ROWS:
-            for index in range(first, min(first + count, EDGE_ROWS)):
-                entry = entries[index - first]
-                self.first.append(chain_row(index, entry, chunk.content_hashes[index - first]))
+            # Only the edge rows' hashes are asked for: a chain of junk objects is hashed
+            # no further than some check still reads its hashes (Chunk.hashes).
+            stop = min(first + count, EDGE_ROWS)
+            leading = chunk.content_hashes_between(0, stop - first)
+            for index in range(first, stop):
+                self.first.append(chain_row(index, entries[index - first], leading[index - first]))
         # offset of the rows the deque may keep: this chunk's last EDGE_ROWS (the chain's
         # length is not known before the pass ends: a dense chain is counted as it is read)
         tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
         if tail < count:
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
-                                 chunk.content_hashes[tail:], strict=True))
+                                 chunk.content_hashes_between(tail, count), strict=True))
         offsets, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()

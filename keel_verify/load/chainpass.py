@@ -30,6 +30,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from hashlib import sha256
 from itertools import compress, repeat
 from operator import methodcaller
@@ -59,13 +60,22 @@ DENSE_GROWTH = 16
 SIGNATURES = "signatures"
 
 
+#: The content hashes of the entries ``start`` to ``stop`` of a chunk, computed when first
+#: asked for (see :attr:`Chunk.hashes`).
+HashesOf = Callable[[int, int], "list[str | None]"]
+
+
 @dataclass(frozen=True)
 class Chunk:
     """Consecutive chain entries, as the pass hands them to every visitor."""
 
     first: int  # index of entries[0] in the chain
     entries: list[Any]
-    content_hashes: list[str | None]  # H(C(entry without content_hash)); None: not an object
+    # Each entry's H(C(entry without content_hash)), None for one that is not an object:
+    # the list, or how to compute any run of it. Read them by content_hashes or
+    # content_hashes_between: a chain of junk objects is hashed only where some visitor
+    # still reads its hashes (chain_integrity until it stopped, the report's edge rows).
+    hashes: list[str | None] | HashesOf
     within_jcs: bool  # proven free of floats, unsafe integers and non-BMP keys
     flat: bool = False  # proven: every entry an object of strings, integers, booleans, nulls
     objects: bool = False  # proven: every entry an object
@@ -80,6 +90,27 @@ class Chunk:
     floats_only: bool = False
     # The entries that are objects, in order, once computed (see object_entries).
     held_objects: list[list[Any]] = field(default_factory=list, compare=False, repr=False)
+    computed_hashes: list[list[str | None]] = field(default_factory=list, compare=False,
+                                                   repr=False)
+
+    @property
+    def content_hashes(self) -> list[str | None]:
+        """Every entry's content hash (computed once, for all visitors, when deferred)."""
+        if isinstance(self.hashes, list):
+            return self.hashes
+        if not self.computed_hashes:
+            self.computed_hashes.append(self.hashes(0, len(self.entries)))
+        return self.computed_hashes[0]
+
+    def content_hashes_between(self, start: int, stop: int) -> list[str | None]:
+        """The content hashes of entries ``start`` to ``stop`` (a slice's bounds); when
+        deferred and not yet computed, only theirs are computed."""
+        if isinstance(self.hashes, list):
+            return self.hashes[start:stop]
+        if self.computed_hashes:
+            return self.computed_hashes[0][start:stop]
+        start, stop, _ = slice(start, stop).indices(len(self.entries))
+        return self.hashes(start, max(start, stop))
 
     def object_offsets(self) -> list[int]:
         """The offsets of the entries that are objects, in order, computed once for all
@@ -128,7 +159,10 @@ class Chunk:
             offsets.append(list(map(operator.sub, mine, repeat(start))) if start else mine)
             objects = len(mine) == count > 0
         columns = {key: values[start:stop] for key, values in self.columns.items()}
-        return Chunk(self.first + start, entries, self.content_hashes[start:stop],
+        hashes = (self.hashes[start:stop] if isinstance(self.hashes, list)
+                  else self.computed_hashes[0][start:stop] if self.computed_hashes
+                  else partial(_hashes_moved, self.hashes, start))
+        return Chunk(self.first + start, entries, hashes,
                      self.within_jcs, self.flat, objects, self.encode, columns,
                      self.same and count > 1, offsets)
 
@@ -558,7 +592,7 @@ class EntriesPass:
         hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
 
-        def made(hashes: list[str | None], offsets: list[list[int]],
+        def made(hashes: list[str | None] | HashesOf, offsets: list[list[int]],
                  held: list[list[Any]] | None = None) -> Chunk:
             return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
                          same, offsets, twin, decoded.floats, decoded.floats_only, held or [])
@@ -576,13 +610,18 @@ class EntriesPass:
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
             return made(hashes, [offsets], [held] if twin is None else None), piece
         stated = list(map(dict.get, hashed, repeat("content_hash")))
-        hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
-        if twin is not None:  # the visitors' column holds the values, not their texts
-            stated = list(map(dict.get, entries[:1] if same else entries, repeat("content_hash")))
-        columns["content_hash"] = stated * len(entries) if same else stated
+        encoded = list(map(write, hashed))
+        # The visitors' column holds the entries' values (the twin's floats are texts).
+        column = stated if twin is None else list(map(
+            dict.get, entries[:1] if same else entries, repeat("content_hash")))
         if same:
-            return made(hashes * len(entries), []), _repeated(encoded[0], len(entries))
-        return made(hashes, []), b",".join(encoded)
+            one = _hash_object_entries(hashed, write, flat, stated, encoded)[0]
+            columns["content_hash"] = column * len(entries)
+            return made(one * len(entries), []), _repeated(encoded[0], len(entries))
+        # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
+        columns["content_hash"] = column
+        hashes_of = partial(_object_hashes, hashed, write, flat, stated, encoded)
+        return made(hashes_of, []), b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
              decoded: DecodedChunk | None = None) -> None:
@@ -593,6 +632,11 @@ class EntriesPass:
             self.out.write(piece)
         for name in self.active() if only is None else only:
             self.visitors[name].visit(chunk)
+
+
+def _hashes_moved(hashes_of: HashesOf, offset: int, start: int, stop: int) -> list[str | None]:
+    """``hashes_of`` for a part starting at ``offset`` of its chunk."""
+    return hashes_of(offset + start, offset + stop)
 
 
 def _unchanged(visitor: EntryVisitor, chunk: Chunk) -> bool:
@@ -610,16 +654,33 @@ def _repeated(piece: bytes, count: int) -> bytes:
 _CONTENT_HASH_KEY = b'"content_hash":'
 
 
+def _object_hashes(entries: list[dict[str, Any]], encode: Callable[[Any], bytes], flat: bool,
+                   stated: list[Any], encoded: list[bytes], start: int,
+                   stop: int) -> list[str | None]:
+    """The content hashes of ``entries[start:stop]``, objects each (a chunk's deferred
+    :attr:`Chunk.hashes`), from their canonical bytes ``encoded`` and stated
+    ``content_hash`` values. Never changes an entry: visitors may hold them already."""
+    whole = start == 0 and stop == len(entries)
+    return _hash_object_entries(
+        entries if whole else entries[start:stop], encode, flat,
+        stated if whole else stated[start:stop], encoded if whole else encoded[start:stop],
+        mutate=False)[0]
+
+
 def _hash_object_entries(
     entries: list[dict[str, Any]], encode: Callable[[Any], bytes], flat: bool,
-    stated: list[Any] | None = None,
+    stated: list[Any] | None = None, encoded: list[bytes] | None = None, *,
+    mutate: bool = True,
 ) -> tuple[list[str | None], list[bytes]]:
     """One encoding per entry: the hashed form is the full form less its content_hash
     member. In a flat object that member's bytes occur once: a string's own quotes are
     always escaped, so '"content_hash":' cannot occur inside a value. A nested value may
     hold a "content_hash" member of its own, so there the member's bytes must be found
-    exactly once in the entry's bytes (else the entry is encoded a second time)."""
-    encoded = list(map(encode, entries))
+    exactly once in the entry's bytes (else the entry is encoded a second time).
+    ``encoded``: the entries' canonical bytes, when already written. ``mutate``: whether
+    an entry's member may be taken out and put back (moving it last in the dict)."""
+    if encoded is None:
+        encoded = list(map(encode, entries))
     if stated is None:
         stated = [entry.get("content_hash") for entry in entries]
     if None not in stated or all(map(operator.contains, entries, repeat("content_hash"))):
@@ -638,7 +699,7 @@ def _hash_object_entries(
         # No entry has the member (a chain of garbage): each hashes its full bytes.
         return _tagged_digests(encoded), encoded
     if not flat:
-        return _hash_entries(entries, encode, False)
+        return _hash_entries(entries, encode, not mutate)
     hashes: list[str | None] = []
     for entry, full in zip(entries, encoded, strict=True):
         if "content_hash" not in entry:
