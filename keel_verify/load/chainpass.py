@@ -362,8 +362,12 @@ def _cut_members(members: dict[str, Any]) -> list[bytes] | None:
     values are all scalars), in insertion order, cut from one encoding of the object;
     None when a string (name or value) ends with a comma, so that a cut may fall inside
     a member (see :func:`_members_sorted_as_bytes`)."""
-    pieces = accel.plain_encoder()(members)[2:-1].split(b',"')
-    return pieces if len(pieces) == len(members) else None
+    pieces = accel.plain_encoder()(members).split(b',"')  # cut as it is: no copy of it
+    if len(pieces) != len(members):
+        return None
+    pieces[0] = pieces[0][2:]  # '{"' cut off
+    pieces[-1] = pieces[-1][:-1]  # '}' cut off (from the same piece when it is the only one)
+    return pieces
 
 
 def _many_names_bytes(value: Any) -> bytes:
@@ -380,7 +384,9 @@ def _many_names_bytes(value: Any) -> bytes:
         pieces = _cut_members(value)
         if pieces is not None:
             pieces.sort()
-            return b"{" + _joined(pieces) + b"}"
+            pieces[-1] += b"}"  # the braces put back by the join, not by another copy
+            pieces[0] = b'{"' + pieces[0]
+            return b',"'.join(pieces)
     return canonical_bytes(value)
 
 
