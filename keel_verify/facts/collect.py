@@ -127,6 +127,11 @@ class ChainFacts:
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
         self.last: deque[tuple[int, Any, str | None]] = deque(maxlen=EDGE_ROWS)
+        # The latest chunk's rows for ``last``, not yet put there (the offset of its first
+        # row, the chunk): a chunk bringing EDGE_ROWS rows or more pushes every earlier
+        # row out, so rows are read only from the chunks that keep some (entries decoded
+        # when asked for are then decoded, and deferred hashes computed, for those alone).
+        self.unsettled: tuple[int, Chunk] | None = None
         self.turns: list[Turn] = []
         self.tool_calls: list[ToolCall] = []
         self.interruptions: list[Interruption] = []
@@ -169,8 +174,11 @@ class ChainFacts:
         # length is not known before the pass ends: a dense chain is counted as it is read)
         tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
         if tail < count:
-            self.last.extend(zip(range(first + tail, first + count), entries[tail:],
-                                 chunk.content_hashes_between(tail, count), strict=True))
+            if count - tail >= EDGE_ROWS:  # these rows push every earlier one out
+                self.last.clear()
+                self.unsettled = None
+            self._settle()
+            self.unsettled = (tail, chunk)
         offsets, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
@@ -250,6 +258,8 @@ class ChainFacts:
         self.count += later.count
         self.counts.update(later.counts)
         self.first.extend(later.first)
+        self._settle()
+        later._settle()
         self.last.extend(later.last)
         _extend_capped(self.turns, later.turns, MAX_ITEMS)
         _extend_capped(self.tool_calls, later.tool_calls, MAX_ITEMS)
@@ -406,7 +416,23 @@ class ChainFacts:
 
     # -- results -----------------------------------------------------------------------
 
+    def _settle(self) -> None:
+        """Put the latest chunk's rows in ``last`` (see ``unsettled``)."""
+        if self.unsettled is not None:
+            tail, chunk = self.unsettled
+            self.unsettled = None
+            count = len(chunk.entries)
+            self.last.extend(zip(range(chunk.first + tail, chunk.first + count),
+                                 chunk.entries[tail:], chunk.content_hashes_between(tail, count),
+                                 strict=True))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (by a shard worker) with its rows settled: values, not a chunk."""
+        self._settle()
+        return self.__dict__
+
     def last_rows(self) -> list[ChainRow]:
+        self._settle()
         return [chain_row(index, entry, recomputed) for index, entry, recomputed in self.last]
 
     def lane_times(self) -> tuple[dict[str, Counter[float]], Counter[str], float | None, float | None]:
