@@ -11,9 +11,10 @@ Nothing here raises on a hostile shape: a member of the wrong type is read as ab
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import itertools
+import operator
 from collections import Counter, deque
-from itertools import repeat
+from itertools import compress, repeat
 from typing import Any, TypeVar
 
 from keel_verify.facts.model import ChainRow, Interruption, Mark, ToolCall, Turn
@@ -168,7 +169,7 @@ class ChainFacts:
         if tail < count:
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
                                  chunk.content_hashes[tail:], strict=True))
-        offsets, types, times = _types_and_times(chunk)
+        objects, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
         if others == count:
@@ -179,7 +180,7 @@ class ChainFacts:
             # every object of one kind at one time (the others, if any, after the leading
             # objects: counted in the order they first occur, as below)
             found = [((types[0], times[0]), len(types)), ((_NOT_OBJECT, None), others)]
-            if others and offsets is not None and offsets[0]:  # not an object first
+            if others and type(entries[0]) is not dict:  # not an object first
                 found.reverse()
             for pair, number in found:
                 if number:
@@ -187,7 +188,7 @@ class ChainFacts:
                     kinds[pair[0]] += number
         else:  # few per chunk, counted in the order they first occur
             pairs: Counter[tuple[str, str | None]] = Counter()
-            before = _leading_objects(offsets) if others else len(types)
+            before = _leading_objects(entries) if others else len(types)
             pairs.update(zip(types[:before], times[:before], strict=True))
             if others:
                 pairs[_NOT_OBJECT, None] += others
@@ -203,7 +204,7 @@ class ChainFacts:
         if not wanted:
             return
         for position in [i for i, kind in enumerate(types) if kind in wanted]:
-            entry = entries[position if offsets is None else offsets[position]]
+            entry = objects[position]
             if type(entry) is dict:
                 self._entry(entry, types[position])
 
@@ -426,23 +427,18 @@ class ChainFacts:
         return by_lane, totals, t_min, t_max
 
 
-def _types_and_times(chunk: Chunk) -> tuple[list[int] | None, list[str], list[str | None]]:
-    """The offsets of the entries that are objects (None: every entry) and each such
-    entry's event type (or why it has none) and ``occurred_at`` text (None when not a
-    string), in C per entry; the other entries have neither."""
+def _types_and_times(chunk: Chunk) -> tuple[list[Any], list[str], list[str | None]]:
+    """The entries that are objects, in order, and each one's event type (or why it has
+    none) and ``occurred_at`` text (None when not a string), in C per entry; the other
+    entries have neither. (For one value repeated, the objects are the entries.)"""
     entries = chunk.entries
     if chunk.same:  # one value repeated: read once
         if type(entries[0]) is not dict:
             return [], [], []
         kind, at = _type_and_time(entries[0])
-        return None, [kind] * len(entries), [at] * len(entries)
-    offsets = None
+        return entries, [kind] * len(entries), [at] * len(entries)
     if not chunk.objects:
-        offsets = chunk.object_offsets()
-        if len(offsets) == len(entries):
-            offsets = None
-        else:
-            entries = chunk.object_entries()
+        entries = chunk.object_entries()
     types: list[Any] = list(map(dict.get, entries, repeat("event_type")))
     times: list[Any] = list(map(dict.get, entries, repeat("occurred_at")))
     if types.count(None) == len(types):  # no entry has one (a chain of junk objects)
@@ -451,15 +447,12 @@ def _types_and_times(chunk: Chunk) -> tuple[list[int] | None, list[str], list[st
         types = [kind if type(kind) is str else _NO_TYPE for kind in types]
     if not set(map(type, times)) <= {str, type(None)}:
         times = [at if type(at) is str else None for at in times]
-    return offsets, types, times
+    return entries, types, times
 
 
-def _leading_objects(offsets: list[int] | None) -> int:
-    """How many entries before the first that is not an object, given the objects'
-    offsets (increasing; ``offsets[i] == i`` exactly for the leading ones)."""
-    if offsets is None:
-        raise ValueError("every entry is an object")
-    return bisect_left(range(len(offsets)), True, key=lambda i: offsets[i] != i)
+def _leading_objects(entries: list[Any]) -> int:
+    """How many entries are objects before the first that is not one (there is one)."""
+    return next(compress(itertools.count(), map(operator.is_not, map(type, entries), repeat(dict))))
 
 
 def _type_and_time(entry: Any) -> tuple[str, str | None]:

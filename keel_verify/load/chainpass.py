@@ -28,12 +28,12 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from itertools import compress, repeat
 from operator import methodcaller
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.crypto.signed_message import SignedMessage
@@ -65,7 +65,9 @@ class Chunk:
 
     first: int  # index of entries[0] in the chain
     entries: list[Any]
-    content_hashes: list[str | None]  # H(C(entry without content_hash)); None: not an object
+    # H(C(entry without content_hash)); None: not an object. A list, or for a chunk not
+    # proven to be objects the ContentHashes computed when first read.
+    content_hashes: Sequence[str | None]
     within_jcs: bool  # proven free of floats, unsafe integers and non-BMP keys
     flat: bool = False  # proven: every entry an object of strings, integers, booleans, nulls
     objects: bool = False  # proven: every entry an object
@@ -101,7 +103,11 @@ class Chunk:
         if self.objects:
             return self.entries
         if not self.held_objects:
-            self.held_objects.append(list(map(self.entries.__getitem__, self.object_offsets())))
+            if self.offsets:
+                objects = list(map(self.entries.__getitem__, self.offsets[0]))
+            else:  # one step per entry, no offsets built (most readers need none)
+                objects = [entry for entry in self.entries if type(entry) is dict]
+            self.held_objects.append(objects)
         return self.held_objects[0]
 
     def moved(self, first: int) -> Chunk:
@@ -558,23 +564,20 @@ class EntriesPass:
         hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
 
-        def made(hashes: list[str | None], offsets: list[list[int]],
-                 held: list[list[Any]] | None = None) -> Chunk:
+        def made(hashes: Sequence[str | None], offsets: list[list[int]]) -> Chunk:
             return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
-                         same, offsets, twin, decoded.floats, decoded.floats_only, held or [])
+                         same, offsets, twin, decoded.floats, decoded.floats_only)
 
         if not objects:  # in C per chunk, whatever the entries: one encoding of them all
-            hashes: list[str | None]
-            offsets: list[int]
-            held: list[Any] = []  # the objects among the entries (of ``hashed``)
             if decoded.canonical is not None:  # proven: its input bytes, and no object
-                hashes, piece, offsets = [None] * len(hashed), decoded.canonical, []
-            else:
-                hashes, piece, offsets, held = _hash_any_entries(hashed, write,
-                                                                 self.artifact.exact_path)
+                none: list[str | None] = [None] * len(entries)
+                return made(none, [[]]), (decoded.canonical if not same
+                                          else _repeated(decoded.canonical, len(entries)))
+            piece = write(hashed)[1:-1]
             if same:
+                hashes = _hash_any_entries(hashed, write, self.artifact.exact_path)
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
-            return made(hashes, [offsets], [held] if twin is None else None), piece
+            return made(ContentHashes(source, write), []), piece
         stated = list(map(dict.get, hashed, repeat("content_hash")))
         hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
         if twin is not None:  # the visitors' column holds the values, not their texts
@@ -709,20 +712,16 @@ def _tagged_digests_each(pieces: list[bytes]) -> list[str | None]:
 
 def _hash_any_entries(
     entries: list[Any], encode: Callable[[Any], bytes], exact: bool
-) -> tuple[list[str | None], bytes, list[int], list[Any]]:
-    """Each entry's content hash (None for an entry that is not an object), the
-    entries' canonical bytes, comma-joined, the offsets of the objects and the objects
-    themselves, in C per
-    entry whatever the entries (a chain of millions of tiny values): the bytes are one
-    encoding of the list less its brackets; only the objects are encoded one by one, and
-    each distinct object is hashed once (equal canonical bytes are an equal value, hence
-    an equal hash)."""
-    piece = encode(entries)[1:-1]
+) -> list[str | None]:
+    """Each entry's content hash (None for an entry that is not an object), in C per
+    entry whatever the entries (a chain of millions of tiny values): only the objects
+    are encoded, and each distinct object is hashed once (equal canonical bytes are an
+    equal value, hence an equal hash)."""
     offsets = list(compress(range(len(entries)), map(operator.is_, map(type, entries),
                                                      repeat(dict))))
     hashes: list[str | None] = [None] * len(entries)
     if not offsets:
-        return hashes, piece, offsets, []
+        return hashes
     objects = list(map(entries.__getitem__, offsets))
     encoded = _each_encoded(objects, encode)
     distinct = dict(zip(encoded, objects, strict=True))
@@ -734,7 +733,63 @@ def _hash_any_entries(
         table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
                          strict=True))
     deque(map(hashes.__setitem__, offsets, map(table.__getitem__, encoded)), maxlen=0)
-    return hashes, piece, offsets, objects
+    return hashes
+
+
+class ContentHashes(Sequence[str | None]):
+    """The content hashes of a chunk of entries not proven to be objects (None for each
+    that is not one), computed when first read: :func:`_hash_any_entries` of the
+    entries, all at once and kept. A slice is a ContentHashes of the entries' slice, so
+    reading a chunk's last rows hashes those rows alone.
+
+    Why it gives the hashes computed before any visitor ran: an entry's hash is a
+    function of its value alone (so of a slice's entries what it is of the whole), and
+    the values do not change: visitors only read entries, and this hashing leaves them
+    as they are (``exact``: an object is copied, never has its member taken out). Most
+    such chunks are hostile (millions of tiny values): the check that reads every hash
+    (chain_integrity) stops after its first thousand problems, so the rest of the chain
+    is never hashed entry by entry."""
+
+    __slots__ = ("_encode", "_entries", "_held")
+
+    def __init__(self, entries: list[Any], encode: Callable[[Any], bytes]) -> None:
+        self._entries = entries
+        self._encode = encode
+        self._held: list[str | None] | None = None
+
+    def _all(self) -> list[str | None]:
+        if self._held is None:
+            self._held = _hash_any_entries(self._entries, self._encode, True)
+        return self._held
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> str | None: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str | None]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str | None] | None:
+        if isinstance(index, slice):
+            if self._held is not None:
+                return self._held[index]
+            return ContentHashes(self._entries[index], self._encode)
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[str | None]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return self._all() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared as a list is: not hashable
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes]) -> list[bytes]:
