@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections import Counter, deque
+from collections.abc import Sequence
 from itertools import compress, repeat
 from typing import Any, TypeVar
 
@@ -127,7 +128,9 @@ class ChainFacts:
         self.count = 0
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
-        self.last: deque[tuple[int, Any, str | None]] = deque(maxlen=EDGE_ROWS)
+        # The last rows: index, entry, and its content hash as hashes[offset] (a chunk's
+        # hashes of a hostile chain are computed when read: only those of rows kept are).
+        self.last: deque[tuple[int, Any, Sequence[str | None], int]] = deque(maxlen=EDGE_ROWS)
         self.turns: list[Turn] = []
         self.tool_calls: list[ToolCall] = []
         self.interruptions: list[Interruption] = []
@@ -168,7 +171,7 @@ class ChainFacts:
         tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
         if tail < count:
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
-                                 chunk.content_hashes[tail:], strict=True))
+                                 repeat(chunk.content_hashes[tail:]), range(count - tail)))
         objects, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
@@ -215,6 +218,8 @@ class ChainFacts:
     def _permit_uses(self, chunk: Chunk) -> None:
         """The first entry carrying each permit id (its artifact_sequence)."""
         entries = chunk.entries
+        if chunk.lacks_member("permit_id"):
+            return
         if chunk.objects:
             permit_ids = chunk.column("permit_id")
         else:  # only objects can carry one
@@ -405,7 +410,8 @@ class ChainFacts:
     # -- results -----------------------------------------------------------------------
 
     def last_rows(self) -> list[ChainRow]:
-        return [chain_row(index, entry, recomputed) for index, entry, recomputed in self.last]
+        return [chain_row(index, entry, hashes[offset])
+                for index, entry, hashes, offset in self.last]
 
     def lane_times(self) -> tuple[dict[str, Counter[float]], Counter[str], float | None, float | None]:
         """Per lane: event counts by time, total events; and the earliest and latest
@@ -439,6 +445,8 @@ def _types_and_times(chunk: Chunk) -> tuple[list[Any], list[str], list[str | Non
         return entries, [kind] * len(entries), [at] * len(entries)
     if not chunk.objects:
         entries = chunk.object_entries()
+        if chunk.lacks_member("event_type") and chunk.lacks_member("occurred_at"):
+            return entries, [_NO_TYPE] * len(entries), [None] * len(entries)
     types: list[Any] = list(map(dict.get, entries, repeat("event_type")))
     times: list[Any] = list(map(dict.get, entries, repeat("occurred_at")))
     if types.count(None) == len(types):  # no entry has one (a chain of junk objects)

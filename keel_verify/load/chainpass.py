@@ -82,6 +82,8 @@ class Chunk:
     floats_only: bool = False
     # The entries that are objects, in order, once computed (see object_entries).
     held_objects: list[list[Any]] = field(default_factory=list, compare=False, repr=False)
+    # The entries' canonical bytes, comma-joined, when the pass wrote them (see lacks_member).
+    written: bytes | None = field(default=None, compare=False, repr=False)
 
     def object_offsets(self) -> list[int]:
         """The offsets of the entries that are objects, in order, computed once for all
@@ -109,6 +111,19 @@ class Chunk:
                 objects = [entry for entry in self.entries if type(entry) is dict]
             self.held_objects.append(objects)
         return self.held_objects[0]
+
+    def lacks_member(self, name: str) -> bool:
+        """Proven: no object among the entries, at any depth, has a member ``name`` (an
+        ASCII name of letters, digits and underscores); False when not proven. Why: the
+        bytes the pass wrote for these entries (``written``, their canonical bytes, or
+        their twin's) hold each member of each object, at any depth, as its name's JSON
+        string and a colon, and such a name is written as its characters between quotes
+        by every JSON encoder; so when ``"name":`` occurs nowhere in them, no object has
+        the member. One search in C, instead of a look into each object."""
+        written = self.written
+        if written is None or not (name.isascii() and name.replace("_", "a").isalnum()):
+            return False
+        return b'"' + name.encode() + b'":' not in written
 
     def moved(self, first: int) -> Chunk:
         """This chunk at another place in the chain (its computed columns shared)."""
@@ -564,9 +579,11 @@ class EntriesPass:
         hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
 
-        def made(hashes: Sequence[str | None], offsets: list[list[int]]) -> Chunk:
+        def made(hashes: Sequence[str | None], offsets: list[list[int]],
+                 written: bytes | None = None) -> Chunk:
             return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
-                         same, offsets, twin, decoded.floats, decoded.floats_only)
+                         same, offsets, twin, decoded.floats, decoded.floats_only,
+                         written=written)
 
         if not objects:  # in C per chunk, whatever the entries: one encoding of them all
             if decoded.canonical is not None:  # proven: its input bytes, and no object
@@ -577,7 +594,7 @@ class EntriesPass:
             if same:
                 hashes = _hash_any_entries(hashed, write, self.artifact.exact_path)
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
-            return made(ContentHashes(source, write), []), piece
+            return made(ContentHashes(source, write), [], piece), piece
         stated = list(map(dict.get, hashed, repeat("content_hash")))
         hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
         if twin is not None:  # the visitors' column holds the values, not their texts
@@ -790,6 +807,9 @@ class ContentHashes(Sequence[str | None]):
 
     def __repr__(self) -> str:
         return repr(self._all())
+
+    def __reduce__(self) -> tuple[type[list[str | None]], tuple[list[str | None]]]:
+        return list, (self._all(),)  # pickled (a shard worker's results) as the list
 
 
 def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes]) -> list[bytes]:
