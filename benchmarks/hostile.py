@@ -144,6 +144,10 @@ CASES = (
            lambda: hostile.tiny_chain_entries(10_000_000, hostile.MIXED_TINY)),
     _built("strings_1m", "a chain of 10^6 distinct 30-byte strings",
            lambda: hostile.string_chain_entries(1_000_000)),
+    _built("integers_5m", "a chain of 5x10^6 distinct integers",
+           lambda: hostile.distinct_integer_entries(5_000_000)),
+    _built("objects_2m", "a chain of 2x10^6 distinct small objects",
+           lambda: hostile.distinct_object_entries(2_000_000)),
     Case("fifo", "a FIFO with no writer", _fifo),
     Case("trust_100k", "100,000-key trust root, 10,000 signatures", _trust_root_and_signatures),
     # The reports that describe the applied policy (at most 50 keys of it, signer first).
@@ -199,7 +203,7 @@ def cells(measured: Measured, baseline: float | None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--only", help="comma-separated case names")
     parser.add_argument("--repeats", type=int, default=1, help="runs per case (median shown)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")

@@ -169,6 +169,17 @@ def string_chain_entries(count: int, width: int = 28) -> bytes:
     return _with_raw_chain(b",".join(b'"%0*d"' % (width, index) for index in range(count)))
 
 
+def distinct_object_entries(count: int) -> bytes:
+    """The v3 sample whose chain is ``count`` distinct small objects ``{"i":N}``: each an
+    entry to hash, none stating a content hash."""
+    return _with_raw_chain(b",".join(b'{"i":%d}' % index for index in range(count)))
+
+
+def distinct_integer_entries(count: int) -> bytes:
+    """The v3 sample whose chain is the integers ``0`` to ``count - 1``."""
+    return _with_raw_chain(b",".join(b"%d" % index for index in range(count)))
+
+
 def _with_raw_chain(items: bytes) -> bytes:
     document = public_v3()
     document["chain"] = []

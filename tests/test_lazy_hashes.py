@@ -1,17 +1,16 @@
 """A chain of millions of tiny mixed entries: the content hashes of a chunk that is not
 all objects are computed when a visitor first reads them (keel_verify/load/chainpass.py
-ContentHashes), and the session facts learn from the chunk's written bytes that no object
-in it has a member they would read (Chunk.lacks_member). Both must give what computing
-everything at once gives: the same hashes, the same entries, the same reports as the raw
-slices and the exact path. Proved by comparison and by counting what is hashed, never by
-a clock (the times are in ``benchmarks/hostile.py``)."""
+Chunk.hashes, as for a chunk of objects), and the session facts learn from the chunk's
+written bytes that no object in it has a member they would read (Chunk.lacks_member).
+Both must give what computing everything at once gives: the same hashes, the same
+entries, the same reports as the raw slices and the exact path. Proved by comparison and
+by counting what is hashed, never by a clock (the times are in
+``benchmarks/hostile.py``)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import pickle
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -20,10 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keel_verify import TrustPolicy, verify_bytes
-from keel_verify.crypto.canonical import canonical_bytes
+from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
+from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.facts import collect
 from keel_verify.load import accel, chainpass, dense
-from keel_verify.load.chainpass import Chunk, ContentHashes
+from keel_verify.load.chainpass import CHUNK_ENTRIES, Chunk
+from keel_verify.load.loader import MAX_DEPTH, DecodedChunk, load_bytes
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
 from tests.test_dense_chain import chain_values, reports
@@ -41,7 +42,6 @@ OBJECTS = [{}, {"a": 0}, {"content_hash": STATED}, {"content_hash": 7, "b": [1]}
            {"event_type": "voice.turn.evaluated", "occurred_at": "2026-11-30T00:00:00Z"},
            {"event_type": 5}, {"occurred_at": None}, {"n": {"event_type": "x"}}]
 entry_values = st.sampled_from([0, None, [], "", "x", True, False, -1, [0], *OBJECTS]) | chain_values
-ENCODERS: list[Callable[[Any], bytes]] = [accel.sorted_encoder(), canonical_bytes]
 
 
 def _in_order(value: Any) -> bytes:
@@ -50,39 +50,51 @@ def _in_order(value: Any) -> bytes:
     return msgspec.json.encode(value)
 
 
-@given(st.lists(entry_values, max_size=60), st.integers(0, 60), st.integers(0, 60),
-       st.sampled_from([0, 1]))
+def _pass_chunk(entries: list[Any], exact: bool) -> tuple[Chunk, bytes]:
+    """The chunk the pass makes of ``entries`` (values of any kind, decoded afresh, not
+    proven to be objects), on the fast path or the exact one."""
+    raw = json.dumps(entries).encode()
+    decoded = DecodedChunk(0, accel.decoder("any").decode(raw), within_jcs=True)
+    artifact = load_bytes(hostile.chain_of([{"i": 0}]), exact=exact)
+    encode = canonical_bytes if exact else accel.sorted_encoder()
+    out = chainpass.MessageWriter(SignedMessage(None))
+    entries_pass = chainpass.EntriesPass(artifact, {}, encode, out, {}, MAX_DEPTH,
+                                         CHUNK_ENTRIES)
+    return entries_pass.hashed(decoded)
+
+
+@given(st.lists(entry_values, min_size=2, max_size=60), st.integers(0, 60), st.integers(0, 60),
+       st.booleans())
 @settings(deadline=None)
 def test_hashes_computed_when_read_are_those_computed_at_once(
-        entries: list[Any], start: int, stop: int, which: int) -> None:
-    encode = ENCODERS[which]
-    expected = chainpass._hash_any_entries(copy.deepcopy(entries), encode, False)
-    before = _in_order(entries)
-    part = ContentHashes(entries, encode)[start:stop]  # a slice read first: its own entries
-    assert list(part) == expected[start:stop]
-    hashes = ContentHashes(entries, encode)
-    assert len(hashes) == len(entries)
-    assert list(hashes) == expected and hashes == expected and expected == hashes
-    assert [hashes[at] for at in range(-len(entries), len(entries))] == expected * 2
-    assert list(hashes[start:stop]) == expected[start:stop]  # a slice of those computed
-    assert _in_order(entries) == before  # never a member taken out and put back
-    pickled = pickle.loads(pickle.dumps(hashes))  # a shard worker's results: a list
-    assert type(pickled) is list and pickled == expected
+        entries: list[Any], start: int, stop: int, exact: bool) -> None:
+    """Any run read first, then all of them: the hashes computed at once, each entry's
+    by its definition; the entries never changed (no member moved last)."""
+    expected = chainpass._hash_any_entries(copy.deepcopy(entries), canonical_bytes, True)
+    assert expected == [_defined(entry) for entry in entries]
+    chunk, piece = _pass_chunk(entries, exact)
+    assert piece == b",".join(map(canonical_bytes, entries))
+    assert callable(chunk.hashes)  # deferred (not proven objects, nor one value repeated)
+    before = _in_order(chunk.entries)
+    assert chunk.content_hashes_between(start, stop) == expected[start:stop]
+    assert chunk.part(start, max(start, stop)).content_hashes == expected[start:stop]
+    assert chunk.content_hashes == expected
+    assert chunk.content_hashes_between(start, stop) == expected[start:stop]
+    assert _in_order(chunk.entries) == before
 
 
-def test_an_index_out_of_range_is_an_index_error() -> None:
-    hashes = ContentHashes([0, {}], accel.sorted_encoder())
-    with pytest.raises(IndexError):
-        hashes[2]
-    assert hashes != "x" and hashes != [None]
+def _defined(entry: Any) -> str | None:
+    """An entry's content hash by its definition (None for one that is not an object)."""
+    if type(entry) is not dict:
+        return None
+    return tagged_sha256(canonical_bytes({k: v for k, v in entry.items() if k != "content_hash"}))
 
 
 @given(st.lists(entry_values, max_size=40))
 @settings(deadline=None)
 def test_a_member_is_said_to_lack_only_when_no_object_has_it(entries: list[Any]) -> None:
     written = accel.sorted_encoder()(entries)[1:-1]
-    chunk = Chunk(0, entries, ContentHashes(entries, accel.sorted_encoder()), True,
-                  written=written)
+    chunk = Chunk(0, entries, [None] * len(entries), True, written=written)
     for name in ("event_type", "occurred_at", "permit_id", "content_hash", "a", "x"):
         if chunk.lacks_member(name):
             assert not _has_member(entries, name), name

@@ -35,6 +35,9 @@ INPUTS: dict[str, Callable[[], bytes]] = {
     "tampered entry": _tampered,
     "float in a member": _float_member,
     "float in every chunk": lambda: hostile.float_in_every_chunk(1_200),
+    "1,200 distinct floats": lambda: hostile.float_entries(1_200, distinct=True),
+    "floats not in their profile text": lambda: hostile.tiny_chain_entries(
+        1_200, (b"1.50", b"1E5", b"0.00001", b"0.5")),
     "3,000 mixed tiny entries": lambda: hostile.tiny_chain_entries(3_000, hostile.MIXED_TINY),
     "2,000 extra members": lambda: hostile.many_members(2_000),
     "entries 60 arrays deep": lambda: hostile.deep_entries(600, 60, distinct=True),

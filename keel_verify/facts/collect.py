@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import operator
 from collections import Counter, deque
-from collections.abc import Sequence
 from itertools import compress, repeat
 from typing import Any, TypeVar
 
@@ -128,9 +127,7 @@ class ChainFacts:
         self.count = 0
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
-        # The last rows: index, entry, and its content hash as hashes[offset] (a chunk's
-        # hashes of a hostile chain are computed when read: only those of rows kept are).
-        self.last: deque[tuple[int, Any, Sequence[str | None], int]] = deque(maxlen=EDGE_ROWS)
+        self.last: deque[tuple[int, Any, str | None]] = deque(maxlen=EDGE_ROWS)
         self.turns: list[Turn] = []
         self.tool_calls: list[ToolCall] = []
         self.interruptions: list[Interruption] = []
@@ -163,15 +160,18 @@ class ChainFacts:
         first = chunk.first
         self.count += count
         if first < EDGE_ROWS:
-            for index in range(first, min(first + count, EDGE_ROWS)):
-                entry = entries[index - first]
-                self.first.append(chain_row(index, entry, chunk.content_hashes[index - first]))
+            # Only the edge rows' hashes are asked for: a chain of junk objects is hashed
+            # no further than some check still reads its hashes (Chunk.hashes).
+            stop = min(first + count, EDGE_ROWS)
+            leading = chunk.content_hashes_between(0, stop - first)
+            for index in range(first, stop):
+                self.first.append(chain_row(index, entries[index - first], leading[index - first]))
         # offset of the rows the deque may keep: this chunk's last EDGE_ROWS (the chain's
         # length is not known before the pass ends: a dense chain is counted as it is read)
         tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
         if tail < count:
             self.last.extend(zip(range(first + tail, first + count), entries[tail:],
-                                 repeat(chunk.content_hashes[tail:]), range(count - tail)))
+                                 chunk.content_hashes_between(tail, count), strict=True))
         objects, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
@@ -410,8 +410,7 @@ class ChainFacts:
     # -- results -----------------------------------------------------------------------
 
     def last_rows(self) -> list[ChainRow]:
-        return [chain_row(index, entry, hashes[offset])
-                for index, entry, hashes, offset in self.last]
+        return [chain_row(index, entry, recomputed) for index, entry, recomputed in self.last]
 
     def lane_times(self) -> tuple[dict[str, Counter[float]], Counter[str], float | None, float | None]:
         """Per lane: event counts by time, total events; and the earliest and latest

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any, NamedTuple, Union
 
@@ -104,20 +105,99 @@ class FloatPart(NamedTuple):
     floats: int  # how many floats it holds
 
 
+# A float literal that is its own profile text (see own_profile_texts), one a line:
+# an optional sign, then "0.0"; or "0." + at most three zeros + at most 15 significant
+# digits, the last not 0; or an integer part without a leading zero + "." + ("0" or
+# digits ending in a nonzero one), at most 16 characters besides the sign.
+_OWN_PROFILE_TEXT_LINES = re.compile(
+    r"(?:-?(?:[1-9](?=[0-9.]{2,15}\n)[0-9]*\.(?:0|[0-9]*[1-9])"
+    r"|0\.(?:0|0{0,3}[1-9](?:[0-9]{0,13}[1-9])?))\n)*+")
+
+
+def own_profile_texts(literals: list[str]) -> bool:
+    """True when each JSON float literal in ``literals`` is proven to be its own profile
+    text: ``float_text(float(literal)) == literal``. False means "not proven" (also for
+    an empty list).
+
+    The proof, for each literal in the form of ``_OWN_PROFILE_TEXT_LINES`` (checked for
+    all at once by one regular expression over their lines). ``0.0`` and ``-0.0`` are
+    ``repr``'s texts of 0.0 and -0.0. Any other has n <= 15 significant digits D (no
+    leading zero, the last nonzero: the "0" of ``I.0`` is not one) and a decimal point
+    position decpt (|value| = 0.D x 10^decpt) in -3..14, so ``float`` rounds it correctly
+    to a normal double d. As 10^15 < 2^52 (DBL_DIG is 15), rounding d to 15 significant
+    digits gives back every decimal of at most 15 digits that reads as d, so the literal
+    is the only such decimal. ``repr`` (CPython's ``sys.float_repr_style == "short"``:
+    format_float_short, mode 0) takes the shortest digits that read back as d: at most
+    n of them, so D itself. As -4 < decpt <= 16 it writes them in fixed notation: the
+    sign, then "0." + (-decpt) zeros + D when decpt <= 0, else D with the point after
+    decpt digits, padded with zeros up to it and with ".0" added when it falls at the
+    end: the literal, character for character. Such a literal never overflows."""
+    if not literals or sys.float_repr_style != "short":
+        return False
+    return _OWN_PROFILE_TEXT_LINES.fullmatch("\n".join(literals) + "\n") is not None
+
+
+def profile_texts_of(literals: list[str]) -> Callable[[str], Any] | None:
+    """A float hook giving what :class:`_ProfileTexts` gives for each of ``literals``:
+    msgspec.Raw of ``float_text(float(literal))``, found in a dict (a C call a float, no
+    Python frame), built by C maps over the literals. None when one overflows: the hook
+    itself refuses it (msgspec words that refusal)."""
+    numbers = list(map(float, literals))
+    if math.inf in numbers or -math.inf in numbers:
+        return None
+    texts: dict[str, Any] = dict(zip(literals, map(Raw, map(float_text, numbers)), strict=True))
+    return texts.__getitem__
+
+
+# A part whose first DENSITY_SAMPLE bytes hold fewer "." than one for this many bytes
+# takes the twin's hook, not a third reading: the literals' reading costs about a decode
+# of the whole part, repaid by some 300 ns for each float it spares the hook. Only a
+# choice between two exact ways: a sample (counting all would cost ~0.3 ns a byte).
+BYTES_PER_FLOAT_FOR_LITERALS = 48
+DENSITY_SAMPLE = 4096
+# At most this many float literals of one part are mapped to their texts in a dict
+# (transient memory, some 200 bytes each); a part holding more takes the hook.
+LITERALS_MAPPED = 1 << 16
+
+
 def read_floats(data: Any) -> FloatPart:
     """Decode one JSON value at C speed, floats and all, to the strict parser's values.
     Untyped: the caller proves depth (:mod:`keel_verify.load.nesting`). When it may hold
     a float (:func:`keel_verify.load.nesting.float_free`) it is decoded a second time, as
     its twin. Raises one of :func:`decode_errors` for what msgspec refuses (an
-    overflowing float included)."""
+    overflowing float included).
+
+    A part dense in floats is first read a third time, in C, for its float literals
+    (``float_hook=list.append``: one C call a float, the values thrown away). When
+    :func:`own_profile_texts` proves each its own profile text, the twin is decoded with
+    ``float_hook=msgspec.Raw`` (the literal itself); otherwise with the dict of their
+    texts (:func:`profile_texts_of`). Any other part's twin (sparse in floats, very many
+    of them, or one overflowing) is decoded with the hook :class:`_ProfileTexts`, a
+    Python frame a float."""
     assert msgspec is not None
     # The values' floats are read by float() itself, in C (no frame per float); the twin's
-    # hook reads each again by finite_float, which refuses an overflow. Every float
-    # literal has a digit followed by ".", "e" or "E", so a text the scan finds
-    # float-free holds none, and any other is decoded as a twin: no overflow goes unseen.
+    # reading refuses an overflow (a literal proven its own profile text is finite).
+    # Every float literal has a digit followed by ".", "e" or "E", so a text the scan
+    # finds float-free holds none, and any other is decoded as a twin: no overflow goes
+    # unseen.
     value = decoder("floats").decode(data)
-    if nesting.float_free(bytes(data)):
+    text = bytes(data)
+    if nesting.float_free(text):
         return FloatPart(value, None, 0)
+    sample = min(len(text), DENSITY_SAMPLE)
+    if text.count(b".", 0, sample) * BYTES_PER_FLOAT_FOR_LITERALS >= sample:
+        literals: list[str] = []
+        msgspec.json.Decoder(float_hook=literals.append).decode(data)
+        count = len(literals)
+        if not count:
+            return FloatPart(value, None, 0)
+        if own_profile_texts(literals):
+            del literals  # the twin's Raws hold texts of their own
+            return FloatPart(value, decoder("raw_floats").decode(data), count)
+        hook = profile_texts_of(literals) if count <= LITERALS_MAPPED else None
+        del literals
+        if hook is not None:
+            return FloatPart(value, msgspec.json.Decoder(float_hook=hook).decode(data), count)
     texts = _ProfileTexts()
     twin = msgspec.json.Decoder(float_hook=texts).decode(data)
     return FloatPart(value, twin if texts.count else None, texts.count)
@@ -128,7 +208,8 @@ _decoders: dict[str, Any] = {}
 
 def decoder(kind: str) -> Any:
     """msgspec decoders, built once: "any" (floats refused), "floats" (floats read by
-    ``float``, overflow unchecked: see :func:`read_floats`), "members" (object of raw
+    ``float``, overflow unchecked: see :func:`read_floats`), "raw_floats" (each float a
+    msgspec.Raw of its literal: a twin once :func:`own_profile_texts` proves them), "members" (object of raw
     values), "items" (array of raw values), "flat_entries" (objects of strings, null,
     booleans and JCS-safe integers only)."""
     if kind not in _decoders:
@@ -138,12 +219,13 @@ def decoder(kind: str) -> Any:
         types: dict[str, Any] = {
             "any": Any,
             "floats": Any,
+            "raw_floats": Any,
             "members": dict[str, msgspec.Raw],
             "items": list[msgspec.Raw],
             "chain_member": _ChainMember,
             "flat_entries": list[dict[str, flat_value]],
         }
-        hook = float if kind == "floats" else _refuse_float
+        hook = {"floats": float, "raw_floats": Raw}.get(kind, _refuse_float)
         _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=hook)
     return _decoders[kind]
 

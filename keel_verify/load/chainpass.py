@@ -28,12 +28,13 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from hashlib import sha256
 from itertools import compress, repeat
 from operator import methodcaller
-from typing import Any, Protocol, overload
+from typing import Any, Protocol
 
 from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.crypto.signed_message import SignedMessage
@@ -59,15 +60,22 @@ DENSE_GROWTH = 16
 SIGNATURES = "signatures"
 
 
+#: The content hashes of the entries ``start`` to ``stop`` of a chunk, computed when first
+#: asked for (see :attr:`Chunk.hashes`).
+HashesOf = Callable[[int, int], "list[str | None]"]
+
+
 @dataclass(frozen=True)
 class Chunk:
     """Consecutive chain entries, as the pass hands them to every visitor."""
 
     first: int  # index of entries[0] in the chain
     entries: list[Any]
-    # H(C(entry without content_hash)); None: not an object. A list, or for a chunk not
-    # proven to be objects the ContentHashes computed when first read.
-    content_hashes: Sequence[str | None]
+    # Each entry's H(C(entry without content_hash)), None for one that is not an object:
+    # the list, or how to compute any run of it. Read them by content_hashes or
+    # content_hashes_between: a chain of junk objects is hashed only where some visitor
+    # still reads its hashes (chain_integrity until it stopped, the report's edge rows).
+    hashes: list[str | None] | HashesOf
     within_jcs: bool  # proven free of floats, unsafe integers and non-BMP keys
     flat: bool = False  # proven: every entry an object of strings, integers, booleans, nulls
     objects: bool = False  # proven: every entry an object
@@ -84,6 +92,27 @@ class Chunk:
     held_objects: list[list[Any]] = field(default_factory=list, compare=False, repr=False)
     # The entries' canonical bytes, comma-joined, when the pass wrote them (see lacks_member).
     written: bytes | None = field(default=None, compare=False, repr=False)
+    computed_hashes: list[list[str | None]] = field(default_factory=list, compare=False,
+                                                   repr=False)
+
+    @property
+    def content_hashes(self) -> list[str | None]:
+        """Every entry's content hash (computed once, for all visitors, when deferred)."""
+        if isinstance(self.hashes, list):
+            return self.hashes
+        if not self.computed_hashes:
+            self.computed_hashes.append(self.hashes(0, len(self.entries)))
+        return self.computed_hashes[0]
+
+    def content_hashes_between(self, start: int, stop: int) -> list[str | None]:
+        """The content hashes of entries ``start`` to ``stop`` (a slice's bounds); when
+        deferred and not yet computed, only theirs are computed."""
+        if isinstance(self.hashes, list):
+            return self.hashes[start:stop]
+        if self.computed_hashes:
+            return self.computed_hashes[0][start:stop]
+        start, stop, _ = slice(start, stop).indices(len(self.entries))
+        return self.hashes(start, max(start, stop))
 
     def object_offsets(self) -> list[int]:
         """The offsets of the entries that are objects, in order, computed once for all
@@ -149,7 +178,10 @@ class Chunk:
             offsets.append(list(map(operator.sub, mine, repeat(start))) if start else mine)
             objects = len(mine) == count > 0
         columns = {key: values[start:stop] for key, values in self.columns.items()}
-        return Chunk(self.first + start, entries, self.content_hashes[start:stop],
+        hashes = (self.hashes[start:stop] if isinstance(self.hashes, list)
+                  else self.computed_hashes[0][start:stop] if self.computed_hashes
+                  else partial(_hashes_moved, self.hashes, start))
+        return Chunk(self.first + start, entries, hashes,
                      self.within_jcs, self.flat, objects, self.encode, columns,
                      self.same and count > 1, offsets)
 
@@ -579,7 +611,7 @@ class EntriesPass:
         hashed = source[:1] if same else source  # one value repeated: hashed once
         columns: dict[str, list[Any]] = {}
 
-        def made(hashes: Sequence[str | None], offsets: list[list[int]],
+        def made(hashes: list[str | None] | HashesOf, offsets: list[list[int]],
                  written: bytes | None = None) -> Chunk:
             return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
                          same, offsets, twin, decoded.floats, decoded.floats_only,
@@ -594,15 +626,21 @@ class EntriesPass:
             if same:
                 hashes = _hash_any_entries(hashed, write, self.artifact.exact_path)
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
-            return made(ContentHashes(source, write), [], piece), piece
+            # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
+            return made(partial(_any_hashes, source, write), [], piece), piece
         stated = list(map(dict.get, hashed, repeat("content_hash")))
-        hashes, encoded = _hash_object_entries(hashed, write, flat, stated)
-        if twin is not None:  # the visitors' column holds the values, not their texts
-            stated = list(map(dict.get, entries[:1] if same else entries, repeat("content_hash")))
-        columns["content_hash"] = stated * len(entries) if same else stated
+        encoded = list(map(write, hashed))
+        # The visitors' column holds the entries' values (the twin's floats are texts).
+        column = stated if twin is None else list(map(
+            dict.get, entries[:1] if same else entries, repeat("content_hash")))
         if same:
-            return made(hashes * len(entries), []), _repeated(encoded[0], len(entries))
-        return made(hashes, []), b",".join(encoded)
+            one = _hash_object_entries(hashed, write, flat, stated, encoded)[0]
+            columns["content_hash"] = column * len(entries)
+            return made(one * len(entries), []), _repeated(encoded[0], len(entries))
+        # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
+        columns["content_hash"] = column
+        hashes_of = partial(_object_hashes, hashed, write, flat, stated, encoded)
+        return made(hashes_of, []), b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
              decoded: DecodedChunk | None = None) -> None:
@@ -613,6 +651,11 @@ class EntriesPass:
             self.out.write(piece)
         for name in self.active() if only is None else only:
             self.visitors[name].visit(chunk)
+
+
+def _hashes_moved(hashes_of: HashesOf, offset: int, start: int, stop: int) -> list[str | None]:
+    """``hashes_of`` for a part starting at ``offset`` of its chunk."""
+    return hashes_of(offset + start, offset + stop)
 
 
 def _unchanged(visitor: EntryVisitor, chunk: Chunk) -> bool:
@@ -630,16 +673,33 @@ def _repeated(piece: bytes, count: int) -> bytes:
 _CONTENT_HASH_KEY = b'"content_hash":'
 
 
+def _object_hashes(entries: list[dict[str, Any]], encode: Callable[[Any], bytes], flat: bool,
+                   stated: list[Any], encoded: list[bytes], start: int,
+                   stop: int) -> list[str | None]:
+    """The content hashes of ``entries[start:stop]``, objects each (a chunk's deferred
+    :attr:`Chunk.hashes`), from their canonical bytes ``encoded`` and stated
+    ``content_hash`` values. Never changes an entry: visitors may hold them already."""
+    whole = start == 0 and stop == len(entries)
+    return _hash_object_entries(
+        entries if whole else entries[start:stop], encode, flat,
+        stated if whole else stated[start:stop], encoded if whole else encoded[start:stop],
+        mutate=False)[0]
+
+
 def _hash_object_entries(
     entries: list[dict[str, Any]], encode: Callable[[Any], bytes], flat: bool,
-    stated: list[Any] | None = None,
+    stated: list[Any] | None = None, encoded: list[bytes] | None = None, *,
+    mutate: bool = True,
 ) -> tuple[list[str | None], list[bytes]]:
     """One encoding per entry: the hashed form is the full form less its content_hash
     member. In a flat object that member's bytes occur once: a string's own quotes are
     always escaped, so '"content_hash":' cannot occur inside a value. A nested value may
     hold a "content_hash" member of its own, so there the member's bytes must be found
-    exactly once in the entry's bytes (else the entry is encoded a second time)."""
-    encoded = list(map(encode, entries))
+    exactly once in the entry's bytes (else the entry is encoded a second time).
+    ``encoded``: the entries' canonical bytes, when already written. ``mutate``: whether
+    an entry's member may be taken out and put back (moving it last in the dict)."""
+    if encoded is None:
+        encoded = list(map(encode, entries))
     if stated is None:
         stated = [entry.get("content_hash") for entry in entries]
     if None not in stated or all(map(operator.contains, entries, repeat("content_hash"))):
@@ -658,7 +718,7 @@ def _hash_object_entries(
         # No entry has the member (a chain of garbage): each hashes its full bytes.
         return _tagged_digests(encoded), encoded
     if not flat:
-        return _hash_entries(entries, encode, False)
+        return _hash_entries(entries, encode, not mutate)
     hashes: list[str | None] = []
     for entry, full in zip(entries, encoded, strict=True):
         if "content_hash" not in entry:
@@ -753,63 +813,14 @@ def _hash_any_entries(
     return hashes
 
 
-class ContentHashes(Sequence[str | None]):
-    """The content hashes of a chunk of entries not proven to be objects (None for each
-    that is not one), computed when first read: :func:`_hash_any_entries` of the
-    entries, all at once and kept. A slice is a ContentHashes of the entries' slice, so
-    reading a chunk's last rows hashes those rows alone.
-
-    Why it gives the hashes computed before any visitor ran: an entry's hash is a
-    function of its value alone (so of a slice's entries what it is of the whole), and
-    the values do not change: visitors only read entries, and this hashing leaves them
-    as they are (``exact``: an object is copied, never has its member taken out). Most
-    such chunks are hostile (millions of tiny values): the check that reads every hash
-    (chain_integrity) stops after its first thousand problems, so the rest of the chain
-    is never hashed entry by entry."""
-
-    __slots__ = ("_encode", "_entries", "_held")
-
-    def __init__(self, entries: list[Any], encode: Callable[[Any], bytes]) -> None:
-        self._entries = entries
-        self._encode = encode
-        self._held: list[str | None] | None = None
-
-    def _all(self) -> list[str | None]:
-        if self._held is None:
-            self._held = _hash_any_entries(self._entries, self._encode, True)
-        return self._held
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @overload
-    def __getitem__(self, index: int) -> str | None: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[str | None]: ...
-
-    def __getitem__(self, index: int | slice) -> str | Sequence[str | None] | None:
-        if isinstance(index, slice):
-            if self._held is not None:
-                return self._held[index]
-            return ContentHashes(self._entries[index], self._encode)
-        return self._all()[index]
-
-    def __iter__(self) -> Iterator[str | None]:
-        return iter(self._all())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
-            return self._all() == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # compared as a list is: not hashable
-
-    def __repr__(self) -> str:
-        return repr(self._all())
-
-    def __reduce__(self) -> tuple[type[list[str | None]], tuple[list[str | None]]]:
-        return list, (self._all(),)  # pickled (a shard worker's results) as the list
+def _any_hashes(entries: list[Any], encode: Callable[[Any], bytes], start: int,
+                stop: int) -> list[str | None]:
+    """The content hashes of ``entries[start:stop]``, whatever they are (a chunk's
+    deferred :attr:`Chunk.hashes`): each entry's hash is a function of its value alone,
+    so a run's hashes are those of the whole chunk's at its place. Never changes an
+    entry: visitors may hold them already."""
+    whole = start == 0 and stop == len(entries)
+    return _hash_any_entries(entries if whole else entries[start:stop], encode, True)
 
 
 def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes]) -> list[bytes]:
