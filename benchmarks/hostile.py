@@ -148,6 +148,10 @@ CASES = (
            lambda: hostile.distinct_integer_entries(5_000_000)),
     _built("objects_2m", "a chain of 2x10^6 distinct small objects",
            lambda: hostile.distinct_object_entries(2_000_000)),
+    _built("two_members_1m", "a chain of 10^6 distinct objects of two members",
+           lambda: hostile.two_member_objects(1_000_000)),
+    _built("arrays_of_ten_1500k", "a chain of 1.5x10^6 arrays of ten zeros",
+           lambda: hostile.tiny_chain_entries(1_500_000, b"[0,0,0,0,0,0,0,0,0,0]")),
     Case("fifo", "a FIFO with no writer", _fifo),
     Case("trust_100k", "100,000-key trust root, 10,000 signatures", _trust_root_and_signatures),
     # The reports that describe the applied policy (at most 50 keys of it, signer first).

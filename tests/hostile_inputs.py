@@ -175,6 +175,13 @@ def distinct_object_entries(count: int) -> bytes:
     return _with_raw_chain(b",".join(b'{"i":%d}' % index for index in range(count)))
 
 
+def two_member_objects(count: int) -> bytes:
+    """The v3 sample whose chain is ``count`` distinct objects of two members
+    (``{"content_hash":"x","i":N}``): every other comma lies inside an entry."""
+    return _with_raw_chain(b",".join(b'{"content_hash":"x","i":%d}' % index
+                                     for index in range(count)))
+
+
 def distinct_integer_entries(count: int) -> bytes:
     """The v3 sample whose chain is the integers ``0`` to ``count - 1``."""
     return _with_raw_chain(b",".join(b"%d" % index for index in range(count)))

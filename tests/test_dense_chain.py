@@ -95,6 +95,62 @@ def test_a_failed_cut_is_tried_farther_away_doubling_the_distance(
     assert sum(tried) < 4 * len(span)
 
 
+#: Entries whose commas are mostly inside them: a cut at the first comma past the window
+#: mostly fails (before, each failure doubled the window: a chain of them was read as one).
+COMMA_RICH_ENTRIES = {
+    "objects of two members": b'{"content_hash":"x","i":7}',
+    "arrays of ten items": b"[0,0,0,0,0,0,0,0,0,0]",
+    "arrays of arrays": b"[[],[],[],[0,[1]]]",
+    "strings holding brackets": b'{"a":"[{","b":"\\\"]}","c":["]",","]}',
+}
+
+
+@pytest.mark.parametrize("name", COMMA_RICH_ENTRIES)
+def test_windows_stay_near_their_size_when_commas_lie_inside_entries(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = COMMA_RICH_ENTRIES[name]
+    span = b"[" + b",".join([entry] * 20_000) + b"]"
+    tried = _decoded_window_sizes(monkeypatch)
+    assert entries_of(DenseChain(span, window_bytes=1000)) == json.loads(span)
+    assert max(tried) < 1000 + 4 * len(entry)  # a window outgrows its size by one entry
+    assert sum(tried) < 4 * len(span)
+
+
+@pytest.mark.parametrize("name", COMMA_RICH_ENTRIES)
+def test_chains_of_comma_rich_entries_report_as_the_other_paths(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = hostile.tiny_chain_entries(1_500, COMMA_RICH_ENTRIES[name])
+    dense_report, raw_report, exact_report = reports(data, monkeypatch)
+    assert dense_report == raw_report == exact_report
+
+
+@given(st.lists(st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(alphabet=',[]{}"\\ax', max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.text(alphabet=',[]{}"\\ax', max_size=3), inner, max_size=3),
+    max_leaves=8), min_size=1, max_size=12), st.booleans(), st.data())
+def test_the_entry_end_guessed_after_a_cut_is_the_next_boundary(
+        entries: list[Any], spaced: bool, data: st.DataObject) -> None:
+    """For any valid array and any comma in it, the guess is the first comma after it
+    that separates two entries (or None when there is none): the guess is exact on valid
+    JSON, though the reader trusts only the decoding."""
+    separator = ", " if spaced else ","
+    texts = [json.dumps(entry, separators=(separator, ":")) for entry in entries]
+    span = ("[" + separator.join(texts) + "]").encode()
+    boundaries, at = [], 1
+    for text in texts[:-1]:
+        at += len(text.encode())
+        boundaries.append(at)
+        at += len(separator)
+    commas = [index for index, byte in enumerate(span) if byte == ord(",")]
+    if not commas:
+        return
+    cut = data.draw(st.sampled_from(commas))
+    later = [boundary for boundary in boundaries if boundary > cut]
+    guessed = dense._entry_end_after(span, 1, cut, len(span) - 1)
+    assert guessed == (later[0] if later else None)
+
+
 def test_an_empty_chain_has_no_entry() -> None:
     for span in (b"[]", b"[ \n ]"):
         chain = DenseChain(span, window_bytes=1)

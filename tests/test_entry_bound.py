@@ -376,9 +376,9 @@ def test_a_chunk_of_the_entry_repeated_before_is_not_decoded_again(
     decoded: list[int] = []
     decode = loader.decode_raw_chunk
 
-    def spy(first: int, raw_items: Any, max_depth: int) -> Any:
+    def spy(first: int, raw_items: Any, max_depth: int, **options: Any) -> Any:
         decoded.append(len(raw_items))
-        return decode(first, raw_items, max_depth)
+        return decode(first, raw_items, max_depth, **options)
 
     monkeypatch.setattr(loader, "decode_raw_chunk", spy)
     _artifact, chain = chainpass.read_strictly(shape("one turn repeated"), visitor_factories())

@@ -11,6 +11,7 @@ left to the pass.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from functools import cache
 from itertools import islice
 from typing import Any
@@ -87,11 +88,12 @@ class EntrySchema:
         self.fast = accel.fast_schema_available()
         self.errors: list[tuple[str, str, str]] = []  # (sort key, pointer, problem)
 
-    def chunk_is_valid(self, entries: list[Any]) -> bool:
+    def chunk_is_valid(self, entries: Sequence[Any]) -> bool:
         if not self.fast:
             return False
-        try:
-            return bool(_fast_entries_validator(self.version).is_valid(entries))
+        try:  # the validator takes a list (entries decoded when asked for are decoded)
+            listed = entries if isinstance(entries, list) else list(entries)
+            return bool(_fast_entries_validator(self.version).is_valid(listed))
         except Exception:  # e.g. an integer beyond 64 bits: let jsonschema judge it
             return False
 

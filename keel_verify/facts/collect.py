@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections import Counter, deque
+from collections.abc import Sequence
 from itertools import compress, repeat
 from typing import Any, TypeVar
 
@@ -128,6 +129,11 @@ class ChainFacts:
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
         self.last: deque[tuple[int, Any, str | None]] = deque(maxlen=EDGE_ROWS)
+        # The latest chunk's rows for ``last``, not yet put there (the offset of its first
+        # row, the chunk): a chunk bringing EDGE_ROWS rows or more pushes every earlier
+        # row out, so rows are read only from the chunks that keep some (entries decoded
+        # when asked for are then decoded, and deferred hashes computed, for those alone).
+        self.unsettled: tuple[int, Chunk] | None = None
         self.turns: list[Turn] = []
         self.tool_calls: list[ToolCall] = []
         self.interruptions: list[Interruption] = []
@@ -170,8 +176,11 @@ class ChainFacts:
         # length is not known before the pass ends: a dense chain is counted as it is read)
         tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
         if tail < count:
-            self.last.extend(zip(range(first + tail, first + count), entries[tail:],
-                                 chunk.content_hashes_between(tail, count), strict=True))
+            if count - tail >= EDGE_ROWS:  # these rows push every earlier one out
+                self.last.clear()
+                self.unsettled = None
+            self._settle()
+            self.unsettled = (tail, chunk)
         objects, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
@@ -253,6 +262,8 @@ class ChainFacts:
         self.count += later.count
         self.counts.update(later.counts)
         self.first.extend(later.first)
+        self._settle()
+        later._settle()
         self.last.extend(later.last)
         _extend_capped(self.turns, later.turns, MAX_ITEMS)
         _extend_capped(self.tool_calls, later.tool_calls, MAX_ITEMS)
@@ -409,7 +420,23 @@ class ChainFacts:
 
     # -- results -----------------------------------------------------------------------
 
+    def _settle(self) -> None:
+        """Put the latest chunk's rows in ``last`` (see ``unsettled``)."""
+        if self.unsettled is not None:
+            tail, chunk = self.unsettled
+            self.unsettled = None
+            count = len(chunk.entries)
+            self.last.extend(zip(range(chunk.first + tail, chunk.first + count),
+                                 chunk.entries[tail:], chunk.content_hashes_between(tail, count),
+                                 strict=True))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (by a shard worker) with its rows settled: values, not a chunk."""
+        self._settle()
+        return self.__dict__
+
     def last_rows(self) -> list[ChainRow]:
+        self._settle()
         return [chain_row(index, entry, recomputed) for index, entry, recomputed in self.last]
 
     def lane_times(self) -> tuple[dict[str, Counter[float]], Counter[str], float | None, float | None]:
@@ -432,7 +459,7 @@ class ChainFacts:
         return by_lane, totals, t_min, t_max
 
 
-def _types_and_times(chunk: Chunk) -> tuple[list[Any], list[str], list[str | None]]:
+def _types_and_times(chunk: Chunk) -> tuple[Sequence[Any], list[str], list[str | None]]:
     """The entries that are objects, in order, and each one's event type (or why it has
     none) and ``occurred_at`` text (None when not a string), in C per entry; the other
     entries have neither. (For one value repeated, the objects are the entries.)"""
@@ -457,7 +484,7 @@ def _types_and_times(chunk: Chunk) -> tuple[list[Any], list[str], list[str | Non
     return entries, types, times
 
 
-def _leading_objects(entries: list[Any]) -> int:
+def _leading_objects(entries: Sequence[Any]) -> int:
     """How many entries are objects before the first that is not one (there is one)."""
     return next(compress(itertools.count(), map(operator.is_not, map(type, entries), repeat(dict))))
 

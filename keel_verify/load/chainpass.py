@@ -28,7 +28,7 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from hashlib import sha256
@@ -70,7 +70,7 @@ class Chunk:
     """Consecutive chain entries, as the pass hands them to every visitor."""
 
     first: int  # index of entries[0] in the chain
-    entries: list[Any]
+    entries: Sequence[Any]  # a list, or entries decoded when asked for (loader.LazyEntries)
     # Each entry's H(C(entry without content_hash)), None for one that is not an object:
     # the list, or how to compute any run of it. Read them by content_hashes or
     # content_hashes_between: a chain of junk objects is hashed only where some visitor
@@ -132,7 +132,7 @@ class Chunk:
         """The entries that are objects, in order (all of them for a chunk of
         ``objects``), computed once for all visitors in C."""
         if self.objects:
-            return self.entries
+            return _as_list(self.entries)
         if not self.held_objects:
             if self.offsets:
                 objects = list(map(self.entries.__getitem__, self.offsets[0]))
@@ -622,24 +622,26 @@ class EntriesPass:
                 none: list[str | None] = [None] * len(entries)
                 return made(none, [[]]), (decoded.canonical if not same
                                           else _repeated(decoded.canonical, len(entries)))
-            piece = write(hashed)[1:-1]
+            listed = _as_list(hashed)
+            piece = write(listed)[1:-1]
             if same:
-                hashes = _hash_any_entries(hashed, write, self.artifact.exact_path)
+                hashes = _hash_any_entries(listed, write, self.artifact.exact_path)
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
             # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
-            return made(partial(_any_hashes, source, write), [], piece), piece
-        stated = list(map(dict.get, hashed, repeat("content_hash")))
-        encoded = list(map(write, hashed))
+            return made(partial(_any_hashes, listed, write), [], piece), piece
+        objects_hashed = _as_list(hashed)  # objects: always decoded, a list
+        stated = list(map(dict.get, objects_hashed, repeat("content_hash")))
+        encoded = list(map(write, objects_hashed))
         # The visitors' column holds the entries' values (the twin's floats are texts).
         column = stated if twin is None else list(map(
             dict.get, entries[:1] if same else entries, repeat("content_hash")))
         if same:
-            one = _hash_object_entries(hashed, write, flat, stated, encoded)[0]
+            one = _hash_object_entries(objects_hashed, write, flat, stated, encoded)[0]
             columns["content_hash"] = column * len(entries)
             return made(one * len(entries), []), _repeated(encoded[0], len(entries))
         # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
         columns["content_hash"] = column
-        hashes_of = partial(_object_hashes, hashed, write, flat, stated, encoded)
+        hashes_of = partial(_object_hashes, objects_hashed, write, flat, stated, encoded)
         return made(hashes_of, []), b",".join(encoded)
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
@@ -663,6 +665,11 @@ def _unchanged(visitor: EntryVisitor, chunk: Chunk) -> bool:
     (the optional ``unchanged_by`` of :class:`EntryVisitor`)."""
     unchanged_by = getattr(visitor, "unchanged_by", None)
     return unchanged_by is not None and bool(unchanged_by(chunk))
+
+
+def _as_list(values: Sequence[Any]) -> list[Any]:
+    """``values`` as a list (encoders take lists; lazily decoded entries are decoded)."""
+    return values if isinstance(values, list) else list(values)
 
 
 def _repeated(piece: bytes, count: int) -> bytes:

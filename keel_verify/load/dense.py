@@ -32,10 +32,17 @@ are open and one ``]`` closes at most one of them (and none of an object): eithe
 the text does not decode. A window that decodes to no entry at all (whitespace between
 two commas, which valid JSON never has) is not taken as a cut either.
 
-A failed cut is tried again at a farther comma, the distance doubling each time, so the
-bytes decoded for one window stay below four times its final size. Content that no cut
-can make decodable (bytes only the exact path judges) reaches the end of the chain and
-goes to the exact path, as a chunk holding it does on the raw path.
+A failed cut (a comma inside an entry: an object of several members, an array of several
+items) is tried once more at the comma where the entry holding it seems to end
+(:func:`_entry_end_after`: a scan that skips strings and counts brackets; only a guess,
+which the decoding proves or refutes as above). When that fails too, or no such comma
+lies near, the cut is tried at a farther comma, the distance doubling each time, so the
+bytes decoded for one window stay below eight times its final size, and a window outgrows
+:data:`WINDOW_BYTES` only by the entry that straddles it. (Doubling alone would let a
+chain of objects of two members, whose every other comma is a boundary, grow its windows
+without bound: each failed cut doubled the next window.) Content that no cut can make
+decodable (bytes only the exact path judges) reaches the end of the chain and goes to
+the exact path, as a chunk holding it does on the raw path.
 
 Each window is decoded by the typed item decoder, which proves at C speed what the raw
 path's chunk decode proves (no float, JCS-safe integers, bounded nesting); a window it
@@ -192,7 +199,60 @@ class DenseChain:
                     break
                 if stop == end:  # no cut can make it decodable: the exact path judges it
                     raise NeedsExactPath
+                after = _entry_end_after(self.span, start, cut, end)
+                if after is not None:
+                    text = b"".join((b"[", span[start:after], b"]"))
+                    decoded = _decode_window(text, max_depth)
+                    if decoded is not None:
+                        yield decoded
+                        start = after + 1
+                        break
                 distance *= 2
+
+
+#: How far past a failed cut :func:`_entry_end_after` looks for the end of the entry.
+ENTRY_END_SEARCH_BYTES = 1 << 16
+_STRING_OR_BRACKET = re.compile(rb'"[^"]*"|[\[\]{},]')  # once escaped quotes are blanked
+_NOT_QUOTE_OR_BRACKET = bytes(sorted(set(range(256)) - set(b'"[]{}')))
+
+
+def _depth(text: bytes) -> int:
+    """How many arrays and objects are open at the end of ``text`` (a JSON text from
+    an entry boundary, its escaped quotes blanked so that every quote delimits a string),
+    counting only brackets outside strings. Kept to quotes and brackets, then rid of
+    adjacent quote pairs (which leaves every other character on the same side of a
+    string), the text keeps a quote only around a string holding a bracket, rarely."""
+    marks = text.translate(None, _NOT_QUOTE_OR_BRACKET).replace(b'""', b"")
+    if b'"' in marks:
+        marks = b"".join(marks.split(b'"')[0::2])
+    return marks.count(b"[") + marks.count(b"{") - marks.count(b"]") - marks.count(b"}")
+
+
+def _entry_end_after(span: bytes, start: int, cut: int, end: int) -> int | None:
+    """A guess at the first comma after ``cut`` that separates two entries, given that
+    ``start`` is just after such a comma (or the opening bracket), and ``end`` the closing
+    bracket: None when none is found within :data:`ENTRY_END_SEARCH_BYTES` past ``cut``.
+    Backslash pairs and escaped quotes are blanked (same length), so every remaining
+    quote delimits a string; :func:`_depth` gives the depth at ``cut``, then the scan
+    goes on token by token to the comma where the depth is that of the entries. Never
+    trusted: the caller proves the cut by decoding (see the module docstring)."""
+    stop = min(end, cut + ENTRY_END_SEARCH_BYTES)
+    text = span[start:stop].replace(b"\\\\", b"__").replace(b'\\"', b"__")
+    at = cut - start + 1  # just past the cut's comma
+    if text.count(b'"', 0, at) % 2:  # the cut lies inside a string: go on after its end
+        at = text.find(b'"', at) + 1
+        if at == 0:
+            return None
+    depth = _depth(text[:at])
+    for token in _STRING_OR_BRACKET.finditer(text, at):
+        kind = token.group()[:1]
+        if kind in b"[{":
+            depth += 1
+        elif kind in b"]}":
+            depth -= 1
+        elif kind == b"," and depth == 0:
+            return start + token.start()
+    return None
 
 
 def _sliced(chunk: DecodedChunk, first: int, start: int, stop: int) -> DecodedChunk:

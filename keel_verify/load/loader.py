@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from keel_verify.crypto.canonical import PROFILE, float_divergences, tagged_sha256
 from keel_verify.errors import LoadError
+from keel_verify.lazy_sequence import LazySequence
 from keel_verify.load import accel, nesting
 from keel_verify.load.access import escape_token, type_name
 
@@ -90,7 +91,8 @@ class ChainSource:
                 yield DecodedChunk(start, list(items[start : start + size]))
             return
         for start in range(0, len(self.raw_items), size):
-            yield decode_raw_chunk(start, self.raw_items[start : start + size], max_depth)
+            yield decode_raw_chunk(start, self.raw_items[start : start + size], max_depth,
+                                   lazy=True)
 
     def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
         """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`."""
@@ -98,7 +100,8 @@ class ChainSource:
             return self.dense.chunk_at(first, size, max_depth)
         if self.raw_items is None:
             return DecodedChunk(first, list((self.items or ())[first : first + size]))
-        return decode_raw_chunk(first, self.raw_items[first : first + size], max_depth)
+        return decode_raw_chunk(first, self.raw_items[first : first + size], max_depth,
+                                lazy=True)
 
 
 class DecodedChunk(NamedTuple):
@@ -117,7 +120,7 @@ class DecodedChunk(NamedTuple):
     the RFC 8785 domain (so that its divergences are counted, not looked for)."""
 
     first: int
-    entries: list[Any]
+    entries: Sequence[Any]  # a list, or LazyEntries (see decode_raw_chunk)
     within_jcs: bool = False
     flat: bool = False
     objects: bool = False
@@ -131,7 +134,8 @@ class DecodedChunk(NamedTuple):
     canonical: bytes | None = None
 
 
-def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> DecodedChunk:
+def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
+                     lazy: bool = False) -> DecodedChunk:
     """Decode msgspec raw slices of consecutive entries strictly (NeedsExactPath for what
     only the exact path judges, LoadError for nesting beyond ``max_depth``). A chunk that
     holds a float is read by :func:`keel_verify.load.accel.read_floats` (its floats as
@@ -139,15 +143,22 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
 
     The typed decoders prove at C speed what a walk over every node would: JCS-safe
     integers and, entries being 3 levels deep (artifact, chain, entry), a bounded depth.
-    Only entries nested deeper than they accept are decoded untyped and walked."""
+    Only entries nested deeper than they accept are decoded untyped and walked.
+
+    ``lazy``: a chunk of entries proven on their bytes to need no decode
+    (:func:`_proven_without_decode`) comes with :class:`LazyEntries`, each entry decoded
+    only when a visitor asks for it."""
     if len(raw_items) > 1 and raw_items.count(raw_items[0]) == len(raw_items):
         # The same bytes over and over (a hostile chain): decoded once, every proof made
         # for one holds for all, and every entry is that one value.
         one = decode_raw_chunk(first, raw_items[:1], max_depth)
         count = len(raw_items)
-        return one._replace(entries=one.entries * count, same=True, floats=one.floats * count,
+        return one._replace(entries=list(one.entries) * count, same=True,
+                            floats=one.floats * count,
                             twin=None if one.twin is None else one.twin * count)
     joined = b"[" + b",".join(raw_items) + b"]"
+    if lazy and _proven_without_decode(joined, raw_items, max_depth):
+        return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1])
     errors = accel.decode_errors()
     if max_depth >= 3:
         try:
@@ -195,6 +206,61 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int) -> De
     return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
                         twin=part.twin, floats=part.floats,
                         floats_only=domain and part.twin is not None, canonical=canonical)
+
+
+def _proven_without_decode(joined: bytes, raw_items: Sequence[Any], max_depth: int) -> bool:
+    """Whether the JSON array ``joined`` of the raw chain entries ``raw_items`` (each
+    already accepted by msgspec's skip of the chain: see :func:`_chain_source`) is proven
+    to decode without error, to values within the RFC 8785 domain, none of them an
+    object, whose canonical bytes, comma-joined, are its bytes less the brackets.
+
+    Why, on the bytes alone: with no ``"`` there is no string, so nothing a decode could
+    refuse that the skip let pass (invalid UTF-8, a lone surrogate, a control character:
+    only a string holds them); with no ``{`` there is no object. The depth is within the
+    limit (the array sits at depth 2, as in :func:`decode_raw_chunk`; an entry nested d
+    deep takes at least 2d bytes, so the longest entry's length bounds it, else
+    :func:`nesting.max_nesting` tells); every integer lies within +/-(2^53-1)
+    (:func:`nesting.integers_within_jcs`), so none is too long to decode; and
+    :func:`nesting.written_canonically` proves the bytes canonical, float-free included,
+    so no literal can overflow. The brackets, commas, number grammar and literals were
+    judged by the skip: nothing is left for a decode to refuse. When any of this is not
+    proven, the chunk is decoded as before."""
+    if b"{" in joined or b'"' in joined:
+        return False
+    longest = max(map(len, map(bytes, raw_items)), default=0)
+    return ((longest // 2 + 2 <= max_depth or nesting.max_nesting(joined) + 1 <= max_depth)
+            and nesting.integers_within_jcs(joined)
+            and nesting.written_canonically(joined, joined))
+
+
+class LazyEntries(LazySequence[Any]):
+    """The entries of a chunk proven to need no decode (:func:`_proven_without_decode`):
+    the chain pass writes their bytes and hashes nothing, and the visitors need their
+    values only while they still look at entries that are not objects (until each has
+    found enough problems: keel_verify.checks.entry_problems), and for the few rows a
+    report shows. Each entry is decoded when first asked for, by the decoder that would
+    have decoded the chunk (the same values: no float, no string); iterating decodes all
+    at once."""
+
+    def __init__(self, raw_items: Sequence[Any], joined: bytes) -> None:
+        super().__init__(len(raw_items))
+        self._raw_items = raw_items
+        self._joined = joined
+        self._all: list[Any] | None = None
+
+    def _build(self, index: int) -> Any:
+        if self._all is not None:
+            return self._all[index]
+        return accel.decoder("floats").decode(self._raw_items[index])
+
+    def all(self) -> list[Any]:
+        """Every entry, decoded in one call."""
+        if self._all is None:
+            self._all = accel.decoder("floats").decode(self._joined)
+        return self._all
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.all())
 
 
 #: How many floats of a top-level member are located while it is decoded (with their

@@ -86,6 +86,18 @@ def float_free(text: bytes) -> bool:
     return b"d." not in text.translate(_NUMBER_MARKS)
 
 
+def float_free_outside_strings(outside: bytes) -> bool:
+    """:func:`float_free` for the parts of a JSON text outside its strings (``outside``,
+    from :func:`outside_strings`), in scans for single bytes: there "." and "E" occur
+    only in a float literal, and "e" only in one or in a literal ``true`` or ``false``
+    (one "e" each), so the text holds no float when it holds no "." and no "E", and no
+    more "e" than its ``true`` and ``false``. False means "not proven"."""
+    if b"." in outside or b"E" in outside:
+        return False
+    return b"e" not in outside or (
+        outside.count(b"e") == outside.count(b"true") + outside.count(b"false"))
+
+
 _JSON_WHITESPACE = b" \t\n\r"
 
 
@@ -100,6 +112,7 @@ def written_canonically(text: bytes, outside: bytes) -> bool:
     must escape anyway), no whitespace outside strings, no float (:func:`float_free`)
     and no ``-0`` (written ``0``); what remains are literals, integers without leading
     zeros (JSON allows none) and brackets, all written as they are."""
-    return (b"{" not in outside and b"\\" not in text and b"-0" not in outside
+    return (b"{" not in outside and b"\\" not in text
+            and (b"-" not in outside or b"-0" not in outside)  # "-": one byte, a faster scan
             and not any(space in outside for space in _JSON_WHITESPACE)
-            and float_free(outside))
+            and float_free_outside_strings(outside))

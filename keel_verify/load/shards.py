@@ -36,6 +36,7 @@ import struct
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from keel_verify.load.chainpass import EntryVisitor
+from keel_verify.load.loader import LazyEntries
 
 if TYPE_CHECKING:
     from keel_verify.load.chainpass import EntriesPass
@@ -56,7 +57,9 @@ HERE_PER_CYCLE = 2
 PIPE_BYTES = 1 << 20
 
 _HEADER = struct.Struct("<BQQ")  # status, bytes of the piece, bytes of the pickled results
-_DONE, _FAILED = 0, 1
+# _LEFT: a chunk of entries proven to need no decode (keel_verify.load.loader.LazyEntries)
+# is left to this process: proving it again here costs less than sending its results.
+_DONE, _FAILED, _LEFT = 0, 1, 2
 
 
 class ShardableVisitor(EntryVisitor, Protocol):
@@ -184,6 +187,10 @@ def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
             continue
         try:
             chunk, piece = entries.chunk(first)
+            if isinstance(chunk.entries, LazyEntries):
+                out.write(_HEADER.pack(_LEFT, 0, 0))
+                out.flush()
+                continue
             visitors = {name: make(entries.artifact) for name, make in entries.factories.items()
                         if not stopped.raised(name)}
             previous = entries.decoded(first - 1, 1).entries[0]
@@ -228,8 +235,8 @@ class Worker:
 
     def take(self, index: int, first: int) -> None:
         """Chunk number ``index`` (entries from ``first``): the worker's bytes and results,
-        or, for what the worker could not do, this process's own work (only for the
-        visitors still fed)."""
+        or, for what the worker could not do or left to it, this process's own work (only
+        for the visitors still fed)."""
         entries = self.entries
         received = None if self.broken else self._receive()
         if received is None:
