@@ -9,6 +9,7 @@ in ``benchmarks/hostile.py``)."""
 from __future__ import annotations
 
 import json
+import random
 import sys
 from typing import Any
 
@@ -146,6 +147,31 @@ _repr_literals = st.floats(allow_nan=False, allow_infinity=False).map(float_text
 def test_a_proven_literal_is_its_own_profile_text(literal: str) -> None:
     if accel.own_profile_texts([literal]):
         assert float_text(float(literal)) == literal
+
+
+def fixed_notation(sign: str, digits: str, point: int) -> str:
+    """The literal of 0.``digits`` x 10^``point`` in fixed notation, as repr writes it."""
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    whole = digits[:point].ljust(point, "0")
+    return f"{sign}{whole}.{digits[point:] or '0'}"
+
+
+def test_every_literal_of_the_form_is_proven_and_its_own_profile_text() -> None:
+    """The lemma itself, on 20,000 literals built from their parts (at most 15 significant
+    digits, the last nonzero; the point -3..14 places from the first), not from floats."""
+    rng = random.Random(8032)
+    literals = []
+    for _ in range(20_000):
+        count = rng.randint(1, 15)
+        digits = str(rng.randint(10 ** (count - 1), 10**count - 1)).rstrip("0")
+        point = rng.randint(-3, 14)
+        literal = fixed_notation(rng.choice(["", "-"]), digits, point)
+        if len(literal.lstrip("-")) <= 16:  # the form's length bound
+            literals.append(literal)
+    assert len(literals) > 10_000
+    assert accel.own_profile_texts(literals)
+    assert [float_text(float(literal)) for literal in literals] == literals
 
 
 _numbers = _literals | _repr_literals | st.sampled_from(["0", "-7", "123", "9007199254740993"])
