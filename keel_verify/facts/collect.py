@@ -11,9 +11,11 @@ Nothing here raises on a hostile shape: a member of the wrong type is read as ab
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import itertools
+import operator
 from collections import Counter, deque
-from itertools import repeat
+from collections.abc import Sequence
+from itertools import compress, repeat
 from typing import Any, TypeVar
 
 from keel_verify.facts.model import ChainRow, Interruption, Mark, ToolCall, Turn
@@ -179,7 +181,7 @@ class ChainFacts:
                 self.unsettled = None
             self._settle()
             self.unsettled = (tail, chunk)
-        offsets, types, times = _types_and_times(chunk)
+        objects, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()
         if others == count:
@@ -190,7 +192,7 @@ class ChainFacts:
             # every object of one kind at one time (the others, if any, after the leading
             # objects: counted in the order they first occur, as below)
             found = [((types[0], times[0]), len(types)), ((_NOT_OBJECT, None), others)]
-            if others and offsets is not None and offsets[0]:  # not an object first
+            if others and type(entries[0]) is not dict:  # not an object first
                 found.reverse()
             for pair, number in found:
                 if number:
@@ -198,7 +200,7 @@ class ChainFacts:
                     kinds[pair[0]] += number
         else:  # few per chunk, counted in the order they first occur
             pairs: Counter[tuple[str, str | None]] = Counter()
-            before = _leading_objects(offsets) if others else len(types)
+            before = _leading_objects(entries) if others else len(types)
             pairs.update(zip(types[:before], times[:before], strict=True))
             if others:
                 pairs[_NOT_OBJECT, None] += others
@@ -214,7 +216,7 @@ class ChainFacts:
         if not wanted:
             return
         for position in [i for i, kind in enumerate(types) if kind in wanted]:
-            entry = entries[position if offsets is None else offsets[position]]
+            entry = objects[position]
             if type(entry) is dict:
                 self._entry(entry, types[position])
 
@@ -225,6 +227,8 @@ class ChainFacts:
     def _permit_uses(self, chunk: Chunk) -> None:
         """The first entry carrying each permit id (its artifact_sequence)."""
         entries = chunk.entries
+        if chunk.lacks_member("permit_id"):
+            return
         if chunk.objects:
             permit_ids = chunk.column("permit_id")
         else:  # only objects can carry one
@@ -455,23 +459,20 @@ class ChainFacts:
         return by_lane, totals, t_min, t_max
 
 
-def _types_and_times(chunk: Chunk) -> tuple[list[int] | None, list[str], list[str | None]]:
-    """The offsets of the entries that are objects (None: every entry) and each such
-    entry's event type (or why it has none) and ``occurred_at`` text (None when not a
-    string), in C per entry; the other entries have neither."""
+def _types_and_times(chunk: Chunk) -> tuple[Sequence[Any], list[str], list[str | None]]:
+    """The entries that are objects, in order, and each one's event type (or why it has
+    none) and ``occurred_at`` text (None when not a string), in C per entry; the other
+    entries have neither. (For one value repeated, the objects are the entries.)"""
     entries = chunk.entries
     if chunk.same:  # one value repeated: read once
         if type(entries[0]) is not dict:
             return [], [], []
         kind, at = _type_and_time(entries[0])
-        return None, [kind] * len(entries), [at] * len(entries)
-    offsets = None
+        return entries, [kind] * len(entries), [at] * len(entries)
     if not chunk.objects:
-        offsets = chunk.object_offsets()
-        if len(offsets) == len(entries):
-            offsets = None
-        else:
-            entries = chunk.object_entries()
+        entries = chunk.object_entries()
+        if chunk.lacks_member("event_type") and chunk.lacks_member("occurred_at"):
+            return entries, [_NO_TYPE] * len(entries), [None] * len(entries)
     types: list[Any] = list(map(dict.get, entries, repeat("event_type")))
     times: list[Any] = list(map(dict.get, entries, repeat("occurred_at")))
     if types.count(None) == len(types):  # no entry has one (a chain of junk objects)
@@ -480,15 +481,12 @@ def _types_and_times(chunk: Chunk) -> tuple[list[int] | None, list[str], list[st
         types = [kind if type(kind) is str else _NO_TYPE for kind in types]
     if not set(map(type, times)) <= {str, type(None)}:
         times = [at if type(at) is str else None for at in times]
-    return offsets, types, times
+    return entries, types, times
 
 
-def _leading_objects(offsets: list[int] | None) -> int:
-    """How many entries before the first that is not an object, given the objects'
-    offsets (increasing; ``offsets[i] == i`` exactly for the leading ones)."""
-    if offsets is None:
-        raise ValueError("every entry is an object")
-    return bisect_left(range(len(offsets)), True, key=lambda i: offsets[i] != i)
+def _leading_objects(entries: Sequence[Any]) -> int:
+    """How many entries are objects before the first that is not one (there is one)."""
+    return next(compress(itertools.count(), map(operator.is_not, map(type, entries), repeat(dict))))
 
 
 def _type_and_time(entry: Any) -> tuple[str, str | None]:

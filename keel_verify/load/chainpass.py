@@ -90,6 +90,8 @@ class Chunk:
     floats_only: bool = False
     # The entries that are objects, in order, once computed (see object_entries).
     held_objects: list[list[Any]] = field(default_factory=list, compare=False, repr=False)
+    # The entries' canonical bytes, comma-joined, when the pass wrote them (see lacks_member).
+    written: bytes | None = field(default=None, compare=False, repr=False)
     computed_hashes: list[list[str | None]] = field(default_factory=list, compare=False,
                                                    repr=False)
 
@@ -132,8 +134,25 @@ class Chunk:
         if self.objects:
             return _as_list(self.entries)
         if not self.held_objects:
-            self.held_objects.append(list(map(self.entries.__getitem__, self.object_offsets())))
+            if self.offsets:
+                objects = list(map(self.entries.__getitem__, self.offsets[0]))
+            else:  # one step per entry, no offsets built (most readers need none)
+                objects = [entry for entry in self.entries if type(entry) is dict]
+            self.held_objects.append(objects)
         return self.held_objects[0]
+
+    def lacks_member(self, name: str) -> bool:
+        """Proven: no object among the entries, at any depth, has a member ``name`` (an
+        ASCII name of letters, digits and underscores); False when not proven. Why: the
+        bytes the pass wrote for these entries (``written``, their canonical bytes, or
+        their twin's) hold each member of each object, at any depth, as its name's JSON
+        string and a colon, and such a name is written as its characters between quotes
+        by every JSON encoder; so when ``"name":`` occurs nowhere in them, no object has
+        the member. One search in C, instead of a look into each object."""
+        written = self.written
+        if written is None or not (name.isascii() and name.replace("_", "a").isalnum()):
+            return False
+        return b'"' + name.encode() + b'":' not in written
 
     def moved(self, first: int) -> Chunk:
         """This chunk at another place in the chain (its computed columns shared)."""
@@ -593,22 +612,23 @@ class EntriesPass:
         columns: dict[str, list[Any]] = {}
 
         def made(hashes: list[str | None] | HashesOf, offsets: list[list[int]],
-                 held: list[list[Any]] | None = None) -> Chunk:
+                 written: bytes | None = None) -> Chunk:
             return Chunk(first, entries, hashes, within_jcs, flat, objects, encode, columns,
-                         same, offsets, twin, decoded.floats, decoded.floats_only, held or [])
+                         same, offsets, twin, decoded.floats, decoded.floats_only,
+                         written=written)
 
         if not objects:  # in C per chunk, whatever the entries: one encoding of them all
-            hashes: list[str | None]
-            offsets: list[int]
-            held: list[Any] = []  # the objects among the entries (of ``hashed``)
             if decoded.canonical is not None:  # proven: its input bytes, and no object
-                hashes, piece, offsets = [None] * len(hashed), decoded.canonical, []
-            else:
-                hashes, piece, offsets, held = _hash_any_entries(_as_list(hashed), write,
-                                                                 self.artifact.exact_path)
+                none: list[str | None] = [None] * len(entries)
+                return made(none, [[]]), (decoded.canonical if not same
+                                          else _repeated(decoded.canonical, len(entries)))
+            listed = _as_list(hashed)
+            piece = write(listed)[1:-1]
             if same:
+                hashes = _hash_any_entries(listed, write, self.artifact.exact_path)
                 return made(hashes * len(entries), []), _repeated(piece, len(entries))
-            return made(hashes, [offsets], [held] if twin is None else None), piece
+            # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
+            return made(partial(_any_hashes, listed, write), [], piece), piece
         objects_hashed = _as_list(hashed)  # objects: always decoded, a list
         stated = list(map(dict.get, objects_hashed, repeat("content_hash")))
         encoded = list(map(write, objects_hashed))
@@ -776,20 +796,16 @@ def _tagged_digests_each(pieces: list[bytes]) -> list[str | None]:
 
 def _hash_any_entries(
     entries: list[Any], encode: Callable[[Any], bytes], exact: bool
-) -> tuple[list[str | None], bytes, list[int], list[Any]]:
-    """Each entry's content hash (None for an entry that is not an object), the
-    entries' canonical bytes, comma-joined, the offsets of the objects and the objects
-    themselves, in C per
-    entry whatever the entries (a chain of millions of tiny values): the bytes are one
-    encoding of the list less its brackets; only the objects are encoded one by one, and
-    each distinct object is hashed once (equal canonical bytes are an equal value, hence
-    an equal hash)."""
-    piece = encode(entries)[1:-1]
+) -> list[str | None]:
+    """Each entry's content hash (None for an entry that is not an object), in C per
+    entry whatever the entries (a chain of millions of tiny values): only the objects
+    are encoded, and each distinct object is hashed once (equal canonical bytes are an
+    equal value, hence an equal hash)."""
     offsets = list(compress(range(len(entries)), map(operator.is_, map(type, entries),
                                                      repeat(dict))))
     hashes: list[str | None] = [None] * len(entries)
     if not offsets:
-        return hashes, piece, offsets, []
+        return hashes
     objects = list(map(entries.__getitem__, offsets))
     encoded = _each_encoded(objects, encode)
     distinct = dict(zip(encoded, objects, strict=True))
@@ -801,7 +817,17 @@ def _hash_any_entries(
         table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
                          strict=True))
     deque(map(hashes.__setitem__, offsets, map(table.__getitem__, encoded)), maxlen=0)
-    return hashes, piece, offsets, objects
+    return hashes
+
+
+def _any_hashes(entries: list[Any], encode: Callable[[Any], bytes], start: int,
+                stop: int) -> list[str | None]:
+    """The content hashes of ``entries[start:stop]``, whatever they are (a chunk's
+    deferred :attr:`Chunk.hashes`): each entry's hash is a function of its value alone,
+    so a run's hashes are those of the whole chunk's at its place. Never changes an
+    entry: visitors may hold them already."""
+    whole = start == 0 and stop == len(entries)
+    return _hash_any_entries(entries if whole else entries[start:stop], encode, True)
 
 
 def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes]) -> list[bytes]:
