@@ -19,8 +19,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from keel_verify.crypto.canonical import float_text
-from keel_verify.load import accel, chainpass
+from keel_verify.load import accel, chainpass, loader, nesting
 from tests import hostile_inputs as hostile
+from tests.helpers import public_v3
 from tests.test_float_parts import assert_mixed_equals_exact
 
 pytestmark = pytest.mark.skipif(
@@ -264,3 +265,51 @@ def test_distinct_floats_report_as_the_exact_path(ways: Ways) -> None:
 def test_random_chains_of_float_literals_report_as_the_exact_path(literals: list[str]) -> None:
     assert_mixed_equals_exact(hostile.tiny_chain_entries(len(literals) * 3,
                                                          tuple(text.encode() for text in literals)))
+
+
+@pytest.mark.parametrize(("text", "proven"), [
+    (b"[0,1.5]", True), (b"[0,1E5]", True), (b"[0,-2.5e-3]", True), (b"[0,1e5]", False),
+    (b'["1.5"]', False), (b'[1.5,"x"]', False), (b"[true,false,null,0]", False), (b"[0]", False),
+])
+def test_a_float_is_proven_on_text_without_strings(text: bytes, proven: bool) -> None:
+    assert nesting.holds_float_without_strings(text) is proven
+    if proven:
+        assert not nesting.float_free(text)
+
+
+class TypedDecodes:
+    """The sizes of the inputs the members' typed decoder is handed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sizes: list[int] = []
+        build = accel.nested_items_decoder
+
+        class Counting:
+            def __init__(self, real: Any, sizes: list[int]) -> None:
+                self.real, self.sizes = real, sizes
+
+            def decode(self, data: bytes) -> Any:
+                self.sizes.append(len(data))
+                return self.real.decode(data)
+
+        monkeypatch.setattr(accel, "nested_items_decoder",
+                            lambda levels: Counting(build(levels), self.sizes))
+
+
+@pytest.mark.parametrize(("last", "typed_tried"), [
+    (b"1.5", False),  # proven to hold a float: never handed to the typed decoder
+    (b"1e5", True),  # not proven (an e exponent): refused by it, then read alike
+    (b'1.5,"x"', True),  # not proven (a string): the same
+    (b"7", True),  # no float: decoded by it
+])
+def test_a_large_member_holding_a_float_skips_the_typed_decoder(
+        monkeypatch: pytest.MonkeyPatch, last: bytes, typed_tried: bool) -> None:
+    items = b"0," * loader.MEMBER_ALONE_BYTES + last
+    document = public_v3()
+    document["padding"] = []
+    data = hostile.encode(document).replace(b'"padding":[]', b'"padding":[' + items + b"]", 1)
+    typed = TypedDecodes(monkeypatch)
+    artifact = loader.load_bytes(data)
+    assert (len(items) + 4 in typed.sizes) is typed_tried  # "[" + the member's bytes + "]"
+    assert ("padding" in artifact.float_members) is (last != b"7")
+    assert_mixed_equals_exact(data)

@@ -759,7 +759,11 @@ class _MemberDecoder:
     def batch(self, keys: list[str], raws: list[Any]) -> None:
         joined = b"[" + b",".join(raws) + b"]"
         errors = accel.decode_errors()
-        if self.typed is not None:
+        # A large member proven to hold a float would be refused by the typed decoder,
+        # maybe only at its end (a float after 10^7 zeros): read with its floats at once.
+        refused = (len(keys) == 1 and len(joined) > MEMBER_ALONE_BYTES
+                   and nesting.holds_float_without_strings(joined))
+        if self.typed is not None and not refused:
             try:
                 values = self.typed.decode(joined)
                 self.document.update(zip(keys, values, strict=True))

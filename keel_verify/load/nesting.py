@@ -98,6 +98,15 @@ def float_free_outside_strings(outside: bytes) -> bool:
         outside.count(b"e") == outside.count(b"true") + outside.count(b"false"))
 
 
+def holds_float_without_strings(text: bytes) -> bool:
+    """True when the JSON text ``text`` is proven to hold a float: it holds no string
+    (no ``"``), so its only letters are those of ``true``, ``false``, ``null`` and of
+    exponents, and its only ``.`` a fraction's: a ``.`` or an ``E`` is then a float's
+    (RFC 8259 section 6). False means "not proven" (a string, or only ``e`` exponents).
+    Three memchr-fast scans; no copy."""
+    return b'"' not in text and (b"." in text or b"E" in text)
+
+
 _JSON_WHITESPACE = b" \t\n\r"
 
 
