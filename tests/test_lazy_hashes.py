@@ -1,11 +1,12 @@
 """A chain of millions of tiny mixed entries: the content hashes of a chunk that is not
 all objects are computed when a visitor first reads them (keel_verify/load/chainpass.py
 Chunk.hashes, as for a chunk of objects), and the session facts learn from the chunk's
-written bytes that no object in it has a member they would read (Chunk.lacks_member).
-Both must give what computing everything at once gives: the same hashes, the same
-entries, the same reports as the raw slices and the exact path. Proved by comparison and
-by counting what is hashed, never by a clock (the times are in
-``benchmarks/hostile.py``)."""
+written bytes that no object in it has a member they would read (Chunk.lacks_member);
+parts of a chunk from two windows are one value repeated when each part is and their
+values are the same (dense._parts_same). Each must give what computing everything at
+once gives: the same hashes, the same entries, the same reports as the raw slices and
+the exact path. Proved by comparison and by counting what is hashed, never by a clock
+(the times are in ``benchmarks/hostile.py``)."""
 
 from __future__ import annotations
 
@@ -228,3 +229,36 @@ def test_generated_mixed_chains_in_small_chunks_report_as_the_exact_path(
         dense_report = report_to_dict(verify_bytes(data, TRUST))
         exact_report = report_to_dict(verify_bytes(data, TRUST, exact=True))
     assert dense_report == exact_report
+
+
+def _part(first: int, entries: list[Any]) -> DecodedChunk:
+    """A part as the dense reader makes it of a window's values (``same`` proven)."""
+    return DecodedChunk(first, entries, True, same=dense._same(entries))
+
+
+@given(st.lists(st.lists(st.sampled_from([0, 1, True, 1.0, "", None, [], {}, [0], {"a": 0},
+                                          {"a": 0, "b": 1}, {"b": 1, "a": 0}]),
+                         min_size=1, max_size=4).map(lambda one: one[:1] * len(one))
+                | st.lists(entry_values, min_size=1, max_size=4), min_size=2, max_size=4))
+@settings(deadline=None)
+def test_parts_of_one_value_join_as_one_value_exactly_when_their_entries_are(
+        parts_entries: list[list[Any]]) -> None:
+    """Parts from two windows joined (dense._joined): said to be one value repeated
+    exactly when comparing every entry says so; proven from the parts alone only then."""
+    parts, first = [], 0
+    for entries in parts_entries:
+        parts.append(_part(first, entries))
+        first += len(entries)
+    every = [entry for entries in parts_entries for entry in entries]
+    assert dense._joined(parts).same == dense._same(every)
+    if dense._parts_same(parts):
+        assert dense._same(every)
+
+
+def test_parts_alike_only_in_python_are_not_one_value() -> None:
+    """1 and True, 0 and 0.0, and objects with their members in another order are equal
+    in Python, not the same entry."""
+    for one, other in ((1, True), (0, 0.0), ({"a": 0, "b": 1}, {"b": 1, "a": 0})):
+        parts = [_part(0, [one, one]), _part(2, [other])]
+        assert not dense._parts_same(parts) and not dense._joined(parts).same
+    assert dense._parts_same([_part(0, [{"a": [0]}] * 3), _part(3, [{"a": [0]}])])

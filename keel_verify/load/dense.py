@@ -55,7 +55,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Iterator
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 from keel_verify.gc_pause import collector_paused
@@ -69,8 +69,10 @@ DENSE_BYTES_PER_COMMA = 16
 #: in absolute terms whatever its density.
 MIN_DENSE_BYTES = 1 << 20
 #: Bytes of the chain decoded at a time (the first cut is tried at the first comma after
-#: this many bytes).
-WINDOW_BYTES = 1 << 20
+#: this many bytes). A window's values are still in the processor's caches when they are
+#: encoded and visited: 10^7 mixed tiny entries take 7% less time than in windows of a
+#: MiB (and 128 or 512 KiB windows less than that).
+WINDOW_BYTES = 1 << 18
 
 _EMPTY = re.compile(rb"\[[ \t\r\n]*\]")  # an empty array (RFC 8259 whitespace)
 
@@ -367,14 +369,14 @@ def _joined(parts: list[DecodedChunk]) -> DecodedChunk:
     the parts' twins, a float-free part being its own."""
     if len(parts) == 1:
         return parts[0]
-    entries = [entry for part in parts for entry in part.entries]
+    entries = list(chain.from_iterable(part.entries for part in parts))
     within_jcs = all(part.within_jcs for part in parts)
     if all(part.twin is None for part in parts):
         return DecodedChunk(
             parts[0].first, entries, within_jcs=within_jcs,
             flat=all(part.flat for part in parts),
             objects=all(part.objects for part in parts),
-            same=_same(entries),
+            same=_parts_same(parts) or _same(entries),
         )
     return DecodedChunk(
         parts[0].first, entries,
@@ -383,3 +385,15 @@ def _joined(parts: list[DecodedChunk]) -> DecodedChunk:
         floats=sum(part.floats for part in parts),
         floats_only=all(part.floats_only or part.within_jcs for part in parts),
     )
+
+
+def _parts_same(parts: list[DecodedChunk]) -> bool:
+    """Proven without looking at every entry: the parts' entries are one and the same
+    value (see :func:`same_value`), when each part is one value repeated (``same``, or a
+    single entry) and each part's value is the first part's: ``same_value`` is an
+    equivalence (equal types, ``==`` and equal insertion-ordered bytes each are). False
+    means not proven (then every entry is compared)."""
+    if not all(part.same or len(part.entries) == 1 for part in parts):
+        return False
+    one = parts[0].entries[0]
+    return all(same_value(one, part.entries[0]) for part in parts[1:])
