@@ -403,11 +403,16 @@ def test_a_schema_message_does_not_write_out_a_huge_value_again() -> None:
     assert schema._message(error) == '{"a":null} is not of type \'string\''
 
 
+@pytest.mark.parametrize("scalars", [True, False], ids=["scalars", "a container among them"])
 def test_a_member_of_many_names_is_written_by_the_exact_encoder(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, scalars: bool,
 ) -> None:
+    """Written alone: an object of scalars sorted as bytes (chainpass._many_names_bytes),
+    any other by the exact encoder."""
     monkeypatch.setattr(loader, "NAMES_FOR_EXACT_ENCODER", 1000)
     data = hostile.wide_metadata(MANY)
+    if not scalars:
+        data = data.replace(b'"m7":0', b'"m7":[0]', 1)
     encoded: list[int] = []
     from keel_verify.crypto.canonical import canonical_bytes as exact
 
@@ -419,9 +424,50 @@ def test_a_member_of_many_names_is_written_by_the_exact_encoder(
     artifact, chain_pass = read_strictly(data)
     assert artifact.many_names == {"session_metadata"} and artifact.document_within_jcs
     assert len(artifact.document["session_metadata"]) + 1 > MANY  # written alone, exactly
-    assert len(artifact.document["session_metadata"]) in encoded
+    assert (len(artifact.document["session_metadata"]) in encoded) is not scalars
     assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
     assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+_scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(
+    st.sampled_from(["a", "b", ",", '"', "\\", " ", "!", "é", "😀", "\x00", "\x7f"]), max_size=4)
+_names = st.text(st.sampled_from(["a", "b", "z", "0", ",", '"', "\\", " ", "!", "#", "é", "😀",
+                                  "\x1f", "\u2028"]), max_size=4)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(_names, _scalars | st.lists(_scalars, max_size=2), max_size=8))
+def test_many_names_are_written_as_the_exact_encoder_writes_them(members: dict[str, Any]) -> None:
+    from keel_verify.crypto.canonical import canonical_bytes
+
+    assert chainpass._many_names_bytes(members) == canonical_bytes(members)
+
+
+@pytest.mark.parametrize("members, sorted_as_bytes", [
+    ({"b": 1, "a": "x", "c": None, "d": True}, True),
+    ({"b": 1, "a b": 2}, False),  # a space sorts below the closing quote
+    ({"b": 1, "a!": 2}, False),
+    ({"b": 1, "a\n": 2}, False),  # written with an escape
+    ({"b": "x,y", "a": 2}, True),  # a comma inside a string, not at its end
+    ({"b": "x,", "a": 2}, False),  # a string ending with a comma: cut inside a member
+    ({"b": 1, "a": [2]}, False),  # a container
+    ({"b": 1.5, "a": 2}, False),  # a float
+    ({"a": 1}, False),  # nothing to sort
+])
+def test_many_names_are_sorted_as_bytes_only_when_proven(
+    monkeypatch: pytest.MonkeyPatch, members: dict[str, Any], sorted_as_bytes: bool,
+) -> None:
+    from keel_verify.crypto.canonical import canonical_bytes as exact
+
+    calls: list[Any] = []
+
+    def counting(value: Any) -> bytes:
+        calls.append(value)
+        return exact(value)
+
+    monkeypatch.setattr(chainpass, "canonical_bytes", counting)
+    assert chainpass._many_names_bytes(members) == exact(members)
+    assert (calls == []) is sorted_as_bytes
 
 
 DUPLICATES = {
