@@ -227,12 +227,12 @@ class ChainFacts:
     def _permit_uses(self, chunk: Chunk) -> None:
         """The first entry carrying each permit id (its artifact_sequence)."""
         entries = chunk.entries
-        if chunk.lacks_member("permit_id"):
-            return
         if chunk.objects:
             permit_ids = chunk.column("permit_id")
         else:  # only objects can carry one
             entries = chunk.object_entries()
+            if not entries or chunk.lacks_member("permit_id"):
+                return
             permit_ids = list(map(dict.get, entries, repeat("permit_id")))
         if permit_ids.count(None) == len(permit_ids):
             return
@@ -471,6 +471,8 @@ def _types_and_times(chunk: Chunk) -> tuple[Sequence[Any], list[str], list[str |
         return entries, [kind] * len(entries), [at] * len(entries)
     if not chunk.objects:
         entries = chunk.object_entries()
+        if not entries:
+            return entries, [], []
         if chunk.lacks_member("event_type") and chunk.lacks_member("occurred_at"):
             return entries, [_NO_TYPE] * len(entries), [None] * len(entries)
     types: list[Any] = list(map(dict.get, entries, repeat("event_type")))
