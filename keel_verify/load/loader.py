@@ -225,12 +225,12 @@ def _proven_without_decode(joined: bytes, raw_items: Sequence[Any], max_depth: i
     so no literal can overflow. The brackets, commas, number grammar and literals were
     judged by the skip: nothing is left for a decode to refuse. When any of this is not
     proven, the chunk is decoded as before."""
-    if b"{" in joined or b'"' in joined:
+    # Cheapest first (scans for a byte or two): an object, a string, a float, whitespace.
+    if b"{" in joined or b'"' in joined or not nesting.written_canonically(joined, joined):
         return False
     longest = max(map(len, map(bytes, raw_items)), default=0)
     return ((longest // 2 + 2 <= max_depth or nesting.max_nesting(joined) + 1 <= max_depth)
-            and nesting.integers_within_jcs(joined)
-            and nesting.written_canonically(joined, joined))
+            and nesting.integers_within_jcs(joined))
 
 
 class LazyEntries(LazySequence[Any]):
