@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from keel_verify import TrustPolicy, verify_bytes
 from keel_verify.checks import visitor_factories
 from keel_verify.crypto.canonical import canonical_bytes
+from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
 from keel_verify.facts.collect import EDGE_ROWS
 from keel_verify.load import accel, chainpass, loader, nesting, shards
@@ -150,6 +151,7 @@ def test_a_chain_of_mixed_chunks_reports_as_the_exact_path(
     # runs of one kind, some longer than a chunk, some shorter: chunks proven and not
     entries = [kinds[(index // 150) % len(kinds)](index) for index in range(4 * CHUNK)]
     entries += [_deep(index) for index in range(4 * CHUNK, 7 * CHUNK)]
+    entries += [_deep(7)] * (2 * CHUNK) + [MIXED["object"](index) for index in range(CHUNK)]
     data = _chain_of(entries)
     received: list[bool] = []
     if sharded:
@@ -170,6 +172,21 @@ def test_a_chain_of_mixed_chunks_reports_as_the_exact_path(
         # the worker did chunks of objects, left chunks proven without decode to this
         # process, and never failed
         assert True in received and False in received and not any(broken)
+
+
+@pytest.mark.parametrize("raw, left", [
+    ([_deep(1), _deep(2)], True),  # proven without decode
+    ([b'[["x"]]'] * 3, True),  # one value, not an object, repeated: decoded once
+    ([b'{"a":1}'] * 3, False),  # one object repeated: the visitors' work may be real
+    ([b'[["x"]]', b'[["y"]]'], False),  # decoded: the worker's decode is not wasted
+])
+def test_a_worker_leaves_to_this_process_only_chunks_cheap_here(raw: list[bytes],
+                                                                left: bool) -> None:
+    writer = chainpass.MessageWriter(SignedMessage(None))
+    pass_ = chainpass.EntriesPass(loader.load_bytes(_chain_of(raw)), {},
+                                  accel.sorted_encoder(), writer, {}, MAX_DEPTH, CHUNK)
+    chunk, _piece = pass_.chunk(0)
+    assert shards._left_here(chunk) is left
 
 
 def test_the_cli_prints_the_same_with_the_pure_fallbacks(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ import signal
 import struct
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from keel_verify.load.chainpass import EntryVisitor
+from keel_verify.load.chainpass import Chunk, EntryVisitor
 from keel_verify.load.loader import LazyEntries
 
 if TYPE_CHECKING:
@@ -57,8 +57,7 @@ HERE_PER_CYCLE = 2
 PIPE_BYTES = 1 << 20
 
 _HEADER = struct.Struct("<BQQ")  # status, bytes of the piece, bytes of the pickled results
-# _LEFT: a chunk of entries proven to need no decode (keel_verify.load.loader.LazyEntries)
-# is left to this process: proving it again here costs less than sending its results.
+# _LEFT: a chunk this process does at less cost than taking its results (see _left_here).
 _DONE, _FAILED, _LEFT = 0, 1, 2
 
 
@@ -187,7 +186,7 @@ def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
             continue
         try:
             chunk, piece = entries.chunk(first)
-            if isinstance(chunk.entries, LazyEntries):
+            if _left_here(chunk):
                 out.write(_HEADER.pack(_LEFT, 0, 0))
                 out.flush()
                 continue
@@ -212,6 +211,17 @@ def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
         out.write(piece)
         out.write(results)
         out.flush()
+
+
+def _left_here(chunk: Chunk) -> bool:
+    """Whether the worker leaves ``chunk`` to this process: a chunk of entries proven to
+    need no decode (keel_verify.load.loader.LazyEntries), or of one value that is not an
+    object repeated (decoded once, and the chunks after it are that chunk moved). Only
+    the checks that report entries that are not objects look into such a chunk, until
+    each has found enough problems; proving or decoding it again here costs less than
+    pickling the worker's visitors and taking them back. A choice of where, never of
+    what: this process does a left chunk as any other."""
+    return isinstance(chunk.entries, LazyEntries) or (chunk.same and not chunk.object_offsets())
 
 
 class Worker:
