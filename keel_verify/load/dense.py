@@ -35,8 +35,8 @@ two commas, which valid JSON never has) is not taken as a cut either.
 A failed cut (a comma inside an entry: an object of several members, an array of several
 items) is tried once more at the comma where the entry holding it seems to end
 (:func:`_entry_end_after`: a scan that skips strings and counts brackets; only a guess,
-which the decoding proves or refutes as above). When that fails too, or no such comma
-lies near, the cut is tried at a farther comma, the distance doubling each time, so the
+which the decoding proves or refutes as above). Once a guess held, the following windows
+are cut at the guess first. When a guess fails, or no such comma lies near, the cut is tried at a farther comma, the distance doubling each time, so the
 bytes decoded for one window stay below eight times its final size, and a window outgrows
 :data:`WINDOW_BYTES` only by the entry that straddles it. (Doubling alone would let a
 chain of objects of two members, whose every other comma is a boundary, grow its windows
@@ -188,13 +188,25 @@ class DenseChain:
         start = 1
         if _EMPTY.match(self.span):
             return
+        # Once a window's first cut failed and the guessed one held, the next windows start
+        # with the guess: in a chain of comma-rich entries a blind cut mostly fails, and
+        # each failure costs a decoding of the whole window.
+        guess_first = False
         while start < end:
             distance = self.window_bytes
             while True:
                 cut = self.span.find(b",", start + distance, end) if start + distance < end else -1
                 stop = end if cut < 0 else cut
-                text = b"".join((b"[", span[start:stop], b"]"))
-                decoded = _decode_window(text, max_depth)
+                if guess_first and cut >= 0:
+                    after = _entry_end_after(self.span, start, cut, end)
+                    decoded = None if after is None else _decode_window(
+                        b"".join((b"[", span[start:after], b"]")), max_depth)
+                    if decoded is not None and after is not None:
+                        yield decoded
+                        start = after + 1
+                        break
+                    guess_first = False
+                decoded = _decode_window(b"".join((b"[", span[start:stop], b"]")), max_depth)
                 if decoded is not None:
                     yield decoded
                     start = stop + 1
@@ -203,11 +215,11 @@ class DenseChain:
                     raise NeedsExactPath
                 after = _entry_end_after(self.span, start, cut, end)
                 if after is not None:
-                    text = b"".join((b"[", span[start:after], b"]"))
-                    decoded = _decode_window(text, max_depth)
+                    decoded = _decode_window(b"".join((b"[", span[start:after], b"]")), max_depth)
                     if decoded is not None:
                         yield decoded
                         start = after + 1
+                        guess_first = True
                         break
                 distance *= 2
 
