@@ -36,13 +36,14 @@ A failed cut (a comma inside an entry: an object of several members, an array of
 items) is tried once more at the comma where the entry holding it seems to end
 (:func:`_entry_end_after`: a scan that skips strings and counts brackets; only a guess,
 which the decoding proves or refutes as above). Once a guess held, the following windows
-are cut at the guess first. When a guess fails, or no such comma lies near, the cut is tried at a farther comma, the distance doubling each time, so the
-bytes decoded for one window stay below eight times its final size, and a window outgrows
-:data:`WINDOW_BYTES` only by the entry that straddles it. (Doubling alone would let a
-chain of objects of two members, whose every other comma is a boundary, grow its windows
-without bound: each failed cut doubled the next window.) Content that no cut can make
-decodable (bytes only the exact path judges) reaches the end of the chain and goes to
-the exact path, as a chunk holding it does on the raw path.
+are cut at the guess first. When a guess fails, or no such comma lies near, the cut is
+tried at a farther comma, the distance doubling each time, so the bytes decoded for one
+window stay below eight times its final size, and a window outgrows :data:`WINDOW_BYTES`
+only by the entry that straddles it. (Doubling alone would let a chain of objects of two
+members, whose every other comma is a boundary, grow its windows without bound: each
+failed cut doubled the next window.) Content that no cut can make decodable (bytes only
+the exact path judges) reaches the end of the chain and goes to the exact path, as a
+chunk holding it does on the raw path.
 
 Each window is decoded by the typed item decoder, which proves at C speed what the raw
 path's chunk decode proves (no float, JCS-safe integers, bounded nesting); a window it
