@@ -303,11 +303,11 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
     if uniform:
         return DecodedChunk(first, entries, True, False, type(entries[0]) is dict,
                             len(entries) > 1)
-    # of one type? (in C, stopping at the first entry of another type: mixed windows)
-    kind = type(entries[0])
-    one_kind = all(map(operator.is_, map(type, entries), repeat(kind)))
-    return DecodedChunk(first, entries, True, False, one_kind and kind is dict,
-                        one_kind and _same(entries))
+    # all objects? (in C, stopping at the first entry of another type: mixed windows;
+    # _same checks the types itself)
+    objects = type(entries[0]) is dict and all(
+        map(operator.is_, map(type, entries), repeat(dict)))
+    return DecodedChunk(first, entries, True, False, objects, _same(entries))
 
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them, raw
@@ -356,6 +356,8 @@ def _same(entries: list[Any]) -> bool:
     if len(entries) < 2:
         return False
     one = entries[0]
+    if entries[-1] != one:  # the last differs: no step per entry (distinct values)
+        return False
     if entries.count(one) != len(entries) or set(map(type, entries)) != {type(one)}:
         return False
     if isinstance(one, (dict, list)) and one:
