@@ -127,3 +127,43 @@ def test_a_sound_chain_is_hashed_whole_once(monkeypatch: pytest.MonkeyPatch) -> 
     entries = len(json.loads(data)["chain"])
     assert report["verdict"] == "VERIFIED"
     assert sum(counts) == entries
+
+
+def _chunk_of_any(entries: list[Any]) -> chainpass.Chunk:
+    """The chunk the pass makes of ``entries`` (any JSON values, decoded afresh)."""
+    raw = json.dumps(entries).encode()
+    decoded = DecodedChunk(0, accel.decoder("any").decode(raw), within_jcs=True)
+    out = chainpass.MessageWriter(SignedMessage(None))
+    entries_pass = chainpass.EntriesPass(load_bytes(hostile.chain_of([{"i": 0}])), {},
+                                         accel.sorted_encoder(), out, {}, MAX_DEPTH,
+                                         CHUNK_ENTRIES)
+    return entries_pass.hashed(decoded)[0]
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(alphabet="{}[]x", max_size=3),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text("ab", max_size=1),
+                                                                 inner, max_size=2),
+    max_leaves=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_values, min_size=2, max_size=10))
+def test_a_chunk_said_to_hold_no_object_holds_none(entries: list[Any]) -> None:
+    """``holds_no_object`` is claimed only when no entry is or holds an object (a brace
+    inside a string only makes it unproven); either way the objects found are the
+    entries that are objects."""
+    chunk = _chunk_of_any(entries)
+    if chunk.holds_no_object():
+        assert "{" not in json.dumps(entries)
+    objects = [entry for entry in entries if type(entry) is dict]
+    assert chunk.object_entries() == objects
+    assert chunk.object_offsets() == [i for i, entry in enumerate(entries) if type(entry) is dict]
+
+
+def test_a_brace_in_a_string_leaves_no_object_unproven() -> None:
+    chunk = _chunk_of_any(["{", 1, [2]])
+    assert not chunk.holds_no_object()
+    assert chunk.object_entries() == [] and chunk.object_offsets() == []
+    assert _chunk_of_any([0, "x", [1]]).holds_no_object()
+    assert not _chunk_of_any([0, [{}]]).holds_no_object()
