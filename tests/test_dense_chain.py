@@ -102,6 +102,7 @@ COMMA_RICH_ENTRIES = {
     "arrays of ten items": b"[0,0,0,0,0,0,0,0,0,0]",
     "arrays of arrays": b"[[],[],[],[0,[1]]]",
     "strings holding brackets": b'{"a":"[{","b":"\\\"]}","c":["]",","]}',
+    "objects holding objects": b'{"a":[{},{"b":"},{"}],"c":{"d":0}}',
 }
 
 

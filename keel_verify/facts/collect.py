@@ -228,6 +228,8 @@ class ChainFacts:
         """The first entry carrying each permit id (its artifact_sequence)."""
         entries = chunk.entries
         if chunk.objects:
+            if chunk.lacks_member("permit_id"):
+                return
             permit_ids = chunk.column("permit_id")
         else:  # only objects can carry one
             entries = chunk.object_entries()
@@ -473,8 +475,8 @@ def _types_and_times(chunk: Chunk) -> tuple[Sequence[Any], list[str], list[str |
         entries = chunk.object_entries()
         if not entries:
             return entries, [], []
-        if chunk.lacks_member("event_type") and chunk.lacks_member("occurred_at"):
-            return entries, [_NO_TYPE] * len(entries), [None] * len(entries)
+    if chunk.lacks_member("event_type") and chunk.lacks_member("occurred_at"):
+        return entries, [_NO_TYPE] * len(entries), [None] * len(entries)
     types: list[Any] = list(map(dict.get, entries, repeat("event_type")))
     times: list[Any] = list(map(dict.get, entries, repeat("occurred_at")))
     if types.count(None) == len(types):  # no entry has one (a chain of junk objects)

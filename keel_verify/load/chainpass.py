@@ -677,7 +677,11 @@ class EntriesPass:
             return made(partial(_any_hashes, listed, write), [], piece), piece
         objects_hashed = _as_list(hashed)  # objects: always decoded, a list
         stated = list(map(dict.get, objects_hashed, repeat("content_hash")))
-        encoded = list(map(write, objects_hashed))
+        # Tiny objects (a dense chain) are cut from one encoding of them all; real entries
+        # are encoded one by one (one of their own may hold a "},{" and cost a second pass).
+        dense = self.artifact.chain is not None and self.artifact.chain.dense is not None
+        encoded = (_each_encoded(objects_hashed, write) if dense
+                   else list(map(write, objects_hashed)))
         # The visitors' column holds the entries' values (the twin's floats are texts).
         column = stated if twin is None else list(map(
             dict.get, entries[:1] if same else entries, repeat("content_hash")))
@@ -688,7 +692,8 @@ class EntriesPass:
         # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
         columns["content_hash"] = column
         hashes_of = partial(_object_hashes, objects_hashed, write, flat, stated, encoded)
-        return made(hashes_of, []), b",".join(encoded)
+        piece = b",".join(encoded)
+        return made(hashes_of, [], piece), piece
 
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
              decoded: DecodedChunk | None = None) -> None:
