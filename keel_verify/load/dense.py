@@ -252,7 +252,9 @@ def _entry_end_after(span: bytes, start: int, cut: int, end: int) -> int | None:
     goes on token by token to the comma where the depth is that of the entries. Never
     trusted: the caller proves the cut by decoding (see the module docstring)."""
     stop = min(end, cut + ENTRY_END_SEARCH_BYTES)
-    text = span[start:stop].replace(b"\\\\", b"__").replace(b'\\"', b"__")
+    text = span[start:stop]
+    if b"\\" in text:
+        text = text.replace(b"\\\\", b"__").replace(b'\\"', b"__")
     at = cut - start + 1  # just past the cut's comma
     if text.count(b'"', 0, at) % 2:  # the cut lies inside a string: go on after its end
         at = text.find(b'"', at) + 1
