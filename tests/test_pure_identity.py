@@ -42,6 +42,9 @@ INPUTS: dict[str, Callable[[], bytes]] = {
     "2,000 extra members": lambda: hostile.many_members(2_000),
     "entries 60 arrays deep": lambda: hostile.deep_entries(600, 60, distinct=True),
     "20 junk signatures": lambda: hostile.many_signatures_of(public_v3(), 20),
+    # Dense chains (over 1 MiB, under 16 bytes a comma): read window by window.
+    "120,000 two-member objects": lambda: hostile.two_member_objects(120_000),
+    "300,000 distinct integers": lambda: hostile.distinct_integer_entries(300_000),
     "duplicate key": lambda: PUBLIC_V3.read_bytes().replace(
         b'"severity": "info",', b'"severity": "info", "severity": "info",', 1),
 }
