@@ -152,6 +152,13 @@ CASES = (
            lambda: hostile.two_member_objects(1_000_000)),
     _built("arrays_of_ten_1500k", "a chain of 1.5x10^6 arrays of ten zeros",
            lambda: hostile.tiny_chain_entries(1_500_000, b"[0,0,0,0,0,0,0,0,0,0]")),
+    # Large entries: each a schema error and a window's worth of commas.
+    _built("entry_of_zeros_10m", "one chain entry, an array of 10^7 zeros",
+           lambda: hostile.large_array_entries(1, 10_000_000)),
+    _built("arrays_of_50k_300", "300 chain entries, each an array of 50,000 zeros",
+           lambda: hostile.large_array_entries(300, 50_000)),
+    _built("objects_of_50k_300", '300 chain entries, each {"a": an array of 50,000 zeros}',
+           lambda: hostile.large_array_entries(300, 50_000, in_object=True)),
     Case("fifo", "a FIFO with no writer", _fifo),
     Case("trust_100k", "100,000-key trust root, 10,000 signatures", _trust_root_and_signatures),
     # The reports that describe the applied policy (at most 50 keys of it, signer first).

@@ -62,10 +62,20 @@ def shown(value: Any, limit: int = 80) -> str:
         digits = str(value)
         return f"{digits[:12]}...({len(digits)} digits)" if len(digits) > 24 else digits
     if isinstance(value, (list, dict)):
+        # Written piece by piece, and only as far as shown: a value of millions of items
+        # costs what its first ``limit`` characters cost.
+        encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=repr)
+        pieces: list[str] = []
+        written = 0
         try:
-            text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=repr)
+            for piece in encoder.iterencode(value):
+                pieces.append(piece)
+                written += len(piece)
+                if written > limit:
+                    break
         except (ValueError, RecursionError):  # nesting too deep for the encoder
-            text = "[...]" if isinstance(value, list) else "{...}"
+            pieces = ["[...]" if isinstance(value, list) else "{...}"]
+        text = "".join(pieces)
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -182,6 +182,14 @@ def two_member_objects(count: int) -> bytes:
                                      for index in range(count)))
 
 
+def large_array_entries(count: int, items: int, *, in_object: bool = False) -> bytes:
+    """The v3 sample whose chain is ``count`` entries, each an array of ``items`` zeros
+    (with ``in_object``, each the object ``{"a": [that array]}``)."""
+    array = b"[" + b",".join([b"0"] * items) + b"]"
+    entry = b'{"a":' + array + b"}" if in_object else array
+    return _with_raw_chain(b",".join([entry] * count))
+
+
 def distinct_integer_entries(count: int) -> bytes:
     """The v3 sample whose chain is the integers ``0`` to ``count - 1``."""
     return _with_raw_chain(b",".join(b"%d" % index for index in range(count)))

@@ -139,8 +139,8 @@ def test_chains_of_comma_rich_entries_report_as_the_other_paths(
 def test_the_entry_end_guessed_after_a_cut_is_the_next_boundary(
         entries: list[Any], spaced: bool, data: st.DataObject) -> None:
     """For any valid array and any comma in it, the guess is the first comma after it
-    that separates two entries (or None when there is none): the guess is exact on valid
-    JSON, though the reader trusts only the decoding."""
+    that separates two entries (or the closing bracket when there is none): the guess is
+    exact on valid JSON, though the reader trusts only the decoding."""
     separator = ", " if spaced else ","
     texts = [json.dumps(entry, separators=(separator, ":")) for entry in entries]
     span = ("[" + separator.join(texts) + "]").encode()
@@ -155,7 +155,7 @@ def test_the_entry_end_guessed_after_a_cut_is_the_next_boundary(
     cut = data.draw(st.sampled_from(commas))
     later = [boundary for boundary in boundaries if boundary > cut]
     guessed = dense._entry_end_after(span, 1, cut, len(span) - 1)
-    assert guessed == (later[0] if later else None)
+    assert guessed == (later[0] if later else len(span) - 1)
 
 
 def test_an_empty_chain_has_no_entry() -> None:

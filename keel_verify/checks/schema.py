@@ -67,13 +67,21 @@ def _message(error: Any) -> str:
     if error.validator == "not" and error.validator_value == {}:
         return "member is not allowed here"
     message = str(error.message)
-    # jsonschema starts with the instance's Python repr: say null, true, false, arrays and
-    # objects as JSON does (shortened). The repr of an array or object is longer than its
-    # item count, so a shorter message cannot start with it: a million-member object is
-    # not written out again for every error about it.
+    # jsonschema starts some messages with the instance's Python repr: say null, true,
+    # false, arrays and objects as JSON does (shortened). The repr of an array or object is
+    # longer than its item count and starts with its bracket, so a message that is shorter
+    # or starts otherwise cannot start with it: a huge entry is not written out again for
+    # every error about it ("type" errors, which do start with it, are worded here).
     instance = error.instance
+    if error.validator == "type" and isinstance(instance, (list, dict)):
+        types = error.validator_value if isinstance(error.validator_value, list) else [
+            error.validator_value]
+        return (shown(instance) + " is not of type "
+                + ", ".join(repr(kind) for kind in types))[:300]
+    opening = "[" if isinstance(instance, list) else "{"
     if instance is None or isinstance(instance, bool) or (
-            isinstance(instance, (list, dict)) and len(message) > len(instance)):
+            isinstance(instance, (list, dict)) and len(message) > len(instance)
+            and message.startswith(opening)):
         written = repr(instance)
         if message.startswith(written):
             message = shown(instance) + message[len(written):]

@@ -225,10 +225,17 @@ class DenseChain:
                 distance *= 2
 
 
-#: How far past a failed cut :func:`_entry_end_after` looks for the end of the entry.
+#: How far past a failed cut :func:`_entry_end_after` first looks for the end of the entry
+#: holding it (then twice as far, and so on, to the chain's end).
 ENTRY_END_SEARCH_BYTES = 1 << 16
-_STRING_OR_BRACKET = re.compile(rb'"[^"]*"|[\[\]{},]')  # once escaped quotes are blanked
+#: At most this many strings and brackets are stepped over in that search.
+ENTRY_END_SEARCH_TOKENS = 1 << 16
+# Tokens, once escaped quotes are blanked: inside an entry only strings and brackets
+# matter; between entries a comma too.
+_INSIDE = re.compile(rb'"[^"]*"|[\[\]{}]')
+_BETWEEN = re.compile(rb'"[^"]*"|[\[\]{},]')
 _NOT_QUOTE_OR_BRACKET = bytes(sorted(set(range(256)) - set(b'"[]{}')))
+_OPENING, _CLOSING, _COMMA = frozenset(b"[{"), frozenset(b"]}"), ord(",")
 
 
 def _depth(text: bytes) -> int:
@@ -246,30 +253,50 @@ def _depth(text: bytes) -> int:
 def _entry_end_after(span: bytes, start: int, cut: int, end: int) -> int | None:
     """A guess at the first comma after ``cut`` that separates two entries, given that
     ``start`` is just after such a comma (or the opening bracket), and ``end`` the closing
-    bracket: None when none is found within :data:`ENTRY_END_SEARCH_BYTES` past ``cut``.
+    bracket; ``end`` when the entry holding the cut seems to be the chain's last; None
+    when the search took more than :data:`ENTRY_END_SEARCH_TOKENS` steps. Looked for in the text up to
+    :data:`ENTRY_END_SEARCH_BYTES` past ``cut``, then twice as far, and so on (a large
+    entry's end may lie far away). Never trusted: the caller proves the cut by decoding
+    (see the module docstring)."""
+    reach = ENTRY_END_SEARCH_BYTES
+    while True:
+        stop = min(end, cut + reach)
+        found = _boundary_in(span[start:stop], cut - start + 1)
+        if found is not None:
+            return None if found < 0 else start + found
+        if stop == end:  # the entry holding the cut seems to be the last: cut at the end
+            return end
+        reach *= 2
+
+
+def _boundary_in(text: bytes, at: int) -> int | None:
+    """The first comma at or after ``at`` in ``text`` (which starts at an entry) that
+    separates two entries; None when ``text`` ends first, -1 when the search gives up.
     Backslash pairs and escaped quotes are blanked (same length), so every remaining
-    quote delimits a string; :func:`_depth` gives the depth at ``cut``, then the scan
-    goes on token by token to the comma where the depth is that of the entries. Never
-    trusted: the caller proves the cut by decoding (see the module docstring)."""
-    stop = min(end, cut + ENTRY_END_SEARCH_BYTES)
-    text = span[start:stop]
+    quote delimits a string; :func:`_depth` gives the depth at ``at``, then the search
+    steps from string or bracket to the next (a regular expression search each, in C:
+    commas and other bytes inside an entry are skipped) to where the depth is that of
+    the entries, and takes the comma there."""
     if b"\\" in text:
         text = text.replace(b"\\\\", b"__").replace(b'\\"', b"__")
-    at = cut - start + 1  # just past the cut's comma
-    if text.count(b'"', 0, at) % 2:  # the cut lies inside a string: go on after its end
+    if text.count(b'"', 0, at) % 2:  # ``at`` lies inside a string: go on after its end
         at = text.find(b'"', at) + 1
         if at == 0:
             return None
     depth = _depth(text[:at])
-    for token in _STRING_OR_BRACKET.finditer(text, at):
-        kind = token.group()[:1]
-        if kind in b"[{":
+    for _ in range(ENTRY_END_SEARCH_TOKENS):
+        token = (_BETWEEN if depth <= 0 else _INSIDE).search(text, at)
+        if token is None:
+            return None
+        kind = text[token.start()]
+        if kind == _COMMA:
+            return token.start()
+        if kind in _OPENING:
             depth += 1
-        elif kind in b"]}":
+        elif kind in _CLOSING:
             depth -= 1
-        elif kind == b"," and depth == 0:
-            return start + token.start()
-    return None
+        at = token.end()
+    return -1
 
 
 def _sliced(chunk: DecodedChunk, first: int, start: int, stop: int) -> DecodedChunk:
