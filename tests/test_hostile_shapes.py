@@ -393,9 +393,15 @@ class _CountingRepr(dict[str, Any]):
 
 def test_a_schema_message_does_not_write_out_a_huge_value_again() -> None:
     huge = _CountingRepr({f"m{index}": 0 for index in range(1000)})
-    error = SimpleNamespace(validator="type", validator_value="string", instance=huge,
+    error = SimpleNamespace(validator="required", validator_value=["x"], instance=huge,
                             message="'x' is a required property")
     assert schema._message(error) == "'x' is a required property"
+    assert _CountingRepr.calls == 0
+    # A "type" error (whose message jsonschema starts with the repr) is worded here.
+    error = SimpleNamespace(validator="type", validator_value="string", instance=huge,
+                            message=f"{dict(huge)!r} is not of type 'string'")
+    assert schema._message(error) == ('{"m0":0,"m1":0,"m2":0,"m3":0,"m4":0,"m5":0,"m6":0,'
+                                      '"m7":0,"m8":0,"m9":0,"m10":... is not of type \'string\'')
     assert _CountingRepr.calls == 0
     small = _CountingRepr({"a": None})
     error = SimpleNamespace(validator="type", validator_value="string", instance=small,
