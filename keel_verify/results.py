@@ -62,23 +62,46 @@ def shown(value: Any, limit: int = 80) -> str:
         digits = str(value)
         return f"{digits[:12]}...({len(digits)} digits)" if len(digits) > 24 else digits
     if isinstance(value, (list, dict)):
-        # Written piece by piece, and only as far as shown: a value of millions of items
-        # costs what its first ``limit`` characters cost.
+        # A large value is written piece by piece (in Python), only as far as shown: a
+        # value of millions of items costs what its first ``limit`` characters cost; a
+        # small one at once, in C.
         encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=repr)
         pieces: list[str] = []
-        written = 0
         try:
-            for piece in encoder.iterencode(value):
-                pieces.append(piece)
-                written += len(piece)
-                if written > limit:
-                    break
+            if _holds_at_most(value, SHOWN_AT_ONCE):
+                pieces.append(encoder.encode(value))
+            else:
+                written = 0
+                for piece in encoder.iterencode(value):
+                    pieces.append(piece)
+                    written += len(piece)
+                    if written > limit:
+                        break
         except (ValueError, RecursionError):  # nesting too deep for the encoder
             pieces = ["[...]" if isinstance(value, list) else "{...}"]
         text = "".join(pieces)
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: Values of at most this many items and members, at every depth, are shown by one
+#: encoding in C (see :func:`shown`).
+SHOWN_AT_ONCE = 256
+
+
+def _holds_at_most(value: list[Any] | dict[str, Any], items: int) -> bool:
+    """Whether ``value`` holds at most ``items`` items and members in all (a walk that
+    stops as soon as it has counted more)."""
+    pending: list[Any] = [value]
+    while pending:
+        held = pending.pop()
+        items -= len(held)
+        if items < 0:
+            return False
+        pending.extend(item for item in (held.values() if isinstance(held, dict) else held)
+                       if isinstance(item, (list, dict)) and item)
+    return True
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:

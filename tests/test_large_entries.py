@@ -124,3 +124,12 @@ def test_chains_of_large_entries_report_as_the_exact_path(
     monkeypatch.setattr(dense, "WINDOW_BYTES", 3000)
     assert report_to_dict(verify_bytes(data, TRUST)) == \
         report_to_dict(verify_bytes(data, TRUST, exact=True))
+
+
+@pytest.mark.parametrize("value", [list(range(300)), {"a": [[0] * 100] * 3},
+                                   {f"k{i}": [i, {"x": None}] for i in range(200)}])
+def test_a_value_over_the_budget_is_shown_as_a_small_one_is(value: Any) -> None:
+    """Written piece by piece (more than 256 items in all) or at once, the same text."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    assert shown(value) == text[:77] + "..."
+    assert shown(value, limit=10_000) == text
