@@ -133,3 +133,19 @@ def test_a_value_over_the_budget_is_shown_as_a_small_one_is(value: Any) -> None:
     text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
     assert shown(value) == text[:77] + "..."
     assert shown(value, limit=10_000) == text
+
+
+@pytest.mark.parametrize("version", [1, 3])
+@pytest.mark.parametrize("entry", [None, True, False, 0, -7, 10**30, 1.5, 1e300, "", "x",
+                                   "it's", 'say "hi"', "\u00e9\n", "y" * 400, [], [0] * 200,
+                                   [[[]]], ["a", {"b": None}]])
+def test_an_entry_that_is_not_an_object_reads_as_jsonschema_says_it(
+        version: int, entry: Any) -> None:
+    """Worded here without jsonschema (and so without a repr of a huge array), the one
+    error of an entry that is not an object is jsonschema's, as _message words it."""
+    from keel_verify.checks import schema
+
+    assert schema._entry_object_type(version) == "object"
+    errors = list(schema._python_validator(version, 1).iter_errors(entry))
+    assert [schema._message(error) for error in errors] == [schema._not_an_object(entry)]
+    assert [list(error.absolute_path) for error in errors] == [[]]

@@ -57,6 +57,26 @@ def _fast_entries_validator(schema_version: int) -> Any:
     return accel.schema_validator(_schemas(schema_version)[2])
 
 
+@cache
+def _entry_object_type(schema_version: int) -> str | None:
+    """The chain entry schema's ``type`` when it is all that judges a value that is not
+    an object (its other keywords, ``required`` and ``properties``, apply to objects
+    only): then such an entry has exactly one error, worded as :func:`_message` words
+    jsonschema's. None otherwise (jsonschema judges every entry)."""
+    entry = _schemas(schema_version)[0]["$defs"]["chain_entry"]
+    judged = set(entry) - {"title", "description"}
+    return "object" if judged <= {"type", "required", "properties"} and entry.get(
+        "type") == "object" else None
+
+
+def _not_an_object(entry: Any) -> str:
+    """The reason for an entry that is not an object, as :func:`_message` words
+    jsonschema's "type" error: the value in JSON terms for null, true, false, arrays
+    and objects, its Python repr otherwise, as jsonschema writes it."""
+    written = shown(entry) if entry is None or isinstance(entry, (bool, list, dict)) else repr(entry)
+    return (written + " is not of type 'object'")[:300]
+
+
 def _pointer(path: Any) -> str:
     return "".join(f"/{escape_token(token)}" for token in path)
 
@@ -109,8 +129,14 @@ class EntrySchema:
         if len(self.errors) >= MAX_COLLECTED_ERRORS or self.chunk_is_valid(chunk.entries):
             return
         validator = _python_validator(self.version, 1)
+        only_type = _entry_object_type(self.version) is not None
         for offset, entry in enumerate(chunk.entries):
             prefix = f"/chain/{chunk.first + offset}"
+            if only_type and type(entry) is not dict:  # its one error, with no repr of it
+                self.errors.append((prefix, prefix, _not_an_object(entry)))
+                if len(self.errors) >= MAX_COLLECTED_ERRORS:
+                    return
+                continue
             room = MAX_COLLECTED_ERRORS - len(self.errors)
             for error in islice(validator.iter_errors(entry), room):
                 pointer = prefix + _pointer(error.absolute_path)
