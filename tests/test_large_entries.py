@@ -75,7 +75,8 @@ LARGE = {
     "arrays of strings holding commas": b"[" + b",".join([b'",[\\"{"'] * 2_000) + b"]",
 }
 #: Beyond the first reach of the search for an entry's end (64 KiB).
-LARGER = {**LARGE, "arrays of 40,000 zeros": b"[" + b",".join([b"0"] * 40_000) + b"]"}
+LARGER = {**LARGE, "arrays of 40,000 zeros": b"[" + b",".join([b"0"] * 40_000) + b"]",
+          "arrays of 20,000 empty arrays": b"[" + b",".join([b"[]"] * 20_000) + b"]"}
 
 
 @pytest.mark.parametrize("name", LARGER)

@@ -230,12 +230,11 @@ class DenseChain:
 ENTRY_END_SEARCH_BYTES = 1 << 16
 #: At most this many strings and brackets are stepped over in that search.
 ENTRY_END_SEARCH_TOKENS = 1 << 16
-# Tokens, once escaped quotes are blanked: inside an entry only strings and brackets
-# matter; between entries a comma too.
-_INSIDE = re.compile(rb'"[^"]*"|[\[\]{}]')
-_BETWEEN = re.compile(rb'"[^"]*"|[\[\]{},]')
+# The bytes the search for an entry's end stops at, once escaped quotes are blanked:
+# inside an entry a quote or a bracket; between entries a comma too.
+_INSIDE = (b'"', b"[", b"]", b"{", b"}")
+_BETWEEN = (*_INSIDE, b",")
 _NOT_QUOTE_OR_BRACKET = bytes(sorted(set(range(256)) - set(b'"[]{}')))
-_OPENING, _CLOSING, _COMMA = frozenset(b"[{"), frozenset(b"]}"), ord(",")
 
 
 def _depth(text: bytes) -> int:
@@ -274,9 +273,10 @@ def _boundary_in(text: bytes, at: int) -> int | None:
     separates two entries; None when ``text`` ends first, -1 when the search gives up.
     Backslash pairs and escaped quotes are blanked (same length), so every remaining
     quote delimits a string; :func:`_depth` gives the depth at ``at``, then the search
-    steps from string or bracket to the next (a regular expression search each, in C:
-    commas and other bytes inside an entry are skipped) to where the depth is that of
-    the entries, and takes the comma there."""
+    steps from string or bracket to the next -- each byte's next place found by
+    ``bytes.find`` in C and kept until passed, so a run of commas and digits inside an
+    entry costs no Python step -- to where the depth is that of the entries, and takes
+    the comma there."""
     if b"\\" in text:
         text = text.replace(b"\\\\", b"__").replace(b'\\"', b"__")
     if text.count(b'"', 0, at) % 2:  # ``at`` lies inside a string: go on after its end
@@ -284,18 +284,29 @@ def _boundary_in(text: bytes, at: int) -> int | None:
         if at == 0:
             return None
     depth = _depth(text[:at])
+    end = len(text)
+    found = dict.fromkeys(_BETWEEN, -1)  # each byte's next place (``end``: there is none)
     for _ in range(ENTRY_END_SEARCH_TOKENS):
-        token = (_BETWEEN if depth <= 0 else _INSIDE).search(text, at)
-        if token is None:
+        place = end
+        for mark in _BETWEEN if depth <= 0 else _INSIDE:
+            if found[mark] < at:  # passed: look again, from here
+                next_place = text.find(mark, at)
+                found[mark] = end if next_place < 0 else next_place
+            place = min(place, found[mark])
+        if place == end:
             return None
-        kind = text[token.start()]
-        if kind == _COMMA:
-            return token.start()
-        if kind in _OPENING:
+        mark = text[place : place + 1]
+        if mark == b",":
+            return place
+        if mark == b'"':  # a string: go on after its closing quote
+            place = text.find(b'"', place + 1)
+            if place < 0:
+                return None
+        elif mark in b"[{":
             depth += 1
-        elif kind in _CLOSING:
+        else:
             depth -= 1
-        at = token.end()
+        at = place + 1
     return -1
 
 
