@@ -347,7 +347,7 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
     # _same checks the types itself)
     objects = type(entries[0]) is dict and all(
         map(operator.is_, map(type, entries), repeat(dict)))
-    return DecodedChunk(first, entries, True, False, objects, _same(entries))
+    return DecodedChunk(first, entries, True, False, objects, _worth_same(entries))
 
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them, raw
@@ -391,6 +391,17 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
     return ([], raws, False) if raws else None
 
 
+#: Fewer entries than this (a window of large entries) are not looked at for one value
+#: repeated: "same" is only a shortcut (hash one entry for all), and proving it costs about
+#: what hashing each of a few large entries costs.
+SAME_MIN_ENTRIES = 16
+
+
+def _worth_same(entries: list[Any]) -> bool:
+    """:func:`_same`, for at least :data:`SAME_MIN_ENTRIES` entries (else not proven)."""
+    return len(entries) >= SAME_MIN_ENTRIES and _same(entries)
+
+
 def _same(entries: list[Any]) -> bool:
     """Every entry one and the same value (see :func:`same_value`), in C per entry."""
     if len(entries) < 2:
@@ -431,7 +442,7 @@ def _joined(parts: list[DecodedChunk]) -> DecodedChunk:
             parts[0].first, entries, within_jcs=within_jcs,
             flat=all(part.flat for part in parts),
             objects=all(part.objects for part in parts),
-            same=_parts_same(parts) or _same(entries),
+            same=_parts_same(parts) or _worth_same(entries),
         )
     return DecodedChunk(
         parts[0].first, entries,
