@@ -38,7 +38,6 @@ class LazySequence(Sequence[Item]):
             index += self._length
         if not 0 <= index < self._length:
             raise IndexError(index)
-        built = self._built.get(index)
-        if built is None:
-            built = self._built[index] = self._build(index)
-        return built
+        if index not in self._built:  # (an item may be None: a JSON null entry)
+            self._built[index] = self._build(index)
+        return self._built[index]

@@ -29,3 +29,19 @@ def test_it_reads_as_a_list_and_builds_each_item_once() -> None:
         with pytest.raises(IndexError):
             squares[index]
     assert list(Squares(0)) == []
+
+
+class Nones(LazySequence[None]):
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.calls = 0
+
+    def _build(self, index: int) -> None:
+        self.calls += 1
+
+
+def test_an_item_that_is_none_is_built_once_too() -> None:
+    """None is an item like any other (a JSON null chain entry), not "not built yet"."""
+    nones = Nones(3)
+    assert [nones[0], nones[0], nones[-3], *nones] == [None] * 6
+    assert nones.calls == 3

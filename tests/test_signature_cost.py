@@ -60,7 +60,7 @@ def test_entries_past_the_bound_are_reported_as_not_verified() -> None:
     document = resign(public_v3())
     real = document["signatures"][0]
     junk = _junk_entries(signatures.MAX_VERIFIED_ENTRIES + 4, real["content_hash"])
-    entries = signatures.verify_entries(junk, b"message", real["content_hash"])
+    entries = tuple(signatures.VerifiedEntries(junk, b"message", real["content_hash"]))
     assert len(entries) == len(junk)
     unchecked = [e for e in entries if e.problem and e.problem.startswith("not verified:")]
     assert len(unchecked) == 4

@@ -58,23 +58,30 @@ def _fast_entries_validator(schema_version: int) -> Any:
 
 
 @cache
-def _entry_object_type(schema_version: int) -> str | None:
-    """The chain entry schema's ``type`` when it is all that judges a value that is not
-    an object (its other keywords, ``required`` and ``properties``, apply to objects
-    only): then such an entry has exactly one error, worded as :func:`_message` words
-    jsonschema's. None otherwise (jsonschema judges every entry)."""
+def _only_type_judges_non_objects(schema_version: int) -> bool:
+    """Whether the chain entry schema's ``type: object`` is all that judges a value that
+    is not an object (its other keywords, ``required`` and ``properties``, apply to
+    objects only): then such an entry has exactly one error, worded as :func:`_message`
+    words jsonschema's (else jsonschema judges every entry)."""
     entry = _schemas(schema_version)[0]["$defs"]["chain_entry"]
     judged = set(entry) - {"title", "description"}
-    return "object" if judged <= {"type", "required", "properties"} and entry.get(
-        "type") == "object" else None
+    return judged <= {"type", "required", "properties"} and entry.get("type") == "object"
+
+
+def _type_message(instance: Any, types: Any) -> str:
+    """jsonschema's "type" message (``<repr> is not of type 't1', 't2'``) with the value
+    in JSON terms for null, true, false, arrays and objects (:func:`shown`), written no
+    further than shown, and its Python repr otherwise, as jsonschema writes it."""
+    written = (shown(instance) if instance is None or isinstance(instance, (bool, list, dict))
+               else repr(instance))
+    kinds = types if isinstance(types, list) else [types]
+    return (written + " is not of type " + ", ".join(repr(kind) for kind in kinds))[:300]
 
 
 def _not_an_object(entry: Any) -> str:
-    """The reason for an entry that is not an object, as :func:`_message` words
-    jsonschema's "type" error: the value in JSON terms for null, true, false, arrays
-    and objects, its Python repr otherwise, as jsonschema writes it."""
-    written = shown(entry) if entry is None or isinstance(entry, (bool, list, dict)) else repr(entry)
-    return (written + " is not of type 'object'")[:300]
+    """The reason for an entry that is not an object (see
+    :func:`_only_type_judges_non_objects`)."""
+    return _type_message(entry, "object")
 
 
 def _pointer(path: Any) -> str:
@@ -94,10 +101,7 @@ def _message(error: Any) -> str:
     # every error about it ("type" errors, which do start with it, are worded here).
     instance = error.instance
     if error.validator == "type" and isinstance(instance, (list, dict)):
-        types = error.validator_value if isinstance(error.validator_value, list) else [
-            error.validator_value]
-        return (shown(instance) + " is not of type "
-                + ", ".join(repr(kind) for kind in types))[:300]
+        return _type_message(instance, error.validator_value)
     opening = "[" if isinstance(instance, list) else "{"
     if instance is None or isinstance(instance, bool) or (
             isinstance(instance, (list, dict)) and len(message) > len(instance)
@@ -129,7 +133,7 @@ class EntrySchema:
         if len(self.errors) >= MAX_COLLECTED_ERRORS or self.chunk_is_valid(chunk.entries):
             return
         validator = _python_validator(self.version, 1)
-        only_type = _entry_object_type(self.version) is not None
+        only_type = _only_type_judges_non_objects(self.version)
         for offset, entry in enumerate(chunk.entries):
             prefix = f"/chain/{chunk.first + offset}"
             if only_type and type(entry) is not dict:  # its one error, with no repr of it

@@ -124,23 +124,13 @@ def _text(value: Any) -> str | None:
 MAX_VERIFIED_ENTRIES = 16
 
 
-def verify_entries(
-    entries: list[Any],
-    message: bytes | bytearray | StreamedMessage,
-    content_hash: str,
-    preferred_keys: AbstractSet[bytes] = frozenset(),
-) -> tuple[SignatureEntry, ...]:
-    """Each entry of ``signatures[]`` verified over ``message`` (the canonical bytes of the
-    artifact without ``signatures``, whose ``H`` is ``content_hash``), in entry order.
-
-    At most :data:`MAX_VERIFIED_ENTRIES` entries reach the Ed25519 check: those whose raw
-    public key is in ``preferred_keys`` first, then the rest in order; any further entry
-    is reported as not verified (``valid`` False) with that reason."""
-    return tuple(VerifiedEntries(entries, message, content_hash, preferred_keys))
-
-
 class VerifiedEntries(LazySequence[SignatureEntry]):
-    """:func:`verify_entries`, each entry built when first asked for (a file may carry
+    """Each entry of ``signatures[]`` verified over ``message`` (the canonical bytes of the
+    artifact without ``signatures``, whose ``H`` is ``content_hash``), in entry order. At
+    most :data:`MAX_VERIFIED_ENTRIES` entries reach the Ed25519 check: those whose raw
+    public key is in ``preferred_keys`` first, then the rest in order; any further entry
+    is reported as not verified (``valid`` False) with that reason. Each entry is built
+    when first asked for (a file may carry
     100,000 junk entries, and a report lists 50).
 
     Built at once: the entries whose key is in ``preferred_keys`` and those that reach the

@@ -176,10 +176,10 @@ class ChainFacts:
         # length is not known before the pass ends: a dense chain is counted as it is read)
         tail = max(first, EDGE_ROWS, first + count - EDGE_ROWS) - first
         if tail < count:
-            if count - tail >= EDGE_ROWS:  # these rows push every earlier one out
+            if count - tail == EDGE_ROWS:  # these rows push every earlier one out
                 self.last.clear()
-                self.unsettled = None
-            self._settle()
+            else:
+                self._settle()
             self.unsettled = (tail, chunk)
         objects, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects

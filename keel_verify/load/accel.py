@@ -209,9 +209,10 @@ _decoders: dict[str, Any] = {}
 def decoder(kind: str) -> Any:
     """msgspec decoders, built once: "any" (floats refused), "floats" (floats read by
     ``float``, overflow unchecked: see :func:`read_floats`), "raw_floats" (each float a
-    msgspec.Raw of its literal: a twin once :func:`own_profile_texts` proves them), "members" (object of raw
-    values), "items" (array of raw values), "flat_entries" (objects of strings, null,
-    booleans and JCS-safe integers only)."""
+    msgspec.Raw of its literal: a twin once :func:`own_profile_texts` proves them),
+    "members" (object of raw values), "items" (array of raw values), "chain_member" (only
+    an object's "chain" member, as a raw slice, UNSET when absent), "flat_entries"
+    (objects of strings, null, booleans and JCS-safe integers only)."""
     if kind not in _decoders:
         assert msgspec is not None
         jcs_int = Annotated[int, msgspec.Meta(ge=-JCS_MAX_SAFE_INTEGER, le=JCS_MAX_SAFE_INTEGER)]

@@ -41,7 +41,7 @@ from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
 from keel_verify.gc_pause import collector_paused
 from keel_verify.load import accel
-from keel_verify.load.dense import same_value
+from keel_verify.load.dense import repeated_bytes, same_value
 from keel_verify.load.loader import (
     MAX_DEPTH,
     Artifact,
@@ -189,9 +189,9 @@ class Chunk:
             offsets.append(list(map(operator.sub, mine, repeat(start))) if start else mine)
             objects = len(mine) == count > 0
         columns = {key: values[start:stop] for key, values in self.columns.items()}
-        hashes = (self.hashes[start:stop] if isinstance(self.hashes, list)
-                  else self.computed_hashes[0][start:stop] if self.computed_hashes
-                  else partial(_hashes_moved, self.hashes, start))
+        hashes = (partial(_hashes_moved, self.hashes, start)
+                  if not isinstance(self.hashes, list) and not self.computed_hashes
+                  else self.content_hashes_between(start, stop))  # still deferred, or known
         return Chunk(self.first + start, entries, hashes,
                      self.within_jcs, self.flat, objects, self.encode, columns,
                      self.same and count > 1, offsets)
@@ -667,12 +667,12 @@ class EntriesPass:
             if decoded.canonical is not None:  # proven: its input bytes, and no object
                 none: list[str | None] = [None] * len(entries)
                 return made(none, [[]]), (decoded.canonical if not same
-                                          else _repeated(decoded.canonical, len(entries)))
+                                          else repeated_bytes(decoded.canonical, len(entries)))
             listed = _as_list(hashed)
             piece = write(listed)[1:-1]
             if same:
                 hashes = _hash_any_entries(listed, write, self.artifact.exact_path)
-                return made(hashes * len(entries), []), _repeated(piece, len(entries))
+                return made(hashes * len(entries), []), repeated_bytes(piece, len(entries))
             # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
             return made(partial(_any_hashes, listed, write), [], piece), piece
         objects_hashed = _as_list(hashed)  # objects: always decoded, a list
@@ -688,7 +688,7 @@ class EntriesPass:
         if same:
             one = _hash_object_entries(objects_hashed, write, flat, stated, encoded)[0]
             columns["content_hash"] = column * len(entries)
-            return made(one * len(entries), []), _repeated(encoded[0], len(entries))
+            return made(one * len(entries), []), repeated_bytes(encoded[0], len(entries))
         # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
         columns["content_hash"] = column
         hashes_of = partial(_object_hashes, objects_hashed, write, flat, stated, encoded)
@@ -721,11 +721,6 @@ def _unchanged(visitor: EntryVisitor, chunk: Chunk) -> bool:
 def _as_list(values: Sequence[Any]) -> list[Any]:
     """``values`` as a list (encoders take lists; lazily decoded entries are decoded)."""
     return values if isinstance(values, list) else list(values)
-
-
-def _repeated(piece: bytes, count: int) -> bytes:
-    """``count`` times ``piece``, comma-separated (a copy by doubling, not a join)."""
-    return (piece + b",") * (count - 1) + piece
 
 
 _CONTENT_HASH_KEY = b'"content_hash":'
@@ -846,12 +841,13 @@ def _tagged_digests_each(pieces: list[bytes]) -> list[str | None]:
 
 
 def _hash_any_entries(
-    entries: list[Any], encode: Callable[[Any], bytes], exact: bool
+    entries: list[Any], encode: Callable[[Any], bytes], keep_entries: bool
 ) -> list[str | None]:
     """Each entry's content hash (None for an entry that is not an object), in C per
     entry whatever the entries (a chain of millions of tiny values): only the objects
-    are encoded, and each distinct object is hashed once (equal canonical bytes are an
-    equal value, hence an equal hash)."""
+    are encoded, once, and each distinct object is hashed once (equal canonical bytes are
+    an equal value, hence an equal hash). ``keep_entries``: never take a member out of
+    an entry and put it back (which moves it last), as when a visitor may hold it."""
     offsets = list(compress(range(len(entries)), map(operator.is_, map(type, entries),
                                                      repeat(dict))))
     hashes: list[str | None] = [None] * len(entries)
@@ -862,11 +858,12 @@ def _hash_any_entries(
     distinct = dict(zip(encoded, objects, strict=True))
     if not any(map(operator.contains, distinct.values(), repeat("content_hash"))):
         # No member to leave out: each distinct object's hash is that of its bytes, the
-        # keys of ``distinct`` (not encoded again by _hash_entries).
+        # keys of ``distinct``.
         table = dict(zip(distinct, _tagged_digests_each(list(distinct)), strict=True))
-    else:
-        table = dict(zip(distinct, _hash_entries(list(distinct.values()), encode, exact)[0],
-                         strict=True))
+    else:  # their bytes, the keys, not encoded again
+        table = dict(zip(distinct, _hash_object_entries(
+            list(distinct.values()), encode, False, None, list(distinct),
+            mutate=not keep_entries)[0], strict=True))
     deque(map(hashes.__setitem__, offsets, map(table.__getitem__, encoded)), maxlen=0)
     return hashes
 
@@ -893,7 +890,7 @@ def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes])
 
 
 def _hash_entries(
-    entries: list[Any], encode: Callable[[Any], bytes], exact: bool
+    entries: list[Any], encode: Callable[[Any], bytes], keep_entries: bool
 ) -> tuple[list[str | None], list[bytes]]:
     encoded = list(map(encode, entries))
     if set(map(type, entries)) == {dict} and not any(
@@ -905,10 +902,10 @@ def _hash_entries(
             hashes.append(None)
         elif "content_hash" not in entry:
             hashes.append(tagged_sha256(full))
-        elif exact:  # the document's own dicts: never mutate them
+        elif keep_entries:  # the document's own dicts, or ones a visitor holds: unchanged
             hashes.append(tagged_sha256(encode(
                 {k: v for k, v in entry.items() if k != "content_hash"})))
-        else:  # our own fresh dicts: take it out, put it back
+        else:  # our own fresh dicts, before any visitor: take it out, put it back
             stated = entry.pop("content_hash")
             hashes.append(tagged_sha256(encode(entry)))
             entry["content_hash"] = stated

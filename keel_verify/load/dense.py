@@ -198,11 +198,12 @@ class DenseChain:
             while True:
                 cut = self.span.find(b",", start + distance, end) if start + distance < end else -1
                 stop = end if cut < 0 else cut
-                if guess_first and cut >= 0:
+                guessed = guess_first and cut >= 0  # this cut's guess tried (and failed)
+                if guessed:
                     after = _entry_end_after(self.span, start, cut, end)
                     decoded = None if after is None else _decode_window(
                         b"".join((b"[", span[start:after], b"]")), max_depth)
-                    if decoded is not None and after is not None:
+                    if after is not None and decoded is not None:
                         yield decoded
                         start = after + 1
                         break
@@ -214,7 +215,7 @@ class DenseChain:
                     break
                 if stop == end:  # no cut can make it decodable: the exact path judges it
                     raise NeedsExactPath
-                after = _entry_end_after(self.span, start, cut, end)
+                after = None if guessed else _entry_end_after(self.span, start, cut, end)
                 if after is not None:
                     decoded = _decode_window(b"".join((b"[", span[start:after], b"]")), max_depth)
                     if decoded is not None:
@@ -331,9 +332,14 @@ def _repeated_text(text: bytes) -> tuple[bytes, int] | None:
         return None
     one = text[1:end]
     count, rest = divmod(len(text) - 1, len(one) + 1)
-    if rest or text != b"[" + (one + b",") * (count - 1) + one + b"]":
+    if rest or text[1:-1] != repeated_bytes(one, count):
         return None
     return one, count
+
+
+def repeated_bytes(piece: bytes, count: int) -> bytes:
+    """``count`` times ``piece``, comma-separated (a copy by doubling, not a join)."""
+    return (piece + b",") * (count - 1) + piece
 
 
 def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:

@@ -603,13 +603,14 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     # A member value is at depth 2: the typed decoder proves its depth and integers.
     levels = min(accel.MAX_TYPED_NESTING, max_depth - 1)
     errors = accel.decode_errors()
+    colons = data.count(b":")  # the duplicate-key proof's count (chainpass), taken once
     chain: ChainSource | None = None
     try:
         # A large input is usually a long chain: its members as raw slices (needed
         # unless the one decode succeeds) tell the chain's size without another scan.
         members = (accel.decoder("members").decode(data) if len(data) > MEMBERS_FIRST_BYTES
                    else None)
-        whole = _load_whole(data, levels, members)
+        whole = _load_whole(data, levels, colons, members)
         if whole is not None:
             return whole
         if members is None:
@@ -633,7 +634,7 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         size=len(data),
         chain=chain,
         raw=data,
-        raw_colons=data.count(b":"),
+        raw_colons=colons,
         document_within_jcs=len(decoded.jcs_members) == len(document),
         jcs_members=frozenset(decoded.jcs_members),
         float_members=decoded.float_members,
@@ -651,7 +652,7 @@ WHOLE_DOCUMENT_COLONS = 4096
 MEMBERS_FIRST_BYTES = 32 * 1024**2
 
 
-def _load_whole(data: bytes, levels: int,
+def _load_whole(data: bytes, levels: int, colons: int,
                 members: Mapping[str, Any] | None = None) -> Artifact | None:
     """The document in one typed decode (no slice, no Python step per member: a document
     may hold a million members), when its chain (if any) is at most half the input and
@@ -659,10 +660,11 @@ def _load_whole(data: bytes, levels: int,
     :class:`_MemberDecoder` proves them a batch at a time), names within the BMP on the
     bytes. None when not (a float, deeper nesting, a key outside the BMP, a large chain,
     thousands of containers that may each hold many names): then the members are
-    decoded a batch at a time. ``members``: the input's members as raw slices, when
+    decoded a batch at a time. ``colons``: how many colons ``data`` holds. ``members``:
+    the input's members as raw slices, when
     decoded already. Raises one of :func:`accel.decode_errors` for input msgspec
     refuses."""
-    if levels < 0 or data.count(b":") <= WHOLE_DOCUMENT_COLONS:
+    if levels < 0 or colons <= WHOLE_DOCUMENT_COLONS:
         return None  # a few batches at most: no decode of the whole document to risk
     chain_raw = (accel.decoder("chain_member").decode(data).chain if members is None
                  else members.get("chain", accel.UNSET))
@@ -682,7 +684,6 @@ def _load_whole(data: bytes, levels: int,
             # This leaves a hole where the chain was: dict(document) and {**document} would
             # then re-insert every member one by one; document.copy() still clones it.
             del document["chain"]
-    colons = data.count(b":")
     many_names = _members_of_many_names(document, colons, chain_raw if chain else None)
     if many_names is None:
         return None
