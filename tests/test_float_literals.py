@@ -230,6 +230,7 @@ def test_sparse_floats_take_the_hook(ways: Ways) -> None:
 def test_dots_in_strings_alone_leave_no_twin(ways: Ways) -> None:
     part = assert_read_as_the_hook_reads(b'["1.5","2.5","3.5"]')
     assert part.twin is None and part.floats == 0
+    assert ways.proofs == [] and ways.mapped == []  # no literal to prove or map
 
 
 @pytest.mark.parametrize("literals", [["1.5", "1e400", "-1e400"], ["1.50", "-1e400", "1e400"],
