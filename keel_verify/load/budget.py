@@ -1,0 +1,38 @@
+"""How many JSON values one part of the input may hold as Python objects at once
+(docs/format.md §11, "Input limits").
+
+Decoded JSON costs far more memory than its text: a member name with its value and its
+dict slot takes about 300 bytes, an empty array 64, against as little as 2 or 3 bytes of
+input (measured on CPython 3.11). The input size alone therefore bounds memory only
+loosely (a 4 GiB input could decode to tens of GiB), so every part that is decoded whole
+-- the members outside the chain, a chunk of chain entries, and the whole document on
+the exact reading path -- is first counted on its bytes, before anything is decoded.
+
+The count is an upper bound of the values in a JSON text: 1 + its commas + its opening
+brackets. Every value inside a container except the first follows a comma, and every
+non-empty container holds a first value; so values <= 1 + commas + containers. Commas
+and brackets inside strings are counted too: the bound can only over-count. Each count
+is a C scan of the bytes (about 4 GiB/s).
+"""
+
+from __future__ import annotations
+
+#: At most this many values (by :func:`value_bound`) in one part decoded whole: about
+#: 300 MiB at the costliest shape measured (a million member names).
+MAX_VALUES = 2**20
+
+
+def value_bound(data: bytes | bytearray, start: int = 0, end: int | None = None) -> int:
+    """An upper bound of the JSON values in ``data[start:end]`` (see the module docstring).
+    ``start``/``end``: byte offsets, as for :meth:`bytes.count`."""
+    stop = len(data) if end is None else end
+    return (1 + data.count(b",", start, stop) + data.count(b"[", start, stop)
+            + data.count(b"{", start, stop))
+
+def too_many_values(part: str, limit: int) -> str:
+    """The one-line refusal for ``part`` (e.g. "chain entry 3") holding more than
+    ``limit`` values."""
+    return (f"{part} holds more than {limit:,} JSON values (counted on its bytes as commas "
+            "and opening brackets), the limit for one part read into memory")
+
+__all__ = ["MAX_VALUES", "too_many_values", "value_bound"]
