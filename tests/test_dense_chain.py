@@ -352,7 +352,7 @@ def test_a_window_of_one_entry_repeated_is_decoded_once(entry: bytes) -> None:
     the same entries (and "same" chunks) as decoding every one of them."""
     span = b"[" + b",".join([entry] * 1000) + b"]"
     windows = list(DenseChain(span, window_bytes=300)._windows(MAX_DEPTH))
-    assert all(uniform for _, _, uniform in windows[:-1])  # the last may be a lone entry
+    assert all(uniform for _, _, uniform, _ in windows[:-1])  # the last may be a lone entry
     chain = DenseChain(span, window_bytes=300)
     assert entries_of(chain, 7) == json.loads(span)
     assert all(c.same for c in chain.chunks(7, MAX_DEPTH) if len(c.entries) > 1)

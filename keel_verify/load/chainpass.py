@@ -40,7 +40,7 @@ from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
 from keel_verify.gc_pause import collector_paused
-from keel_verify.load import accel
+from keel_verify.load import accel, entry_parts
 from keel_verify.load.dense import repeated_bytes, same_value
 from keel_verify.load.loader import (
     MAX_DEPTH,
@@ -564,19 +564,22 @@ class EntriesPass:
             for index, decoded in enumerate(chunks):
                 if index:
                     self.out.write(b",")
-                self.stopping_before(decoded.first)
-                if len(decoded.entries) <= size:
-                    self.here(decoded.first, decoded=decoded)
+                first = decoded.first
+                if first % size == 0:  # a part of a chunk over the value limit may not be
+                    self.stopping_before(first)
+                if _boundaries_in(first, len(decoded.entries), size) == [first]:
+                    self.here(first, decoded=decoded)
                     continue
-                chunk, piece = self.chunk(decoded.first, decoded)
+                chunk, piece = self.chunk(first, decoded)
                 self.out.write(piece)
                 self.visit_grown(chunk)
 
     def visit_grown(self, chunk: Chunk) -> None:
-        """Feed a grown chunk (several chunks of the pass's size, the stop decisions before
-        its first entry taken): whole to each visitor that cannot stop, and part by part
-        to each that still may, asking at every boundary between the parts which of them
-        stop there (:meth:`stopping_before`), as a pass of chunks of that size does."""
+        """Feed a grown chunk (entries across chunk boundaries of the pass's size, the stop
+        decisions before its first entry taken): whole to each visitor that cannot stop,
+        and part by part to each that still may, the parts cut at those boundaries, asking
+        at each which of them stop there (:meth:`stopping_before`), as a pass of chunks of
+        that size does."""
         size = self.chunk_entries
         may_stop = {name for name, _ in self.may_stop or ()}
         for name in self.active():
@@ -587,10 +590,12 @@ class EntriesPass:
         fed = [name for name in may_stop if not _unchanged(self.visitors[name], chunk)]
         if not fed:
             return
-        for start in range(0, len(chunk.entries), size):
+        count = len(chunk.entries)
+        cuts = [at - chunk.first for at in _boundaries_in(chunk.first, count, size)]
+        for start, stop in zip(cuts, [*cuts[1:], count], strict=True):
             if start:
                 self.stopping_before(chunk.first + start)
-            part = chunk.part(start, start + size)
+            part = chunk.part(start, stop)
             for name in self.active():
                 if name in fed:  # active(): not stopped
                     self.visitors[name].visit(part)
@@ -616,9 +621,11 @@ class EntriesPass:
         assert self.artifact.chain is not None
         return self.artifact.chain.chunk_at(first, size or self.chunk_entries, self.max_depth)
 
-    def chunk(self, first: int, decoded: DecodedChunk | None = None) -> tuple[Chunk, bytes]:
-        """The chunk at ``first`` (``decoded`` already, when given) as visitors see it, and
-        its entries' canonical bytes. A chunk whose input is the entry of the last
+    def chunk(self, first: int, decoded: DecodedChunk | None = None,
+              size: int | None = None) -> tuple[Chunk, bytes]:
+        """The chunk at ``first`` (``decoded`` already, when given; of ``size`` entries, a
+        part of a chunk, else of the pass's size) as visitors see it, and its entries'
+        canonical bytes. A chunk whose input is the entry of the last
         repeated chunk, as many times, is that chunk at another place: the same bytes
         decode and hash to the same values, so nothing is decoded or hashed again (for a
         chunk decoded already: the same value, as :func:`keel_verify.load.dense.same_value`
@@ -635,10 +642,10 @@ class EntriesPass:
         raw = self.artifact.chain.raw_items if self.artifact.chain is not None else None
         if self.repeated is not None and raw is not None:
             item, chunk, piece = self.repeated
-            size = min(self.chunk_entries, len(raw) - first)
-            if size == len(chunk.entries) and raw[first : first + size].count(item) == size:
+            count = min(size or self.chunk_entries, len(raw) - first)
+            if count == len(chunk.entries) and raw[first : first + count].count(item) == count:
                 return chunk.moved(first), piece
-        chunk, piece = self.hashed(self.decoded(first))
+        chunk, piece = self.hashed(self.decoded(first, size))
         self.repeated = (raw[first], chunk, piece) if chunk.same and raw is not None else None
         return chunk, piece
 
@@ -698,12 +705,41 @@ class EntriesPass:
     def here(self, first: int, only: Iterable[str] | None = None, write: bool = True,
              decoded: DecodedChunk | None = None) -> None:
         """Do the chunk at ``first`` (``decoded`` already, when given) in this process
-        (for the visitors named in ``only``, else for every visitor still fed)."""
-        chunk, piece = self.chunk(first, decoded)
-        if write:
-            self.out.write(piece)
-        for name in self.active() if only is None else only:
-            self.visitors[name].visit(chunk)
+        (for the visitors named in ``only``, else for every visitor still fed): part by
+        part when it is over the value limit (:meth:`parts`), each part's entries let go
+        before the next is decoded. Every visitor is fed the parts in order with no stop
+        decision between them, which is feeding it the chunk."""
+        runs = [(first, None)] if decoded is not None else self.parts(first)
+        for index, (start, size) in enumerate(runs):
+            chunk, piece = self.chunk(start, decoded, size)
+            if write:
+                if index:
+                    self.out.write(b",")
+                self.out.write(piece)
+            for name in self.active() if only is None else only:
+                self.visitors[name].visit(chunk)
+            del chunk, piece
+
+    def parts(self, first: int) -> list[tuple[int, int | None]]:
+        """The parts (first entry, entries) in which the chunk at ``first`` is decoded:
+        one (the chunk) unless its raw entries bound more values together than the limit
+        (:func:`keel_verify.load.entry_parts.parts`, which raises LoadError for an entry
+        over it by itself)."""
+        raw = self.artifact.chain.raw_items if self.artifact.chain is not None else None
+        if raw is None:
+            return [(first, None)]
+        found = entry_parts.parts(raw[first : first + self.chunk_entries], first)
+        if len(found) == 1:
+            return [(first, None)]
+        return [(first + start, stop - start) for start, stop, _ in found]
+
+
+def _boundaries_in(first: int, count: int, size: int) -> list[int]:
+    """``first`` and the chunk boundaries (multiples of ``size``) after it among the
+    ``count`` entries from ``first``: where a run of entries is cut into the pass's
+    chunks (or the parts of one)."""
+    inner = range(first - first % size + size, first + count, size)
+    return [first, *inner]
 
 
 def _hashes_moved(hashes_of: HashesOf, offset: int, start: int, stop: int) -> list[str | None]:

@@ -60,7 +60,8 @@ from itertools import chain, repeat
 from typing import Any
 
 from keel_verify.gc_pause import collector_paused
-from keel_verify.load import accel
+from keel_verify.load import accel, budget, entry_parts
+from keel_verify.load.entry_parts import Part
 from keel_verify.load.loader import DecodedChunk, NeedsExactPath, decode_raw_chunk
 
 #: A chain with fewer bytes than this per comma is read as a dense chain (see above):
@@ -104,7 +105,7 @@ class DenseChain:
     def __len__(self) -> int:
         if self.length is None:
             self.length = sum(len(entries) if raws is None else len(raws)
-                              for entries, raws, _ in self._windows(accel.MAX_TYPED_NESTING + 2))
+                              for entries, raws, _, _ in self._windows(accel.MAX_TYPED_NESTING + 2))
         return self.length
 
     def chunks(self, size: int, max_depth: int, most: int | None = None) -> Iterator[DecodedChunk]:
@@ -117,51 +118,83 @@ class DenseChain:
         starting at a multiple of ``size`` (so that they are the chunks of ``size`` taken
         together, and a pass can still decide at every boundary of ``size``). A chunk
         holding entries of a window read as raw slices is never longer than ``size``:
-        only chunks of values are grown (they are within the JCS domain, with no twin)."""
+        only chunks of values are grown (they are within the JCS domain, with no twin).
+
+        Value limit (:mod:`keel_verify.load.entry_parts`): no chunk holds entries whose
+        bytes bound more than :data:`keel_verify.load.budget.MAX_VALUES` values. Entries
+        over it together come in consecutive parts of their chunk (a part of values may
+        still span boundaries of ``size``; one holding raw-slice entries lies within one
+        chunk), each decoded after the one before was handed on; an entry over it by
+        itself raises LoadError. Under the limit, the chunks are the ones above."""
         most = size if most is None else most
         if most % size:
             raise ValueError("grown chunks are a whole number of chunks")
+        limit = budget.MAX_VALUES
         pending: list[DecodedChunk] = []  # the start of the next chunk, from earlier windows
         held = 0
         first = 0
+        # The windows pending holds entries of: [text, bound of its values, counted?]
+        # (see _bound_within), or for a part of raw slices [b"", its bound, True].
+        windows: list[list[Any]] = []
         raw_held = False  # pending holds entries read as raw slices: the chunk stays at size
         last: DecodedChunk | None = None
-        for entries, raw_items, uniform in self._windows(max_depth):
+        for entries, raw_items, uniform, text in self._windows(max_depth):
             at = 0
             count = len(entries) if raw_items is None else len(raw_items)
-            if raw_items is not None and held >= size:  # end the grown chunk at a boundary
+            values = [text, len(text) - 1, False]  # a window of values, as in ``windows``
+            boundary = (first + held) // size * size
+            if raw_items is not None and boundary > first:  # end the grown chunk at a boundary
                 whole = _joined(pending)
-                cut = held - held % size
+                cut = boundary - first
                 last = whole if cut == held else _sliced(whole, first, 0, cut)
                 yield last
-                pending = [] if cut == held else [_sliced(whole, first + cut, cut, held)]
-                held, first = held - cut, first + cut
+                pending = [] if cut == held else [_sliced(whole, boundary, cut, held)]
+                held, first = held - cut, boundary
+                windows = windows if pending else []  # the rest's: an over-count
             while at < count:
                 target = size if raw_held or raw_items is not None else most
-                take = min(target - held, count - at)
-                if raw_items is None:
-                    part = _value_chunk(first + held, entries[at : at + take], uniform)
-                else:
-                    part = decode_raw_chunk(first + held, raw_items[at : at + take], max_depth)
-                    raw_held = True
+                stop = first + target if first % size == 0 else first - first % size + size
+                take = min(stop - first - held, count - at)
+                for low, high, part_bound in self._pieces(raw_items, first + held, at, take,
+                                                          len(text) - 1):
+                    window = [b"", part_bound, True] if raw_items is not None else values
+                    if pending and not _bound_within([*windows, window], limit):
+                        # Over the value limit together: what is held goes first, a part
+                        # of its chunk (the pass decides stops at chunk boundaries only).
+                        last = _joined(pending)
+                        yield last
+                        pending, first, held, windows, raw_held = [], first + held, 0, [], False
+                    if raw_items is None:
+                        part = _value_chunk(first + held, entries[low:high], uniform)
+                    else:
+                        part = decode_raw_chunk(first + held, raw_items[low:high], max_depth)
+                        raw_held = True
+                    pending.append(part)
+                    held += high - low
+                    windows.append(window)
+                    if first + held == stop:
+                        last = _joined(pending)
+                        yield last
+                        pending, held, windows, first, raw_held = [], 0, [], stop, False
                 at += take
-                if held == 0 and take == target:
-                    last = part
-                    yield part
-                    first += target
-                    raw_held = False
-                    continue
-                pending.append(part)
-                held += take
-                if held == target:
-                    last = _joined(pending)
-                    yield last
-                    pending, held, first, raw_held = [], 0, first + target, False
         if pending:
             last = _joined(pending)
             yield last
         self.length = first + held
         self.last_chunk = last
+
+    @staticmethod
+    def _pieces(raw_items: list[Any] | None, index: int, at: int, take: int,
+                window_bound: int) -> list[Part]:
+        """The entries ``at`` to ``at + take`` of a window (chain entry ``index`` on) as
+        parts to decode one at a time (start, stop, bound): one for a window of values
+        (``window_bound``: the window's, an over-count for a slice of it; the window was
+        decoded whole within the limit), as many as the value limit asks for raw slices
+        (:func:`keel_verify.load.entry_parts.parts`, LoadError for an entry over it)."""
+        if raw_items is None:
+            return [(at, at + take, window_bound)]
+        return [(at + low, at + high, part_bound) for low, high, part_bound
+                in entry_parts.parts(raw_items[at : at + take], index)]
 
     def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
         """The entries ``first`` to ``first + size`` (fewer at the end): from the last
@@ -311,6 +344,20 @@ def _boundary_in(text: bytes, at: int) -> int | None:
     return -1
 
 
+def _bound_within(windows: list[list[Any]], limit: int) -> bool:
+    """Whether the values of the windows' entries a chunk would hold (each window
+    ``[text, bound, counted]``) are within ``limit``. A window's bound is first its
+    length less its brackets (:func:`_decode_window`); only when their sum is over the
+    limit are the windows not yet counted counted on their bytes (once each), so a chunk
+    of small entries spread over many windows is not cut for nothing."""
+    if sum(window[1] for window in windows) <= limit:
+        return True
+    for window in windows:
+        if not window[2]:
+            window[1], window[2] = budget.value_bound(window[0]) - 1, True
+    return sum(window[1] for window in windows) <= limit
+
+
 def _sliced(chunk: DecodedChunk, first: int, start: int, stop: int) -> DecodedChunk:
     """The entries ``start`` to ``stop`` of ``chunk``, now at ``first``: its proofs hold
     for them, but for its float count and its entries' canonical bytes (which a slice no
@@ -356,9 +403,11 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
     return DecodedChunk(first, entries, True, False, objects, _worth_same(entries))
 
 
-#: A window's entries: values (and None), or, when the typed decoder refuses them, raw
-#: slices (``[]`` and the slices); and whether the window is one entry repeated.
-_Window = tuple[list[Any], list[Any] | None, bool]
+#: A window's entries: values (and None), or, when the typed decoder refuses them or
+#: their bytes bound more values than the limit, raw slices (``[]`` and the slices);
+#: whether the window is one entry repeated; and the window's text for values (whose
+#: length bounds them: see _bound_within), ``b""`` for raw slices (bounded part by part).
+_Window = tuple[list[Any], list[Any] | None, bool, bytes]
 
 
 def _decode_window(text: bytes, max_depth: int) -> _Window | None:
@@ -367,10 +416,17 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
 
     A window that is one entry's bytes repeated (a hostile chain) is decoded once: when
     those bytes alone decode as one value, the window is that many copies of a complete
-    value, comma-separated -- an array (so the cut is a boundary) of equal entries."""
+    value, comma-separated -- an array (so the cut is a boundary) of equal entries.
+
+    A window whose bytes bound more values than :data:`keel_verify.load.budget.MAX_VALUES`
+    (counted only when it is longer than that: a long entry straddled its first cut) is
+    read as raw slices, which hold no value, and decoded in parts by the caller."""
     errors = accel.decode_errors()
     item_levels = min(accel.MAX_TYPED_NESTING, max_depth - 2)
-    if item_levels >= 0:
+    bound = len(text) - 1  # its entries' values: at most one per byte, less the brackets
+    if bound > budget.MAX_VALUES:
+        bound = budget.value_bound(text) - 1
+    if item_levels >= 0 and bound <= budget.MAX_VALUES:
         typed = accel.nested_items_decoder(item_levels)
         repeated = _repeated_text(text)
         if repeated is not None:
@@ -381,7 +437,7 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
                 pass
             else:
                 if len(value) == 1 and accel.keys_within_bmp(one):
-                    return value * count, None, True
+                    return value * count, None, True, text
         try:
             with collector_paused():  # a window of "[]" is half a million lists
                 entries: list[Any] = typed.decode(text)
@@ -389,12 +445,12 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
             pass
         else:
             if entries and accel.keys_within_bmp(text):
-                return entries, None, False
+                return entries, None, False, text
     try:
         raws: list[Any] = accel.decoder("items").decode(text)
     except errors:
         return None
-    return ([], raws, False) if raws else None
+    return ([], raws, False, b"") if raws else None
 
 
 #: Fewer entries than this (a window of large entries) are not looked at for one value

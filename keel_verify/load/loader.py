@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from keel_verify.crypto.canonical import PROFILE, float_divergences, tagged_sha256
 from keel_verify.errors import LoadError
 from keel_verify.lazy_sequence import LazySequence
-from keel_verify.load import accel, nesting
+from keel_verify.load import accel, entry_parts, nesting
 from keel_verify.load.access import escape_token, type_name
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ class ChainSource:
 
     def chunks(self, size: int, max_depth: int) -> Iterator[DecodedChunk]:
         """Consecutive entries, ``size`` at a time; fast-path chunks are strictly decoded
-        here (see :class:`DecodedChunk` for what a decode proves)."""
+        here (see :class:`DecodedChunk` for what a decode proves), a chunk over the value
+        limit in parts (:mod:`keel_verify.load.entry_parts`: then fewer entries at a time)."""
         if self.dense is not None:
             yield from self.dense.chunks(size, max_depth)
             return
@@ -91,17 +92,22 @@ class ChainSource:
                 yield DecodedChunk(start, list(items[start : start + size]))
             return
         for start in range(0, len(self.raw_items), size):
-            yield decode_raw_chunk(start, self.raw_items[start : start + size], max_depth,
-                                   lazy=True)
+            run = self.raw_items[start : start + size]
+            for low, high, _ in entry_parts.parts(run, start):
+                yield decode_raw_chunk(start + low, run[low:high], max_depth, lazy=True)
 
     def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
-        """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`."""
+        """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`:
+        at most one part's worth (:func:`keel_verify.load.entry_parts.parts`; LoadError for
+        an entry over the value limit, ValueError for a run that must be read in parts)."""
         if self.dense is not None:
             return self.dense.chunk_at(first, size, max_depth)
         if self.raw_items is None:
             return DecodedChunk(first, list((self.items or ())[first : first + size]))
-        return decode_raw_chunk(first, self.raw_items[first : first + size], max_depth,
-                                lazy=True)
+        run = self.raw_items[first : first + size]
+        if len(entry_parts.parts(run, first)) > 1:
+            raise ValueError("entries over the value limit together are read in parts")
+        return decode_raw_chunk(first, run, max_depth, lazy=True)
 
 
 class DecodedChunk(NamedTuple):

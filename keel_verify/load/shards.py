@@ -185,8 +185,9 @@ def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
         if not owns(index):
             continue
         try:
-            chunk, piece = entries.chunk(first)
-            if _left_here(chunk):
+            parts = entries.parts(first)  # a chunk over the value limit: by parts, as here
+            chunk, piece = entries.chunk(parts[0][0], size=parts[0][1])
+            if len(parts) == 1 and _left_here(chunk):
                 out.write(_HEADER.pack(_LEFT, 0, 0))
                 out.flush()
                 continue
@@ -199,8 +200,16 @@ def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
                 if prime is not None and name in earlier:
                     prime(earlier[name])  # hints from this worker's earlier chunks
             seeds = {name: visitor.carried() for name, visitor in visitors.items()}  # type: ignore[attr-defined]
-            for visitor in visitors.values():
-                visitor.visit(chunk)
+            pieces = [piece]
+            for at, (part_first, size) in enumerate(parts):
+                if at:  # the part before let go first
+                    del chunk
+                    chunk, piece = entries.chunk(part_first, size=size)
+                    pieces.append(piece)
+                for visitor in visitors.values():
+                    visitor.visit(chunk)
+            del chunk
+            piece = b",".join(pieces) if len(pieces) > 1 else pieces[0]
             results = pickle.dumps((seeds, visitors), protocol=pickle.HIGHEST_PROTOCOL)
             earlier = visitors
         except Exception:  # this process does the chunk itself, and meets the same fault

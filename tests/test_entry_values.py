@@ -1,0 +1,306 @@
+"""Chain entries are decoded at most :data:`keel_verify.load.budget.MAX_VALUES` values at
+a time (keel_verify/load/entry_parts.py): a chunk of entries that bound more together is
+decoded, hashed and visited in parts, with the report unchanged, and an entry that bounds
+more by itself is refused (ERROR, exit 2, one line naming it). Every path that turns entry
+bytes into values is covered: raw slices (lazy or decoded, floats or not), dense windows,
+and a shard worker's chunks. The limit is lowered here so that the inputs stay small."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keel_verify import TrustPolicy, cli, verify_bytes
+from keel_verify.checks import visitor_factories
+from keel_verify.facts import FACTS_VISITOR
+from keel_verify.load import budget, chainpass, dense, loader, shards
+from keel_verify.report.json_report import report_to_dict
+from tests import hostile_inputs as hostile
+from tests.helpers import record_worker_results
+
+TRUST = TrustPolicy()
+LIMIT = 64  # the lowered limit: an array of 63 zeros (64 values) is at it, of 64 over it
+CHUNK = chainpass.CHUNK_ENTRIES
+
+
+def zeros(count: int, *, in_object: bool = False, tail: bytes = b"") -> bytes:
+    """An array of ``count`` zeros (``tail`` after them), or ``{"a": that array}``."""
+    array = b"[" + b",".join([b"0"] * count) + tail + b"]"
+    return b'{"a":' + array + b"}" if in_object else array
+
+
+def chain(entries: list[bytes]) -> bytes:
+    """The v3 sample with ``entries`` (JSON texts) as its chain, in order."""
+    return hostile.tiny_chain_entries(len(entries), tuple(entries))
+
+
+def report(data: bytes) -> dict[str, Any]:
+    return report_to_dict(verify_bytes(data, TRUST))
+
+
+def refusal(index: int, limit: int = LIMIT) -> str:
+    return budget.too_many_values(f"chain entry {index}", limit)
+
+
+def values_in(value: Any) -> int:
+    """The JSON values ``value`` holds, itself included (a walk: small test values)."""
+    if isinstance(value, dict):
+        return 1 + sum(map(values_in, value.values()))
+    if isinstance(value, list):
+        return 1 + sum(map(values_in, value))
+    return 1
+
+
+# -- the three ways entries are read ---------------------------------------------------
+
+
+def _raw(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shards, "usable_cpus", lambda: 1)
+    monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 1 << 62)
+
+
+def _dense(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
+    monkeypatch.setattr(dense, "DENSE_BYTES_PER_COMMA", 10**9)
+    monkeypatch.setattr(dense, "WINDOW_BYTES", 300)  # windows straddled by the entries
+
+
+def _sharded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 1 << 62)
+    monkeypatch.setattr(shards, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(shards, "MIN_ENTRIES", 1)
+    monkeypatch.setattr(shards, "MIN_ENTRY_BYTES", 0)
+
+
+PATHS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "raw": _raw, "dense": _dense, "sharded": _sharded}
+
+
+def read_by(monkeypatch: pytest.MonkeyPatch, path: str, data: bytes) -> None:
+    """Set ``path`` up and check that it is the one that reads ``data``'s chain."""
+    PATHS[path](monkeypatch)
+    with monkeypatch.context() as inner:
+        inner.setattr(budget, "MAX_VALUES", 1 << 40)  # loaded only, never refused here
+        source = loader.load_bytes(data).chain
+    assert source is not None
+    assert (source.dense is not None) == (path == "dense")
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many shard workers were started."""
+    started: list[int] = []
+    start = shards.start_worker
+
+    def counting(entries: Any) -> Any:
+        worker = start(entries)
+        if worker is not None:
+            started.append(worker.pid)
+        return worker
+
+    monkeypatch.setattr(shards, "start_worker", counting)
+    return started
+
+
+# -- one entry over the limit ------------------------------------------------------------
+
+ENTRIES = 3000  # 6 chunks: the worker owns chunks 2, 3 and 4 (entries 1024 to 2559)
+
+
+def run_cli(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        cli.main([str(path)])
+    except SystemExit as done:
+        code = done.code
+    else:  # pragma: no cover - the CLI always exits
+        code = None
+    out, err = capsys.readouterr()
+    assert isinstance(code, int)
+    return code, out, err
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("over", [0, 1500, ENTRIES - 1], ids=["first", "middle", "last"])
+@pytest.mark.parametrize("in_object", [False, True], ids=["array", "object"])
+def test_an_entry_over_the_limit_is_an_error_naming_it(
+    path: str, over: int, in_object: bool, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, workers: list[int],
+) -> None:
+    entries = [zeros(3, in_object=in_object)] * ENTRIES
+    entries[over] = zeros(LIMIT, in_object=in_object)  # one value over (an object: two)
+    data = chain(entries)
+    read_by(monkeypatch, path, data)
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+    received = record_worker_results(monkeypatch)
+    (tmp_path / "a.json").write_bytes(data)
+    code, out, err = run_cli(tmp_path / "a.json", capsys)
+    assert code == 2
+    assert refusal(over) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
+    assert report(data)["error"] == refusal(over)  # the library says the same
+    if path == "sharded":
+        assert workers  # the pass was shared
+        if over == 1500:  # in a chunk the worker owns: it could not do it, this process did
+            assert received and not received[-1]
+
+
+def test_an_entry_at_the_limit_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = [zeros(LIMIT - 1), zeros(LIMIT - 2, in_object=True), b"1"]
+    assert [budget.value_bound(entry) for entry in entries] == [LIMIT, LIMIT, 1]
+    data = chain(entries)
+    expected = report(data)
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+    assert report(data) == expected
+    assert expected["verdict"] == "FAILED"  # read and judged: the entries are not events
+
+
+def test_the_worker_meets_the_refusal_and_hands_the_chunk_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the worker, the refusal is the pass's own LoadError (so the chunk is reported
+    not done, and this process, doing it, raises it)."""
+    entries = [zeros(3)] * ENTRIES
+    entries[1500] = zeros(LIMIT)
+    artifact = loader.load_bytes(chain(entries))
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+    out = chainpass.MessageWriter(chainpass.SignedMessage(None))
+    factories = visitor_factories()
+    entries_pass = chainpass.EntriesPass(artifact, factories, chainpass.accel.sorted_encoder(),
+                                         out, {n: f(artifact) for n, f in factories.items()},
+                                         loader.MAX_DEPTH, CHUNK)
+    with pytest.raises(loader.LoadError) as raised:
+        entries_pass.parts(1024)
+    assert str(raised.value) == refusal(1500)
+
+
+# -- entries under the limit each, over it together ---------------------------------------
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The values (by their bytes' bound) handed to each decode of entries: every raw
+    chunk decode (whole, lazy or with floats), every dense window decoded to values."""
+    handed: list[int] = []
+    decode_raw = loader.decode_raw_chunk
+
+    def raw_spy(first: int, raw_items: Any, max_depth: int, **kwargs: Any) -> Any:
+        handed.append(sum(budget.value_bound(bytes(raw)) for raw in raw_items))
+        return decode_raw(first, raw_items, max_depth, **kwargs)
+
+    decode_window = dense._decode_window
+
+    def window_spy(text: bytes, max_depth: int) -> Any:
+        window = decode_window(text, max_depth)
+        if window is not None and window[1] is None:  # decoded to values
+            handed.append(budget.value_bound(text) - 1)  # the entries', not the brackets'
+        return window
+
+    monkeypatch.setattr(loader, "decode_raw_chunk", raw_spy)
+    monkeypatch.setattr(dense, "decode_raw_chunk", raw_spy)
+    monkeypatch.setattr(dense, "_decode_window", window_spy)
+    return handed
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The values of each chunk (or part) fed to the session facts' visitor (walked)."""
+    fed: list[int] = []
+    factory = visitor_factories()[FACTS_VISITOR]
+    visit = factory.visit  # type: ignore[attr-defined]
+
+    def spy(self: Any, chunk: chainpass.Chunk) -> None:
+        fed.append(sum(map(values_in, chunk.entries)))
+        visit(self, chunk)
+
+    monkeypatch.setattr(factory, "visit", spy)
+    return fed
+
+
+#: Chains of entries under the limit each, over it together in a chunk (the limit is 64).
+SHAPES: dict[str, list[bytes]] = {
+    "arrays of zeros": [zeros(40)] * 1200,
+    "objects of zeros": [zeros(40, in_object=True)] * 1200,
+    "distinct arrays": [zeros(40, tail=b",%d" % n) for n in range(1200)],
+    "a float among them": [zeros(40)] * 700 + [zeros(40, tail=b",1.5")] + [zeros(40)] * 499,
+    "floats in every entry": [zeros(30, tail=b",0.25,%d" % n) for n in range(1200)],
+    "mixed": [b"1", zeros(63), b'"x"', zeros(20, in_object=True), b"null", b"{}",
+              zeros(10, tail=b",2.5")] * 150,
+    "over the limit in one chunk only": [b"0"] * 600 + [zeros(50)] * 10 + [b"0"] * 600,
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_chunk_over_the_limit_is_read_in_parts_and_reports_the_same(
+    path: str, shape: str, monkeypatch: pytest.MonkeyPatch, decodes: list[int],
+    held: list[int], workers: list[int],
+) -> None:
+    data = chain(SHAPES[shape])
+    read_by(monkeypatch, path, data)
+    expected = json.dumps(report(data))
+    assert max(held) > LIMIT  # without the limit, the chunks held more
+    decodes.clear()
+    held.clear()
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+    assert json.dumps(report(data)) == expected  # byte for byte
+    assert decodes and max(decodes) <= LIMIT
+    assert held and max(held) <= LIMIT
+    if path == "sharded":
+        assert workers
+
+
+def test_the_parts_of_a_chunk_are_fed_without_a_stop_between_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that found enough problems stops at a chunk boundary, never between the
+    parts of a chunk: it examines the same entries and says where it stopped, the same."""
+    entries = [zeros(40, in_object=True)] * 4000  # every entry fails the schema and more
+    data = chain(entries)
+    _raw(monkeypatch)
+    expected = report(data)
+    assert any("stopped examining" in check.get("reason", "") for check in expected["checks"])
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+    assert report(data) == expected
+
+
+# -- the property --------------------------------------------------------------------------
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(",[{", max_size=3)
+    | st.floats(-10, 10, allow_nan=False).map(lambda f: round(f, 2)),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text("ab", max_size=2),
+                                                                inner, max_size=4),
+    max_leaves=30)
+
+
+def _texts(values: list[Any]) -> list[bytes]:
+    return [json.dumps(v, separators=(",", ":")).encode() for v in values]
+
+
+def _chains() -> Iterator[None]:  # pragma: no cover - a name for the strategy below
+    yield None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(values=st.lists(_values, min_size=1, max_size=40), repeat=st.integers(1, 40),
+       limit=st.integers(1, 120), path=st.sampled_from(["raw", "dense"]))
+def test_a_chain_under_a_limit_reports_as_without_it_or_names_its_first_entry_over_it(
+    values: list[Any], repeat: int, limit: int, path: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = (_texts(values) * repeat)[:1200]  # chunks over the limit together, often
+    data = chain(texts)
+    with monkeypatch.context() as patch:
+        PATHS[path](patch)
+        expected = report(data)
+        patch.setattr(budget, "MAX_VALUES", limit)
+        got = report(data)
+    over = [index for index, text in enumerate(texts) if budget.value_bound(text) > limit]
+    if over:
+        assert got["verdict"] == "ERROR" and got["error"] == refusal(over[0], limit)
+    else:
+        assert got == expected
