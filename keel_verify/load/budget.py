@@ -17,9 +17,21 @@ is a C scan of the bytes (about 4 GiB/s).
 
 from __future__ import annotations
 
+from keel_verify.errors import LoadError
+
 #: At most this many values (by :func:`value_bound`) in one part decoded whole: about
 #: 300 MiB at the costliest shape measured (a million member names).
 MAX_VALUES = 2**20
+
+
+#: A buffer that is not ``bytes`` (a raw slice of the input) is counted this many bytes
+#: at a time, each copied out: never a copy of the whole.
+_PIECE_BYTES = 1 << 20
+
+
+class TooManyValues(LoadError):
+    """A part of the input bounds more values than it may hold in memory; the message
+    names the part (see :func:`too_many_values`)."""
 
 
 def value_bound(data: bytes | bytearray, start: int = 0, end: int | None = None) -> int:
@@ -29,10 +41,20 @@ def value_bound(data: bytes | bytearray, start: int = 0, end: int | None = None)
     return (1 + data.count(b",", start, stop) + data.count(b"[", start, stop)
             + data.count(b"{", start, stop))
 
+
+def marks_in(buffer: bytes | memoryview) -> int:
+    """The commas and opening brackets in ``buffer`` (``value_bound - 1``); a buffer
+    that is not ``bytes`` is copied out :data:`_PIECE_BYTES` at a time."""
+    if isinstance(buffer, bytes):
+        return value_bound(buffer) - 1
+    view = memoryview(buffer)
+    return sum(value_bound(view[start : start + _PIECE_BYTES].tobytes()) - 1
+               for start in range(0, len(view), _PIECE_BYTES))
+
 def too_many_values(part: str, limit: int) -> str:
     """The one-line refusal for ``part`` (e.g. "chain entry 3") holding more than
     ``limit`` values."""
     return (f"{part} holds more than {limit:,} JSON values (counted on its bytes as commas "
-            "and opening brackets), the limit for one part read into memory")
+            "and opening brackets), the most that one part may hold in memory")
 
-__all__ = ["MAX_VALUES", "too_many_values", "value_bound"]
+__all__ = ["MAX_VALUES", "TooManyValues", "marks_in", "too_many_values", "value_bound"]

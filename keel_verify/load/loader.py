@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from keel_verify.crypto.canonical import PROFILE, float_divergences, tagged_sha256
 from keel_verify.errors import LoadError
 from keel_verify.lazy_sequence import LazySequence
-from keel_verify.load import accel, entry_parts, nesting
+from keel_verify.load import accel, budget, entry_parts, nesting
 from keel_verify.load.access import escape_token, type_name
 
 if TYPE_CHECKING:
@@ -551,13 +551,24 @@ def require_exact_path_size(data: bytes) -> None:
     every way onto it -- input the fast reader refuses (a byte order mark, an escaped
     colon, a fault it cannot word), a duplicate key the colon count finds, or
     ``KEEL_VERIFY_PURE`` -- passes here first: its input is bounded apart, at
-    :data:`MAX_EXACT_PATH_BYTES`."""
+    :data:`MAX_EXACT_PATH_BYTES` and at :data:`keel_verify.load.budget.MAX_VALUES` values
+    (the whole document is one part, see :mod:`keel_verify.load.budget`)."""
     if len(data) > MAX_EXACT_PATH_BYTES:
         raise LoadError(
             f"input larger than {MAX_EXACT_PATH_BYTES} bytes that only the exact reading path can "
-            "judge (a byte order mark, an escaped colon, a duplicate key, input the fast reader "
-            "refuses, or KEEL_VERIFY_PURE): that path holds the whole document in memory"
+            f"judge ({_EXACT_PATH_WAYS}): that path holds the whole document in memory"
         )
+    # Bytes alone bound memory loosely (2 bytes of input can cost 300 in Python objects).
+    if len(data) >= budget.MAX_VALUES and budget.value_bound(data) > budget.MAX_VALUES:
+        raise LoadError(
+            f"input holding more than {budget.MAX_VALUES:,} JSON values (counted on its bytes "
+            f"as commas and opening brackets) that only the exact reading path can judge "
+            f"({_EXACT_PATH_WAYS}): that path holds the whole document in memory"
+        )
+
+
+_EXACT_PATH_WAYS = ("a byte order mark, an escaped colon, a duplicate key, input the fast "
+                    "reader refuses, or KEEL_VERIFY_PURE")
 
 
 def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH, exact: bool = False) -> Artifact:
@@ -572,11 +583,29 @@ def load_bytes(data: bytes, *, max_depth: int = MAX_DEPTH, exact: bool = False) 
     if not exact and accel.fast_json_available():
         try:
             return _load_fast(data, max_depth)
+        except budget.TooManyValues:
+            raise  # the exact path would hold even more
         except (NeedsExactPath, LoadError):
             pass  # errors are always judged and worded by the exact path
     require_exact_path_size(data)
     value = parse_json(data, max_depth=max_depth)
     return detect(value, size=len(data))
+
+
+def _refuse_values_outside_chain(data: bytes, chain_raw: Any) -> None:
+    """Raise :class:`budget.TooManyValues` when the input outside the chain's array bounds
+    more than :data:`budget.MAX_VALUES` values: every top-level member but the chain is
+    decoded whole before any check runs (the chain is read a part at a time). A chain
+    member that is not an array is decoded with the others, so it counts as outside.
+    ``chain_raw``: the chain member's raw slice, or UNSET when absent."""
+    chain = memoryview(b"" if chain_raw is accel.UNSET else chain_raw)
+    if bytes(chain[:1]) != b"[":
+        chain = memoryview(b"")
+    if len(data) - len(chain) < budget.MAX_VALUES:
+        return  # a text bounds at most 1 + its length values
+    if budget.value_bound(data) - budget.marks_in(chain) > budget.MAX_VALUES:
+        raise budget.TooManyValues(budget.too_many_values("the input outside the chain",
+                                                          budget.MAX_VALUES))
 
 
 def _chain_source(data: bytes, raw: Any) -> ChainSource | None:
@@ -616,7 +645,14 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
         # unless the one decode succeeds) tell the chain's size without another scan.
         members = (accel.decoder("members").decode(data) if len(data) > MEMBERS_FIRST_BYTES
                    else None)
-        whole = _load_whole(data, levels, colons, members)
+        chain_raw: Any = None  # not looked up: not needed
+        if members is not None:
+            chain_raw = members.get("chain", accel.UNSET)
+        elif len(data) >= budget.MAX_VALUES or colons > WHOLE_DOCUMENT_COLONS:
+            chain_raw = accel.decoder("chain_member").decode(data).chain
+        if len(data) >= budget.MAX_VALUES:
+            _refuse_values_outside_chain(data, chain_raw)
+        whole = _load_whole(data, levels, colons, chain_raw, members)
         if whole is not None:
             return whole
         if members is None:
@@ -658,7 +694,7 @@ WHOLE_DOCUMENT_COLONS = 4096
 MEMBERS_FIRST_BYTES = 32 * 1024**2
 
 
-def _load_whole(data: bytes, levels: int, colons: int,
+def _load_whole(data: bytes, levels: int, colons: int, chain_raw: Any,
                 members: Mapping[str, Any] | None = None) -> Artifact | None:
     """The document in one typed decode (no slice, no Python step per member: a document
     may hold a million members), when its chain (if any) is at most half the input and
@@ -666,14 +702,13 @@ def _load_whole(data: bytes, levels: int, colons: int,
     :class:`_MemberDecoder` proves them a batch at a time), names within the BMP on the
     bytes. None when not (a float, deeper nesting, a key outside the BMP, a large chain,
     thousands of containers that may each hold many names): then the members are
-    decoded a batch at a time. ``colons``: how many colons ``data`` holds. ``members``:
-    the input's members as raw slices, when
+    decoded a batch at a time. ``colons``: how many colons ``data`` holds. ``chain_raw``:
+    the chain member as a raw slice (UNSET when absent), looked up whenever ``colons``
+    exceeds WHOLE_DOCUMENT_COLONS. ``members``: the input's members as raw slices, when
     decoded already. Raises one of :func:`accel.decode_errors` for input msgspec
     refuses."""
     if levels < 0 or colons <= WHOLE_DOCUMENT_COLONS:
         return None  # a few batches at most: no decode of the whole document to risk
-    chain_raw = (accel.decoder("chain_member").decode(data).chain if members is None
-                 else members.get("chain", accel.UNSET))
     chain_bytes = 0 if chain_raw is accel.UNSET else len(memoryview(chain_raw))
     if 2 * chain_bytes > len(data):
         return None  # its entries would be decoded for nothing: they are read as slices
