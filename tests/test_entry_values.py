@@ -7,31 +7,35 @@ and a shard worker's chunks. The limit is lowered here so that the inputs stay s
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable, Iterator
+import mmap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from keel_verify import TrustPolicy, cli, verify_bytes
 from keel_verify.checks import visitor_factories
+from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.facts import FACTS_VISITOR
-from keel_verify.load import budget, chainpass, dense, loader, shards
+from keel_verify.load import accel, budget, chainpass, dense, loader, shards
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
 from tests.helpers import record_worker_results
 
 TRUST = TrustPolicy()
-LIMIT = 64  # the lowered limit: an array of 63 zeros (64 values) is at it, of 64 over it
+LIMIT = 256  # the lowered limit: an array of 255 zeros (256 values) is at it, of 256 over it
 CHUNK = chainpass.CHUNK_ENTRIES
 
 
-def zeros(count: int, *, in_object: bool = False, tail: bytes = b"") -> bytes:
-    """An array of ``count`` zeros (``tail`` after them), or ``{"a": that array}``."""
-    array = b"[" + b",".join([b"0"] * count) + tail + b"]"
+def zeros(count: int, *, in_object: bool = False, then: tuple[bytes, ...] = ()) -> bytes:
+    """An array of ``count`` zeros (the JSON texts ``then`` after them), or ``{"a": that
+    array}``."""
+    array = b"[" + b",".join([b"0"] * count + list(then)) + b"]"
     return b'{"a":' + array + b"}" if in_object else array
 
 
@@ -160,22 +164,43 @@ def test_an_entry_at_the_limit_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert expected["verdict"] == "FAILED"  # read and judged: the entries are not events
 
 
-def test_the_worker_meets_the_refusal_and_hands_the_chunk_back(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """In the worker, the refusal is the pass's own LoadError (so the chunk is reported
-    not done, and this process, doing it, raises it)."""
-    entries = [zeros(3)] * ENTRIES
-    entries[1500] = zeros(LIMIT)
-    artifact = loader.load_bytes(chain(entries))
-    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
-    out = chainpass.MessageWriter(chainpass.SignedMessage(None))
+def worker_statuses(data: bytes) -> list[tuple[int, bytes]]:
+    """A shard worker's reports (run here, in this process) on each chunk it owns:
+    (status, canonical bytes)."""
+    artifact = loader.load_bytes(data)
     factories = visitor_factories()
-    entries_pass = chainpass.EntriesPass(artifact, factories, chainpass.accel.sorted_encoder(),
-                                         out, {n: f(artifact) for n, f in factories.items()},
-                                         loader.MAX_DEPTH, CHUNK)
-    with pytest.raises(loader.LoadError) as raised:
-        entries_pass.parts(1024)
-    assert str(raised.value) == refusal(1500)
+    visitors = {name: make(artifact) for name, make in factories.items()}
+    entries = chainpass.EntriesPass(artifact, factories, accel.sorted_encoder(),
+                                    chainpass.MessageWriter(SignedMessage(None)),
+                                    visitors, loader.MAX_DEPTH, CHUNK)
+    out = io.BytesIO()
+    shards._work(entries, out, shards.StopFlags(list(visitors), mmap.mmap(-1, len(visitors))))
+    out.seek(0)
+    found = []
+    while header := out.read(shards._HEADER.size):
+        status, piece_size, results_size = shards._HEADER.unpack(header)
+        found.append((status, out.read(piece_size)))
+        out.read(results_size)
+    return found
+
+
+def test_the_worker_does_a_chunk_in_parts_and_hands_back_one_over_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker does its chunks over the limit together part by part (the chunk's
+    bytes, as this process writes them), and reports the chunk holding an entry over the
+    limit as not done: this process then does it, and raises the refusal itself."""
+    entries = [zeros(80, then=(b"%d" % n,)) for n in range(ENTRIES)]
+    entries[1800] = zeros(LIMIT)  # in chunk 3, the worker's
+    data = chain(entries)
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+    statuses = [status for status, _ in worker_statuses(data)]
+    assert statuses == [shards._DONE, shards._FAILED, shards._DONE]  # chunks 2, 3, 4
+    sound = [*entries[:1800], zeros(80), *entries[1801:]]
+    assert worker_statuses(chain(sound)) == [  # canonical as written: the input's bytes
+        (shards._DONE, b",".join(sound[number * CHUNK : (number + 1) * CHUNK]))
+        for number in (2, 3, 4)]
+    with pytest.raises(budget.TooManyValues, match="chain entry 1800 "):
+        chainpass.read_strictly(data, visitor_factories())
 
 
 # -- entries under the limit each, over it together ---------------------------------------
@@ -223,14 +248,14 @@ def held(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 #: Chains of entries under the limit each, over it together in a chunk (the limit is 64).
 SHAPES: dict[str, list[bytes]] = {
-    "arrays of zeros": [zeros(40)] * 1200,
-    "objects of zeros": [zeros(40, in_object=True)] * 1200,
-    "distinct arrays": [zeros(40, tail=b",%d" % n) for n in range(1200)],
-    "a float among them": [zeros(40)] * 700 + [zeros(40, tail=b",1.5")] + [zeros(40)] * 499,
-    "floats in every entry": [zeros(30, tail=b",0.25,%d" % n) for n in range(1200)],
-    "mixed": [b"1", zeros(63), b'"x"', zeros(20, in_object=True), b"null", b"{}",
-              zeros(10, tail=b",2.5")] * 150,
-    "over the limit in one chunk only": [b"0"] * 600 + [zeros(50)] * 10 + [b"0"] * 600,
+    "arrays of zeros": [zeros(80)] * 1200,
+    "objects of zeros": [zeros(80, in_object=True)] * 1200,
+    "distinct arrays": [zeros(80, then=(b"%d" % n,)) for n in range(1200)],
+    "a float among them": [zeros(80)] * 700 + [zeros(80, then=(b"1.5",))] + [zeros(80)] * 499,
+    "floats in every entry": [zeros(60, then=(b"0.25", b"%d" % n)) for n in range(1200)],
+    "mixed": [b"1", zeros(255), b'"x"', zeros(60, in_object=True), b"null", b"{}",
+              zeros(30, then=(b"2.5",)), b'"' + b"," * 200 + b'"'] * 150,
+    "over the limit in one chunk only": [b"0"] * 600 + [zeros(100)] * 10 + [b"0"] * 600,
 }
 
 
@@ -258,7 +283,7 @@ def test_the_parts_of_a_chunk_are_fed_without_a_stop_between_them(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A check that found enough problems stops at a chunk boundary, never between the
     parts of a chunk: it examines the same entries and says where it stopped, the same."""
-    entries = [zeros(40, in_object=True)] * 4000  # every entry fails the schema and more
+    entries = [zeros(80, in_object=True)] * 4000  # every entry fails the schema and more
     data = chain(entries)
     _raw(monkeypatch)
     expected = report(data)
@@ -269,37 +294,42 @@ def test_the_parts_of_a_chunk_are_fed_without_a_stop_between_them(
 
 # -- the property --------------------------------------------------------------------------
 
-_values = st.recursive(
+#: The bound of the sample's input outside the chain (bounded apart, by the loader).
+OUTSIDE = budget.value_bound(hostile.tiny_chain_entries(0)) - 1
+
+_small = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 5) | st.text(",[{", max_size=3)
     | st.floats(-10, 10, allow_nan=False).map(lambda f: round(f, 2)),
     lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text("ab", max_size=2),
                                                                 inner, max_size=4),
-    max_leaves=30)
+    max_leaves=30).map(lambda value: json.dumps(value, separators=(",", ":")).encode())
+
+#: Entries of any size around the limits drawn below: arrays and objects of zeros (with a
+#: float or not), a string of commas (bounded high, one value), small values of any kind.
+_entries = st.one_of(
+    st.builds(zeros, st.integers(0, 420), in_object=st.booleans(),
+              then=st.sampled_from([(), (b"1.5",), (b'"x"', b"{}")])),
+    st.integers(0, 420).map(lambda n: b'"' + b"," * n + b'"'),
+    _small,
+)
 
 
-def _texts(values: list[Any]) -> list[bytes]:
-    return [json.dumps(v, separators=(",", ":")).encode() for v in values]
-
-
-def _chains() -> Iterator[None]:  # pragma: no cover - a name for the strategy below
-    yield None
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[
+@settings(max_examples=100, deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(values=st.lists(_values, min_size=1, max_size=40), repeat=st.integers(1, 40),
-       limit=st.integers(1, 120), path=st.sampled_from(["raw", "dense"]))
+@given(texts=st.lists(_entries, min_size=1, max_size=30), repeat=st.integers(1, 60),
+       limit=st.integers(OUTSIDE, OUTSIDE + 300), path=st.sampled_from(list(PATHS)))
 def test_a_chain_under_a_limit_reports_as_without_it_or_names_its_first_entry_over_it(
-    values: list[Any], repeat: int, limit: int, path: str, monkeypatch: pytest.MonkeyPatch,
+    texts: list[bytes], repeat: int, limit: int, path: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    texts = (_texts(values) * repeat)[:1200]  # chunks over the limit together, often
-    data = chain(texts)
+    entries = (texts * repeat)[:1500]  # chunks over the limit together, often
+    data = chain(entries)
     with monkeypatch.context() as patch:
         PATHS[path](patch)
         expected = report(data)
         patch.setattr(budget, "MAX_VALUES", limit)
         got = report(data)
-    over = [index for index, text in enumerate(texts) if budget.value_bound(text) > limit]
+    over = [index for index, text in enumerate(entries) if budget.value_bound(text) > limit]
+    event(f"{path}, {'an entry over the limit' if over else 'read in parts'}")
     if over:
         assert got["verdict"] == "ERROR" and got["error"] == refusal(over[0], limit)
     else:

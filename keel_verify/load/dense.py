@@ -56,6 +56,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import chain, repeat
 from typing import Any
 
@@ -133,15 +134,13 @@ class DenseChain:
         pending: list[DecodedChunk] = []  # the start of the next chunk, from earlier windows
         held = 0
         first = 0
-        # The windows pending holds entries of: [text, bound of its values, counted?]
-        # (see _bound_within), or for a part of raw slices [b"", its bound, True].
-        windows: list[list[Any]] = []
+        windows: list[_Held] = []  # what pending holds entries of, with their bounds
         raw_held = False  # pending holds entries read as raw slices: the chunk stays at size
         last: DecodedChunk | None = None
         for entries, raw_items, uniform, text in self._windows(max_depth):
             at = 0
             count = len(entries) if raw_items is None else len(raw_items)
-            values = [text, len(text) - 1, False]  # a window of values, as in ``windows``
+            values = _Held(text, len(text) - 1)  # a window of values, as in ``windows``
             boundary = (first + held) // size * size
             if raw_items is not None and boundary > first:  # end the grown chunk at a boundary
                 whole = _joined(pending)
@@ -157,7 +156,7 @@ class DenseChain:
                 take = min(stop - first - held, count - at)
                 for low, high, part_bound in self._pieces(raw_items, first + held, at, take,
                                                           len(text) - 1):
-                    window = [b"", part_bound, True] if raw_items is not None else values
+                    window = _Held(b"", part_bound, True) if raw_items is not None else values
                     if pending and not _bound_within([*windows, window], limit):
                         # Over the value limit together: what is held goes first, a part
                         # of its chunk (the pass decides stops at chunk boundaries only).
@@ -344,18 +343,28 @@ def _boundary_in(text: bytes, at: int) -> int | None:
     return -1
 
 
-def _bound_within(windows: list[list[Any]], limit: int) -> bool:
-    """Whether the values of the windows' entries a chunk would hold (each window
-    ``[text, bound, counted]``) are within ``limit``. A window's bound is first its
-    length less its brackets (:func:`_decode_window`); only when their sum is over the
-    limit are the windows not yet counted counted on their bytes (once each), so a chunk
-    of small entries spread over many windows is not cut for nothing."""
-    if sum(window[1] for window in windows) <= limit:
+@dataclass
+class _Held:
+    """A window of values that a chunk being gathered holds entries of (or a part of raw
+    slices, ``text`` empty): an upper bound of the values they hold, and whether it was
+    counted on the bytes (else it is the window's length less its brackets)."""
+
+    text: bytes
+    bound: int
+    counted: bool = False
+
+
+def _bound_within(held: list[_Held], limit: int) -> bool:
+    """Whether the values a chunk would hold, of the entries of ``held``, are within
+    ``limit``. Only when the sum of their bounds is over it is each window not yet
+    counted counted on its bytes (once), so that a chunk of small entries spread over
+    many windows is not cut for nothing (its length bounds its values loosely)."""
+    if sum(window.bound for window in held) <= limit:
         return True
-    for window in windows:
-        if not window[2]:
-            window[1], window[2] = budget.value_bound(window[0]) - 1, True
-    return sum(window[1] for window in windows) <= limit
+    for window in held:
+        if not window.counted:
+            window.bound, window.counted = budget.marks_in(window.text), True
+    return sum(window.bound for window in held) <= limit
 
 
 def _sliced(chunk: DecodedChunk, first: int, start: int, stop: int) -> DecodedChunk:
@@ -425,7 +434,7 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
     item_levels = min(accel.MAX_TYPED_NESTING, max_depth - 2)
     bound = len(text) - 1  # its entries' values: at most one per byte, less the brackets
     if bound > budget.MAX_VALUES:
-        bound = budget.value_bound(text) - 1
+        bound = budget.marks_in(text)
     if item_levels >= 0 and bound <= budget.MAX_VALUES:
         typed = accel.nested_items_decoder(item_levels)
         repeated = _repeated_text(text)

@@ -5,7 +5,7 @@ The chain pass decodes entries by chunks of a fixed number of entries, which bou
 memory only while entries are small: 512 entries of 250,000 zeros each are 128 million
 values. So a run of entries is decoded in consecutive parts, each bounding at most the
 limit's values (the sum of its entries' bounds), and a single entry that bounds more by
-itself is refused (:class:`keel_verify.errors.LoadError`, naming it).
+itself is refused (:class:`keel_verify.load.budget.TooManyValues`, naming it).
 
 Counting costs a scan of the bytes, so it is done only where a part could be over the
 limit: an entry's bound (:func:`keel_verify.load.budget.value_bound`) is at most one more
@@ -20,10 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from keel_verify.errors import LoadError
 from keel_verify.load import budget
 
-#: A long entry is counted this many bytes at a time (one copy of a block, not of it).
+#: A long entry is counted this many bytes at a time, stopping once it is over the limit.
 COUNT_BLOCK_BYTES = 1 << 22
 
 #: A part: (start, stop, bound) -- the entries ``start`` to ``stop`` of a run (a slice's
@@ -38,15 +37,15 @@ def counted_bound(raw: Any, limit: int) -> int:
     view = memoryview(raw)
     total = 1
     for offset in range(0, len(view), COUNT_BLOCK_BYTES):
-        total += budget.value_bound(bytes(view[offset : offset + COUNT_BLOCK_BYTES])) - 1
+        total += budget.marks_in(view[offset : offset + COUNT_BLOCK_BYTES])
         if total > limit:
             break
     return total
 
 
-def refused(index: int, limit: int) -> LoadError:
+def refused(index: int, limit: int) -> budget.TooManyValues:
     """The error for chain entry ``index`` bounding more than ``limit`` values."""
-    return LoadError(budget.too_many_values(f"chain entry {index}", limit))
+    return budget.TooManyValues(budget.too_many_values(f"chain entry {index}", limit))
 
 
 def parts(raw_items: Sequence[Any], first: int) -> list[Part]:
@@ -54,7 +53,8 @@ def parts(raw_items: Sequence[Any], first: int) -> list[Part]:
     on, e.g. ``msgspec.Raw`` slices), in order, each as long as the limit allows: the
     sum of its entries' bounds at most :data:`keel_verify.load.budget.MAX_VALUES` (read
     at each call). One part, with nothing counted, when the lengths alone prove that.
-    Raises LoadError for the first entry whose bytes bound more values than the limit."""
+    Raises :class:`keel_verify.load.budget.TooManyValues` (a LoadError) for the first
+    entry whose bytes bound more values than the limit."""
     limit = budget.MAX_VALUES
     sizes = list(map(len, raw_items))
     cheap = sum(sizes) + len(sizes)
