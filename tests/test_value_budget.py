@@ -112,6 +112,12 @@ def test_too_many_values_outside_the_chain_are_refused_before_decoding(
     assert parsed == []  # nor handed to the exact path
 
 
+def test_a_top_level_array_is_refused_before_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = count_strict_parses(monkeypatch)
+    report = verify_bytes(hostile_inputs.top_level_zeros(100_000), TRUST)
+    assert report.error == "top level is an array, not an object" and parsed == []
+
+
 def test_at_the_limit_the_input_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     data = hostile_inputs.many_members(3000)
     expected = report_to_dict(verify_bytes(data, TRUST))
@@ -153,12 +159,8 @@ def test_large_inputs_take_the_members_first_path_too(monkeypatch: pytest.Monkey
         "the input outside the chain", 2000)
 
 
-def _escaped_colon(data: bytes) -> bytes:
-    return data.replace(b'"session_metadata":{', b'"session_metadata":{"n":"a\\u003ab",', 1)
-
-
 EXACT_WAYS = {
-    "escaped colon": _escaped_colon,
+    "escaped colon": hostile_inputs.with_escaped_colon,
     "duplicate key": lambda data: data.replace(b"{", b'{"dup":1,"dup":2,', 1),
     "trailing garbage": lambda data: data + b",",
     "KEEL_VERIFY_PURE": lambda data: data,
