@@ -149,14 +149,31 @@ def test_a_chain_that_is_not_an_array_counts_outside(monkeypatch: pytest.MonkeyP
     assert verify_bytes(data, TRUST).verdict is not Verdict.ERROR
 
 
-def test_large_inputs_take_the_members_first_path_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Above MEMBERS_FIRST_BYTES the members are decoded as raw slices first: the chain is
-    # found there, and the guard reads the same count.
+@pytest.mark.parametrize("limit", [2000, 10_000])
+def test_large_inputs_build_no_member_before_the_count(monkeypatch: pytest.MonkeyPatch,
+                                                        limit: int) -> None:
+    # Above MEMBERS_FIRST_BYTES the members are decoded as raw slices first, but only when
+    # the colons bound them below the limit (5x10^6 members as raw slices took 770 MiB
+    # before they were refused); else the chain alone is found first.
     data = hostile_inputs.many_members(3000)
-    monkeypatch.setattr(budget, "MAX_VALUES", 2000)
+    colons = data.count(b":")
+    assert 2000 < colons < 10_000
+    monkeypatch.setattr(budget, "MAX_VALUES", limit)
     monkeypatch.setattr(loader, "MEMBERS_FIRST_BYTES", 0)
-    assert verify_bytes(data, TRUST).error == budget.too_many_values(
-        "the input outside the chain", 2000)
+    decoders: list[str] = []
+    decoder = accel.decoder
+
+    def counting(name: str) -> Any:
+        decoders.append(name)
+        return decoder(name)
+
+    monkeypatch.setattr(accel, "decoder", counting)
+    report = verify_bytes(data, TRUST)
+    if limit < colons:
+        assert report.error == budget.too_many_values("the input outside the chain", limit)
+        assert decoders == ["chain_member"]
+    else:
+        assert report.verdict is not Verdict.ERROR and decoders[0] == "members"
 
 
 EXACT_WAYS = {
