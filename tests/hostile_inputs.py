@@ -420,3 +420,21 @@ def metadata_of_small_arrays(count: int = 1_000_000) -> bytes:
     raw = encode(document)
     items = b",".join(b"[%d,%d]" % (index % 10, index % 7) for index in range(count))
     return raw.replace(b'"junk":[]', b'"junk":[' + items + b"]", 1)
+
+
+def top_level_zeros(count: int = 10_000_000) -> bytes:
+    """A top-level array of ``count`` zeros: not an artifact at all."""
+    return b"[" + b",".join([b"0"] * count) + b"]"
+
+
+def with_escaped_colon(data: bytes) -> bytes:
+    """``data`` (compact, as :func:`encode` writes) with ``"n":"a\\u003ab"`` first in its
+    session_metadata: an escaped colon, which only the exact reading path judges."""
+    marked = data.replace(b'"session_metadata":{', b'"session_metadata":{"n":"a\\u003ab",', 1)
+    assert marked != data
+    return marked
+
+
+def escaped_colon_chain(count: int, entry: bytes = b"[]") -> bytes:
+    """A chain of ``count`` copies of ``entry`` and one escaped colon: the exact path."""
+    return with_escaped_colon(tiny_chain_entries(count, entry))

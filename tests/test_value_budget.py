@@ -112,6 +112,12 @@ def test_too_many_values_outside_the_chain_are_refused_before_decoding(
     assert parsed == []  # nor handed to the exact path
 
 
+def test_a_top_level_array_is_refused_before_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = count_strict_parses(monkeypatch)
+    report = verify_bytes(hostile_inputs.top_level_zeros(100_000), TRUST)
+    assert report.error == "top level is an array, not an object" and parsed == []
+
+
 def test_at_the_limit_the_input_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     data = hostile_inputs.many_members(3000)
     expected = report_to_dict(verify_bytes(data, TRUST))
@@ -143,22 +149,35 @@ def test_a_chain_that_is_not_an_array_counts_outside(monkeypatch: pytest.MonkeyP
     assert verify_bytes(data, TRUST).verdict is not Verdict.ERROR
 
 
-def test_large_inputs_take_the_members_first_path_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Above MEMBERS_FIRST_BYTES the members are decoded as raw slices first: the chain is
-    # found there, and the guard reads the same count.
+@pytest.mark.parametrize("limit", [2000, 10_000])
+def test_large_inputs_build_no_member_before_the_count(monkeypatch: pytest.MonkeyPatch,
+                                                        limit: int) -> None:
+    # Above MEMBERS_FIRST_BYTES the members are decoded as raw slices first, but only when
+    # the colons bound them below the limit (5x10^6 members as raw slices took 770 MiB
+    # before they were refused); else the chain alone is found first.
     data = hostile_inputs.many_members(3000)
-    monkeypatch.setattr(budget, "MAX_VALUES", 2000)
+    colons = data.count(b":")
+    assert 2000 < colons < 10_000
+    monkeypatch.setattr(budget, "MAX_VALUES", limit)
     monkeypatch.setattr(loader, "MEMBERS_FIRST_BYTES", 0)
-    assert verify_bytes(data, TRUST).error == budget.too_many_values(
-        "the input outside the chain", 2000)
+    decoders: list[str] = []
+    decoder = accel.decoder
 
+    def counting(name: str) -> Any:
+        decoders.append(name)
+        return decoder(name)
 
-def _escaped_colon(data: bytes) -> bytes:
-    return data.replace(b'"session_metadata":{', b'"session_metadata":{"n":"a\\u003ab",', 1)
+    monkeypatch.setattr(accel, "decoder", counting)
+    report = verify_bytes(data, TRUST)
+    if limit < colons:
+        assert report.error == budget.too_many_values("the input outside the chain", limit)
+        assert decoders == ["chain_member"]
+    else:
+        assert report.verdict is not Verdict.ERROR and decoders[0] == "members"
 
 
 EXACT_WAYS = {
-    "escaped colon": _escaped_colon,
+    "escaped colon": hostile_inputs.with_escaped_colon,
     "duplicate key": lambda data: data.replace(b"{", b'{"dup":1,"dup":2,', 1),
     "trailing garbage": lambda data: data + b",",
     "KEEL_VERIFY_PURE": lambda data: data,

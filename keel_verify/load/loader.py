@@ -642,9 +642,12 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
     chain: ChainSource | None = None
     try:
         # A large input is usually a long chain: its members as raw slices (needed
-        # unless the one decode succeeds) tell the chain's size without another scan.
-        members = (accel.decoder("members").decode(data) if len(data) > MEMBERS_FIRST_BYTES
-                   else None)
+        # unless the one decode succeeds) tell the chain's size without another scan --
+        # when they cannot be too many (at most one per colon). Else the chain alone is
+        # found first (no other member is built) and the values outside it are counted.
+        members_first = len(data) > MEMBERS_FIRST_BYTES
+        members = (accel.decoder("members").decode(data)
+                   if members_first and colons <= budget.MAX_VALUES else None)
         chain_raw: Any = None  # not looked up: not needed
         if members is not None:
             chain_raw = members.get("chain", accel.UNSET)
@@ -652,6 +655,8 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
             chain_raw = accel.decoder("chain_member").decode(data).chain
         if len(data) >= budget.MAX_VALUES:
             _refuse_values_outside_chain(data, chain_raw)
+        if members_first and members is None:  # now at most MAX_VALUES of them
+            members = accel.decoder("members").decode(data)
         whole = _load_whole(data, levels, colons, chain_raw, members)
         if whole is not None:
             return whole
