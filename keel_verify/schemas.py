@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,15 @@ def python_validator(schema: dict[str, Any]) -> Any:
     """A jsonschema Draft 2020-12 validator for ``schema`` whose ``pattern`` keyword has
     ECMA-262 semantics (:func:`ecma_regex`), agreeing with jsonschema-rs."""
     return _ecma_draft_2020_12()(schema)
+
+
+#: Schema errors looked at when choosing the one a refusal reports. A hostile file can
+#: hold millions (an 8 MiB trust root of 2.8 million empty arrays took 46 s when every
+#: error was built); the first ones are as precise as any later one.
+ERRORS_CONSIDERED = 64
+
+
+def first_errors(validator: Any, document: Any) -> list[Any]:
+    """At most :data:`ERRORS_CONSIDERED` of ``validator``'s errors on ``document``, in the
+    order jsonschema finds them (each a ``jsonschema.ValidationError``)."""
+    return list(islice(validator.iter_errors(document), ERRORS_CONSIDERED))

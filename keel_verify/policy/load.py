@@ -14,7 +14,7 @@ from typing import Any
 
 from keel_verify.errors import KeelVerifyError
 from keel_verify.policy.model import GatePolicy, PolicyTrust, Requirements
-from keel_verify.schemas import POLICY_SCHEMA, load_schema
+from keel_verify.schemas import POLICY_SCHEMA, first_errors, load_schema
 
 # Strict JSON reading shared with trust files: duplicate keys, NaN and oversize files
 # are refused the same way.
@@ -76,7 +76,7 @@ def parse_policy(
     sha256: str | None = None,
 ) -> GatePolicy:
     """A validated policy document -> :class:`GatePolicy` (PolicyError when invalid)."""
-    error = _most_precise(list(_validator().iter_errors(document)))
+    error = _most_precise(first_errors(_validator(), document))
     if error is not None:
         pointer = "".join(f"/{token}" for token in error.absolute_path) or "/"
         message = " ".join(error.message.split())[:200]

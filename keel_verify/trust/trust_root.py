@@ -42,7 +42,7 @@ from keel_verify.crypto.canonical import tagged_sha256
 from keel_verify.errors import TrustConfigError
 from keel_verify.load import accel
 from keel_verify.load.access import parse_time
-from keel_verify.schemas import TRUST_ROOT_SCHEMA, load_schema, python_validator
+from keel_verify.schemas import TRUST_ROOT_SCHEMA, first_errors, load_schema, python_validator
 from keel_verify.trust import (
     ISSUER_KEY_PURPOSE,
     TrustedKey,
@@ -118,7 +118,7 @@ def _validate(document: Any, label: str) -> None:
         return
     from jsonschema.exceptions import best_match
 
-    error = best_match(_validator().iter_errors(document))
+    error = best_match(first_errors(_validator(), document))
     if error is None:
         return
     pointer = "".join(f"/{token}" for token in error.absolute_path) or "/"
