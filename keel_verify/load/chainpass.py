@@ -28,7 +28,7 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from hashlib import sha256
@@ -565,8 +565,8 @@ class EntriesPass:
                 if index:
                     self.out.write(b",")
                 first = decoded.first
-                if first % size == 0:  # a part of a chunk over the value limit may not be
-                    self.stopping_before(first)
+                if first % size == 0:  # a chunk boundary (a part of a chunk over the value
+                    self.stopping_before(first)  # limit may start between two)
                 if _boundaries_in(first, len(decoded.entries), size) == [first]:
                     self.here(first, decoded=decoded)
                     continue
@@ -709,29 +709,30 @@ class EntriesPass:
         part when it is over the value limit (:meth:`parts`), each part's entries let go
         before the next is decoded. Every visitor is fed the parts in order with no stop
         decision between them, which is feeding it the chunk."""
-        runs = [(first, None)] if decoded is not None else self.parts(first)
-        for index, (start, size) in enumerate(runs):
-            chunk, piece = self.chunk(start, decoded, size)
+        names = self.active() if only is None else list(only)
+        for index, (chunk, piece) in enumerate(self.parts(first, decoded)):
             if write:
                 if index:
                     self.out.write(b",")
                 self.out.write(piece)
-            for name in self.active() if only is None else only:
+            for name in names:
                 self.visitors[name].visit(chunk)
-            del chunk, piece
 
-    def parts(self, first: int) -> list[tuple[int, int | None]]:
-        """The parts (first entry, entries) in which the chunk at ``first`` is decoded:
-        one (the chunk) unless its raw entries bound more values together than the limit
-        (:func:`keel_verify.load.entry_parts.parts`, which raises LoadError for an entry
-        over it by itself)."""
-        raw = self.artifact.chain.raw_items if self.artifact.chain is not None else None
-        if raw is None:
-            return [(first, None)]
-        found = entry_parts.parts(raw[first : first + self.chunk_entries], first)
-        if len(found) == 1:
-            return [(first, None)]
-        return [(first + start, stop - start) for start, stop, _ in found]
+    def parts(self, first: int,
+              decoded: DecodedChunk | None = None) -> Iterator[tuple[Chunk, bytes]]:
+        """The chunk at ``first`` (as :meth:`chunk`), or, when its entries bound more
+        values together than the limit (:class:`keel_verify.load.entry_parts.InParts`),
+        its parts in order, each decoded once the one before was let go. LoadError for an
+        entry over the limit by itself."""
+        try:
+            made = self.chunk(first, decoded)
+        except entry_parts.InParts as over:
+            found = over.parts
+        else:
+            yield made
+            return
+        for start, stop, _ in found:
+            yield self.chunk(first + start, size=stop - start)
 
 
 def _boundaries_in(first: int, count: int, size: int) -> list[int]:

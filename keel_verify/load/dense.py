@@ -62,7 +62,6 @@ from typing import Any
 
 from keel_verify.gc_pause import collector_paused
 from keel_verify.load import accel, budget, entry_parts
-from keel_verify.load.entry_parts import Part
 from keel_verify.load.loader import DecodedChunk, NeedsExactPath, decode_raw_chunk
 
 #: A chain with fewer bytes than this per comma is read as a dense chain (see above):
@@ -140,7 +139,7 @@ class DenseChain:
         for entries, raw_items, uniform, text in self._windows(max_depth):
             at = 0
             count = len(entries) if raw_items is None else len(raw_items)
-            values = _Held(text, len(text) - 1)  # a window of values, as in ``windows``
+            this_window = _Held(text, len(text) - 1)  # as in ``windows``
             boundary = (first + held) // size * size
             if raw_items is not None and boundary > first:  # end the grown chunk at a boundary
                 whole = _joined(pending)
@@ -154,9 +153,8 @@ class DenseChain:
                 target = size if raw_held or raw_items is not None else most
                 stop = first + target if first % size == 0 else first - first % size + size
                 take = min(stop - first - held, count - at)
-                for low, high, part_bound in self._pieces(raw_items, first + held, at, take,
-                                                          len(text) - 1):
-                    window = _Held(b"", part_bound, True) if raw_items is not None else values
+                for low, high, window in self._pieces(raw_items, first + held, at, take,
+                                                       this_window):
                     if pending and not _bound_within([*windows, window], limit):
                         # Over the value limit together: what is held goes first, a part
                         # of its chunk (the pass decides stops at chunk boundaries only).
@@ -184,15 +182,15 @@ class DenseChain:
 
     @staticmethod
     def _pieces(raw_items: list[Any] | None, index: int, at: int, take: int,
-                window_bound: int) -> list[Part]:
-        """The entries ``at`` to ``at + take`` of a window (chain entry ``index`` on) as
-        parts to decode one at a time (start, stop, bound): one for a window of values
-        (``window_bound``: the window's, an over-count for a slice of it; the window was
-        decoded whole within the limit), as many as the value limit asks for raw slices
+                window: _Held) -> list[tuple[int, int, _Held]]:
+        """The entries ``at`` to ``at + take`` of ``window`` (chain entry ``index`` on) as
+        parts to decode one at a time (start, stop, what bounds their values): one for a
+        window of values (decoded whole within the limit) or of raw slices whose length
+        is within it (nothing counted), else as many as the value limit asks for
         (:func:`keel_verify.load.entry_parts.parts`, LoadError for an entry over it)."""
-        if raw_items is None:
-            return [(at, at + take, window_bound)]
-        return [(at + low, at + high, part_bound) for low, high, part_bound
+        if raw_items is None or window.bound <= budget.MAX_VALUES:
+            return [(at, at + take, window)]  # the window's bound: an over-count for a slice
+        return [(at + low, at + high, _Held(b"", bound, True)) for low, high, bound
                 in entry_parts.parts(raw_items[at : at + take], index)]
 
     def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
@@ -414,8 +412,8 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them or
 #: their bytes bound more values than the limit, raw slices (``[]`` and the slices);
-#: whether the window is one entry repeated; and the window's text for values (whose
-#: length bounds them: see _bound_within), ``b""`` for raw slices (bounded part by part).
+#: whether the window is one entry repeated; and the window's text (whose length bounds
+#: its values: see _bound_within).
 _Window = tuple[list[Any], list[Any] | None, bool, bytes]
 
 
@@ -459,7 +457,7 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
         raws: list[Any] = accel.decoder("items").decode(text)
     except errors:
         return None
-    return ([], raws, False, b"") if raws else None
+    return ([], raws, False, text) if raws else None
 
 
 #: Fewer entries than this (a window of large entries) are not looked at for one value

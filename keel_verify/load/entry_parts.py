@@ -30,6 +30,15 @@ COUNT_BLOCK_BYTES = 1 << 22
 Part = tuple[int, int, int]
 
 
+class InParts(ValueError):
+    """A run of entries asked for at once that must be decoded in ``parts`` (see
+    :func:`parts`; none of its entries is over the limit by itself)."""
+
+    def __init__(self, found: list[Part]) -> None:
+        super().__init__("entries over the value limit together are read in parts")
+        self.parts = found
+
+
 def counted_bound(raw: Any, limit: int) -> int:
     """:func:`keel_verify.load.budget.value_bound` of the bytes ``raw`` (bytes, or any
     object with the buffer protocol, e.g. a ``msgspec.Raw``), counted a block at a time;
@@ -56,10 +65,10 @@ def parts(raw_items: Sequence[Any], first: int) -> list[Part]:
     Raises :class:`keel_verify.load.budget.TooManyValues` (a LoadError) for the first
     entry whose bytes bound more values than the limit."""
     limit = budget.MAX_VALUES
-    sizes = list(map(len, raw_items))
-    cheap = sum(sizes) + len(sizes)
+    cheap = sum(map(len, raw_items)) + len(raw_items)
     if cheap <= limit:
-        return [(0, len(sizes), cheap)]
+        return [(0, len(raw_items), cheap)]
+    sizes = list(map(len, raw_items))
     found: list[Part] = []
     start = held = 0
     for index, size in enumerate(sizes):
@@ -74,4 +83,4 @@ def parts(raw_items: Sequence[Any], first: int) -> list[Part]:
     return found
 
 
-__all__ = ["COUNT_BLOCK_BYTES", "Part", "counted_bound", "parts", "refused"]
+__all__ = ["COUNT_BLOCK_BYTES", "InParts", "Part", "counted_bound", "parts", "refused"]

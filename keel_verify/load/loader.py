@@ -99,14 +99,16 @@ class ChainSource:
     def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
         """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`:
         at most one part's worth (:func:`keel_verify.load.entry_parts.parts`; LoadError for
-        an entry over the value limit, ValueError for a run that must be read in parts)."""
+        an entry over the value limit, :class:`keel_verify.load.entry_parts.InParts`, with
+        the parts, for a run over it together)."""
         if self.dense is not None:
             return self.dense.chunk_at(first, size, max_depth)
         if self.raw_items is None:
             return DecodedChunk(first, list((self.items or ())[first : first + size]))
         run = self.raw_items[first : first + size]
-        if len(entry_parts.parts(run, first)) > 1:
-            raise ValueError("entries over the value limit together are read in parts")
+        found = entry_parts.parts(run, first)
+        if len(found) > 1:
+            raise entry_parts.InParts(found)
         return decode_raw_chunk(first, run, max_depth, lazy=True)
 
 

@@ -186,8 +186,9 @@ def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
             continue
         try:
             parts = entries.parts(first)  # a chunk over the value limit: by parts, as here
-            chunk, piece = entries.chunk(parts[0][0], size=parts[0][1])
-            if len(parts) == 1 and _left_here(chunk):
+            chunk, piece = next(parts)
+            if chunk.first + len(chunk.entries) == min(first + entries.chunk_entries,
+                                                       len(chain)) and _left_here(chunk):
                 out.write(_HEADER.pack(_LEFT, 0, 0))
                 out.flush()
                 continue
@@ -201,14 +202,14 @@ def _work(entries: EntriesPass, out: BinaryIO, stopped: StopFlags) -> None:
                     prime(earlier[name])  # hints from this worker's earlier chunks
             seeds = {name: visitor.carried() for name, visitor in visitors.items()}  # type: ignore[attr-defined]
             pieces = [piece]
-            for at, (part_first, size) in enumerate(parts):
-                if at:  # the part before let go first
-                    del chunk
-                    chunk, piece = entries.chunk(part_first, size=size)
-                    pieces.append(piece)
+            for visitor in visitors.values():
+                visitor.visit(chunk)
+            del chunk
+            for chunk, piece in parts:  # the rest of a chunk over the value limit
+                pieces.append(piece)
                 for visitor in visitors.values():
                     visitor.visit(chunk)
-            del chunk
+                del chunk
             piece = b",".join(pieces) if len(pieces) > 1 else pieces[0]
             results = pickle.dumps((seeds, visitors), protocol=pickle.HIGHEST_PROTOCOL)
             earlier = visitors
