@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,7 @@ from keel_verify import TrustPolicy, cli, verify_bytes
 from keel_verify.checks import visitor_factories
 from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.facts import FACTS_VISITOR
-from keel_verify.load import accel, budget, chainpass, dense, loader, shards
+from keel_verify.load import accel, budget, chainpass, dense, entry_parts, loader, shards
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
 from tests.helpers import record_worker_results
@@ -206,16 +207,43 @@ def test_the_worker_does_a_chunk_in_parts_and_hands_back_one_over_the_limit(
 # -- entries under the limit each, over it together ---------------------------------------
 
 
+@pytest.mark.parametrize("same", [False, True], ids=["distinct", "one entry repeated"])
+def test_a_run_over_the_limit_is_refused_before_anything_is_decoded(
+        monkeypatch: pytest.MonkeyPatch, same: bool) -> None:
+    texts = [zeros(60, then=(b"%d" % (0 if same else n), b"1.5")) for n in range(40)]
+    raws = accel.decoder("items").decode(b"[" + b",".join(texts) + b"]")
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+
+    def no_decode(*_args: Any) -> Any:
+        raise AssertionError("decoded")
+
+    for name in ("decoder", "nested_entries_decoder", "nested_items_decoder", "read_floats"):
+        monkeypatch.setattr(accel, name, no_decode)
+    with pytest.raises(entry_parts.InParts) as raised:
+        loader.decode_raw_chunk(7, raws, loader.MAX_DEPTH, lazy=True)
+    found = raised.value.parts
+    assert [start for start, _, _ in found] == [0, *(stop for _, stop, _ in found[:-1])]
+    assert found[-1][1] == len(raws) and all(bound <= LIMIT for _, _, bound in found)
+    raws[5] = msgspec.Raw(zeros(LIMIT))  # one over by itself: named, not split
+    with pytest.raises(budget.TooManyValues) as refused:
+        loader.decode_raw_chunk(7, raws, loader.MAX_DEPTH)
+    assert str(refused.value) == refusal(12)
+
+
+
+
 @pytest.fixture
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The values (by their bytes' bound) handed to each decode of entries: every raw
-    chunk decode (whole, lazy or with floats), every dense window decoded to values."""
+    chunk decode (whole, lazy or with floats), every dense window decoded to values (a
+    run refused before anything of it is decoded is not recorded)."""
     handed: list[int] = []
     decode_raw = loader.decode_raw_chunk
 
     def raw_spy(first: int, raw_items: Any, max_depth: int, **kwargs: Any) -> Any:
+        chunk = decode_raw(first, raw_items, max_depth, **kwargs)  # or refused, undecoded
         handed.append(sum(budget.value_bound(bytes(raw)) for raw in raw_items))
-        return decode_raw(first, raw_items, max_depth, **kwargs)
+        return chunk
 
     decode_window = dense._decode_window
 

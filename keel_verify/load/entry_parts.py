@@ -32,7 +32,8 @@ Part = tuple[int, int, int]
 
 class InParts(ValueError):
     """A run of entries asked for at once that must be decoded in ``parts`` (see
-    :func:`parts`; none of its entries is over the limit by itself)."""
+    :func:`parts`; none of its entries is over the limit by itself): raised before
+    anything of it is decoded."""
 
     def __init__(self, found: list[Part]) -> None:
         super().__init__("entries over the value limit together are read in parts")
@@ -83,4 +84,14 @@ def parts(raw_items: Sequence[Any], first: int) -> list[Part]:
     return found
 
 
-__all__ = ["COUNT_BLOCK_BYTES", "InParts", "Part", "counted_bound", "parts", "refused"]
+def check(raw_items: Sequence[Any], first: int) -> None:
+    """Raise :class:`keel_verify.load.budget.TooManyValues` for an entry of ``raw_items``
+    (chain entries ``first`` on) over the value limit by itself, :class:`InParts` when
+    they are over it together; return when they may be decoded at once."""
+    found = parts(raw_items, first)
+    if len(found) > 1:
+        raise InParts(found)
+
+
+__all__ = ["COUNT_BLOCK_BYTES", "InParts", "Part", "check", "counted_bound", "parts",
+           "refused"]

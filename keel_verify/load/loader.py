@@ -97,19 +97,15 @@ class ChainSource:
                 yield decode_raw_chunk(start + low, run[low:high], max_depth, lazy=True)
 
     def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
-        """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`:
-        at most one part's worth (:func:`keel_verify.load.entry_parts.parts`; LoadError for
-        an entry over the value limit, :class:`keel_verify.load.entry_parts.InParts`, with
-        the parts, for a run over it together)."""
+        """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`,
+        but whole: :class:`keel_verify.load.entry_parts.InParts` for entries over the value
+        limit together (see :func:`decode_raw_chunk`)."""
         if self.dense is not None:
             return self.dense.chunk_at(first, size, max_depth)
         if self.raw_items is None:
             return DecodedChunk(first, list((self.items or ())[first : first + size]))
-        run = self.raw_items[first : first + size]
-        found = entry_parts.parts(run, first)
-        if len(found) > 1:
-            raise entry_parts.InParts(found)
-        return decode_raw_chunk(first, run, max_depth, lazy=True)
+        return decode_raw_chunk(first, self.raw_items[first : first + size], max_depth,
+                                lazy=True)
 
 
 class DecodedChunk(NamedTuple):
@@ -155,16 +151,25 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
 
     ``lazy``: a chunk of entries proven on their bytes to need no decode
     (:func:`_proven_without_decode`) comes with :class:`LazyEntries`, each entry decoded
-    only when a visitor asks for it."""
-    if len(raw_items) > 1 and raw_items.count(raw_items[0]) == len(raw_items):
+    only when a visitor asks for it.
+
+    Entries whose bytes bound more values together than the limit are not decoded:
+    :class:`keel_verify.load.entry_parts.InParts` says in which parts to ask for them,
+    :class:`keel_verify.load.budget.TooManyValues` names one over it by itself (counted
+    only when their length could be over: see :func:`keel_verify.load.entry_parts.check`)."""
+    count = len(raw_items)
+    if count > 1 and raw_items.count(raw_items[0]) == count:
+        if (len(raw_items[0]) + 1) * count > budget.MAX_VALUES:
+            entry_parts.check(raw_items, first)
         # The same bytes over and over (a hostile chain): decoded once, every proof made
         # for one holds for all, and every entry is that one value.
         one = decode_raw_chunk(first, raw_items[:1], max_depth)
-        count = len(raw_items)
         return one._replace(entries=list(one.entries) * count, same=True,
                             floats=one.floats * count,
                             twin=None if one.twin is None else one.twin * count)
     joined = b"[" + b",".join(raw_items) + b"]"
+    if len(joined) - 1 > budget.MAX_VALUES:  # 1 + len(entry), summed, bounds their values
+        entry_parts.check(raw_items, first)
     if lazy and _proven_without_decode(joined, raw_items, max_depth):
         return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1])
     errors = accel.decode_errors()
