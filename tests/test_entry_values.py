@@ -27,6 +27,7 @@ from keel_verify.load import accel, budget, chainpass, dense, entry_parts, loade
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
 from tests.helpers import record_worker_results
+from tests.test_dense_chain import _decoded_window_sizes
 
 TRUST = TrustPolicy()
 LIMIT = 256  # the lowered limit: an array of 255 zeros (256 values) is at it, of 256 over it
@@ -202,6 +203,34 @@ def test_the_worker_does_a_chunk_in_parts_and_hands_back_one_over_the_limit(
         for number in (2, 3, 4)]
     with pytest.raises(budget.TooManyValues, match="chain entry 1800 "):
         chainpass.read_strictly(data, visitor_factories())
+
+
+@pytest.mark.parametrize("entries", [
+    [zeros(4 * LIMIT), b"1", b"2"],  # the first window starts at it
+    [zeros(200), zeros(4 * LIMIT), b"1"],  # a window starts at it after a guessed cut
+], ids=["first", "after a long entry"])
+def test_a_long_entry_over_the_limit_starting_a_window_is_not_copied(
+        entries: list[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its bytes are validated as one value where they lie in the chain and refused from
+    there: never copied into a window of its own (only the failed first cut is decoded)."""
+    data = chain(entries)
+    read_by(monkeypatch, "dense", data)
+    sizes = _decoded_window_sizes(monkeypatch)
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+    over = next(index for index, text in enumerate(entries) if len(text) > 1000)
+    assert report(data)["error"] == refusal(over)
+    assert sizes and max(sizes) < len(entries[over])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='[]{},"\\ab0 ', max_size=60), st.data())
+def test_the_entry_end_search_reads_a_span_in_place_as_it_reads_a_copy(
+        text: str, data: st.DataObject) -> None:
+    raw = text.encode()
+    begin = data.draw(st.integers(0, len(raw)))
+    end = data.draw(st.integers(begin, len(raw)))
+    at = data.draw(st.integers(0, end - begin))
+    assert dense._boundary_in(raw, at, begin, end) == dense._boundary_in(raw[begin:end], at)
 
 
 # -- entries under the limit each, over it together ---------------------------------------

@@ -210,7 +210,8 @@ def decoder(kind: str) -> Any:
     """msgspec decoders, built once: "any" (floats refused), "floats" (floats read by
     ``float``, overflow unchecked: see :func:`read_floats`), "raw_floats" (each float a
     msgspec.Raw of its literal: a twin once :func:`own_profile_texts` proves them),
-    "members" (object of raw values), "items" (array of raw values), "chain_member" (only
+    "members" (object of raw values), "items" (array of raw values), "raw" (one value, as
+    a raw slice: validated, not decoded), "chain_member" (only
     an object's "chain" member, as a raw slice, UNSET when absent), "flat_entries"
     (objects of strings, null, booleans and JCS-safe integers only)."""
     if kind not in _decoders:
@@ -223,6 +224,7 @@ def decoder(kind: str) -> Any:
             "raw_floats": Any,
             "members": dict[str, msgspec.Raw],
             "items": list[msgspec.Raw],
+            "raw": msgspec.Raw,
             "chain_member": _ChainMember,
             "flat_entries": list[dict[str, flat_value]],
         }

@@ -53,6 +53,7 @@ as the raw path does (:func:`keel_verify.load.loader.decode_raw_chunk`), floats 
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import re
 from collections.abc import Iterator
@@ -214,7 +215,6 @@ class DenseChain:
 
     def _windows(self, max_depth: int) -> Iterator[_Window]:
         """Each window's entries (see :func:`_decode_window`)."""
-        span = memoryview(self.span)
         end = len(self.span) - 1  # the closing bracket
         start = 1
         if _EMPTY.match(self.span):
@@ -231,14 +231,13 @@ class DenseChain:
                 guessed = guess_first and cut >= 0  # this cut's guess tried (and failed)
                 if guessed:
                     after = _entry_end_after(self.span, start, cut, end)
-                    decoded = None if after is None else _decode_window(
-                        b"".join((b"[", span[start:after], b"]")), max_depth)
+                    decoded = None if after is None else self._decode(start, after, max_depth)
                     if after is not None and decoded is not None:
                         yield decoded
                         start = after + 1
                         break
                     guess_first = False
-                decoded = _decode_window(b"".join((b"[", span[start:stop], b"]")), max_depth)
+                decoded = self._decode(start, stop, max_depth)
                 if decoded is not None:
                     yield decoded
                     start = stop + 1
@@ -247,13 +246,30 @@ class DenseChain:
                     raise NeedsExactPath
                 after = None if guessed else _entry_end_after(self.span, start, cut, end)
                 if after is not None:
-                    decoded = _decode_window(b"".join((b"[", span[start:after], b"]")), max_depth)
+                    decoded = self._decode(start, after, max_depth)
                     if decoded is not None:
                         yield decoded
                         start = after + 1
                         guess_first = True
                         break
                 distance *= 2
+
+
+    def _decode(self, start: int, stop: int, max_depth: int) -> _Window | None:
+        """The window ``span[start:stop]`` (see :func:`_decode_window`). One whose bytes
+        bound more values than the limit and that is a single entry (its bytes one JSON
+        value) is that entry as a raw slice of the span, not copied: the caller refuses it
+        (a long entry costs no second copy of its bytes)."""
+        span = memoryview(self.span)
+        if (stop - start >= budget.MAX_VALUES
+                and budget.value_bound(self.span, start, stop) - 1 > budget.MAX_VALUES):
+            with contextlib.suppress(*accel.decode_errors()):
+                # ``start`` follows a boundary and ``stop`` is a comma or the closing
+                # bracket, so one value there is one entry; the bytes around it stand in for
+                # the window's brackets in its length and count (see _Held).
+                one = accel.decoder("raw").decode(span[start:stop])
+                return [], [one], False, span[start - 1 : stop + 1]
+        return _decode_window(b"".join((b"[", span[start:stop], b"]")), max_depth)
 
 
 #: How far past a failed cut :func:`_entry_end_after` first looks for the end of the entry
@@ -291,7 +307,7 @@ def _entry_end_after(span: bytes, start: int, cut: int, end: int) -> int | None:
     reach = ENTRY_END_SEARCH_BYTES
     while True:
         stop = min(end, cut + reach)
-        found = _boundary_in(span[start:stop], cut - start + 1)
+        found = _boundary_in(span, cut - start + 1, start, stop)  # no copy of the text
         if found is not None:
             return None if found < 0 else start + found
         if stop == end:  # the entry holding the cut seems to be the last: cut at the end
@@ -299,38 +315,41 @@ def _entry_end_after(span: bytes, start: int, cut: int, end: int) -> int | None:
         reach *= 2
 
 
-def _boundary_in(text: bytes, at: int) -> int | None:
-    """The first comma at or after ``at`` in ``text`` (which starts at an entry) that
-    separates two entries; None when ``text`` ends first, -1 when the search gives up.
-    Backslash pairs and escaped quotes are blanked (same length), so every remaining
-    quote delimits a string; :func:`_depth` gives the depth at ``at``, then the search
-    steps from string or bracket to the next -- each byte's next place found by
+def _boundary_in(text: bytes, at: int, begin: int = 0, end: int | None = None) -> int | None:
+    """The first comma at or after ``at`` in ``text[begin:end]`` (which starts at an
+    entry; ``at`` and the result are offsets into it) that separates two entries; None
+    when that text ends first, -1 when the search gives up. Backslash pairs and escaped
+    quotes are blanked (same length; in a copy, only when there are any), so every
+    remaining quote delimits a string; :func:`_depth` gives the depth at ``at``, then the
+    search steps from string or bracket to the next -- each byte's next place found by
     ``bytes.find`` in C and kept until passed, so a run of commas and digits inside an
     entry costs no Python step -- to where the depth is that of the entries, and takes
     the comma there."""
-    if b"\\" in text:
-        text = text.replace(b"\\\\", b"__").replace(b'\\"', b"__")
-    if text.count(b'"', 0, at) % 2:  # ``at`` lies inside a string: go on after its end
-        at = text.find(b'"', at) + 1
+    stop = len(text) if end is None else end
+    if text.find(b"\\", begin, stop) >= 0:
+        text = text[begin:stop].replace(b"\\\\", b"__").replace(b'\\"', b"__")
+        begin, stop = 0, stop - begin
+    at += begin
+    if text.count(b'"', begin, at) % 2:  # ``at`` lies inside a string: go on after its end
+        at = text.find(b'"', at, stop) + 1
         if at == 0:
             return None
-    depth = _depth(text[:at])
-    end = len(text)
-    found = dict.fromkeys(_BETWEEN, -1)  # each byte's next place (``end``: there is none)
+    depth = _depth(text[begin:at])
+    found = dict.fromkeys(_BETWEEN, -1)  # each byte's next place (``stop``: there is none)
     for _ in range(ENTRY_END_SEARCH_TOKENS):
-        place = end
+        place = stop
         for mark in _BETWEEN if depth <= 0 else _INSIDE:
             if found[mark] < at:  # passed: look again, from here
-                next_place = text.find(mark, at)
-                found[mark] = end if next_place < 0 else next_place
+                next_place = text.find(mark, at, stop)
+                found[mark] = stop if next_place < 0 else next_place
             place = min(place, found[mark])
-        if place == end:
+        if place == stop:
             return None
         mark = text[place : place + 1]
         if mark == b",":
-            return place
+            return place - begin
         if mark == b'"':  # a string: go on after its closing quote
-            place = text.find(b'"', place + 1)
+            place = text.find(b'"', place + 1, stop)
             if place < 0:
                 return None
         elif mark in b"[{":
@@ -347,7 +366,7 @@ class _Held:
     slices, ``text`` empty): an upper bound of the values they hold, and whether it was
     counted on the bytes (else it is the window's length less its brackets)."""
 
-    text: bytes
+    text: bytes | memoryview
     bound: int
     counted: bool = False
 
@@ -413,8 +432,9 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
 #: A window's entries: values (and None), or, when the typed decoder refuses them or
 #: their bytes bound more values than the limit, raw slices (``[]`` and the slices);
 #: whether the window is one entry repeated; and the window's text (whose length bounds
-#: its values: see _bound_within).
-_Window = tuple[list[Any], list[Any] | None, bool, bytes]
+#: its values: see _bound_within), or for a single long entry its bytes with the byte
+#: before and after.
+_Window = tuple[list[Any], list[Any] | None, bool, bytes | memoryview]
 
 
 def _decode_window(text: bytes, max_depth: int) -> _Window | None:
