@@ -41,9 +41,9 @@ def _decoded_window_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     decode = dense._decode_window
 
-    def spy(text: bytes, max_depth: int) -> Any:
+    def spy(text: bytes, max_depth: int, *more: Any) -> Any:
         sizes.append(len(text))
-        return decode(text, max_depth)
+        return decode(text, max_depth, *more)
 
     monkeypatch.setattr(dense, "_decode_window", spy)
     return sizes

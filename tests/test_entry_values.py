@@ -276,8 +276,8 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     decode_window = dense._decode_window
 
-    def window_spy(text: bytes, max_depth: int) -> Any:
-        window = decode_window(text, max_depth)
+    def window_spy(text: bytes, max_depth: int, *more: Any) -> Any:
+        window = decode_window(text, max_depth, *more)
         if window is not None and window[1] is None:  # decoded to values
             handed.append(budget.value_bound(text) - 1)  # the entries', not the brackets'
         return window

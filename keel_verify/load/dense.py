@@ -137,10 +137,9 @@ class DenseChain:
         windows: list[_Held] = []  # what pending holds entries of, with their bounds
         raw_held = False  # pending holds entries read as raw slices: the chunk stays at size
         last: DecodedChunk | None = None
-        for entries, raw_items, uniform, text in self._windows(max_depth):
+        for entries, raw_items, uniform, this_window in self._windows(max_depth):
             at = 0
             count = len(entries) if raw_items is None else len(raw_items)
-            this_window = _Held(text, len(text) - 1)  # as in ``windows``
             boundary = (first + held) // size * size
             if raw_items is not None and boundary > first:  # end the grown chunk at a boundary
                 whole = _joined(pending)
@@ -187,9 +186,12 @@ class DenseChain:
         """The entries ``at`` to ``at + take`` of ``window`` (chain entry ``index`` on) as
         parts to decode one at a time (start, stop, what bounds their values): one for a
         window of values (decoded whole within the limit) or of raw slices whose length
-        is within it (nothing counted), else as many as the value limit asks for
+        is within it (nothing counted), else as many as the value limit asks for, by the
+        same rule as :func:`keel_verify.load.loader.decode_raw_chunk`
         (:func:`keel_verify.load.entry_parts.parts`, LoadError for an entry over it)."""
-        if raw_items is None or window.bound <= budget.MAX_VALUES:
+        # Raw slices by their length, as decode_raw_chunk bounds them (1 + each one's
+        # length, summed: the window's length less its brackets, or more).
+        if raw_items is None or len(window.text) - 1 <= budget.MAX_VALUES:
             return [(at, at + take, window)]  # the window's bound: an over-count for a slice
         return [(at + low, at + high, _Held(b"", bound, True)) for low, high, bound
                 in entry_parts.parts(raw_items[at : at + take], index)]
@@ -261,15 +263,16 @@ class DenseChain:
         value) is that entry as a raw slice of the span, not copied: the caller refuses it
         (a long entry costs no second copy of its bytes)."""
         span = memoryview(self.span)
-        if (stop - start >= budget.MAX_VALUES
-                and budget.value_bound(self.span, start, stop) - 1 > budget.MAX_VALUES):
+        counted = None
+        if stop - start >= budget.MAX_VALUES:  # else its length bounds its values
+            counted = budget.value_bound(self.span, start, stop)  # its entries' values
+        if counted is not None and counted > budget.MAX_VALUES:
             with contextlib.suppress(*accel.decode_errors()):
                 # ``start`` follows a boundary and ``stop`` is a comma or the closing
-                # bracket, so one value there is one entry; the bytes around it stand in for
-                # the window's brackets in its length and count (see _Held).
+                # bracket, so one value there is one entry.
                 one = accel.decoder("raw").decode(span[start:stop])
-                return [], [one], False, span[start - 1 : stop + 1]
-        return _decode_window(b"".join((b"[", span[start:stop], b"]")), max_depth)
+                return [], [one], False, _Held(span[start:stop], counted, True)
+        return _decode_window(b"".join((b"[", span[start:stop], b"]")), max_depth, counted)
 
 
 #: How far past a failed cut :func:`_entry_end_after` first looks for the end of the entry
@@ -362,7 +365,7 @@ def _boundary_in(text: bytes, at: int, begin: int = 0, end: int | None = None) -
 
 @dataclass
 class _Held:
-    """A window of values that a chunk being gathered holds entries of (or a part of raw
+    """A window whose entries a chunk being gathered may hold (or a part of its raw
     slices, ``text`` empty): an upper bound of the values they hold, and whether it was
     counted on the bytes (else it is the window's length less its brackets)."""
 
@@ -431,13 +434,12 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them or
 #: their bytes bound more values than the limit, raw slices (``[]`` and the slices);
-#: whether the window is one entry repeated; and the window's text (whose length bounds
-#: its values: see _bound_within), or for a single long entry its bytes with the byte
-#: before and after.
-_Window = tuple[list[Any], list[Any] | None, bool, bytes | memoryview]
+#: whether the window is one entry repeated; and the window's text with an upper bound of
+#: its values (see _bound_within; for a single long entry, its bytes in the chain).
+_Window = tuple[list[Any], list[Any] | None, bool, _Held]
 
 
-def _decode_window(text: bytes, max_depth: int) -> _Window | None:
+def _decode_window(text: bytes, max_depth: int, counted: int | None = None) -> _Window | None:
     """The window's entries, or None when ``text`` is not an array of entries (the cut
     was not a boundary, or the content needs the exact path).
 
@@ -447,13 +449,16 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
 
     A window whose bytes bound more values than :data:`keel_verify.load.budget.MAX_VALUES`
     (counted only when it is longer than that: a long entry straddled its first cut) is
-    read as raw slices, which hold no value, and decoded in parts by the caller."""
+    read as raw slices, which hold no value, and decoded in parts by the caller.
+    ``counted``: the bound of its entries' values, when counted already."""
     errors = accel.decode_errors()
     item_levels = min(accel.MAX_TYPED_NESTING, max_depth - 2)
-    bound = len(text) - 1  # its entries' values: at most one per byte, less the brackets
-    if bound > budget.MAX_VALUES:
-        bound = budget.marks_in(text)
-    if item_levels >= 0 and bound <= budget.MAX_VALUES:
+    held = _Held(text, len(text) - 1)  # its entries' values: at most one per byte, less "[]"
+    if counted is not None:
+        held = _Held(text, counted, True)
+    elif held.bound > budget.MAX_VALUES:
+        held = _Held(text, budget.marks_in(text), True)
+    if item_levels >= 0 and held.bound <= budget.MAX_VALUES:
         typed = accel.nested_items_decoder(item_levels)
         repeated = _repeated_text(text)
         if repeated is not None:
@@ -464,7 +469,7 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
                 pass
             else:
                 if len(value) == 1 and accel.keys_within_bmp(one):
-                    return value * count, None, True, text
+                    return value * count, None, True, held
         try:
             with collector_paused():  # a window of "[]" is half a million lists
                 entries: list[Any] = typed.decode(text)
@@ -472,12 +477,12 @@ def _decode_window(text: bytes, max_depth: int) -> _Window | None:
             pass
         else:
             if entries and accel.keys_within_bmp(text):
-                return entries, None, False, text
+                return entries, None, False, held
     try:
         raws: list[Any] = accel.decoder("items").decode(text)
     except errors:
         return None
-    return ([], raws, False, text) if raws else None
+    return ([], raws, False, held) if raws else None
 
 
 #: Fewer entries than this (a window of large entries) are not looked at for one value
