@@ -4,6 +4,7 @@ to the bundled sample's.
     python benchmarks/hostile.py              # every case (about 2 minutes on 2 CPUs)
     python benchmarks/hostile.py --only sample,deep_token --repeats 3
     python benchmarks/hostile.py --baseline DIR   # and each case on an earlier checkout
+    python benchmarks/hostile.py --scale 5    # the built cases at 5 times their sizes
 
 With ``--baseline DIR`` (a copy of an earlier commit's tree, e.g. from ``git archive``)
 each run of a case is followed by the same run of DIR's ``keel_verify``, both started as
@@ -14,7 +15,9 @@ Each input is built by ``tests/hostile_inputs.py`` (the same builders the unit t
 small sizes) into ``benchmarks/out/hostile/``, then verified by ``keel-verify`` in a fresh
 process, measured by ``benchmarks/_measure.py`` (wall time and the process's own peak RSS).
 Prints a Markdown table; the README quotes it. The goal: each case well under 5x the
-sample's time, and peak memory under 400 MiB.
+sample's time, and peak memory under 400 MiB; at ``--scale`` sizes, peak memory within a
+small multiple of the input (it is bounded by the input and the value limits, not by a
+constant).
 
 The unit tests prove each bound by structure (what is refused before the expensive step,
 how often a step runs); the figures here are measurements, not assertions.
@@ -188,6 +191,29 @@ CASES = (
 )
 
 
+#: Builders whose size is their last argument (the items of each entry), not their first.
+_SIZE_LAST = (hostile.large_array_entries,)
+#: Token builders: their inputs are refused by the token limits at any size.
+_UNSCALED = (hostile.deep_tsa_token, hostile.long_oid_token, hostile.many_tokens)
+
+
+def scaled(factor: float) -> tuple[Case, ...]:
+    """The sample, then every built case but the tokens with its size argument (a count
+    of entries, members, keys or items) multiplied by ``factor``: is memory bounded by
+    the input at larger sizes too? Each input is written to ``<name>_x<factor>.json``."""
+    cases = [CASES[0]]
+    for name, what, make in _BUILT:
+        assert isinstance(make, partial)
+        if make.func in _UNSCALED:
+            continue
+        arguments = list(make.args)
+        at = -1 if make.func in _SIZE_LAST else 0
+        arguments[at] = round(arguments[at] * factor)
+        cases.append(_built(f"{name}_x{factor:g}", f"{what}, its size x{factor:g}",
+                            partial(make.func, *arguments, **make.keywords)))
+    return tuple(cases)
+
+
 def keel_verify() -> str:
     found = shutil.which("keel-verify", path=str(Path(sys.executable).parent)) or shutil.which(
         "keel-verify")
@@ -237,8 +263,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per case (median shown)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
     parser.add_argument("--baseline", type=Path, help="an earlier tree to measure alternately")
+    parser.add_argument("--scale", type=float,
+                        help="the built cases with their sizes multiplied by this factor")
     options = parser.parse_args()
-    chosen = [c for c in CASES if not options.only or c.name in options.only.split(",")]
+    cases = scaled(options.scale) if options.scale else CASES
+    chosen = [c for c in cases if not options.only or c.name in options.only.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
     variants = ({"after": module_command(ROOT), "before": module_command(options.baseline)}
                 if options.baseline is not None else {"after": [keel_verify()]})
