@@ -133,3 +133,28 @@ def count_strict_parses(monkeypatch: Any) -> list[int]:
     monkeypatch.setattr(loader, "parse_json", counting)
     monkeypatch.setattr(chainpass, "parse_json", counting)
     return sizes
+
+
+def record_decoders(monkeypatch: Any) -> list[str]:
+    """Record the kind of every msgspec decoder the fast path asks
+    ``keel_verify.load.accel.decoder`` for, in order."""
+    from keel_verify.load import accel
+
+    kinds: list[str] = []
+    decoder = accel.decoder
+
+    def recording(kind: str) -> Any:
+        kinds.append(kind)
+        return decoder(kind)
+
+    monkeypatch.setattr(accel, "decoder", recording)
+    return kinds
+
+
+def values_in(value: Any) -> int:
+    """The JSON values ``value`` holds, itself included (a walk: small test values)."""
+    if isinstance(value, dict):
+        return 1 + sum(map(values_in, value.values()))
+    if isinstance(value, list):
+        return 1 + sum(map(values_in, value))
+    return 1

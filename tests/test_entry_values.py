@@ -26,7 +26,7 @@ from keel_verify.facts import FACTS_VISITOR
 from keel_verify.load import accel, budget, chainpass, dense, entry_parts, loader, shards
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
-from tests.helpers import record_worker_results
+from tests.helpers import record_worker_results, values_in
 from tests.test_dense_chain import _decoded_window_sizes
 
 TRUST = TrustPolicy()
@@ -52,15 +52,6 @@ def report(data: bytes) -> dict[str, Any]:
 
 def refusal(index: int, limit: int = LIMIT) -> str:
     return budget.too_many_values(f"chain entry {index}", limit)
-
-
-def values_in(value: Any) -> int:
-    """The JSON values ``value`` holds, itself included (a walk: small test values)."""
-    if isinstance(value, dict):
-        return 1 + sum(map(values_in, value.values()))
-    if isinstance(value, list):
-        return 1 + sum(map(values_in, value))
-    return 1
 
 
 # -- the three ways entries are read ---------------------------------------------------

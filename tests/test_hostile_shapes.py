@@ -23,7 +23,7 @@ from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, NeedsExactPath, _check_depth_and_strings
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
-from tests.helpers import count_strict_parses, public_v3
+from tests.helpers import count_strict_parses, public_v3, record_decoders
 
 pytestmark = pytest.mark.skipif(
     not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
@@ -190,14 +190,7 @@ def test_a_large_input_is_scanned_once_for_its_chain(long_chain: bool,
     if long_chain:
         document["chain"] = document["chain"] * 3000
     data = hostile.encode(document)
-    kinds: list[str] = []
-    decoder = accel.decoder
-
-    def recording(kind: str) -> Any:
-        kinds.append(kind)
-        return decoder(kind)
-
-    monkeypatch.setattr(accel, "decoder", recording)
+    kinds = record_decoders(monkeypatch)
     artifact, chain_pass = read_strictly(data)
     assert kinds.count("members") == 1 and "chain_member" not in kinds
     assert len(artifact.chain or ()) == len(document["chain"])

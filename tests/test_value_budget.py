@@ -21,21 +21,19 @@ from keel_verify import TrustPolicy, Verdict, verify_bytes
 from keel_verify.load import accel, budget, loader
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs
-from tests.helpers import PUBLIC_V3, TEST_ISSUER_PUBLIC, count_strict_parses, public_v3
+from tests.helpers import (
+    PUBLIC_V3,
+    TEST_ISSUER_PUBLIC,
+    count_strict_parses,
+    public_v3,
+    record_decoders,
+    values_in,
+)
 from tests.test_robustness import run_cli_in_process
 
 TRUST = TrustPolicy.pinned(TEST_ISSUER_PUBLIC)
 OUTSIDE = "the input outside the chain holds more than"
 EXACT = "JSON values (counted on its bytes as commas and opening brackets) that only the exact"
-
-
-def values_in(value: Any) -> int:
-    """The JSON values in ``value``, itself included."""
-    if isinstance(value, dict):
-        return 1 + sum(map(values_in, value.values()))
-    if isinstance(value, list):
-        return 1 + sum(map(values_in, value))
-    return 1
 
 
 def outside_chain(data: bytes) -> int:
@@ -160,14 +158,7 @@ def test_large_inputs_build_no_member_before_the_count(monkeypatch: pytest.Monke
     assert 2000 < colons < 10_000
     monkeypatch.setattr(budget, "MAX_VALUES", limit)
     monkeypatch.setattr(loader, "MEMBERS_FIRST_BYTES", 0)
-    decoders: list[str] = []
-    decoder = accel.decoder
-
-    def counting(name: str) -> Any:
-        decoders.append(name)
-        return decoder(name)
-
-    monkeypatch.setattr(accel, "decoder", counting)
+    decoders = record_decoders(monkeypatch)
     report = verify_bytes(data, TRUST)
     if limit < colons:
         assert report.error == budget.too_many_values("the input outside the chain", limit)
