@@ -158,6 +158,24 @@ def test_the_entry_end_guessed_after_a_cut_is_the_next_boundary(
     assert guessed == (later[0] if later else len(span) - 1)
 
 
+@pytest.mark.parametrize("key", ["k", "a[b", "a]b{", "a\\\"]"])
+def test_the_end_of_an_object_of_many_members_is_found_in_few_steps(
+        monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    """Inside an entry the search steps from bracket to bracket, not from string to
+    string: an object of 10^4 members (keys holding brackets and escaped quotes too) is
+    crossed within 64 steps (it took one step per key: 10^5 members in 2.2x10^6 Python
+    steps per window, a chain of 136 MB of them 43 s)."""
+    monkeypatch.setattr(dense, "ENTRY_END_SEARCH_TOKENS", 64)
+    members = {f"{key}{index}": [index] if index % 5000 == 0 else index
+               for index in range(10_000)}
+    texts = [json.dumps(members, separators=(",", ":")), "0"]
+    span = ("[" + ",".join(texts) + "]").encode()
+    boundary = 1 + len(texts[0].encode())
+    assert span[boundary:boundary + 1] == b","
+    cut = span.index(b",", 100)  # a comma inside the object
+    assert dense._entry_end_after(span, 1, cut, len(span) - 1) == boundary
+
+
 def test_an_empty_chain_has_no_entry() -> None:
     for span in (b"[]", b"[ \n ]"):
         chain = DenseChain(span, window_bytes=1)

@@ -281,9 +281,12 @@ ENTRY_END_SEARCH_BYTES = 1 << 16
 #: At most this many strings and brackets are stepped over in that search.
 ENTRY_END_SEARCH_TOKENS = 1 << 16
 # The bytes the search for an entry's end stops at, once escaped quotes are blanked:
-# inside an entry a quote or a bracket; between entries a comma too.
-_INSIDE = (b'"', b"[", b"]", b"{", b"}")
-_BETWEEN = (*_INSIDE, b",")
+# inside an entry a bracket outside strings; between entries a quote, a bracket or a comma.
+_BETWEEN = (b'"', b"[", b"]", b"{", b"}", b",")
+# From a place outside any string (escaped quotes blanked): strings and other bytes, then
+# the next bracket. Possessive, so that it never backtracks; matched, never searched, so
+# that it never starts again further on.
+_NEXT_BRACKET = re.compile(rb'(?:"[^"]*+"|[^"\[\]{}]++)*+[\[\]{}]')
 _NOT_QUOTE_OR_BRACKET = bytes(sorted(set(range(256)) - set(b'"[]{}')))
 
 
@@ -324,10 +327,12 @@ def _boundary_in(text: bytes, at: int, begin: int = 0, end: int | None = None) -
     when that text ends first, -1 when the search gives up. Backslash pairs and escaped
     quotes are blanked (same length; in a copy, only when there are any), so every
     remaining quote delimits a string; :func:`_depth` gives the depth at ``at``, then the
-    search steps from string or bracket to the next -- each byte's next place found by
-    ``bytes.find`` in C and kept until passed, so a run of commas and digits inside an
-    entry costs no Python step -- to where the depth is that of the entries, and takes
-    the comma there."""
+    search steps -- inside an entry from bracket to bracket outside strings (a regular
+    expression passes over the strings and other bytes between in C), between entries
+    from string, bracket or comma to the next (each byte's next place found by
+    ``bytes.find`` in C and kept until passed), so neither the members of an object nor
+    a run of commas and digits inside an entry costs a Python step -- to where the depth
+    is that of the entries, and takes the comma there."""
     stop = len(text) if end is None else end
     if text.find(b"\\", begin, stop) >= 0:
         text = text[begin:stop].replace(b"\\\\", b"__").replace(b'\\"', b"__")
@@ -340,8 +345,19 @@ def _boundary_in(text: bytes, at: int, begin: int = 0, end: int | None = None) -
     depth = _depth(text[begin:at])
     found = dict.fromkeys(_BETWEEN, -1)  # each byte's next place (``stop``: there is none)
     for _ in range(ENTRY_END_SEARCH_TOKENS):
+        if depth > 0:
+            # Inside an entry only brackets matter: one step to the next bracket outside
+            # any string, the strings passed over in C (an object of 10^5 members is 10^5
+            # strings, and its keys may hold brackets).
+            bracket = _NEXT_BRACKET.match(text, at, stop)
+            if bracket is None:
+                return None
+            place = bracket.end() - 1
+            depth += 1 if text[place] in b"[{" else -1
+            at = place + 1
+            continue
         place = stop
-        for mark in _BETWEEN if depth <= 0 else _INSIDE:
+        for mark in _BETWEEN:
             if found[mark] < at:  # passed: look again, from here
                 next_place = text.find(mark, at, stop)
                 found[mark] = stop if next_place < 0 else next_place
