@@ -128,7 +128,9 @@ class ChainFacts:
         self.count = 0
         self.counts: Counter[str] = Counter()
         self.first: list[ChainRow] = []
-        self.last: deque[tuple[int, Any, str | None]] = deque(maxlen=EDGE_ROWS)
+        # The rows themselves, not their entries: an entry may be an object of a million
+        # members, and 50 of them held to the end cost gigabytes.
+        self.last: deque[ChainRow] = deque(maxlen=EDGE_ROWS)
         # The latest chunk's rows for ``last``, not yet put there (the offset of its first
         # row, the chunk): a chunk bringing EDGE_ROWS rows or more pushes every earlier
         # row out, so rows are read only from the chunks that keep some (entries decoded
@@ -428,9 +430,8 @@ class ChainFacts:
             tail, chunk = self.unsettled
             self.unsettled = None
             count = len(chunk.entries)
-            self.last.extend(zip(range(chunk.first + tail, chunk.first + count),
-                                 chunk.entries[tail:], chunk.content_hashes_between(tail, count),
-                                 strict=True))
+            self.last.extend(map(chain_row, range(chunk.first + tail, chunk.first + count),
+                                 chunk.entries[tail:], chunk.content_hashes_between(tail, count)))
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (by a shard worker) with its rows settled: values, not a chunk."""
@@ -439,7 +440,7 @@ class ChainFacts:
 
     def last_rows(self) -> list[ChainRow]:
         self._settle()
-        return [chain_row(index, entry, recomputed) for index, entry, recomputed in self.last]
+        return list(self.last)
 
     def lane_times(self) -> tuple[dict[str, Counter[float]], Counter[str], float | None, float | None]:
         """Per lane: event counts by time, total events; and the earliest and latest
