@@ -175,6 +175,13 @@ _BUILT: tuple[tuple[str, str, Callable[[], bytes]], ...] = (
      partial(hostile.large_array_entries, 300, 50_000)),
     ("objects_of_50k_300", '300 chain entries, each {"a": an array of 50,000 zeros}',
      partial(hostile.large_array_entries, 300, 50_000, in_object=True)),
+    # Wide objects: each entry a part of its own, near the value limit.
+    ("wide_entries_16", "16 chain entries, each an object of 131,072 members",
+     partial(hostile.wide_object_entries, 16, 131_072)),
+    ("wide_entries_2", "2 chain entries, each an object of 10^6 members",
+     partial(hostile.wide_object_entries, 2, 1_000_000)),
+    ("wide_float_entry", "one chain entry, an object of 10^6 members, each 1.5",
+     partial(hostile.wide_object_entries, 1, 1_000_000, b"1.5")),
 )
 
 CASES = (

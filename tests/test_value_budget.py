@@ -32,8 +32,8 @@ from tests.helpers import (
 from tests.test_robustness import run_cli_in_process
 
 TRUST = TrustPolicy.pinned(TEST_ISSUER_PUBLIC)
-OUTSIDE = "the input outside the chain holds more than"
-EXACT = "JSON values (counted on its bytes as commas and opening brackets) that only the exact"
+OUTSIDE = "the input outside the chain may hold more than"
+EXACT = "JSON values (bounded on its bytes by its commas and opening brackets) that only the exact"
 
 
 def outside_chain(data: bytes) -> int:

@@ -52,9 +52,11 @@ def marks_in(buffer: bytes | memoryview) -> int:
                for start in range(0, len(view), _PIECE_BYTES))
 
 def too_many_values(part: str, limit: int) -> str:
-    """The one-line refusal for ``part`` (e.g. "chain entry 3") holding more than
-    ``limit`` values."""
-    return (f"{part} holds more than {limit:,} JSON values (counted on its bytes as commas "
-            "and opening brackets), the most that one part may hold in memory")
+    """The one-line refusal for ``part`` (e.g. "chain entry 3") whose bytes bound more
+    than ``limit`` values (an upper bound: it may hold fewer)."""
+    return (f"{part} may hold more than {limit:,} JSON values (bounded on its bytes by its "
+            "commas and opening brackets, strings included), the most that one part may "
+            "hold in memory")
+
 
 __all__ = ["MAX_VALUES", "TooManyValues", "marks_in", "too_many_values", "value_bound"]

@@ -568,8 +568,8 @@ def require_exact_path_size(data: bytes) -> None:
     # Bytes alone bound memory loosely (2 bytes of input can cost 300 in Python objects).
     if len(data) >= budget.MAX_VALUES and budget.value_bound(data) > budget.MAX_VALUES:
         raise LoadError(
-            f"input holding more than {budget.MAX_VALUES:,} JSON values (counted on its bytes "
-            f"as commas and opening brackets) that only the exact reading path can judge "
+            f"input that may hold more than {budget.MAX_VALUES:,} JSON values (bounded on its "
+            f"bytes by its commas and opening brackets) that only the exact reading path can judge "
             f"({_EXACT_PATH_WAYS}): that path holds the whole document in memory"
         )
 
