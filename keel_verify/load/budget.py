@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from keel_verify.errors import LoadError
 
-#: At most this many values (by :func:`value_bound`) in one part decoded whole: about
-#: 300 MiB at the costliest shape measured (a million member names).
+#: At most this many values (by :func:`value_bound`) in one part decoded whole: up to
+#: about 300 MiB for a million member names, about 600 MiB when each value is a float (a
+#: part holding floats is decoded twice: its values and its twin).
 MAX_VALUES = 2**20
 
 
