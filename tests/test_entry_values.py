@@ -373,3 +373,23 @@ def test_a_chain_under_a_limit_reports_as_without_it_or_names_its_first_entry_ov
         assert got["verdict"] == "ERROR" and got["error"] == refusal(over[0], limit)
     else:
         assert got == expected
+
+
+def test_a_long_entry_is_counted_once_on_the_raw_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The parts the chunks are cut into are proven within the limit: their decode does not
+    # count them again (each entry of the limit's length or more was counted twice).
+    monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
+    counted: list[int] = []
+    bound = entry_parts.counted_bound
+
+    def counting(raw: Any, limit: int) -> int:
+        counted.append(len(memoryview(raw)))
+        return bound(raw, limit)
+
+    monkeypatch.setattr(entry_parts, "counted_bound", counting)
+    long = zeros(LIMIT // 2)  # under the limit in values, over it in bytes
+    assert len(long) >= LIMIT >= budget.value_bound(long)
+    source = loader.ChainSource(raw_items=[long, b"0", long, long])
+    chunks = list(source.chunks(512, 64))
+    assert [len(chunk.entries) for chunk in chunks] == [2, 1, 1]
+    assert len(counted) == 3  # each long entry once

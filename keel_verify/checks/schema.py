@@ -71,7 +71,8 @@ def _only_type_judges_non_objects(schema_version: int) -> bool:
 def _type_message(instance: Any, types: Any) -> str:
     """jsonschema's "type" message (``<repr> is not of type 't1', 't2'``) with the value
     in JSON terms for null, true, false, arrays and objects (:func:`shown`), written no
-    further than shown, and its Python repr otherwise, as jsonschema writes it."""
+    further than shown, and its Python repr otherwise, as jsonschema writes it (for a
+    string or number, whole: Python picks a string's quotes from all of it)."""
     written = (shown(instance) if instance is None or isinstance(instance, (bool, list, dict))
                else repr(instance))
     kinds = types if isinstance(types, list) else [types]
@@ -136,7 +137,7 @@ class EntrySchema:
         only_type = _only_type_judges_non_objects(self.version)
         for offset, entry in enumerate(chunk.entries):
             prefix = f"/chain/{chunk.first + offset}"
-            if only_type and type(entry) is not dict:  # its one error, with no repr of it
+            if only_type and type(entry) is not dict:  # its one error, worded directly
                 self.errors.append((prefix, prefix, _not_an_object(entry)))
                 if len(self.errors) >= MAX_COLLECTED_ERRORS:
                     return

@@ -48,9 +48,10 @@ def marks_in(buffer: bytes | memoryview) -> int:
     that is not ``bytes`` is copied out :data:`_PIECE_BYTES` at a time."""
     if isinstance(buffer, bytes):
         return value_bound(buffer) - 1
-    view = memoryview(buffer)
+    view = buffer if isinstance(buffer, memoryview) else memoryview(buffer)
     return sum(value_bound(view[start : start + _PIECE_BYTES].tobytes()) - 1
                for start in range(0, len(view), _PIECE_BYTES))
+
 
 def too_many_values(part: str, limit: int) -> str:
     """The one-line refusal for ``part`` (e.g. "chain entry 3") whose bytes bound more

@@ -36,7 +36,8 @@ A failed cut (a comma inside an entry: an object of several members, an array of
 items) is tried once more at the comma where the entry holding it seems to end
 (:func:`_entry_end_after`: a scan that skips strings and counts brackets; only a guess,
 which the decoding proves or refutes as above). Once a guess held, the following windows
-are cut at the guess first. When a guess fails, or no such comma lies near, the cut is
+are cut at the guess first. When a guess fails, or its search gives up (after
+:data:`ENTRY_END_SEARCH_TOKENS` steps at each reach), the cut is
 tried at a farther comma, the distance doubling each time, so the bytes decoded for one
 window stay below eight times its final size, and a window outgrows :data:`WINDOW_BYTES`
 only by the entry that straddles it. (Doubling alone would let a chain of objects of two
@@ -164,7 +165,8 @@ class DenseChain:
                     if raw_items is None:
                         part = _value_chunk(first + held, entries[low:high], uniform)
                     else:
-                        part = decode_raw_chunk(first + held, raw_items[low:high], max_depth)
+                        part = decode_raw_chunk(first + held, raw_items[low:high], max_depth,
+                                                within_limit=True)  # by _pieces
                         raw_held = True
                     pending.append(part)
                     held += high - low

@@ -94,7 +94,8 @@ class ChainSource:
         for start in range(0, len(self.raw_items), size):
             run = self.raw_items[start : start + size]
             for low, high, _ in entry_parts.parts(run, start):
-                yield decode_raw_chunk(start + low, run[low:high], max_depth, lazy=True)
+                yield decode_raw_chunk(start + low, run[low:high], max_depth, lazy=True,
+                                       within_limit=True)
 
     def chunk_at(self, first: int, size: int, max_depth: int) -> DecodedChunk:
         """The entries ``first`` to ``first + size`` (fewer at the end), as :meth:`chunks`,
@@ -139,7 +140,7 @@ class DecodedChunk(NamedTuple):
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
-                     lazy: bool = False) -> DecodedChunk:
+                     lazy: bool = False, within_limit: bool = False) -> DecodedChunk:
     """Decode msgspec raw slices of consecutive entries strictly (NeedsExactPath for what
     only the exact path judges, LoadError for nesting beyond ``max_depth``). A chunk that
     holds a float is read by :func:`keel_verify.load.accel.read_floats` (its floats as
@@ -156,10 +157,12 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
     Entries whose bytes bound more values together than the limit are not decoded:
     :class:`keel_verify.load.entry_parts.InParts` says in which parts to ask for them,
     :class:`keel_verify.load.budget.TooManyValues` names one over it by itself (counted
-    only when their length could be over: see :func:`keel_verify.load.entry_parts.check`)."""
+    only when their length could be over: see :func:`keel_verify.load.entry_parts.check`).
+    ``within_limit``: the caller has proven them within it (a part that
+    :func:`keel_verify.load.entry_parts.parts` gave): they are not counted again."""
     count = len(raw_items)
     if count > 1 and raw_items.count(raw_items[0]) == count:
-        if (len(raw_items[0]) + 1) * count > budget.MAX_VALUES:
+        if not within_limit and (len(raw_items[0]) + 1) * count > budget.MAX_VALUES:
             entry_parts.check(raw_items, first)
         # The same bytes over and over (a hostile chain): decoded once, every proof made
         # for one holds for all, and every entry is that one value.
@@ -168,7 +171,7 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
                             floats=one.floats * count,
                             twin=None if one.twin is None else one.twin * count)
     joined = b"[" + b",".join(raw_items) + b"]"
-    if len(joined) - 1 > budget.MAX_VALUES:  # 1 + len(entry), summed, bounds their values
+    if not within_limit and len(joined) - 1 > budget.MAX_VALUES:  # 1 + len(entry), summed
         entry_parts.check(raw_items, first)
     if lazy and _proven_without_decode(joined, raw_items, max_depth):
         return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1])
@@ -568,9 +571,8 @@ def require_exact_path_size(data: bytes) -> None:
     # Bytes alone bound memory loosely (2 bytes of input can cost 300 in Python objects).
     if len(data) >= budget.MAX_VALUES and budget.value_bound(data) > budget.MAX_VALUES:
         raise LoadError(
-            f"input that may hold more than {budget.MAX_VALUES:,} JSON values (bounded on its "
-            f"bytes by its commas and opening brackets) that only the exact reading path can judge "
-            f"({_EXACT_PATH_WAYS}): that path holds the whole document in memory"
+            f"{budget.too_many_values('the input', budget.MAX_VALUES)}; only the exact reading "
+            f"path can judge it ({_EXACT_PATH_WAYS}), and that path holds the whole document"
         )
 
 
@@ -662,12 +664,10 @@ def _load_fast(data: bytes, max_depth: int) -> Artifact:
             chain_raw = accel.decoder("chain_member").decode(data).chain
         if len(data) >= budget.MAX_VALUES:
             _refuse_values_outside_chain(data, chain_raw)
-        if members_first and members is None:  # now at most MAX_VALUES of them
-            members = accel.decoder("members").decode(data)
-        whole = _load_whole(data, levels, colons, chain_raw, members)
+        whole = _load_whole(data, levels, colons, chain_raw)
         if whole is not None:
             return whole
-        if members is None:
+        if members is None:  # (counted: at most MAX_VALUES of them)
             members = accel.decoder("members").decode(data)
         if "chain" in members:
             chain = _chain_source(data, members["chain"])
@@ -706,8 +706,7 @@ WHOLE_DOCUMENT_COLONS = 4096
 MEMBERS_FIRST_BYTES = 32 * 1024**2
 
 
-def _load_whole(data: bytes, levels: int, colons: int, chain_raw: Any,
-                members: Mapping[str, Any] | None = None) -> Artifact | None:
+def _load_whole(data: bytes, levels: int, colons: int, chain_raw: Any) -> Artifact | None:
     """The document in one typed decode (no slice, no Python step per member: a document
     may hold a million members), when its chain (if any) is at most half the input and
     everything in it is proven at once: nesting and integers by the typed decoder (as
@@ -716,9 +715,8 @@ def _load_whole(data: bytes, levels: int, colons: int, chain_raw: Any,
     thousands of containers that may each hold many names): then the members are
     decoded a batch at a time. ``colons``: how many colons ``data`` holds. ``chain_raw``:
     the chain member as a raw slice (UNSET when absent), looked up whenever ``colons``
-    exceeds WHOLE_DOCUMENT_COLONS. ``members``: the input's members as raw slices, when
-    decoded already. Raises one of :func:`accel.decode_errors` for input msgspec
-    refuses."""
+    exceeds WHOLE_DOCUMENT_COLONS. Raises one of :func:`accel.decode_errors` for input
+    msgspec refuses."""
     if levels < 0 or colons <= WHOLE_DOCUMENT_COLONS:
         return None  # a few batches at most: no decode of the whole document to risk
     chain_bytes = 0 if chain_raw is accel.UNSET else len(memoryview(chain_raw))
