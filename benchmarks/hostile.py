@@ -91,8 +91,9 @@ def _trust_root_and_signatures(folder: Path) -> list[str]:
     return ["--trust-root", str(root), str(artifact)]
 
 
-#: The inputs each written once by a builder of tests/hostile_inputs.py: (name, what,
-#: builder, its arguments) in table order; the sample, FIFO and trust cases are built apart.
+#: The inputs each written once by a builder of tests/hostile_inputs.py: (name, what, the
+#: builder with its arguments bound) in table order; the sample, FIFO and trust cases are
+#: built apart. ``scaled`` reads a row's size from its bound arguments.
 _BUILT: tuple[tuple[str, str, Callable[[], bytes]], ...] = (
     ("deep_token", "token with TSTInfo.tsa nesting 1,200 SEQUENCEs",
      partial(hostile.deep_tsa_token, 1200)),
@@ -274,7 +275,11 @@ def main() -> None:
                         help="the built cases with their sizes multiplied by this factor")
     options = parser.parse_args()
     cases = scaled(options.scale) if options.scale else CASES
-    chosen = [c for c in cases if not options.only or c.name in options.only.split(",")]
+    only = options.only.split(",") if options.only else None
+    suffix = f"_x{options.scale:g}" if options.scale else ""
+    # With --scale, a case is named by its table name too (oid_1m for oid_1m_x5).
+    chosen = [c for c in cases
+              if only is None or c.name in only or c.name.removesuffix(suffix) in only]
     OUT.mkdir(parents=True, exist_ok=True)
     variants = ({"after": module_command(ROOT), "before": module_command(options.baseline)}
                 if options.baseline is not None else {"after": [keel_verify()]})
