@@ -897,7 +897,7 @@ def _hash_any_entries(
         # No member to leave out: each distinct object's hash is that of its bytes, the
         # keys of ``distinct``.
         table = dict(zip(distinct, _tagged_digests_each(list(distinct)), strict=True))
-    else:  # their bytes, the keys, not encoded again
+    else:  # their bytes, the keys, passed on (objects with and without content_hash: encoded again)
         table = dict(zip(distinct, _hash_object_entries(
             list(distinct.values()), encode, False, None, list(distinct),
             mutate=not keep_entries)[0], strict=True))
