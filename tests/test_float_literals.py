@@ -1,4 +1,5 @@
-"""Floats at C speed: a part dense in floats has its float literals read in C, and when
+"""Floats at C speed: a part dense in floats has its float literals proven on its bytes
+(keel_verify.load.accel.own_profile_texts_outside_strings), or else read in C, and when
 each is proven its own profile text (keel_verify.load.accel.own_profile_texts) the twin
 holds the literals themselves; otherwise a dict of their texts (profile_texts_of), or, for
 a part sparse in floats, the hook (accel._ProfileTexts). Whichever way is taken, the
@@ -57,12 +58,19 @@ def assert_read_as_the_hook_reads(data: bytes) -> accel.FloatPart:
 
 
 class Ways:
-    """Which way read_floats took for each part: literals read, proven, mapped."""
+    """Which way read_floats took for each part: proven on its bytes (the float count, 0
+    when not), literals read and proven, mapped."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.byte_proofs: list[int] = []
         self.proofs: list[bool] = []
         self.mapped: list[int] = []
         prove, mapping = accel.own_profile_texts, accel.profile_texts_of
+        prove_on_bytes = accel.own_profile_texts_outside_strings
+
+        def spied_proof_on_bytes(outside: bytes) -> int:
+            self.byte_proofs.append(prove_on_bytes(outside))
+            return self.byte_proofs[-1]
 
         def spied_proof(literals: list[str]) -> bool:
             self.proofs.append(prove(literals))
@@ -73,6 +81,7 @@ class Ways:
             return mapping(literals)
 
         monkeypatch.setattr(accel, "own_profile_texts", spied_proof)
+        monkeypatch.setattr(accel, "own_profile_texts_outside_strings", spied_proof_on_bytes)
         monkeypatch.setattr(accel, "profile_texts_of", spied_mapping)
 
 
@@ -101,6 +110,9 @@ EDGE_LITERALS = [
 def test_edge_literals(literal: str, proven: bool) -> None:
     assert accel.own_profile_texts([literal]) is proven
     assert accel.own_profile_texts(["1.5", literal, "2.5"]) is proven
+    text = f'[{literal},{{"{literal}":[{literal}]}},0.25,true,false,null]'.encode()
+    assert accel.own_profile_texts_outside_strings(nesting.outside_strings(text)) == (
+        3 if proven else 0)
     if proven:
         assert float_text(float(literal)) == literal
     assert_read_as_the_hook_reads(f"[{literal},{literal},0.25]".encode())
@@ -123,8 +135,9 @@ def test_no_proof_without_the_short_repr(monkeypatch: pytest.MonkeyPatch, ways: 
     texts are written, and the twin is still right."""
     monkeypatch.setattr(sys, "float_repr_style", "legacy")
     assert not accel.own_profile_texts(["1.5"])
+    assert not accel.own_profile_texts_outside_strings(b"[1.5,2.5,3.5]")
     assert_read_as_the_hook_reads(b"[1.5,2.5,3.5]")
-    assert ways.mapped == [3]
+    assert ways.byte_proofs == [0, 0] and ways.mapped == [3]  # called above, then by read_floats
 
 
 _digits = st.text("0123456789", min_size=1, max_size=18)
@@ -200,18 +213,29 @@ def test_any_floats_read_as_the_hook_reads_them_whichever_way(items: list[str]) 
         assert_read_as_the_hook_reads(data)
 
 
-def test_dense_floats_in_their_profile_text_take_the_literals(ways: Ways) -> None:
+def test_dense_floats_in_their_profile_text_are_proven_on_their_bytes(ways: Ways) -> None:
     data = ("[" + ",".join(f"{index}.5" for index in range(600)) + ',{"x":-0.0}]').encode()
     part = assert_read_as_the_hook_reads(data)
     assert part.floats == 601
-    assert ways.proofs == [True] and ways.mapped == []
+    assert ways.byte_proofs == [601] and ways.proofs == [] and ways.mapped == []  # no literals read
+
+
+def test_dense_floats_not_proven_on_their_bytes_take_the_literals(ways: Ways) -> None:
+    """An exponent in a number is not in the form on the bytes (the literals' proof
+    rejects it too); an "e" in a string or a literal is not in a number."""
+    for data, byte_proof in [(b'[1.5,2.5,"1e5",true,false]', 2), (b"[1.5,2.5,1e5]", 0),
+                             (b"[1.5,2.5,1E5]", 0), (b"[1.5,2.5,1.0e+5]", 0)]:
+        ways.byte_proofs.clear()
+        ways.proofs.clear()
+        assert_read_as_the_hook_reads(data)
+        assert ways.byte_proofs == [byte_proof] and ways.proofs == ([] if byte_proof else [False])
 
 
 def test_dense_floats_in_other_texts_take_their_mapped_texts(ways: Ways) -> None:
     literals = ["1.50", "1E5", "0.00001", "1.5", "-0.0", "1e16", "1.50"]
     part = assert_read_as_the_hook_reads(("[" + ",".join(literals) + "]").encode())
     assert accel.encode_sorted(part.twin) == b"[1.5,100000.0,1e-05,1.5,-0.0,1e+16,1.5]"
-    assert ways.proofs == [False] and ways.mapped == [7]
+    assert ways.byte_proofs == [0] and ways.proofs == [False] and ways.mapped == [7]
 
 
 def test_more_literals_than_mapped_take_the_hook(monkeypatch: pytest.MonkeyPatch, ways: Ways) -> None:
@@ -224,12 +248,13 @@ def test_more_literals_than_mapped_take_the_hook(monkeypatch: pytest.MonkeyPatch
 def test_sparse_floats_take_the_hook(ways: Ways) -> None:
     data = ("[" + "0," * 10_000 + "1.5]").encode()
     assert assert_read_as_the_hook_reads(data).floats == 1
-    assert ways.proofs == [] and ways.mapped == []
+    assert ways.byte_proofs == [] and ways.proofs == [] and ways.mapped == []
 
 
 def test_dots_in_strings_alone_leave_no_twin(ways: Ways) -> None:
     part = assert_read_as_the_hook_reads(b'["1.5","2.5","3.5"]')
     assert part.twin is None and part.floats == 0
+    assert ways.byte_proofs == [0]  # no float on the bytes: not proven, the literals read
     assert ways.proofs == [] and ways.mapped == []  # no literal to prove or map
 
 
@@ -242,6 +267,7 @@ def test_an_overflow_in_a_dense_part_is_refused_as_the_hook_refuses(literals: li
         accel.read_floats(data)
     first = next(text for text in literals if "e" in text)
     assert raised.value.args == (f"{first} - at `$[{literals.index(first)}]`",)
+    assert ways.byte_proofs == [0]
     assert ways.proofs == [False] and ways.mapped == [len(literals)]  # mapped: none, the hook
 
 
@@ -253,12 +279,12 @@ def test_an_overflow_in_a_dense_part_is_refused_as_the_hook_refuses(literals: li
 def test_chains_of_dense_floats_report_as_the_exact_path(entries: tuple[bytes, ...],
                                                          ways: Ways) -> None:
     assert_mixed_equals_exact(hostile.tiny_chain_entries(3 * chainpass.CHUNK_ENTRIES + 5, entries))
-    assert ways.proofs
+    assert ways.byte_proofs or ways.proofs
 
 
 def test_distinct_floats_report_as_the_exact_path(ways: Ways) -> None:
     assert_mixed_equals_exact(hostile.float_entries(3 * chainpass.CHUNK_ENTRIES + 1, distinct=True))
-    assert ways.proofs and all(ways.proofs) and ways.mapped == []
+    assert ways.byte_proofs and all(ways.byte_proofs) and ways.proofs == ways.mapped == []
 
 
 @given(st.lists(_numbers, min_size=1, max_size=60))

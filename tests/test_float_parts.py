@@ -463,9 +463,9 @@ def test_a_large_member_holding_a_float_is_decoded_by_itself(monkeypatch: pytest
         batches.append(keys)
         batch(self, keys, raws)
 
-    def counting_read(data: Any) -> accel.FloatPart:
+    def counting_read(data: Any, outside: bytes | None = None) -> accel.FloatPart:
         reads.append(len(data))
-        return read_floats(data)
+        return read_floats(data, outside)
 
     monkeypatch.setattr(loader._MemberDecoder, "batch", counting_batch)
     monkeypatch.setattr(accel, "read_floats", counting_read)

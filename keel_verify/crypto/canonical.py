@@ -21,8 +21,11 @@ On every other value the bytes equal ``rfc8785.dumps`` (proved by a hypothesis t
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
+import operator
 from collections.abc import Callable, Iterator
+from itertools import chain, compress, repeat
 from typing import Any
 
 from keel_verify.load.access import escape_token  # a leaf module: no import cycle
@@ -188,12 +191,25 @@ def _first_difference(values: list[Any], twins: list[Any], start: int) -> int:
     return -1
 
 
-def _opened(node: dict[str, Any] | list[Any], twin: Any) -> tuple[list[Any] | None, list[Any], list[Any]]:
-    """A container's member names in canonical order (None for an array), its values
-    and its twin's, in that order."""
+_CONTAINERS = frozenset({dict, list})
+
+
+def _opened(node: dict[str, Any] | list[Any], twin: Any,
+            room: int) -> tuple[list[Any] | None, list[Any], list[Any]]:
+    """A container's member names (None for an array), its values and its twin's, in
+    canonical order: for an object, only its ``room`` smallest names whose value differs
+    from the twin's. Each such member yields at least one finding, so no later one is
+    reached before ``room`` findings are. A member differs exactly when its value is a
+    float (the twin's is not) or a container unequal to the twin's; the floats are told
+    by their type and the containers compared, in C: no sort of every name."""
     if isinstance(node, list):
         return None, node, twin
-    names = sorted(node)
+    kinds = list(map(type, node.values()))
+    floats = compress(node, map(operator.is_, kinds, repeat(float)))
+    containers = list(compress(node, map(_CONTAINERS.__contains__, kinds)))
+    differing = compress(containers, map(operator.ne, map(node.__getitem__, containers),
+                                         map(twin.__getitem__, containers)))
+    names = heapq.nsmallest(room, chain(floats, differing))
     return names, list(map(node.__getitem__, names)), list(map(twin.__getitem__, names))
 
 
@@ -210,7 +226,7 @@ def float_divergences(value: Any, twin: Any, pointer: str = "", listed: int = 10
         return [(pointer, _describe(value))] if value != twin else []
     found: list[tuple[str, str]] = []
     path: list[str | int] = []
-    open_containers = [(*_opened(value, twin), 0)]
+    open_containers = [(*_opened(value, twin, listed), 0)]
     base = first_index if isinstance(value, list) else 0
     while open_containers and len(found) < listed:
         names, values, twins, start = open_containers[-1]
@@ -227,7 +243,7 @@ def float_divergences(value: Any, twin: Any, pointer: str = "", listed: int = 10
         child = values[at]
         if isinstance(child, (dict, list)):
             path.append(token)
-            open_containers.append((*_opened(child, twins[at]), 0))
+            open_containers.append((*_opened(child, twins[at], listed - len(found)), 0))
         else:  # a float: the only scalar unequal to its twin
             found.append((_pointer(pointer, [*path, token]), _describe(child)))
     return found

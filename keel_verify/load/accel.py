@@ -109,9 +109,17 @@ class FloatPart(NamedTuple):
 # an optional sign, then "0.0"; or "0." + at most three zeros + at most 15 significant
 # digits, the last not 0; or an integer part without a leading zero + "." + ("0" or
 # digits ending in a nonzero one), at most 16 characters besides the sign.
-_OWN_PROFILE_TEXT_LINES = re.compile(
-    r"(?:-?(?:[1-9](?=[0-9.]{2,15}\n)[0-9]*\.(?:0|[0-9]*[1-9])"
-    r"|0\.(?:0|0{0,3}[1-9](?:[0-9]{0,13}[1-9])?))\n)*+")
+_OWN_PROFILE_TEXT = (r"-?(?:[1-9](?=[0-9.]{2,15}\n)[0-9]*\.(?:0|[0-9]*[1-9])"
+                     r"|0\.(?:0|0{0,3}[1-9](?:[0-9]{0,13}[1-9])?))")
+_OWN_PROFILE_TEXT_LINES = re.compile(rf"(?:{_OWN_PROFILE_TEXT}\n)*+")
+# The numbers of a JSON text without strings, exponents or letters (see
+# own_profile_texts_outside_strings), each on a line of its own, lines between them
+# empty: each line an integer (its digits not followed by a ".") or a float literal in
+# the form above.
+_NUMBER_LINES = re.compile(
+    rb"\n*+(?:(?:-?[0-9]++(?![.0-9])|" + _OWN_PROFILE_TEXT.encode() + rb")\n++)*+")
+# Every byte but those of a number without an exponent becomes a line break.
+_NUMBERS_ON_LINES = bytes(byte if byte in b"-0123456789." else 0x0A for byte in range(256))
 
 
 def own_profile_texts(literals: list[str]) -> bool:
@@ -137,6 +145,30 @@ def own_profile_texts(literals: list[str]) -> bool:
     return _OWN_PROFILE_TEXT_LINES.fullmatch("\n".join(literals) + "\n") is not None
 
 
+def own_profile_texts_outside_strings(outside: bytes) -> int:
+    """How many float literals the JSON text whose parts outside strings are ``outside``
+    (:func:`keel_verify.load.nesting.outside_strings`) holds, when each is proven its own
+    profile text as :func:`own_profile_texts` proves it, read on the bytes, without a
+    decode; 0 means "not proven" (also when it holds no float).
+
+    Why, on the bytes: outside strings, the letters are those of ``true``, ``false`` and
+    ``null`` and of exponents, so when there is no ``E`` and no more ``e`` than one for
+    each ``true`` and ``false`` (one each), no number has an exponent; each number is
+    then ``-?int`` or ``-?int.frac`` (RFC 8259 section 6), a run of ``-``, digits and
+    ``.`` between bytes that are none of these (the decoder accepted the text, and a
+    number is never next to another without one). Each such run, put on a line of its
+    own, is an integer or a float literal in ``_OWN_PROFILE_TEXT_LINES``'s form (one
+    regular expression over all of them, in C); each float literal holds one ``.``."""
+    if (not outside or sys.float_repr_style != "short" or b"E" in outside
+            or outside.count(b"e") != outside.count(b"true") + outside.count(b"false")):
+        return 0
+    floats = outside.count(b".")
+    if not floats:
+        return 0
+    on_lines = outside.translate(_NUMBERS_ON_LINES) + b"\n"
+    return floats if _NUMBER_LINES.fullmatch(on_lines) is not None else 0
+
+
 def profile_texts_of(literals: list[str]) -> Callable[[str], Any] | None:
     """A float hook giving what :class:`_ProfileTexts` gives for each of ``literals``:
     msgspec.Raw of ``float_text(float(literal))``, found in a dict (a C call a float, no
@@ -160,20 +192,23 @@ DENSITY_SAMPLE = 4096
 LITERALS_MAPPED = 1 << 16
 
 
-def read_floats(data: Any) -> FloatPart:
+def read_floats(data: Any, outside: bytes | None = None) -> FloatPart:
     """Decode one JSON value at C speed, floats and all, to the strict parser's values.
     Untyped: the caller proves depth (:mod:`keel_verify.load.nesting`). When it may hold
     a float (:func:`keel_verify.load.nesting.float_free`) it is decoded a second time, as
     its twin. Raises one of :func:`decode_errors` for what msgspec refuses (an
-    overflowing float included).
+    overflowing float included). ``outside``: ``data``'s parts outside strings
+    (:func:`keel_verify.load.nesting.outside_strings`) when the caller has them.
 
-    A part dense in floats is first read a third time, in C, for its float literals
-    (``float_hook=list.append``: one C call a float, the values thrown away). When
-    :func:`own_profile_texts` proves each its own profile text, the twin is decoded with
-    ``float_hook=msgspec.Raw`` (the literal itself); otherwise with the dict of their
-    texts (:func:`profile_texts_of`). Any other part's twin (sparse in floats, very many
-    of them, or one overflowing) is decoded with the hook :class:`_ProfileTexts`, a
-    Python frame a float."""
+    A part dense in floats whose literals :func:`own_profile_texts_outside_strings`
+    proves, on its bytes, each its own profile text has its twin decoded with
+    ``float_hook=msgspec.Raw`` (the literal itself). Otherwise such a part is first read
+    a third time, in C, for its float literals (``float_hook=list.append``: one C call a
+    float, the values thrown away). When :func:`own_profile_texts` proves each its own
+    profile text, the twin is decoded as above; otherwise with the dict of their texts
+    (:func:`profile_texts_of`). Any other part's twin (sparse in floats, very many of
+    them, or one overflowing) is decoded with the hook :class:`_ProfileTexts`, a Python
+    frame a float."""
     assert msgspec is not None
     # The values' floats are read by float() itself, in C (no frame per float); the twin's
     # reading refuses an overflow (a literal proven its own profile text is finite).
@@ -186,6 +221,12 @@ def read_floats(data: Any) -> FloatPart:
         return FloatPart(value, None, 0)
     sample = min(len(text), DENSITY_SAMPLE)
     if text.count(b".", 0, sample) * BYTES_PER_FLOAT_FOR_LITERALS >= sample:
+        if outside is None:
+            outside = nesting.outside_strings(text)
+        count = own_profile_texts_outside_strings(outside)
+        del outside
+        if count:
+            return FloatPart(value, decoder("raw_floats").decode(data), count)
         literals: list[str] = []
         msgspec.json.Decoder(float_hook=literals.append).decode(data)
         count = len(literals)

@@ -198,17 +198,17 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
             return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, objects)
         except errors:
             pass
+    # Deeper than the typed decoders reach, or holding a float: the same proofs, made on
+    # the bytes outside strings (no Python step per node; read_floats proves float
+    # literals on them too). The array of these entries sits where the chain does: at
+    # depth 2, so a container at bracket depth d in ``joined`` is at nesting level d + 1.
+    outside = nesting.outside_strings(joined)
     try:
-        part = accel.read_floats(joined)
+        part = accel.read_floats(joined, outside)
     except errors:
         raise NeedsExactPath from None
     entries = part.value
     objects = set(map(type, entries)) == {dict}
-    # Deeper than the typed decoders reach, or holding a float: the same proofs, made on
-    # the bytes outside strings (no Python step per node). The array of these entries sits
-    # where the chain does: at depth 2, so a container at bracket depth d in ``joined`` is
-    # at nesting level d + 1.
-    outside = nesting.outside_strings(joined)
     if nesting.max_nesting(outside) + 1 > max_depth:
         raise LoadError(f"nesting deeper than the limit of {max_depth} levels")
     # No long integer (the digits of strings left out: hashes hold long runs of them), no
@@ -857,7 +857,8 @@ class _MemberDecoder:
 
     def alone(self, key: str, raw: bytes, joined: bytes) -> None:
         """One member the typed decoder refused: read with its floats, if it has any."""
-        part = accel.read_floats(raw)
+        outside = nesting.outside_strings(raw)
+        part = accel.read_floats(raw, outside)
         if part.twin is None:
             self.untyped_batch([key], [raw], [part.value], joined)
             return
@@ -865,7 +866,7 @@ class _MemberDecoder:
         self.document[key] = part.value
         canonical = accel.encode_sorted(part.twin)
         if not (max(key, default="") <= "\uffff"
-                and nesting.integers_within_jcs(nesting.outside_strings(raw))
+                and nesting.integers_within_jcs(outside)
                 and accel.keys_within_bmp(raw)):
             self.float_members[key] = FloatMember(canonical, part.floats, False)
             return
