@@ -202,6 +202,14 @@ def wide_object_entries(count: int, members: int, number: bytes = b"%d") -> byte
     return _with_raw_chain(b",".join(entries))
 
 
+def wide_entry_of(members: int, values: tuple[bytes, ...]) -> bytes:
+    """The v3 sample whose chain is one entry, an object of ``members`` members
+    ``"m0","m1",...`` whose values are the JSON texts ``values`` in turn (e.g. floats in
+    several literal forms, null, containers)."""
+    return _with_raw_chain(b"{" + b",".join(
+        b'"m%d":' % index + values[index % len(values)] for index in range(members)) + b"}")
+
+
 def distinct_integer_entries(count: int) -> bytes:
     """The v3 sample whose chain is the integers ``0`` to ``count - 1``."""
     return _with_raw_chain(b",".join(b"%d" % index for index in range(count)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 import struct
 from itertools import islice
 from pathlib import Path
@@ -177,6 +178,31 @@ def test_float_divergences_are_the_first_jcs_divergences(value: Any, listed: int
     expected = list(islice(jcs_divergences(part.value, "/p"), listed))
     assert float_divergences(part.value, part.twin if part.twin is not None else part.value,
                              "/p", listed) == expected
+
+
+def _wide_object(seed: int) -> dict[str, Any]:
+    """3,000 members in shuffled order, names of mixed lengths and characters: floats,
+    nulls and other scalars, containers without a float and containers holding some."""
+    rng = random.Random(seed)
+    values: list[Any] = [1.5, -0.0, 1e16, None, 7, "1.5", True, [], {}, [1, None],
+                         {"a": {"b": [0, 2.5]}}, [[None], [0.5]], {"x": None}]
+    names = [rng.choice(["m", "", "\u00e9", "z", "Z", "m0"]) + str(rng.randrange(10**6))
+             for _ in range(3_000)]
+    rng.shuffle(names)
+    return {name: rng.choice(values) for name in names}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("listed", [1, 3, 10, 50])
+def test_float_divergences_of_wide_objects_are_the_first_jcs_divergences(seed: int,
+                                                                         listed: int) -> None:
+    value = _wide_object(seed)
+    part = accel.read_floats(json.dumps([value, {"y": value}]).encode())
+    expected = list(islice(jcs_divergences(part.value, "/chain"), listed))
+    assert len(expected) == listed
+    assert float_divergences(part.value, part.twin, "/chain", listed) == expected
+    assert float_divergences(part.value[0], part.twin[0], "/p", listed) == list(
+        islice(jcs_divergences(part.value[0], "/p"), listed))
 
 
 def test_float_divergences_in_long_arrays_and_chunks() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from typing import Any
 
@@ -193,6 +194,30 @@ _items = st.lists(_numbers | st.sampled_from(['"1.5"', "null", "true", '{"x":2.5
                   min_size=1, max_size=40)
 
 
+_strings = st.text("0123456789.eE+-\\\"tfn ", max_size=6).map(json.dumps)
+_texts = st.lists(_numbers | _strings | st.sampled_from(["null", "true", "false", "[]", "{}"]),
+                  min_size=1, max_size=30)
+
+
+@given(_texts, st.sampled_from(["[{}]", '{{"k":[{}]}}', '[ {} ]', '{{"a":{{"b":[{}]}}}}']),
+       st.sampled_from([",", " , ", ",\n"]))
+@example(["1.5", "true", "2.5"], "[{}]", ",")
+@example(["1.5", '"1e5"', "false"], "[{}]", ",")
+@example(["1.5", "1e5", "false"], "[{}]", ",")
+@settings(deadline=None)
+def test_the_proof_on_the_bytes_is_the_literals_proof(items: list[str], frame: str,
+                                                      comma: str) -> None:
+    """Proven on the bytes exactly when the float literals a decode reads are proven (so
+    each its own profile text), and then it counts them."""
+    data = frame.format(comma.join(items)).encode()
+    literals: list[str] = []
+    msgspec.json.Decoder(float_hook=literals.append).decode(data)
+    count = accel.own_profile_texts_outside_strings(nesting.outside_strings(data))
+    assert count == (len(literals) if accel.own_profile_texts(literals) else 0)
+    if count:
+        assert all(float_text(float(literal)) == literal for literal in literals)
+
+
 @given(_items, st.booleans())
 @settings(deadline=None)
 def test_any_dense_floats_read_as_the_hook_reads_them(items: list[str], wrapped: bool) -> None:
@@ -280,6 +305,22 @@ def test_chains_of_dense_floats_report_as_the_exact_path(entries: tuple[bytes, .
                                                          ways: Ways) -> None:
     assert_mixed_equals_exact(hostile.tiny_chain_entries(3 * chainpass.CHUNK_ENTRIES + 5, entries))
     assert ways.byte_proofs or ways.proofs
+
+
+@pytest.mark.parametrize(("values", "proven_on_bytes"), [
+    ((b"1.5", b"-0.0", b"null", b"0.25", b'{"x":[2.5,null]}', b"[]"), True),
+    ((b"1.5", b"1e+16", b"1.50", b"-0.0", b"null", b'{"x":[2.5,1E5]}', b"7"), False),
+])
+def test_a_wide_float_entry_reports_as_the_exact_path(values: tuple[bytes, ...],
+                                                      proven_on_bytes: bool, ways: Ways) -> None:
+    report = assert_mixed_equals_exact(hostile.wide_entry_of(5_000, values))
+    floats = sum(len(re.findall(rb"[0-9][.eE]", values[index % len(values)]))
+                 for index in range(5_000))
+    reads = len(ways.byte_proofs)  # the fast path runs twice (report, then the digest)
+    assert reads and ways.byte_proofs == [floats if proven_on_bytes else 0] * reads
+    assert ways.proofs == ([] if proven_on_bytes else [False] * reads)
+    assert ways.mapped == ([] if proven_on_bytes else [floats] * reads)
+    assert "/chain/0/m0" in json.dumps(report)
 
 
 def test_distinct_floats_report_as_the_exact_path(ways: Ways) -> None:

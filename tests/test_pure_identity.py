@@ -74,6 +74,26 @@ def test_one_file_reads_the_same_with_the_pure_fallbacks(name: str, files: dict[
     assert fast[0] in (0, 1, 2) and json.loads(fast[1])["files"]
 
 
+# One chain entry, an object of 5,000 members: floats each its own profile text (proven on
+# the bytes), or some not (1e+16, 1.50: their literals read and mapped), with nulls and
+# containers among them.
+WIDE_FLOAT_ENTRIES = {
+    "own profile texts": (b"1.5", b"-0.0", b"null", b"0.25", b'{"x":[2.5,null]}', b"[]"),
+    "other texts": (b"1.5", b"1e+16", b"1.50", b"-0.0", b"null", b'{"x":[2.5,1E5]}', b"7"),
+}
+
+
+@pytest.mark.parametrize("kind", list(WIDE_FLOAT_ENTRIES))
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_wide_float_entry_reads_the_same_with_the_pure_fallbacks(
+        kind: str, as_json: bool, tmp_path: Path) -> None:
+    path = tmp_path / "wide.json"
+    path.write_bytes(hostile.wide_entry_of(5_000, WIDE_FLOAT_ENTRIES[kind]))
+    fast, pure = _both(*(["--json"] if as_json else []), "--trust-root", TRUST_ROOT, path)
+    assert fast == pure
+    assert fast[0] == 1 and "/chain/0/m0" in fast[1]  # a float's place named in both forms
+
+
 def test_a_batch_reads_the_same_with_the_pure_fallbacks(files: dict[str, Path]) -> None:
     folder = next(iter(files.values())).parent
     fast, pure = _both("--jobs", "2", "--format", "jsonl", "--trust-root", TRUST_ROOT, folder)
