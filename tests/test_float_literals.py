@@ -245,6 +245,17 @@ def test_dense_floats_in_their_profile_text_are_proven_on_their_bytes(ways: Ways
     assert ways.byte_proofs == [601] and ways.proofs == [] and ways.mapped == []  # no literals read
 
 
+def test_repeated_literals_share_one_raw_in_the_twin(ways: Ways) -> None:
+    repeated = ("[" + ",".join(["1.5", "-0.0", "1.5", "2.25", '{"1.5":1.5}'] * 300) + "]").encode()
+    assert accel.literals_repeat(nesting.outside_strings(repeated))
+    part = assert_read_as_the_hook_reads(repeated)
+    assert ways.byte_proofs == [1_500]
+    assert part.twin[0] is part.twin[2] is part.twin[4]["1.5"] and part.twin[1] is part.twin[6]
+    distinct = ("[" + ",".join(f"{index}.5" for index in range(600)) + "]").encode()
+    assert not accel.literals_repeat(nesting.outside_strings(distinct))
+    assert_read_as_the_hook_reads(distinct)
+
+
 def test_dense_floats_not_proven_on_their_bytes_take_the_literals(ways: Ways) -> None:
     """An exponent in a number is not in the form on the bytes (the literals' proof
     rejects it too); an "e" in a string or a literal is not in a number."""
