@@ -1,0 +1,157 @@
+"""Objects written by cutting and sorting their members as bytes (load/member_sort.py):
+the same bytes as msgspec's sorted encoder, and a chain of wide entries hashed right."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keel_verify import TrustPolicy, verify_bytes
+from keel_verify.crypto.canonical import canonical_bytes
+from keel_verify.load import accel, chainpass, member_sort
+from keel_verify.load.chainpass import read_strictly
+from keel_verify.report.json_report import report_to_dict
+from tests.helpers import public_v3, rechain, resign
+
+pytestmark = pytest.mark.skipif(
+    not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
+)
+
+TRUST = TrustPolicy.self_attested_only()
+
+_scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(
+    st.sampled_from(["a", "b", ",", '"', "\\", " ", "!", "é", "😀", "\x00", "\x7f"]), max_size=4)
+_names = st.text(st.sampled_from(["a", "b", "z", "0", ",", '"', "\\", " ", "!", "#", "é", "😀",
+                                  "\x1f", "\u2028"]), max_size=4)
+# A twin's float: its profile text as msgspec.Raw (keel_verify.load.accel.read_floats).
+_raw_floats = st.floats(allow_nan=False, allow_infinity=False).map(
+    lambda number: accel.Raw(repr(number).encode()))
+_values = st.recursive(_scalars | _raw_floats, lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(_names, inner, max_size=3), max_leaves=12)
+_entries = st.lists(_values | st.dictionaries(_names, _values, max_size=10), max_size=6)
+
+
+@settings(max_examples=300)
+@given(_entries)
+def test_the_wide_object_writer_writes_what_the_sorted_encoder_writes(entries: list[Any]) -> None:
+    """Whatever the entries (objects of scalars, of Raw floats, nested, other values), and
+    with every object of two or more members taken as wide: the sorted encoder's bytes,
+    for the list and for each entry."""
+    encode = accel.sorted_encoder()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", 2)
+        writer = member_sort.WideObjectWriter(encode)
+        assert list(map(writer, entries)) == list(map(encode, entries))
+
+
+@pytest.mark.parametrize("members, cut", [
+    ({"b": 1, "a": "x", "c": None, "d": True}, True),
+    ({"b": accel.Raw(b"1.5") if accel.fast_json_available() else 1, "a": 2}, True),
+    ({"b": 1, "a b": 2}, False),  # a space sorts below the closing quote
+    ({"b": 1, "a!": 2}, False),
+    ({"b": 1, "a\n": 2}, False),  # written with an escape
+    ({"b": "a b!", "a": 2}, True),  # a space and a "!" in a value only: the names are looked at
+    ({"b": "x,y", "a": 2}, True),  # a comma inside a string, not at its end
+    ({"b": "x,", "a": 2}, False),  # a string ending with a comma: cut inside a member
+    ({"b": 1, "a": {"d": 1, "c": 2}}, False),  # an object: its members to sort too
+    ({"b": 1, "a": [2]}, False),  # a container
+    ({"b": 1.5, "a": 2}, False),  # a float: msgspec's text is not always the profile's
+    ({"a": 1}, False),  # nothing to sort
+])
+def test_an_object_is_cut_and_sorted_only_when_proven(members: dict[str, Any], cut: bool) -> None:
+    written = member_sort.sorted_as_bytes(members, member_sort.SCALARS | {accel.Raw})
+    assert (written is not None) is cut
+    if written is not None:
+        assert written == accel.sorted_encoder()(members)
+
+
+def test_joined_a_slice_at_a_time_is_joined_at_once() -> None:
+    pieces = [b"m%d\":%d" % (index, index) for index in range(3 * member_sort.JOINED_AT_ONCE + 5)]
+    assert member_sort.joined_members(pieces) == b',"'.join(pieces)
+    assert member_sort.joined_members(pieces[:3]) == b',"'.join(pieces[:3])
+
+
+@pytest.mark.parametrize("values, wide", [
+    ([{"a": 1}, 5, None, "x"], False),
+    ([{f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS)}], True),
+    ([1, {f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS - 1)}], False),
+    ([True, "x" * member_sort.WIDE_OBJECT_MEMBERS], True),  # sized alike: the writer decides
+    ([], False),
+])
+def test_a_wide_object_is_found_by_its_length(values: list[Any], wide: bool) -> None:
+    assert member_sort.holds_wide_object(values) is wide
+
+
+WIDE = member_sort.WIDE_OBJECT_MEMBERS + 3
+
+
+def _wide_members(seed: int) -> dict[str, Any]:
+    """WIDE members of every scalar kind, strings with commas and spaces among them."""
+    kinds = [seed, f"v{seed}, ok", None, True, -seed, "x y!"]
+    return {f"w{index:05d}": kinds[index % len(kinds)] for index in range(WIDE)}
+
+
+def _signed_wide_chain(*, float_member: bool) -> dict[str, Any]:
+    """The public v3 sample, its first two entries WIDE members wider, re-chained and
+    re-signed (a float member in the second when ``float_member``)."""
+    document = public_v3()
+    for seed, entry in enumerate(document["chain"][:2]):
+        entry.update(_wide_members(seed))
+    if float_member:
+        document["chain"][1]["w00001"] = 2.5
+    return resign(rechain(document))
+
+
+def _check(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(check for check in report["checks"] if check["name"] == name)
+
+
+@pytest.mark.parametrize("compact", [True, False], ids=["compact", "indented"])
+@pytest.mark.parametrize("float_member", [False, True], ids=["scalars", "a float member"])
+def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
+    monkeypatch: pytest.MonkeyPatch, compact: bool, float_member: bool,
+) -> None:
+    """Entries of more than WIDE_OBJECT_MEMBERS members, signed: their content hashes
+    recomputed by the cut and sort match, the report is the exact path's, and one
+    member's value changed is found by both paths."""
+    written: list[int] = []
+    sorted_as_bytes = member_sort.sorted_as_bytes
+
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS) -> bytes | None:
+        made = sorted_as_bytes(value, kinds)
+        if made is not None and len(value) >= WIDE:
+            written.append(len(value))
+        return made
+
+    monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
+    document = _signed_wide_chain(float_member=float_member)
+
+    def dumped(value: dict[str, Any]) -> bytes:
+        return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) if compact
+                else json.dumps(value, ensure_ascii=False, indent=1)).encode()
+
+    data = dumped(document)
+    fast = report_to_dict(verify_bytes(data, TRUST))
+    assert written, "the wide entries were written by the cut and sort"
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert _check(fast, "chain_integrity")["outcome"] == "pass"
+    assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
+
+    document["chain"][0]["w00003"] = False  # was True: the entry's stated hash no longer holds
+    tampered = dumped(document)
+    fast_tampered = report_to_dict(verify_bytes(tampered, TRUST))
+    assert fast_tampered == report_to_dict(verify_bytes(tampered, TRUST, exact=True))
+    assert _check(fast_tampered, "chain_integrity")["outcome"] == "fail"
+
+
+def test_the_exact_path_never_takes_the_wide_writer() -> None:
+    """The exact encoder is never wrapped: its bytes are the profile's by definition."""
+    wide = [{f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS)}]
+    assert chainpass._writer_for(wide, canonical_bytes) is canonical_bytes
+    assert type(chainpass._writer_for(wide, accel.sorted_encoder())) is member_sort.WideObjectWriter
+    encode = accel.sorted_encoder()
+    assert chainpass._writer_for([{"a": 1}], encode) is encode
