@@ -17,6 +17,8 @@ from keel_verify.load.chainpass import read_strictly
 from keel_verify.report.json_report import report_to_dict
 from tests.helpers import public_v3, rechain, resign
 
+msgspec = pytest.importorskip("msgspec")  # a twin's floats are msgspec.Raw
+
 pytestmark = pytest.mark.skipif(
     not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
 )
@@ -29,7 +31,7 @@ _names = st.text(st.sampled_from(["a", "b", "z", "0", ",", '"', "\\", " ", "!", 
                                   "\x1f", "\u2028"]), max_size=4)
 # A twin's float: its profile text as msgspec.Raw (keel_verify.load.accel.read_floats).
 _raw_floats = st.floats(allow_nan=False, allow_infinity=False).map(
-    lambda number: accel.Raw(repr(number).encode()))
+    lambda number: msgspec.Raw(repr(number).encode()))
 _values = st.recursive(_scalars | _raw_floats, lambda inner: st.lists(inner, max_size=3)
                        | st.dictionaries(_names, inner, max_size=3), max_leaves=12)
 _entries = st.lists(_values | st.dictionaries(_names, _values, max_size=10), max_size=6)
@@ -50,7 +52,7 @@ def test_the_wide_object_writer_writes_what_the_sorted_encoder_writes(entries: l
 
 @pytest.mark.parametrize("members, cut", [
     ({"b": 1, "a": "x", "c": None, "d": True}, True),
-    ({"b": accel.Raw(b"1.5") if accel.fast_json_available() else 1, "a": 2}, True),
+    ({"b": msgspec.Raw(b"1.5"), "a": 2}, True),
     ({"b": 1, "a b": 2}, False),  # a space sorts below the closing quote
     ({"b": 1, "a!": 2}, False),
     ({"b": 1, "a\n": 2}, False),  # written with an escape
@@ -63,7 +65,7 @@ def test_the_wide_object_writer_writes_what_the_sorted_encoder_writes(entries: l
     ({"a": 1}, False),  # nothing to sort
 ])
 def test_an_object_is_cut_and_sorted_only_when_proven(members: dict[str, Any], cut: bool) -> None:
-    written = member_sort.sorted_as_bytes(members, member_sort.SCALARS | {accel.Raw})
+    written = member_sort.sorted_as_bytes(members, member_sort.SCALARS | {msgspec.Raw})
     assert (written is not None) is cut
     if written is not None:
         assert written == accel.sorted_encoder()(members)

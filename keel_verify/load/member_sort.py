@@ -26,6 +26,11 @@ from typing import Any
 
 from keel_verify.load import accel
 
+try:
+    from msgspec import Raw
+except ImportError:  # pragma: no cover - exercised by installing without msgspec
+    Raw = None  # type: ignore[assignment,misc]
+
 #: Bytes whose presence in the encoded names rules out sorting members by their bytes:
 #: every escape starts with a backslash; space and "!" are the only characters written
 #: as they are that sort below the closing quote.
@@ -122,7 +127,7 @@ class WideObjectWriter:
 
     def __init__(self, write: Callable[[Any], bytes]) -> None:
         self.write = write
-        self.kinds = SCALARS | {accel.Raw}
+        self.kinds = SCALARS | {Raw}
 
     def __call__(self, value: Any) -> bytes:
         if type(value) is dict and len(value) >= WIDE_OBJECT_MEMBERS:
