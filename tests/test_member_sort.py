@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from keel_verify import TrustPolicy, verify_bytes
 from keel_verify.crypto.canonical import canonical_bytes
 from keel_verify.load import accel, chainpass, member_sort
+from keel_verify.load import dense as dense_chain
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.report.json_report import report_to_dict
+from tests import hostile_inputs as hostile
 from tests.helpers import public_v3, rechain, resign
 
 msgspec = pytest.importorskip("msgspec")  # a twin's floats are msgspec.Raw
@@ -88,7 +90,10 @@ def test_a_wide_object_is_found_by_its_length(values: list[Any], wide: bool) -> 
     assert member_sort.holds_wide_object(values) is wide
 
 
-WIDE = member_sort.WIDE_OBJECT_MEMBERS + 3
+#: Wide, for the chain tests: the threshold is lowered to this (the bytes that rule a
+#: wide object out follow it), so that a test's entries stay small.
+TEST_WIDE = 4096
+WIDE = TEST_WIDE + 3
 
 
 def _wide_members(seed: int) -> dict[str, Any]:
@@ -120,6 +125,7 @@ def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
     """Entries of more than WIDE_OBJECT_MEMBERS members, signed: their content hashes
     recomputed by the cut and sort match, the report is the exact path's, and one
     member's value changed is found by both paths."""
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
     written: list[int] = []
     sorted_as_bytes = member_sort.sorted_as_bytes
 
@@ -157,3 +163,72 @@ def test_the_exact_path_never_takes_the_wide_writer() -> None:
     assert type(chainpass._writer_for(wide, accel.sorted_encoder())) is member_sort.WideObjectWriter
     encode = accel.sorted_encoder()
     assert chainpass._writer_for([{"a": 1}], encode) is encode
+
+
+def _spy_on_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many values each call of member_sort.holds_wide_object looked at."""
+    looked: list[int] = []
+    holds = member_sort.holds_wide_object
+
+    def spying(values: list[Any]) -> bool:
+        looked.append(len(values))
+        return holds(values)
+
+    monkeypatch.setattr(member_sort, "holds_wide_object", spying)
+    return looked
+
+
+def test_a_dense_chain_of_tiny_entries_is_never_looked_at_for_wide_objects(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows too short to hold a wide object prove it on their length: no entry's
+    length is read (a chain of 10^7 tiny entries would pay ~20 ns each)."""
+    monkeypatch.setattr(dense_chain, "MIN_DENSE_BYTES", 0)
+    looked = _spy_on_lengths(monkeypatch)
+    data = hostile.tiny_chain_entries(200_000, hostile.MIXED_TINY)
+    artifact, chain_pass = read_strictly(data)
+    assert artifact.chain is not None and artifact.chain.dense is not None
+    assert looked == []
+    assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+@pytest.mark.parametrize("dense", [True, False], ids=["dense chain", "raw chain"])
+def test_a_wide_entry_among_tiny_ones_is_written_by_the_cut(
+        monkeypatch: pytest.MonkeyPatch, dense: bool) -> None:
+    """One wide object after thousands of tiny entries in the same window (or chunk of
+    raw slices): found by its length and written by the cut and sort; the report is the
+    exact path's."""
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
+    if dense:
+        monkeypatch.setattr(dense_chain, "MIN_DENSE_BYTES", 0)
+    looked = _spy_on_lengths(monkeypatch)
+    wide = b"{" + b",".join(b'"m%d":%d' % (index, index % 7) for index in range(WIDE)) + b"}"
+    tiny = b",".join([b"0", b"{}", b'"x"', b"[1]", b"null"] * (400 if dense else 20))
+    data = hostile._with_raw_chain(tiny + b"," + wide + b"," + tiny)
+    written: list[int] = []
+    sorted_as_bytes = member_sort.sorted_as_bytes
+
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS) -> bytes | None:
+        made = sorted_as_bytes(value, kinds)
+        written.append(len(value) if made is not None else -1)
+        return made
+
+    monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
+    artifact, chain_pass = read_strictly(data)
+    assert (artifact.chain is not None and artifact.chain.dense is not None) is dense
+    assert looked and written == [WIDE]
+    assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(
+        verify_bytes(data, TRUST, exact=True))
+
+
+def test_a_raw_chunk_is_narrow_by_its_length() -> None:
+    """decode_raw_chunk proves no wide object in fewer bytes than one takes."""
+    from keel_verify.load.loader import decode_raw_chunk
+
+    raw = accel.decoder("items").decode
+    small = decode_raw_chunk(0, raw(b'[{"a":1},2,"x"]'), 64)
+    assert small.narrow
+    long_enough = member_sort.MEMBER_MIN_BYTES * member_sort.WIDE_OBJECT_MEMBERS
+    # No object, but long enough (distinct entries: a repeated one is decoded alone).
+    long_text = b"[" + b",".join(b"%d" % index for index in range(long_enough // 4)) + b"]"
+    assert not decode_raw_chunk(0, raw(long_text), 64).narrow

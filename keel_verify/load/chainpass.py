@@ -638,7 +638,7 @@ class EntriesPass:
                 return made(none, [[]]), (decoded.canonical if not same
                                           else repeated_bytes(decoded.canonical, len(entries)))
             listed = _as_list(hashed)
-            write = _writer_for(listed, write)
+            write = _writer_for(listed, write, decoded.narrow)
             piece = (b",".join(map(write, listed)) if type(write) is WideObjectWriter
                      else write(listed)[1:-1])
             if same:
@@ -647,7 +647,7 @@ class EntriesPass:
             # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
             return made(partial(_any_hashes, listed, write), [], piece), piece
         objects_hashed = _as_list(hashed)  # objects: always decoded, a list
-        write = _writer_for(objects_hashed, write)
+        write = _writer_for(objects_hashed, write, decoded.narrow)
         stated = list(map(dict.get, objects_hashed, repeat("content_hash")))
         # Tiny objects (a dense chain) are cut from one encoding of them all; real entries
         # are encoded one by one (one of their own may hold a "},{" and cost a second pass).
@@ -700,12 +700,15 @@ class EntriesPass:
             yield self.chunk(first + start, size=stop - start)
 
 
-def _writer_for(entries: list[Any], write: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+def _writer_for(entries: list[Any], write: Callable[[Any], bytes],
+                narrow: bool = False) -> Callable[[Any], bytes]:
     """``write`` for a chunk's ``entries``; when one of them may be a wide object and
     ``write`` is msgspec's (not the exact encoder), the same bytes written cheaply
-    (:class:`keel_verify.load.member_sort.WideObjectWriter`, called on each entry): msgspec's sorted encoder
-    costs up to 600 ns a member on an object of a million members, not 30."""
-    if write is canonical_bytes or not member_sort.holds_wide_object(entries):
+    (:class:`keel_verify.load.member_sort.WideObjectWriter`, called on each entry):
+    msgspec's sorted encoder costs up to 600 ns a member on an object of a million
+    members, not 30. ``narrow``: proven that none is (:attr:`DecodedChunk.narrow`), so
+    their lengths are not looked at."""
+    if narrow or write is canonical_bytes or not member_sort.holds_wide_object(entries):
         return write
     return WideObjectWriter(write)
 
