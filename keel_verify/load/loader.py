@@ -178,7 +178,8 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
         entry_parts.check(raw_items, first)
     narrow = not member_sort.may_hold_wide_object(len(joined))
     if lazy and _proven_without_decode(joined, raw_items, max_depth):
-        return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1])
+        return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1],
+                            narrow=narrow)
     errors = accel.decode_errors()
     if max_depth >= 3:
         try:
