@@ -40,7 +40,7 @@ from keel_verify.crypto.canonical import canonical_bytes, tagged_sha256
 from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
 from keel_verify.gc_pause import collector_paused
-from keel_verify.load import accel, entry_parts
+from keel_verify.load import accel, entry_parts, member_sort
 from keel_verify.load.dense import repeated_bytes, same_value
 from keel_verify.load.loader import (
     MAX_DEPTH,
@@ -51,6 +51,7 @@ from keel_verify.load.loader import (
     parse_json,
     require_exact_path_size,
 )
+from keel_verify.load.member_sort import WideObjectWriter
 
 CHUNK_ENTRIES = 512
 #: A dense chain's chunks of values are read, hashed and written this many at a time
@@ -283,7 +284,7 @@ class MessageWriter:
 
 #: Top-level values written by msgspec's encoder in insertion order: no container, so no
 #: member order inside them to sort (and strings are written as the sorted encoder does).
-_SCALARS = frozenset({str, int, bool, type(None)})
+_SCALARS = member_sort.SCALARS
 
 
 def _members_bytes(names: list[str], document: Mapping[str, Any], encode: Callable[[Any], bytes],
@@ -324,11 +325,6 @@ def _members_bytes(names: list[str], document: Mapping[str, Any], encode: Callab
 #: :func:`_members_sorted_as_bytes` (a container, a float, many names): one step each.
 MEMBERS_WRITTEN_APART = 4096
 
-#: Bytes whose presence in the encoded names rules out sorting members by their bytes:
-#: every escape starts with a backslash; space and "!" are the only characters written
-#: as they are that sort below the closing quote.
-_NAME_BYTES_BELOW_QUOTE = (b"\\", b" ", b"!")
-
 
 def _members_sorted_as_bytes(artifact: Artifact,
                              encode: Callable[[Any], bytes]) -> tuple[bytes, bytes] | None:
@@ -338,18 +334,13 @@ def _members_sorted_as_bytes(artifact: Artifact,
     step or a dict insertion each). None when not proven to give the profile's bytes:
     then they are written member by member.
 
-    Why it is exact: each member of a document whose values are all scalars is written
-    ``"name":value``, and ``,"`` occurs between each two of them; elsewhere only where a
-    string ends with a comma (inside a string a quote is always escaped), so when it
-    occurs one time less than there are members, it occurs nowhere else. When no name
-    is written with an escape, a space or a "!", its bytes are its UTF-8 bytes, each
-    above the closing quote, so the bytes of ``name":value`` sort as the names do by
-    code point (the profile's order). The few members whose value is a container, holds
+    Why it is exact: see :mod:`keel_verify.load.member_sort` (the document's members are
+    cut and sorted as an object's are). The few members whose value is a container, holds
     a float or many names stand in as ``null`` and are written apart, each as the
     member-by-member path writes it."""
     document = artifact.document
     names = list(document)
-    if len(names) < 2 or not _names_sort_as_bytes(names):
+    if len(names) < 2 or not member_sort.names_sort_as_bytes(names):
         return None
     kinds = map(_SCALARS.__contains__, map(type, document.values()))
     apart = set(compress(names, map(operator.not_, kinds)))
@@ -362,7 +353,7 @@ def _members_sorted_as_bytes(artifact: Artifact,
     for name in apart:
         standing_in[name] = None
     standing_in.pop(SIGNATURES, None)
-    pieces = _cut_members(standing_in)
+    pieces = member_sort.cut_members(standing_in)
     del standing_in
     if pieces is None:
         return None
@@ -379,45 +370,16 @@ def _members_sorted_as_bytes(artifact: Artifact,
     return _joined(pieces[:cut]), _joined(pieces[cut:])
 
 
-def _names_sort_as_bytes(names: list[str]) -> bool:
-    """True when no name is written with an escape, a space or a "!": then the bytes of
-    each ``name":value`` sort as the names do by code point (see
-    :func:`_members_sorted_as_bytes`)."""
-    written = accel.plain_encoder()(names)
-    return not any(map(written.__contains__, _NAME_BYTES_BELOW_QUOTE))
-
-
-def _cut_members(members: dict[str, Any]) -> list[bytes] | None:
-    """``"name":value`` less its opening quote for each member of ``members`` (whose
-    values are all scalars), in insertion order, cut from one encoding of the object;
-    None when a string (name or value) ends with a comma, so that a cut may fall inside
-    a member (see :func:`_members_sorted_as_bytes`)."""
-    pieces = accel.plain_encoder()(members).split(b',"')  # cut as it is: no copy of it
-    if len(pieces) != len(members):
-        return None
-    pieces[0] = pieces[0][2:]  # '{"' cut off
-    pieces[-1] = pieces[-1][:-1]  # '}' cut off (from the same piece when it is the only one)
-    return pieces
-
-
 def _many_names_bytes(value: Any) -> bytes:
     """The canonical bytes of a top-level member's value holding many names
     (Artifact.many_names). An object whose values are all scalars is written as
-    :func:`_members_sorted_as_bytes` writes the document: one encoding in insertion
-    order, cut into members and sorted as bytes, which is exact for the same reasons
-    (no name written with an escape, a space or a "!"; ``,"`` only between members);
-    a million names cost a few C calls. Any other value, or one where that is not
-    proven, is written by the exact encoder, which sorts a large object several times
-    faster than msgspec's sorted encoder (see Artifact.many_names)."""
-    if (type(value) is dict and len(value) > 1 and set(map(type, value.values())) <= _SCALARS
-            and _names_sort_as_bytes(list(value))):
-        pieces = _cut_members(value)
-        if pieces is not None:
-            pieces.sort()
-            pieces[-1] += b"}"  # the braces put back by the join, not by another copy
-            pieces[0] = b'{"' + pieces[0]
-            return b',"'.join(pieces)
-    return canonical_bytes(value)
+    :func:`_members_sorted_as_bytes` writes the document, cut and sorted as bytes
+    (:func:`keel_verify.load.member_sort.sorted_as_bytes`); a million names cost a few C
+    calls. Any other value, or one where that is not proven, is written by the exact
+    encoder, which sorts a large object several times faster than msgspec's sorted
+    encoder (see Artifact.many_names)."""
+    written = member_sort.sorted_as_bytes(value) if type(value) is dict else None
+    return canonical_bytes(value) if written is None else written
 
 
 def _joined(pieces: list[bytes]) -> bytes:
@@ -425,7 +387,7 @@ def _joined(pieces: list[bytes]) -> bytes:
     if not pieces:
         return b""
     pieces[0] = b'"' + pieces[0]
-    return b',"'.join(pieces)
+    return member_sort.joined_members(pieces)
 
 
 def run_chain_pass(
@@ -676,13 +638,16 @@ class EntriesPass:
                 return made(none, [[]]), (decoded.canonical if not same
                                           else repeated_bytes(decoded.canonical, len(entries)))
             listed = _as_list(hashed)
-            piece = write(listed)[1:-1]
+            write = _writer_for(listed, write, decoded.narrow)
+            piece = (b",".join(map(write, listed)) if type(write) is WideObjectWriter
+                     else write(listed)[1:-1])
             if same:
                 hashes = _hash_any_entries(listed, write, self.artifact.exact_path)
                 return made(hashes * len(entries), []), repeated_bytes(piece, len(entries))
             # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
             return made(partial(_any_hashes, listed, write), [], piece), piece
         objects_hashed = _as_list(hashed)  # objects: always decoded, a list
+        write = _writer_for(objects_hashed, write, decoded.narrow)
         stated = list(map(dict.get, objects_hashed, repeat("content_hash")))
         # Tiny objects (a dense chain) are cut from one encoding of them all; real entries
         # are encoded one by one (one of their own may hold a "},{" and cost a second pass).
@@ -733,6 +698,19 @@ class EntriesPass:
             return
         for start, stop, _ in found:
             yield self.chunk(first + start, size=stop - start)
+
+
+def _writer_for(entries: list[Any], write: Callable[[Any], bytes],
+                narrow: bool = False) -> Callable[[Any], bytes]:
+    """``write`` for a chunk's ``entries``; when one of them may be a wide object and
+    ``write`` is msgspec's (not the exact encoder), the same bytes written cheaply
+    (:class:`keel_verify.load.member_sort.WideObjectWriter`, called on each entry):
+    msgspec's sorted encoder costs up to 600 ns a member on an object of a million
+    members, not 30. ``narrow``: proven that none is (:attr:`DecodedChunk.narrow`), so
+    their lengths are not looked at."""
+    if narrow or write is canonical_bytes or not member_sort.holds_wide_object(entries):
+        return write
+    return WideObjectWriter(write)
 
 
 def _boundaries_in(first: int, count: int, size: int) -> list[int]:
@@ -919,7 +897,10 @@ def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes])
     """Each object's bytes, cut from one encoding of the list when that is safe: the
     n - 1 places where one object ends and the next begins each read ``},{``, so when the
     text holds exactly n - 1 of them, each is such a place (a raw newline never occurs
-    in JSON text, so it marks them for one split). Else each object is encoded alone."""
+    in JSON text, so it marks them for one split). Else, or when ``encode`` is for wide
+    objects (:func:`_writer_for`), each object is encoded alone."""
+    if type(encode) is WideObjectWriter:
+        return list(map(encode, objects))
     text = encode(objects)
     if text.count(b"},{") == len(objects) - 1:
         return text[1:-1].replace(b"},{", b"}\n{").split(b"\n")

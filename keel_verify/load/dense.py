@@ -63,7 +63,7 @@ from itertools import chain, repeat
 from typing import Any
 
 from keel_verify.gc_pause import collector_paused
-from keel_verify.load import accel, budget, entry_parts
+from keel_verify.load import accel, budget, entry_parts, member_sort
 from keel_verify.load.loader import DecodedChunk, NeedsExactPath, decode_raw_chunk
 
 #: A chain with fewer bytes than this per comma is read as a dense chain (see above):
@@ -163,7 +163,8 @@ class DenseChain:
                         yield last
                         pending, first, held, windows, raw_held = [], first + held, 0, [], False
                     if raw_items is None:
-                        part = _value_chunk(first + held, entries[low:high], uniform)
+                        part = _value_chunk(first + held, entries[low:high], uniform,
+                                            len(this_window.text))
                     else:
                         part = decode_raw_chunk(first + held, raw_items[low:high], max_depth,
                                                 within_limit=True)  # by _pieces
@@ -436,18 +437,21 @@ def repeated_bytes(piece: bytes, count: int) -> bytes:
     return (piece + b",") * (count - 1) + piece
 
 
-def _value_chunk(first: int, entries: list[Any], uniform: bool) -> DecodedChunk:
+def _value_chunk(first: int, entries: list[Any], uniform: bool, text_bytes: int) -> DecodedChunk:
     """Entries of a window the typed item decoder took: free of floats and unsafe
     integers, their depth proven, their object keys checked with the window.
-    ``uniform``: the whole window is one value repeated."""
+    ``uniform``: the whole window is one value repeated. ``text_bytes``: the window's
+    length, which may rule out a wide object (:attr:`DecodedChunk.narrow`)."""
+    narrow = not member_sort.may_hold_wide_object(text_bytes)
     if uniform:
         return DecodedChunk(first, entries, True, False, type(entries[0]) is dict,
-                            len(entries) > 1)
+                            len(entries) > 1, narrow=narrow)
     # all objects? (in C, stopping at the first entry of another type: mixed windows;
     # _same checks the types itself)
     objects = type(entries[0]) is dict and all(
         map(operator.is_, map(type, entries), repeat(dict)))
-    return DecodedChunk(first, entries, True, False, objects, _worth_same(entries))
+    return DecodedChunk(first, entries, True, False, objects, _worth_same(entries),
+                        narrow=narrow)
 
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them or
@@ -555,6 +559,7 @@ def _joined(parts: list[DecodedChunk]) -> DecodedChunk:
             flat=all(part.flat for part in parts),
             objects=all(part.objects for part in parts),
             same=_parts_same(parts) or _worth_same(entries),
+            narrow=all(part.narrow for part in parts),
         )
     return DecodedChunk(
         parts[0].first, entries,
@@ -562,6 +567,7 @@ def _joined(parts: list[DecodedChunk]) -> DecodedChunk:
         twin=[item for part in parts for item in (part.entries if part.twin is None else part.twin)],
         floats=sum(part.floats for part in parts),
         floats_only=all(part.floats_only or part.within_jcs for part in parts),
+        narrow=all(part.narrow for part in parts),
     )
 
 

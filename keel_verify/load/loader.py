@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from keel_verify.crypto.canonical import PROFILE, float_divergences, tagged_sha256
 from keel_verify.errors import LoadError
 from keel_verify.lazy_sequence import LazySequence
-from keel_verify.load import accel, budget, entry_parts, nesting
+from keel_verify.load import accel, budget, entry_parts, member_sort, nesting
 from keel_verify.load.access import escape_token, type_name
 
 if TYPE_CHECKING:
@@ -137,6 +137,9 @@ class DecodedChunk(NamedTuple):
     # are their input bytes, these (for a ``same`` chunk: one entry's), and no entry is
     # an object; so they are neither encoded nor hashed again. None: not proven.
     canonical: bytes | None = None
+    # Proven on the length of the bytes decoded: no entry is an object of
+    # member_sort.WIDE_OBJECT_MEMBERS members (see member_sort.may_hold_wide_object).
+    narrow: bool = False
 
 
 def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
@@ -173,20 +176,24 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
     joined = b"[" + b",".join(raw_items) + b"]"
     if not within_limit and len(joined) - 1 > budget.MAX_VALUES:  # 1 + len(entry), summed
         entry_parts.check(raw_items, first)
+    narrow = not member_sort.may_hold_wide_object(len(joined))
     if lazy and _proven_without_decode(joined, raw_items, max_depth):
-        return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1])
+        return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1],
+                            narrow=narrow)
     errors = accel.decode_errors()
     if max_depth >= 3:
         try:
             entries: list[Any] = accel.decoder("flat_entries").decode(joined)
-            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), True, True)
+            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), True, True,
+                                narrow=narrow)
         except errors:
             pass
     levels = min(accel.MAX_TYPED_NESTING, max_depth - 3)
     if levels > 0:
         try:
             entries = accel.nested_entries_decoder(levels).decode(joined)
-            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, True)
+            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, True,
+                                narrow=narrow)
         except errors:
             pass
     # Entries that are not all objects: the entry itself is a container level at depth 3.
@@ -195,7 +202,8 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
         try:
             entries = accel.nested_items_decoder(item_levels).decode(joined)
             objects = set(map(type, entries)) == {dict}
-            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, objects)
+            return DecodedChunk(first, entries, accel.keys_within_bmp(joined), False, objects,
+                                narrow=narrow)
         except errors:
             pass
     # Deeper than the typed decoders reach, or holding a float: the same proofs, made on
@@ -221,7 +229,8 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
                  and nesting.written_canonically(joined, outside) else None)
     return DecodedChunk(first, entries, domain and part.twin is None, objects=objects,
                         twin=part.twin, floats=part.floats,
-                        floats_only=domain and part.twin is not None, canonical=canonical)
+                        floats_only=domain and part.twin is not None, canonical=canonical,
+                        narrow=narrow)
 
 
 def _proven_without_decode(joined: bytes, raw_items: Sequence[Any], max_depth: int) -> bool:

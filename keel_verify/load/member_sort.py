@@ -1,0 +1,149 @@
+"""Objects written in the profile's member order by sorting bytes (docs/format.md §1).
+
+The profile sorts an object's members by name in code-point order. msgspec's sorted
+encoder does that in C, but its cost per member grows with the object (measured on
+integers: about 30 ns a member up to a thousand members, 50 at 4,096, 120 at 2.6x10^5,
+600 at 10^6). For an object of scalar values there is a cheaper exact way: encode it
+once in insertion order, cut the text into members at ``,"`` and sort the pieces as
+bytes (about 110 ns a member at 10^6, a sort of bytes objects).
+
+Why it is exact (:func:`cut_members`, :func:`names_sort_as_bytes`): each member of an
+object whose values are all scalars is written ``"name":value``, and ``,"`` occurs
+between each two of them; elsewhere only where a string ends with a comma (inside a
+string a quote is always escaped), so when it occurs one time less than there are
+members, it occurs nowhere else. When no name is written with an escape, a space or a
+"!", its bytes are its UTF-8 bytes, each above the closing quote, so the bytes of
+``name":value`` sort as the names do by code point (UTF-8 keeps code-point order), and
+a name that is a prefix of another sorts first because ``"`` is below every byte of the
+longer name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import length_hint
+from typing import Any
+
+from keel_verify.load import accel
+
+try:
+    from msgspec import Raw
+except ImportError:  # pragma: no cover - exercised by installing without msgspec
+    Raw = None  # type: ignore[assignment,misc]
+
+#: Bytes whose presence in the encoded names rules out sorting members by their bytes:
+#: every escape starts with a backslash; space and "!" are the only characters written
+#: as they are that sort below the closing quote.
+NAME_BYTES_BELOW_QUOTE = (b"\\", b" ", b"!")
+
+#: The value types the plain encoder writes as the profile does: strings, integers,
+#: booleans and null (a float is not: msgspec's float text is not always Python's repr).
+SCALARS: frozenset[type] = frozenset({str, int, bool, type(None)})
+
+#: An object of at least this many members is written by :class:`WideObjectWriter`'s cut
+#: and sort, where that is proven: below it, msgspec's sorted encoder costs at most about
+#: twice as much a member, and finding such objects would cost more than it saves.
+WIDE_OBJECT_MEMBERS = 1 << 16
+
+#: Each member takes at least 5 bytes of JSON text (``"":0`` and a comma or a brace).
+MEMBER_MIN_BYTES = 5
+
+
+def names_sort_as_bytes(names: list[str]) -> bool:
+    """True when no name is written with an escape, a space or a "!": then the bytes of
+    each ``name":value`` sort as the names do by code point."""
+    written = accel.plain_encoder()(names)
+    return not any(map(written.__contains__, NAME_BYTES_BELOW_QUOTE))
+
+
+def cut_members(members: dict[str, Any], written: bytes | None = None) -> list[bytes] | None:
+    """``name":value`` (the member less its opening quote) for each member of ``members``,
+    whose values are all scalars, in insertion order, cut from one encoding of the
+    object (``written``: that encoding, when made already); None when a string (name or
+    value) ends with a comma, so that a cut may fall inside a member."""
+    if written is None:
+        written = accel.plain_encoder()(members)
+    pieces = written.split(b',"')  # cut as it is: no copy of it
+    if len(pieces) != len(members):
+        return None
+    pieces[0] = pieces[0][2:]  # '{"' cut off
+    pieces[-1] = pieces[-1][:-1]  # '}' cut off (from the same piece when it is the only one)
+    return pieces
+
+
+#: Pieces joined at once by :func:`joined_members`: ``bytes.join`` takes a buffer view of
+#: every piece first (some 80 bytes each), so a million pieces joined at once cost 80 MiB
+#: and four times the time.
+JOINED_AT_ONCE = 1 << 14
+
+
+def joined_members(pieces: list[bytes]) -> bytes:
+    """``pieces`` joined at ``,"`` (as :func:`cut_members` cut them), a slice at a time."""
+    if len(pieces) <= JOINED_AT_ONCE:
+        return b',"'.join(pieces)
+    return b',"'.join([b',"'.join(pieces[start : start + JOINED_AT_ONCE])
+                       for start in range(0, len(pieces), JOINED_AT_ONCE)])
+
+
+def sorted_as_bytes(value: dict[str, Any], kinds: frozenset[type] = SCALARS) -> bytes | None:
+    """The profile's canonical bytes of the object ``value``, written by cutting and
+    sorting (see the module docstring); None when that is not proven: fewer than two
+    members, a value whose type is not in ``kinds``, a name written with an escape, a
+    space or a "!", or a string ending with a comma. ``kinds`` may add ``msgspec.Raw`` for
+    a twin's floats (:func:`keel_verify.load.accel.read_floats`), each written as its
+    profile text, which holds neither a comma nor a quote."""
+    if len(value) < 2 or not set(map(type, value.values())) <= kinds:
+        return None
+    written = accel.plain_encoder()(value)
+    # Names are looked at alone only when the whole text holds a byte that rules them out.
+    if (any(map(written.__contains__, NAME_BYTES_BELOW_QUOTE))
+            and not names_sort_as_bytes(list(value))):
+        return None
+    pieces = cut_members(value, written)
+    del written
+    if pieces is None:
+        return None
+    pieces.sort()
+    pieces[-1] += b"}"  # the braces put back by the join, not by another copy
+    pieces[0] = b'{"' + pieces[0]
+    return joined_members(pieces)
+
+
+def may_hold_wide_object(text_bytes: int) -> bool:
+    """Whether JSON text of ``text_bytes`` bytes may hold an object of
+    :data:`WIDE_OBJECT_MEMBERS` members (False is a proof: a chunk decoded from so few
+    bytes needs no look at its entries' lengths)."""
+    return text_bytes >= MEMBER_MIN_BYTES * WIDE_OBJECT_MEMBERS
+
+
+def holds_wide_object(values: list[Any]) -> bool:
+    """Whether any of ``values`` may be an object of :data:`WIDE_OBJECT_MEMBERS` or more
+    members (in C: the length of every sized value, so a long string or array answers
+    True as well, which only costs the per-value writer). About 20 ns a value: for
+    chunks that :func:`may_hold_wide_object` did not rule out."""
+    return max(map(length_hint, values), default=0) >= WIDE_OBJECT_MEMBERS
+
+
+class WideObjectWriter:
+    """``write`` (msgspec's sorted encoder, on chain entries or on a twin of them), made
+    cheap on wide objects: an object of :data:`WIDE_OBJECT_MEMBERS` or more members, all
+    scalars or ``msgspec.Raw``, is written by :func:`sorted_as_bytes`; any other value,
+    or where that is not proven, by ``write``. A Python frame a value, so it is for the
+    entries of a list that :func:`holds_wide_object` picked out, called on each (a list
+    of entries is written by ``write`` whole).
+
+    The bytes are ``write``'s own: msgspec's two encoders write a scalar and a Raw alike,
+    and the cut is exact whatever a Raw holds (see the module docstring)."""
+
+    __slots__ = ("kinds", "write")
+
+    def __init__(self, write: Callable[[Any], bytes]) -> None:
+        self.write = write
+        self.kinds = SCALARS | {Raw}
+
+    def __call__(self, value: Any) -> bytes:
+        if type(value) is dict and len(value) >= WIDE_OBJECT_MEMBERS:
+            cut = sorted_as_bytes(value, self.kinds)
+            if cut is not None:
+                return cut
+        return self.write(value)

@@ -1,0 +1,234 @@
+"""Objects written by cutting and sorting their members as bytes (load/member_sort.py):
+the same bytes as msgspec's sorted encoder, and a chain of wide entries hashed right."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keel_verify import TrustPolicy, verify_bytes
+from keel_verify.crypto.canonical import canonical_bytes
+from keel_verify.load import accel, chainpass, member_sort
+from keel_verify.load import dense as dense_chain
+from keel_verify.load.chainpass import read_strictly
+from keel_verify.report.json_report import report_to_dict
+from tests import hostile_inputs as hostile
+from tests.helpers import public_v3, rechain, resign
+
+msgspec = pytest.importorskip("msgspec")  # a twin's floats are msgspec.Raw
+
+pytestmark = pytest.mark.skipif(
+    not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
+)
+
+TRUST = TrustPolicy.self_attested_only()
+
+_scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(
+    st.sampled_from(["a", "b", ",", '"', "\\", " ", "!", "é", "😀", "\x00", "\x7f"]), max_size=4)
+_names = st.text(st.sampled_from(["a", "b", "z", "0", ",", '"', "\\", " ", "!", "#", "é", "😀",
+                                  "\x1f", "\u2028"]), max_size=4)
+# A twin's float: its profile text as msgspec.Raw (keel_verify.load.accel.read_floats).
+_raw_floats = st.floats(allow_nan=False, allow_infinity=False).map(
+    lambda number: msgspec.Raw(repr(number).encode()))
+_values = st.recursive(_scalars | _raw_floats, lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(_names, inner, max_size=3), max_leaves=12)
+_entries = st.lists(_values | st.dictionaries(_names, _values, max_size=10), max_size=6)
+
+
+@settings(max_examples=300)
+@given(_entries)
+def test_the_wide_object_writer_writes_what_the_sorted_encoder_writes(entries: list[Any]) -> None:
+    """Whatever the entries (objects of scalars, of Raw floats, nested, other values), and
+    with every object of two or more members taken as wide: the sorted encoder's bytes,
+    for the list and for each entry."""
+    encode = accel.sorted_encoder()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", 2)
+        writer = member_sort.WideObjectWriter(encode)
+        assert list(map(writer, entries)) == list(map(encode, entries))
+
+
+@pytest.mark.parametrize("members, cut", [
+    ({"b": 1, "a": "x", "c": None, "d": True}, True),
+    ({"b": msgspec.Raw(b"1.5"), "a": 2}, True),
+    ({"b": 1, "a b": 2}, False),  # a space sorts below the closing quote
+    ({"b": 1, "a!": 2}, False),
+    ({"b": 1, "a\n": 2}, False),  # written with an escape
+    ({"b": "a b!", "a": 2}, True),  # a space and a "!" in a value only: the names are looked at
+    ({"b": "x,y", "a": 2}, True),  # a comma inside a string, not at its end
+    ({"b": "x,", "a": 2}, False),  # a string ending with a comma: cut inside a member
+    ({"b": 1, "a": {"d": 1, "c": 2}}, False),  # an object: its members to sort too
+    ({"b": 1, "a": [2]}, False),  # a container
+    ({"b": 1.5, "a": 2}, False),  # a float: msgspec's text is not always the profile's
+    ({"a": 1}, False),  # nothing to sort
+])
+def test_an_object_is_cut_and_sorted_only_when_proven(members: dict[str, Any], cut: bool) -> None:
+    written = member_sort.sorted_as_bytes(members, member_sort.SCALARS | {msgspec.Raw})
+    assert (written is not None) is cut
+    if written is not None:
+        assert written == accel.sorted_encoder()(members)
+
+
+def test_joined_a_slice_at_a_time_is_joined_at_once() -> None:
+    pieces = [b"m%d\":%d" % (index, index) for index in range(3 * member_sort.JOINED_AT_ONCE + 5)]
+    assert member_sort.joined_members(pieces) == b',"'.join(pieces)
+    assert member_sort.joined_members(pieces[:3]) == b',"'.join(pieces[:3])
+
+
+@pytest.mark.parametrize("values, wide", [
+    ([{"a": 1}, 5, None, "x"], False),
+    ([{f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS)}], True),
+    ([1, {f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS - 1)}], False),
+    ([True, "x" * member_sort.WIDE_OBJECT_MEMBERS], True),  # sized alike: the writer decides
+    ([], False),
+])
+def test_a_wide_object_is_found_by_its_length(values: list[Any], wide: bool) -> None:
+    assert member_sort.holds_wide_object(values) is wide
+
+
+#: Wide, for the chain tests: the threshold is lowered to this (the bytes that rule a
+#: wide object out follow it), so that a test's entries stay small.
+TEST_WIDE = 4096
+WIDE = TEST_WIDE + 3
+
+
+def _wide_members(seed: int) -> dict[str, Any]:
+    """WIDE members of every scalar kind, strings with commas and spaces among them."""
+    kinds = [seed, f"v{seed}, ok", None, True, -seed, "x y!"]
+    return {f"w{index:05d}": kinds[index % len(kinds)] for index in range(WIDE)}
+
+
+def _signed_wide_chain(*, float_member: bool) -> dict[str, Any]:
+    """The public v3 sample, its first two entries WIDE members wider, re-chained and
+    re-signed (a float member in the second when ``float_member``)."""
+    document = public_v3()
+    for seed, entry in enumerate(document["chain"][:2]):
+        entry.update(_wide_members(seed))
+    if float_member:
+        document["chain"][1]["w00001"] = 2.5
+    return resign(rechain(document))
+
+
+def _check(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(check for check in report["checks"] if check["name"] == name)
+
+
+@pytest.mark.parametrize("compact", [True, False], ids=["compact", "indented"])
+@pytest.mark.parametrize("float_member", [False, True], ids=["scalars", "a float member"])
+def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
+    monkeypatch: pytest.MonkeyPatch, compact: bool, float_member: bool,
+) -> None:
+    """Entries of more than WIDE_OBJECT_MEMBERS members, signed: their content hashes
+    recomputed by the cut and sort match, the report is the exact path's, and one
+    member's value changed is found by both paths."""
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
+    written: list[int] = []
+    sorted_as_bytes = member_sort.sorted_as_bytes
+
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS) -> bytes | None:
+        made = sorted_as_bytes(value, kinds)
+        if made is not None and len(value) >= WIDE:
+            written.append(len(value))
+        return made
+
+    monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
+    document = _signed_wide_chain(float_member=float_member)
+
+    def dumped(value: dict[str, Any]) -> bytes:
+        return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) if compact
+                else json.dumps(value, ensure_ascii=False, indent=1)).encode()
+
+    data = dumped(document)
+    fast = report_to_dict(verify_bytes(data, TRUST))
+    assert written, "the wide entries were written by the cut and sort"
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
+    assert _check(fast, "chain_integrity")["outcome"] == "pass"
+    assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
+
+    document["chain"][0]["w00003"] = False  # was True: the entry's stated hash no longer holds
+    tampered = dumped(document)
+    fast_tampered = report_to_dict(verify_bytes(tampered, TRUST))
+    assert fast_tampered == report_to_dict(verify_bytes(tampered, TRUST, exact=True))
+    assert _check(fast_tampered, "chain_integrity")["outcome"] == "fail"
+
+
+def test_the_exact_path_never_takes_the_wide_writer() -> None:
+    """The exact encoder is never wrapped: its bytes are the profile's by definition."""
+    wide = [{f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS)}]
+    assert chainpass._writer_for(wide, canonical_bytes) is canonical_bytes
+    assert type(chainpass._writer_for(wide, accel.sorted_encoder())) is member_sort.WideObjectWriter
+    encode = accel.sorted_encoder()
+    assert chainpass._writer_for([{"a": 1}], encode) is encode
+
+
+def _spy_on_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many values each call of member_sort.holds_wide_object looked at."""
+    looked: list[int] = []
+    holds = member_sort.holds_wide_object
+
+    def spying(values: list[Any]) -> bool:
+        looked.append(len(values))
+        return holds(values)
+
+    monkeypatch.setattr(member_sort, "holds_wide_object", spying)
+    return looked
+
+
+def test_a_dense_chain_of_tiny_entries_is_never_looked_at_for_wide_objects(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows too short to hold a wide object prove it on their length: no entry's
+    length is read (a chain of 10^7 tiny entries would pay ~20 ns each)."""
+    monkeypatch.setattr(dense_chain, "MIN_DENSE_BYTES", 0)
+    looked = _spy_on_lengths(monkeypatch)
+    data = hostile.tiny_chain_entries(200_000, hostile.MIXED_TINY)
+    artifact, chain_pass = read_strictly(data)
+    assert artifact.chain is not None and artifact.chain.dense is not None
+    assert looked == []
+    assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
+
+
+@pytest.mark.parametrize("dense", [True, False], ids=["dense chain", "raw chain"])
+def test_a_wide_entry_among_tiny_ones_is_written_by_the_cut(
+        monkeypatch: pytest.MonkeyPatch, dense: bool) -> None:
+    """One wide object after thousands of tiny entries in the same window (or chunk of
+    raw slices): found by its length and written by the cut and sort; the report is the
+    exact path's."""
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
+    if dense:
+        monkeypatch.setattr(dense_chain, "MIN_DENSE_BYTES", 0)
+    looked = _spy_on_lengths(monkeypatch)
+    wide = b"{" + b",".join(b'"m%d":%d' % (index, index % 7) for index in range(WIDE)) + b"}"
+    tiny = b",".join([b"0", b"{}", b'"x"', b"[1]", b"null"] * (400 if dense else 20))
+    data = hostile._with_raw_chain(tiny + b"," + wide + b"," + tiny)
+    written: list[int] = []
+    sorted_as_bytes = member_sort.sorted_as_bytes
+
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS) -> bytes | None:
+        made = sorted_as_bytes(value, kinds)
+        written.append(len(value) if made is not None else -1)
+        return made
+
+    monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
+    artifact, chain_pass = read_strictly(data)
+    assert (artifact.chain is not None and artifact.chain.dense is not None) is dense
+    assert looked and written == [WIDE]
+    assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(
+        verify_bytes(data, TRUST, exact=True))
+
+
+def test_a_raw_chunk_is_narrow_by_its_length() -> None:
+    """decode_raw_chunk proves no wide object in fewer bytes than one takes."""
+    from keel_verify.load.loader import decode_raw_chunk
+
+    raw = accel.decoder("items").decode
+    small = decode_raw_chunk(0, raw(b'[{"a":1},2,"x"]'), 64)
+    assert small.narrow
+    long_enough = member_sort.MEMBER_MIN_BYTES * member_sort.WIDE_OBJECT_MEMBERS
+    # No object, but long enough (distinct entries: a repeated one is decoded alone).
+    long_text = b"[" + b",".join(b"%d" % index for index in range(long_enough // 4)) + b"]"
+    assert not decode_raw_chunk(0, raw(long_text), 64).narrow
