@@ -246,10 +246,11 @@ def test_dense_floats_in_their_profile_text_are_proven_on_their_bytes(ways: Ways
 
 
 def test_repeated_literals_share_one_raw_in_the_twin(ways: Ways) -> None:
-    repeated = ("[" + ",".join(["1.5", "-0.0", "1.5", "2.25", '{"1.5":1.5}'] * 300) + "]").encode()
+    repeated = ("[" + ",".join(["1.5", "-0.0", "1.5", "2.25", '{"1.5":1.5}'] * 5_000) + "]").encode()
+    assert len(repeated) >= accel.SHARED_FROM_BYTES
     assert accel.literals_repeat(nesting.outside_strings(repeated))
     part = assert_read_as_the_hook_reads(repeated)
-    assert ways.byte_proofs == [1_500]
+    assert ways.byte_proofs == [25_000]
     assert part.twin[0] is part.twin[2] is part.twin[4]["1.5"] and part.twin[1] is part.twin[6]
     distinct = ("[" + ",".join(f"{index}.5" for index in range(600)) + "]").encode()
     assert not accel.literals_repeat(nesting.outside_strings(distinct))

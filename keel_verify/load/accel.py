@@ -115,10 +115,10 @@ _OWN_PROFILE_TEXT = (r"-?(?:[1-9](?=[0-9.]{2,15}\n)[0-9]*\.(?:0|[0-9]*[1-9])"
 _OWN_PROFILE_TEXT_LINES = re.compile(rf"(?:{_OWN_PROFILE_TEXT}\n)*+")
 # The numbers of a JSON text without strings, exponents or letters (see
 # own_profile_texts_outside_strings), each on a line of its own, lines between them
-# empty: each line an integer (its digits not followed by a ".") or a float literal in
-# the form above.
+# empty: each line a float literal in the form above or an integer (its digits not
+# followed by a "."). Floats first: a part read this way is dense in them.
 _NUMBER_LINES = re.compile(
-    rb"\n*+(?:(?:-?[0-9]++(?![.0-9])|" + _OWN_PROFILE_TEXT.encode() + rb")\n++)*+")
+    rb"\n*+(?:(?:" + _OWN_PROFILE_TEXT.encode() + rb"|-?[0-9]++(?![.0-9]))\n++)*+")
 # Every byte but those of a number without an exponent becomes a line break.
 _NUMBERS_ON_LINES = bytes(byte if byte in b"-0123456789." else 0x0A for byte in range(256))
 
@@ -183,13 +183,12 @@ def profile_texts_of(literals: list[str]) -> Callable[[str], Any] | None:
 
 
 def literals_repeat(outside: bytes) -> bool:
-    """Whether the float literals without exponents among the first DENSITY_SAMPLE bytes
-    of ``outside`` (a JSON text's parts outside strings) are mostly repeats: at most half
-    of them distinct. Only a choice between two exact ways of reading a twin (see
+    """Whether the numbers without exponents among the first DENSITY_SAMPLE bytes of
+    ``outside`` (a JSON text's parts outside strings) are mostly repeats: at most half of
+    them distinct. Only a choice between two exact ways of reading a twin (see
     :func:`decoder`, "shared_raw_floats")."""
-    tokens = outside[:DENSITY_SAMPLE].translate(_NUMBERS_ON_LINES).split()
-    literals = [token for token in tokens if b"." in token]
-    return len(set(literals)) * 2 <= len(literals)
+    numbers = outside[:DENSITY_SAMPLE].translate(_NUMBERS_ON_LINES).split()
+    return len(set(numbers)) * 2 <= len(numbers)
 
 
 # A part whose first DENSITY_SAMPLE bytes hold fewer "." than one for this many bytes
@@ -204,6 +203,8 @@ LITERALS_MAPPED = 1 << 16
 # The most distinct literals whose Raw is kept for sharing by the "shared_raw_floats"
 # decoder (a few hundred KiB).
 LITERALS_SHARED = 1024
+# A part of fewer bytes is not looked at for repeats: its Raws cost little memory.
+SHARED_FROM_BYTES = 1 << 16
 
 
 def read_floats(data: Any, outside: bytes | None = None) -> FloatPart:
@@ -238,7 +239,8 @@ def read_floats(data: Any, outside: bytes | None = None) -> FloatPart:
         if outside is None:
             outside = nesting.outside_strings(text)
         count = own_profile_texts_outside_strings(outside)
-        kind = "shared_raw_floats" if count and literals_repeat(outside) else "raw_floats"
+        kind = ("shared_raw_floats" if count and len(text) >= SHARED_FROM_BYTES
+                and literals_repeat(outside) else "raw_floats")
         del outside
         if count:
             return FloatPart(value, decoder(kind).decode(data), count)
