@@ -183,6 +183,8 @@ _BUILT: tuple[tuple[str, str, Callable[[], bytes]], ...] = (
      partial(hostile.wide_object_entries, 2, 1_000_000)),
     ("wide_float_entry", "one chain entry, an object of 10^6 members, each 1.5",
      partial(hostile.wide_object_entries, 1, 1_000_000, b"1.5")),
+    ("wide_nested_2", "2 chain entries, each holding an object of 10^6 members 3 levels down",
+     partial(hostile.wide_object_entries, 2, 1_000_000, nested=True)),
 )
 
 CASES = (

@@ -190,15 +190,18 @@ def large_array_entries(count: int, items: int, *, in_object: bool = False) -> b
     return _with_raw_chain(b",".join([entry] * count))
 
 
-def wide_object_entries(count: int, members: int, number: bytes = b"%d") -> bytes:
+def wide_object_entries(count: int, members: int, number: bytes = b"%d", *,
+                        nested: bool = False) -> bytes:
     """The v3 sample whose chain is ``count`` entries, each an object of ``members``
     members ``"m0":k,"m1":k,...`` where ``k`` is the entry's index (``number``: the
-    value's text, ``%d`` for the index; e.g. ``1.5`` for a float in every member)."""
+    value's text, ``%d`` for the index; e.g. ``1.5`` for a float in every member);
+    ``nested``: each entry ``{"event_type":"x","data":[{"wide":...}]}`` holds it instead."""
     names = [b'"m%d":' % index for index in range(members)]
     entries = []
     for index in range(count):
         value = number % index if b"%d" in number else number
-        entries.append(b"{" + b",".join(name + value for name in names) + b"}")
+        wide = b"{" + b",".join(name + value for name in names) + b"}"
+        entries.append(b'{"event_type":"x","data":[{"wide":' + wide + b"}]}" if nested else wide)
     return _with_raw_chain(b",".join(entries))
 
 

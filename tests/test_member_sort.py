@@ -79,15 +79,40 @@ def test_joined_a_slice_at_a_time_is_joined_at_once() -> None:
     assert member_sort.joined_members(pieces[:3]) == b',"'.join(pieces[:3])
 
 
-@pytest.mark.parametrize("values, wide", [
-    ([{"a": 1}, 5, None, "x"], False),
-    ([{f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS)}], True),
-    ([1, {f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS - 1)}], False),
-    ([True, "x" * member_sort.WIDE_OBJECT_MEMBERS], True),  # sized alike: the writer decides
-    ([], False),
+@pytest.mark.parametrize("text, may", [
+    (b"[" + b",".join([b'{"a":1}'] * 70_000) + b"]", True),  # 70,000 colons, long enough
+    (b"[" + b",".join([b'{"a":1}'] * 40_000) + b"]", False),  # too short
+    (b"[" + b",".join([b'["a",1]'] * 70_000) + b"]", False),  # long enough, no colon
+    (b'["' + b"x" * 400_000 + b'"]', False),
+    (b'["' + b":" * 400_000 + b'"]', True),  # colons in a string count (an upper bound)
 ])
-def test_a_wide_object_is_found_by_its_length(values: list[Any], wide: bool) -> None:
-    assert member_sort.holds_wide_object(values) is wide
+def test_a_wide_object_is_ruled_out_by_length_or_colons(text: bytes, may: bool) -> None:
+    assert member_sort.may_hold_wide_object(text) is may
+    assert member_sort.may_hold_wide_object(memoryview(text)) is (
+        len(text) >= member_sort.MEMBER_MIN_BYTES * member_sort.WIDE_OBJECT_MEMBERS)
+
+
+def test_a_wide_object_at_any_depth_is_cut_and_the_entry_left_as_it_was() -> None:
+    """An entry holding wide objects inside arrays and objects: each is written by the
+    cut and sort, the bytes are the sorted encoder's, and the entry is unchanged."""
+    encode = accel.sorted_encoder()
+    wide = {f"m{index}": index % 3 for index in range(9, -1, -1)}
+    entry = {"z": [1, {"b": wide, "a": [wide, 2]}], "y": wide, "x": {"k": [[wide]]}}
+    before = json.dumps(entry)
+    cut: list[int] = []
+    sorted_as_bytes = member_sort.sorted_as_bytes
+
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS) -> bytes | None:
+        made = sorted_as_bytes(value, kinds)
+        cut.append(len(value) if made is not None else -1)
+        return made
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", 10)
+        patch.setattr(member_sort, "sorted_as_bytes", counting)
+        assert member_sort.WideObjectWriter(encode)(entry) == encode(entry)
+    assert cut == [10] * 4
+    assert json.dumps(entry) == before
 
 
 #: Wide, for the chain tests: the threshold is lowered to this (the bytes that rule a
@@ -102,14 +127,19 @@ def _wide_members(seed: int) -> dict[str, Any]:
     return {f"w{index:05d}": kinds[index % len(kinds)] for index in range(WIDE)}
 
 
-def _signed_wide_chain(*, float_member: bool) -> dict[str, Any]:
-    """The public v3 sample, its first two entries WIDE members wider, re-chained and
-    re-signed (a float member in the second when ``float_member``)."""
+def _signed_wide_chain(*, float_member: bool, nested: bool) -> dict[str, Any]:
+    """The public v3 sample, its first two entries WIDE members wider (or, ``nested``,
+    holding such an object in an array in a member), re-chained and re-signed (a float
+    member in the second's wide object when ``float_member``)."""
     document = public_v3()
     for seed, entry in enumerate(document["chain"][:2]):
-        entry.update(_wide_members(seed))
-    if float_member:
-        document["chain"][1]["w00001"] = 2.5
+        wide = _wide_members(seed)
+        if float_member and seed == 1:
+            wide["w00001"] = 2.5
+        if nested:
+            entry["extra"] = [1, {"inner": wide}]
+        else:
+            entry.update(wide)
     return resign(rechain(document))
 
 
@@ -119,8 +149,9 @@ def _check(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("compact", [True, False], ids=["compact", "indented"])
 @pytest.mark.parametrize("float_member", [False, True], ids=["scalars", "a float member"])
+@pytest.mark.parametrize("nested", [False, True], ids=["the entry", "nested in it"])
 def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
-    monkeypatch: pytest.MonkeyPatch, compact: bool, float_member: bool,
+    monkeypatch: pytest.MonkeyPatch, compact: bool, float_member: bool, nested: bool,
 ) -> None:
     """Entries of more than WIDE_OBJECT_MEMBERS members, signed: their content hashes
     recomputed by the cut and sort match, the report is the exact path's, and one
@@ -136,7 +167,7 @@ def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
         return made
 
     monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
-    document = _signed_wide_chain(float_member=float_member)
+    document = _signed_wide_chain(float_member=float_member, nested=nested)
 
     def dumped(value: dict[str, Any]) -> bytes:
         return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) if compact
@@ -149,39 +180,43 @@ def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
     assert _check(fast, "chain_integrity")["outcome"] == "pass"
     assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
 
-    document["chain"][0]["w00003"] = False  # was True: the entry's stated hash no longer holds
+    wide = document["chain"][0]["extra"][1]["inner"] if nested else document["chain"][0]
+    wide["w00003"] = False  # was True: the entry's stated hash no longer holds
     tampered = dumped(document)
     fast_tampered = report_to_dict(verify_bytes(tampered, TRUST))
     assert fast_tampered == report_to_dict(verify_bytes(tampered, TRUST, exact=True))
     assert _check(fast_tampered, "chain_integrity")["outcome"] == "fail"
 
 
-def test_the_exact_path_never_takes_the_wide_writer() -> None:
-    """The exact encoder is never wrapped: its bytes are the profile's by definition."""
+def test_the_exact_path_and_narrow_chunks_never_take_the_wide_writer() -> None:
+    """The exact encoder is never wrapped (its bytes are the profile's by definition),
+    nor is ``write`` for a chunk proven narrow."""
     wide = [{f"m{index}": index for index in range(member_sort.WIDE_OBJECT_MEMBERS)}]
-    assert chainpass._writer_for(wide, canonical_bytes) is canonical_bytes
-    assert type(chainpass._writer_for(wide, accel.sorted_encoder())) is member_sort.WideObjectWriter
     encode = accel.sorted_encoder()
-    assert chainpass._writer_for([{"a": 1}], encode) is encode
+    assert chainpass._writer_for(wide, canonical_bytes) is canonical_bytes
+    assert type(chainpass._writer_for(wide, encode)) is member_sort.WideObjectWriter
+    assert chainpass._writer_for(wide, encode, narrow=True) is encode
 
 
 def _spy_on_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many values each call of member_sort.holds_wide_object looked at."""
+    """How many entries each chunk written by a WideObjectWriter held (it walks each)."""
     looked: list[int] = []
-    holds = member_sort.holds_wide_object
+    writer_for = chainpass._writer_for
 
-    def spying(values: list[Any]) -> bool:
-        looked.append(len(values))
-        return holds(values)
+    def spying(entries: list[Any], write: Any, narrow: bool = False) -> Any:
+        made = writer_for(entries, write, narrow)
+        if type(made) is member_sort.WideObjectWriter:
+            looked.append(len(entries))
+        return made
 
-    monkeypatch.setattr(member_sort, "holds_wide_object", spying)
+    monkeypatch.setattr(chainpass, "_writer_for", spying)
     return looked
 
 
 def test_a_dense_chain_of_tiny_entries_is_never_looked_at_for_wide_objects(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Windows too short to hold a wide object prove it on their length: no entry's
-    length is read (a chain of 10^7 tiny entries would pay ~20 ns each)."""
+    """Windows too short to hold a wide object prove it on their length: no entry is
+    walked (a chain of 10^7 tiny entries would pay a Python call each)."""
     monkeypatch.setattr(dense_chain, "MIN_DENSE_BYTES", 0)
     looked = _spy_on_lengths(monkeypatch)
     data = hostile.tiny_chain_entries(200_000, hostile.MIXED_TINY)
@@ -221,14 +256,21 @@ def test_a_wide_entry_among_tiny_ones_is_written_by_the_cut(
         verify_bytes(data, TRUST, exact=True))
 
 
-def test_a_raw_chunk_is_narrow_by_its_length() -> None:
-    """decode_raw_chunk proves no wide object in fewer bytes than one takes."""
+def test_a_raw_chunk_is_narrow_by_its_entries_lengths_or_colons() -> None:
+    """decode_raw_chunk proves no wide object when no entry takes as many bytes as one,
+    or when an entry that does holds too few colons."""
     from keel_verify.load.loader import decode_raw_chunk
 
     raw = accel.decoder("items").decode
-    small = decode_raw_chunk(0, raw(b'[{"a":1},2,"x"]'), 64)
-    assert small.narrow
-    long_enough = member_sort.MEMBER_MIN_BYTES * member_sort.WIDE_OBJECT_MEMBERS
-    # No object, but long enough (distinct entries: a repeated one is decoded alone).
-    long_text = b"[" + b",".join(b"%d" % index for index in range(long_enough // 4)) + b"]"
-    assert not decode_raw_chunk(0, raw(long_text), 64).narrow
+    assert decode_raw_chunk(0, raw(b'[{"a":1},2,"x"]'), 64).narrow
+    members = member_sort.WIDE_OBJECT_MEMBERS
+    least = member_sort.MEMBER_MIN_BYTES * members
+    # Distinct entries (a repeated one is decoded alone).
+    short_objects = b",".join(b'{"a":%d}' % index for index in range(members))
+    assert len(short_objects) >= least
+    assert decode_raw_chunk(0, raw(b"[" + short_objects + b"]"), 64).narrow  # each short
+    long_array = b"[" + b",".join(b"%d" % index for index in range(members)) + b"]"
+    assert len(long_array) >= least
+    assert decode_raw_chunk(0, raw(b"[1," + long_array + b"]"), 64).narrow  # no colon
+    long_object = b"{" + b",".join(b'"%d":0' % index for index in range(members)) + b"}"
+    assert not decode_raw_chunk(0, raw(b"[1," + long_object + b"]"), 64).narrow

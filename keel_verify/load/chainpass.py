@@ -702,13 +702,13 @@ class EntriesPass:
 
 def _writer_for(entries: list[Any], write: Callable[[Any], bytes],
                 narrow: bool = False) -> Callable[[Any], bytes]:
-    """``write`` for a chunk's ``entries``; when one of them may be a wide object and
-    ``write`` is msgspec's (not the exact encoder), the same bytes written cheaply
+    """``write`` for a chunk's ``entries``; unless they are proven to hold no wide object
+    (``narrow``: :attr:`DecodedChunk.narrow`) or ``write`` is the exact encoder, the same
+    bytes written cheaply where an entry holds one
     (:class:`keel_verify.load.member_sort.WideObjectWriter`, called on each entry):
     msgspec's sorted encoder costs up to 600 ns a member on an object of a million
-    members, not 30. ``narrow``: proven that none is (:attr:`DecodedChunk.narrow`), so
-    their lengths are not looked at."""
-    if narrow or write is canonical_bytes or not member_sort.holds_wide_object(entries):
+    members, not 30."""
+    if narrow or write is canonical_bytes or not entries:
         return write
     return WideObjectWriter(write)
 

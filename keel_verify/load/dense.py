@@ -164,7 +164,7 @@ class DenseChain:
                         pending, first, held, windows, raw_held = [], first + held, 0, [], False
                     if raw_items is None:
                         part = _value_chunk(first + held, entries[low:high], uniform,
-                                            len(this_window.text))
+                                            this_window.text)
                     else:
                         part = decode_raw_chunk(first + held, raw_items[low:high], max_depth,
                                                 within_limit=True)  # by _pieces
@@ -437,12 +437,13 @@ def repeated_bytes(piece: bytes, count: int) -> bytes:
     return (piece + b",") * (count - 1) + piece
 
 
-def _value_chunk(first: int, entries: list[Any], uniform: bool, text_bytes: int) -> DecodedChunk:
+def _value_chunk(first: int, entries: list[Any], uniform: bool,
+                 text: bytes | memoryview) -> DecodedChunk:
     """Entries of a window the typed item decoder took: free of floats and unsafe
     integers, their depth proven, their object keys checked with the window.
-    ``uniform``: the whole window is one value repeated. ``text_bytes``: the window's
-    length, which may rule out a wide object (:attr:`DecodedChunk.narrow`)."""
-    narrow = not member_sort.may_hold_wide_object(text_bytes)
+    ``uniform``: the whole window is one value repeated. ``text``: the window's bytes,
+    which may rule out a wide object (:attr:`DecodedChunk.narrow`)."""
+    narrow = not member_sort.may_hold_wide_object(text)
     if uniform:
         return DecodedChunk(first, entries, True, False, type(entries[0]) is dict,
                             len(entries) > 1, narrow=narrow)

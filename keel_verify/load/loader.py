@@ -176,7 +176,7 @@ def decode_raw_chunk(first: int, raw_items: Sequence[Any], max_depth: int, *,
     joined = b"[" + b",".join(raw_items) + b"]"
     if not within_limit and len(joined) - 1 > budget.MAX_VALUES:  # 1 + len(entry), summed
         entry_parts.check(raw_items, first)
-    narrow = not member_sort.may_hold_wide_object(len(joined))
+    narrow = not member_sort.entries_may_hold_wide_object(raw_items)
     if lazy and _proven_without_decode(joined, raw_items, max_depth):
         return DecodedChunk(first, LazyEntries(raw_items, joined), True, canonical=joined[1:-1],
                             narrow=narrow)

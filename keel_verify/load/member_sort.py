@@ -20,8 +20,8 @@ longer name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from operator import length_hint
+from collections.abc import Callable, Sequence
+from itertools import compress
 from typing import Any
 
 from keel_verify.load import accel
@@ -109,31 +109,46 @@ def sorted_as_bytes(value: dict[str, Any], kinds: frozenset[type] = SCALARS) -> 
     return joined_members(pieces)
 
 
-def may_hold_wide_object(text_bytes: int) -> bool:
-    """Whether JSON text of ``text_bytes`` bytes may hold an object of
-    :data:`WIDE_OBJECT_MEMBERS` members (False is a proof: a chunk decoded from so few
-    bytes needs no look at its entries' lengths)."""
-    return text_bytes >= MEMBER_MIN_BYTES * WIDE_OBJECT_MEMBERS
+def may_hold_wide_object(text: bytes | memoryview) -> bool:
+    """Whether the JSON text ``text`` may hold an object of :data:`WIDE_OBJECT_MEMBERS`
+    members, at any depth. False is a proof, on its length (each member takes
+    :data:`MEMBER_MIN_BYTES` bytes at least) or on its colons (each member is written with
+    one; colons inside strings only add to the count): a chunk decoded from such bytes
+    needs no look at its entries."""
+    if len(text) < MEMBER_MIN_BYTES * WIDE_OBJECT_MEMBERS:
+        return False
+    return not isinstance(text, bytes) or text.count(b":") >= WIDE_OBJECT_MEMBERS
 
 
-def holds_wide_object(values: list[Any]) -> bool:
-    """Whether any of ``values`` may be an object of :data:`WIDE_OBJECT_MEMBERS` or more
-    members (in C: the length of every sized value, so a long string or array answers
-    True as well, which only costs the per-value writer). About 20 ns a value: for
-    chunks that :func:`may_hold_wide_object` did not rule out."""
-    return max(map(length_hint, values), default=0) >= WIDE_OBJECT_MEMBERS
+def entries_may_hold_wide_object(raw_items: Sequence[Any]) -> bool:
+    """:func:`may_hold_wide_object` for raw slices of chain entries (msgspec.Raw): a wide
+    object lies within one entry, so only an entry long enough for one is looked at
+    (their lengths read in C: a chunk of real entries is not scanned for colons)."""
+    least = MEMBER_MIN_BYTES * WIDE_OBJECT_MEMBERS
+    if max(map(len, raw_items), default=0) < least:
+        return False
+    return any(may_hold_wide_object(bytes(raw)) for raw in raw_items if len(raw) >= least)
+
+
+#: Containers nested deeper than this below an entry are written by ``write`` as they
+#: are (a wide object there is written at msgspec's cost): the walk is recursive.
+MAX_WALK_DEPTH = 256
 
 
 class WideObjectWriter:
     """``write`` (msgspec's sorted encoder, on chain entries or on a twin of them), made
-    cheap on wide objects: an object of :data:`WIDE_OBJECT_MEMBERS` or more members, all
-    scalars or ``msgspec.Raw``, is written by :func:`sorted_as_bytes`; any other value,
-    or where that is not proven, by ``write``. A Python frame a value, so it is for the
-    entries of a list that :func:`holds_wide_object` picked out, called on each (a list
-    of entries is written by ``write`` whole).
+    cheap on wide objects: each object of :data:`WIDE_OBJECT_MEMBERS` or more members,
+    at any depth, whose values are all scalars or ``msgspec.Raw``, is written by
+    :func:`sorted_as_bytes` and handed to ``write`` as a ``msgspec.Raw`` of those bytes,
+    in a copy of the containers above it (the entry itself, which visitors may hold, is
+    never changed); everything else, or where that is not proven, is written by
+    ``write``. A Python frame a container holding containers, so it is for chunks that
+    :func:`may_hold_wide_object` did not rule out, called on each entry (a list of
+    entries is written by ``write`` whole).
 
     The bytes are ``write``'s own: msgspec's two encoders write a scalar and a Raw alike,
-    and the cut is exact whatever a Raw holds (see the module docstring)."""
+    the cut is exact whatever a Raw holds (see the module docstring), and ``write`` writes
+    a Raw as it is, where it would have written the object's canonical bytes."""
 
     __slots__ = ("kinds", "write")
 
@@ -142,8 +157,47 @@ class WideObjectWriter:
         self.kinds = SCALARS | {Raw}
 
     def __call__(self, value: Any) -> bytes:
-        if type(value) is dict and len(value) >= WIDE_OBJECT_MEMBERS:
-            cut = sorted_as_bytes(value, self.kinds)
-            if cut is not None:
-                return cut
-        return self.write(value)
+        return self.write(self.cut_inside(value, 0))
+
+    def cut_inside(self, value: Any, depth: int) -> Any:
+        """``value``, or a copy of it along the paths to its wide objects with each of
+        them a ``msgspec.Raw`` of its canonical bytes; ``value`` itself when none is
+        found (or proven)."""
+        kind = type(value)
+        if kind is dict:
+            if len(value) >= WIDE_OBJECT_MEMBERS:
+                cut = sorted_as_bytes(value, self.kinds)
+                if cut is not None:
+                    return Raw(cut)
+            if depth >= MAX_WALK_DEPTH or not any(map(_CONTAINERS.__contains__,
+                                                      map(type, value.values()))):
+                return value  # in C: no container among its values, nothing below
+            changed = {}
+            for name, child in value.items():
+                if type(child) in _CONTAINERS:
+                    cut_child = self.cut_inside(child, depth + 1)
+                    if cut_child is not child:
+                        changed[name] = cut_child
+            if not changed:
+                return value
+            copy = value.copy()  # insertion order kept: ``write`` sorts it
+            copy.update(changed)
+            return copy
+        if kind is list:
+            if depth >= MAX_WALK_DEPTH:
+                return value
+            at = list(compress(range(len(value)), map(_CONTAINERS.__contains__,
+                                                      map(type, value))))
+            copied: list[Any] | None = None
+            for index in at:
+                child = value[index]
+                cut_child = self.cut_inside(child, depth + 1)
+                if cut_child is not child:
+                    if copied is None:
+                        copied = value.copy()
+                    copied[index] = cut_child
+            return value if copied is None else copied
+        return value
+
+
+_CONTAINERS = frozenset({dict, list})
