@@ -46,10 +46,12 @@ def test_the_wide_object_writer_writes_what_the_sorted_encoder_writes(entries: l
     with every object of two or more members taken as wide: the sorted encoder's bytes,
     for the list and for each entry."""
     encode = accel.sorted_encoder()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", 2)
-        writer = member_sort.WideObjectWriter(encode)
-        assert list(map(writer, entries)) == list(map(encode, entries))
+    for runs in (True, False):  # the cut and sort taken wherever proven, or never
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", 2)
+            patch.setattr(member_sort, "few_runs", lambda value, runs=runs: runs)
+            writer = member_sort.WideObjectWriter(encode)
+            assert list(map(writer, entries)) == list(map(encode, entries))
 
 
 @pytest.mark.parametrize("members, cut", [
@@ -96,14 +98,15 @@ def test_a_wide_object_at_any_depth_is_cut_and_the_entry_left_as_it_was() -> Non
     """An entry holding wide objects inside arrays and objects: each is written by the
     cut and sort, the bytes are the sorted encoder's, and the entry is unchanged."""
     encode = accel.sorted_encoder()
-    wide = {f"m{index}": index % 3 for index in range(9, -1, -1)}
+    wide = {f"m{index}": index % 3 for index in range(10)}
     entry = {"z": [1, {"b": wide, "a": [wide, 2]}], "y": wide, "x": {"k": [[wide]]}}
     before = json.dumps(entry)
     cut: list[int] = []
     sorted_as_bytes = member_sort.sorted_as_bytes
 
-    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS) -> bytes | None:
-        made = sorted_as_bytes(value, kinds)
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
+                 written: bytes | None = None) -> bytes | None:
+        made = sorted_as_bytes(value, kinds, written)
         cut.append(len(value) if made is not None else -1)
         return made
 
@@ -160,8 +163,9 @@ def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
     written: list[int] = []
     sorted_as_bytes = member_sort.sorted_as_bytes
 
-    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS) -> bytes | None:
-        made = sorted_as_bytes(value, kinds)
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
+                 text: bytes | None = None) -> bytes | None:
+        made = sorted_as_bytes(value, kinds, text)
         if made is not None and len(value) >= WIDE:
             written.append(len(value))
         return made
@@ -242,8 +246,9 @@ def test_a_wide_entry_among_tiny_ones_is_written_by_the_cut(
     written: list[int] = []
     sorted_as_bytes = member_sort.sorted_as_bytes
 
-    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS) -> bytes | None:
-        made = sorted_as_bytes(value, kinds)
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
+                 text: bytes | None = None) -> bytes | None:
+        made = sorted_as_bytes(value, kinds, text)
         written.append(len(value) if made is not None else -1)
         return made
 
@@ -274,3 +279,50 @@ def test_a_raw_chunk_is_narrow_by_its_entries_lengths_or_colons() -> None:
     assert decode_raw_chunk(0, raw(b"[1," + long_array + b"]"), 64).narrow  # no colon
     long_object = b"{" + b",".join(b'"%d":0' % index for index in range(members)) + b"}"
     assert not decode_raw_chunk(0, raw(b"[1," + long_object + b"]"), 64).narrow
+
+
+@pytest.mark.parametrize("names, runs", [
+    ([f"m{index}" for index in range(5000)], True),  # m0, m1, ...: seven runs
+    ([f"{index:08x}" for index in range(5000)], True),  # sorted
+    ([f"{index * 2654435761 % 2**32:08x}" for index in range(5000)], False),  # scattered
+    ([f"{index:08x}" for index in range(5000, 0, -1)], False),  # descending
+])
+def test_names_in_few_runs_are_told_from_the_sample(names: list[str], runs: bool) -> None:
+    assert member_sort.few_runs(dict.fromkeys(names, 0)) is runs
+
+
+def test_a_wide_object_of_scattered_names_is_left_to_msgspec(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names that do not come in few runs: msgspec's sort is cheaper there, so the
+    object is never cut (and the bytes are the same)."""
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
+    cut: list[int] = []
+    monkeypatch.setattr(member_sort, "sorted_as_bytes", lambda *args: cut.append(1))
+    scattered = {f"{index * 2654435761 % 2**32:08x}": index for index in range(WIDE)}
+    encode = accel.sorted_encoder()
+    assert member_sort.WideObjectWriter(encode)({"a": [scattered]}) == encode({"a": [scattered]})
+    assert cut == []
+
+
+def test_many_small_containers_are_told_apart_in_c_not_walked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry long enough, with colons enough, made of many small containers: only the
+    entry itself is looked into (its children's encodings rule each of them out), not a
+    Python step for each of them; and the one child that holds a wide object is found."""
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
+    looked: list[int] = []
+    cut_inside = member_sort.WideObjectWriter.cut_inside
+
+    def counting(self: Any, value: Any, written: bytes, depth: int) -> Any:
+        looked.append(depth)
+        return cut_inside(self, value, written, depth)
+
+    monkeypatch.setattr(member_sort.WideObjectWriter, "cut_inside", counting)
+    encode = accel.sorted_encoder()
+    small = [{"a": index} for index in range(2 * WIDE)] + [[index] for index in range(WIDE)]
+    assert member_sort.WideObjectWriter(encode)(small) == encode(small)
+    assert looked == [0]
+    looked.clear()
+    wide = _wide_members(1)
+    assert member_sort.WideObjectWriter(encode)([*small, {"w": wide}]) == encode([*small, {"w": wide}])
+    assert looked == [0, 1, 2]

@@ -388,8 +388,10 @@ _plain_encoder: Any = None
 
 
 def plain_encoder() -> Callable[[Any], bytes]:
-    """msgspec's encoder in insertion order (not canonical: for telling values apart by
-    their members' order and types, e.g. ``1`` from ``true``)."""
+    """msgspec's encoder in insertion order: not canonical by itself (for telling values
+    apart by their members' order and types, e.g. ``1`` from ``true``), but the members
+    of an object of scalars it writes are cut and sorted into canonical bytes
+    (:mod:`keel_verify.load.member_sort`)."""
     global _plain_encoder
     if _plain_encoder is None:
         assert msgspec is not None

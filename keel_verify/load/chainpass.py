@@ -282,11 +282,6 @@ class MessageWriter:
         self.message.update(piece)
 
 
-#: Top-level values written by msgspec's encoder in insertion order: no container, so no
-#: member order inside them to sort (and strings are written as the sorted encoder does).
-_SCALARS = member_sort.SCALARS
-
-
 def _members_bytes(names: list[str], document: Mapping[str, Any], encode: Callable[[Any], bytes],
                    alone: frozenset[str], float_members: Mapping[str, FloatMember]) -> bytes:
     """The canonical bytes of the members of ``document`` named in ``names`` (sorted),
@@ -309,7 +304,7 @@ def _members_bytes(names: list[str], document: Mapping[str, Any], encode: Callab
             run = names[start:at]
             values = list(map(document.__getitem__, run))
             write = (accel.plain_encoder() if encode is not canonical_bytes
-                     and set(map(type, values)) <= _SCALARS else encode)
+                     and set(map(type, values)) <= member_sort.SCALARS else encode)
             pieces.append(write(dict(zip(run, values, strict=True)))[1:-1])
         if at < len(names):
             key = names[at]
@@ -342,7 +337,7 @@ def _members_sorted_as_bytes(artifact: Artifact,
     names = list(document)
     if len(names) < 2 or not member_sort.names_sort_as_bytes(names):
         return None
-    kinds = map(_SCALARS.__contains__, map(type, document.values()))
+    kinds = map(member_sort.SCALARS.__contains__, map(type, document.values()))
     apart = set(compress(names, map(operator.not_, kinds)))
     del names
     apart.update(artifact.many_names, artifact.float_members)

@@ -140,6 +140,8 @@ class DenseChain:
         last: DecodedChunk | None = None
         for entries, raw_items, uniform, this_window in self._windows(max_depth):
             at = 0
+            # Proven once for the window: none of its entries holds a wide object.
+            narrow = raw_items is None and not member_sort.may_hold_wide_object(this_window.text)
             count = len(entries) if raw_items is None else len(raw_items)
             boundary = (first + held) // size * size
             if raw_items is not None and boundary > first:  # end the grown chunk at a boundary
@@ -163,8 +165,7 @@ class DenseChain:
                         yield last
                         pending, first, held, windows, raw_held = [], first + held, 0, [], False
                     if raw_items is None:
-                        part = _value_chunk(first + held, entries[low:high], uniform,
-                                            this_window.text)
+                        part = _value_chunk(first + held, entries[low:high], uniform, narrow)
                     else:
                         part = decode_raw_chunk(first + held, raw_items[low:high], max_depth,
                                                 within_limit=True)  # by _pieces
@@ -437,13 +438,11 @@ def repeated_bytes(piece: bytes, count: int) -> bytes:
     return (piece + b",") * (count - 1) + piece
 
 
-def _value_chunk(first: int, entries: list[Any], uniform: bool,
-                 text: bytes | memoryview) -> DecodedChunk:
+def _value_chunk(first: int, entries: list[Any], uniform: bool, narrow: bool) -> DecodedChunk:
     """Entries of a window the typed item decoder took: free of floats and unsafe
     integers, their depth proven, their object keys checked with the window.
-    ``uniform``: the whole window is one value repeated. ``text``: the window's bytes,
-    which may rule out a wide object (:attr:`DecodedChunk.narrow`)."""
-    narrow = not member_sort.may_hold_wide_object(text)
+    ``uniform``: the whole window is one value repeated. ``narrow``: the window's bytes
+    rule out a wide object (:attr:`DecodedChunk.narrow`)."""
     if uniform:
         return DecodedChunk(first, entries, True, False, type(entries[0]) is dict,
                             len(entries) > 1, narrow=narrow)

@@ -137,8 +137,8 @@ class DecodedChunk(NamedTuple):
     # are their input bytes, these (for a ``same`` chunk: one entry's), and no entry is
     # an object; so they are neither encoded nor hashed again. None: not proven.
     canonical: bytes | None = None
-    # Proven on the length of the bytes decoded: no entry is an object of
-    # member_sort.WIDE_OBJECT_MEMBERS members (see member_sort.may_hold_wide_object).
+    # Proven on the bytes decoded (their length, or their colons): no entry holds an
+    # object of member_sort.WIDE_OBJECT_MEMBERS members (member_sort.may_hold_wide_object).
     narrow: bool = False
 
 

@@ -1,11 +1,17 @@
 """Objects written in the profile's member order by sorting bytes (docs/format.md §1).
 
 The profile sorts an object's members by name in code-point order. msgspec's sorted
-encoder does that in C, but its cost per member grows with the object (measured on
-integers: about 30 ns a member up to a thousand members, 50 at 4,096, 120 at 2.6x10^5,
-600 at 10^6). For an object of scalar values there is a cheaper exact way: encode it
-once in insertion order, cut the text into members at ``,"`` and sort the pieces as
-bytes (about 110 ns a member at 10^6, a sort of bytes objects).
+encoder does that in C, and on most objects it is the fastest way; but on a wide object
+whose names come in a few long ascending runs (``m0``, ``m1``, ... ``m999999``: about
+7 runs, interleaved once sorted) its sort is slow: about 540 ns a member at 10^6 members,
+against 400 for the same number of random names (measured). For an object of scalar
+values there is another exact way: encode it once in insertion order, cut the text into
+members at ``,"`` and sort the pieces as bytes, a sort (Python's) that merges runs
+cheaply: about 80 ns a member for those names, but 250-680 for random ones (the same
+measurements). :class:`WideObjectWriter` takes the cut only for objects of at least
+:data:`WIDE_OBJECT_MEMBERS` members whose first names show few descents
+(:func:`few_runs`), so neither way costs much more than the other would: at worst, an
+object whose first names ascend and the rest are random, about 1.7 times msgspec's time.
 
 Why it is exact (:func:`cut_members`, :func:`names_sort_as_bytes`): each member of an
 object whose values are all scalars is written ``"name":value``, and ``,"`` occurs
@@ -20,8 +26,9 @@ longer name.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
-from itertools import compress
+from itertools import compress, islice
 from typing import Any
 
 from keel_verify.load import accel
@@ -40,10 +47,15 @@ NAME_BYTES_BELOW_QUOTE = (b"\\", b" ", b"!")
 #: booleans and null (a float is not: msgspec's float text is not always Python's repr).
 SCALARS: frozenset[type] = frozenset({str, int, bool, type(None)})
 
-#: An object of at least this many members is written by :class:`WideObjectWriter`'s cut
-#: and sort, where that is proven: below it, msgspec's sorted encoder costs at most about
-#: twice as much a member, and finding such objects would cost more than it saves.
+#: An object of at least this many members may be written by :class:`WideObjectWriter`'s
+#: cut and sort: below it, msgspec's sorted encoder costs at most about 1.3 times as much
+#: a member even on runs, and finding such objects would cost more than it saves.
 WIDE_OBJECT_MEMBERS = 1 << 16
+
+#: :func:`few_runs` looks at this many of an object's first names.
+RUNS_SAMPLE = 4096
+#: ... and takes them for a few runs when at most one in this many is below the one before.
+NAMES_PER_DESCENT = 64
 
 #: Each member takes at least 5 bytes of JSON text (``"":0`` and a comma or a brace).
 MEMBER_MIN_BYTES = 5
@@ -85,16 +97,19 @@ def joined_members(pieces: list[bytes]) -> bytes:
                        for start in range(0, len(pieces), JOINED_AT_ONCE)])
 
 
-def sorted_as_bytes(value: dict[str, Any], kinds: frozenset[type] = SCALARS) -> bytes | None:
+def sorted_as_bytes(value: dict[str, Any], kinds: frozenset[type] = SCALARS,
+                    written: bytes | None = None) -> bytes | None:
     """The profile's canonical bytes of the object ``value``, written by cutting and
     sorting (see the module docstring); None when that is not proven: fewer than two
     members, a value whose type is not in ``kinds``, a name written with an escape, a
     space or a "!", or a string ending with a comma. ``kinds`` may add ``msgspec.Raw`` for
     a twin's floats (:func:`keel_verify.load.accel.read_floats`), each written as its
-    profile text, which holds neither a comma nor a quote."""
+    profile text, which holds neither a comma nor a quote. ``written``: its encoding in
+    insertion order (msgspec's plain encoder), when made already."""
     if len(value) < 2 or not set(map(type, value.values())) <= kinds:
         return None
-    written = accel.plain_encoder()(value)
+    if written is None:
+        written = accel.plain_encoder()(value)
     # Names are looked at alone only when the whole text holds a byte that rules them out.
     if (any(map(written.__contains__, NAME_BYTES_BELOW_QUOTE))
             and not names_sort_as_bytes(list(value))):
@@ -109,12 +124,22 @@ def sorted_as_bytes(value: dict[str, Any], kinds: frozenset[type] = SCALARS) -> 
     return joined_members(pieces)
 
 
+def few_runs(value: dict[str, Any]) -> bool:
+    """Whether the object's first :data:`RUNS_SAMPLE` names, in insertion order, descend
+    at most once in :data:`NAMES_PER_DESCENT` steps: names in a few ascending runs, on
+    which the cut and sort is cheaper than msgspec's sort (see the module docstring). A
+    choice between two exact ways, never a proof."""
+    names = list(islice(value, RUNS_SAMPLE))
+    descents: int = sum(map(operator.gt, names, islice(names, 1, None)))
+    return descents * NAMES_PER_DESCENT <= len(names)
+
+
 def may_hold_wide_object(text: bytes | memoryview) -> bool:
     """Whether the JSON text ``text`` may hold an object of :data:`WIDE_OBJECT_MEMBERS`
     members, at any depth. False is a proof, on its length (each member takes
     :data:`MEMBER_MIN_BYTES` bytes at least) or on its colons (each member is written with
-    one; colons inside strings only add to the count): a chunk decoded from such bytes
-    needs no look at its entries."""
+    one; colons inside strings only add to the count). A memoryview is judged on its
+    length alone."""
     if len(text) < MEMBER_MIN_BYTES * WIDE_OBJECT_MEMBERS:
         return False
     return not isinstance(text, bytes) or text.count(b":") >= WIDE_OBJECT_MEMBERS
@@ -122,8 +147,8 @@ def may_hold_wide_object(text: bytes | memoryview) -> bool:
 
 def entries_may_hold_wide_object(raw_items: Sequence[Any]) -> bool:
     """:func:`may_hold_wide_object` for raw slices of chain entries (msgspec.Raw): a wide
-    object lies within one entry, so only an entry long enough for one is looked at
-    (their lengths read in C: a chunk of real entries is not scanned for colons)."""
+    object lies within one entry, so only the entries long enough for one are counted
+    (their lengths read in C; such an entry is copied to count its colons)."""
     least = MEMBER_MIN_BYTES * WIDE_OBJECT_MEMBERS
     if max(map(len, raw_items), default=0) < least:
         return False
@@ -136,68 +161,71 @@ MAX_WALK_DEPTH = 256
 
 
 class WideObjectWriter:
-    """``write`` (msgspec's sorted encoder, on chain entries or on a twin of them), made
-    cheap on wide objects: each object of :data:`WIDE_OBJECT_MEMBERS` or more members,
-    at any depth, whose values are all scalars or ``msgspec.Raw``, is written by
-    :func:`sorted_as_bytes` and handed to ``write`` as a ``msgspec.Raw`` of those bytes,
-    in a copy of the containers above it (the entry itself, which visitors may hold, is
-    never changed); everything else, or where that is not proven, is written by
-    ``write``. A Python frame a container holding containers, so it is for chunks that
-    :func:`may_hold_wide_object` did not rule out, called on each entry (a list of
-    entries is written by ``write`` whole).
+    """``write`` (msgspec's sorted encoder, on chain entries or on a twin of them), with
+    wide objects written by the cut and sort where that pays: each object of
+    :data:`WIDE_OBJECT_MEMBERS` or more members, at any depth, whose values are all
+    scalars or ``msgspec.Raw`` and whose names come in few runs (:func:`few_runs`), is
+    written by :func:`sorted_as_bytes` and handed to ``write`` as a ``msgspec.Raw`` of
+    those bytes, in a copy of the containers above it (the entry itself, which visitors
+    may hold, is never changed); everything else is written by ``write``.
+
+    Called on each entry of a chunk that :func:`may_hold_wide_object` did not rule out.
+    An entry, and below it each container child, is looked into only when its own
+    insertion-order encoding (msgspec, in C) is long enough and holds colons enough for
+    a wide object: so a Python step is taken only for containers that may hold one, and
+    a chunk of many small containers costs an encoding in C, not a frame each.
 
     The bytes are ``write``'s own: msgspec's two encoders write a scalar and a Raw alike,
     the cut is exact whatever a Raw holds (see the module docstring), and ``write`` writes
     a Raw as it is, where it would have written the object's canonical bytes."""
 
-    __slots__ = ("kinds", "write")
+    __slots__ = ("kinds", "plain", "write")
 
     def __init__(self, write: Callable[[Any], bytes]) -> None:
         self.write = write
+        self.plain = accel.plain_encoder()
         self.kinds = SCALARS | {Raw}
 
     def __call__(self, value: Any) -> bytes:
-        return self.write(self.cut_inside(value, 0))
+        if type(value) in _CONTAINERS:
+            written = self.plain(value)
+            if may_hold_wide_object(written):
+                value = self.cut_inside(value, written, 0)
+        return self.write(value)
 
-    def cut_inside(self, value: Any, depth: int) -> Any:
-        """``value``, or a copy of it along the paths to its wide objects with each of
-        them a ``msgspec.Raw`` of its canonical bytes; ``value`` itself when none is
-        found (or proven)."""
-        kind = type(value)
-        if kind is dict:
-            if len(value) >= WIDE_OBJECT_MEMBERS:
-                cut = sorted_as_bytes(value, self.kinds)
-                if cut is not None:
-                    return Raw(cut)
-            if depth >= MAX_WALK_DEPTH or not any(map(_CONTAINERS.__contains__,
-                                                      map(type, value.values()))):
-                return value  # in C: no container among its values, nothing below
-            changed = {}
-            for name, child in value.items():
-                if type(child) in _CONTAINERS:
-                    cut_child = self.cut_inside(child, depth + 1)
-                    if cut_child is not child:
-                        changed[name] = cut_child
-            if not changed:
-                return value
-            copy = value.copy()  # insertion order kept: ``write`` sorts it
-            copy.update(changed)
-            return copy
-        if kind is list:
-            if depth >= MAX_WALK_DEPTH:
-                return value
-            at = list(compress(range(len(value)), map(_CONTAINERS.__contains__,
-                                                      map(type, value))))
-            copied: list[Any] | None = None
-            for index in at:
-                child = value[index]
-                cut_child = self.cut_inside(child, depth + 1)
-                if cut_child is not child:
-                    if copied is None:
-                        copied = value.copy()
-                    copied[index] = cut_child
-            return value if copied is None else copied
-        return value
+    def cut_inside(self, value: Any, written: bytes, depth: int) -> Any:
+        """``value`` (a container that may hold a wide object; ``written``: its
+        insertion-order encoding), or a copy of it along the paths to its wide objects
+        with each of them a ``msgspec.Raw`` of its canonical bytes; ``value`` itself when
+        none is found (or taken)."""
+        if type(value) is dict and len(value) >= WIDE_OBJECT_MEMBERS and few_runs(value):
+            cut = sorted_as_bytes(value, self.kinds, written)
+            if cut is not None:
+                return Raw(cut)
+        # No bracket in its text but its own: no container below it (in C, not a look
+        # at each value; a bracket inside a string only costs the look).
+        if depth >= MAX_WALK_DEPTH or written.count(b"{") + written.count(b"[") == 1:
+            return value
+        del written
+        places = list(value) if type(value) is dict else range(len(value))
+        children = list(map(value.__getitem__, places))
+        kinds = map(_CONTAINERS.__contains__, map(type, children))
+        at = list(compress(range(len(children)), kinds))
+        # The container children that may hold one, told in C by their own encodings.
+        texts = list(map(self.plain, map(children.__getitem__, at)))
+        held = list(map(may_hold_wide_object, texts))
+        changed: dict[Any, Any] = {}
+        for index, text in zip(compress(at, held), compress(texts, held), strict=True):
+            child = children[index]
+            cut_child = self.cut_inside(child, text, depth + 1)
+            if cut_child is not child:
+                changed[places[index]] = cut_child
+        if not changed:
+            return value
+        copy = value.copy()  # insertion order kept: ``write`` sorts it
+        for place, cut_child in changed.items():
+            copy[place] = cut_child
+        return copy
 
 
 _CONTAINERS = frozenset({dict, list})
