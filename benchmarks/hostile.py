@@ -185,6 +185,10 @@ _BUILT: tuple[tuple[str, str, Callable[[], bytes]], ...] = (
      partial(hostile.wide_object_entries, 1, 1_000_000, b"1.5")),
     ("wide_nested_2", "2 chain entries, each holding an object of 10^6 members 3 levels down",
      partial(hostile.wide_object_entries, 2, 1_000_000, nested=True)),
+    ("wide_scattered_2", "2 chain entries, each an object of 10^6 members, names in no order",
+     partial(hostile.wide_object_entries, 2, 1_000_000, scattered=True)),
+    ("colon_decoys_30", "30 strings of 330,000 colons, each before 3 objects of 10^5 `[]`",
+     partial(hostile.colon_decoys, 30)),
 )
 
 CASES = (

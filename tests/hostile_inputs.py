@@ -191,12 +191,14 @@ def large_array_entries(count: int, items: int, *, in_object: bool = False) -> b
 
 
 def wide_object_entries(count: int, members: int, number: bytes = b"%d", *,
-                        nested: bool = False) -> bytes:
+                        nested: bool = False, scattered: bool = False) -> bytes:
     """The v3 sample whose chain is ``count`` entries, each an object of ``members``
     members ``"m0":k,"m1":k,...`` where ``k`` is the entry's index (``number``: the
     value's text, ``%d`` for the index; e.g. ``1.5`` for a float in every member);
-    ``nested``: each entry ``{"event_type":"x","data":[{"wide":...}]}`` holds it instead."""
-    names = [b'"m%d":' % index for index in range(members)]
+    ``nested``: each entry ``{"event_type":"x","data":[{"wide":...}]}`` holds it instead;
+    ``scattered``: the names are 8 hex digits in no order (a bijection of the index)."""
+    names = ([b'"%08x":' % (index * 2654435761 % 2**32) for index in range(members)]
+             if scattered else [b'"m%d":' % index for index in range(members)])
     entries = []
     for index in range(count):
         value = number % index if b"%d" in number else number
@@ -211,6 +213,19 @@ def wide_entry_of(members: int, values: tuple[bytes, ...]) -> bytes:
     several literal forms, null, containers)."""
     return _with_raw_chain(b"{" + b",".join(
         b'"m%d":' % index + values[index % len(values)] for index in range(members)) + b"}")
+
+
+def colon_decoys(groups: int) -> bytes:
+    """The v3 sample whose chain is ``groups`` times a string of 330,000 colons (long
+    enough, with colons enough, to hold an object of 2^16 members) and three objects
+    ``{"a":[[],[],...],"i":n}`` of 100,000 empty arrays each."""
+    colons = b'"' + b":" * 330_000 + b'"'
+    arrays = b",".join([b"[]"] * 100_000)
+    items = []
+    for group in range(groups):
+        items.append(colons.replace(b":", b"x", 1 + group))
+        items.extend(b'{"a":[' + arrays + b'],"i":%d}' % (3 * group + index) for index in range(3))
+    return _with_raw_chain(b",".join(items))
 
 
 def distinct_integer_entries(count: int) -> bytes:

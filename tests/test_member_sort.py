@@ -326,3 +326,28 @@ def test_many_small_containers_are_told_apart_in_c_not_walked(
     wide = _wide_members(1)
     assert member_sort.WideObjectWriter(encode)([*small, {"w": wide}]) == encode([*small, {"w": wide}])
     assert looked == [0, 1, 2]
+
+
+@pytest.mark.parametrize("items", [b"1,%s,2", b'{"a":1},%s'], ids=["mixed", "objects"])
+def test_a_wide_entry_is_cut_once_for_its_bytes_and_its_hash(
+        monkeypatch: pytest.MonkeyPatch, items: bytes) -> None:
+    """A chunk of a wide object among other entries: the object is cut and sorted once,
+    for the signed message and for its content hash alike; the report is the exact
+    path's."""
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
+    cuts: list[int] = []
+    sorted_as_bytes = member_sort.sorted_as_bytes
+
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
+                 text: bytes | None = None) -> bytes | None:
+        made = sorted_as_bytes(value, kinds, text)
+        if made is not None:
+            cuts.append(len(value))
+        return made
+
+    monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
+    wide = b"{" + b",".join(b'"m%d":%d' % (index, index % 7) for index in range(WIDE)) + b"}"
+    data = hostile._with_raw_chain(items % wide)
+    fast = report_to_dict(verify_bytes(data, TRUST))
+    assert cuts == [WIDE]
+    assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))

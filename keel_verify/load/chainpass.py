@@ -634,13 +634,15 @@ class EntriesPass:
                                           else repeated_bytes(decoded.canonical, len(entries)))
             listed = _as_list(hashed)
             write = _writer_for(listed, write, decoded.narrow)
-            piece = (b",".join(map(write, listed)) if type(write) is WideObjectWriter
-                     else write(listed)[1:-1])
+            # Entries that may hold a wide object are written one by one, once: their
+            # bytes serve the hashes too (a cut and sort is not made twice).
+            each = list(map(write, listed)) if type(write) is WideObjectWriter else None
+            piece = write(listed)[1:-1] if each is None else b",".join(each)
             if same:
-                hashes = _hash_any_entries(listed, write, self.artifact.exact_path)
+                hashes = _hash_any_entries(listed, write, self.artifact.exact_path, each)
                 return made(hashes * len(entries), []), repeated_bytes(piece, len(entries))
             # Deferred: hashed when a visitor first reads them (see Chunk.hashes).
-            return made(partial(_any_hashes, listed, write), [], piece), piece
+            return made(partial(_any_hashes, listed, write, written=each), [], piece), piece
         objects_hashed = _as_list(hashed)  # objects: always decoded, a list
         write = _writer_for(objects_hashed, write, decoded.narrow)
         stated = list(map(dict.get, objects_hashed, repeat("content_hash")))
@@ -851,20 +853,23 @@ def _tagged_digests_each(pieces: list[bytes]) -> list[str | None]:
 
 
 def _hash_any_entries(
-    entries: list[Any], encode: Callable[[Any], bytes], keep_entries: bool
+    entries: list[Any], encode: Callable[[Any], bytes], keep_entries: bool,
+    written: list[bytes] | None = None,
 ) -> list[str | None]:
     """Each entry's content hash (None for an entry that is not an object), in C per
     entry whatever the entries (a chain of millions of tiny values): only the objects
     are encoded, once, and each distinct object is hashed once (equal canonical bytes are
     an equal value, hence an equal hash). ``keep_entries``: never take a member out of
-    an entry and put it back (which moves it last), as when a visitor may hold it."""
+    an entry and put it back (which moves it last), as when a visitor may hold it.
+    ``written``: each entry's canonical bytes, when written already."""
     offsets = list(compress(range(len(entries)), map(operator.is_, map(type, entries),
                                                      repeat(dict))))
     hashes: list[str | None] = [None] * len(entries)
     if not offsets:
         return hashes
     objects = list(map(entries.__getitem__, offsets))
-    encoded = _each_encoded(objects, encode)
+    encoded = (_each_encoded(objects, encode) if written is None
+               else list(map(written.__getitem__, offsets)))
     distinct = dict(zip(encoded, objects, strict=True))
     if not any(map(operator.contains, distinct.values(), repeat("content_hash"))):
         # No member to leave out: each distinct object's hash is that of its bytes, the
@@ -879,13 +884,16 @@ def _hash_any_entries(
 
 
 def _any_hashes(entries: list[Any], encode: Callable[[Any], bytes], start: int,
-                stop: int) -> list[str | None]:
+                stop: int, written: list[bytes] | None = None) -> list[str | None]:
     """The content hashes of ``entries[start:stop]``, whatever they are (a chunk's
     deferred :attr:`Chunk.hashes`): each entry's hash is a function of its value alone,
     so a run's hashes are those of the whole chunk's at its place. Never changes an
-    entry: visitors may hold them already."""
-    whole = start == 0 and stop == len(entries)
-    return _hash_any_entries(entries if whole else entries[start:stop], encode, True)
+    entry: visitors may hold them already. ``written``: each entry's canonical bytes,
+    when written already."""
+    if start == 0 and stop == len(entries):
+        return _hash_any_entries(entries, encode, True, written)
+    return _hash_any_entries(entries[start:stop], encode, True,
+                             None if written is None else written[start:stop])
 
 
 def _each_encoded(objects: list[dict[str, Any]], encode: Callable[[Any], bytes]) -> list[bytes]:
