@@ -357,6 +357,20 @@ def test_a_float_is_proven_on_text_without_strings(text: bytes, proven: bool) ->
         assert not nesting.float_free(text)
 
 
+def test_a_large_member_dense_in_floats_is_proven_on_its_bytes(ways: Ways) -> None:
+    """A top-level member read alone (:class:`keel_verify.load.loader.FloatMember`) takes
+    the proof on its bytes too, the parts outside its strings computed once."""
+    items = ",".join(["1.5", "-0.0", '"2.5"', "0.125", "null"] * (loader.MEMBER_ALONE_BYTES // 20))
+    document = public_v3()
+    document["padding"] = []
+    data = hostile.encode(document).replace(b'"padding":[]', b'"padding":[' + items.encode() + b"]", 1)
+    artifact = loader.load_bytes(data)
+    floats = 3 * (loader.MEMBER_ALONE_BYTES // 20)
+    assert artifact.float_members["padding"].floats == floats
+    assert ways.byte_proofs == [floats] and ways.proofs == []
+    assert_mixed_equals_exact(data)
+
+
 class TypedDecodes:
     """The sizes of the inputs the members' typed decoder is handed."""
 
