@@ -94,6 +94,22 @@ def test_a_wide_object_is_ruled_out_by_length_or_colons(text: bytes, may: bool) 
         len(text) >= member_sort.MEMBER_MIN_BYTES * member_sort.WIDE_OBJECT_MEMBERS)
 
 
+def _spy_on_cuts(patch: pytest.MonkeyPatch) -> list[int]:
+    """Each call of member_sort.sorted_as_bytes, as it happens: the object's member count
+    when it was cut and sorted, -1 when that was not proven."""
+    cuts: list[int] = []
+    sorted_as_bytes = member_sort.sorted_as_bytes
+
+    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
+                 text: bytes | None = None) -> bytes | None:
+        made = sorted_as_bytes(value, kinds, text)
+        cuts.append(len(value) if made is not None else -1)
+        return made
+
+    patch.setattr(member_sort, "sorted_as_bytes", counting)
+    return cuts
+
+
 def test_a_wide_object_at_any_depth_is_cut_and_the_entry_left_as_it_was() -> None:
     """An entry holding wide objects inside arrays and objects: each is written by the
     cut and sort, the bytes are the sorted encoder's, and the entry is unchanged."""
@@ -101,18 +117,9 @@ def test_a_wide_object_at_any_depth_is_cut_and_the_entry_left_as_it_was() -> Non
     wide = {f"m{index}": index % 3 for index in range(10)}
     entry = {"z": [1, {"b": wide, "a": [wide, 2]}], "y": wide, "x": {"k": [[wide]]}}
     before = json.dumps(entry)
-    cut: list[int] = []
-    sorted_as_bytes = member_sort.sorted_as_bytes
-
-    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
-                 written: bytes | None = None) -> bytes | None:
-        made = sorted_as_bytes(value, kinds, written)
-        cut.append(len(value) if made is not None else -1)
-        return made
-
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", 10)
-        patch.setattr(member_sort, "sorted_as_bytes", counting)
+        cut = _spy_on_cuts(patch)
         assert member_sort.WideObjectWriter(encode)(entry) == encode(entry)
     assert cut == [10] * 4
     assert json.dumps(entry) == before
@@ -160,17 +167,7 @@ def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
     recomputed by the cut and sort match, the report is the exact path's, and one
     member's value changed is found by both paths."""
     monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
-    written: list[int] = []
-    sorted_as_bytes = member_sort.sorted_as_bytes
-
-    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
-                 text: bytes | None = None) -> bytes | None:
-        made = sorted_as_bytes(value, kinds, text)
-        if made is not None and len(value) >= WIDE:
-            written.append(len(value))
-        return made
-
-    monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
+    cuts = _spy_on_cuts(monkeypatch)
     document = _signed_wide_chain(float_member=float_member, nested=nested)
 
     def dumped(value: dict[str, Any]) -> bytes:
@@ -179,7 +176,7 @@ def test_a_chain_of_wide_entries_is_hashed_right_and_a_tampered_member_found(
 
     data = dumped(document)
     fast = report_to_dict(verify_bytes(data, TRUST))
-    assert written, "the wide entries were written by the cut and sort"
+    assert [cut for cut in cuts if cut >= WIDE], "the wide entries were written by the cut"
     assert fast == report_to_dict(verify_bytes(data, TRUST, exact=True))
     assert _check(fast, "chain_integrity")["outcome"] == "pass"
     assert read_strictly(data)[1].content_hash == read_strictly(data, exact=True)[1].content_hash
@@ -243,16 +240,7 @@ def test_a_wide_entry_among_tiny_ones_is_written_by_the_cut(
     wide = b"{" + b",".join(b'"m%d":%d' % (index, index % 7) for index in range(WIDE)) + b"}"
     tiny = b",".join([b"0", b"{}", b'"x"', b"[1]", b"null"] * (400 if dense else 20))
     data = hostile._with_raw_chain(tiny + b"," + wide + b"," + tiny)
-    written: list[int] = []
-    sorted_as_bytes = member_sort.sorted_as_bytes
-
-    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
-                 text: bytes | None = None) -> bytes | None:
-        made = sorted_as_bytes(value, kinds, text)
-        written.append(len(value) if made is not None else -1)
-        return made
-
-    monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
+    written = _spy_on_cuts(monkeypatch)
     artifact, chain_pass = read_strictly(data)
     assert (artifact.chain is not None and artifact.chain.dense is not None) is dense
     assert looked and written == [WIDE]
@@ -335,17 +323,7 @@ def test_a_wide_entry_is_cut_once_for_its_bytes_and_its_hash(
     for the signed message and for its content hash alike; the report is the exact
     path's."""
     monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", TEST_WIDE)
-    cuts: list[int] = []
-    sorted_as_bytes = member_sort.sorted_as_bytes
-
-    def counting(value: dict[str, Any], kinds: frozenset[type] = member_sort.SCALARS,
-                 text: bytes | None = None) -> bytes | None:
-        made = sorted_as_bytes(value, kinds, text)
-        if made is not None:
-            cuts.append(len(value))
-        return made
-
-    monkeypatch.setattr(member_sort, "sorted_as_bytes", counting)
+    cuts = _spy_on_cuts(monkeypatch)
     wide = b"{" + b",".join(b'"m%d":%d' % (index, index % 7) for index in range(WIDE)) + b"}"
     data = hostile._with_raw_chain(items % wide)
     fast = report_to_dict(verify_bytes(data, TRUST))
