@@ -635,7 +635,8 @@ class EntriesPass:
             listed = _as_list(hashed)
             write = _writer_for(listed, write, decoded.narrow)
             # Entries that may hold a wide object are written one by one, once: their
-            # bytes serve the hashes too (a cut and sort is not made twice).
+            # bytes serve the hashes too (an object stating a content_hash is written
+            # again without it, as any is).
             each = list(map(write, listed)) if type(write) is WideObjectWriter else None
             piece = write(listed)[1:-1] if each is None else b",".join(each)
             if same:
@@ -703,8 +704,8 @@ def _writer_for(entries: list[Any], write: Callable[[Any], bytes],
     (``narrow``: :attr:`DecodedChunk.narrow`) or ``write`` is the exact encoder, the same
     bytes written cheaply where an entry holds one
     (:class:`keel_verify.load.member_sort.WideObjectWriter`, called on each entry):
-    msgspec's sorted encoder costs up to 600 ns a member on an object of a million
-    members, not 30."""
+    msgspec's sorted encoder costs about 540 ns a member on an object of 10^6 members
+    named in a few runs, the cut and sort 80."""
     if narrow or write is canonical_bytes or not entries:
         return write
     return WideObjectWriter(write)

@@ -2,18 +2,16 @@
 
 The profile sorts an object's members by name in code-point order. msgspec's sorted
 encoder does that in C, and on most objects it is the fastest way; but on a wide object
-whose names come in a few long ascending runs (``m0``, ``m1``, ... ``m999999``: about
-7 runs, interleaved once sorted) its sort is slow: about 540 ns a member at 10^6 members,
-against 400 for the same number of random names (measured). For an object of scalar
+whose names come in a few ascending runs that interleave once sorted (``m0``, ``m1``, ...
+``m999999``: 7 runs) its sort is slow: about 540 ns a member at 10^6 members, against
+260 for sorted names and 400 for scattered ones (measured). For an object of scalar
 values there is another exact way: encode it once in insertion order, cut the text into
-members at ``,"`` and sort the pieces as bytes, a sort (Python's) that merges runs
-cheaply: about 80 ns a member for those names, but 250-680 for random ones (the same
-measurements). :class:`WideObjectWriter` takes the cut only for objects of at least
-:data:`WIDE_OBJECT_MEMBERS` members whose first names show few descents
-(:func:`few_runs`). A choice made on a sample can be fooled: an object whose first 4096
-names ascend and the rest are scattered costs about twice msgspec's time at 2^16 members
-(270 against 135 ns a member), 1.3 times at 10^6 (480 against 385): no more a member
-than msgspec's own worst above.
+members at ``,"`` and sort the pieces as bytes, with Python's sort, which merges runs
+cheaply: about 80 ns a member for those names, but 180 for sorted ones and 250-680 for
+scattered ones (the same measurements). So :class:`WideObjectWriter` takes the cut only
+for an object of at least :data:`WIDE_OBJECT_MEMBERS` members whose names, in insertion
+order, descend at least once and at most :data:`MOST_DESCENTS` times (:func:`few_runs`,
+which stops counting there): everywhere else msgspec's sort is as cheap or cheaper.
 
 Why it is exact (:func:`cut_members`, :func:`names_sort_as_bytes`): each member of an
 object whose values are all scalars is written ``"name":value``, and ``,"`` occurs
@@ -30,7 +28,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from itertools import compress, islice
+from itertools import compress, count, islice
 from typing import Any
 
 from keel_verify.load import accel
@@ -50,14 +48,14 @@ NAME_BYTES_BELOW_QUOTE = (b"\\", b" ", b"!")
 SCALARS: frozenset[type] = frozenset({str, int, bool, type(None)})
 
 #: An object of at least this many members may be written by :class:`WideObjectWriter`'s
-#: cut and sort: below it, msgspec's sorted encoder costs at most about 1.3 times as much
-#: a member even on runs, and finding such objects would cost more than it saves.
-WIDE_OBJECT_MEMBERS = 1 << 16
+#: cut and sort: below it, msgspec's sorted encoder costs about as much a member even on
+#: few runs (78 against 77 ns at 2^16, the count of descents included), and finding such
+#: objects would cost more than it saves.
+WIDE_OBJECT_MEMBERS = 1 << 17
 
-#: :func:`few_runs` looks at this many of an object's first names.
-RUNS_SAMPLE = 4096
-#: ... and takes them for a few runs when at most one in this many is below the one before.
-NAMES_PER_DESCENT = 64
+#: :func:`few_runs` takes an object's names for a few runs when they descend at least
+#: once (sorted names are msgspec's best case) and at most this many times.
+MOST_DESCENTS = 16
 
 #: Each member takes at least 5 bytes of JSON text (``"":0`` and a comma or a brace).
 MEMBER_MIN_BYTES = 5
@@ -127,13 +125,14 @@ def sorted_as_bytes(value: dict[str, Any], kinds: frozenset[type] = SCALARS,
 
 
 def few_runs(value: dict[str, Any]) -> bool:
-    """Whether the object's first :data:`RUNS_SAMPLE` names, in insertion order, descend
-    at most once in :data:`NAMES_PER_DESCENT` steps: names in a few ascending runs, on
-    which the cut and sort is cheaper than msgspec's sort (see the module docstring). A
+    """Whether the object's names, in insertion order, descend at least once and at most
+    :data:`MOST_DESCENTS` times: a few ascending runs, on which the cut and sort is
+    cheaper than msgspec's sort (see the module docstring). Counted in C, and only up to
+    the first descent past that many (scattered names stop it within a few dozen). A
     choice between two exact ways, never a proof."""
-    names = list(islice(value, RUNS_SAMPLE))
-    descents: int = sum(map(operator.gt, names, islice(names, 1, None)))
-    return descents * NAMES_PER_DESCENT <= len(names)
+    descents = compress(count(), map(operator.gt, value, islice(value, 1, None)))
+    found = list(islice(descents, MOST_DESCENTS + 1))
+    return 1 <= len(found) <= MOST_DESCENTS
 
 
 def may_hold_wide_object(text: bytes | memoryview) -> bool:
@@ -157,9 +156,15 @@ def entries_may_hold_wide_object(raw_items: Sequence[Any]) -> bool:
     return any(may_hold_wide_object(bytes(raw)) for raw in raw_items if len(raw) >= least)
 
 
-#: Containers nested deeper than this below an entry are written by ``write`` as they
-#: are (a wide object there is written at msgspec's cost): the walk is recursive.
-MAX_WALK_DEPTH = 256
+#: Containers below an entry are looked into down to this depth; deeper ones are written
+#: by ``write`` as they are (a wide object there at msgspec's cost): the walk is
+#: recursive, and the input's own limit (128 levels) can be raised by the caller.
+MAX_WALK_DEPTH = 32
+#: The walk below an entry encodes its containers' children in insertion order, in C, to
+#: tell which may hold a wide object: at most this many times the entry's own encoding in
+#: all (so a deep nest of single children, each long, costs a few encodings of the
+#: entry, not one for each level), beyond which the rest is written by ``write``.
+WALK_BUDGET = 4
 
 
 class WideObjectWriter:
@@ -174,52 +179,71 @@ class WideObjectWriter:
     Called on each entry of a chunk that :func:`may_hold_wide_object` did not rule out.
     An entry, and below it each container child, is looked into only when its own
     insertion-order encoding (msgspec, in C) is long enough and holds colons enough for
-    a wide object: so a Python step is taken only for containers that may hold one, and
-    a chunk of many small containers costs an encoding in C, not a frame each.
+    a wide object: one Python step for each such container (and for a container's only
+    container child, which is not encoded), and one encoding in C of each container
+    child of one that has several, within :data:`WALK_BUDGET` times the entry's encoding
+    and :data:`MAX_WALK_DEPTH` levels.
 
     The bytes are ``write``'s own: msgspec's two encoders write a scalar and a Raw alike,
     the cut is exact whatever a Raw holds (see the module docstring), and ``write`` writes
     a Raw as it is, where it would have written the object's canonical bytes."""
 
-    __slots__ = ("kinds", "plain", "write")
+    __slots__ = ("budget", "kinds", "plain", "write")
 
     def __init__(self, write: Callable[[Any], bytes]) -> None:
         self.write = write
         self.plain = accel.plain_encoder()
         self.kinds = SCALARS | {Raw}
+        self.budget = 0  # bytes the walk below the entry being written may still encode
 
     def __call__(self, value: Any) -> bytes:
         if type(value) in _CONTAINERS:
             written = self.plain(value)
             if may_hold_wide_object(written):
+                self.budget = WALK_BUDGET * len(written)
                 value = self.cut_inside(value, written, 0)
+            del written
         return self.write(value)
 
-    def cut_inside(self, value: Any, written: bytes, depth: int) -> Any:
+    def cut_inside(self, value: Any, written: bytes | None, depth: int) -> Any:
         """``value`` (a container that may hold a wide object; ``written``: its
-        insertion-order encoding), or a copy of it along the paths to its wide objects
-        with each of them a ``msgspec.Raw`` of its canonical bytes; ``value`` itself when
-        none is found (or taken)."""
+        insertion-order encoding, None when not made), or a copy of it along the paths
+        to its wide objects with each of them a ``msgspec.Raw`` of its canonical bytes;
+        ``value`` itself when none is found (or taken)."""
         if type(value) is dict and len(value) >= WIDE_OBJECT_MEMBERS and few_runs(value):
             cut = sorted_as_bytes(value, self.kinds, written)
             if cut is not None:
                 return Raw(cut)
         # No bracket in its text but its own: no container below it (in C, not a look
         # at each value; a bracket inside a string only costs the look).
-        if depth >= MAX_WALK_DEPTH or written.count(b"{") + written.count(b"[") == 1:
+        if (depth >= MAX_WALK_DEPTH or self.budget <= 0 or (written is not None
+                and written.count(b"{") + written.count(b"[") == 1)):
             return value
         del written
         places = list(value) if type(value) is dict else range(len(value))
         children = list(map(value.__getitem__, places))
         kinds = map(_CONTAINERS.__contains__, map(type, children))
         at = list(compress(range(len(children)), kinds))
-        # The container children that may hold one, told in C by their own encodings.
-        texts = list(map(self.plain, map(children.__getitem__, at)))
-        held = list(map(may_hold_wide_object, texts))
+        held: list[tuple[int, bytes | None]]
+        if len(at) == 1:
+            # Its one container child may hold what it may (a nest of single children
+            # costs a step each, no encoding).
+            held = [(at[0], None)]
+        else:
+            # The container children that may hold one, told in C by their own
+            # encodings; the others' encodings let go before any is looked into.
+            texts = list(map(self.plain, map(children.__getitem__, at)))
+            self.budget -= sum(map(len, texts))
+            held = list(compress(zip(at, texts, strict=True),
+                                 map(may_hold_wide_object, texts)))
+            del texts
+            held.reverse()
         changed: dict[Any, Any] = {}
-        for index, text in zip(compress(at, held), compress(texts, held), strict=True):
+        while held:
+            index, text = held.pop()
             child = children[index]
             cut_child = self.cut_inside(child, text, depth + 1)
+            del text
             if cut_child is not child:
                 changed[places[index]] = cut_child
         if not changed:
