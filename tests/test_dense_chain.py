@@ -135,12 +135,13 @@ def test_chains_of_comma_rich_entries_report_as_the_other_paths(
     st.none() | st.booleans() | st.integers(-3, 3) | st.text(alphabet=',[]{}"\\ax', max_size=4),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
         st.text(alphabet=',[]{}"\\ax', max_size=3), inner, max_size=3),
-    max_leaves=8), min_size=1, max_size=12), st.booleans(), st.data())
+    max_leaves=8), min_size=1, max_size=12), st.booleans(), st.data(), st.sampled_from([64, 2, 0]))
 def test_the_entry_end_guessed_after_a_cut_is_the_next_boundary(
-        entries: list[Any], spaced: bool, data: st.DataObject) -> None:
+        entries: list[Any], spaced: bool, data: st.DataObject, skips: int) -> None:
     """For any valid array and any comma in it, the guess is the first comma after it
     that separates two entries (or the closing bracket when there is none): the guess is
-    exact on valid JSON, though the reader trusts only the decoding."""
+    exact on valid JSON, though the reader trusts only the decoding. Whether found by
+    passing over whole entries (at most ``skips`` of them) or by the bracket search."""
     separator = ", " if spaced else ","
     texts = [json.dumps(entry, separators=(separator, ":")) for entry in entries]
     span = ("[" + separator.join(texts) + "]").encode()
@@ -154,8 +155,12 @@ def test_the_entry_end_guessed_after_a_cut_is_the_next_boundary(
         return
     cut = data.draw(st.sampled_from(commas))
     later = [boundary for boundary in boundaries if boundary > cut]
-    guessed = dense._entry_end_after(span, 1, cut, len(span) - 1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dense, "ENTRY_SKIPS", skips)
+        guessed = dense._entry_end_after(span, 1, cut, len(span) - 1)
+        skipped = dense._entry_end_skipping(span, 1, cut, len(span) - 1)
     assert guessed == (later[0] if later else len(span) - 1)
+    assert skipped in (None, guessed)
 
 
 @pytest.mark.parametrize("key", ["k", "a[b", "a]b{", "a\\\"]"])
@@ -166,6 +171,7 @@ def test_the_end_of_an_object_of_many_members_is_found_in_few_steps(
     crossed within 64 steps (it took one step per key: 10^5 members in 2.2x10^6 Python
     steps per window, a chain of 136 MB of them 43 s)."""
     monkeypatch.setattr(dense, "ENTRY_END_SEARCH_TOKENS", 64)
+    monkeypatch.setattr(dense, "ENTRY_SKIPS", 0)  # the bracket search itself
     members = {f"{key}{index}": [index] if index % 5000 == 0 else index
                for index in range(10_000)}
     texts = [json.dumps(members, separators=(",", ":")), "0"]
@@ -174,6 +180,79 @@ def test_the_end_of_an_object_of_many_members_is_found_in_few_steps(
     assert span[boundary:boundary + 1] == b","
     cut = span.index(b",", 100)  # a comma inside the object
     assert dense._entry_end_after(span, 1, cut, len(span) - 1) == boundary
+
+
+def _searched_brackets(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each call of the bracket search (dense._boundary_in), as it happens."""
+    calls: list[int] = []
+    boundary_in = dense._boundary_in
+
+    def counting(text: bytes, at: int, begin: int = 0, end: int | None = None) -> int | None:
+        calls.append(at)
+        return boundary_in(text, at, begin, end)
+
+    monkeypatch.setattr(dense, "_boundary_in", counting)
+    return calls
+
+
+def test_the_end_of_an_entry_of_many_brackets_is_found_in_c(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries of 10^4 empty arrays each: the end of the one holding a cut is found by
+    passing over whole entries (msgspec, in C), with no bracket search (it took a Python
+    step per bracket: 30 such groups of 35 MB in 2.4 s, 16 times the sample)."""
+    searched = _searched_brackets(monkeypatch)
+    texts = ['"' + ":" * 300 + '"', json.dumps({"a": [[]] * 10_000, "i": 1},
+                                                separators=(",", ":")), "2"]
+    span = ("[" + ",".join(texts) + "]").encode()
+    boundary = 1 + len(texts[0]) + 1 + len(texts[1])
+    cut = span.index(b"],[", 400) + 1  # a comma between two of the empty arrays
+    assert dense._entry_end_after(span, 1, cut, len(span) - 1) == boundary
+    assert searched == []
+
+
+def test_more_entries_before_a_cut_than_are_passed_over_leave_it_to_the_search(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cut in an entry after more than ENTRY_SKIPS others (a window of tiny entries):
+    passing over them is given up for the bracket search, which finds the same end."""
+    searched = _searched_brackets(monkeypatch)
+    texts = ["0"] * (dense.ENTRY_SKIPS + 5) + ["[1,2,3]", "4"]
+    span = ("[" + ",".join(texts) + "]").encode()
+    cut = span.index(b"1,2") + 1
+    boundary = span.index(b"3]") + 2
+    assert dense._entry_end_skipping(span, 1, cut, len(span) - 1) is None
+    assert dense._entry_end_after(span, 1, cut, len(span) - 1) == boundary
+    assert searched
+
+
+@pytest.mark.parametrize("words", ["JSON is malformed: trailing characters", "", "byte 7"])
+def test_other_words_from_msgspec_leave_it_to_the_search(
+        monkeypatch: pytest.MonkeyPatch, words: str) -> None:
+    """The place is read from msgspec's words; any other words (another version) only
+    cost the bracket search, never a wrong guess taken as found."""
+    texts = ["[1,2,3]", "4"]
+    span = ("[" + ",".join(texts) + "]").encode()
+    cut = span.index(b"1,2") + 1
+    monkeypatch.setattr(dense, "_TRAILING", dense.re.compile(r"(?!)"))  # never matches
+    assert dense._entry_end_skipping(span, 1, cut, len(span) - 1) is None
+    assert dense._entry_end_after(span, 1, cut, len(span) - 1) == span.index(b"3]") + 2
+    assert dense._TRAILING.search(words) is None
+
+
+def test_a_chain_of_entries_of_many_brackets_reports_as_the_exact_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's decoys, small: strings of colons among objects of many empty arrays,
+    read dense, report as the exact path."""
+    monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
+    monkeypatch.setattr(dense, "WINDOW_BYTES", 1 << 12)
+    colons = b'"' + b":" * 3000 + b'"'
+    arrays = b",".join([b"[]"] * 2000)
+    items = [colons, *(b'{"a":[' + arrays + b'],"i":%d}' % index for index in range(3))] * 4
+    data = hostile._with_raw_chain(b",".join(items))
+    artifact, chain_pass = read_strictly(data)
+    assert artifact.chain is not None and artifact.chain.dense is not None
+    assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
+    assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(
+        verify_bytes(data, TRUST, exact=True))
 
 
 def test_an_empty_chain_has_no_entry() -> None:

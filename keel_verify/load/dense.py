@@ -306,14 +306,62 @@ def _depth(text: bytes) -> int:
     return marks.count(b"[") + marks.count(b"{") - marks.count(b"]") - marks.count(b"}")
 
 
+#: At most this many entries from a window's start are passed over by msgspec, in C, to
+#: reach the end of the entry holding a failed cut (:func:`_entry_end_skipping`) before
+#: the search steps from bracket to bracket instead (a window of tiny entries).
+ENTRY_SKIPS = 64
+# msgspec's words for a text whose first JSON value is followed by more (0.18 to 0.23:
+# "JSON is malformed: trailing characters (byte N)", N counted from 1); other words, or
+# none, only cost the bracket search.
+_TRAILING = re.compile(r"trailing characters \(byte ([0-9]+)\)")
+
+
+def _entry_end_skipping(span: bytes, start: int, cut: int, end: int) -> int | None:
+    """The first comma after ``cut`` that ends an entry, found by passing over whole
+    entries from ``start`` (just after a comma that separates two entries, or the
+    opening bracket): msgspec reads one JSON value as a raw slice, in C, and says where
+    the text after it starts. None when the cut is not reached within
+    :data:`ENTRY_SKIPS` entries, or when msgspec says anything else. A guess like any
+    other (see :func:`_entry_end_after`): the caller decodes the window it gives."""
+    if not accel.fast_json_available():
+        return None
+    one_value = accel.decoder("raw")
+    errors = accel.decode_errors()
+    view = memoryview(span)
+    at = start
+    for _ in range(ENTRY_SKIPS):
+        try:
+            one_value.decode(view[at:end])
+        except errors as error:
+            trailing = _TRAILING.search(str(error))
+            if trailing is None:
+                return None
+            place = at + int(trailing.group(1)) - 1
+        else:
+            return end  # the rest is one value: the chain's last entry
+        if place >= end:
+            return end
+        if span[place] != 0x2C:  # ","
+            return None
+        if place > cut:
+            return place
+        at = place + 1
+    return None
+
+
 def _entry_end_after(span: bytes, start: int, cut: int, end: int) -> int | None:
     """A guess at the first comma after ``cut`` that separates two entries, given that
     ``start`` is just after such a comma (or the opening bracket), and ``end`` the closing
     bracket; ``end`` when the entry holding the cut seems to be the chain's last; None
-    when the search took more than :data:`ENTRY_END_SEARCH_TOKENS` steps. Looked for in the text up to
+    when the search took more than :data:`ENTRY_END_SEARCH_TOKENS` steps. First by
+    passing over whole entries in C (:func:`_entry_end_skipping`: a few large entries, of
+    any shape); else looked for from the cut in the text up to
     :data:`ENTRY_END_SEARCH_BYTES` past ``cut``, then twice as far, and so on (a large
     entry's end may lie far away). Never trusted: the caller proves the cut by decoding
     (see the module docstring)."""
+    skipped = _entry_end_skipping(span, start, cut, end)
+    if skipped is not None:
+        return skipped
     reach = ENTRY_END_SEARCH_BYTES
     while True:
         stop = min(end, cut + reach)
