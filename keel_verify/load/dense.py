@@ -36,9 +36,9 @@ A failed cut (a comma inside an entry: an object of several members, an array of
 items) is tried once more at the comma where the entry holding it seems to end
 (:func:`_entry_end_after`: whole entries passed over from the window's start by msgspec
 in C, up to :data:`ENTRY_SKIPS` of them, else a scan from the cut that skips strings and
-counts brackets; only a guess, which the decoding proves or refutes as above). Once a guess held, the following windows
-are cut at the guess first. When a guess fails, or its search gives up (after
-:data:`ENTRY_END_SEARCH_TOKENS` steps at each reach), the cut is
+counts brackets; only a guess, which the decoding proves or refutes as above). Once a
+guess held, the following windows are cut at the guess first. When a guess fails, or its
+search gives up (after :data:`ENTRY_END_SEARCH_TOKENS` steps at each reach), the cut is
 tried at a farther comma, the distance doubling each time, so the bytes decoded for one
 window stay below eight times its final size, and a window outgrows :data:`WINDOW_BYTES`
 only by the entry that straddles it. (Doubling alone would let a chain of objects of two
