@@ -183,6 +183,10 @@ class ChainFacts:
             else:
                 self._settle()
             self.unsettled = (tail, chunk)
+            if count <= EDGE_ROWS:
+                # A chunk of so few entries (a part of large ones): its rows now, so that
+                # it is not held while the next one is read.
+                self._settle()
         objects, types, times = _types_and_times(chunk)
         others = count - len(types)  # entries that are not objects
         kinds: Counter[str] = Counter()

@@ -518,18 +518,31 @@ class EntriesPass:
         size = self.chunk_entries
         chunks = self.artifact.chain.dense.chunks(size, self.max_depth, size * DENSE_GROWTH)
         with collector_paused():  # millions of small objects made and freed, no cycle
-            for index, decoded in enumerate(chunks):
-                if index:
-                    self.out.write(b",")
-                first = decoded.first
-                if first % size == 0:  # a chunk boundary (a part of a chunk over the value
-                    self.stopping_before(first)  # limit may start between two)
-                if _boundaries_in(first, len(decoded.entries), size) == [first]:
-                    self.here(first, decoded=decoded)
-                    continue
-                chunk, piece = self.chunk(first, decoded)
-                self.out.write(piece)
-                self.visit_grown(chunk)
+            # Each chunk is done in a call of its own and let go here before the next is
+            # read (DenseChain.chunks holds one part at a time; not enumerate nor zip,
+            # which keep the last item while they ask for the next).
+            index = 0
+            decoded = next(chunks, None)
+            while decoded is not None:
+                self._dense_chunk(index, decoded)
+                index += 1
+                decoded = None
+                decoded = next(chunks, None)
+
+    def _dense_chunk(self, index: int, decoded: DecodedChunk) -> None:
+        """The ``index``-th chunk of :meth:`run_dense`."""
+        size = self.chunk_entries
+        if index:
+            self.out.write(b",")
+        first = decoded.first
+        if first % size == 0:  # a chunk boundary (a part of a chunk over the value
+            self.stopping_before(first)  # limit may start between two)
+        if _boundaries_in(first, len(decoded.entries), size) == [first]:
+            self.here(first, decoded=decoded)
+            return
+        chunk, piece = self.chunk(first, decoded)
+        self.out.write(piece)
+        self.visit_grown(chunk)
 
     def visit_grown(self, chunk: Chunk) -> None:
         """Feed a grown chunk (entries across chunk boundaries of the pass's size, the stop

@@ -61,7 +61,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 from keel_verify.gc_pause import collector_paused
 from keel_verify.load import accel, budget, entry_parts, member_sort
@@ -104,6 +104,8 @@ class DenseChain:
         self.window_bytes = max(1, WINDOW_BYTES if window_bytes is None else window_bytes)
         self.length: int | None = None
         self.last_chunk: DecodedChunk | None = None
+        # Whether the window _windows last gave is the chain's last (see chunks).
+        self.final_window = False
 
     def __len__(self) -> int:
         if self.length is None:
@@ -139,7 +141,23 @@ class DenseChain:
         windows: list[_Held] = []  # what pending holds entries of, with their bounds
         raw_held = False  # pending holds entries read as raw slices: the chunk stays at size
         last: DecodedChunk | None = None
-        for entries, raw_items, uniform, this_window in self._windows(max_depth):
+        # One part held at a time: nothing of a window's entries is held here when the
+        # next window is decoded -- the entries, their parts, and each chunk given (but the
+        # last window's, for chunk_at) are let go; and what is held goes first when the
+        # text about to be decoded bounds too many values with it (a part ends there, as
+        # it would once that text were decoded; a part ending before a window that turns
+        # out shorter only splits its chunk finer, which feeds each visitor the same).
+        for item in self._windows_told(max_depth):
+            if isinstance(item, _Upcoming):
+                if pending and not _bound_within([*windows, item.held(self.span)], limit):
+                    last = _joined(pending)
+                    yield last
+                    last = None
+                    pending, first, held, windows, raw_held = [], first + held, 0, [], False
+                continue
+            entries, raw_items, uniform, this_window = item
+            del item
+            final = self.final_window
             at = 0
             # Proven once for the window: none of its entries holds a wide object.
             narrow = raw_items is None and not member_sort.may_hold_wide_object(this_window.text)
@@ -150,7 +168,9 @@ class DenseChain:
                 cut = boundary - first
                 last = whole if cut == held else _sliced(whole, first, 0, cut)
                 yield last
+                last = last if final else None
                 pending = [] if cut == held else [_sliced(whole, boundary, cut, held)]
+                del whole
                 held, first = held - cut, boundary
                 windows = windows if pending else []  # the rest's: an over-count
             while at < count:
@@ -164,6 +184,7 @@ class DenseChain:
                         # of its chunk (the pass decides stops at chunk boundaries only).
                         last = _joined(pending)
                         yield last
+                        last = last if final else None
                         pending, first, held, windows, raw_held = [], first + held, 0, [], False
                     if raw_items is None:
                         part = _value_chunk(first + held, entries[low:high], uniform, narrow)
@@ -172,13 +193,16 @@ class DenseChain:
                                                 within_limit=True)  # by _pieces
                         raw_held = True
                     pending.append(part)
+                    del part
                     held += high - low
                     windows.append(window)
                     if first + held == stop:
                         last = _joined(pending)
                         yield last
+                        last = last if final else None
                         pending, held, windows, first, raw_held = [], 0, [], stop, False
                 at += take
+            del entries, raw_items, this_window
         if pending:
             last = _joined(pending)
             yield last
@@ -222,6 +246,14 @@ class DenseChain:
 
     def _windows(self, max_depth: int) -> Iterator[_Window]:
         """Each window's entries (see :func:`_decode_window`)."""
+        for item in self._windows_told(max_depth, announce=False):
+            if not isinstance(item, _Upcoming):
+                yield item
+            del item
+
+    def _windows_told(self, max_depth: int, announce: bool = True) -> Iterator[_Window | _Upcoming]:
+        """:meth:`_windows`, and (``announce``), before each text is decoded as a window,
+        that text (:class:`_Upcoming`)."""
         end = len(self.span) - 1  # the closing bracket
         start = 1
         if _EMPTY.match(self.span):
@@ -238,24 +270,36 @@ class DenseChain:
                 guessed = guess_first and cut >= 0  # this cut's guess tried (and failed)
                 if guessed:
                     after = _entry_end_after(self.span, start, cut, end)
+                    if announce and after is not None:
+                        yield _Upcoming(start, after)
                     decoded = None if after is None else self._decode(start, after, max_depth)
                     if after is not None and decoded is not None:
+                        self.final_window = after + 1 >= end
                         yield decoded
+                        del decoded  # let go before the next window is decoded
                         start = after + 1
                         break
                     guess_first = False
+                if announce:
+                    yield _Upcoming(start, stop)
                 decoded = self._decode(start, stop, max_depth)
                 if decoded is not None:
+                    self.final_window = stop + 1 >= end
                     yield decoded
+                    del decoded
                     start = stop + 1
                     break
                 if stop == end:  # no cut can make it decodable: the exact path judges it
                     raise NeedsExactPath
                 after = None if guessed else _entry_end_after(self.span, start, cut, end)
                 if after is not None:
+                    if announce:
+                        yield _Upcoming(start, after)
                     decoded = self._decode(start, after, max_depth)
                     if decoded is not None:
+                        self.final_window = after + 1 >= end
                         yield decoded
+                        del decoded
                         start = after + 1
                         guess_first = True
                         break
@@ -501,6 +545,19 @@ def _value_chunk(first: int, entries: list[Any], uniform: bool, narrow: bool) ->
         map(operator.is_, map(type, entries), repeat(dict)))
     return DecodedChunk(first, entries, True, False, objects, _worth_same(entries),
                         narrow=narrow)
+
+
+class _Upcoming(NamedTuple):
+    """The text ``span[start:stop]`` that is about to be decoded as the next window:
+    told before it is decoded."""
+
+    start: int
+    stop: int
+
+    def held(self, span: bytes) -> _Held:
+        """As :class:`_Held`, its length its loose bound (counted on the bytes when
+        needed), as the window's own."""
+        return _Held(memoryview(span)[self.start : self.stop], self.stop - self.start)
 
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them or
