@@ -20,7 +20,7 @@ from keel_verify import TrustPolicy, verify_bytes
 from keel_verify.checks import visitor_factories
 from keel_verify.crypto.signed_message import SignedMessage
 from keel_verify.errors import LoadError
-from keel_verify.load import accel, chainpass, dense
+from keel_verify.load import accel, budget, chainpass, dense
 from keel_verify.load.chainpass import CHUNK_ENTRIES, read_strictly
 from keel_verify.load.dense import DenseChain
 from keel_verify.load.loader import MAX_DEPTH, NeedsExactPath, load_bytes
@@ -225,18 +225,81 @@ def test_more_entries_before_a_cut_than_are_passed_over_leave_it_to_the_search(
     assert searched
 
 
-@pytest.mark.parametrize("words", ["JSON is malformed: trailing characters", "", "byte 7"])
+@pytest.mark.parametrize("words, place", [
+    ("JSON is malformed: trailing characters (byte 8)", 8),  # msgspec 0.23's
+    ("JSON is malformed: trailing characters", None),
+    ("", None),
+    ("byte 7", None),
+])
+def test_the_place_is_read_from_msgspecs_words_only(words: str, place: int | None) -> None:
+    """The place is read from the words msgspec gives for a value followed by more, and
+    from no other words (another version's only cost the bracket search)."""
+    found = dense._TRAILING.search(words)
+    assert (None if found is None else int(found.group(1))) == place
+    with pytest.raises(msgspec.DecodeError) as raised:
+        accel.decoder("raw").decode(b"[1,2,3] ,4")
+    assert (found := dense._TRAILING.search(str(raised.value))) is not None
+    assert int(found.group(1)) == 9  # the comma at index 8, counted from 1
+
+
 def test_other_words_from_msgspec_leave_it_to_the_search(
-        monkeypatch: pytest.MonkeyPatch, words: str) -> None:
-    """The place is read from msgspec's words; any other words (another version) only
-    cost the bracket search, never a wrong guess taken as found."""
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Words the pattern does not find (another version) only cost the bracket search,
+    never a wrong guess taken as found."""
     texts = ["[1,2,3]", "4"]
     span = ("[" + ",".join(texts) + "]").encode()
     cut = span.index(b"1,2") + 1
+    assert dense._entry_end_skipping(span, 1, cut, len(span) - 1) == span.index(b"3]") + 2
     monkeypatch.setattr(dense, "_TRAILING", re.compile(r"(?!)"))  # never matches
     assert dense._entry_end_skipping(span, 1, cut, len(span) - 1) is None
     assert dense._entry_end_after(span, 1, cut, len(span) - 1) == span.index(b"3]") + 2
-    assert dense._TRAILING.search(words) is None
+
+
+def test_a_part_ended_by_the_value_limit_starts_the_next_chunk_afresh(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review's case: once a part over the value limit goes first inside a window, the
+    next chunk's end is taken from where it starts (it was the last chunk's, so a later
+    window was given a negative share: IndexError, exit 2). The report is the exact
+    path's."""
+    data = hostile.distinct_integer_entries(3000)
+    exact = report_to_dict(verify_bytes(data, TRUST, exact=True))
+    exact_hash = read_strictly(data, exact=True)[1].content_hash
+    monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
+    monkeypatch.setattr(dense, "WINDOW_BYTES", 3000)
+    monkeypatch.setattr(budget, "MAX_VALUES", 1201)
+    assert read_strictly(data)[1].content_hash == exact_hash
+    assert report_to_dict(verify_bytes(data, TRUST)) == exact
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(20, 2000), st.lists(st.integers(0, 1999), max_size=3),
+       st.integers(16, 3000), st.integers(20, 1500), st.sampled_from([4, 16, 64]),
+       st.integers(1, 16))
+def test_chunks_follow_each_other_whatever_the_windows_and_the_limit(
+        monkeypatch: pytest.MonkeyPatch, count: int, floats_at: list[int], window: int,
+        limit: int, size: int, growth: int) -> None:
+    """Whatever the window size and the value limit, the chunks are the entries in order:
+    each starts where the one before ended, none holds more than ``most``, and together
+    they are the chain (an entry over the limit alone is refused, as LoadError). Distinct
+    integers, a few floats among them (read as raw slices, in chunks of ``size``)."""
+    entries: list[Any] = list(range(count))
+    for at in floats_at:
+        if at < count:
+            entries[at] = at + 0.5
+    span = json.dumps(entries, separators=(",", ":")).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(budget, "MAX_VALUES", limit)
+        chain = DenseChain(span, window_bytes=window)
+        try:
+            chunks = list(chain.chunks(size, MAX_DEPTH, size * growth))
+        except LoadError:
+            return
+    at = 0
+    for chunk in chunks:
+        assert chunk.first == at
+        assert 0 < len(chunk.entries) <= size * growth
+        at += len(chunk.entries)
+    assert [entry for chunk in chunks for entry in chunk.entries] == entries
 
 
 def test_a_chain_of_entries_of_many_brackets_reports_as_the_exact_path(

@@ -177,6 +177,7 @@ class DenseChain:
                 target = size if raw_held or raw_items is not None else most
                 stop = first + target if first % size == 0 else first - first % size + size
                 take = min(stop - first - held, count - at)
+                given = at  # entries of this window given to ``pending`` in this step
                 for low, high, window in self._pieces(raw_items, first + held, at, take,
                                                        this_window):
                     if pending and not _bound_within([*windows, window], limit):
@@ -186,6 +187,9 @@ class DenseChain:
                         yield last
                         last = last if final else None
                         pending, first, held, windows, raw_held = [], first + held, 0, [], False
+                        # The next chunk starts here: its end and its share of this window
+                        # are taken again from it (the ones above were the last chunk's).
+                        break
                     if raw_items is None:
                         part = _value_chunk(first + held, entries[low:high], uniform, narrow)
                     else:
@@ -196,12 +200,13 @@ class DenseChain:
                     del part
                     held += high - low
                     windows.append(window)
+                    given = high
                     if first + held == stop:
                         last = _joined(pending)
                         yield last
                         last = last if final else None
                         pending, held, windows, first, raw_held = [], 0, [], stop, False
-                at += take
+                at = given
             del entries, raw_items, this_window
         if pending:
             last = _joined(pending)
@@ -355,9 +360,9 @@ def _depth(text: bytes) -> int:
 #: reach the end of the entry holding a failed cut (:func:`_entry_end_skipping`) before
 #: the search steps from bracket to bracket instead (a window of tiny entries).
 ENTRY_SKIPS = 64
-# msgspec's words for a text whose first JSON value is followed by more (0.18 to 0.23:
-# "JSON is malformed: trailing characters (byte N)", N counted from 1); other words, or
-# none, only cost the bracket search.
+# msgspec's words for a text whose first JSON value is followed by more (0.23, the version
+# tested: "JSON is malformed: trailing characters (byte N)", N counted from 1); other words,
+# or none, only cost the bracket search.
 _TRAILING = re.compile(r"trailing characters \(byte ([0-9]+)\)")
 
 
@@ -485,6 +490,7 @@ class _Held:
     text: bytes | memoryview
     bound: int
     counted: bool = False
+    extra: int = 0  # marks the text decoded has besides ``text`` (its opening bracket)
 
 
 def _bound_within(held: list[_Held], limit: int) -> bool:
@@ -496,7 +502,7 @@ def _bound_within(held: list[_Held], limit: int) -> bool:
         return True
     for window in held:
         if not window.counted:
-            window.bound, window.counted = budget.marks_in(window.text), True
+            window.bound, window.counted = budget.marks_in(window.text) + window.extra, True
     return sum(window.bound for window in held) <= limit
 
 
@@ -555,9 +561,10 @@ class _Upcoming(NamedTuple):
     stop: int
 
     def held(self, span: bytes) -> _Held:
-        """As :class:`_Held`, its length its loose bound (counted on the bytes when
-        needed), as the window's own."""
-        return _Held(memoryview(span)[self.start : self.stop], self.stop - self.start)
+        """As :class:`_Held`, bounded as the window decoded from it is (that text adds
+        its brackets: one byte more, one opening bracket more)."""
+        return _Held(memoryview(span)[self.start : self.stop], self.stop - self.start + 1,
+                     extra=1)
 
 
 #: A window's entries: values (and None), or, when the typed decoder refuses them or
