@@ -176,7 +176,8 @@ _BUILT: tuple[tuple[str, str, Callable[[], bytes]], ...] = (
      partial(hostile.large_array_entries, 300, 50_000)),
     ("objects_of_50k_300", '300 chain entries, each {"a": an array of 50,000 zeros}',
      partial(hostile.large_array_entries, 300, 50_000, in_object=True)),
-    # Wide objects: each entry a part of its own, near the value limit.
+    # Wide objects: entries of 131,072 members (about 8 to a part of 2^20 values) and of
+    # 10^6 (each a part of its own, near the value limit).
     ("wide_entries_16", "16 chain entries, each an object of 131,072 members",
      partial(hostile.wide_object_entries, 16, 131_072)),
     ("wide_entries_2", "2 chain entries, each an object of 10^6 members",

@@ -318,3 +318,17 @@ def test_the_last_rows_are_kept_as_rows_not_entries() -> None:
     assert len(facts.last) == EDGE_ROWS and all(type(row) is ChainRow for row in facts.last)
     fields = {type(field) for row in facts.last for field in dataclasses.astuple(row)}
     assert fields <= {int, str, type(None)}  # no field holds an entry
+
+
+def test_a_chunk_of_few_entries_is_settled_as_it_is_visited() -> None:
+    """A chunk of EDGE_ROWS entries or fewer (a part of large entries) has its rows taken
+    at once, so that the facts do not hold it while the next part is read; a chunk of
+    more waits (its rows are built only if no later chunk pushes them out)."""
+    facts = ChainFacts(loader.load_bytes(PUBLIC_V3.read_bytes()))
+    for first in range(0, 140, 7):
+        facts.visit(_rows_chunk(first, 7))
+        assert facts.unsettled is None
+        if first >= EDGE_ROWS:  # the chain's first rows are kept apart (facts.first)
+            assert facts.last[-1].index == first + 6
+    facts.visit(_rows_chunk(140, EDGE_ROWS + 1))
+    assert facts.unsettled is not None

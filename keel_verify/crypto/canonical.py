@@ -230,7 +230,12 @@ def float_divergences(value: Any, twin: Any, pointer: str = "", listed: int = 10
     base = first_index if isinstance(value, list) else 0
     while open_containers and len(found) < listed:
         names, values, twins, start = open_containers[-1]
-        at = _first_difference(values, twins, start)
+        # An object's opened members all differ from the twin's (see _opened): no second
+        # comparison of them; an array's items are compared a slice at a time.
+        if names is not None:
+            at = start if start < len(values) else -1
+        else:
+            at = _first_difference(values, twins, start)
         if at < 0:
             open_containers.pop()
             if path:

@@ -15,7 +15,7 @@ import itertools
 import operator
 from collections import Counter, deque
 from collections.abc import Sequence
-from itertools import compress, repeat
+from itertools import compress, repeat, starmap
 from typing import Any, TypeVar
 
 from keel_verify.facts.model import ChainRow, Interruption, Mark, ToolCall, Turn
@@ -434,8 +434,9 @@ class ChainFacts:
             tail, chunk = self.unsettled
             self.unsettled = None
             count = len(chunk.entries)
-            self.last.extend(map(chain_row, range(chunk.first + tail, chunk.first + count),
-                                 chunk.entries[tail:], chunk.content_hashes_between(tail, count)))
+            self.last.extend(starmap(chain_row, zip(
+                range(chunk.first + tail, chunk.first + count), chunk.entries[tail:],
+                chunk.content_hashes_between(tail, count), strict=True)))
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (by a shard worker) with its rows settled: values, not a chunk."""

@@ -241,7 +241,6 @@ def read_floats(data: Any, outside: bytes | None = None) -> FloatPart:
         count = own_profile_texts_outside_strings(outside)
         kind = ("shared_raw_floats" if count and len(text) >= SHARED_FROM_BYTES
                 and literals_repeat(outside) else "raw_floats")
-        del outside
         if count:
             return FloatPart(value, decoder(kind).decode(data), count)
         literals: list[str] = []
@@ -290,8 +289,10 @@ def decoder(kind: str) -> Any:
             "chain_member": _ChainMember,
             "flat_entries": list[dict[str, flat_value]],
         }
-        hook = ({"floats": float, "raw_floats": Raw}.get(kind, _refuse_float)
-                if kind != "shared_raw_floats" else functools.lru_cache(LITERALS_SHARED)(Raw))
+        hooks: dict[str, Callable[[str], Any]] = {
+            "floats": float, "raw_floats": Raw,
+            "shared_raw_floats": functools.lru_cache(LITERALS_SHARED)(Raw)}
+        hook = hooks.get(kind, _refuse_float)
         _decoders[kind] = msgspec.json.Decoder(types[kind], float_hook=hook)
     return _decoders[kind]
 

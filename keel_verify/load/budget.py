@@ -48,7 +48,7 @@ def marks_in(buffer: bytes | memoryview) -> int:
     that is not ``bytes`` is copied out :data:`_PIECE_BYTES` at a time."""
     if isinstance(buffer, bytes):
         return value_bound(buffer) - 1
-    view = buffer if isinstance(buffer, memoryview) else memoryview(buffer)
+    view = memoryview(buffer)
     return sum(value_bound(view[start : start + _PIECE_BYTES].tobytes()) - 1
                for start in range(0, len(view), _PIECE_BYTES))
 

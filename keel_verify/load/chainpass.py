@@ -519,8 +519,8 @@ class EntriesPass:
         chunks = self.artifact.chain.dense.chunks(size, self.max_depth, size * DENSE_GROWTH)
         with collector_paused():  # millions of small objects made and freed, no cycle
             # Each chunk is done in a call of its own and let go here before the next is
-            # read (DenseChain.chunks holds one part at a time; not enumerate nor zip,
-            # which keep the last item while they ask for the next).
+            # read (DenseChain.chunks holds one part at a time): a for loop's variable, and
+            # enumerate's or zip's reused tuple, would hold the last while the next is read.
             index = 0
             decoded = next(chunks, None)
             while decoded is not None:

@@ -866,11 +866,11 @@ class _MemberDecoder:
 
     def alone(self, key: str, raw: bytes, joined: bytes) -> None:
         """One member the typed decoder refused: read with its floats, if it has any."""
-        outside = nesting.outside_strings(raw)
-        part = accel.read_floats(raw, outside)
+        part = accel.read_floats(raw)
         if part.twin is None:
             self.untyped_batch([key], [raw], [part.value], joined)
             return
+        outside = nesting.outside_strings(raw)  # only for a member holding floats
         self.untyped.append(joined)  # for its depth
         self.document[key] = part.value
         canonical = accel.encode_sorted(part.twin)

@@ -46,6 +46,9 @@ NAME_BYTES_BELOW_QUOTE = (b"\\", b" ", b"!")
 #: The value types the plain encoder writes as the profile does: strings, integers,
 #: booleans and null (a float is not: msgspec's float text is not always Python's repr).
 SCALARS: frozenset[type] = frozenset({str, int, bool, type(None)})
+#: ... and a twin's floats, each a ``msgspec.Raw`` of its profile text.
+_TWIN_SCALARS: frozenset[type] = SCALARS if Raw is None else SCALARS | {Raw}
+_CONTAINERS = frozenset({dict, list})
 
 #: An object of at least this many members may be written by :class:`WideObjectWriter`'s
 #: cut and sort: below it, msgspec's sorted encoder costs about as much a member even on
@@ -115,11 +118,10 @@ def sorted_as_bytes(value: dict[str, Any], kinds: frozenset[type] = SCALARS,
             and not names_sort_as_bytes(list(value))):
         return None
     pieces = cut_members(value, written)
-    del written
     if pieces is None:
         return None
     pieces.sort()
-    pieces[-1] += b"}"  # the braces put back by the join, not by another copy
+    pieces[-1] += b"}"  # the braces put back on the end pieces, not on the joined text
     pieces[0] = b'{"' + pieces[0]
     return joined_members(pieces)
 
@@ -193,7 +195,7 @@ class WideObjectWriter:
     def __init__(self, write: Callable[[Any], bytes]) -> None:
         self.write = write
         self.plain = accel.plain_encoder()
-        self.kinds = SCALARS | {Raw}
+        self.kinds = _TWIN_SCALARS
         self.budget = 0  # bytes the walk below the entry being written may still encode
 
     def __call__(self, value: Any) -> bytes:
@@ -219,7 +221,6 @@ class WideObjectWriter:
         if (depth >= MAX_WALK_DEPTH or self.budget <= 0 or (written is not None
                 and written.count(b"{") + written.count(b"[") == 1)):
             return value
-        del written
         places = list(value) if type(value) is dict else range(len(value))
         children = list(map(value.__getitem__, places))
         kinds = map(_CONTAINERS.__contains__, map(type, children))
@@ -253,5 +254,3 @@ class WideObjectWriter:
             copy[place] = cut_child
         return copy
 
-
-_CONTAINERS = frozenset({dict, list})
