@@ -135,6 +135,21 @@ def count_strict_parses(monkeypatch: Any) -> list[int]:
     return sizes
 
 
+def decoded_window_sizes(monkeypatch: Any) -> list[int]:
+    """The byte lengths of the windows the dense chain reader decodes, as it decodes them."""
+    from keel_verify.load import dense
+
+    sizes: list[int] = []
+    decode = dense._decode_window
+
+    def spy(text: bytes, max_depth: int, *more: Any) -> Any:
+        sizes.append(len(text))
+        return decode(text, max_depth, *more)
+
+    monkeypatch.setattr(dense, "_decode_window", spy)
+    return sizes
+
+
 def record_decoders(monkeypatch: Any) -> list[str]:
     """Record the kind of every msgspec decoder the fast path asks
     ``keel_verify.load.accel.decoder`` for, in order."""

@@ -215,6 +215,15 @@ def wide_entry_of(members: int, values: tuple[bytes, ...]) -> bytes:
         b'"m%d":' % index + values[index % len(values)] for index in range(members)) + b"}")
 
 
+#: Member values for :func:`wide_entry_of`: floats each its own profile text (proven on
+#: the bytes), or some not (``1e+16``, ``1.50``: their literals read and mapped), with
+#: nulls and containers among them.
+WIDE_FLOAT_VALUES: dict[str, tuple[bytes, ...]] = {
+    "own profile texts": (b"1.5", b"-0.0", b"null", b"0.25", b'{"x":[2.5,null]}', b"[]"),
+    "other texts": (b"1.5", b"1e+16", b"1.50", b"-0.0", b"null", b'{"x":[2.5,1E5]}', b"7"),
+}
+
+
 def colon_decoys(groups: int) -> bytes:
     """The v3 sample whose chain is ``groups`` times a string of 330,000 colons and three
     objects ``{"a":[[],[],...],"i":n}`` of 100,000 empty arrays each. (The strings were

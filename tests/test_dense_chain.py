@@ -26,7 +26,7 @@ from keel_verify.load.dense import DenseChain
 from keel_verify.load.loader import MAX_DEPTH, NeedsExactPath, load_bytes
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
-from tests.helpers import public_v3
+from tests.helpers import decoded_window_sizes, public_v3
 
 pytestmark = pytest.mark.skipif(
     not accel.fast_json_available(), reason="msgspec not installed: only the exact path exists"
@@ -35,19 +35,6 @@ pytestmark = pytest.mark.skipif(
 TRUST = TrustPolicy()
 #: Each kind of tiny entry, and a mix of them.
 KINDS: dict[str, bytes | tuple[bytes, ...]] = {**hostile.TINY_ENTRIES, "mixed": hostile.MIXED_TINY}
-
-
-def _decoded_window_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The byte lengths of the windows the dense reader decodes, as it decodes them."""
-    sizes: list[int] = []
-    decode = dense._decode_window
-
-    def spy(text: bytes, max_depth: int, *more: Any) -> Any:
-        sizes.append(len(text))
-        return decode(text, max_depth, *more)
-
-    monkeypatch.setattr(dense, "_decode_window", spy)
-    return sizes
 
 
 @pytest.fixture
@@ -90,7 +77,7 @@ def test_a_failed_cut_is_tried_farther_away_doubling_the_distance(
     at distances 10, 20, 40, ... (a few dozen decodes), never at every comma."""
     big = "[" + ",".join(["0"] * 10_000) + "]"
     span = f"[0,{big},1]".encode()
-    tried = _decoded_window_sizes(monkeypatch)
+    tried = decoded_window_sizes(monkeypatch)
     assert entries_of(DenseChain(span, window_bytes=10)) == json.loads(span)
     assert len(tried) < 20
     assert sum(tried) < 4 * len(span)
@@ -112,7 +99,7 @@ def test_windows_stay_near_their_size_when_commas_lie_inside_entries(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     entry = COMMA_RICH_ENTRIES[name]
     span = b"[" + b",".join([entry] * 20_000) + b"]"
-    tried = _decoded_window_sizes(monkeypatch)
+    tried = decoded_window_sizes(monkeypatch)
     chain = DenseChain(span, window_bytes=1000)
     assert entries_of(chain) == json.loads(span)
     assert max(tried) < 1000 + 4 * len(entry)  # a window outgrows its size by one entry
@@ -395,7 +382,7 @@ def test_a_dense_chain_is_read_in_bounded_windows(monkeypatch: pytest.MonkeyPatc
     than a window, and the chain is never decoded whole."""
     monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
     monkeypatch.setattr(dense, "WINDOW_BYTES", 4096)
-    decoded = _decoded_window_sizes(monkeypatch)
+    decoded = decoded_window_sizes(monkeypatch)
     data = hostile.tiny_chain_entries(100_000, hostile.MIXED_TINY)
     artifact, chain_pass = read_strictly(data, visitor_factories())
     assert artifact.chain is not None and artifact.chain.dense is not None

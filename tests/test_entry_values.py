@@ -26,8 +26,7 @@ from keel_verify.facts import FACTS_VISITOR
 from keel_verify.load import accel, budget, chainpass, dense, entry_parts, loader, shards
 from keel_verify.report.json_report import report_to_dict
 from tests import hostile_inputs as hostile
-from tests.helpers import record_worker_results, values_in
-from tests.test_dense_chain import _decoded_window_sizes
+from tests.helpers import decoded_window_sizes, record_worker_results, values_in
 from tests.test_robustness import run_cli_in_process
 
 TRUST = TrustPolicy()
@@ -196,7 +195,7 @@ def test_a_long_entry_over_the_limit_starting_a_window_is_not_copied(
     there: never copied into a window of its own (only the failed first cut is decoded)."""
     data = chain(entries)
     read_by(monkeypatch, "dense", data)
-    sizes = _decoded_window_sizes(monkeypatch)
+    sizes = decoded_window_sizes(monkeypatch)
     monkeypatch.setattr(budget, "MAX_VALUES", LIMIT)
     over = next(index for index, text in enumerate(entries) if len(text) > 1000)
     assert report(data)["error"] == refusal(over)

@@ -22,7 +22,7 @@ from keel_verify.load.loader import MAX_DEPTH
 from keel_verify.report.json_report import report_to_dict
 from keel_verify.results import shown
 from tests import hostile_inputs as hostile
-from tests.test_dense_chain import _decoded_window_sizes
+from tests.helpers import decoded_window_sizes
 
 TRUST = TrustPolicy()
 
@@ -89,7 +89,7 @@ def test_a_chain_of_large_entries_is_cut_at_their_ends(
     chain's."""
     entry = LARGER[name]
     span = b"[" + b",".join([entry] * 40) + b"]"
-    tried = _decoded_window_sizes(monkeypatch)
+    tried = decoded_window_sizes(monkeypatch)
     assert [e for c in DenseChain(span, window_bytes=1000).chunks(7, MAX_DEPTH)
             for e in c.entries] == json.loads(span)
     assert max(tried) < 2 * len(entry) + 1000
@@ -99,7 +99,7 @@ def test_a_chain_of_large_entries_is_cut_at_their_ends(
 def test_one_huge_entry_is_read_in_one_window_not_doubled_into(
         monkeypatch: pytest.MonkeyPatch) -> None:
     span = b"[0,[" + b",".join([b"0"] * 200_000) + b"]]"
-    tried = _decoded_window_sizes(monkeypatch)
+    tried = decoded_window_sizes(monkeypatch)
     assert len(list(DenseChain(span, window_bytes=1000)._windows(MAX_DEPTH))) == 1
     assert len(tried) <= 2
 
@@ -111,7 +111,7 @@ def test_chains_of_large_entries_report_as_the_exact_path(
     data = hostile.tiny_chain_entries(60, LARGE[name])
     monkeypatch.setattr(dense, "MIN_DENSE_BYTES", 0)
     monkeypatch.setattr(dense, "WINDOW_BYTES", 3000)
-    tried = _decoded_window_sizes(monkeypatch)
+    tried = decoded_window_sizes(monkeypatch)
     assert report_to_dict(verify_bytes(data, TRUST)) == \
         report_to_dict(verify_bytes(data, TRUST, exact=True))
     assert tried, "the dense reader read the chain"
