@@ -146,6 +146,12 @@ _BUILT: tuple[tuple[str, str, Callable[[], bytes]], ...] = (
      partial(hostile.wide_metadata, 1_000_000)),
     ("metadata_arrays_1m", "session_metadata holding 10^6 small arrays",
      partial(hostile.metadata_of_small_arrays, 1_000_000)),
+    ("metadata_scattered_1m", "session_metadata with 10^6 keys in no order",
+     partial(hostile.wide_metadata, 1_000_000, scattered=True)),
+    ("metadata_scattered_arrays_500k", "session_metadata with 500,000 keys in no order, each `[]`",
+     partial(hostile.wide_metadata, 500_000, value=b"[]", scattered=True)),
+    ("metadata_objects_300k", "session_metadata holding 300,000 small objects",
+     partial(hostile.metadata_of_small_arrays, 300_000, b'{"b":%d,"a":%d}')),
     # Over the values limit outside the chain (keel_verify/load/budget.py).
     ("members_5m", "5x10^6 extra top-level members",
      partial(hostile.many_members, 5_000_000)),

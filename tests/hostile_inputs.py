@@ -190,6 +190,14 @@ def large_array_entries(count: int, items: int, *, in_object: bool = False) -> b
     return _with_raw_chain(b",".join([entry] * count))
 
 
+def _wide_names(count: int, scattered: bool) -> list[bytes]:
+    """``"name":`` for ``count`` names: ``m0``, ``m1``, ... (a few ascending runs), or
+    ``scattered``, 8 hex digits in no order (a bijection of the index)."""
+    if scattered:
+        return [b'"%08x":' % (index * 2654435761 % 2**32) for index in range(count)]
+    return [b'"m%d":' % index for index in range(count)]
+
+
 def wide_object_entries(count: int, members: int, number: bytes = b"%d", *,
                         nested: bool = False, scattered: bool = False) -> bytes:
     """The v3 sample whose chain is ``count`` entries, each an object of ``members``
@@ -197,8 +205,7 @@ def wide_object_entries(count: int, members: int, number: bytes = b"%d", *,
     value's text, ``%d`` for the index; e.g. ``1.5`` for a float in every member);
     ``nested``: each entry ``{"event_type":"x","data":[{"wide":...}]}`` holds it instead;
     ``scattered``: the names are 8 hex digits in no order (a bijection of the index)."""
-    names = ([b'"%08x":' % (index * 2654435761 % 2**32) for index in range(members)]
-             if scattered else [b'"m%d":' % index for index in range(members)])
+    names = _wide_names(members, scattered)
     entries = []
     for index in range(count):
         value = number % index if b"%d" in number else number
@@ -451,23 +458,27 @@ def junk_signatures(count: int = 100_000) -> bytes:
     return encode(document)
 
 
-def wide_metadata(count: int = 1_000_000) -> bytes:
+def wide_metadata(count: int = 1_000_000, *, value: bytes = b"0",
+                  scattered: bool = False) -> bytes:
     """``session_metadata`` with ``count`` extra keys ``"m0":0,...`` (unsigned-looking
-    junk in a signed member: the signature then fails, the cost must stay bounded)."""
+    junk in a signed member: the signature then fails, the cost must stay bounded);
+    ``value``: each member's JSON text; ``scattered``: the names are 8 hex digits in no
+    order."""
     document = public_v3()
     document["session_metadata"] = {}
     raw = encode(document)
-    extra = b",".join(b'"m%d":0' % index for index in range(count))
+    extra = b",".join(name + value for name in _wide_names(count, scattered))
     return raw.replace(b'"session_metadata":{}', b'"session_metadata":{' + extra + b"}", 1)
 
 
-def metadata_of_small_arrays(count: int = 1_000_000) -> bytes:
+def metadata_of_small_arrays(count: int = 1_000_000, item: bytes = b"[%d,%d]") -> bytes:
     """``session_metadata`` holding one extra member: an array of ``count`` small arrays
-    (``[[0,1],[2,3],...]`` with small integers)."""
+    (``[[0,1],[2,3],...]`` with small integers; ``item``: another template of two
+    integers, e.g. ``{"b":%d,"a":%d}`` for small objects)."""
     document = public_v3()
     document["session_metadata"] = dict(document["session_metadata"], junk=[])
     raw = encode(document)
-    items = b",".join(b"[%d,%d]" % (index % 10, index % 7) for index in range(count))
+    items = b",".join(item % (index % 10, index % 7) for index in range(count))
     return raw.replace(b'"junk":[]', b'"junk":[' + items + b"]", 1)
 
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from keel_verify import TrustPolicy, verify_bytes
 from keel_verify.checks import canonical_portability, schema
 from keel_verify.errors import LoadError
-from keel_verify.load import accel, chainpass, loader, nesting
+from keel_verify.load import accel, chainpass, loader, member_sort, nesting
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, NeedsExactPath, _check_depth_and_strings
 from keel_verify.report.json_report import report_to_dict
@@ -138,7 +139,7 @@ def test_what_one_typed_decode_cannot_prove_is_decoded_a_batch_at_a_time(
 def test_a_member_of_many_names_is_found_by_either_decoder(
     containers_counted: int, batched: bool, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(loader, "NAMES_FOR_EXACT_ENCODER", 50)
+    monkeypatch.setattr(loader, "MANY_NAMES", 50)
     monkeypatch.setattr(loader, "CONTAINERS_COUNTED", containers_counted)
     monkeypatch.setattr(loader, "WHOLE_DOCUMENT_COLONS", 0)
     data = hostile.wide_metadata(200)
@@ -402,28 +403,60 @@ def test_a_schema_message_does_not_write_out_a_huge_value_again() -> None:
     assert schema._message(error) == '{"a":null} is not of type \'string\''
 
 
-@pytest.mark.parametrize("scalars", [True, False], ids=["scalars", "a container among them"])
-def test_a_member_of_many_names_is_written_by_the_exact_encoder(
-    monkeypatch: pytest.MonkeyPatch, scalars: bool,
-) -> None:
-    """Written alone: an object of scalars sorted as bytes (chainpass._many_names_bytes),
-    any other by the exact encoder."""
-    monkeypatch.setattr(loader, "NAMES_FOR_EXACT_ENCODER", 1000)
-    data = hostile.wide_metadata(MANY)
-    if not scalars:
-        data = data.replace(b'"m7":0', b'"m7":[0]', 1)
-    encoded: list[int] = []
+def _many_names_writers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Which writer chainpass._many_names_bytes takes, and on what value: "cut" when
+    sorted as bytes, "exact" for the exact encoder, "msgspec" for msgspec's sorted
+    encoder (which the chain pass also takes for every other value it writes)."""
     from keel_verify.crypto.canonical import canonical_bytes as exact
 
-    def counting(value: Any) -> bytes:
-        encoded.append(len(value) if isinstance(value, dict) else -1)
+    taken: list[tuple[str, Any]] = []
+    cut, sorted_encoder = member_sort.sorted_as_bytes, accel.sorted_encoder()
+
+    def cutting(value: Any, *args: Any) -> bytes | None:
+        written = cut(value, *args)
+        if written is not None:
+            taken.append(("cut", value))
+        return written
+
+    def exactly(value: Any) -> bytes:
+        taken.append(("exact", value))
         return exact(value)
 
-    monkeypatch.setattr(chainpass, "canonical_bytes", counting)
+    def sorting(value: Any) -> bytes:
+        taken.append(("msgspec", value))
+        return sorted_encoder(value)
+
+    monkeypatch.setattr(member_sort, "sorted_as_bytes", cutting)
+    monkeypatch.setattr(chainpass, "canonical_bytes", exactly)
+    monkeypatch.setattr(accel, "sorted_encoder", lambda: sorting)
+    return taken
+
+
+@pytest.mark.parametrize("make, writer", [
+    (lambda: hostile.wide_metadata(MANY), "cut"),  # scalars, names in a few runs
+    (lambda: hostile.wide_metadata(MANY).replace(b'"m7":0', b'"m7":[0]', 1), "exact"),
+    (lambda: hostile.wide_metadata(MANY, value=b"[]"), "exact"),
+    (lambda: hostile.wide_metadata(MANY, scattered=True), "msgspec"),
+    (lambda: hostile.wide_metadata(MANY, value=b"[]", scattered=True), "msgspec"),
+    (lambda: hostile.metadata_of_small_arrays(MANY, b'{"b":%d,"a":%d}'), "msgspec"),
+], ids=["scalars", "a container among them", "containers", "scattered names",
+        "containers, scattered names", "small objects"])
+def test_a_member_of_many_names_is_written_the_cheapest_exact_way(
+    monkeypatch: pytest.MonkeyPatch, make: Callable[[], bytes], writer: str,
+) -> None:
+    """Written alone (chainpass._many_names_bytes): a wide object of scalars whose names
+    come in a few runs sorted as bytes, one of other values by the exact encoder (its
+    sort merges runs), anything else (scattered names, a list of small objects) by
+    msgspec's sorted encoder; each as the exact path writes it."""
+    monkeypatch.setattr(loader, "MANY_NAMES", 1000)
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", 1000)
+    data = make()
+    taken = _many_names_writers(monkeypatch)
     artifact, chain_pass = read_strictly(data)
     assert artifact.many_names == {"session_metadata"} and artifact.document_within_jcs
-    assert len(artifact.document["session_metadata"]) + 1 > MANY  # written alone, exactly
-    assert (len(artifact.document["session_metadata"]) in encoded) is not scalars
+    metadata = artifact.document["session_metadata"]
+    assert [kind for kind, value in taken if value is metadata] == [writer]
+    monkeypatch.undo()
     assert chain_pass.content_hash == read_strictly(data, exact=True)[1].content_hash
     assert report_to_dict(verify_bytes(data, TRUST)) == report_to_dict(verify_bytes(data, TRUST, exact=True))
 
@@ -434,39 +467,48 @@ _names = st.text(st.sampled_from(["a", "b", "z", "0", ",", '"', "\\", " ", "!", 
                                   "\x1f", "\u2028"]), max_size=4)
 
 
+@pytest.mark.parametrize("wide", [2, member_sort.WIDE_OBJECT_MEMBERS])
 @settings(max_examples=300)
-@given(st.dictionaries(_names, _scalars | st.lists(_scalars, max_size=2), max_size=8))
-def test_many_names_are_written_as_the_exact_encoder_writes_them(members: dict[str, Any]) -> None:
+@given(st.dictionaries(_names, _scalars | st.lists(_scalars, max_size=2), max_size=8)
+       | st.lists(st.dictionaries(_names, _scalars, max_size=3), max_size=3))
+def test_many_names_are_written_as_the_exact_encoder_writes_them(wide: int, members: Any) -> None:
+    """Whichever writer is taken (with ``wide`` 2, objects of two members or more are
+    wide: cut, exact or msgspec by their names and values)."""
     from keel_verify.crypto.canonical import canonical_bytes
 
-    assert chainpass._many_names_bytes(members) == canonical_bytes(members)
+    with patch.object(member_sort, "WIDE_OBJECT_MEMBERS", wide):
+        assert chainpass._many_names_bytes(members) == canonical_bytes(members)
 
 
-@pytest.mark.parametrize("members, sorted_as_bytes", [
-    ({"b": 1, "a": "x", "c": None, "d": True}, True),
-    ({"b": 1, "a b": 2}, False),  # a space sorts below the closing quote
-    ({"b": 1, "a!": 2}, False),
-    ({"b": 1, "a\n": 2}, False),  # written with an escape
-    ({"b": "x,y", "a": 2}, True),  # a comma inside a string, not at its end
-    ({"b": "x,", "a": 2}, False),  # a string ending with a comma: cut inside a member
-    ({"b": 1, "a": [2]}, False),  # a container
-    ({"b": 1.5, "a": 2}, False),  # a float
-    ({"a": 1}, False),  # nothing to sort
+# Four members or more is wide here (WIDE_OBJECT_MEMBERS patched): "b" before "a" is
+# one descent, a few runs; names in order are none (msgspec's best case); twenty names
+# in falling order are more than member_sort.MOST_DESCENTS (scattered).
+_FALLING = {chr(ord("z") - index): index for index in range(20)}
+
+
+@pytest.mark.parametrize("members, writer", [
+    ({"b": 1, "a": "x", "c": None, "d": True}, "cut"),
+    ({"b": 1, "a b": 2, "c": 3, "d": 4}, "exact"),  # a space sorts below the closing quote
+    ({"b": 1, "a!": 2, "c": 3, "d": 4}, "exact"),
+    ({"b": 1, "a\n": 2, "c": 3, "d": 4}, "exact"),  # written with an escape
+    ({"b": "x,y", "a": 2, "c": 3, "d": 4}, "cut"),  # a comma inside a string, not at its end
+    ({"b": "x,", "a": 2, "c": 3, "d": 4}, "exact"),  # a string ending with a comma
+    ({"b": 1, "a": [2], "c": 3, "d": 4}, "exact"),  # a container
+    ({"b": 1.5, "a": 2, "c": 3, "d": 4}, "exact"),  # a float
+    ({"a": 1, "b": [2], "c": 3, "d": 4}, "msgspec"),  # names in order
+    (_FALLING, "msgspec"),  # scattered names
+    ({"b": 1, "a": [2]}, "msgspec"),  # not wide
+    ([{"b": 1, "a": 2}, {"d": [], "c": 3}], "msgspec"),  # not an object
 ])
 def test_many_names_are_sorted_as_bytes_only_when_proven(
-    monkeypatch: pytest.MonkeyPatch, members: dict[str, Any], sorted_as_bytes: bool,
+    monkeypatch: pytest.MonkeyPatch, members: Any, writer: str,
 ) -> None:
     from keel_verify.crypto.canonical import canonical_bytes as exact
 
-    calls: list[Any] = []
-
-    def counting(value: Any) -> bytes:
-        calls.append(value)
-        return exact(value)
-
-    monkeypatch.setattr(chainpass, "canonical_bytes", counting)
+    monkeypatch.setattr(member_sort, "WIDE_OBJECT_MEMBERS", 4)
+    taken = _many_names_writers(monkeypatch)
     assert chainpass._many_names_bytes(members) == exact(members)
-    assert (calls == []) is sorted_as_bytes
+    assert [(kind, value is members) for kind, value in taken] == [(writer, True)]
 
 
 DUPLICATES = {

@@ -329,10 +329,9 @@ class Artifact:
     # and those whose value holds a float.
     jcs_members: frozenset[str] = frozenset()
     float_members: Mapping[str, FloatMember] = field(default_factory=dict)
-    # Top-level members (fast path) holding more than NAMES_FOR_EXACT_ENCODER object
-    # member names: their canonical bytes are written by the exact encoder, which sorts
-    # a large object several times faster than msgspec's (measured: 0.43 s against 1.32 s
-    # for an object of a million names). Both write the same bytes here (no float).
+    # Top-level members (fast path) holding more than MANY_NAMES object member names:
+    # each that holds no float is written apart, by the exact way cheapest for its
+    # shape (keel_verify.load.chainpass._many_names_bytes).
     many_names: frozenset[str] = frozenset()
 
     @property
@@ -757,15 +756,15 @@ CONTAINERS_COUNTED = 4096
 
 def _members_of_many_names(document: dict[str, Any], colons: int,
                            chain_raw: Any) -> frozenset[str] | None:
-    """The members holding more than NAMES_FOR_EXACT_ENCODER names (see
-    Artifact.many_names), as :meth:`_MemberDecoder.count_names` finds them: a member's
-    colons, names and characters of strings alike (an overcount at worst). ``colons``:
-    the input's. None when more than CONTAINERS_COUNTED containers would be looked at."""
+    """The members holding more than MANY_NAMES names (see Artifact.many_names), as
+    :meth:`_MemberDecoder.count_names` finds them: a member's colons, names and
+    characters of strings alike (an overcount at worst). ``colons``: the input's. None
+    when more than CONTAINERS_COUNTED containers would be looked at."""
     # Colons that are not the top-level members' own: at most this many in any one member.
-    if colons - len(document) <= NAMES_FOR_EXACT_ENCODER:
+    if colons - len(document) <= MANY_NAMES:
         return frozenset()
     if chain_raw is not None and (colons - bytes(chain_raw).count(b":") - len(document)
-                                  <= NAMES_FOR_EXACT_ENCODER):
+                                  <= MANY_NAMES):
         return frozenset()
     kinds = map(isinstance, document.values(), repeat((dict, list)))
     containers = list(compress(document, kinds))
@@ -773,12 +772,12 @@ def _members_of_many_names(document: dict[str, Any], colons: int,
         return None
     write = accel.plain_encoder()
     return frozenset(name for name in containers
-                     if write(document[name]).count(b":") > NAMES_FOR_EXACT_ENCODER)
+                     if write(document[name]).count(b":") > MANY_NAMES)
 
 
 #: Above this many object member names (colons) in a top-level member, its canonical
-#: bytes are written by the exact encoder (see Artifact.many_names).
-NAMES_FOR_EXACT_ENCODER = 1 << 16
+#: bytes are written apart (see Artifact.many_names).
+MANY_NAMES = 1 << 16
 
 #: Top-level members decoded together: one C decode for many small members (a document
 #: may hold a million), while a member holding a float is found in a few halvings.
@@ -855,13 +854,13 @@ class _MemberDecoder:
         self.count_names(keys, raws, joined)
 
     def count_names(self, keys: list[str], raws: list[Any], joined: bytes) -> None:
-        """Note the members holding more than NAMES_FOR_EXACT_ENCODER names. Every colon
-        of a member's bytes but those in strings is a name's: counting them all can only
-        overcount, which costs nothing but the choice of the (exact) encoder."""
-        if joined.count(b":") <= NAMES_FOR_EXACT_ENCODER:
+        """Note the members holding more than MANY_NAMES names. Every colon of a
+        member's bytes but those in strings is a name's: counting them all can only
+        overcount, which costs nothing but a choice between exact writers."""
+        if joined.count(b":") <= MANY_NAMES:
             return
         for key, raw in zip(keys, raws, strict=True):
-            if bytes(raw).count(b":") > NAMES_FOR_EXACT_ENCODER:
+            if bytes(raw).count(b":") > MANY_NAMES:
                 self.many_names.add(key)
 
     def alone(self, key: str, raw: bytes, joined: bytes) -> None:
