@@ -5,11 +5,20 @@ to the bundled sample's.
     python benchmarks/hostile.py --only sample,deep_token --repeats 3
     python benchmarks/hostile.py --baseline DIR   # and each case on an earlier checkout
     python benchmarks/hostile.py --scale 5    # the built cases at 5 times their sizes
+    python benchmarks/hostile.py --reference none   # without the reference verifier
 
 With ``--baseline DIR`` (a copy of an earlier commit's tree, e.g. from ``git archive``)
 each run of a case is followed by the same run of DIR's ``keel_verify``, both started as
 ``python -P -m keel_verify`` with ``PYTHONPATH`` naming their tree, so that before and
 after are measured in one run, alternating, and the table gains their columns.
+
+The reference verifier (keel-verifier, a black box in its own virtualenv: see
+``benchmarks/run.py``), when installed, is measured too, once per case (it is slow on some
+of them), on the case's one input file (``keel-verify FILE``, with its bundled trust root,
+which holds the sample's key, in place of the sample's ``--trust-root``; our other options,
+such as ``--json`` or another trust root, are not its own, so those cases are not run there,
+nor the FIFO, on which it would wait as long as the timeout). Its columns say how the
+project's figures compare with the vendor's own verifier on the same machine.
 
 Each input is built by ``tests/hostile_inputs.py`` (the same builders the unit tests use at
 small sizes) into ``benchmarks/out/hostile/``, then verified by ``keel-verify`` in a fresh
@@ -40,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from run import HarnessError, measure  # noqa: E402  (benchmarks/run.py)
+from run import REFERENCE_CANDIDATES, HarnessError, measure, reference_command  # noqa: E402
 
 from tests import hostile_inputs as hostile  # noqa: E402
 
@@ -255,6 +264,7 @@ class Measured:
     walls: list[float] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)
     code: int | None = None
+    attempted: bool = False  # run at least once (the reference verifier skips some cases)
 
     @property
     def wall(self) -> float | None:
@@ -271,7 +281,23 @@ def module_command(tree: Path) -> list[str]:
     return ["env", f"PYTHONPATH={tree}", sys.executable, "-P", "-m", "keel_verify"]
 
 
+def arguments_for(variant: str, case: Case, arguments: list[str], repeat: int) -> list[str] | None:
+    """The arguments ``variant`` runs ``case`` with in round ``repeat`` (from 0), or None
+    when it does not run it: the reference verifier runs each case once, on its one input
+    file, with its own bundled trust root (which holds the sample's key) in place of the
+    sample's ``--trust-root``; never a case with other options of ours, nor the FIFO."""
+    if variant != "reference":
+        return arguments
+    if repeat > 0 or case.name == "fifo":
+        return None
+    if arguments[:-1] in ([], ["--trust-root", str(TRUST_ROOT)]):
+        return arguments[-1:]
+    return None
+
+
 def cells(measured: Measured, baseline: float | None) -> str:
+    if not measured.attempted:
+        return "- | - | - | -"
     wall, peak = measured.wall, measured.peak
     ratio = f"{wall / baseline:.1f}x" if wall is not None and baseline else "-"
     return (f"{f'{wall:.2f} s' if wall is not None else 'timeout'} | {ratio} | "
@@ -286,6 +312,9 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="an earlier tree to measure alternately")
     parser.add_argument("--scale", type=float,
                         help="the built cases with their sizes multiplied by this factor")
+    parser.add_argument("--reference",
+                        help="the reference verifier's executable, run once per case (default: "
+                             f"{', '.join(REFERENCE_CANDIDATES)} if present; 'none' skips it)")
     options = parser.parse_args()
     cases = scaled(options.scale) if options.scale else CASES
     only = options.only.split(",") if options.only else None
@@ -296,6 +325,9 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     variants = ({"after": module_command(ROOT), "before": module_command(options.baseline)}
                 if options.baseline is not None else {"after": [keel_verify()]})
+    reference = reference_command(options.reference)
+    if reference is not None:
+        variants["reference"] = reference
     for command in variants.values():
         measure([[*command, *_sample(OUT)]], OUT / "warmup", options.timeout)  # bytecode cached
     rows: list[tuple[Case, int, dict[str, Measured]]] = []
@@ -304,10 +336,14 @@ def main() -> None:
         for case in chosen:
             arguments = case.build(OUT if case.name != "fifo" else Path(scratch))
             results = {name: Measured() for name in variants}
-            for _ in range(options.repeats):
+            for repeat in range(options.repeats):
                 for name, command in variants.items():  # alternating: after, before, ...
+                    given = arguments_for(name, case, arguments, repeat)
+                    if given is None:
+                        continue
+                    results[name].attempted = True
                     try:
-                        run = measure([[*command, *arguments]], OUT / case.name, options.timeout)[0]
+                        run = measure([[*command, *given]], OUT / case.name, options.timeout)[0]
                     except HarnessError as error:
                         print(f"{case.name} ({name}): {error}", file=sys.stderr)
                         continue
