@@ -316,9 +316,11 @@ def main() -> None:
                         help="the reference verifier's executable, run once per case (default: "
                              f"{', '.join(REFERENCE_CANDIDATES)} if present; 'none' skips it)")
     options = parser.parse_args()
-    cases = scaled(options.scale) if options.scale else CASES
+    if options.scale is not None and not options.scale > 0:
+        parser.error(f"--scale must be a positive factor, not {options.scale:g}")
+    cases = scaled(options.scale) if options.scale is not None else CASES
     only = options.only.split(",") if options.only else None
-    suffix = f"_x{options.scale:g}" if options.scale else ""
+    suffix = f"_x{options.scale:g}" if options.scale is not None else ""
     # With --scale, a case is named by its table name too (oid_1m for oid_1m_x5).
     chosen = [c for c in cases
               if only is None or c.name in only or c.name.removesuffix(suffix) in only]
