@@ -6,8 +6,11 @@ Every key here is a TEST key derived from a fixed seed; none protects anything.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,6 +29,18 @@ TEST_ISSUER_KEY: Ed25519PrivateKey = ed25519_key_from_seed(b"keel-verify TEST is
 OTHER_KEY: Ed25519PrivateKey = ed25519_key_from_seed(b"keel-verify TEST attacker key #1")
 TEST_ISSUER_PUBLIC = encoded_public_key(TEST_ISSUER_KEY)
 OTHER_PUBLIC = encoded_public_key(OTHER_KEY)
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as the module ``benchmarks_<name>`` (the folder is
+    not a package; its harnesses are tested without timing)."""
+    spec = importlib.util.spec_from_file_location(
+        f"benchmarks_{name}", Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_document(path: Path) -> dict[str, Any]:

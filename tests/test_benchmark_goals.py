@@ -4,20 +4,13 @@ part was not run or failed, and ``--only emit`` selects that part."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("benchmarks_run",
-                                               ROOT / "benchmarks" / "run.py")
-assert _spec is not None and _spec.loader is not None
-run = importlib.util.module_from_spec(_spec)
-sys.modules["benchmarks_run"] = run
-_spec.loader.exec_module(run)
+from tests.helpers import benchmark_module
+
+run = benchmark_module("run")
 
 INGEST = "emit ingest >= 20,000 events/s at 100 atoms per request"
 END = "emit end at 100,000 events <= 2x its floor"

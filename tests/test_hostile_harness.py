@@ -5,19 +5,11 @@ dashes, not "timeout"."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("benchmarks_hostile",
-                                               ROOT / "benchmarks" / "hostile.py")
-assert _spec is not None and _spec.loader is not None
-hostile = importlib.util.module_from_spec(_spec)
-sys.modules["benchmarks_hostile"] = hostile
-_spec.loader.exec_module(hostile)
+from tests.helpers import benchmark_module
+
+hostile = benchmark_module("hostile")
 
 CASES = {case.name: case for case in hostile.CASES}
 SAMPLE_ROOT = str(hostile.TRUST_ROOT)
