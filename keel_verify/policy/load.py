@@ -14,6 +14,7 @@ from typing import Any
 
 from keel_verify.errors import KeelVerifyError
 from keel_verify.policy.model import GatePolicy, PolicyTrust, Requirements
+from keel_verify.results import display_path
 from keel_verify.schemas import POLICY_SCHEMA, first_errors, load_schema
 
 # Strict JSON reading shared with trust files: duplicate keys, NaN and oversize files
@@ -51,7 +52,7 @@ def load_policy(
 ) -> GatePolicy:
     """Read and validate the policy at ``path``; ``check_names`` and ``warning_codes``
     are what ``require``/``severity`` and ``allowed_warnings`` may name."""
-    label = f"policy {path}"
+    label = f"policy {display_path(path)}"
     try:
         data = read_bounded(path, "policy")
         document = parse_json(data, label)
