@@ -299,3 +299,15 @@ def test_a_key_source_names_a_non_utf8_trust_root_with_escapes(tmp_path: Path) -
     result = keel(["--trust-root", NOT_UTF8_NAME, SAMPLE_V3], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert b"trust root tr\\xff.json, issuer_keys[0]" in result.stdout
+
+
+def test_a_policy_with_a_non_utf8_name_is_reported_with_escapes(tmp_path: Path) -> None:
+    Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), NOT_UTF8_NAME))).write_text(
+        json.dumps({"policy_version": 1, "trust": {"trust_root": str(TRUST_ROOT)}}),
+        encoding="utf-8")
+    text = keel(["--policy", NOT_UTF8_NAME, SAMPLE_V3], cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert b"  policy      tr\\xff.json: met\n" in text.stdout
+    as_json = keel(["--json", "--policy", NOT_UTF8_NAME, SAMPLE_V3], cwd=tmp_path)
+    policy = json.loads(as_json.stdout.decode("utf-8"))["policy"]
+    assert (policy["name"], policy["source"]) == ("tr\\xff.json", "tr\\xff.json")

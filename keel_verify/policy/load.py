@@ -59,9 +59,11 @@ def load_policy(
     except KeelVerifyError as error:
         raise PolicyError(str(error)) from None
     base = os.path.dirname(os.path.abspath(path))
-    default_name = os.path.basename(path)
+    # Reports carry the file's name as any output can (``\xNN`` for bytes not UTF-8);
+    # the trust files it names are still found by the real path (``base``).
+    default_name = display_path(os.path.basename(path))
     return parse_policy(document, check_names, warning_codes, label=label, base_dir=base,
-                        default_name=default_name, source=path,
+                        default_name=default_name, source=display_path(path),
                         sha256="sha256:" + hashlib.sha256(data).hexdigest())
 
 
