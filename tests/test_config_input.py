@@ -99,7 +99,7 @@ def test_a_fifo_with_no_writer_is_refused_after_the_bound(fifo: Path) -> None:
     with pytest.raises(ConfigFileError) as caught:
         read_config_file(fifo, 100, wait_seconds=0.2)
     elapsed = time.monotonic() - started
-    assert str(caught.value) == "a FIFO with no writer after 0.2 s"
+    assert str(caught.value) == "a FIFO with no writer or no data after 0.2 s"
     assert 0.15 <= elapsed < 5
 
 
@@ -158,7 +158,7 @@ def test_trust_files_name_a_non_utf8_path_with_escapes(tmp_path: Path) -> None:
 def test_a_file_list_from_a_fifo_with_no_writer_is_refused(
         fifo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config_files, "FIFO_WRITER_WAIT_SECONDS", 0.2)
-    with pytest.raises(ConfigFileError, match=r"^a FIFO with no writer after 0\.2 s$"):
+    with pytest.raises(ConfigFileError, match=r"^a FIFO with no writer or no data after 0\.2 s$"):
         file_list_text(str(fifo))
 
 
@@ -189,13 +189,14 @@ def test_a_fifo_with_no_writer_as_trust_input_is_one_line_exit_2(option: str, fi
     result = keel([option, fifo, SAMPLE_V3])
     assert time.monotonic() - started < 30
     assert error_line(result) == (
-        f"keel-verify: error: {TRUST_OPTIONS[option]} {fifo}: a FIFO with no writer after {WAIT:g} s\n")
+        f"keel-verify: error: {TRUST_OPTIONS[option]} {fifo}: "
+        f"a FIFO with no writer or no data after {WAIT:g} s\n")
 
 
 def test_a_fifo_with_no_writer_as_the_environment_trust_root(fifo: Path) -> None:
     result = keel([SAMPLE_V3], trust_root_env=str(fifo))
     assert error_line(result) == (
-        f"keel-verify: error: trust root {fifo}: a FIFO with no writer after {WAIT:g} s\n")
+        f"keel-verify: error: trust root {fifo}: a FIFO with no writer or no data after {WAIT:g} s\n")
 
 
 def test_a_fifo_named_by_a_policy_is_refused(fifo: Path, tmp_path: Path) -> None:
@@ -203,7 +204,7 @@ def test_a_fifo_named_by_a_policy_is_refused(fifo: Path, tmp_path: Path) -> None
     policy.write_text(json.dumps({"policy_version": 1, "trust": {"trust_root": fifo.name}}),
                       encoding="utf-8")
     assert error_line(keel(["--policy", policy, SAMPLE_V3])) == (
-        f"keel-verify: error: trust root {fifo}: a FIFO with no writer after {WAIT:g} s\n")
+        f"keel-verify: error: trust root {fifo}: a FIFO with no writer or no data after {WAIT:g} s\n")
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
@@ -241,6 +242,19 @@ def test_pipes_with_a_writer_read_as_files_do(writer_pipes: dict[str, Path]) -> 
                             env={**env, "PYTHONPATH": str(ROOT)}, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(b"VERIFIED"), result.stdout[:200]
+
+
+def test_a_pipe_whose_writer_gives_nothing_within_the_bound_is_refused() -> None:
+    """Process substitution whose command writes nothing for longer than the bound."""
+    script = f'"{sys.executable}" -c "$0" --trust-root <(sleep 5 2>/dev/null) "{SAMPLE_V3}"'
+    env = {k: v for k, v in os.environ.items() if k != "KEEL_VERIFY_TRUST_ROOT"}
+    started = time.monotonic()
+    result = subprocess.run(["bash", "-c", script, LOWERED_WAIT], capture_output=True,
+                            env={**env, "PYTHONPATH": str(ROOT)}, timeout=60, check=False)
+    assert time.monotonic() - started < 4  # not the writer: it gives nothing for 5 s
+    line = error_line(result)
+    assert line.startswith("keel-verify: error: trust root /dev/fd/")
+    assert line.endswith(f": a FIFO with no writer or no data after {WAIT:g} s\n")
 
 
 def test_a_slow_writer_within_the_bound_is_waited_for() -> None:

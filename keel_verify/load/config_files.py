@@ -61,7 +61,7 @@ def _read_open(descriptor: int, max_bytes: int, wait_seconds: float | None) -> b
     if stat.S_ISFIFO(mode):
         wait = FIFO_WRITER_WAIT_SECONDS if wait_seconds is None else wait_seconds
         if not _first_bytes_within(descriptor, wait):
-            raise ConfigFileError(f"a FIFO with no writer after {wait:g} s")
+            raise ConfigFileError(f"a FIFO with no writer or no data after {wait:g} s")
     elif not stat.S_ISREG(mode):
         kind = _NOT_REGULAR.get(stat.S_IFMT(mode), "a special file")
         raise ConfigFileError(f"{kind}, not a regular file or a pipe")
