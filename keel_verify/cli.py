@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 import click
 
-from keel_verify.console import open_stdout
+from keel_verify.console import open_stderr, open_stdout
 from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.heap import keep_freed_heap
+from keel_verify.results import printable
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
@@ -140,8 +141,9 @@ def command(
     )
     # Bad trust input (TrustConfigError) is not bad syntax: main() prints it as one line,
     # exit 2, without the "try --help" of a usage error.
-    stdout = open_stdout(machine=options.stdout_format != "text")
-    sys.exit(run_gate(options, stdout, sys.stderr))
+    stderr = click.get_current_context().obj or open_stderr()
+    stdout = open_stdout(machine=options.stdout_format != "text", notes=stderr)
+    sys.exit(run_gate(options, stdout, stderr))
 
 
 NO_INPUT = "no FILE given"
@@ -157,19 +159,33 @@ def usage_line(error: click.UsageError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry: every error is one line on stderr and a documented exit code."""
+    """Console-script entry: every error is one line on stderr and a documented exit code.
+
+    A fault of ours (an exception no input should raise) is one line too, "internal error",
+    with exit 2 (not judged), never a traceback nor Python's exit 1, which means FAILED
+    here. stderr closed or failing takes its lines nowhere (:func:`open_stderr`)."""
     keep_freed_heap()  # this process owns its allocator: no page faults chunk after chunk
+    stderr = open_stderr()
+
+    def say(line: str) -> None:
+        stderr.write(f"keel-verify: {line}\n")
+        stderr.flush()
+
     try:
-        command.main(args=argv, prog_name="keel-verify", standalone_mode=False)
+        command.main(args=argv, prog_name="keel-verify", standalone_mode=False, obj=stderr)
     except click.exceptions.Exit as done:  # --help, --version
         sys.exit(done.exit_code)
     except click.UsageError as error:
-        click.echo(f"keel-verify: error: {usage_line(error)}", err=True)
+        say(f"error: {usage_line(error)}")
         sys.exit(2)
     except (KeelVerifyError, click.ClickException) as error:
-        click.echo(f"keel-verify: error: {error}", err=True)
+        say(f"error: {error}")
         sys.exit(2)
     except click.Abort:
-        click.echo("keel-verify: interrupted", err=True)
+        say("interrupted")
         sys.exit(130)
+    except Exception as error:  # the last guard: one line, exit 2
+        say(f"internal error: {type(error).__name__}: {printable(str(error))} "
+            "(not a verdict on the input; please report it)")
+        sys.exit(2)
     sys.exit(0)

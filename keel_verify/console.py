@@ -7,6 +7,8 @@ the verdicts'.
 * Machine formats (JSON, JSON Lines, SARIF, JUnit, annotations) are documents defined in
   UTF-8: they are written in UTF-8 whatever the locale, so ``--json`` is valid UTF-8 JSON
   under a Latin-1 or ASCII terminal too.
+* A closed stderr (``2>&-``), or one that fails, takes its lines nowhere
+  (:func:`open_stderr`): errors still set the exit code, and stdout still gets the report.
 * A closed stdout (``>&-``) writes nothing and says so once on stderr; a reader that
   stops reading (broken pipe) ends the output quietly; any other failed write (a full disk,
   ``> /dev/full``, an I/O error) drops the rest of the output with one note on stderr that
@@ -93,12 +95,25 @@ class ForgivingStream(io.TextIOBase):
                 os.close(devnull)
 
 
-def open_stdout(*, machine: bool) -> IO[str]:
+def open_stderr() -> IO[str]:
+    """``sys.stderr`` made safe for the whole run: closed at start (``2>&-``: Python sets
+    None), or failing later (``2>/dev/full``), its writes go nowhere and the run goes on
+    to its end with the verdicts' exit code (nothing can be noted about it: it is where
+    notes go)."""
+    stream = sys.stderr
+    if stream is None or stream.closed:
+        return cast(IO[str], ForgivingStream(None))
+    return cast(IO[str], ForgivingStream(stream, notes=cast(IO[str], ForgivingStream(None))))
+
+
+def open_stdout(*, machine: bool, notes: IO[str] | None = None) -> IO[str]:
     """``sys.stdout`` made safe for the whole run (see the module docstring); ``machine``
-    for a format that is a UTF-8 document. A closed stdout is noted on stderr."""
+    for a format that is a UTF-8 document. A closed stdout is noted on ``notes`` (default
+    ``sys.stderr``), and so is a write that fails later."""
     stream = sys.stdout
     if stream is None or stream.closed:  # Python sets None when fd 1 is closed at start
-        print("keel-verify: note: standard output is closed; no report written", file=sys.stderr)
+        print("keel-verify: note: standard output is closed; no report written",
+              file=notes or sys.stderr)
         return cast(IO[str], ForgivingStream(None))
     if hasattr(stream, "reconfigure"):
         with contextlib.suppress(ValueError, io.UnsupportedOperation):  # e.g. already written
@@ -106,4 +121,4 @@ def open_stdout(*, machine: bool) -> IO[str]:
                 stream.reconfigure(encoding="utf-8", errors=ESCAPE_ERRORS)
             else:
                 stream.reconfigure(errors=ESCAPE_ERRORS)
-    return cast(IO[str], ForgivingStream(stream))
+    return cast(IO[str], ForgivingStream(stream, notes))

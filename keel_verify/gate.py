@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import IO, Any
 
 from keel_verify.errors import KeelVerifyError, ReportWriteError
@@ -98,6 +99,8 @@ def _file_list(options: GateOptions) -> list[str]:
     if options.files_from == STDIN:
         if STDIN in options.files:
             raise GateUsageError("--files-from - and FILE - both want standard input")
+        if sys.stdin is None:  # descriptor 0 closed at start
+            raise GateUsageError("--files-from -: standard input is closed")
         return list(read_file_list(sys.stdin))
     try:
         with open(options.files_from, encoding="utf-8", errors="surrogateescape") as handle:
@@ -225,7 +228,8 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
             sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
             finish = FinishReport(gate_policy, now, tuple(sink.renderer for sink in sinks),
                                   keep=kept is not None)
-            for output in finish_all(inputs, trust, options.jobs, finish):
+            for output in finish_all(inputs, trust, options.jobs, finish,
+                                     partial(print, file=stderr)):
                 if output.error_line is not None:
                     stderr.write(output.error_line)
                 totals.count(output.verdict)

@@ -132,7 +132,10 @@ def expand_inputs(inputs: Iterable[str], exclude: Sequence[str] = ()) -> list[In
         if item != STDIN and _is_directory(item):
             found = walk_directory(item, exclude)
             if not found:
-                raise click.UsageError(f"directory {item} holds no *.json file")
+                raise click.UsageError(
+                    f"every *.json file in directory {item} matches --exclude"
+                    if exclude and walk_directory(item) else
+                    f"directory {item} holds no *.json file")
             expanded.extend(found)
         elif item == STDIN or not excluded(item, exclude):
             expanded.append(Input(item))

@@ -43,22 +43,31 @@ def verify_path(
     max_depth: int = MAX_DEPTH,
 ) -> Report:
     """Verify a regular file (or standard input for ``"-"``). Never raises for bad input:
-    a path that is not a ``str``/``bytes``/path-like, a missing or unreadable file, a FIFO
-    or device all end in an ERROR report. ``Report.path`` is :func:`display_path`."""
+    a path that is not a ``str``/``bytes``/path-like or holds a NUL byte, a missing or
+    unreadable file, a FIFO or device, a closed standard input all end in an ERROR report.
+    ``Report.path`` is :func:`display_path`."""
     if not isinstance(path, (str, bytes, os.PathLike)):
         return _error_report(repr(path)[:80], f"path must be str or os.PathLike, not {type(path).__name__}")
     try:
         shown = display_path(path)
     except TypeError as error:  # a PathLike whose __fspath__ returns neither str nor bytes
         return _error_report(repr(path)[:80], str(error))
+    if shown != STDIN and "\x00" in os.fsdecode(path):
+        return _error_report(shown, "a path holding a NUL byte names no file")
+    stdin = getattr(sys.stdin, "buffer", None) if shown == STDIN else None
+    if shown == STDIN and stdin is None:  # sys.stdin is None when descriptor 0 was closed at start
+        return _error_report(shown, STDIN_CLOSED if sys.stdin is None else STDIN_NOT_BYTES)
     try:
-        if shown == STDIN:
-            data = read_input(sys.stdin.buffer, max_bytes=max_bytes)
-        else:
-            data = read_input(os.fsdecode(path), max_bytes=max_bytes)
+        data = read_input(os.fsdecode(path) if stdin is None else stdin, max_bytes=max_bytes)
     except LoadError as error:
         return _error_report(shown, str(error))
     return verify_bytes(data, trust, path=shown, max_depth=max_depth)
+
+
+#: The error for ``"-"`` when the process was started with standard input closed.
+STDIN_CLOSED = "standard input is closed"
+#: ... and when ``sys.stdin`` was replaced by a stream without bytes (e.g. io.StringIO).
+STDIN_NOT_BYTES = "standard input is not a byte stream"
 
 
 def _error_report(path: str, error: str) -> Report:

@@ -133,6 +133,79 @@ def test_closed_stdout_keeps_the_verdicts_exit_code(flags: str, code: int) -> No
     assert result.stderr == b"keel-verify: note: standard output is closed; no report written\n"
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("closed", ["2>&-", "2>/dev/full"])
+def test_closed_or_full_stderr_keeps_the_error_exit_code_and_the_report(
+        jobs: str, closed: str) -> None:
+    """An unreadable input is an ERROR (exit 2) whose line also goes to stderr: with
+    stderr closed (Python's sys.stderr is None) or failing, that line goes nowhere, and
+    stdout still carries every file's row (it was AttributeError, exit 1, rows lost)."""
+    result = shell(f"{KEEL_SH} --jobs {jobs} --trust-root {TRUST_ROOT} {SAMPLE_V3} "
+                   f"/nonexistent.json {closed}")
+    assert result.returncode == 2 and result.stderr == b""
+    rows = result.stdout.decode().splitlines()
+    assert rows[0] == f"VERIFIED  {SAMPLE_V3}" and "ERROR  /nonexistent.json" in rows
+    assert [row.split()[:2] for row in rows[-3:-1]] == [
+        [str(SAMPLE_V3), "VERIFIED"], ["/nonexistent.json", "ERROR"]]
+    assert rows[-1] == "2 files: 1 verified, 1 error"
+    alone = shell(f"{KEEL_SH} --trust-root {TRUST_ROOT} /nonexistent.json {closed}")
+    assert alone.returncode == 2 and alone.stdout == b"ERROR  /nonexistent.json\n  error: no such file\n"
+    usage = shell(f"{KEEL_SH} {closed}")
+    assert usage.returncode == 2 and usage.stdout == b""
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (f"--trust-root {TRUST_ROOT} -", "keel-verify: error: -: standard input is closed"),
+    (f"--trust-root {TRUST_ROOT} --files-from - {SAMPLE_V3}",
+     "keel-verify: error: --files-from -: standard input is closed"),
+])
+def test_closed_stdin_is_one_line_with_exit_2(args: str, line: str) -> None:
+    result = shell(f"{KEEL_SH} {args} <&-")
+    no_traceback(result)
+    assert result.returncode == 2 and result.stderr.decode().splitlines() == [line]
+
+
+def test_a_path_holding_a_nul_byte_is_an_error_report(tmp_path: Path) -> None:
+    """No file name holds a NUL byte; a --files-from list may (it was ValueError, exit 1)."""
+    listed = tmp_path / "list"
+    listed.write_bytes(b"a\x00b.json\n" + bytes(SAMPLE_V3) + b"\n")
+    result = run(["--trust-root", TRUST_ROOT, "--files-from", listed])
+    no_traceback(result)
+    assert result.returncode == 2
+    assert result.stderr == b"keel-verify: error: a\\x00b.json: a path holding a NUL byte names no file\n"
+    assert b"1 verified, 1 error" in result.stdout
+
+
+def test_a_socket_is_named_as_one(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "listening.json"
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(path))
+        result = run([path])
+    assert result.returncode == 2
+    assert result.stderr == (f"keel-verify: error: {path}: a socket, not a regular file "
+                             "(pipe it to standard input as '-')\n").encode()
+
+
+def test_a_fault_of_ours_is_one_line_with_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The last guard: an exception no input should raise is an internal error, exit 2
+    (not Python's traceback and exit 1, which would read as FAILED)."""
+    from keel_verify import cli, gate
+
+    def broken(*_: Any) -> int:
+        raise RuntimeError("a bug\nover two lines")
+
+    monkeypatch.setattr(cli, "run_gate", broken)
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["--trust-root", str(TRUST_ROOT), str(SAMPLE_V3)])
+    assert ended.value.code == 2
+    assert capsys.readouterr().err == ("keel-verify: internal error: RuntimeError: a bug\\nover "
+                                       "two lines (not a verdict on the input; please report it)\n")
+    assert gate.run_gate is not broken
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_reader_that_goes_away_keeps_the_verdicts_exit_code(as_json: bool) -> None:
     """The pipe's reading end is closed before anything is written, so the first write
@@ -395,6 +468,19 @@ def test_exclude_globs_match_names_and_relative_paths(tree: Path, pattern: str,
     assert found == left
 
 
+def test_a_folder_whose_files_are_all_excluded_says_so(tree: Path, tmp_path: Path) -> None:
+    import click
+
+    with pytest.raises(click.UsageError) as excluded:
+        expand_inputs([str(tree)], ["*"])
+    assert excluded.value.message == f"every *.json file in directory {tree} matches --exclude"
+    nothing = tmp_path / "nothing"
+    nothing.mkdir()
+    with pytest.raises(click.UsageError) as empty:
+        expand_inputs([str(nothing)], ["*"])
+    assert empty.value.message == f"directory {nothing} holds no *.json file"
+
+
 # -- item 5: words -------------------------------------------------------------------------
 
 
@@ -432,6 +518,15 @@ def test_reasons_wrap_under_their_column_in_a_terminal(tmp_path: Path) -> None:
     column = line.index("chain entry")
     assert all(part.startswith(" " * column) and part[column] != " " for part in folded[1:])
     assert " ".join(" ".join(folded).split()) == " ".join(line.split())
+
+
+@pytest.mark.parametrize("outcome", ["[PASS]", "[FAIL]"])
+def test_a_column_past_half_the_width_puts_the_whole_reason_below(outcome: str) -> None:
+    """In a narrow terminal the name keeps its line and every reason starts on the next,
+    whatever its first word (a FAIL reason's first word stayed on the name's line)."""
+    line = f"  {outcome} issuer_signature           no valid signature from a trusted key"
+    assert wrapped(line, 40) == [f"  {outcome} issuer_signature", "    no valid signature from a trusted",
+                                 "    key"]
 
 
 def test_plain_output_keeps_one_line_per_reason() -> None:

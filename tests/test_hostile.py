@@ -5,10 +5,12 @@ memory of the same cases at full size are in ``benchmarks/hostile.py``."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import pickle
 import stat
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,23 @@ def test_verify_path_never_raises_for_a_wrong_type(value: Any) -> None:
     report = verify_path(value)
     assert report.verdict is Verdict.ERROR
     assert report.error == f"path must be str or os.PathLike, not {type(value).__name__}"
+
+
+@pytest.mark.parametrize("path", ["\x00bad", b"a\x00b.json", Path("a\x00b")])
+def test_verify_path_never_raises_for_a_nul_byte(path: Any) -> None:
+    report = verify_path(path)
+    assert report.verdict is Verdict.ERROR
+    assert report.error == "a path holding a NUL byte names no file"
+
+
+@pytest.mark.parametrize(("stdin", "error"), [
+    (None, "standard input is closed"), (io.StringIO("{}"), "standard input is not a byte stream"),
+], ids=["closed", "text only"])
+def test_verify_path_never_raises_without_a_binary_stdin(monkeypatch: pytest.MonkeyPatch,
+                                                         stdin: Any, error: str) -> None:
+    monkeypatch.setattr(sys, "stdin", stdin)
+    report = verify_path("-")
+    assert report.verdict is Verdict.ERROR and report.error == error
 
 
 def test_verify_path_accepts_bytes_and_non_utf8_names(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ documented in the README ("Input limits") and are keyword arguments so that a ca
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import operator
@@ -511,17 +512,30 @@ _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
 
 
+def _not_regular(mode: int) -> LoadError:
+    kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
+    return LoadError(f"{kind}, not a regular file (pipe it to standard input as '-')")
+
+
 def _open_regular(path: str | Path) -> BinaryIO:
     """Open ``path`` for reading only if it is a regular file. ``O_NONBLOCK`` makes opening
-    a FIFO return at once (instead of waiting for a writer) so that it can be refused."""
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    a FIFO return at once (instead of waiting for a writer) so that it can be refused; a
+    socket cannot be opened at all (ENXIO), so it is told by its mode."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                             | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        if error.errno == errno.ENXIO:
+            mode = os.stat(path).st_mode
+            if not stat.S_ISREG(mode):
+                raise _not_regular(mode) from None
+        raise
     try:
         mode = os.fstat(descriptor).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError
         if not stat.S_ISREG(mode):
-            kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
-            raise LoadError(f"{kind}, not a regular file (pipe it to standard input as '-')")
+            raise _not_regular(mode)
         if hasattr(os, "set_blocking"):
             os.set_blocking(descriptor, True)
         return os.fdopen(descriptor, "rb")

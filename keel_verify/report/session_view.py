@@ -40,7 +40,7 @@ def counter_to_dict(counter: CounterFact) -> dict[str, Any]:
 
 
 def session_to_dict(facts: SessionFacts) -> dict[str, Any]:
-    """The ``session`` object of the JSON report (schemas/report-v1.schema.json)."""
+    """The ``session`` object of the JSON report (schemas/report-v2.schema.json)."""
     return {
         "session_id": facts.session_id,
         "project_id": facts.project_id,

@@ -139,14 +139,20 @@ _COLUMN_GAP = re.compile(r"\S( {2,})\S")
 def wrapped(text: str, width: int) -> list[str]:
     """``text`` (one report line) folded at word boundaries to ``width`` columns, the
     continuation lines indented to where the line's value column starts (after the label
-    and the padded check name), so a long reason reads as one aligned paragraph."""
+    and the padded check name), so a long reason reads as one aligned paragraph. When
+    that column lies past half the width, the label and name keep the first line and the
+    whole value goes below them, indented two more columns than the line, whatever its
+    first word (a PASS line and a FAIL line fold alike)."""
     if len(text) <= width:
         return [text]
     gap = _COLUMN_GAP.search(text)
     lead = len(text) - len(text.lstrip(" "))
     indent = gap.end(1) if gap else lead + 2
-    if indent > width // 2:
-        gap, indent = None, lead + 2
+    if gap and indent > width // 2:
+        below = " " * (lead + 2)
+        return [text[:gap.start(1)], *textwrap.wrap(
+            text[indent:], width, initial_indent=below, subsequent_indent=below,
+            break_on_hyphens=False)]
     return textwrap.wrap(
         text[indent:] if gap else text.lstrip(" "),
         width,
