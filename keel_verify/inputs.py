@@ -45,8 +45,13 @@ def file_list_text(path: str) -> str:
     data = read_config_file(path, MAX_FILE_LIST_BYTES)
     if len(data) > MAX_FILE_LIST_BYTES:
         raise ConfigFileError(f"larger than {MAX_FILE_LIST_BYTES} bytes")
-    text = data.decode("utf-8", "surrogateescape")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return file_list_of(data)
+
+
+def file_list_of(data: bytes) -> str:
+    """A ``--files-from`` list's bytes as text: line ends translated as :func:`open` does,
+    file-name bytes that are not UTF-8 kept as lone surrogates."""
+    return data.decode("utf-8", "surrogateescape").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def excluded(path: str, patterns: Sequence[str], root: str | None = None) -> bool:

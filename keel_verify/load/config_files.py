@@ -12,6 +12,7 @@ is one phrase for the caller to put after the file's name.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import stat
@@ -45,13 +46,26 @@ def read_config_file(path: str | Path, max_bytes: int,
     except IsADirectoryError:
         raise ConfigFileError("is a directory, not a file") from None
     except OSError as error:
-        raise ConfigFileError(f"cannot read: {error.strerror or error}") from None
+        raise ConfigFileError(_unopened(path, error)) from None
     try:
         return _read_open(descriptor, max_bytes, wait_seconds)
     except OSError as error:
         raise ConfigFileError(f"cannot read: {error.strerror or error}") from None
     finally:
         os.close(descriptor)
+
+
+def _unopened(path: str | Path, error: OSError) -> str:
+    """Why ``path`` could not be opened: a socket cannot be opened at all (ENXIO), so it
+    is told by its mode; anything else by the system's words."""
+    if error.errno == errno.ENXIO:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = 0
+        if stat.S_IFMT(mode) in _NOT_REGULAR:
+            return f"{_NOT_REGULAR[stat.S_IFMT(mode)]}, not a regular file or a pipe"
+    return f"cannot read: {error.strerror or error}"
 
 
 def _read_open(descriptor: int, max_bytes: int, wait_seconds: float | None) -> bytes:
