@@ -10,6 +10,7 @@ trust or policy files, no input) are 2 before anything is verified.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -20,12 +21,13 @@ from functools import partial
 from typing import IO, Any
 
 from keel_verify.errors import KeelVerifyError, ReportWriteError
-from keel_verify.inputs import expand_inputs
+from keel_verify.inputs import MAX_FILE_LIST_BYTES, expand_inputs, file_list_of, file_list_text
+from keel_verify.load.config_files import ConfigFileError
 from keel_verify.load.loader import MAX_INPUT_BYTES
 from keel_verify.policy import POLICY_INFO, GatePolicy, apply_policy, load_policy
 from keel_verify.report.formats import FORMATS
 from keel_verify.report.sink import RenderContext, Sink
-from keel_verify.results import CheckInfo, Outcome, Report, Totals, Verdict
+from keel_verify.results import CheckInfo, Outcome, Report, Totals, Verdict, display_path
 from keel_verify.runner import finish_all
 from keel_verify.trust.sources import PolicyDescription, TrustSpec, build_policy
 
@@ -101,13 +103,18 @@ def _file_list(options: GateOptions) -> list[str]:
             raise GateUsageError("--files-from - and FILE - both want standard input")
         if sys.stdin is None:  # descriptor 0 closed at start
             raise GateUsageError("--files-from -: standard input is closed")
-        return list(read_file_list(sys.stdin))
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text-only stdin (an embedding program's): read as it is
+            return list(read_file_list(sys.stdin))
+        data = stream.read(MAX_FILE_LIST_BYTES + 1)  # bounded as a listed file is
+        if len(data) > MAX_FILE_LIST_BYTES:
+            raise GateUsageError(f"--files-from -: larger than {MAX_FILE_LIST_BYTES} bytes")
+        return list(read_file_list(io.StringIO(file_list_of(data), newline="\n")))
     try:
-        with open(options.files_from, encoding="utf-8", errors="surrogateescape") as handle:
-            return list(read_file_list(handle))
-    except OSError as error:
-        raise GateUsageError(
-            f"--files-from {options.files_from}: cannot read: {error.strerror or error}") from None
+        text = file_list_text(options.files_from)
+    except ConfigFileError as error:
+        raise GateUsageError(f"--files-from {display_path(options.files_from)}: {error}") from None
+    return list(read_file_list(io.StringIO(text, newline="\n")))
 
 
 def read_source(path: str) -> str | None:

@@ -19,8 +19,12 @@ from dataclasses import dataclass
 
 import click
 
+from keel_verify.load.config_files import ConfigFileError, read_config_file
+
 STDIN = "-"
 INPUT_SUFFIX = ".json"
+#: A ``--files-from`` list larger than this is refused (about 500,000 paths of 128 bytes).
+MAX_FILE_LIST_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,25 @@ class Input:
 
     path: str
     error: str | None = None
+
+
+def file_list_text(path: str) -> str:
+    """The text of the ``--files-from`` list at ``path`` (a regular file, a FIFO or a pipe
+    such as ``<(git diff --name-only)``: read as trust files are, so that a FIFO with no
+    writer or ``/dev/zero`` is refused in bounded time), with line ends translated as
+    :func:`open` does and file-name bytes that are not UTF-8 kept as lone surrogates.
+    ConfigFileError (one phrase, without the file's name) when it cannot be read or is
+    larger than :data:`MAX_FILE_LIST_BYTES`."""
+    data = read_config_file(path, MAX_FILE_LIST_BYTES)
+    if len(data) > MAX_FILE_LIST_BYTES:
+        raise ConfigFileError(f"larger than {MAX_FILE_LIST_BYTES} bytes")
+    return file_list_of(data)
+
+
+def file_list_of(data: bytes) -> str:
+    """A ``--files-from`` list's bytes as text: line ends translated as :func:`open` does,
+    file-name bytes that are not UTF-8 kept as lone surrogates."""
+    return data.decode("utf-8", "surrogateescape").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def excluded(path: str, patterns: Sequence[str], root: str | None = None) -> bool:

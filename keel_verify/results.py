@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ def printable(reason: str) -> str:
     return "".join(
         ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in reason
     )
+
+
+def display_path(path: str | bytes | os.PathLike[Any]) -> str:
+    """A path as one line of text that any output can carry: bytes of a file name that
+    are not UTF-8 (kept by Python as lone surrogates) are shown as ``\\xNN`` escapes, and
+    characters that are not printable (a newline in a name) as escapes too."""
+    return printable(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 class Missing:

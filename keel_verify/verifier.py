@@ -21,18 +21,19 @@ from keel_verify.load.access import parse_time
 from keel_verify.load.chainpass import read_strictly
 from keel_verify.load.loader import MAX_DEPTH, MAX_INPUT_BYTES, read_input, sha256_of_input
 from keel_verify.pipeline import decide, run_checks
-from keel_verify.results import CheckResult, Outcome, Report, SignerSummary, Verdict, printable
+from keel_verify.results import (
+    CheckResult,
+    Outcome,
+    Report,
+    SignerSummary,
+    Verdict,
+    display_path,
+    printable,
+)
 from keel_verify.trust import TrustPolicy
 from keel_verify.trust.signer import NONE, SELF_ATTESTED, SignatureAssessment
 
 STDIN = "-"
-
-
-def display_path(path: str | bytes | os.PathLike[Any]) -> str:
-    """A path as one line of text that any output can carry: bytes of a file name that
-    are not UTF-8 (kept by Python as lone surrogates) are shown as ``\\xNN`` escapes, and
-    characters that are not printable (a newline in a name) as escapes too."""
-    return printable(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 def verify_path(

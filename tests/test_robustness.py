@@ -571,8 +571,8 @@ def test_the_cli_ends_with_a_documented_code_on_any_input(
     document that validates against the report schema."""
     import jsonschema
 
+    from keel_verify.results import display_path
     from keel_verify.schemas import REPORT_SCHEMA, load_schema
-    from keel_verify.verifier import display_path
 
     path = os.path.join(os.fsencode(tmp_path_factory.mktemp("cli")), name)
     with open(path, "wb") as handle:

@@ -159,7 +159,7 @@ def ingest_recording(provider: str, path: str, *, schema_version: int, timestamp
     transport = None if endpoint is None else HttpTransport(endpoint, api_key or "")
     try:
         data = read_input(sys.stdin.buffer if path == "-" else path,
-                          max_bytes=MAX_RECORDING_BYTES)
+                          max_bytes=MAX_RECORDING_BYTES, json_object=False)  # JSON Lines
         result = ingest_bytes(provider, data, issuer_key=issuer_key, tsa=timestamper,
                               sidecar_key=sidecar_key, transport=transport,
                               options=IngestOptions(project_id=project_id,

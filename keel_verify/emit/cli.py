@@ -171,7 +171,8 @@ def replay(scenario: Path, schema_version: str | None, tsa: str, no_tsa: bool, s
 
     try:
         source = sys.stdin.buffer if str(scenario) == "-" else scenario
-        calls = parse_json(read_input(source, max_bytes=MAX_SCENARIO_BYTES))
+        calls = parse_json(read_input(source, max_bytes=MAX_SCENARIO_BYTES,
+                                      json_object=False))  # a JSON array
     except LoadError as error:
         raise EmitError(EXIT_BAD_INPUT, f"{scenario}: {error}") from None
     from keel_verify.emit.store import MemoryStore

@@ -8,6 +8,7 @@ documented in the README ("Input limits") and are keyword arguments so that a ca
 from __future__ import annotations
 
 import errno
+import io
 import json
 import operator
 import os
@@ -344,15 +345,25 @@ class Artifact:
         return self.raw_colons is None
 
 
-def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTES,
+               json_object: bool = True) -> bytes:
     """Read at most ``max_bytes`` (plus one, to detect excess) without touching anything else.
 
     A path must name a regular file: a FIFO (which could wait forever for a writer), a
-    device or a socket is refused before any read. Standard input is read as a stream."""
+    device or a socket is refused before any read. Standard input is read as a stream.
+
+    ``json_object`` (an artifact is one JSON object text, RFC 8259 section 2): an input
+    longer than :data:`JUDGED_PREFIX_BYTES` is judged on its first bytes before the rest
+    is read, and a stream on every block as it arrives (see :func:`_refuse_prefix`,
+    :func:`_refuse_control_byte`), so that bytes which cannot be an artifact are refused
+    after a bounded read. A shorter input is read whole and judged by the loader, whose
+    messages it keeps. False for other JSON inputs (a scenario list, JSON Lines)."""
     try:
         if isinstance(source, (str, Path)):
             with _open_regular(source) as handle:
-                data = _read_regular(handle, max_bytes)
+                data = _read_regular(handle, max_bytes, json_object)
+        elif json_object:
+            data = _read_stream(source, max_bytes)
         else:
             data = source.read(max_bytes + 1)
     except IsADirectoryError:
@@ -368,11 +379,129 @@ def read_input(source: str | Path | BinaryIO, *, max_bytes: int = MAX_INPUT_BYTE
     return data
 
 
-def _read_regular(handle: BinaryIO, max_bytes: int) -> bytes:
+#: An input longer than this is judged on its first this-many bytes before the rest is
+#: read: they must hold the start of a JSON object ("{" after RFC 8259 whitespace, which
+#: is therefore limited to this length) and no control byte. Shorter inputs are judged
+#: whole by the loader, with its exact messages.
+JUDGED_PREFIX_BYTES = 1024**2
+
+#: Standard input is read this many bytes at a time, each block searched for a control
+#: byte (a C scan) before the next is read.
+READ_BLOCK_BYTES = 4 * 1024**2
+
+# RFC 8259 section 7: U+0000-U+001F must be escaped inside a string, and outside one only
+# tab, LF and CR (whitespace) may appear. So any other such byte proves "not JSON".
+_CONTROL_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Deleting every other byte (bytes.translate, ~4 GiB/s) says whether a block holds one;
+# the regex (~0.5 GiB/s) is run only on a block that does, to find where.
+_NOT_CONTROL = bytes(sorted(set(range(256)) - set(range(0x20)) | set(b"\t\n\r")))
+_LEADING_WHITESPACE = re.compile(rb"[ \t\n\r]*")  # RFC 8259 section 2
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+def _read_stream(source: BinaryIO, max_bytes: int) -> bytes:
+    """At most ``max_bytes + 1`` bytes of a stream, judged as :func:`read_input` says.
+    Blocks go into a BytesIO, whose value is then handed over without a copy, so the
+    peak stays about the input (plus a block), as when it was read in one call."""
+    first = _read_up_to(source, min(JUDGED_PREFIX_BYTES + 1, max_bytes + 1))
+    if len(first) <= JUDGED_PREFIX_BYTES or len(first) > max_bytes:
+        return first  # whole (the loader judges it), or over the limit already
+    _refuse_prefix(first)
+    buffer = io.BytesIO()
+    buffer.write(first)
+    del first
+    while buffer.tell() <= max_bytes:
+        block = source.read(min(READ_BLOCK_BYTES, max_bytes + 1 - buffer.tell()))
+        if not block:
+            break
+        _refuse_control_byte(block, buffer.tell())
+        buffer.write(block)
+    return buffer.getvalue()
+
+
+def _read_up_to(source: BinaryIO, size: int) -> bytes:
+    """``size`` bytes of a stream, fewer only at its end (a raw stream may return less)."""
+    data = source.read(size)
+    while 0 < len(data) < size:
+        more = source.read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _refuse_prefix(prefix: bytes) -> None:
+    """Raise LoadError when the first bytes of an input longer than them prove that it is
+    not one JSON object text. A byte order mark and an array keep the loader's messages."""
+    if prefix.startswith(_BYTE_ORDER_MARK):
+        raise LoadError("UTF-8 byte order mark is not allowed at the start of JSON")
+    start = _LEADING_WHITESPACE.match(prefix)
+    assert start is not None  # the pattern matches the empty string
+    if start.end() == len(prefix):
+        raise LoadError(f"more than {JUDGED_PREFIX_BYTES} bytes of whitespace before the first "
+                        f"JSON value (an artifact's \"{{\" must come within them)")
+    reason = not_an_object_text(prefix, start.end())
+    if reason is not None:
+        raise LoadError(reason)
+
+
+def not_an_object_text(data: bytes, start: int | None = None) -> str | None:
+    """Why ``data`` (a whole input, or its first bytes) cannot be a JSON object text, in
+    one line, or None when its bytes do not prove it. ``start``: the offset of its first
+    byte after RFC 8259 whitespace, when known. Whitespace only is not judged here."""
+    if start is None:
+        match = _LEADING_WHITESPACE.match(data)
+        assert match is not None
+        start = match.end()
+    if data[start : start + 1] == b"[":
+        return "top level is an array, not an object"  # as load_bytes words it
+    if start < len(data) and data[start] != 0x7B:  # "{"
+        return (f"not a JSON object: its first byte after whitespace, {_byte(data[start])} at "
+                f"offset {start}, is not \"{{\"")
+    found = _control_byte_at(data)
+    if found is not None:
+        return _control_byte_reason(data[found], found)
+    return None
+
+
+def _refuse_control_byte(block: bytes, offset: int) -> None:
+    """Raise LoadError when ``block`` (at ``offset`` in the input) holds a control byte."""
+    found = _control_byte_at(block)
+    if found is not None:
+        raise LoadError(_control_byte_reason(block[found], offset + found))
+
+
+def _control_byte_at(data: bytes) -> int | None:
+    """The offset of the first control byte in ``data`` (see _CONTROL_BYTE), or None."""
+    for start in range(0, len(data), READ_BLOCK_BYTES):  # the regex, in one block only
+        block = data[start : start + READ_BLOCK_BYTES]  # (all of a short ``data``: no copy)
+        if block.translate(None, _NOT_CONTROL):
+            found = _CONTROL_BYTE.search(block)
+            assert found is not None
+            return start + found.start()
+    return None
+
+
+def _control_byte_reason(value: int, offset: int) -> str:
+    return (f"not JSON: control byte {_byte(value)} at offset {offset} (RFC 8259 allows "
+            f"U+{value:04X} nowhere in JSON text, not even in a string)")
+
+
+def _byte(value: int) -> str:
+    shown = chr(value)
+    return f"0x{value:02x}" + (f" ({shown!r})" if shown.isprintable() and value < 0x80 else "")
+
+
+def _read_regular(handle: BinaryIO, max_bytes: int, json_object: bool = False) -> bytes:
     """The first ``max_bytes + 1`` bytes of a regular file at most. ``read(n)`` sets aside
     n bytes before reading (4 GiB of address space, a map and unmap for every small file
-    of a batch), so the file's size is asked first; a file that grew since is read on."""
+    of a batch), so the file's size is asked first; a file that grew since is read on.
+    ``json_object``: a file larger than :data:`JUDGED_PREFIX_BYTES` is judged on its first
+    bytes before it is read whole (see :func:`read_input`)."""
     size = os.fstat(handle.fileno()).st_size
+    if json_object and JUDGED_PREFIX_BYTES < size <= max_bytes:
+        _refuse_prefix(handle.read(JUDGED_PREFIX_BYTES + 1))
+        handle.seek(0)
     data = handle.read(min(size, max_bytes) + 1)
     if size < len(data) <= max_bytes:
         data += handle.read(max_bytes + 1 - len(data))
@@ -584,18 +713,28 @@ def require_exact_path_size(data: bytes) -> None:
     colon, a fault it cannot word), a duplicate key the colon count finds, or
     ``KEEL_VERIFY_PURE`` -- passes here first: its input is bounded apart, at
     :data:`MAX_EXACT_PATH_BYTES` and at :data:`keel_verify.load.budget.MAX_VALUES` values
-    (the whole document is one part, see :mod:`keel_verify.load.budget`)."""
-    if len(data) > MAX_EXACT_PATH_BYTES:
+    (the whole document is one part, see :mod:`keel_verify.load.budget`). An input it
+    refuses whose bytes prove it is not JSON, or not an object (see
+    :func:`not_an_object_text`), is refused for that instead: no need of that path to
+    judge it. (A byte order mark keeps this refusal: that path words it.)"""
+    too_large = len(data) > MAX_EXACT_PATH_BYTES
+    # Bytes alone bound memory loosely (2 bytes of input can cost 300 in Python objects).
+    too_many = (not too_large and len(data) >= budget.MAX_VALUES
+                and budget.value_bound(data) > budget.MAX_VALUES)
+    if not (too_large or too_many):
+        return
+    reason = None if data.startswith(_BYTE_ORDER_MARK) else not_an_object_text(data)
+    if reason is not None:
+        raise LoadError(reason)
+    if too_large:
         raise LoadError(
             f"input larger than {MAX_EXACT_PATH_BYTES} bytes that only the exact reading path can "
             f"judge ({_EXACT_PATH_WAYS}): that path holds the whole document in memory"
         )
-    # Bytes alone bound memory loosely (2 bytes of input can cost 300 in Python objects).
-    if len(data) >= budget.MAX_VALUES and budget.value_bound(data) > budget.MAX_VALUES:
-        raise LoadError(
-            f"{budget.too_many_values('the input', budget.MAX_VALUES)}; only the exact reading "
-            f"path can judge it ({_EXACT_PATH_WAYS}), and that path holds the whole document"
-        )
+    raise LoadError(
+        f"{budget.too_many_values('the input', budget.MAX_VALUES)}; only the exact reading "
+        f"path can judge it ({_EXACT_PATH_WAYS}), and that path holds the whole document"
+    )
 
 
 _EXACT_PATH_WAYS = ("a byte order mark, an escaped colon, a duplicate key, input the fast "

@@ -14,6 +14,7 @@ from typing import Any
 
 from keel_verify.errors import KeelVerifyError
 from keel_verify.policy.model import GatePolicy, PolicyTrust, Requirements
+from keel_verify.results import display_path
 from keel_verify.schemas import POLICY_SCHEMA, first_errors, load_schema
 
 # Strict JSON reading shared with trust files: duplicate keys, NaN and oversize files
@@ -51,16 +52,18 @@ def load_policy(
 ) -> GatePolicy:
     """Read and validate the policy at ``path``; ``check_names`` and ``warning_codes``
     are what ``require``/``severity`` and ``allowed_warnings`` may name."""
-    label = f"policy {path}"
+    label = f"policy {display_path(path)}"
     try:
         data = read_bounded(path, "policy")
         document = parse_json(data, label)
     except KeelVerifyError as error:
         raise PolicyError(str(error)) from None
     base = os.path.dirname(os.path.abspath(path))
-    default_name = os.path.basename(path)
+    # Reports carry the file's name as any output can (``\xNN`` for bytes not UTF-8);
+    # the trust files it names are still found by the real path (``base``).
+    default_name = display_path(os.path.basename(path))
     return parse_policy(document, check_names, warning_codes, label=label, base_dir=base,
-                        default_name=default_name, source=path,
+                        default_name=default_name, source=display_path(path),
                         sha256="sha256:" + hashlib.sha256(data).hexdigest())
 
 

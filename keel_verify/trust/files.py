@@ -12,7 +12,9 @@ from typing import Any
 from cryptography import x509
 
 from keel_verify.errors import LoadError, TrustConfigError
+from keel_verify.load.config_files import ConfigFileError, read_config_file
 from keel_verify.load.loader import parse_json_fast as strict_json
+from keel_verify.results import display_path
 
 #: Trust files are small; anything larger is a mistake (or an attack on the verifier).
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
@@ -24,17 +26,17 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 def read_bounded(path: str | Path, what: str) -> bytes:
+    """The bytes of a trust or configuration file (a regular file, a FIFO or a pipe such
+    as ``<(cat trust-root.json)``), at most :data:`MAX_TRUST_FILE_BYTES`; a FIFO must
+    deliver within :data:`~keel_verify.load.config_files.FIFO_WRITER_WAIT_SECONDS`.
+    TrustConfigError (one line: ``what``, the path as :func:`display_path` shows it, why)
+    otherwise."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_TRUST_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise TrustConfigError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise TrustConfigError(f"{what} {path}: is a directory, not a file") from None
-    except OSError as error:
-        raise TrustConfigError(f"{what} {path}: cannot read: {error.strerror or error}") from None
+        data = read_config_file(path, MAX_TRUST_FILE_BYTES)
+    except ConfigFileError as error:
+        raise TrustConfigError(f"{what} {display_path(path)}: {error}") from None
     if len(data) > MAX_TRUST_FILE_BYTES:
-        raise TrustConfigError(f"{what} {path}: larger than {MAX_TRUST_FILE_BYTES} bytes")
+        raise TrustConfigError(f"{what} {display_path(path)}: larger than {MAX_TRUST_FILE_BYTES} bytes")
     return data
 
 

@@ -25,7 +25,7 @@ from cryptography import x509
 
 from keel_verify.errors import TrustConfigError
 from keel_verify.load.access import parse_time
-from keel_verify.results import counted
+from keel_verify.results import counted, display_path
 from keel_verify.trust.files import one_line, pem_certificates, read_bounded
 from keel_verify.trust.trust_root import TrustRoot
 from keel_verify.trust.tsa_revocation import STALE_REASON_CODE, RevocationSnapshot
@@ -56,7 +56,8 @@ def _checked_bytes(folder: Path, entry: dict[str, Any], label: str, pointer: str
     expected = entry.get("sha256")
     actual = "sha256:" + hashlib.sha256(data).hexdigest()
     if expected != actual:
-        raise _fail(label, f"{pointer}/sha256", f"{path.name} has {actual}, not the bundle's value")
+        raise _fail(label, f"{pointer}/sha256",
+                    f"{display_path(path.name)} has {actual}, not the bundle's value")
     return data
 
 
@@ -89,7 +90,7 @@ def load_bundle_document(
                         "expected an RFC 3339 UTC timestamp ending in 'Z'")
     code = validation.get("stale_crl_reason_code", STALE_REASON_CODE)
     folder = path.parent
-    shown = f"Keel TSA trust bundle {shown_path or path}"
+    shown = f"Keel TSA trust bundle {shown_path or display_path(path)}"
     found: dict[str, list[Any]] = {kind: [] for kind in KINDS}
     for index, entry in enumerate(files):
         pointer = f"/files/{index}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from keel_verify.errors import TrustConfigError
+from keel_verify.results import display_path
 from keel_verify.trust.policy import TrustPolicy
 
 KEEL_PRODUCTION = "keel-production"
@@ -36,7 +37,7 @@ def named_source_files(name: str) -> tuple[Path, ...]:
     paths = tuple(folder.joinpath(*relative.split("/")) for relative in NAMED_SOURCES[name])
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise TrustConfigError(f"trust source {name!r}: shipped file missing: {missing[0]}")
+        raise TrustConfigError(f"trust source {name!r}: shipped file missing: {display_path(missing[0])}")
     return paths
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from keel_verify.errors import TrustConfigError
+from keel_verify.results import display_path
 from keel_verify.trust.policy import (
     TRUST_ROOT_ENV,
     TrustedKey,
@@ -47,10 +48,10 @@ class TrustSpec:
 
 def _issuer_key_sources(spec: TrustSpec) -> str:
     sources = [f"--public-key ({len(spec.public_keys)})"] if spec.public_keys else []
-    sources.extend(f"--trust-root {path}" for path in (spec.trust_root, *spec.more_trust_roots)
+    sources.extend(f"--trust-root {display_path(path)}" for path in (spec.trust_root, *spec.more_trust_roots)
                    if path)
     if spec.environment_trust_root and spec.environment_trust_root != spec.trust_root:
-        sources.append(f"${TRUST_ROOT_ENV} {spec.environment_trust_root}")
+        sources.append(f"${TRUST_ROOT_ENV} {display_path(spec.environment_trust_root)}")
     sources.extend(f"--trust {name}" for name in spec.trust_names)
     return ", ".join(sources)
 
@@ -188,8 +189,6 @@ def describe_policy(spec: TrustSpec, policy: TrustPolicy,
     so that the whole policy is identifiable.
     TSA roots and helper certificates are bounded likewise (first ones, with counts).
     """
-    from keel_verify.verifier import display_path
-
     keys = policy.issuer_keys
     listed = _listed_key_positions(policy, featured)
     roots = policy.tsa_roots[:LISTED_STATEMENTS]

@@ -42,6 +42,7 @@ from keel_verify.crypto.canonical import tagged_sha256
 from keel_verify.errors import TrustConfigError
 from keel_verify.load import accel
 from keel_verify.load.access import parse_time
+from keel_verify.results import display_path
 from keel_verify.schemas import TRUST_ROOT_SCHEMA, first_errors, load_schema, python_validator
 from keel_verify.trust import (
     ISSUER_KEY_PURPOSE,
@@ -202,7 +203,7 @@ def load_trust_root(path: str | Path, shown: str | None = None) -> TrustRoot:
     verified) or a Keel ``keel.tsa_trust_bundle.v1`` (detected by ``id``; its files are
     read beside it). ``shown`` names the file in reports (default: the path). Raises
     TrustConfigError (one line)."""
-    shown = shown or str(path)
+    shown = shown or display_path(path)
     data = _read(path, "trust root")
     root = _trust_root_of(_parse_json(data, f"trust root {shown}"), Path(path), shown)
     return replace(root, files=(trust_file(shown, data, "trust root"),))
@@ -248,7 +249,8 @@ def read_pem_file(
 ) -> tuple[tuple[x509.Certificate, ...], TrustFile]:
     """:func:`load_tsa_roots`, and the file as read (its SHA-256, for reports)."""
     data = _read(pem_path, what)
-    return _pem_file_certificates(data, f"{what} {pem_path}"), trust_file(str(pem_path), data, what)
+    shown = display_path(pem_path)
+    return _pem_file_certificates(data, f"{what} {shown}"), trust_file(shown, data, what)
 
 
 def _pem_file_certificates(data: bytes, label: str) -> tuple[x509.Certificate, ...]:
@@ -263,11 +265,11 @@ def _pem_file_certificates(data: bytes, label: str) -> tuple[x509.Certificate, .
 
 def tsa_roots_source(pem_path: str | Path) -> str:
     """How reports name roots loaded with :func:`load_tsa_roots`."""
-    return f"TSA roots file {pem_path}"
+    return f"TSA roots file {display_path(pem_path)}"
 
 
 TSA_CERTS_FILE = "TSA helper certificates file"
 
 
 def tsa_certs_source(pem_path: str | Path) -> str:
-    return f"{TSA_CERTS_FILE} {pem_path}"
+    return f"{TSA_CERTS_FILE} {display_path(pem_path)}"
