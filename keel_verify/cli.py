@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, cast
 
 import click
 
-from keel_verify.console import open_stderr, open_stdout
+from keel_verify.console import ForgivingStream, open_stderr, open_stdout
 from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.heap import keep_freed_heap
@@ -141,8 +143,10 @@ def command(
     )
     # Bad trust input (TrustConfigError) is not bad syntax: main() prints it as one line,
     # exit 2, without the "try --help" of a usage error.
-    stderr = click.get_current_context().obj or open_stderr()
-    stdout = open_stdout(machine=options.stdout_format != "text", notes=stderr)
+    streams: Streams = click.get_current_context().obj or Streams(sys.stdout, open_stderr())
+    stderr = streams.stderr
+    stdout = open_stdout(machine=options.stdout_format != "text", notes=stderr,
+                         stream=streams.stdout)
     sys.exit(run_gate(options, stdout, stderr))
 
 
@@ -158,6 +162,16 @@ def usage_line(error: click.UsageError) -> str:
     return f"{message} (try --help)"
 
 
+@dataclass(frozen=True)
+class Streams:
+    """The process's standard streams as :func:`main` found them: ``stdout`` the real one
+    (click's own output, --help and --version, goes through a forgiving copy meanwhile),
+    ``stderr`` already made safe."""
+
+    stdout: IO[str] | None
+    stderr: IO[str]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry: every error is one line on stderr and a documented exit code.
 
@@ -171,8 +185,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         stderr.write(f"keel-verify: {line}\n")
         stderr.flush()
 
+    # click writes --help, --version and --list-checks to sys.stdout itself, and ends
+    # with exit 1 (which reads as FAILED here) when that write fails: it writes to a
+    # forgiving stream instead, as reports do, for the length of the command.
+    real_stdout = sys.stdout
+    sys.stdout = cast(IO[str], ForgivingStream(
+        None if real_stdout is None or real_stdout.closed else real_stdout, stderr))
     try:
-        command.main(args=argv, prog_name="keel-verify", standalone_mode=False, obj=stderr)
+        command.main(args=argv, prog_name="keel-verify", standalone_mode=False,
+                     obj=Streams(real_stdout, stderr))
     except click.exceptions.Exit as done:  # --help, --version
         sys.exit(done.exit_code)
     except click.UsageError as error:
@@ -188,4 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         say(f"internal error: {type(error).__name__}: {printable(str(error))} "
             "(not a verdict on the input; please report it)")
         sys.exit(2)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = real_stdout
     sys.exit(0)

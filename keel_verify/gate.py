@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import IO, Any
 
-from keel_verify.errors import KeelVerifyError, ReportWriteError
+from keel_verify.errors import KeelVerifyError
 from keel_verify.inputs import MAX_FILE_LIST_BYTES, expand_inputs, file_list_of, file_list_text
 from keel_verify.load.config_files import ConfigFileError
 from keel_verify.load.loader import MAX_INPUT_BYTES
+from keel_verify.output_files import open_output, output_label
 from keel_verify.policy import POLICY_INFO, GatePolicy, apply_policy, load_policy
 from keel_verify.report.formats import FORMATS
 from keel_verify.report.sink import RenderContext, Sink
@@ -101,12 +102,16 @@ def _file_list(options: GateOptions) -> list[str]:
     if options.files_from == STDIN:
         if STDIN in options.files:
             raise GateUsageError("--files-from - and FILE - both want standard input")
-        if sys.stdin is None:  # descriptor 0 closed at start
+        if sys.stdin is None or sys.stdin.closed:  # e.g. descriptor 0 closed at start
             raise GateUsageError("--files-from -: standard input is closed")
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None:  # a text-only stdin (an embedding program's): read as it is
             return list(read_file_list(sys.stdin))
-        data = stream.read(MAX_FILE_LIST_BYTES + 1)  # bounded as a listed file is
+        try:
+            data = stream.read(MAX_FILE_LIST_BYTES + 1)  # bounded as a listed file is
+        except OSError as error:  # e.g. standard input opened for writing only
+            raise GateUsageError(
+                f"--files-from -: cannot read standard input: {error.strerror or error}") from None
         if len(data) > MAX_FILE_LIST_BYTES:
             raise GateUsageError(f"--files-from -: larger than {MAX_FILE_LIST_BYTES} bytes")
         return list(read_file_list(io.StringIO(file_list_of(data), newline="\n")))
@@ -222,34 +227,25 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
         source=read_source,
     )
     totals = Totals()
-    try:
-        with ExitStack() as files:
-            written: list[Sink] = []  # every --output opens before stdout shows anything
-            for name, path in options.outputs:
-                try:
-                    handle = files.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
-                except OSError as error:
-                    raise GateUsageError(
-                        f"--output {name}={path}: cannot write: {error.strerror or error}") from None
-                written.append(FORMATS[name](handle, replace(context, quiet=False)))
-            sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
-            finish = FinishReport(gate_policy, now, tuple(sink.renderer for sink in sinks),
-                                  keep=kept is not None)
-            for output in finish_all(inputs, trust, options.jobs, finish,
-                                     partial(print, file=stderr)):
-                if output.error_line is not None:
-                    stderr.write(output.error_line)
-                totals.count(output.verdict)
-                for sink, piece in zip(sinks, output.pieces, strict=True):
-                    sink.write(piece)
-                if kept is not None and output.report is not None:
-                    kept.append(output.report)
-            for sink in sinks:
-                sink.close(totals)
-    except OSError as error:  # an --output file that cannot take what is written (disk full)
-        raise ReportWriteError(
-            f"--output: cannot write {error.filename or 'an output file'}: {error.strerror or error}"
-        ) from None
+    with ExitStack() as files:
+        written: list[Sink] = []  # every --output opens before stdout shows anything
+        for name, path in options.outputs:  # OutputOpenError: one line, exit 2
+            handle = files.enter_context(open_output(path, output_label(name, path)))
+            written.append(FORMATS[name](handle, replace(context, quiet=False)))
+        sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
+        finish = FinishReport(gate_policy, now, tuple(sink.renderer for sink in sinks),
+                              keep=kept is not None)
+        for output in finish_all(inputs, trust, options.jobs, finish,
+                                 partial(print, file=stderr)):
+            if output.error_line is not None:
+                stderr.write(output.error_line)
+            totals.count(output.verdict)
+            for sink, piece in zip(sinks, output.pieces, strict=True):
+                sink.write(piece)
+            if kept is not None and output.report is not None:
+                kept.append(output.report)
+        for sink in sinks:
+            sink.close(totals)
     if kept is not None:
         from keel_verify.report.html import write_html_outputs
 

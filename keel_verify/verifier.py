@@ -56,8 +56,10 @@ def verify_path(
     if shown != STDIN and "\x00" in os.fsdecode(path):
         return _error_report(shown, "a path holding a NUL byte names no file")
     stdin = getattr(sys.stdin, "buffer", None) if shown == STDIN else None
-    if shown == STDIN and stdin is None:  # sys.stdin is None when descriptor 0 was closed at start
-        return _error_report(shown, STDIN_CLOSED if sys.stdin is None else STDIN_NOT_BYTES)
+    if shown == STDIN and (sys.stdin is None or sys.stdin.closed):
+        return _error_report(shown, STDIN_CLOSED)  # None: descriptor 0 was closed at start
+    if shown == STDIN and stdin is None:
+        return _error_report(shown, STDIN_NOT_BYTES)
     try:
         data = read_input(os.fsdecode(path) if stdin is None else stdin, max_bytes=max_bytes)
     except LoadError as error:

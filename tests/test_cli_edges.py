@@ -165,6 +165,14 @@ def test_closed_stdin_is_one_line_with_exit_2(args: str, line: str) -> None:
     assert result.returncode == 2 and result.stderr.decode().splitlines() == [line]
 
 
+def test_a_file_list_from_a_stdin_that_cannot_be_read_is_one_line() -> None:
+    # Standard input opened for appending: it cannot be read (EBADF).
+    result = shell(f"{KEEL_SH} --trust-root {TRUST_ROOT} --files-from - {SAMPLE_V3} 0>>/dev/null")
+    no_traceback(result)
+    assert result.returncode == 2 and result.stderr == (
+        b"keel-verify: error: --files-from -: cannot read standard input: Bad file descriptor\n")
+
+
 def test_a_path_holding_a_nul_byte_is_an_error_report(tmp_path: Path) -> None:
     """No file name holds a NUL byte; a --files-from list may (it was ValueError, exit 1)."""
     listed = tmp_path / "list"
@@ -222,6 +230,23 @@ def test_a_reader_that_goes_away_keeps_the_verdicts_exit_code(as_json: bool) -> 
     assert b"Traceback" not in stderr and b"Exception ignored" not in stderr, stderr
 
 
+@pytest.mark.parametrize("option", ["--help", "--version", "--list-checks"])
+def test_clicks_own_output_keeps_exit_0_when_the_reader_goes_away_or_the_disk_is_full(
+        option: str) -> None:
+    """click writes --help and --version itself and ended with exit 1 (FAILED here) on a
+    broken pipe, or a traceback on a full disk: they go through a forgiving stream."""
+    process = subprocess.Popen([*KEEL, option], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=environment())
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(120) == 0 and stderr == b"", stderr
+    full = shell(f"{KEEL_SH} {option} >/dev/full")
+    assert full.returncode == 0 and full.stderr == (
+        b"keel-verify: note: cannot write to standard output (No space left on device); "
+        b"nothing more is written there\n")
+
+
 def test_head_keeps_the_verdicts_exit_code() -> None:
     result = shell(f"{KEEL_SH} --trust-root {TRUST_ROOT} {SAMPLE_V3} | head -1; "
                    "echo \"status ${PIPESTATUS[0]}\"")
@@ -251,8 +276,8 @@ def test_a_full_stdout_keeps_the_verdicts_exit_code(flags: str, code: int) -> No
 def test_a_full_output_file_is_still_an_output_error() -> None:
     result = shell(f"{KEEL_SH} --output json=/dev/full {SAMPLE_V3} > /dev/null")
     no_traceback(result)
-    assert result.returncode == 2
-    assert result.stderr == (b"keel-verify: error: --output: cannot write an output file: "
+    assert result.returncode == 2  # it said "cannot write an output file", not which
+    assert result.stderr == (b"keel-verify: error: --output json=/dev/full: cannot write: "
                              b"No space left on device\n")
 
 
@@ -618,3 +643,48 @@ def test_excluding_one_path_to_a_folder_walks_it_under_the_next(linked_twice: Pa
     inputs = expand_inputs([str(linked_twice)], exclude=["real", "b_out"])
     assert [os.path.relpath(i.path, linked_twice) for i in inputs] == [
         "a_link/x.json", "c_out/y.json"]
+
+
+# -- --output and --report files that cannot be written ----------------------------------
+
+
+def test_an_output_fifo_with_no_reader_is_refused_at_once(tmp_path: Path) -> None:
+    """Opening a FIFO for writing waits for a reader: it was a wait for ever."""
+    fifo = tmp_path / "out.xml"
+    os.mkfifo(fifo)
+    result = run(["--trust-root", TRUST_ROOT, "--output", f"junit={fifo}", SAMPLE_V3])
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr == f"keel-verify: error: --output junit={fifo}: a FIFO with no reader\n".encode()
+
+
+def test_an_output_pipe_with_a_reader_is_written(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.json"
+    result = shell(f"{KEEL_SH} --trust-root {TRUST_ROOT} --output json=>(cat > {copy}) "
+                   f"{SAMPLE_V3} >/dev/null; status=$?; sleep 1; echo $status")
+    no_traceback(result)
+    assert result.stdout == b"0\n"
+    assert json.loads(copy.read_bytes())["files"][0]["verdict"] == "VERIFIED"
+
+
+def test_an_output_that_is_a_socket_is_named_as_one(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "out.json"
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(path))
+        result = run(["--trust-root", TRUST_ROOT, "--output", f"json={path}", SAMPLE_V3])
+    assert result.returncode == 2 and result.stderr == (
+        f"keel-verify: error: --output json={path}: a socket, not a file or a pipe\n".encode())
+
+
+def test_output_and_report_paths_that_are_not_utf8_are_shown_escaped(tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path) + b"/missing\xff"
+    shown = f"{tmp_path}/missing\\xff"
+    output = run(["--trust-root", TRUST_ROOT, b"--output", b"json=" + folder + b"/x.json", SAMPLE_V3])
+    assert output.returncode == 2 and output.stderr == (
+        f"keel-verify: error: --output json={shown}/x.json: cannot write: "
+        "No such file or directory\n").encode()
+    report = run(["--trust-root", TRUST_ROOT, b"--report", folder + b"/x.html", SAMPLE_V3])
+    assert report.returncode == 2 and report.stderr == (
+        f"keel-verify: error: cannot write the HTML report {shown}/x.html: "
+        "No such file or directory\n").encode()

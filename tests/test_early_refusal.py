@@ -34,8 +34,8 @@ from tests.helpers import PUBLIC_V3
 MiB = 1024**2
 
 NUL_FIRST = 'not a JSON object: its first byte after whitespace, 0x00 at offset 0, is not "{"'
-WHITESPACE_ONLY = (f"more than {JUDGED_PREFIX_BYTES} bytes of whitespace before the first JSON "
-                   "value (an artifact's \"{\" must come within them)")
+WHITESPACE_ONLY = (f"only whitespace in the first {JUDGED_PREFIX_BYTES:,} bytes (an "
+                   "artifact's \"{\" must come within them)")
 
 
 def control_byte(value: int, offset: int) -> str:

@@ -158,9 +158,16 @@ def test_verify_path_never_raises_for_a_nul_byte(path: Any) -> None:
     assert report.error == "a path holding a NUL byte names no file"
 
 
+def _closed_stdin() -> io.TextIOWrapper:
+    stream = io.TextIOWrapper(io.BytesIO(b"{}"))
+    stream.close()
+    return stream
+
+
 @pytest.mark.parametrize(("stdin", "error"), [
-    (None, "standard input is closed"), (io.StringIO("{}"), "standard input is not a byte stream"),
-], ids=["closed", "text only"])
+    (None, "standard input is closed"), (_closed_stdin(), "standard input is closed"),
+    (io.StringIO("{}"), "standard input is not a byte stream"),
+], ids=["closed at start", "closed by the program", "text only"])
 def test_verify_path_never_raises_without_a_binary_stdin(monkeypatch: pytest.MonkeyPatch,
                                                          stdin: Any, error: str) -> None:
     monkeypatch.setattr(sys, "stdin", stdin)

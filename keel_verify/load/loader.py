@@ -438,8 +438,8 @@ def _refuse_prefix(prefix: bytes) -> None:
     start = _LEADING_WHITESPACE.match(prefix)
     assert start is not None  # the pattern matches the empty string
     if start.end() == len(prefix):
-        raise LoadError(f"more than {JUDGED_PREFIX_BYTES} bytes of whitespace before the first "
-                        f"JSON value (an artifact's \"{{\" must come within them)")
+        raise LoadError(f"only whitespace in the first {JUDGED_PREFIX_BYTES:,} bytes (an "
+                        f"artifact's \"{{\" must come within them)")
     reason = not_an_object_text(prefix, start.end())
     if reason is not None:
         raise LoadError(reason)

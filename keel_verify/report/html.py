@@ -33,7 +33,7 @@ from keel_verify.facts.model import Mark, SessionFacts
 from keel_verify.report.session_view import counters_summary, session_summary
 from keel_verify.report.sink import FeaturedKeys, trust_featuring
 from keel_verify.report.timeline import Picture, build_picture
-from keel_verify.results import CheckResult, Outcome, Report, Verdict, counted
+from keel_verify.results import CheckResult, Outcome, Report, Verdict, counted, display_path
 from keel_verify.version import __version__
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -562,6 +562,6 @@ def write_html_outputs(reports: Sequence[Report], report_path: str | None,
         if report_dir is not None:
             write_report_dir(report_dir, reports, policy, options)
     except OSError as error:
-        where = error.filename or report_path or report_dir
+        where = display_path(error.filename or report_path or report_dir or "")
         raise ReportWriteError(f"cannot write the HTML report {where}: "
                                f"{error.strerror or error}") from None
