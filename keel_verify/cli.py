@@ -14,7 +14,7 @@ from keel_verify.console import ForgivingStream, open_stderr, open_stdout
 from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.heap import keep_freed_heap
-from keel_verify.results import printable
+from keel_verify.results import printable, with_bytes_shown
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     stderr = open_stderr()
 
     def say(line: str) -> None:
-        stderr.write(f"keel-verify: {line}\n")
+        stderr.write(f"keel-verify: {with_bytes_shown(line)}\n")
         stderr.flush()
 
     # click writes --help, --version and --list-checks to sys.stdout itself, and ends

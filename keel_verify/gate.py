@@ -14,17 +14,22 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import IO, Any
 
 from keel_verify.errors import KeelVerifyError
-from keel_verify.inputs import MAX_FILE_LIST_BYTES, expand_inputs, file_list_of, file_list_text
+from keel_verify.inputs import (
+    MAX_FILE_LIST_BYTES,
+    Input,
+    expand_inputs,
+    file_list_of,
+    file_list_text,
+)
 from keel_verify.load.config_files import ConfigFileError
 from keel_verify.load.loader import MAX_INPUT_BYTES
-from keel_verify.output_files import open_output, output_label
+from keel_verify.output_files import OutputFiles, output_label, written_onto_read
 from keel_verify.policy import POLICY_INFO, GatePolicy, apply_policy, load_policy
 from keel_verify.report.formats import FORMATS
 from keel_verify.report.sink import RenderContext, Sink
@@ -205,6 +210,42 @@ class FinishReport:
                           report if self.keep else None)
 
 
+def _written(options: GateOptions) -> list[tuple[str, str]]:
+    """The files this run writes: ``(label, path)``."""
+    written = [(output_label(name, path), path) for name, path in options.outputs]
+    if options.report_path is not None:
+        written.append((f"--report {display_path(options.report_path)}", options.report_path))
+    return written
+
+
+def _read(options: GateOptions, spec: TrustSpec, inputs: Sequence[Input]) -> list[tuple[str, str]]:
+    """The files this run reads: ``(what, path)``, for :func:`written_onto_read`."""
+    read = [(f"an input ({display_path(item.path)})", item.path)
+            for item in inputs if item.error is None and item.path != STDIN]
+    trust_files = [("a trust root", path) for path in (spec.trust_root, *spec.more_trust_roots,
+                                                       spec.environment_trust_root) if path]
+    trust_files += [("a TSA roots file", path) for path in spec.tsa_roots]
+    trust_files += [("a TSA certificates file", path) for path in spec.tsa_certs]
+    if options.policy_path is not None:
+        trust_files.append(("the --policy file", options.policy_path))
+    if options.files_from not in (None, STDIN):
+        trust_files.append(("the --files-from list", options.files_from))
+    return read + [(f"{what} ({display_path(path)})", path) for what, path in trust_files]
+
+
+def _require_report_path(path: str) -> None:
+    """Refuse, before anything is verified, a --report path the HTML report cannot be
+    written to (it is written last, atomically, only as a regular file)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+        problem = "exists and is not a regular file"
+    elif not os.path.isdir(folder):
+        problem = "no such folder"
+    else:
+        return
+    raise GateUsageError(f"cannot write the HTML report {display_path(path)}: {problem}")
+
+
 def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     """Verify every input, stream each report to stdout's format and every ``--output``,
     and return the exit code. KeelVerifyError (one line) for usage problems."""
@@ -226,11 +267,16 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
         quiet=options.quiet,
         source=read_source,
     )
+    overwritten = written_onto_read(_written(options), _read(options, spec, inputs))
+    if overwritten is not None:
+        raise GateUsageError(overwritten)
+    if options.report_path is not None:
+        _require_report_path(options.report_path)
     totals = Totals()
-    with ExitStack() as files:
+    with OutputFiles() as files:
         written: list[Sink] = []  # every --output opens before stdout shows anything
         for name, path in options.outputs:  # OutputOpenError: one line, exit 2
-            handle = files.enter_context(open_output(path, output_label(name, path)))
+            handle = files.open(path, output_label(name, path))
             written.append(FORMATS[name](handle, replace(context, quiet=False)))
         sinks: list[Sink] = [FORMATS[options.stdout_format](stdout, context), *written]
         finish = FinishReport(gate_policy, now, tuple(sink.renderer for sink in sinks),
@@ -246,6 +292,7 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
                 kept.append(output.report)
         for sink in sinks:
             sink.close(totals)
+        files.commit()  # every output whole, or (on any error above) none changed
     if kept is not None:
         from keel_verify.report.html import write_html_outputs
 

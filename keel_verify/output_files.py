@@ -1,20 +1,27 @@
 """Report files named on the command line (``--output FORMAT=PATH``): opened without
-waiting, written with every failure named.
+waiting, written whole or not at all, with every failure named.
 
 ``PATH`` may be a regular file, a device such as ``/dev/stdout``, or a pipe with a reader
 (``>(gzip > out.gz)``, seen as ``/dev/fd/N``). Opening a named FIFO that has no reader
-would wait for ever, so the file is opened with ``O_NONBLOCK``: a FIFO with no reader,
-and a socket, then fail at once (ENXIO) and are named as such. A write that fails later
-(a full disk, ``/dev/full``) is a :class:`~keel_verify.errors.ReportWriteError` naming
-the option and the file, never a bare OSError.
+would wait for ever, so such a file is opened with ``O_NONBLOCK``: a FIFO with no reader,
+and a socket, then fail at once (ENXIO) and are named as such. A regular file (or one
+not there yet) is written to a temporary file beside it, put in its place only when the
+whole run has written every output (:class:`OutputFiles`): an error in any output, or
+in the run, leaves every file as it was, never half a report. A write that fails (a full
+disk, ``/dev/full``) is a :class:`~keel_verify.errors.ReportWriteError` naming the option
+and the file, never a bare OSError. No output may be a file the run reads
+(:func:`written_onto_read`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import stat
+import tempfile
+from collections.abc import Sequence
 from typing import IO, cast
 
 from keel_verify.errors import ReportWriteError
@@ -64,6 +71,88 @@ class NamedOutput(io.TextIOBase):
         return ReportWriteError(f"{self.label}: cannot write: {error.strerror or error}")
 
 
+class OutputFiles:
+    """The ``--output`` files of one run, as a context manager: :meth:`open` each, write,
+    then :meth:`commit`; leaving without a commit (an error anywhere) removes every
+    temporary file and changes nothing on disk."""
+
+    def __init__(self) -> None:
+        self._opened: list[tuple[NamedOutput, str | None, str]] = []  # output, temporary, final
+        self._committed = False
+
+    def __enter__(self) -> OutputFiles:
+        return self
+
+    def open(self, path: str, label: str) -> IO[str]:
+        """``path`` for writing as :func:`open_output` opens it; a regular file (or a new
+        one) through a temporary file beside it. OutputOpenError in one line."""
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            mode = None  # not there (yet): created, as open() would
+        if mode is not None and not stat.S_ISREG(mode):  # a pipe (/dev/fd/N), a device
+            output = cast(NamedOutput, open_output(path, label))
+            self._opened.append((output, None, path))
+            return cast(IO[str], output)
+        final = os.path.realpath(path)  # a symbolic link's target is written, as open() would
+        try:
+            descriptor, temporary = tempfile.mkstemp(
+                dir=os.path.dirname(final), prefix=f".{os.path.basename(final)}.", suffix=".tmp")
+        except OSError as error:
+            raise OutputOpenError(f"{label}: cannot write: {error.strerror or error}") from None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(descriptor, stat.S_IMODE(mode) if mode is not None else 0o666 & ~umask)
+        text = open(descriptor, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by commit() or on exit
+        output = NamedOutput(text, label)
+        self._opened.append((output, temporary, final))
+        return cast(IO[str], output)
+
+    def commit(self) -> None:
+        """Close every output and put each temporary file in its place. ReportWriteError
+        naming the output whose last write or renaming failed."""
+        for output, temporary, final in self._opened:
+            output.close()
+            if temporary is not None:
+                try:
+                    os.replace(temporary, final)
+                except OSError as error:
+                    raise ReportWriteError(
+                        f"{output.label}: cannot write: {error.strerror or error}") from None
+        self._committed = True
+
+    def __exit__(self, *_: object) -> None:
+        for output, temporary, _final in self._opened:
+            if not output.closed:
+                with contextlib.suppress(OSError, ReportWriteError, ValueError):
+                    output.close()
+            if temporary is not None and not self._committed:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+
+
+def written_onto_read(outputs: Sequence[tuple[str, str]],
+                      read: Sequence[tuple[str, str]]) -> str | None:
+    """Why a run must not start: an output (``(label, path)``) that is a file the run
+    reads (``(what, path)``: an input, a trust or policy file), which writing the report
+    would replace; None when there is none. Files are compared by device and inode, so a
+    link or another spelling of the same file is found; pipes and devices are not
+    compared (writing to ``/dev/stdout`` destroys nothing)."""
+    identities: dict[tuple[int, int], str] = {}
+    for what, path in read:
+        with contextlib.suppress(OSError, ValueError):
+            info = os.stat(path)
+            if stat.S_ISREG(info.st_mode):
+                identities.setdefault((info.st_dev, info.st_ino), what)
+    for label, path in outputs:
+        with contextlib.suppress(OSError, ValueError):
+            info = os.stat(path)
+            reader = identities.get((info.st_dev, info.st_ino))
+            if reader is not None:
+                return f"{label}: is {reader}, which this run reads; it would be overwritten"
+    return None
+
+
 def open_output(path: str, label: str) -> IO[str]:
     """``path`` opened for writing as UTF-8 text with ``\\n`` line ends, created or
     truncated (``label``, e.g. ``--output junit=PATH``, names it in every error). Raises
@@ -95,4 +184,5 @@ def output_label(name: str, path: str) -> str:
     return f"--output {name}={display_path(path)}"
 
 
-__all__ = ["NamedOutput", "OutputOpenError", "open_output", "output_label"]
+__all__ = ["NamedOutput", "OutputFiles", "OutputOpenError", "open_output", "output_label",
+           "written_onto_read"]

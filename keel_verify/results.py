@@ -31,6 +31,21 @@ def printable(reason: str) -> str:
     )
 
 
+def with_bytes_shown(text: str) -> str:
+    """``text`` with each byte that was not UTF-8 where it came from (an argument or a
+    file name, kept by Python as a lone surrogate U+DC80..U+DCFF) shown as ``\\xNN``, as
+    :func:`display_path` shows it, also where a message quotes it with ``repr()``
+    (``'\\udcff'``); then :func:`printable`. For whole messages that quote such text
+    (click's usage errors, our own)."""
+    shown = _SMUGGLED_BYTE.sub(lambda found: f"\\x{ord(found[0]) - 0xDC00:02x}", text)
+    return printable(_SMUGGLED_BYTE_REPR.sub(r"\\x\1", shown))
+
+
+_SMUGGLED_BYTE = re.compile("[\udc80-\udcff]")
+#: ... and as ``repr()`` writes one inside a quoted value (``'\udcff'``).
+_SMUGGLED_BYTE_REPR = re.compile(r"\\udc([89a-f][0-9a-f])")
+
+
 def display_path(path: str | bytes | os.PathLike[Any]) -> str:
     """A path as one line of text that any output can carry: bytes of a file name that
     are not UTF-8 (kept by Python as lone surrogates) are shown as ``\\xNN`` escapes, and

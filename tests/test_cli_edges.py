@@ -687,4 +687,77 @@ def test_output_and_report_paths_that_are_not_utf8_are_shown_escaped(tmp_path: P
     report = run(["--trust-root", TRUST_ROOT, b"--report", folder + b"/x.html", SAMPLE_V3])
     assert report.returncode == 2 and report.stderr == (
         f"keel-verify: error: cannot write the HTML report {shown}/x.html: "
-        "No such file or directory\n").encode()
+        "no such folder\n").encode()
+
+
+def test_outputs_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """An --output that cannot be opened (here the last) left the others truncated or
+    half written; a file already there kept nothing of itself."""
+    old = tmp_path / "old.sarif"
+    old.write_text('{"old": true}\n')
+    new = tmp_path / "new.json"
+    fifo = tmp_path / "no-reader.xml"
+    os.mkfifo(fifo)
+    for last in (f"junit={fifo}", f"junit={tmp_path}/missing/x.xml"):
+        result = run(["--trust-root", TRUST_ROOT, "--output", f"json={new}", "--output",
+                      f"sarif={old}", "--output", last, SAMPLE_V3])
+        assert result.returncode == 2 and result.stdout == b""
+        assert old.read_text() == '{"old": true}\n' and not new.exists()
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["no-reader.xml", "old.sarif"]
+    result = run(["--trust-root", TRUST_ROOT, "--output", f"json={new}", "--output",
+                  f"sarif={old}", SAMPLE_V3])
+    assert result.returncode == 0
+    assert validated(new.read_bytes())["files"][0]["verdict"] == "VERIFIED"
+    assert json.loads(old.read_text())["version"] == "2.1.0"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "new.json", "no-reader.xml", "old.sarif"]  # no temporary file left
+
+
+@pytest.mark.parametrize("kind", ["input", "input through a link", "trust root", "report"])
+def test_an_output_onto_a_file_the_run_reads_is_refused(tmp_path: Path, kind: str) -> None:
+    """It truncated the artifact before reading it, or replaced the trust root."""
+    artifact = tmp_path / "in.json"
+    artifact.write_bytes(SAMPLE_V3.read_bytes())
+    trust = tmp_path / "trust.json"
+    trust.write_bytes(TRUST_ROOT.read_bytes())
+    (tmp_path / "link.json").symlink_to(artifact)
+    option, target, what = {
+        "input": ("--output", f"json={artifact}", f"an input ({artifact})"),
+        "input through a link": ("--output", f"json={tmp_path / 'link.json'}", f"an input ({artifact})"),
+        "trust root": ("--output", f"json={trust}", f"a trust root ({trust})"),
+        "report": ("--report", str(artifact), f"an input ({artifact})"),
+    }[kind]
+    result = run(["--trust-root", trust, option, target, artifact])
+    label = f"--output {target}" if option == "--output" else f"--report {target}"
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr == (f"keel-verify: error: {label}: is {what}, which this run reads; "
+                             "it would be overwritten\n").encode()
+    assert artifact.read_bytes() == SAMPLE_V3.read_bytes()
+    assert trust.read_bytes() == TRUST_ROOT.read_bytes()
+
+
+def test_a_report_path_that_cannot_be_written_is_refused_before_verifying(tmp_path: Path) -> None:
+    """It was found after verification, with VERIFIED already on stdout."""
+    fifo = tmp_path / "f.html"
+    os.mkfifo(fifo)
+    for path, problem in ((tmp_path / "missing" / "x.html", "no such folder"),
+                          (fifo, "exists and is not a regular file")):
+        result = run(["--trust-root", TRUST_ROOT, "--report", path, SAMPLE_V3])
+        assert result.returncode == 2 and result.stdout == b""
+        assert result.stderr == (f"keel-verify: error: cannot write the HTML report {path}: "
+                                 f"{problem}\n").encode()
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    ([b"--output", b"\xff=x", b"a.json"], "--output expects FORMAT=PATH with FORMAT one of text, "
+     "json, jsonl, junit, sarif, github, got '\\xff=x'"),
+    ([b"--public-key", b"ed25519:\xff", b"a.json"], "public key is not valid base64, got "
+     "'ed25519:\\xff'"),
+    ([b"-j", b"\xff", b"a.json"], "Invalid value for '--jobs' / '-j': '\\xff' is not a valid "
+     "integer range. (try --help)"),
+    ([b"--\xff"], "No such option '--\\xff'. (try --help)"),
+])
+def test_usage_errors_show_bytes_that_are_not_utf8_as_escapes(args: list[bytes], line: str) -> None:
+    result = run(args)
+    assert result.returncode == 2
+    assert result.stderr == f"keel-verify: error: {line}\n".encode()
