@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, cast
+from typing import IO, Any, cast
 
 import click
 
@@ -162,6 +164,19 @@ def usage_line(error: click.UsageError) -> str:
     return f"{message} (try --help)"
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (a BaseException, as KeyboardInterrupt is: no handler
+    for errors takes it for one)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 @dataclass(frozen=True)
 class Streams:
     """The process's standard streams as :func:`main` found them: ``stdout`` the real one
@@ -180,6 +195,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     here. stderr closed or failing takes its lines nowhere (:func:`open_stderr`)."""
     keep_freed_heap()  # this process owns its allocator: no page faults chunk after chunk
     stderr = open_stderr()
+    # SIGTERM (a CI timeout) and SIGHUP end the run as Ctrl-C does: unwinding, so that no
+    # --output file is left half changed (Python's default would stop at once).
+    before: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():  # where handlers can be set
+        for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if number is not None:
+                before[number] = signal.signal(number, _terminate)
 
     def say(line: str) -> None:
         stderr.write(f"keel-verify: {with_bytes_shown(line)}\n")
@@ -205,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         say("interrupted")
         sys.exit(130)
+    except Terminated as ended:  # files being written were left as they were
+        say(f"terminated by {signal.Signals(ended.signum).name}")
+        sys.exit(128 + ended.signum)
     except Exception as error:  # the last guard: one line, exit 2
         say(f"internal error: {type(error).__name__}: {printable(str(error))} "
             "(not a verdict on the input; please report it)")
@@ -212,4 +237,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         sys.stdout.flush()
         sys.stdout = real_stdout
+        for number, handler in before.items():
+            signal.signal(number, handler)
     sys.exit(0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -82,13 +83,14 @@ def parse_outputs(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """Every ``--output FORMAT=PATH``; GateUsageError when two name the same file (one
     would silently overwrite the other, e.g. JUnit XML uploaded as SARIF)."""
     outputs = tuple(parse_output(text) for text in texts)
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}
     for name, path in outputs:
         key = os.path.realpath(path)
         if key in seen:
-            raise GateUsageError(
-                f"--output {seen[key]}={path} and --output {name}={path} name the same file")
-        seen[key] = name
+            first_name, first_path = seen[key]
+            raise GateUsageError(f"{output_label(first_name, first_path)} and "
+                                 f"{output_label(name, path)} name the same file")
+        seen[key] = (name, path)
     return outputs
 
 
@@ -210,11 +212,17 @@ class FinishReport:
                           report if self.keep else None)
 
 
-def _written(options: GateOptions) -> list[tuple[str, str]]:
+def _written(options: GateOptions, inputs: Sequence[Input]) -> list[tuple[str, str]]:
     """The files this run writes: ``(label, path)``."""
     written = [(output_label(name, path), path) for name, path in options.outputs]
     if options.report_path is not None:
         written.append((f"--report {display_path(options.report_path)}", options.report_path))
+    if options.report_dir is not None:
+        from keel_verify.report.html import INDEX_NAME, report_names
+
+        names = [INDEX_NAME, *report_names([display_path(item.path) for item in inputs])]
+        written += [(f"--report-dir {display_path(options.report_dir)} ({name})",
+                     os.path.join(options.report_dir, name)) for name in names]
     return written
 
 
@@ -235,15 +243,50 @@ def _read(options: GateOptions, spec: TrustSpec, inputs: Sequence[Input]) -> lis
 
 def _require_report_path(path: str) -> None:
     """Refuse, before anything is verified, a --report path the HTML report cannot be
-    written to (it is written last, atomically, only as a regular file)."""
+    written to: it is written last, beside itself then renamed, only as a regular file."""
     folder = os.path.dirname(os.path.abspath(path))
-    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+    problem: str | None
+    if path.endswith(os.sep):
+        problem = "names a folder, not a file"
+    elif os.path.islink(path):
+        problem = "is a symbolic link (name the file it points to)"
+    elif os.path.lexists(path) and not os.path.isfile(path):
         problem = "exists and is not a regular file"
     elif not os.path.isdir(folder):
         problem = "no such folder"
     else:
-        return
-    raise GateUsageError(f"cannot write the HTML report {display_path(path)}: {problem}")
+        problem = _cannot_write_in(folder)
+    if problem is not None:
+        raise GateUsageError(f"cannot write the HTML report {display_path(path)}: {problem}")
+
+
+def _require_report_dir(path: str) -> None:
+    """Refuse, before anything is verified, a --report-dir that cannot be written: not a
+    folder, or (it, or the nearest folder above it that it would be made in) not
+    writable."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        problem: str | None = "exists and is not a folder"
+    else:
+        existing = os.path.abspath(path)
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        problem = (_cannot_write_in(existing) if os.path.isdir(existing)
+                   else f"{display_path(existing)} is not a folder")
+    if problem is not None:
+        raise GateUsageError(f"cannot write the HTML reports in {display_path(path)}: {problem}")
+
+
+def _cannot_write_in(folder: str) -> str | None:
+    """Why a file cannot be made in ``folder`` (tried: a temporary file made and removed,
+    as the HTML writer will make one), or None. Permissions alone do not say (root, a
+    read-only mount, an immutable folder, /proc)."""
+    try:
+        descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".keel-verify-probe.")
+    except OSError as error:
+        return error.strerror or str(error)
+    os.close(descriptor)
+    os.unlink(probe)
+    return None
 
 
 def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
@@ -267,11 +310,13 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
         quiet=options.quiet,
         source=read_source,
     )
-    overwritten = written_onto_read(_written(options), _read(options, spec, inputs))
+    overwritten = written_onto_read(_written(options, inputs), _read(options, spec, inputs))
     if overwritten is not None:
         raise GateUsageError(overwritten)
     if options.report_path is not None:
         _require_report_path(options.report_path)
+    if options.report_dir is not None:
+        _require_report_dir(options.report_dir)
     totals = Totals()
     with OutputFiles() as files:
         written: list[Sink] = []  # every --output opens before stdout shows anything
@@ -292,12 +337,12 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
                 kept.append(output.report)
         for sink in sinks:
             sink.close(totals)
-        files.commit()  # every output whole, or (on any error above) none changed
-    if kept is not None:
-        from keel_verify.report.html import write_html_outputs
+        if kept is not None:  # before the commit: if it fails, no output is changed
+            from keel_verify.report.html import write_html_outputs
 
-        write_html_outputs(kept, options.report_path, options.report_dir, context.trust,
-                           trust_options(spec))
+            write_html_outputs(kept, options.report_path, options.report_dir, context.trust,
+                               trust_options(spec))
+        files.commit()  # every output whole, or (on any error above) none changed
     return totals.exit_code
 
 

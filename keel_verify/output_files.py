@@ -5,9 +5,9 @@ waiting, written whole or not at all, with every failure named.
 (``>(gzip > out.gz)``, seen as ``/dev/fd/N``). Opening a named FIFO that has no reader
 would wait for ever, so such a file is opened with ``O_NONBLOCK``: a FIFO with no reader,
 and a socket, then fail at once (ENXIO) and are named as such. A regular file (or one
-not there yet) is written to a temporary file beside it, put in its place only when the
-whole run has written every output (:class:`OutputFiles`): an error in any output, or
-in the run, leaves every file as it was, never half a report. A write that fails (a full
+not there yet) is opened at once but changed only when the whole run has written every
+output (:class:`OutputFiles`): an error in any output, or in the run, leaves every file
+as it was, never half a report. A write that fails (a full
 disk, ``/dev/full``) is a :class:`~keel_verify.errors.ReportWriteError` naming the option
 and the file, never a bare OSError. No output may be a file the run reads
 (:func:`written_onto_read`).
@@ -19,9 +19,11 @@ import contextlib
 import errno
 import io
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, cast
 
 from keel_verify.errors import ReportWriteError
@@ -73,62 +75,89 @@ class NamedOutput(io.TextIOBase):
 
 class OutputFiles:
     """The ``--output`` files of one run, as a context manager: :meth:`open` each, write,
-    then :meth:`commit`; leaving without a commit (an error anywhere) removes every
-    temporary file and changes nothing on disk."""
+    then :meth:`commit`. Each regular file (or new one) is opened at once, so that a path
+    that cannot be written is refused before anything is verified, but nothing of it is
+    changed until the commit: the report is held meanwhile (in memory, on disk past
+    :data:`HELD_IN_MEMORY_BYTES`), then written in place, as ``open(path, "w")`` would
+    (the same file: its links, owner and mode kept). Leaving without a commit (an error
+    anywhere, Ctrl-C, SIGTERM) leaves every file as it was and removes those it created.
+    Pipes and devices are written as the run goes."""
 
     def __init__(self) -> None:
-        self._opened: list[tuple[NamedOutput, str | None, str]] = []  # output, temporary, final
+        self._held: list[_Held] = []
+        self._direct: list[NamedOutput] = []
         self._committed = False
 
     def __enter__(self) -> OutputFiles:
         return self
 
     def open(self, path: str, label: str) -> IO[str]:
-        """``path`` for writing as :func:`open_output` opens it; a regular file (or a new
-        one) through a temporary file beside it. OutputOpenError in one line."""
+        """``path`` for writing, as described above. OutputOpenError in one line."""
         try:
             mode = os.stat(path).st_mode
         except (OSError, ValueError):
             mode = None  # not there (yet): created, as open() would
         if mode is not None and not stat.S_ISREG(mode):  # a pipe (/dev/fd/N), a device
-            output = cast(NamedOutput, open_output(path, label))
-            self._opened.append((output, None, path))
-            return cast(IO[str], output)
-        final = os.path.realpath(path)  # a symbolic link's target is written, as open() would
+            direct = cast(NamedOutput, open_output(path, label))
+            self._direct.append(direct)
+            return cast(IO[str], direct)
+        flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
         try:
-            descriptor, temporary = tempfile.mkstemp(
-                dir=os.path.dirname(final), prefix=f".{os.path.basename(final)}.", suffix=".tmp")
+            try:
+                descriptor, created = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666), True
+            except FileExistsError:
+                descriptor, created = os.open(path, flags), False
         except OSError as error:
-            raise OutputOpenError(f"{label}: cannot write: {error.strerror or error}") from None
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(descriptor, stat.S_IMODE(mode) if mode is not None else 0o666 & ~umask)
-        text = open(descriptor, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by commit() or on exit
-        output = NamedOutput(text, label)
-        self._opened.append((output, temporary, final))
-        return cast(IO[str], output)
+            raise OutputOpenError(f"{label}: {_why_unopened(path, error)}") from None
+        spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by commit() or on exit
+            max_size=HELD_IN_MEMORY_BYTES, mode="w+", encoding="utf-8", newline="\n")
+        held = _Held(NamedOutput(cast(IO[str], spool), label), descriptor, path, created)
+        self._held.append(held)
+        return cast(IO[str], held.output)
 
     def commit(self) -> None:
-        """Close every output and put each temporary file in its place. ReportWriteError
-        naming the output whose last write or renaming failed."""
-        for output, temporary, final in self._opened:
-            output.close()
-            if temporary is not None:
-                try:
-                    os.replace(temporary, final)
-                except OSError as error:
-                    raise ReportWriteError(
-                        f"{output.label}: cannot write: {error.strerror or error}") from None
+        """Write every held report into its file, in place. ReportWriteError naming the
+        output whose writing failed (that file may then hold part of its report)."""
+        for direct in self._direct:
+            direct.close()
+        for held in self._held:
+            spool = held.output.inner
+            spool.seek(0)
+            try:
+                os.ftruncate(held.descriptor, 0)
+                with open(held.descriptor, "w", encoding="utf-8", newline="\n",
+                          closefd=False) as target:
+                    shutil.copyfileobj(spool, target, 1 << 20)
+            except OSError as error:
+                raise ReportWriteError(
+                    f"{held.output.label}: cannot write: {error.strerror or error}") from None
         self._committed = True
 
     def __exit__(self, *_: object) -> None:
-        for output, temporary, _final in self._opened:
-            if not output.closed:
+        for direct in self._direct:
+            if not direct.closed:
                 with contextlib.suppress(OSError, ReportWriteError, ValueError):
-                    output.close()
-            if temporary is not None and not self._committed:
+                    direct.close()
+        for held in self._held:
+            with contextlib.suppress(OSError, ReportWriteError, ValueError):
+                held.output.close()
+            with contextlib.suppress(OSError):
+                os.close(held.descriptor)
+            if held.created and not self._committed:
                 with contextlib.suppress(OSError):
-                    os.unlink(temporary)
+                    os.unlink(held.path)
+
+
+#: A held report larger than this (bytes of text) waits in a temporary file.
+HELD_IN_MEMORY_BYTES = 1 << 24
+
+
+@dataclass
+class _Held:
+    output: NamedOutput  # writes to a spooled temporary file
+    descriptor: int  # the target, opened for writing, not yet truncated
+    path: str
+    created: bool  # it did not exist: removed if the run does not commit
 
 
 def written_onto_read(outputs: Sequence[tuple[str, str]],
@@ -138,6 +167,8 @@ def written_onto_read(outputs: Sequence[tuple[str, str]],
     would replace; None when there is none. Files are compared by device and inode, so a
     link or another spelling of the same file is found; pipes and devices are not
     compared (writing to ``/dev/stdout`` destroys nothing)."""
+    if not outputs:  # nothing written: nothing to stat
+        return None
     identities: dict[tuple[int, int], str] = {}
     for what, path in read:
         with contextlib.suppress(OSError, ValueError):

@@ -761,3 +761,88 @@ def test_usage_errors_show_bytes_that_are_not_utf8_as_escapes(args: list[bytes],
     result = run(args)
     assert result.returncode == 2
     assert result.stderr == f"keel-verify: error: {line}\n".encode()
+
+
+def test_an_output_is_written_in_place_keeping_its_links_and_mode(tmp_path: Path) -> None:
+    """As open(path, "w") writes: the same file (a hard link sees the report, the mode is
+    kept), not a new file renamed over it."""
+    first, second = tmp_path / "h1.json", tmp_path / "h2.json"
+    first.write_text("old\n")
+    os.link(first, second)
+    first.chmod(0o640)
+    result = run(["--trust-root", TRUST_ROOT, "--output", f"json={first}", SAMPLE_V3])
+    assert result.returncode == 0
+    assert validated(second.read_bytes())["files"][0]["verdict"] == "VERIFIED"
+    assert first.stat().st_mode & 0o777 == 0o640 and first.stat().st_ino == second.stat().st_ino
+
+
+def test_a_report_dir_onto_a_file_the_run_reads_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    artifact = folder / "x.html"  # its report would be reports/x.html itself
+    artifact.write_bytes(SAMPLE_V3.read_bytes())
+    result = run(["--trust-root", TRUST_ROOT, "--report-dir", folder, artifact])
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr == (f"keel-verify: error: --report-dir {folder} (x.html): is an input "
+                             f"({artifact}), which this run reads; it would be overwritten\n").encode()
+    trust = folder / "index.html"
+    trust.write_bytes(TRUST_ROOT.read_bytes())
+    result = run(["--trust-root", trust, "--report-dir", folder, SAMPLE_V3])
+    assert result.returncode == 2 and b"is a trust root" in result.stderr
+    assert trust.read_bytes() == TRUST_ROOT.read_bytes()
+
+
+@pytest.mark.parametrize(("option", "kind", "problem"), [
+    ("--report-dir", "file", "cannot write the HTML reports in {path}: exists and is not a folder"),
+    ("--report", "slash", "cannot write the HTML report {path}: names a folder, not a file"),
+])
+def test_report_paths_are_judged_before_verifying(tmp_path: Path, option: str, kind: str,
+                                                   problem: str) -> None:
+    path = str(tmp_path / "a-file") if kind == "file" else f"{tmp_path}/new/"
+    if kind == "file":
+        Path(path).write_text("x")
+    result = run(["--trust-root", TRUST_ROOT, option, path, SAMPLE_V3])
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr == f"keel-verify: error: {problem.format(path=path)}\n".encode()
+
+
+def test_an_html_report_that_fails_after_verifying_leaves_the_outputs_as_they_were(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keel_verify.errors import ReportWriteError
+    from keel_verify.report import html
+    from tests.test_robustness import run_cli_in_process
+
+    def failing(*_: Any) -> None:
+        raise ReportWriteError("cannot write the HTML report r.html: No space left on device")
+
+    monkeypatch.setattr(html, "write_html_outputs", failing)
+    old, new = tmp_path / "o.json", tmp_path / "n.xml"
+    old.write_text("OLD\n")
+    code, _out, err = run_cli_in_process(
+        ["--trust-root", str(TRUST_ROOT), "--output", f"json={old}", "--output", f"junit={new}",
+         "--report", str(tmp_path / "r.html"), str(SAMPLE_V3)], "utf-8")
+    assert code == 2 and b"No space left on device" in err
+    assert old.read_text() == "OLD\n" and not new.exists()
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_terminated_run_leaves_the_outputs_as_they_were(tmp_path: Path, signame: str) -> None:
+    """A CI timeout sends SIGTERM: the run unwinds (exit 128 + the signal's number), the
+    files it was to write keep their content and those it created are removed."""
+    old, new = tmp_path / "o.json", tmp_path / "n.xml"
+    old.write_text("OLD\n")
+    # The signal arrives while the first report is written (sent by the process itself).
+    script = ("import os, signal; import keel_verify.gate as gate; real = gate.finish_all\n"
+              "def finishing(*args):\n"
+              "    for output in real(*args):\n"
+              f"        os.kill(os.getpid(), signal.{signame}); yield output\n"
+              "gate.finish_all = finishing\n"
+              "from keel_verify.cli import main; main()")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--trust-root", str(TRUST_ROOT), "--output", f"json={old}",
+         "--output", f"junit={new}", str(SAMPLE_V3), str(SAMPLE_V1)],
+        capture_output=True, env=environment(PYTHONPATH=str(ROOT)), timeout=120, check=False)
+    number = {"SIGTERM": 15, "SIGHUP": 1}[signame]
+    assert result.returncode == 128 + number
+    assert result.stderr == f"keel-verify: terminated by {signame}\n".encode()
+    assert old.read_text() == "OLD\n" and sorted(p.name for p in tmp_path.iterdir()) == ["o.json"]

@@ -511,12 +511,14 @@ def write_text(path: Path, text: str) -> None:
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: The index page of a --report-dir (never a report's own name).
+INDEX_NAME = "index.html"
 
 
 def report_names(paths: Sequence[str]) -> list[str]:
     """A distinct, safe file name (``<stem>.html``) for each input path, in order."""
     names: list[str] = []
-    taken = {"index.html"}
+    taken = {INDEX_NAME}
     for path in paths:
         stem = _SAFE_NAME.sub("_", Path(path).stem if path != "-" else "stdin").strip("._")
         stem = (stem or "artifact")[:80]
@@ -544,7 +546,7 @@ def write_report_dir(directory: str | Path, reports: Sequence[Report],
         summary = session_summary(report.session) if report.session is not None else (
             report.error or "")
         rows.append(IndexRow(report, name, _indication(report), summary))
-    index = folder / "index.html"
+    index = folder / INDEX_NAME
     write_text(index, render_index(rows))
     return index
 
