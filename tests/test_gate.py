@@ -189,7 +189,9 @@ def test_a_report_never_replaces_what_is_not_a_regular_file(tmp_path: Path) -> N
     result = run("--trust-root", SAMPLE_TRUST_ROOT, "--report", link, SAMPLE_V3)
     assert result.returncode == 2
     assert_one_line_error(result)
-    assert "not a regular file" in result.stderr
+    assert result.stderr == (f"keel-verify: error: cannot write the HTML report {link}: "
+                             "is a symbolic link (name the file it points to)\n")
+    assert result.stdout == ""  # refused before verifying
     assert link.is_symlink() and target.read_text(encoding="utf-8") == "someone else's file"
 
 
