@@ -218,12 +218,16 @@ def _written(options: GateOptions, inputs: Sequence[Input]) -> list[tuple[str, s
     if options.report_path is not None:
         written.append((f"--report {display_path(options.report_path)}", options.report_path))
     if options.report_dir is not None:
-        from keel_verify.report.html import INDEX_NAME, report_names
-
-        names = [INDEX_NAME, *report_names([display_path(item.path) for item in inputs])]
         written += [(f"--report-dir {display_path(options.report_dir)} ({name})",
-                     os.path.join(options.report_dir, name)) for name in names]
+                     os.path.join(options.report_dir, name)) for name in _report_dir_names(inputs)]
     return written
+
+
+def _report_dir_names(inputs: Sequence[Input]) -> list[str]:
+    """The pages --report-dir writes for ``inputs``: the index and one report each."""
+    from keel_verify.report.html import INDEX_NAME, report_names
+
+    return [INDEX_NAME, *report_names([display_path(item.path) for item in inputs])]
 
 
 def _read(options: GateOptions, spec: TrustSpec, inputs: Sequence[Input]) -> list[tuple[str, str]]:
@@ -260,12 +264,18 @@ def _require_report_path(path: str) -> None:
         raise GateUsageError(f"cannot write the HTML report {display_path(path)}: {problem}")
 
 
-def _require_report_dir(path: str) -> None:
+def _require_report_dir(path: str, names: Sequence[str]) -> None:
     """Refuse, before anything is verified, a --report-dir that cannot be written: not a
-    folder, or (it, or the nearest folder above it that it would be made in) not
+    folder, one of its pages (``names``) already there as something a report may not
+    replace, or (it, or the nearest folder above it that it would be made in) not
     writable."""
+    blocked = [name for name in names if os.path.islink(os.path.join(path, name))
+               or (os.path.lexists(os.path.join(path, name))
+                   and not os.path.isfile(os.path.join(path, name)))]
     if os.path.lexists(path) and not os.path.isdir(path):
         problem: str | None = "exists and is not a folder"
+    elif blocked:
+        problem = f"{display_path(blocked[0])} exists and is not a regular file"
     else:
         existing = os.path.abspath(path)
         while not os.path.lexists(existing):
@@ -316,7 +326,7 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     if options.report_path is not None:
         _require_report_path(options.report_path)
     if options.report_dir is not None:
-        _require_report_dir(options.report_dir)
+        _require_report_dir(options.report_dir, _report_dir_names(inputs))
     totals = Totals()
     with OutputFiles() as files:
         written: list[Sink] = []  # every --output opens before stdout shows anything

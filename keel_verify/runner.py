@@ -17,8 +17,10 @@ sandbox without semaphores) the run continues in this process and says so on std
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import dataclasses
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,12 +56,28 @@ _WORKER_FINISH: Callable[[Report], Any] = _as_is
 def _init_worker(policy: TrustPolicy, finish: Callable[[Report], Any]) -> None:
     global _WORKER_POLICY, _WORKER_FINISH
     _WORKER_POLICY, _WORKER_FINISH = policy, finish
+    # A worker ends at once on SIGTERM or SIGHUP (sent to the whole group, or by the
+    # parent below): the parent's handler, inherited, would unwind it into a pipe that
+    # nobody reads any more.
+    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if number is not None:
+            signal.signal(number, signal.SIG_DFL)
 
 
 def _verify_chunk_in_worker(paths: list[str]) -> list[Any]:
     from keel_verify.verifier import verify_path
 
     return [_WORKER_FINISH(verify_path(path, _WORKER_POLICY)) for path in paths]
+
+
+def _stop(pool: Any) -> None:
+    """Shut ``pool`` down without waiting: queued work cancelled, its worker processes
+    terminated (``_processes``: CPython's ProcessPoolExecutor keeps them there)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 def ordered_window(pool: Executor, work: Callable[[list[Item]], list[Result]], items: Iterable[Item],
@@ -197,13 +215,21 @@ def _drain(
     from keel_verify.verifier import verify_path
 
     done = 0
-    with pool:
-        try:
-            for result in results:
-                done += 1
-                yield result
-        except (BrokenProcessPool, OSError) as error:
-            warn(f"keel-verify: note: worker processes failed ({type(error).__name__}); "
-                 "verifying the rest in one process")
+    try:
+        for result in results:
+            done += 1
+            yield result
+    except (BrokenProcessPool, OSError) as error:
+        pool.shutdown(wait=True)
+        warn(f"keel-verify: note: worker processes failed ({type(error).__name__}); "
+             "verifying the rest in one process")
+    except BaseException:
+        # Ended early (Ctrl-C, SIGTERM, an error or a reader that stopped asking): the
+        # workers may be blocked writing results nobody reads, so waiting for them could
+        # hang; they are stopped instead.
+        _stop(pool)
+        raise
+    else:
+        pool.shutdown(wait=True)
     for path in paths[done:]:
         yield finish(verify_path(path, policy))

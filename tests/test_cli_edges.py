@@ -846,3 +846,67 @@ def test_a_terminated_run_leaves_the_outputs_as_they_were(tmp_path: Path, signam
     assert result.returncode == 128 + number
     assert result.stderr == f"keel-verify: terminated by {signame}\n".encode()
     assert old.read_text() == "OLD\n" and sorted(p.name for p in tmp_path.iterdir()) == ["o.json"]
+
+
+def test_a_report_dir_page_that_cannot_be_replaced_is_refused_before_verifying(
+        tmp_path: Path) -> None:
+    """It was found after verifying, with earlier pages already written or replaced."""
+    folder = tmp_path / "reports"
+    (folder / "index.html").mkdir(parents=True)
+    (folder / "one.html").write_text("OLDHTML\n")
+    one = tmp_path / "one.json"
+    one.write_bytes(SAMPLE_V3.read_bytes())
+    result = run(["--trust-root", TRUST_ROOT, "--report-dir", folder, one])
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr == (f"keel-verify: error: cannot write the HTML reports in {folder}: "
+                             "index.html exists and is not a regular file\n").encode()
+    assert (folder / "one.html").read_text() == "OLDHTML\n"
+
+
+def test_report_dir_pages_are_written_all_or_none(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from keel_verify import verify_path
+    from keel_verify.report import html
+
+    reports = [verify_path(SAMPLE_V3, TrustPolicy()), verify_path(SAMPLE_V1, TrustPolicy())]
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "voice_session_v3.html").write_text("OLDHTML\n")
+
+    def failing(*_: Any) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(html, "render_index", failing)
+    with pytest.raises(OSError):
+        html.write_report_dir(folder, reports, {})
+    assert sorted(path.name for path in folder.iterdir()) == ["voice_session_v3.html"]
+    assert (folder / "voice_session_v3.html").read_text() == "OLDHTML\n"
+    monkeypatch.undo()
+    html.write_report_dir(folder, reports, {})
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "index.html", "voice_session_v1.html", "voice_session_v3.html"]
+
+
+def test_a_signal_to_the_whole_group_ends_a_run_with_workers(tmp_path: Path) -> None:
+    """SIGHUP or SIGTERM to the process group (a closed terminal, a CI timeout) reached the
+    workers too, which unwound into a pipe nobody read: the run hung."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for index in range(40):
+        (inputs / f"a{index}.json").write_bytes(SAMPLE_V3.read_bytes())
+    old = tmp_path / "o.json"
+    old.write_text("OLD\n")
+    script = ("import os, signal; import keel_verify.gate as gate; real = gate.finish_all\n"
+              "def finishing(*args):\n"
+              "    for output in real(*args):\n"
+              "        os.killpg(os.getpgid(0), signal.SIGHUP); yield output\n"
+              "gate.finish_all = finishing\n"
+              "from keel_verify.cli import main; main()")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--jobs", "2", "--trust-root", str(TRUST_ROOT),
+         "--output", f"json={old}", str(inputs)],
+        capture_output=True, env=environment(PYTHONPATH=str(ROOT)), timeout=120, check=False,
+        start_new_session=True)
+    assert result.returncode == 129
+    assert result.stderr == b"keel-verify: terminated by SIGHUP\n"
+    assert old.read_text() == "OLD\n"

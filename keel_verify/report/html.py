@@ -485,11 +485,21 @@ def render_index(rows: Sequence[IndexRow], generated_at: datetime | None = None)
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (a reader never sees half a report).
     An OSError names ``path``, never the temporary file."""
-    path = Path(path)
+    temporary = written_beside(Path(path), text)
+    try:
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(path)) from None
+
+
+def written_beside(path: Path, text: str) -> str:
+    """``text`` written to a new temporary file beside ``path`` (its name returned; the
+    caller renames it over ``path`` or removes it), after checking that ``path`` may be
+    replaced: replacing is only for a report written before, never a device, a FIFO, a
+    folder or a symbolic link. An OSError names ``path``."""
     temporary: str | None = None
     try:
-        # Replacing is only for a report written before: never swap a device, FIFO or
-        # symbolic link for a file.
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
@@ -499,7 +509,7 @@ def write_text(path: Path, text: str) -> None:
         os.fchmod(handle, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
-        os.replace(temporary, path)
+        return temporary
     except OSError as error:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
@@ -537,17 +547,32 @@ def write_report(path: str | Path, report: Report, policy: Mapping[str, Any],
 
 def write_report_dir(directory: str | Path, reports: Sequence[Report],
                      policy: Mapping[str, Any], options: Sequence[str] = ()) -> Path:
-    """One report per artifact plus ``index.html``; returns the index's path."""
+    """One report per artifact plus ``index.html``; returns the index's path. All or
+    nothing: every page is first written beside its place, then all are renamed into
+    place; an error (or a signal) before that removes them and changes no file there."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for report, name in zip(reports, report_names([r.path for r in reports]), strict=True):
-        write_text(folder / name, render_report(report, policy, options))
-        summary = session_summary(report.session) if report.session is not None else (
-            report.error or "")
-        rows.append(IndexRow(report, name, _indication(report), summary))
-    index = folder / INDEX_NAME
-    write_text(index, render_index(rows))
+    pending: list[tuple[str, Path]] = []  # (temporary file, its place)
+    try:
+        rows = []
+        for report, name in zip(reports, report_names([r.path for r in reports]), strict=True):
+            pending.append((written_beside(folder / name, render_report(report, policy, options)),
+                            folder / name))
+            summary = session_summary(report.session) if report.session is not None else (
+                report.error or "")
+            rows.append(IndexRow(report, name, _indication(report), summary))
+        index = folder / INDEX_NAME
+        pending.append((written_beside(index, render_index(rows)), index))
+        while pending:
+            temporary, place = pending[0]
+            try:
+                os.replace(temporary, place)
+            except OSError as error:
+                raise OSError(error.errno, error.strerror, str(place)) from None
+            pending.pop(0)
+    finally:
+        for temporary, _place in pending:
+            Path(temporary).unlink(missing_ok=True)
     return index
 
 
