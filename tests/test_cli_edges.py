@@ -377,10 +377,7 @@ def test_a_broken_pool_finishes_the_rest_in_one_process(monkeypatch: pytest.Monk
             self.submitted += 1
             return future
 
-        def __enter__(self) -> Pool:
-            return self
-
-        def __exit__(self, *_args: Any) -> None:
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
             pass
 
     monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", Pool)
