@@ -147,8 +147,7 @@ def command(
     # exit 2, without the "try --help" of a usage error.
     streams: Streams = click.get_current_context().obj or Streams(sys.stdout, open_stderr())
     stderr = streams.stderr
-    stdout = open_stdout(machine=options.stdout_format != "text", notes=stderr,
-                         stream=streams.stdout)
+    stdout = open_stdout(streams.stdout, machine=options.stdout_format != "text", notes=stderr)
     sys.exit(run_gate(options, stdout, stderr))
 
 

@@ -23,7 +23,7 @@ import contextlib
 import io
 import os
 import sys
-from typing import IO, Literal, cast
+from typing import IO, cast
 
 ESCAPE_ERRORS = "keel-verify-escape"
 
@@ -106,16 +106,12 @@ def open_stderr() -> IO[str]:
     return cast(IO[str], ForgivingStream(stream, notes=cast(IO[str], ForgivingStream(None))))
 
 
-def open_stdout(*, machine: bool, notes: IO[str] | None = None,
-                stream: IO[str] | Literal["sys"] | None = "sys") -> IO[str]:
-    """``stream`` (default ``sys.stdout``) made safe for the whole run (see the module
-    docstring); ``machine`` for a format that is a UTF-8 document. A closed stdout is
-    noted on ``notes`` (default ``sys.stderr``), and so is a write that fails later."""
-    if stream == "sys":
-        stream = sys.stdout
+def open_stdout(stream: IO[str] | None, *, machine: bool, notes: IO[str]) -> IO[str]:
+    """``stream``, the process's stdout (None when closed at start), made safe for the
+    whole run (see the module docstring); ``machine`` for a format that is a UTF-8
+    document. A closed stdout is noted on ``notes``, and so is a write that fails later."""
     if stream is None or stream.closed:  # Python sets None when fd 1 is closed at start
-        print("keel-verify: note: standard output is closed; no report written",
-              file=notes or sys.stderr)
+        print("keel-verify: note: standard output is closed; no report written", file=notes)
         return cast(IO[str], ForgivingStream(None))
     if hasattr(stream, "reconfigure"):
         with contextlib.suppress(ValueError, io.UnsupportedOperation):  # e.g. already written

@@ -320,9 +320,11 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
         quiet=options.quiet,
         source=read_source,
     )
-    overwritten = written_onto_read(_written(options, inputs), _read(options, spec, inputs))
-    if overwritten is not None:
-        raise GateUsageError(overwritten)
+    writes = _written(options, inputs)
+    if writes:  # the files read are listed (and stat'ed) only when some are written
+        overwritten = written_onto_read(writes, _read(options, spec, inputs))
+        if overwritten is not None:
+            raise GateUsageError(overwritten)
     if options.report_path is not None:
         _require_report_path(options.report_path)
     if options.report_dir is not None:

@@ -167,8 +167,6 @@ def written_onto_read(outputs: Sequence[tuple[str, str]],
     would replace; None when there is none. Files are compared by device and inode, so a
     link or another spelling of the same file is found; pipes and devices are not
     compared (writing to ``/dev/stdout`` destroys nothing)."""
-    if not outputs:  # nothing written: nothing to stat
-        return None
     identities: dict[tuple[int, int], str] = {}
     for what, path in read:
         with contextlib.suppress(OSError, ValueError):

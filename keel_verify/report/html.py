@@ -487,10 +487,18 @@ def write_text(path: Path, text: str) -> None:
     An OSError names ``path``, never the temporary file."""
     temporary = written_beside(Path(path), text)
     try:
-        os.replace(temporary, path)
-    except OSError as error:
+        _put_in_place(temporary, Path(path))
+    except OSError:
         Path(temporary).unlink(missing_ok=True)
-        raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
+
+
+def _put_in_place(temporary: str, place: Path) -> None:
+    """Rename ``temporary`` over ``place``; an OSError names ``place``."""
+    try:
+        os.replace(temporary, place)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(place)) from None
 
 
 def written_beside(path: Path, text: str) -> str:
@@ -553,6 +561,7 @@ def write_report_dir(directory: str | Path, reports: Sequence[Report],
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     pending: list[tuple[str, Path]] = []  # (temporary file, its place)
+    renamed = 0
     try:
         rows = []
         for report, name in zip(reports, report_names([r.path for r in reports]), strict=True):
@@ -563,15 +572,11 @@ def write_report_dir(directory: str | Path, reports: Sequence[Report],
             rows.append(IndexRow(report, name, _indication(report), summary))
         index = folder / INDEX_NAME
         pending.append((written_beside(index, render_index(rows)), index))
-        while pending:
-            temporary, place = pending[0]
-            try:
-                os.replace(temporary, place)
-            except OSError as error:
-                raise OSError(error.errno, error.strerror, str(place)) from None
-            pending.pop(0)
+        for temporary, place in pending:
+            _put_in_place(temporary, place)
+            renamed += 1
     finally:
-        for temporary, _place in pending:
+        for temporary, _place in pending[renamed:]:
             Path(temporary).unlink(missing_ok=True)
     return index
 
