@@ -301,7 +301,8 @@ def cells(measured: Measured, baseline: float | None) -> str:
     wall, peak = measured.wall, measured.peak
     ratio = f"{wall / baseline:.1f}x" if wall is not None and baseline else "-"
     return (f"{f'{wall:.2f} s' if wall is not None else 'timeout'} | {ratio} | "
-            f"{f'{peak:.0f} MiB' if peak is not None else '-'} | {measured.code}")
+            f"{f'{peak:.0f} MiB' if peak is not None else '-'} | "
+            f"{'-' if measured.code is None else measured.code}")
 
 
 def main() -> None:
@@ -330,8 +331,9 @@ def main() -> None:
     reference = reference_command(options.reference)
     if reference is not None:
         variants["reference"] = reference
-    for command in variants.values():
-        measure([[*command, *_sample(OUT)]], OUT / "warmup", options.timeout)  # bytecode cached
+    for name, command in variants.items():  # bytecode cached; each with its own arguments
+        warm = arguments_for(name, CASES[0], _sample(OUT), 0)
+        measure([[*command, *(warm or [])]], OUT / "warmup", options.timeout)
     rows: list[tuple[Case, int, dict[str, Measured]]] = []
     baselines: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as scratch:

@@ -17,6 +17,7 @@ from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.heap import keep_freed_heap
 from keel_verify.results import printable, with_bytes_shown
+from keel_verify.runner import TERMINATING_SIGNALS
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
@@ -196,11 +197,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     stderr = open_stderr()
     # SIGTERM (a CI timeout) and SIGHUP end the run as Ctrl-C does: unwinding, so that no
     # --output file is left half changed (Python's default would stop at once).
-    before: dict[int, Any] = {}
+    before: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():  # where handlers can be set
-        for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if number is not None:
-                before[number] = signal.signal(number, _terminate)
+        for number in TERMINATING_SIGNALS:
+            before[number] = signal.signal(number, _terminate)
 
     def say(line: str) -> None:
         stderr.write(f"keel-verify: {with_bytes_shown(line)}\n")

@@ -212,14 +212,14 @@ class FinishReport:
                           report if self.keep else None)
 
 
-def _written(options: GateOptions, inputs: Sequence[Input]) -> list[tuple[str, str]]:
-    """The files this run writes: ``(label, path)``."""
+def _written(options: GateOptions, pages: Sequence[str]) -> list[tuple[str, str]]:
+    """The files this run writes: ``(label, path)`` (``pages``: --report-dir's names)."""
     written = [(output_label(name, path), path) for name, path in options.outputs]
     if options.report_path is not None:
         written.append((f"--report {display_path(options.report_path)}", options.report_path))
     if options.report_dir is not None:
         written += [(f"--report-dir {display_path(options.report_dir)} ({name})",
-                     os.path.join(options.report_dir, name)) for name in _report_dir_names(inputs)]
+                     os.path.join(options.report_dir, name)) for name in pages]
     return written
 
 
@@ -320,7 +320,8 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
         quiet=options.quiet,
         source=read_source,
     )
-    writes = _written(options, inputs)
+    pages = _report_dir_names(inputs) if options.report_dir is not None else []
+    writes = _written(options, pages)
     if writes:  # the files read are listed (and stat'ed) only when some are written
         overwritten = written_onto_read(writes, _read(options, spec, inputs))
         if overwritten is not None:
@@ -328,7 +329,7 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
     if options.report_path is not None:
         _require_report_path(options.report_path)
     if options.report_dir is not None:
-        _require_report_dir(options.report_dir, _report_dir_names(inputs))
+        _require_report_dir(options.report_dir, pages)
     totals = Totals()
     with OutputFiles() as files:
         written: list[Sink] = []  # every --output opens before stdout shows anything
@@ -354,7 +355,8 @@ def run_gate(options: GateOptions, stdout: IO[str], stderr: IO[str]) -> int:
 
             write_html_outputs(kept, options.report_path, options.report_dir, context.trust,
                                trust_options(spec))
-        files.commit()  # every output whole, or (on any error above) none changed
+        files.commit()  # every --output whole, or (on any error above) none changed;
+        # the HTML pages, written just before, are each put in place whole
     return totals.exit_code
 
 

@@ -20,14 +20,16 @@ import errno
 import io
 import os
 import shutil
+import signal
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, cast
 
 from keel_verify.errors import ReportWriteError
 from keel_verify.results import display_path
+from keel_verify.runner import TERMINATING_SIGNALS
 
 _CANNOT_OPEN = {stat.S_IFIFO: "a FIFO with no reader", stat.S_IFSOCK: "a socket, not a file or a pipe"}
 
@@ -117,7 +119,13 @@ class OutputFiles:
 
     def commit(self) -> None:
         """Write every held report into its file, in place. ReportWriteError naming the
-        output whose writing failed (that file may then hold part of its report)."""
+        output whose writing failed (that file may then hold part of its report). SIGTERM
+        and SIGHUP wait until it is done: the run then unwinds with every file whole."""
+        with _terminating_signals_held():
+            self._write_held()
+            self._committed = True  # before a held signal is delivered, on leaving
+
+    def _write_held(self) -> None:
         for direct in self._direct:
             direct.close()
         for held in self._held:
@@ -131,7 +139,6 @@ class OutputFiles:
             except OSError as error:
                 raise ReportWriteError(
                     f"{held.output.label}: cannot write: {error.strerror or error}") from None
-        self._committed = True
 
     def __exit__(self, *_: object) -> None:
         for direct in self._direct:
@@ -146,6 +153,19 @@ class OutputFiles:
             if held.created and not self._committed:
                 with contextlib.suppress(OSError):
                     os.unlink(held.path)
+
+
+@contextlib.contextmanager
+def _terminating_signals_held() -> Iterator[None]:
+    """SIGTERM and SIGHUP held back (delivered on leaving) where the platform can."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATING_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 #: A held report larger than this (bytes of text) waits in a temporary file.

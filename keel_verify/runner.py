@@ -53,15 +53,19 @@ _WORKER_POLICY: TrustPolicy | None = None
 _WORKER_FINISH: Callable[[Report], Any] = _as_is
 
 
+#: The signals that end a run by unwinding it (keel_verify.cli), and a worker at once.
+TERMINATING_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    number for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if number is not None)
+
+
 def _init_worker(policy: TrustPolicy, finish: Callable[[Report], Any]) -> None:
     global _WORKER_POLICY, _WORKER_FINISH
     _WORKER_POLICY, _WORKER_FINISH = policy, finish
     # A worker ends at once on SIGTERM or SIGHUP (sent to the whole group, or by the
     # parent below): the parent's handler, inherited, would unwind it into a pipe that
     # nobody reads any more.
-    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if number is not None:
-            signal.signal(number, signal.SIG_DFL)
+    for number in TERMINATING_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
 
 
 def _verify_chunk_in_worker(paths: list[str]) -> list[Any]:

@@ -200,7 +200,7 @@ def test_a_fault_of_ours_is_one_line_with_exit_2(monkeypatch: pytest.MonkeyPatch
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     """The last guard: an exception no input should raise is an internal error, exit 2
     (not Python's traceback and exit 1, which would read as FAILED)."""
-    from keel_verify import cli, gate
+    from keel_verify import cli
 
     def broken(*_: Any) -> int:
         raise RuntimeError("a bug\nover two lines")
@@ -211,7 +211,6 @@ def test_a_fault_of_ours_is_one_line_with_exit_2(monkeypatch: pytest.MonkeyPatch
     assert ended.value.code == 2
     assert capsys.readouterr().err == ("keel-verify: internal error: RuntimeError: a bug\\nover "
                                        "two lines (not a verdict on the input; please report it)\n")
-    assert gate.run_gate is not broken
 
 
 @pytest.mark.parametrize("as_json", [False, True])
@@ -657,7 +656,7 @@ def test_an_output_fifo_with_no_reader_is_refused_at_once(tmp_path: Path) -> Non
 def test_an_output_pipe_with_a_reader_is_written(tmp_path: Path) -> None:
     copy = tmp_path / "copy.json"
     result = shell(f"{KEEL_SH} --trust-root {TRUST_ROOT} --output json=>(cat > {copy}) "
-                   f"{SAMPLE_V3} >/dev/null; status=$?; sleep 1; echo $status")
+                   f"{SAMPLE_V3} >/dev/null; status=$?; wait $!; echo $status")  # $!: the >(...) reader
     no_traceback(result)
     assert result.stdout == b"0\n"
     assert json.loads(copy.read_bytes())["files"][0]["verdict"] == "VERIFIED"
@@ -885,8 +884,10 @@ def test_report_dir_pages_are_written_all_or_none(tmp_path: Path,
 
 
 def test_a_signal_to_the_whole_group_ends_a_run_with_workers(tmp_path: Path) -> None:
-    """SIGHUP or SIGTERM to the process group (a closed terminal, a CI timeout) reached the
-    workers too, which unwound into a pipe nobody read: the run hung."""
+    """SIGHUP to the process group (a closed terminal) reaches the workers too: the run
+    still ends with exit 129 and its outputs untouched. (A reviewer saw such a run hang,
+    workers blocked on a pipe nobody read; that hang was not reproduced here, so this
+    test checks the outcome, not the hang: it passes on the code before the fix too.)"""
     inputs = tmp_path / "in"
     inputs.mkdir()
     for index in range(40):

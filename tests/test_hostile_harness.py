@@ -38,6 +38,6 @@ def test_a_case_not_run_shows_dashes_and_one_that_timed_out_says_so() -> None:
     skipped = hostile.Measured()
     assert hostile.cells(skipped, 0.2) == "- | - | - | -"
     timed_out = hostile.Measured(attempted=True)
-    assert hostile.cells(timed_out, 0.2) == "timeout | - | - | None"
+    assert hostile.cells(timed_out, 0.2) == "timeout | - | - | -"
     ran = hostile.Measured(walls=[0.5, 0.4, 0.6], peaks=[100.0, 120.0], code=1, attempted=True)
     assert hostile.cells(ran, 0.2) == "0.50 s | 2.5x | 120 MiB | 1"

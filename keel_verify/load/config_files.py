@@ -22,8 +22,16 @@ from pathlib import Path
 #: refused as having no writer, in seconds. Process substitution delivers at once.
 FIFO_WRITER_WAIT_SECONDS = 10.0
 
-_NOT_REGULAR = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-                stat.S_IFSOCK: "a socket"}
+#: What a file that is neither regular nor a folder is, by its type bits (one table for
+#: every reader: the artifact's, the trust files', the outputs').
+FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+              stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+def file_kind(mode: int) -> str:
+    """``"a character device"`` and the like for a file of ``mode`` (st_mode)."""
+    return FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
+
 _CHUNK_BYTES = 1 << 16
 
 
@@ -43,7 +51,7 @@ def read_config_file(path: str | Path, max_bytes: int,
         descriptor = os.open(path, flags)
     except FileNotFoundError:
         raise ConfigFileError("no such file") from None
-    except IsADirectoryError:
+    except IsADirectoryError:  # where a folder cannot be opened (Linux opens it: below)
         raise ConfigFileError("is a directory, not a file") from None
     except OSError as error:
         raise ConfigFileError(_unopened(path, error)) from None
@@ -63,13 +71,14 @@ def _unopened(path: str | Path, error: OSError) -> str:
             mode = os.stat(path).st_mode
         except OSError:
             mode = 0
-        if stat.S_IFMT(mode) in _NOT_REGULAR:
-            return f"{_NOT_REGULAR[stat.S_IFMT(mode)]}, not a regular file or a pipe"
+        if stat.S_IFMT(mode) in FILE_KINDS and not stat.S_ISFIFO(mode):
+            return f"{file_kind(mode)}, not a regular file or a pipe"
     return f"cannot read: {error.strerror or error}"
 
 
 def _read_open(descriptor: int, max_bytes: int, wait_seconds: float | None) -> bytes:
-    mode = os.fstat(descriptor).st_mode
+    info = os.fstat(descriptor)
+    mode = info.st_mode
     if stat.S_ISDIR(mode):
         raise ConfigFileError("is a directory, not a file")
     if stat.S_ISFIFO(mode):
@@ -77,11 +86,10 @@ def _read_open(descriptor: int, max_bytes: int, wait_seconds: float | None) -> b
         if not _first_bytes_within(descriptor, wait):
             raise ConfigFileError(f"a FIFO with no writer or no data after {wait:g} s")
     elif not stat.S_ISREG(mode):
-        kind = _NOT_REGULAR.get(stat.S_IFMT(mode), "a special file")
-        raise ConfigFileError(f"{kind}, not a regular file or a pipe")
+        raise ConfigFileError(f"{file_kind(mode)}, not a regular file or a pipe")
     os.set_blocking(descriptor, True)
-    # A regular file's size is asked first so that a small file costs one small read.
-    want = os.fstat(descriptor).st_size + 1 if stat.S_ISREG(mode) else _CHUNK_BYTES
+    # A regular file's size is known first so that a small file costs one small read.
+    want = info.st_size + 1 if stat.S_ISREG(mode) else _CHUNK_BYTES
     chunks: list[bytes] = []
     held = 0
     while held <= max_bytes:

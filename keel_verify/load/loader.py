@@ -25,6 +25,7 @@ from keel_verify.errors import LoadError
 from keel_verify.lazy_sequence import LazySequence
 from keel_verify.load import accel, budget, entry_parts, member_sort, nesting
 from keel_verify.load.access import escape_token, type_name
+from keel_verify.load.config_files import file_kind
 
 if TYPE_CHECKING:
     from keel_verify.load.dense import DenseChain
@@ -508,13 +509,8 @@ def _read_regular(handle: BinaryIO, max_bytes: int, json_object: bool = False) -
     return data
 
 
-_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
-          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
-
-
 def _not_regular(mode: int) -> LoadError:
-    kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
-    return LoadError(f"{kind}, not a regular file (pipe it to standard input as '-')")
+    return LoadError(f"{file_kind(mode)}, not a regular file (pipe it to standard input as '-')")
 
 
 def _open_regular(path: str | Path) -> BinaryIO:
