@@ -23,7 +23,7 @@ import dataclasses
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -74,14 +74,32 @@ def _verify_chunk_in_worker(paths: list[str]) -> list[Any]:
     return [_WORKER_FINISH(verify_path(path, _WORKER_POLICY)) for path in paths]
 
 
+#: Longest wait, in seconds, for a stopped pool's own thread once its workers are
+#: terminated (then killed, and waited for as long again).
+STOP_WAIT_SECONDS = 5.0
+
+
 def _stop(pool: Any) -> None:
-    """Shut ``pool`` down without waiting: queued work cancelled, its worker processes
-    terminated (``_processes``: CPython's ProcessPoolExecutor keeps them there)."""
-    processes = list(getattr(pool, "_processes", {}).values())
+    """Shut ``pool`` down without waiting for its work: queued work cancelled, its worker
+    processes terminated (``_processes``: CPython's ProcessPoolExecutor keeps them there),
+    then its manager thread waited for, at most twice ``STOP_WAIT_SECONDS``.
+
+    That thread closes the pool's wake-up pipe once it sees the workers gone. Left
+    running, it races the interpreter's exit, which writes to that pipe without the
+    pool's lock: when the close wins, Python prints an ``OSError: [Errno 9]`` traceback
+    ("Exception ignored in: <module 'threading'>") after our last line."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.terminate()
+    for end in ("terminate", "kill"):
+        for process in processes:
+            with contextlib.suppress(Exception):
+                getattr(process, end)()
+        if manager is None:
+            return
+        manager.join(STOP_WAIT_SECONDS)
+        if not manager.is_alive():
+            return
 
 
 def ordered_window(pool: Executor, work: Callable[[list[Item]], list[Result]], items: Iterable[Item],
@@ -153,11 +171,13 @@ def verify_all(
     policy: TrustPolicy,
     jobs: int,
     warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-) -> Iterator[Report]:
+) -> Generator[Report, None, None]:
     """Reports in input order; parallel processes when there are several files.
 
     ``warn`` receives one line when worker processes are unusable and the run falls back
-    to this process (the reports are the same; only slower)."""
+    to this process (the reports are the same; only slower). Closing the generator before
+    its end stops the worker processes at once; read to its end, they are shut down in
+    order."""
     return finish_all(inputs, policy, jobs, _as_is, warn)
 
 
@@ -167,7 +187,7 @@ def finish_all(
     jobs: int,
     finish: Callable[[Report], Finished],
     warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-) -> Iterator[Finished]:
+) -> Generator[Finished, None, None]:
     """``finish(report)`` of every input's report, in input order: in worker processes
     next to the verification when there are several files (``finish`` must then be
     picklable, and its results too), else here. ``warn`` as for :func:`verify_all`."""
@@ -182,6 +202,10 @@ def finish_all(
         verified = (finish(verify_path(path, policy)) for path in paths)
     for item in inputs:
         yield finish(_error_report(item)) if item.error is not None else next(verified)
+    # Run the results to their end: closed before it, the pool's generator would take the
+    # batch for one that ended early and stop its workers rather than shut them down.
+    for _ in verified:
+        pass
 
 
 def _pool_results(

@@ -388,6 +388,83 @@ def test_a_broken_pool_finishes_the_rest_in_one_process(monkeypatch: pytest.Monk
     assert len(notes) == 1 and "verifying the rest in one process" in notes[0]
 
 
+def _recording_stops(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records each ``runner._stop`` (True) and each orderly ``shutdown(wait=True)`` (False)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from keel_verify import runner
+
+    seen: list[bool] = []
+    stop, shutdown = runner._stop, ProcessPoolExecutor.shutdown
+
+    def recording_stop(pool: Any) -> None:
+        seen.append(True)
+        stop(pool)
+
+    def recording_shutdown(pool: ProcessPoolExecutor, wait: bool = True, **options: Any) -> None:
+        if wait:
+            seen.append(False)
+        shutdown(pool, wait, **options)
+
+    monkeypatch.setattr(runner, "_stop", recording_stop)
+    monkeypatch.setattr(ProcessPoolExecutor, "shutdown", recording_shutdown)
+    return seen
+
+
+def test_a_finished_batch_shuts_its_pool_down_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CI failure of stop 22: every batch of worker processes ended as if cut short
+    (its generator closed after its last result), and now and then Python's exit printed
+    an ``OSError: [Errno 9]`` traceback from the pool's wake-up pipe after our last line."""
+    import multiprocessing
+
+    seen = _recording_stops(monkeypatch)
+    inputs = [Input(str(SAMPLE_V3)), Input("missing.json", "gone"), Input(str(SAMPLE_V1)),
+              Input(str(PUBLIC_V3))]
+    reports = list(verify_all(inputs, TrustPolicy.self_attested_only(), 2, lambda _line: None))
+    assert [r.verdict for r in reports] == [Verdict.VERIFIED, Verdict.ERROR, Verdict.VERIFIED,
+                                            Verdict.VERIFIED]
+    assert seen == [False]
+    assert multiprocessing.active_children() == []
+
+
+def test_a_batch_ended_early_stops_its_pool_and_waits_for_its_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+    import threading
+
+    seen = _recording_stops(monkeypatch)
+    inputs = [Input(str(SAMPLE_V3))] * 40
+    reports = verify_all(inputs, TrustPolicy.self_attested_only(), 2, lambda _line: None)
+    assert next(reports).verdict is Verdict.VERIFIED
+    reports.close()  # what a reader that went away, Ctrl-C or SIGTERM does to the batch
+    assert seen == [True]
+    assert multiprocessing.active_children() == []
+    # No pool thread is left to race the interpreter's exit.
+    assert [t for t in threading.enumerate()
+            if type(t).__name__ == "_ExecutorManagerThread" and t.is_alive()] == []
+
+
+def test_stopping_a_busy_pool_ends_its_workers_and_its_thread() -> None:
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from keel_verify import runner
+
+    pool = ProcessPoolExecutor(2)
+    busy = [pool.submit(time.sleep, 60) for _ in range(4)]
+    for _ in range(1_000):  # until a worker has the first job (at most 10 s)
+        if busy[0].running():
+            break
+        time.sleep(0.01)
+    internals: Any = pool  # CPython's ProcessPoolExecutor keeps these apart
+    manager, wakeup = internals._executor_manager_thread, internals._executor_manager_thread_wakeup
+    processes = list(internals._processes.values())
+    runner._stop(pool)
+    assert manager is not None and not manager.is_alive()
+    assert wakeup._closed  # the pipe the interpreter's exit would write to is closed
+    assert all(not process.is_alive() for process in processes)
+
+
 # -- item 4: directory walking ------------------------------------------------------------
 
 
