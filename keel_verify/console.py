@@ -53,10 +53,12 @@ class ForgivingStream(io.TextIOBase):
     last flush is quiet too). A broken pipe is the reader's choice and passes quietly;
     any other OSError is noted once on ``notes`` (default ``sys.stderr``)."""
 
-    def __init__(self, inner: IO[str] | None, notes: IO[str] | None = None) -> None:
+    def __init__(self, inner: IO[str] | None, notes: IO[str] | None = None,
+                 program: str = "keel-verify") -> None:
         super().__init__()
         self.inner = inner
         self.notes = notes
+        self.program = program
         self.gone = inner is None
 
     def write(self, text: str) -> int:
@@ -86,13 +88,20 @@ class ForgivingStream(io.TextIOBase):
         if not isinstance(error, BrokenPipeError):
             notes = self.notes or sys.stderr
             with contextlib.suppress(OSError, ValueError):
-                notes.write("keel-verify: note: cannot write to standard output "
+                notes.write(f"{self.program}: note: cannot write to standard output "
                             f"({error.strerror or error}); nothing more is written there\n")
         if self.inner is not None:
-            with contextlib.suppress(OSError, ValueError):
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, self.inner.fileno())
-                os.close(devnull)
+            point_at_null_device(self.inner)
+
+
+def point_at_null_device(stream: IO[str]) -> None:
+    """Point ``stream``'s descriptor at the null device, after a write to it failed: what
+    is still buffered, and the interpreter's last flush, then go nowhere quietly (a failing
+    last flush makes Python print a note and exit 120)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def open_stderr() -> IO[str]:

@@ -15,11 +15,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn, TextIO, cast
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from keel_verify.console import ForgivingStream, open_stderr, point_at_null_device
 from keel_verify.emit.artifact import dump_artifact, write_atomically
 from keel_verify.emit.clock import DEMO_START, RandomIds, SeededIds, SteppingClock, SystemClock
 from keel_verify.emit.demo import (
@@ -84,13 +85,35 @@ def _tsa_choice(tsa: str, no_tsa: bool) -> str:
 
 def _write(output: Path, data: bytes) -> None:
     if str(output) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        _write_standard_output(data)
         return
     try:
         write_atomically(output, data)
     except OSError as error:
         raise EmitError(EXIT_BAD_INPUT, f"{output}: cannot write: {error.strerror}") from None
+
+
+def _write_standard_output(data: bytes) -> None:
+    """``data`` on the process's standard output (the real one: :func:`main` puts a
+    forgiving stream in ``sys.stdout`` for click's help text). EmitError, one line, when
+    it is closed (``>&-``) or a write fails: a reader gone (``| head -c 100``), a full disk;
+    what was written is then not the whole artifact."""
+    stream = cast(TextIO | None, sys.stdout.inner if isinstance(sys.stdout, ForgivingStream)
+                  else sys.stdout)
+    if stream is None or stream.closed:
+        raise EmitError(EXIT_BAD_INPUT, "standard output is closed; nothing written")
+    try:
+        stream.flush()
+        rest = memoryview(data)
+        while rest:  # a pipe whose reader leaves mid-write takes part and raises nothing
+            rest = rest[stream.buffer.write(rest):]
+        stream.buffer.flush()
+    except OSError as error:
+        point_at_null_device(stream)
+        reason = ("its reader went away" if isinstance(error, BrokenPipeError)
+                  else error.strerror or str(error))
+        raise EmitError(EXIT_BAD_INPUT, f"cannot write to standard output ({reason}); "
+                                        "what it received is not whole") from None
 
 
 def _stop_on_sigterm() -> None:
@@ -386,7 +409,25 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: maps every failure to one line on standard error."""
+    """Console entry point: maps every failure to one line on standard error.
+
+    stderr closed or failing takes its lines nowhere; click's own text (``--help``,
+    ``--version``) goes to a forgiving stdout, so that a reader that goes away
+    (``--help | head -1``) ends it with exit 0, as the text was asked for and given, not
+    with click's exit 1 or Python's 120."""
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    sys.stderr = open_stderr()
+    sys.stdout = cast(IO[str], ForgivingStream(
+        None if real_stdout is None or real_stdout.closed else real_stdout, sys.stderr,
+        program="keel-emit"))
+    try:
+        _run(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stdout, sys.stderr = real_stdout, real_stderr
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         result = cli.main(args=argv, prog_name="keel-emit", standalone_mode=False)
     except click.exceptions.Exit as done:  # --help, --version, no command
