@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.heap import keep_freed_heap
 from keel_verify.results import printable, with_bytes_shown
-from keel_verify.runner import TERMINATING_SIGNALS
+from keel_verify.runner import TERMINATING_SIGNALS, wedged_pool_threads
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
@@ -165,8 +166,9 @@ def usage_line(error: click.UsageError) -> str:
 
 
 class Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived (a BaseException, as KeyboardInterrupt is: no handler
-    for errors takes it for one)."""
+    """Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived (a BaseException, as KeyboardInterrupt
+    is: no handler for errors takes it for one; and not KeyboardInterrupt itself, which
+    click answers with an empty line on stderr)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -189,18 +191,36 @@ class Streams:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry: every error is one line on stderr and a documented exit code.
+    See :func:`_main`. A worker pool whose thread could not be stopped (a worker killed
+    while sending a result) would keep the interpreter from exiting: the process then ends
+    with ``os._exit``, its streams flushed first."""
+    try:
+        _main(argv)
+    except SystemExit as done:
+        if wedged_pool_threads():
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(done.code if isinstance(done.code, int) else 2)
+        raise
+
+
+def _main(argv: Sequence[str] | None) -> None:
+    """Console-script entry: every error is one line on stderr and a documented exit code.
 
     A fault of ours (an exception no input should raise) is one line too, "internal error",
     with exit 2 (not judged), never a traceback nor Python's exit 1, which means FAILED
     here. stderr closed or failing takes its lines nowhere (:func:`open_stderr`)."""
     keep_freed_heap()  # this process owns its allocator: no page faults chunk after chunk
     stderr = open_stderr()
-    # SIGTERM (a CI timeout) and SIGHUP end the run as Ctrl-C does: unwinding, so that no
-    # --output file is left half changed (Python's default would stop at once).
+    # Ctrl-C, SIGTERM (a CI timeout) and SIGHUP end the run by unwinding, so that no
+    # --output file is left half changed (Python's default would stop at once). A signal
+    # ignored when the run starts (nohup, a background job) stays ignored.
     before: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():  # where handlers can be set
         for number in TERMINATING_SIGNALS:
-            before[number] = signal.signal(number, _terminate)
+            if signal.getsignal(number) is not signal.SIG_IGN:
+                before[number] = signal.signal(number, _terminate)
 
     def say(line: str) -> None:
         stderr.write(f"keel-verify: {with_bytes_shown(line)}\n")
@@ -227,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         say("interrupted")
         sys.exit(130)
     except Terminated as ended:  # files being written were left as they were
-        say(f"terminated by {signal.Signals(ended.signum).name}")
+        say("interrupted" if ended.signum == signal.SIGINT
+            else f"terminated by {signal.Signals(ended.signum).name}")
         sys.exit(128 + ended.signum)
     except Exception as error:  # the last guard: one line, exit 2
         say(f"internal error: {type(error).__name__}: {printable(str(error))} "

@@ -147,7 +147,9 @@ def _is_directory(path: str) -> bool:
 def expand_inputs(inputs: Iterable[str], exclude: Sequence[str] = ()) -> list[Input]:
     """Inputs in order: files as given (``-`` is standard input), a directory as
     :func:`walk_directory` finds it; paths matching an ``exclude`` glob are dropped.
-    UsageError when a directory holds no input, or when nothing is left to verify."""
+    A directory that yields nothing to verify is an input in error (its row says why; the
+    other inputs are still verified). UsageError when no path is named, or when
+    ``exclude`` drops every file named."""
     expanded: list[Input] = []
     named = 0
     for item in inputs:
@@ -155,10 +157,9 @@ def expand_inputs(inputs: Iterable[str], exclude: Sequence[str] = ()) -> list[In
         if item != STDIN and _is_directory(item):
             found = walk_directory(item, exclude)
             if not found:
-                raise click.UsageError(
-                    f"every *.json file in directory {item} matches --exclude"
-                    if exclude and walk_directory(item) else
-                    f"directory {item} holds no *.json file")
+                found = [Input(item, "every *.json file in this directory matches --exclude"
+                               if exclude and walk_directory(item) else
+                               "directory holds no *.json file")]
             expanded.extend(found)
         elif item == STDIN or not excluded(item, exclude):
             expanded.append(Input(item))

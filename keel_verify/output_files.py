@@ -119,8 +119,8 @@ class OutputFiles:
 
     def commit(self) -> None:
         """Write every held report into its file, in place. ReportWriteError naming the
-        output whose writing failed (that file may then hold part of its report). SIGTERM
-        and SIGHUP wait until it is done: the run then unwinds with every file whole."""
+        output whose writing failed (that file may then hold part of its report). Ctrl-C,
+        SIGTERM and SIGHUP wait until it is done: the run then unwinds with every file whole."""
         with _terminating_signals_held():
             self._write_held()
             self._committed = True  # before a held signal is delivered, on leaving
@@ -157,7 +157,7 @@ class OutputFiles:
 
 @contextlib.contextmanager
 def _terminating_signals_held() -> Iterator[None]:
-    """SIGTERM and SIGHUP held back (delivered on leaving) where the platform can."""
+    """Ctrl-C, SIGTERM and SIGHUP held back (delivered on leaving) where the platform can."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return

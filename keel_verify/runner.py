@@ -22,6 +22,7 @@ import copyreg
 import dataclasses
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from itertools import islice
@@ -53,19 +54,27 @@ _WORKER_POLICY: TrustPolicy | None = None
 _WORKER_FINISH: Callable[[Report], Any] = _as_is
 
 
-#: The signals that end a run by unwinding it (keel_verify.cli), and a worker at once.
+#: The signals that end a run by unwinding it (keel_verify.cli): Ctrl-C, a CI timeout's
+#: SIGTERM, a closed terminal's SIGHUP.
 TERMINATING_SIGNALS: tuple[signal.Signals, ...] = tuple(
-    number for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if number is not None)
+    number for number in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+    if number is not None)
+
+#: The signals a terminal sends to the whole process group (Ctrl-C, hangup): a worker
+#: ignores them and is stopped by the parent (:func:`_stop`), as one killed while sending
+#: its result leaves the pool's thread waiting for the rest of it for ever.
+GROUP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    number for number in (signal.SIGINT, getattr(signal, "SIGHUP", None)) if number is not None)
 
 
 def _init_worker(policy: TrustPolicy, finish: Callable[[Report], Any]) -> None:
     global _WORKER_POLICY, _WORKER_FINISH
     _WORKER_POLICY, _WORKER_FINISH = policy, finish
-    # A worker ends at once on SIGTERM or SIGHUP (sent to the whole group, or by the
-    # parent below): the parent's handler, inherited, would unwind it into a pipe that
-    # nobody reads any more.
+    # The parent's handlers, inherited, would unwind a worker into a pipe that nobody
+    # reads any more: SIGTERM ends it at once; the group's signals are the parent's to act on.
     for number in TERMINATING_SIGNALS:
-        signal.signal(number, signal.SIG_DFL)
+        ignored = number in GROUP_SIGNALS or signal.getsignal(number) is signal.SIG_IGN
+        signal.signal(number, signal.SIG_IGN if ignored else signal.SIG_DFL)
 
 
 def _verify_chunk_in_worker(paths: list[str]) -> list[Any]:
@@ -74,32 +83,43 @@ def _verify_chunk_in_worker(paths: list[str]) -> list[Any]:
     return [_WORKER_FINISH(verify_path(path, _WORKER_POLICY)) for path in paths]
 
 
-#: Longest wait, in seconds, for a stopped pool's own thread once its workers are
-#: terminated (then killed, and waited for as long again).
-STOP_WAIT_SECONDS = 5.0
+#: Longest wait, in seconds, for a stopped pool's workers to finish the files in hand,
+#: and again for its thread once they are killed.
+STOP_WAIT_SECONDS = 2.0
+
+#: Pool threads that did not end when their pool was stopped (see :func:`_stop`).
+_WEDGED: list[threading.Thread] = []
 
 
 def _stop(pool: Any) -> None:
-    """Shut ``pool`` down without waiting for its work: queued work cancelled, its worker
-    processes terminated (``_processes``: CPython's ProcessPoolExecutor keeps them there),
-    then its manager thread waited for, at most twice ``STOP_WAIT_SECONDS``.
+    """Stop ``pool`` early: queued work cancelled, the workers left ``STOP_WAIT_SECONDS`` to
+    finish the files in hand and leave, then killed (``_processes``: CPython's
+    ProcessPoolExecutor keeps them there), and its manager thread waited for as long again.
 
-    That thread closes the pool's wake-up pipe once it sees the workers gone. Left
-    running, it races the interpreter's exit, which writes to that pipe without the
-    pool's lock: when the close wins, Python prints an ``OSError: [Errno 9]`` traceback
-    ("Exception ignored in: <module 'threading'>") after our last line."""
+    Killing a worker can cut a result it is sending; that thread then waits for the rest
+    for ever, and the interpreter's exit would wait for the thread (and, once it ends,
+    race its closing of the pool's wake-up pipe: an ``OSError: [Errno 9]`` traceback
+    after our last line). A thread still running is kept in :func:`wedged_pool_threads`,
+    for the command to end with ``os._exit``."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
-    for end in ("terminate", "kill"):
+    if manager is None:
+        return
+    manager.join(STOP_WAIT_SECONDS)
+    if manager.is_alive():
         for process in processes:
             with contextlib.suppress(Exception):
-                getattr(process, end)()
-        if manager is None:
-            return
+                process.kill()
         manager.join(STOP_WAIT_SECONDS)
-        if not manager.is_alive():
-            return
+    if manager.is_alive():
+        _WEDGED.append(manager)
+
+
+def wedged_pool_threads() -> bool:
+    """True when a stopped pool's thread is still running: this process cannot end with
+    ``sys.exit`` (the interpreter would wait for that thread for ever), only ``os._exit``."""
+    return any(thread.is_alive() for thread in _WEDGED)
 
 
 def ordered_window(pool: Executor, work: Callable[[list[Item]], list[Result]], items: Iterable[Item],

@@ -436,12 +436,80 @@ def test_a_batch_ended_early_stops_its_pool_and_waits_for_its_thread(
     inputs = [Input(str(SAMPLE_V3))] * 40
     reports = verify_all(inputs, TrustPolicy.self_attested_only(), 2, lambda _line: None)
     assert next(reports).verdict is Verdict.VERIFIED
-    reports.close()  # what a reader that went away, Ctrl-C or SIGTERM does to the batch
+    reports.close()  # what Ctrl-C, SIGTERM or an output error does to the batch
     assert seen == [True]
     assert multiprocessing.active_children() == []
+    assert not runner_module().wedged_pool_threads()
     # No pool thread is left to race the interpreter's exit.
     assert [t for t in threading.enumerate()
             if type(t).__name__ == "_ExecutorManagerThread" and t.is_alive()] == []
+
+
+def runner_module() -> Any:
+    from keel_verify import runner
+
+    return runner
+
+
+def test_a_worker_leaves_the_groups_signals_to_its_parent() -> None:
+    """Ctrl-C and a hangup reach the whole process group: a worker killed by one while
+    sending its result left the pool's thread waiting for ever (a run that never ended).
+    SIGTERM still ends a worker at once, unless the run started with it ignored."""
+    script = ("import signal\nfrom keel_verify.runner import _init_worker, _as_is\n"
+              "from keel_verify import TrustPolicy\n"
+              "import sys\n"
+              "if sys.argv[1] == 'ignored': signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "_init_worker(TrustPolicy(), _as_is)\n"
+              "print([signal.getsignal(n).name for n in "
+              "(signal.SIGINT, signal.SIGHUP, signal.SIGTERM)])")
+    for start, term in (("default", "SIG_DFL"), ("ignored", "SIG_IGN")):
+        result = subprocess.run([sys.executable, "-c", script, start], capture_output=True,
+                                text=True, env=environment(PYTHONPATH=str(ROOT)), timeout=120,
+                                check=True)
+        assert result.stdout == f"['SIG_IGN', 'SIG_IGN', '{term}']\n"
+
+
+def test_a_wedged_pool_thread_does_not_keep_the_command_from_ending() -> None:
+    """The command ends (``os._exit``, streams flushed) even when a stopped pool's thread
+    would keep the interpreter waiting for ever; its output and exit code are whole."""
+    script = ("import threading\nfrom keel_verify import runner\n"
+              "never = threading.Event()\n"
+              "stuck = threading.Thread(target=never.wait)\n"
+              "stuck.start(); runner._WEDGED.append(stuck)\n"
+              "from keel_verify.cli import main; main()")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--json", "--trust-root", str(TRUST_ROOT), str(SAMPLE_V3)],
+        capture_output=True, env=environment(PYTHONPATH=str(ROOT)), timeout=60, check=False)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert validated(result.stdout)["files"][0]["verdict"] == "VERIFIED"
+
+
+def test_ctrl_c_to_the_process_group_ends_a_batch_in_one_line() -> None:
+    """Ctrl-C reaches the parent and its workers: one line (no empty line before it, no
+    "Exception ignored"), exit 130, and no worker left behind."""
+    import signal
+    import time
+
+    folder = ROOT / "sample"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keel_verify", "-j", "2", "--format", "jsonl", "--trust-root",
+         str(TRUST_ROOT), *[str(SAMPLE_V3)] * 20_000, str(folder / "voice_session_v1.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(PYTHONPATH=str(ROOT)),
+        start_new_session=True)
+    assert process.stdout is not None and process.stderr is not None
+    assert b'"verdict":"VERIFIED"' in process.stdout.readline()  # the workers are at work
+    os.killpg(process.pid, signal.SIGINT)
+    process.stdout.read()
+    assert process.stderr.read() == b"keel-verify: interrupted\n"
+    assert process.wait(timeout=60) == 130
+    for _ in range(100):  # the group empties once the workers are gone (at most 10 s)
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("a worker outlived the run")
 
 
 def test_stopping_a_busy_pool_ends_its_workers_and_its_thread() -> None:
@@ -567,16 +635,26 @@ def test_exclude_globs_match_names_and_relative_paths(tree: Path, pattern: str,
 
 
 def test_a_folder_whose_files_are_all_excluded_says_so(tree: Path, tmp_path: Path) -> None:
-    import click
-
-    with pytest.raises(click.UsageError) as excluded:
-        expand_inputs([str(tree)], ["*"])
-    assert excluded.value.message == f"every *.json file in directory {tree} matches --exclude"
     nothing = tmp_path / "nothing"
     nothing.mkdir()
-    with pytest.raises(click.UsageError) as empty:
-        expand_inputs([str(nothing)], ["*"])
-    assert empty.value.message == f"directory {nothing} holds no *.json file"
+    assert expand_inputs([str(tree), str(nothing)], ["*"]) == [
+        Input(str(tree), "every *.json file in this directory matches --exclude"),
+        Input(str(nothing), "directory holds no *.json file")]
+
+
+def test_an_empty_folder_is_a_row_in_error_and_the_other_inputs_are_verified(
+        tmp_path: Path) -> None:
+    """It was a usage error that dropped every other row."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run(["--trust-root", TRUST_ROOT, SAMPLE_V3, empty])
+    no_traceback(result)
+    assert result.returncode == 2
+    assert result.stdout.startswith(b"VERIFIED  ")
+    assert f"{empty}: directory holds no *.json file".encode() in result.stdout + result.stderr
+    rows = json.loads(run(["--json", "--trust-root", TRUST_ROOT, SAMPLE_V3, empty]).stdout)
+    assert [(f["verdict"], f["error"]) for f in rows["files"]] == [
+        ("VERIFIED", None), ("ERROR", "directory holds no *.json file")]
 
 
 # -- item 5: words -------------------------------------------------------------------------
@@ -898,14 +976,14 @@ def test_an_html_report_that_fails_after_verifying_leaves_the_outputs_as_they_we
     assert old.read_text() == "OLD\n" and not new.exists()
 
 
-@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
-def test_a_terminated_run_leaves_the_outputs_as_they_were(tmp_path: Path, signame: str) -> None:
-    """A CI timeout sends SIGTERM: the run unwinds (exit 128 + the signal's number), the
-    files it was to write keep their content and those it created are removed."""
+def _signalled_run(tmp_path: Path, signame: str, ignored: bool = False
+                   ) -> tuple[subprocess.CompletedProcess[bytes], Path, Path]:
+    """A run with two --output files that sends itself ``signame`` while the first report
+    is written (``ignored``: the signal is ignored when the run starts, as under nohup)."""
     old, new = tmp_path / "o.json", tmp_path / "n.xml"
     old.write_text("OLD\n")
-    # The signal arrives while the first report is written (sent by the process itself).
     script = ("import os, signal; import keel_verify.gate as gate; real = gate.finish_all\n"
+              + (f"signal.signal(signal.{signame}, signal.SIG_IGN)\n" if ignored else "") +
               "def finishing(*args):\n"
               "    for output in real(*args):\n"
               f"        os.kill(os.getpid(), signal.{signame}); yield output\n"
@@ -915,10 +993,31 @@ def test_a_terminated_run_leaves_the_outputs_as_they_were(tmp_path: Path, signam
         [sys.executable, "-c", script, "--trust-root", str(TRUST_ROOT), "--output", f"json={old}",
          "--output", f"junit={new}", str(SAMPLE_V3), str(SAMPLE_V1)],
         capture_output=True, env=environment(PYTHONPATH=str(ROOT)), timeout=120, check=False)
-    number = {"SIGTERM": 15, "SIGHUP": 1}[signame]
+    return result, old, new
+
+
+@pytest.mark.parametrize(("signame", "line"), [
+    ("SIGTERM", "terminated by SIGTERM"), ("SIGHUP", "terminated by SIGHUP"),
+    ("SIGINT", "interrupted")])
+def test_a_terminated_run_leaves_the_outputs_as_they_were(tmp_path: Path, signame: str,
+                                                          line: str) -> None:
+    """A CI timeout sends SIGTERM: the run unwinds (exit 128 + the signal's number), the
+    files it was to write keep their content and those it created are removed. Ctrl-C
+    says so in one line (click wrote an empty line before it)."""
+    result, old, _new = _signalled_run(tmp_path, signame)
+    number = {"SIGTERM": 15, "SIGHUP": 1, "SIGINT": 2}[signame]
     assert result.returncode == 128 + number
-    assert result.stderr == f"keel-verify: terminated by {signame}\n".encode()
+    assert result.stderr == f"keel-verify: {line}\n".encode()
     assert old.read_text() == "OLD\n" and sorted(p.name for p in tmp_path.iterdir()) == ["o.json"]
+
+
+@pytest.mark.parametrize("signame", ["SIGHUP", "SIGINT", "SIGTERM"])
+def test_a_signal_ignored_at_the_start_stays_ignored(tmp_path: Path, signame: str) -> None:
+    """``nohup keel-verify ...`` went on only until the terminal closed: the run put its
+    own handler in place of the ignored SIGHUP."""
+    result, old, new = _signalled_run(tmp_path, signame, ignored=True)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert validated(old.read_bytes())["files"][1]["verdict"] == "VERIFIED" and new.exists()
 
 
 def test_a_report_dir_page_that_cannot_be_replaced_is_refused_before_verifying(
