@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _main(argv: Sequence[str] | None) -> None:
-    """Console-script entry: every error is one line on stderr and a documented exit code.
+    """The command: ends with ``sys.exit`` and the documented exit code in every case.
 
     A fault of ours (an exception no input should raise) is one line too, "internal error",
     with exit 2 (not judged), never a traceback nor Python's exit 1, which means FAILED

@@ -195,9 +195,10 @@ def verify_all(
     """Reports in input order; parallel processes when there are several files.
 
     ``warn`` receives one line when worker processes are unusable and the run falls back
-    to this process (the reports are the same; only slower). Closing the generator before
-    its end stops the worker processes at once; read to its end, they are shut down in
-    order."""
+    to this process (the reports are the same; only slower). Read to its end, the worker
+    processes are shut down in order; closed before it (or ended by an exception), they
+    are stopped within about twice ``STOP_WAIT_SECONDS`` (see :func:`wedged_pool_threads`
+    for the one case a program must then end with ``os._exit``)."""
     return finish_all(inputs, policy, jobs, _as_is, warn)
 
 
