@@ -122,12 +122,37 @@ def wedged_pool_threads() -> bool:
     return any(thread.is_alive() for thread in _WEDGED)
 
 
+#: How often, in seconds, a result awaited from the pool checks that no worker has died.
+WATCH_SECONDS = 1.0
+
+
+def _never_lost() -> bool:
+    return False
+
+
 def ordered_window(pool: Executor, work: Callable[[list[Item]], list[Result]], items: Iterable[Item],
-                   chunk: int, window: int) -> Iterator[Result]:
+                   chunk: int, window: int, lost: Callable[[], bool] = _never_lost
+                   ) -> Iterator[Result]:
     """``work`` over ``items`` in chunks on ``pool``, results in input order, with at most
     ``window`` chunks submitted and not yet yielded (memory stays bounded; ``Executor.map``
     would submit everything at once). The first window is submitted before this returns,
-    so a pool that cannot start fails here, not at the first result."""
+    so a pool that cannot start fails here, not at the first result.
+
+    ``lost()`` is asked every ``WATCH_SECONDS`` while a result is awaited; True (a worker
+    died) raises ``concurrent.futures.BrokenExecutor``. A process pool notices a dead
+    worker itself, except one killed while sending its result: the pool's thread then
+    waits for the rest of that message for ever, and so would this."""
+    from concurrent.futures import BrokenExecutor
+
+    def result_of(future: Future[list[Result]]) -> list[Result]:
+        while True:
+            try:
+                return future.result(timeout=WATCH_SECONDS)
+            except TimeoutError:
+                if lost():
+                    raise BrokenExecutor("a worker process ended while its result was "
+                                         "awaited") from None
+
     source = iter(items)
     pending: deque[Future[list[Result]]] = deque()
 
@@ -142,7 +167,7 @@ def ordered_window(pool: Executor, work: Callable[[list[Item]], list[Result]], i
         while pending:
             done = pending.popleft()
             fill()  # keep the workers busy while this chunk's reports are consumed
-            yield from done.result()
+            yield from result_of(done)
 
     fill()
     return results()
@@ -241,13 +266,20 @@ def _pool_results(
         make_picklable(policy)
         chunk = max(1, min(MAX_CHUNK, len(paths) // (workers * 8)))
         pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(policy, finish))
-        results: Iterator[Finished] = ordered_window(pool, _verify_chunk_in_worker, paths, chunk,
-                                                     workers * 4)
+        results: Iterator[Finished] = ordered_window(
+            pool, _verify_chunk_in_worker, paths, chunk, workers * 4, lambda: _lost_worker(pool))
     except (OSError, ImportError, NotImplementedError) as error:
         reason = getattr(error, "strerror", None) or type(error).__name__
         warn(f"keel-verify: note: worker processes unavailable ({reason}); verifying in one process")
         return None
     return _drain(pool, results, paths, policy, finish, warn)
+
+
+def _lost_worker(pool: Any) -> bool:
+    """Whether a worker process of ``pool`` has ended (a pool's workers live until it is
+    shut down; ``_processes``: CPython's ProcessPoolExecutor keeps them there)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    return any(process.exitcode is not None for process in processes)
 
 
 def _drain(
@@ -259,7 +291,7 @@ def _drain(
     warn: Callable[[str], None],
 ) -> Iterator[Finished]:
     """The pool's results; if the pool breaks (a worker killed), the rest in this process."""
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import BrokenExecutor
 
     from keel_verify.verifier import verify_path
 
@@ -268,8 +300,8 @@ def _drain(
         for result in results:
             done += 1
             yield result
-    except (BrokenProcessPool, OSError) as error:
-        pool.shutdown(wait=True)
+    except (BrokenExecutor, OSError) as error:
+        _stop(pool)  # bounded: a worker killed mid-send leaves the pool's thread stuck
         warn(f"keel-verify: note: worker processes failed ({type(error).__name__}); "
              "verifying the rest in one process")
     except BaseException:

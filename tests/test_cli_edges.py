@@ -484,6 +484,38 @@ def test_a_wedged_pool_thread_does_not_keep_the_command_from_ending() -> None:
     assert validated(result.stdout)["files"][0]["verdict"] == "VERIFIED"
 
 
+def test_a_worker_killed_while_sending_its_result_does_not_hang_the_run() -> None:
+    """What the OOM killer or ``kill -9`` can do: a worker dies half-way through sending a
+    result, holding the queue's lock. The pool's thread then waits for the rest for ever
+    and the pool never reports itself broken; the run hung. The run now sees the dead
+    worker, verifies the rest in this process and ends with every row."""
+    script = (
+        "import os, struct, sys\nfrom keel_verify import runner\n"
+        "real = runner._verify_chunk_in_worker\n"
+        "def dying(paths):\n"
+        "    if not any(path.endswith('v1.json') for path in paths):\n"
+        "        return real(paths)\n"
+        "    frame = sys._getframe()\n"
+        "    while frame.f_code.co_name != '_process_worker':\n"
+        "        frame = frame.f_back\n"
+        "    queue = frame.f_locals['result_queue']\n"
+        "    queue._wlock.acquire()\n"
+        "    os.write(queue._writer.fileno(), struct.pack('!i', 1 << 20) + b'cut')\n"
+        "    os._exit(9)\n"
+        "runner._verify_chunk_in_worker = dying\n"
+        "from keel_verify.cli import main; main()")
+    paths = [str(SAMPLE_V3)] * 30 + [str(SAMPLE_V1)] + [str(SAMPLE_V3)] * 30
+    result = subprocess.run(
+        [sys.executable, "-c", script, "-j", "2", "--format", "jsonl", "--trust-root",
+         str(TRUST_ROOT), *paths], capture_output=True, env=environment(PYTHONPATH=str(ROOT)),
+        timeout=60, check=False)
+    assert result.stderr == (b"keel-verify: note: worker processes failed (BrokenExecutor); "
+                             b"verifying the rest in one process\n")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["path"] for row in rows] == paths
+    assert {row["verdict"] for row in rows} == {"VERIFIED"} and result.returncode == 0
+
+
 def test_ctrl_c_to_the_process_group_ends_a_batch_in_one_line() -> None:
     """Ctrl-C reaches the parent and its workers: one line (no empty line before it, no
     "Exception ignored"), exit 130, and no worker left behind."""
