@@ -176,6 +176,12 @@ class Terminated(BaseException):
 
 
 def _terminate(signum: int, _frame: object) -> None:
+    """The first terminating signal unwinds the run; the ones after it are ignored, so
+    that a second Ctrl-C cannot cut the unwinding short (workers left running, files the
+    run created left behind). The unwinding is bounded: a few seconds at most."""
+    for number in TERMINATING_SIGNALS:
+        if signal.getsignal(number) is _terminate:
+            signal.signal(number, signal.SIG_IGN)
     raise Terminated(signum)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -67,9 +68,29 @@ GROUP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     number for number in (signal.SIGINT, getattr(signal, "SIGHUP", None)) if number is not None)
 
 
-def _init_worker(policy: TrustPolicy, finish: Callable[[Report], Any]) -> None:
+#: prctl(2) option: the signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent: int) -> None:
+    """On Linux, have the kernel kill this worker when the process that started it dies,
+    even by SIGKILL (prctl ``PR_SET_PDEATHSIG``): a worker never outlives its run, waiting
+    for work that will not come. ``parent`` is that process's id, to catch a parent that
+    died before the request was made. Elsewhere, nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _init_worker(policy: TrustPolicy, finish: Callable[[Report], Any], parent: int) -> None:
     global _WORKER_POLICY, _WORKER_FINISH
     _WORKER_POLICY, _WORKER_FINISH = policy, finish
+    _end_with_parent(parent)
     # The parent's handlers, inherited, would unwind a worker into a pipe that nobody
     # reads any more: SIGTERM ends it at once; the group's signals are the parent's to act on.
     for number in TERMINATING_SIGNALS:
@@ -265,7 +286,8 @@ def _pool_results(
 
         make_picklable(policy)
         chunk = max(1, min(MAX_CHUNK, len(paths) // (workers * 8)))
-        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(policy, finish))
+        pool = ProcessPoolExecutor(workers, initializer=_init_worker,
+                                   initargs=(policy, finish, os.getpid()))
         results: Iterator[Finished] = ordered_window(
             pool, _verify_chunk_in_worker, paths, chunk, workers * 4, lambda: _lost_worker(pool))
     except (OSError, ImportError, NotImplementedError) as error:

@@ -459,7 +459,7 @@ def test_a_worker_leaves_the_groups_signals_to_its_parent() -> None:
               "from keel_verify import TrustPolicy\n"
               "import sys\n"
               "if sys.argv[1] == 'ignored': signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-              "_init_worker(TrustPolicy(), _as_is)\n"
+              "import os; _init_worker(TrustPolicy(), _as_is, os.getppid())\n"
               "print([signal.getsignal(n).name for n in "
               "(signal.SIGINT, signal.SIGHUP, signal.SIGTERM)])")
     for start, term in (("default", "SIG_DFL"), ("ignored", "SIG_IGN")):
@@ -516,32 +516,57 @@ def test_a_worker_killed_while_sending_its_result_does_not_hang_the_run() -> Non
     assert {row["verdict"] for row in rows} == {"VERIFIED"} and result.returncode == 0
 
 
+def _batch_at_work() -> subprocess.Popen[bytes]:
+    """A ``-j 2`` batch of 20,000 files in its own process group, its first row read."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keel_verify", "-j", "2", "--format", "jsonl", "--trust-root",
+         str(TRUST_ROOT), *[str(SAMPLE_V3)] * 20_000, str(SAMPLE_V1)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(PYTHONPATH=str(ROOT)),
+        start_new_session=True)
+    assert process.stdout is not None
+    assert b'"verdict":"VERIFIED"' in process.stdout.readline()  # the workers are at work
+    return process
+
+
+def _group_empties(group: int) -> bool:
+    """Whether process group ``group`` has no process left within 10 s."""
+    import time
+
+    for _ in range(100):
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_workers_end_with_a_run_killed_outright() -> None:
+    """SIGKILL (the OOM killer, ``kill -9``) to the run alone: its workers, which no
+    signal of the group's reaches, waited for ever for work that would not come."""
+    import signal
+
+    process = _batch_at_work()
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    left = _group_empties(process.pid)
+    if not left:
+        os.killpg(process.pid, signal.SIGKILL)
+    assert left, "a worker outlived the run"
+
+
 def test_ctrl_c_to_the_process_group_ends_a_batch_in_one_line() -> None:
     """Ctrl-C reaches the parent and its workers: one line (no empty line before it, no
     "Exception ignored"), exit 130, and no worker left behind."""
     import signal
-    import time
 
-    folder = ROOT / "sample"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keel_verify", "-j", "2", "--format", "jsonl", "--trust-root",
-         str(TRUST_ROOT), *[str(SAMPLE_V3)] * 20_000, str(folder / "voice_session_v1.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(PYTHONPATH=str(ROOT)),
-        start_new_session=True)
+    process = _batch_at_work()
     assert process.stdout is not None and process.stderr is not None
-    assert b'"verdict":"VERIFIED"' in process.stdout.readline()  # the workers are at work
     os.killpg(process.pid, signal.SIGINT)
     process.stdout.read()
     assert process.stderr.read() == b"keel-verify: interrupted\n"
     assert process.wait(timeout=60) == 130
-    for _ in range(100):  # the group empties once the workers are gone (at most 10 s)
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("a worker outlived the run")
+    assert _group_empties(process.pid), "a worker outlived the run"
 
 
 def test_stopping_a_busy_pool_ends_its_workers_and_its_thread() -> None:
@@ -1008,24 +1033,45 @@ def test_an_html_report_that_fails_after_verifying_leaves_the_outputs_as_they_we
     assert old.read_text() == "OLD\n" and not new.exists()
 
 
-def _signalled_run(tmp_path: Path, signame: str, ignored: bool = False
+def _signalled_run(tmp_path: Path, signame: str, ignored: bool = False, again: str = ""
                    ) -> tuple[subprocess.CompletedProcess[bytes], Path, Path]:
-    """A run with two --output files that sends itself ``signame`` while the first report
-    is written (``ignored``: the signal is ignored when the run starts, as under nohup)."""
+    """A run with two --output files and worker processes that sends itself ``signame``
+    while the first report is written (``ignored``: the signal is ignored when the run
+    starts, as under nohup), and ``again`` (a second signal) as it starts to stop its
+    workers."""
     old, new = tmp_path / "o.json", tmp_path / "n.xml"
     old.write_text("OLD\n")
     script = ("import os, signal; import keel_verify.gate as gate; real = gate.finish_all\n"
+              "from keel_verify import runner; stop = runner._stop\n"
               + (f"signal.signal(signal.{signame}, signal.SIG_IGN)\n" if ignored else "") +
               "def finishing(*args):\n"
               "    for output in real(*args):\n"
               f"        os.kill(os.getpid(), signal.{signame}); yield output\n"
-              "gate.finish_all = finishing\n"
+              "def stopping(pool):\n"
+              + (f"    os.kill(os.getpid(), signal.{again})\n" if again else "") +
+              "    stop(pool)\n"
+              "gate.finish_all, runner._stop = finishing, stopping\n"
               "from keel_verify.cli import main; main()")
     result = subprocess.run(
-        [sys.executable, "-c", script, "--trust-root", str(TRUST_ROOT), "--output", f"json={old}",
-         "--output", f"junit={new}", str(SAMPLE_V3), str(SAMPLE_V1)],
+        [sys.executable, "-c", script, "-j", "2", "--trust-root", str(TRUST_ROOT), "--output",
+         f"json={old}", "--output", f"junit={new}", *[str(SAMPLE_V3)] * 5, str(SAMPLE_V1)],
         capture_output=True, env=environment(PYTHONPATH=str(ROOT)), timeout=120, check=False)
     return result, old, new
+
+
+@pytest.mark.parametrize(("first", "second", "line"), [
+    ("SIGINT", "SIGINT", "interrupted"), ("SIGHUP", "SIGTERM", "terminated by SIGHUP"),
+    ("SIGINT", "SIGHUP", "interrupted")])
+def test_a_second_signal_does_not_cut_the_unwinding_short(tmp_path: Path, first: str,
+                                                          second: str, line: str) -> None:
+    """Ctrl-C pressed twice: the second one, arriving while the run stopped its workers,
+    cut that short. The run then hung for ever (the workers, which leave Ctrl-C to the
+    run, were never stopped), or printed an "Exception ignored" traceback, or left the
+    files it had created."""
+    result, old, _new = _signalled_run(tmp_path, first, again=second)
+    number = {"SIGTERM": 15, "SIGHUP": 1, "SIGINT": 2}[first]
+    assert (result.returncode, result.stderr) == (128 + number, f"keel-verify: {line}\n".encode())
+    assert old.read_text() == "OLD\n" and sorted(p.name for p in tmp_path.iterdir()) == ["o.json"]
 
 
 @pytest.mark.parametrize(("signame", "line"), [
