@@ -16,13 +16,49 @@ Public API (the CLI only wraps it)::
         print(check.code, check.outcome.value, check.reason, check.pointer)
 """
 
-from keel_verify.errors import TrustConfigError
-from keel_verify.facts.model import SessionFacts
-from keel_verify.results import CheckResult, Indication, Outcome, Report, Verdict
-from keel_verify.trust import TrustedKey, TrustPolicy
-from keel_verify.trust.sources import load_trust_policy
-from keel_verify.verifier import verify_bytes, verify_path
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from keel_verify.version import __version__
+
+if TYPE_CHECKING:
+    from keel_verify.errors import TrustConfigError
+    from keel_verify.facts.model import SessionFacts
+    from keel_verify.results import CheckResult, Indication, Outcome, Report, Verdict
+    from keel_verify.trust import TrustedKey, TrustPolicy
+    from keel_verify.trust.sources import load_trust_policy
+    from keel_verify.verifier import verify_bytes, verify_path
+
+#: Where each public name lives. They are imported when first asked for, so that
+#: ``import keel_verify`` (and the commands' entry, keel_verify.entry) costs almost nothing:
+#: a Ctrl-C while the command's modules load is then the command's to answer.
+_PUBLIC = {
+    "TrustConfigError": "keel_verify.errors",
+    "SessionFacts": "keel_verify.facts.model",
+    "CheckResult": "keel_verify.results",
+    "Indication": "keel_verify.results",
+    "Outcome": "keel_verify.results",
+    "Report": "keel_verify.results",
+    "Verdict": "keel_verify.results",
+    "TrustedKey": "keel_verify.trust",
+    "TrustPolicy": "keel_verify.trust",
+    "load_trust_policy": "keel_verify.trust.sources",
+    "verify_bytes": "keel_verify.verifier",
+    "verify_path": "keel_verify.verifier",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported on first use (PEP 562). AttributeError for any other."""
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keel_verify' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CheckResult",

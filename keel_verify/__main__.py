@@ -1,5 +1,5 @@
 """``python -m keel_verify`` is ``keel-verify``."""
 
-from keel_verify.cli import main
+from keel_verify.entry import keel_verify
 
-main()
+keel_verify()

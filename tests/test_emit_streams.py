@@ -104,3 +104,66 @@ def test_an_error_with_stderr_closed_keeps_its_exit_code(tmp_path: Path) -> None
                             capture_output=True, env=_environment(), timeout=120, check=False)
     assert result.returncode == EXIT_BAD_INPUT and result.stdout == b""
     assert not (tmp_path / "o.json").exists()
+
+
+def test_ctrl_c_during_a_command_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    """It was an empty line (click's) and "keel-emit: error: aborted"."""
+    output = tmp_path / "demo.json"
+    script = ("import os, signal\nfrom keel_verify.emit import cli\n"
+              "real = cli.build_demo_artifact\n"
+              "def building(*args, **kwargs):\n"
+              "    os.kill(os.getpid(), signal.SIGINT)\n"
+              "    return real(*args, **kwargs)\n"
+              "cli.build_demo_artifact = building\n"
+              "from keel_verify.entry import keel_emit; keel_emit()")
+    result = subprocess.run([sys.executable, "-c", script, "demo", "-o", str(output)],
+                            capture_output=True, env=_environment(), timeout=120, check=False)
+    assert (result.returncode, result.stderr) == (130, b"keel-emit: interrupted\n")
+    assert not output.exists() and list(tmp_path.iterdir()) == []
+
+
+_INTERRUPTED_IMPORT = (
+    "import sys\n"
+    "INTERRUPTED = sys.argv.pop(1)\n"
+    "class Interrupting:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name == INTERRUPTED:\n"
+    "            raise KeyboardInterrupt\n"
+    "sys.meta_path.insert(0, Interrupting())\n")
+
+
+@pytest.mark.parametrize(("program", "start", "module"), [
+    ("keel-verify", "import runpy; runpy.run_module('keel_verify', run_name='__main__')",
+     "keel_verify.gate"),
+    ("keel-emit", "from keel_verify.entry import keel_emit; keel_emit()",
+     "keel_verify.emit.engine"),
+])
+def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(
+        program: str, start: str, module: str) -> None:
+    """Ctrl-C in the first tenth of a second, while the command's modules were imported,
+    printed a KeyboardInterrupt traceback (here the import of ``module`` is interrupted)."""
+    result = subprocess.run([sys.executable, "-c", _INTERRUPTED_IMPORT + start, module,
+                             "--version"], capture_output=True, env=_environment(), timeout=120,
+                            check=False)
+    assert (result.returncode, result.stderr) == (130, f"{program}: interrupted\n".encode())
+
+
+def test_keygen_does_not_write_a_private_key_to_a_file_named_dash(tmp_path: Path) -> None:
+    """``keygen -o -`` wrote the private key into a file named ``-``, while standard
+    output, which it seemed to name, carries the public key."""
+    result = subprocess.run([*EMIT, "keygen", "-o", "-"], capture_output=True, cwd=tmp_path,
+                            env=_environment(), timeout=120, check=False)
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr == (b"keel-emit: error: Invalid value for '-o' / '--output': the "
+                             b"private key is written to a file (mode 0600), not to standard "
+                             b"output\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_group_without_its_command_prints_its_help() -> None:
+    """``keel-emit tsa`` was a usage error holding the whole help on one line."""
+    result = subprocess.run([*EMIT, "tsa"], capture_output=True, env=_environment(),
+                            timeout=120, check=False)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout.startswith(b"Usage: keel-emit tsa [OPTIONS] [COMMAND]")
+    assert b"serve" in result.stdout

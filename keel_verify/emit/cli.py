@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -42,6 +43,7 @@ from keel_verify.emit.keys import (
 )
 from keel_verify.emit.signing import encoded_public_key, fingerprint_key_id
 from keel_verify.emit.trust_root import trust_root_document
+from keel_verify.entry import interrupted
 from keel_verify.errors import LoadError
 from keel_verify.load.loader import read_input
 from keel_verify.version import __version__
@@ -114,6 +116,15 @@ def _write_standard_output(data: bytes) -> None:
                   else error.strerror or str(error))
         raise EmitError(EXIT_BAD_INPUT, f"cannot write to standard output ({reason}); "
                                         "what it received is not whole") from None
+
+
+class Interrupted(BaseException):
+    """Ctrl-C during a command. Not KeyboardInterrupt, which click answers with an empty
+    line on stderr and its Abort."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted
 
 
 def _stop_on_sigterm() -> None:
@@ -285,7 +296,7 @@ def _serve_until_stopped(server: Any, *cleanups: Callable[[], None]) -> None:
     _stop_on_sigterm()
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         pass
     finally:
         server.server_close()
@@ -293,9 +304,13 @@ def _serve_until_stopped(server: Any, *cleanups: Callable[[], None]) -> None:
             cleanup()
 
 
-@cli.group()
-def tsa() -> None:
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def tsa(context: click.Context) -> None:
     """The RFC 3161 test TSA (TEST ONLY: its key comes from a public seed)."""
+    if context.invoked_subcommand is None:  # no command: the help, as with --help
+        click.echo(context.get_help())
+        context.exit(0)
 
 
 @tsa.command("serve")
@@ -338,6 +353,9 @@ def scenario(schema_version: str, output: Path) -> None:
               help="Where to write the new private key (PEM; created with mode 0600).")
 def keygen(output: Path) -> None:
     """Write a new Ed25519 issuer key and print its public key."""
+    if str(output) == "-":  # standard output carries the public key
+        raise click.BadParameter("the private key is written to a file (mode 0600), not to "
+                                 "standard output", param_hint="'-o' / '--output'")
     key, pem = generate_key_pem()
     write_private_key(output, pem)
     click.echo(encoded_public_key(key))
@@ -428,12 +446,28 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(argv: list[str] | None) -> None:
+    # Ctrl-C is answered here, in one line; left alone when it is ignored or handled by
+    # whoever runs this, and where no handler can be set (outside the main thread).
+    takes_ctrl_c = (threading.current_thread() is threading.main_thread()
+                    and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if takes_ctrl_c:
+        signal.signal(signal.SIGINT, _interrupt)
+    try:
+        _run_command(argv)
+    except Interrupted:
+        interrupted("keel-emit")
+    finally:
+        if takes_ctrl_c:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _run_command(argv: list[str] | None) -> None:
     try:
         result = cli.main(args=argv, prog_name="keel-emit", standalone_mode=False)
     except click.exceptions.Exit as done:  # --help, --version, no command
         sys.exit(done.exit_code)
     except click.exceptions.Abort:
-        _fail("aborted", 130)
+        interrupted("keel-emit")
     except click.ClickException as error:
         _fail(error.format_message(), error.exit_code)
     except EmitError as error:
@@ -441,7 +475,7 @@ def _run(argv: list[str] | None) -> None:
     except OSError as error:
         _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        interrupted("keel-emit")
     except Exception as error:  # a bug: still one line, with a hint to report it
         _fail(f"internal error ({type(error).__name__}: {error}); please report it",
               EXIT_INTERNAL)
