@@ -76,7 +76,9 @@ def _end_with_parent(parent: int) -> None:
     """On Linux, have the kernel kill this worker when the process that started it dies,
     even by SIGKILL (prctl ``PR_SET_PDEATHSIG``): a worker never outlives its run, waiting
     for work that will not come. ``parent`` is that process's id, to catch a parent that
-    died before the request was made. Elsewhere, nothing."""
+    died before the request was made. Elsewhere, nothing. (To the kernel the parent is the
+    thread that started the worker: the one reading the batch's results, alive until the
+    batch ends.)"""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
