@@ -18,12 +18,14 @@ Public API (the CLI only wraps it)::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from keel_verify.version import __version__
 
+# Not typing.TYPE_CHECKING: importing typing is a few milliseconds more of the commands'
+# start-up, during which Ctrl-C could only be a traceback (type checkers know the name).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from keel_verify.errors import TrustConfigError
     from keel_verify.facts.model import SessionFacts
     from keel_verify.results import CheckResult, Indication, Outcome, Report, Verdict
@@ -55,9 +57,15 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'keel_verify' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
 
 
 __all__ = [

@@ -18,7 +18,8 @@ from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.heap import keep_freed_heap
 from keel_verify.results import printable, with_bytes_shown
-from keel_verify.runner import TERMINATING_SIGNALS, wedged_pool_threads
+from keel_verify.runner import wedged_pool_threads
+from keel_verify.signals import TERMINATING_SIGNALS, disregard_from_now_on
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
@@ -176,12 +177,11 @@ class Terminated(BaseException):
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    """The first terminating signal unwinds the run; the ones after it are ignored, so
+    """The first terminating signal unwinds the run; the ones after it are disregarded, so
     that a second Ctrl-C cannot cut the unwinding short (workers left running, files the
-    run created left behind). The unwinding is bounded: a few seconds at most."""
-    for number in TERMINATING_SIGNALS:
-        if signal.getsignal(number) is _terminate:
-            signal.signal(number, signal.SIG_IGN)
+    run created left behind) nor replace the exit code. The unwinding is bounded: a few
+    seconds at most."""
+    disregard_from_now_on((_terminate,))
     raise Terminated(signum)
 
 
@@ -264,5 +264,6 @@ def _main(argv: Sequence[str] | None) -> None:
         sys.stdout.flush()
         sys.stdout = real_stdout
         for number, handler in before.items():
-            signal.signal(number, handler)
+            if signal.getsignal(number) is _terminate:  # else disregarded: the run is ending
+                signal.signal(number, handler)
     sys.exit(0)

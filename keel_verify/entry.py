@@ -5,16 +5,20 @@ later, never a ``KeyboardInterrupt`` traceback."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing itself is not imported: see keel_verify/__init__.py
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def interrupted(program: str) -> NoReturn:
     """End ``program`` after Ctrl-C: one line on stderr (if it can be written), exit 130."""
-    with contextlib.suppress(Exception):
+    try:
         sys.stderr.write(f"{program}: interrupted\n")
         sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # closed, full, or None (2>&-)
+        pass
     sys.exit(130)
 
 
@@ -26,6 +30,9 @@ def keel_verify() -> None:
         main()
     except KeyboardInterrupt:  # before main's own handlers are in place
         interrupted("keel-verify")
+    except SystemExit:
+        _exit_code_stands()
+        raise
 
 
 def keel_emit() -> None:
@@ -36,3 +43,15 @@ def keel_emit() -> None:
         main()
     except KeyboardInterrupt:
         interrupted("keel-emit")
+    except SystemExit:
+        _exit_code_stands()
+        raise
+
+
+def _exit_code_stands() -> None:
+    """The command has ended and its exit code is decided: a terminating signal in the
+    few milliseconds the interpreter takes to exit is disregarded (it ended the process
+    by the signal, with no line, in place of the verdicts' exit code)."""
+    from keel_verify.signals import disregard_from_now_on
+
+    disregard_from_now_on()

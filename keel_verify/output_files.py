@@ -29,7 +29,7 @@ from typing import IO, cast
 
 from keel_verify.errors import ReportWriteError
 from keel_verify.results import display_path
-from keel_verify.runner import TERMINATING_SIGNALS
+from keel_verify.signals import TERMINATING_SIGNALS
 
 _CANNOT_OPEN = {stat.S_IFIFO: "a FIFO with no reader", stat.S_IFSOCK: "a socket, not a file or a pipe"}
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from keel_verify.inputs import Input
 from keel_verify.results import Report, Verdict
+from keel_verify.signals import GROUP_SIGNALS, TERMINATING_SIGNALS
 from keel_verify.trust.policy import TrustPolicy
 
 if TYPE_CHECKING:  # the pool's module is imported only when a pool is made
@@ -53,19 +54,6 @@ def _as_is(report: Report) -> Report:
 
 _WORKER_POLICY: TrustPolicy | None = None
 _WORKER_FINISH: Callable[[Report], Any] = _as_is
-
-
-#: The signals that end a run by unwinding it (keel_verify.cli): Ctrl-C, a CI timeout's
-#: SIGTERM, a closed terminal's SIGHUP.
-TERMINATING_SIGNALS: tuple[signal.Signals, ...] = tuple(
-    number for number in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-    if number is not None)
-
-#: The signals a terminal sends to the whole process group (Ctrl-C, hangup): a worker
-#: ignores them and is stopped by the parent (:func:`_stop`), as one killed while sending
-#: its result leaves the pool's thread waiting for the rest of it for ever.
-GROUP_SIGNALS: tuple[signal.Signals, ...] = tuple(
-    number for number in (signal.SIGINT, getattr(signal, "SIGHUP", None)) if number is not None)
 
 
 #: prctl(2) option: the signal the kernel sends this process when its parent dies.

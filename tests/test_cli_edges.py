@@ -1059,6 +1059,77 @@ def _signalled_run(tmp_path: Path, signame: str, ignored: bool = False, again: s
     return result, old, new
 
 
+def _entry_run(tmp_path: Path, prelude: str, wrap: str) -> subprocess.CompletedProcess[bytes]:
+    """``keel-verify`` through its entry point on two files with one --output, after
+    ``prelude``; ``wrap`` is the body of a function around ``cli._main`` (``real`` is it)."""
+    script = ("import atexit, os, signal, time\nfrom keel_verify import cli\nreal = cli._main\n"
+              f"{prelude}\n"
+              "def wrapped(argv):\n" + "".join(f"    {line}\n" for line in wrap.splitlines()) +
+              "cli._main = wrapped\n"
+              "from keel_verify.entry import keel_verify; keel_verify()")
+    return subprocess.run(
+        [sys.executable, "-c", script, "-j", "2", "--trust-root", str(TRUST_ROOT), "--output",
+         f"json={tmp_path / 'o.json'}", str(SAMPLE_V3), str(SAMPLE_V1)],
+        capture_output=True, env=environment(PYTHONPATH=str(ROOT)), timeout=120, check=False)
+
+
+@pytest.mark.parametrize(("first", "second", "line"), [
+    ("SIGTERM", "SIGINT", "terminated by SIGTERM"), ("SIGINT", "SIGTERM", "interrupted"),
+    ("SIGHUP", "SIGHUP", "terminated by SIGHUP")])
+def test_a_signal_after_the_runs_line_does_not_replace_its_exit_code(
+        tmp_path: Path, first: str, second: str, line: str) -> None:
+    """The run put the original handlers back as it ended, and a second signal after its
+    one line then killed it: the shell saw the second signal's code, not the first's."""
+    during = ("import keel_verify.gate as gate\nfinish_all = gate.finish_all\n"
+              "def finishing(*args):\n    for output in finish_all(*args):\n"
+              f"        os.kill(os.getpid(), signal.{first}); yield output\n"
+              "gate.finish_all = finishing")
+    result = _entry_run(tmp_path, during, "try:\n    real(argv)\nfinally:\n"
+                        f"    os.kill(os.getpid(), signal.{second}); time.sleep(0.1)")
+    number = {"SIGTERM": 15, "SIGHUP": 1, "SIGINT": 2}[first]
+    assert (result.returncode, result.stderr) == (128 + number, f"keel-verify: {line}\n".encode())
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_as_the_interpreter_exits_does_not_replace_the_verdicts_code(
+        tmp_path: Path, signame: str) -> None:
+    """Ctrl-C in the last milliseconds (the interpreter exiting) ended the process by the
+    signal, with no line, in place of the verdicts' exit code."""
+    result = _entry_run(tmp_path, "atexit.register(lambda: (os.kill(os.getpid(), "
+                        f"signal.{signame}), time.sleep(0.1)))", "real(argv)")
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert validated((tmp_path / "o.json").read_bytes())["files"][1]["verdict"] == "VERIFIED"
+
+
+def test_two_signals_at_once_are_one_line() -> None:
+    """Two signals pending together: the second one's handler, already replaced by SIG_IGN,
+    made Python print "OSError: Signal 2 ignored due to race condition" and a traceback."""
+    script = ("import os, signal\nimport keel_verify.gate as gate\nreal = gate.finish_all\n"
+              "both = {signal.SIGHUP, signal.SIGINT}\n"
+              "def finishing(*args):\n"
+              "    for output in real(*args):\n"
+              "        signal.pthread_sigmask(signal.SIG_BLOCK, both)\n"
+              "        os.kill(os.getpid(), signal.SIGHUP); os.kill(os.getpid(), signal.SIGINT)\n"
+              "        signal.pthread_sigmask(signal.SIG_UNBLOCK, both)\n"
+              "        yield output\n"
+              "gate.finish_all = finishing\n"
+              "from keel_verify.entry import keel_verify; keel_verify()")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "-j", "2", "--trust-root", str(TRUST_ROOT), str(SAMPLE_V3),
+         str(SAMPLE_V1)], capture_output=True, env=environment(PYTHONPATH=str(ROOT)), timeout=120,
+        check=False)
+    assert (result.returncode, result.stderr) == (129, b"keel-verify: terminated by SIGHUP\n")
+
+
+def test_the_entry_point_loads_almost_nothing_before_it_can_answer_ctrl_c() -> None:
+    """A Ctrl-C while ``keel_verify/__init__`` imported ``typing`` was a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; before = set(sys.modules); import keel_verify.entry; "
+         "print(sorted(set(sys.modules) - before))"], capture_output=True, text=True,
+        env=environment(PYTHONPATH=str(ROOT)), timeout=120, check=True)
+    assert result.stdout == "['__future__', 'keel_verify', 'keel_verify.entry', 'keel_verify.version']\n"
+
+
 @pytest.mark.parametrize(("first", "second", "line"), [
     ("SIGINT", "SIGINT", "interrupted"), ("SIGHUP", "SIGTERM", "terminated by SIGHUP"),
     ("SIGINT", "SIGHUP", "interrupted")])
