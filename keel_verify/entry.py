@@ -52,6 +52,11 @@ def _exit_code_stands() -> None:
     """The command has ended and its exit code is decided: a terminating signal in the
     few milliseconds the interpreter takes to exit is disregarded (it ended the process
     by the signal, with no line, in place of the verdicts' exit code)."""
-    from keel_verify.signals import disregard_from_now_on
+    from keel_verify.signals import ignore_to_the_end
 
-    disregard_from_now_on()
+    for _ in range(3):  # a Ctrl-C that arrives just now is disregarded as well
+        try:
+            ignore_to_the_end()
+            return
+        except KeyboardInterrupt:
+            continue

@@ -38,3 +38,19 @@ def disregard_from_now_on(handlers: tuple[object, ...] = ()) -> None:
         current = signal.getsignal(number)
         if (current in handlers) if handlers else current is not signal.SIG_IGN:
             signal.signal(number, disregarded)
+
+
+def ignore_to_the_end() -> None:
+    """Every terminating signal ignored (``SIG_IGN``) for the rest of the process: its exit
+    code is decided. A Python handler would not do: the interpreter puts the default
+    actions back as it finalizes, and a signal in those last milliseconds then ended the
+    process by the signal. Signals already received are handled first (``signal.signal``
+    does so), so no "ignored due to race condition" note; a Ctrl-C handled that way by
+    Python's own handler raises KeyboardInterrupt, for the caller to disregard too. Only
+    in the main thread."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for number in TERMINATING_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)

@@ -1094,9 +1094,14 @@ def test_a_signal_after_the_runs_line_does_not_replace_its_exit_code(
 def test_a_signal_as_the_interpreter_exits_does_not_replace_the_verdicts_code(
         tmp_path: Path, signame: str) -> None:
     """Ctrl-C in the last milliseconds (the interpreter exiting) ended the process by the
-    signal, with no line, in place of the verdicts' exit code."""
-    result = _entry_run(tmp_path, "atexit.register(lambda: (os.kill(os.getpid(), "
-                        f"signal.{signame}), time.sleep(0.1)))", "real(argv)")
+    signal, with no line, in place of the verdicts' exit code. Here a shell sends the
+    signal every millisecond from the run's last atexit call until the process is gone,
+    through the interpreter's finalization (where it puts the default actions back)."""
+    killer = ("import subprocess\natexit.register(lambda: (subprocess.Popen(['sh', '-c', "
+              f"'while kill -{signame.removeprefix('SIG')} %d 2>/dev/null; do sleep 0.001; done' "
+              "% os.getpid()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, "
+              "stderr=subprocess.DEVNULL), time.sleep(0.05)))")
+    result = _entry_run(tmp_path, killer, "real(argv)")
     assert (result.returncode, result.stderr) == (0, b"")
     assert validated((tmp_path / "o.json").read_bytes())["files"][1]["verdict"] == "VERIFIED"
 
