@@ -19,7 +19,15 @@ from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.heap import keep_freed_heap
 from keel_verify.results import printable, with_bytes_shown
 from keel_verify.runner import wedged_pool_threads
-from keel_verify.signals import TERMINATING_SIGNALS, disregard_from_now_on
+from keel_verify.signals import (
+    TERMINATING_SIGNALS,
+    Terminated,
+    disregard_from_now_on,
+    forget_received,
+    install_quiet_hook,
+    note_received,
+    raise_if_received,
+)
 from keel_verify.trust.named import NAMED_SOURCES
 from keel_verify.trust.policy import environment_trust_root_path
 from keel_verify.trust.sources import TrustSpec
@@ -166,21 +174,12 @@ def usage_line(error: click.UsageError) -> str:
     return f"{message} (try --help)"
 
 
-class Terminated(BaseException):
-    """Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived (a BaseException, as KeyboardInterrupt
-    is: no handler for errors takes it for one; and not KeyboardInterrupt itself, which
-    click answers with an empty line on stderr)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 def _terminate(signum: int, _frame: object) -> None:
     """The first terminating signal unwinds the run; the ones after it are disregarded, so
     that a second Ctrl-C cannot cut the unwinding short (workers left running, files the
     run created left behind) nor replace the exit code. The unwinding is bounded: a few
     seconds at most."""
+    note_received(signum)
     disregard_from_now_on((_terminate,))
     raise Terminated(signum)
 
@@ -227,6 +226,9 @@ def _main(argv: Sequence[str] | None) -> None:
         for number in TERMINATING_SIGNALS:
             if signal.getsignal(number) is not signal.SIG_IGN:
                 before[number] = signal.signal(number, _terminate)
+    # A signal's exception raised inside an import's lock callback is only printed by
+    # Python, and lost: it is recorded and acted on at the checkpoints instead.
+    unraisable_hook = install_quiet_hook()
 
     def say(line: str) -> None:
         stderr.write(f"keel-verify: {with_bytes_shown(line)}\n")
@@ -239,8 +241,12 @@ def _main(argv: Sequence[str] | None) -> None:
     sys.stdout = cast(IO[str], ForgivingStream(
         None if real_stdout is None or real_stdout.closed else real_stdout, stderr))
     try:
-        command.main(args=argv, prog_name="keel-verify", standalone_mode=False,
-                     obj=Streams(real_stdout, stderr))
+        raise_if_received()  # a Ctrl-C lost while the command's modules loaded
+        try:
+            command.main(args=argv, prog_name="keel-verify", standalone_mode=False,
+                         obj=Streams(real_stdout, stderr))
+        finally:
+            raise_if_received()  # a signal lost during the run ends it all the same
     except click.exceptions.Exit as done:  # --help, --version
         sys.exit(done.exit_code)
     except click.UsageError as error:
@@ -263,6 +269,8 @@ def _main(argv: Sequence[str] | None) -> None:
     finally:
         sys.stdout.flush()
         sys.stdout = real_stdout
+        sys.unraisablehook = unraisable_hook
+        forget_received()
         for number, handler in before.items():
             if signal.getsignal(number) is _terminate:  # else disregarded: the run is ending
                 signal.signal(number, handler)

@@ -25,6 +25,9 @@ def interrupted(program: str) -> NoReturn:
 def keel_verify() -> None:
     """``keel-verify``: :func:`keel_verify.cli.main`."""
     try:
+        from keel_verify.signals import install_quiet_hook
+
+        install_quiet_hook()  # a Ctrl-C Python cannot raise while modules load: kept for main
         from keel_verify.cli import main
 
         main()

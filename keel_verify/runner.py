@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from keel_verify.inputs import Input
 from keel_verify.results import Report, Verdict
-from keel_verify.signals import GROUP_SIGNALS, TERMINATING_SIGNALS
+from keel_verify.signals import GROUP_SIGNALS, TERMINATING_SIGNALS, raise_if_received
 from keel_verify.trust.policy import TrustPolicy
 
 if TYPE_CHECKING:  # the pool's module is imported only when a pool is made
@@ -258,6 +258,7 @@ def finish_all(
     if verified is None:
         verified = (finish(verify_path(path, policy)) for path in paths)
     for item in inputs:
+        raise_if_received()  # a signal whose exception Python lost stops the batch here
         yield finish(_error_report(item)) if item.error is not None else next(verified)
     # Run the results to their end: closed before it, the pool's generator would take the
     # batch for one that ended early and stop its workers rather than shut them down.

@@ -4,7 +4,13 @@ standard ``signal`` module): the commands' entry points use it too."""
 from __future__ import annotations
 
 import signal
-from types import FrameType
+import sys
+
+TYPE_CHECKING = False  # typing is not imported: the commands' entry uses this module
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+    from typing import Any
 
 #: The signals that end a run by unwinding it (keel_verify.cli): Ctrl-C, a CI timeout's
 #: SIGTERM, a closed terminal's SIGHUP.
@@ -54,3 +60,67 @@ def ignore_to_the_end() -> None:
         return
     for number in TERMINATING_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
+
+
+class Terminated(BaseException):
+    """Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived (a BaseException, as KeyboardInterrupt
+    is: no handler for errors takes it for one; and not KeyboardInterrupt itself, which
+    click answers with an empty line on stderr)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_if_received() -> None:
+    """Terminated for the first signal recorded (:func:`first_received`), if any: a
+    checkpoint for a signal whose exception Python lost."""
+    signum = first_received()
+    if signum is not None:
+        raise Terminated(signum)
+
+
+#: The terminating signals received during the command, in order.
+_RECEIVED: list[int] = []
+
+
+def note_received(signum: int) -> None:
+    """Record that ``signum`` arrived: its handler's exception may be lost (below)."""
+    _RECEIVED.append(signum)
+
+
+def first_received() -> int | None:
+    """The first terminating signal recorded and not yet forgotten, if any.
+
+    A handler's exception raised while Python runs a weakref callback or a ``__del__``
+    (the import system's module-lock callbacks, during a lazy import) is only printed as
+    "Exception ignored in ..." and lost: the command asks here at its checkpoints."""
+    return _RECEIVED[0] if _RECEIVED else None
+
+
+def forget_received() -> None:
+    _RECEIVED.clear()
+
+
+def quiet_lost_interrupts(previous: Callable[[Any], object]) -> Callable[[Any], None]:
+    """A ``sys.unraisablehook`` that prints nothing for a signal's exception Python could
+    not raise (recorded instead: a KeyboardInterrupt as SIGINT) and passes every other
+    unraisable exception to ``previous``."""
+
+    def hook(unraisable: Any) -> None:
+        error = unraisable.exc_value
+        if isinstance(error, KeyboardInterrupt):
+            note_received(signal.SIGINT)
+            return
+        if isinstance(error, Terminated):
+            return
+        previous(unraisable)
+
+    return hook
+
+
+def install_quiet_hook() -> Callable[[Any], object]:
+    """Install :func:`quiet_lost_interrupts` over the current hook; return that hook."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = quiet_lost_interrupts(previous)
+    return previous

@@ -1106,6 +1106,35 @@ def test_a_signal_as_the_interpreter_exits_does_not_replace_the_verdicts_code(
     assert validated((tmp_path / "o.json").read_bytes())["files"][1]["verdict"] == "VERIFIED"
 
 
+@pytest.mark.parametrize(("signame", "line"), [("SIGTERM", "terminated by SIGTERM"),
+                                                ("SIGINT", "interrupted")])
+def test_a_signal_python_could_not_raise_still_ends_the_run(tmp_path: Path, signame: str,
+                                                            line: str) -> None:
+    """A signal handled while Python runs a ``__del__`` or a weakref callback (the import
+    system's lock callbacks during a lazy import): its exception was printed as
+    "Exception ignored in ..." with a traceback and lost, and the run went on to exit 0."""
+    script = ("import os, signal, time\nimport keel_verify.gate as gate\n"
+              "real = gate.finish_all\n"
+              "class Dropped:\n"
+              "    def __del__(self):\n"
+              f"        os.kill(os.getpid(), signal.{signame}); time.sleep(0.05)\n"
+              "def finishing(*args):\n"
+              "    for output in real(*args):\n"
+              "        dropped = Dropped(); del dropped\n"
+              "        yield output\n"
+              "gate.finish_all = finishing\n"
+              "from keel_verify.entry import keel_verify; keel_verify()")
+    old = tmp_path / "o.json"
+    old.write_text("OLD\n")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--trust-root", str(TRUST_ROOT), "--output",
+         f"json={old}", str(SAMPLE_V3), str(SAMPLE_V1)], capture_output=True,
+        env=environment(PYTHONPATH=str(ROOT)), timeout=120, check=False)
+    number = {"SIGTERM": 15, "SIGINT": 2}[signame]
+    assert (result.returncode, result.stderr) == (128 + number, f"keel-verify: {line}\n".encode())
+    assert old.read_text() == "OLD\n"
+
+
 def test_two_signals_at_once_are_one_line() -> None:
     """Two signals pending together: the second one's handler, already replaced by SIG_IGN,
     made Python print "OSError: Signal 2 ignored due to race condition" and a traceback."""
