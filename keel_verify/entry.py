@@ -9,6 +9,7 @@ import sys
 
 TYPE_CHECKING = False  # typing itself is not imported: see keel_verify/__init__.py
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import NoReturn
 
 
@@ -29,26 +30,55 @@ def keel_verify() -> None:
 
         install_quiet_hook()  # a Ctrl-C Python cannot raise while modules load: kept for main
         from keel_verify.cli import main
-
-        main()
-    except KeyboardInterrupt:  # before main's own handlers are in place
-        interrupted("keel-verify")
-    except SystemExit:
-        _exit_code_stands()
+    except BaseException as error:
+        _end_if_interrupted("keel-verify", error)
         raise
+    _run(main, "keel-verify")
 
 
 def keel_emit() -> None:
     """``keel-emit``: :func:`keel_verify.emit.cli.main`."""
     try:
         from keel_verify.emit.cli import main
+    except BaseException as error:
+        _end_if_interrupted("keel-emit", error)
+        raise
+    _run(main, "keel-emit")
 
+
+def _run(main: Callable[[], None], program: str) -> None:
+    try:
         main()
-    except KeyboardInterrupt:
-        interrupted("keel-emit")
+    except KeyboardInterrupt as error:  # before main's own handlers are in place
+        _end_if_interrupted(program, error)
     except SystemExit:
         _exit_code_stands()
         raise
+
+
+def _end_if_interrupted(program: str, error: BaseException) -> None:
+    """End the process as :func:`interrupted` does if ``error`` is, or was caused by, a
+    Ctrl-C before the command took charge of it (an import turns a KeyboardInterrupt
+    raised in ``__set_name__`` into a RuntimeError). It ends with ``os._exit`` (nothing
+    is open yet): raised inside this handling, SystemExit made ``python -m`` end by
+    SIGINT instead of exit 130."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the cause and context chain, bounded
+        if seen is None:
+            return
+        if isinstance(seen, KeyboardInterrupt):
+            break
+        seen = seen.__cause__ or seen.__context__
+    else:
+        return
+    import os
+
+    try:
+        sys.stderr.write(f"{program}: interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # closed, full, or None (2>&-)
+        pass
+    os._exit(130)
 
 
 def _exit_code_stands() -> None:

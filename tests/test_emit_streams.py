@@ -129,6 +129,8 @@ _INTERRUPTED_IMPORT = (
     "    def find_spec(self, name, path=None, target=None):\n"
     "        if name == INTERRUPTED:\n"
     "            raise KeyboardInterrupt\n"
+    "        if 'wrapped.' + name == INTERRUPTED:\n"
+    "            raise RuntimeError('Error calling __set_name__') from KeyboardInterrupt()\n"
     "sys.meta_path.insert(0, Interrupting())\n")
 
 
@@ -137,6 +139,9 @@ _INTERRUPTED_IMPORT = (
      "keel_verify.gate"),
     ("keel-emit", "from keel_verify.entry import keel_emit; keel_emit()",
      "keel_verify.emit.engine"),
+    # A KeyboardInterrupt raised in __set_name__ reaches the importer as a RuntimeError.
+    ("keel-verify", "import runpy; runpy.run_module('keel_verify', run_name='__main__')",
+     "wrapped.keel_verify.gate"),
 ])
 def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(
         program: str, start: str, module: str) -> None:
