@@ -9,11 +9,11 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import click
 
-from keel_verify.console import ForgivingStream, open_stderr, open_stdout
+from keel_verify.console import forgiving_stdout, open_stderr, open_stdout
 from keel_verify.errors import KeelVerifyError
 from keel_verify.gate import GateOptions, parse_outputs, run_gate
 from keel_verify.heap import keep_freed_heap
@@ -180,7 +180,7 @@ def _terminate(signum: int, _frame: object) -> None:
     run created left behind) nor replace the exit code. The unwinding is bounded: a few
     seconds at most."""
     note_received(signum)
-    disregard_from_now_on((_terminate,))
+    disregard_from_now_on(_terminate)
     raise Terminated(signum)
 
 
@@ -238,8 +238,7 @@ def _main(argv: Sequence[str] | None) -> None:
     # with exit 1 (which reads as FAILED here) when that write fails: it writes to a
     # forgiving stream instead, as reports do, for the length of the command.
     real_stdout = sys.stdout
-    sys.stdout = cast(IO[str], ForgivingStream(
-        None if real_stdout is None or real_stdout.closed else real_stdout, stderr))
+    sys.stdout = forgiving_stdout(real_stdout, stderr)
     try:
         raise_if_received()  # a Ctrl-C lost while the command's modules loaded
         try:

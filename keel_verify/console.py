@@ -115,6 +115,15 @@ def open_stderr() -> IO[str]:
     return cast(IO[str], ForgivingStream(stream, notes=cast(IO[str], ForgivingStream(None))))
 
 
+def forgiving_stdout(stream: IO[str] | None, notes: IO[str],
+                     program: str = "keel-verify") -> IO[str]:
+    """``stream`` (the process's stdout: None or closed when closed at start) for click's
+    own text (--help, --version) while a command runs: a write that fails is noted once
+    on ``notes`` (a reader gone: quietly) and the command goes on."""
+    return cast(IO[str], ForgivingStream(None if stream is None or stream.closed else stream,
+                                         notes, program))
+
+
 def open_stdout(stream: IO[str] | None, *, machine: bool, notes: IO[str]) -> IO[str]:
     """``stream``, the process's stdout (None when closed at start), made safe for the
     whole run (see the module docstring); ``machine`` for a format that is a UTF-8

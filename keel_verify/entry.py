@@ -15,12 +15,16 @@ if TYPE_CHECKING:
 
 def interrupted(program: str) -> NoReturn:
     """End ``program`` after Ctrl-C: one line on stderr (if it can be written), exit 130."""
+    _say_interrupted(program)
+    sys.exit(130)
+
+
+def _say_interrupted(program: str) -> None:
     try:
         sys.stderr.write(f"{program}: interrupted\n")
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):  # closed, full, or None (2>&-)
         pass
-    sys.exit(130)
 
 
 def keel_verify() -> None:
@@ -73,11 +77,7 @@ def _end_if_interrupted(program: str, error: BaseException) -> None:
         return
     import os
 
-    try:
-        sys.stderr.write(f"{program}: interrupted\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):  # closed, full, or None (2>&-)
-        pass
+    _say_interrupted(program)
     os._exit(130)
 
 

@@ -104,15 +104,15 @@ _WEDGED: list[threading.Thread] = []
 
 def _stop(pool: Any) -> None:
     """Stop ``pool`` early: queued work cancelled, the workers left ``STOP_WAIT_SECONDS`` to
-    finish the files in hand and leave, then killed (``_processes``: CPython's
-    ProcessPoolExecutor keeps them there), and its manager thread waited for as long again.
+    finish the files in hand and leave, then killed, and its manager thread waited for as
+    long again.
 
     Killing a worker can cut a result it is sending; that thread then waits for the rest
     for ever, and the interpreter's exit would wait for the thread (and, once it ends,
     race its closing of the pool's wake-up pipe: an ``OSError: [Errno 9]`` traceback
     after our last line). A thread still running is kept in :func:`wedged_pool_threads`,
     for the command to end with ``os._exit``."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    processes = _workers(pool)
     manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     if manager is None:
@@ -288,11 +288,16 @@ def _pool_results(
     return _drain(pool, results, paths, policy, finish, warn)
 
 
+def _workers(pool: Any) -> list[Any]:
+    """``pool``'s worker processes (``_processes``: CPython's ProcessPoolExecutor keeps
+    them there; none once it is shut down, or for another kind of pool)."""
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
 def _lost_worker(pool: Any) -> bool:
     """Whether a worker process of ``pool`` has ended (a pool's workers live until it is
-    shut down; ``_processes``: CPython's ProcessPoolExecutor keeps them there)."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    return any(process.exitcode is not None for process in processes)
+    shut down)."""
+    return any(process.exitcode is not None for process in _workers(pool))
 
 
 def _drain(

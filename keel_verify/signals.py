@@ -31,18 +31,16 @@ def disregarded(signum: int, frame: FrameType | None) -> None:
     ignored due to race condition" with a traceback."""
 
 
-def disregard_from_now_on(handlers: tuple[object, ...] = ()) -> None:
-    """Every terminating signal whose handler is one of ``handlers`` (all of them when
-    empty, except those ignored) is disregarded from now on: the run is ending (its exit
-    code decided, or its unwinding under way) and a signal must not change that. Only in
-    the main thread, where handlers can be set."""
+def disregard_from_now_on(handler: object) -> None:
+    """Every terminating signal whose handler is ``handler`` is disregarded from now on:
+    the run is unwinding and a later signal must not change that. Only in the main
+    thread, where handlers can be set."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return
     for number in TERMINATING_SIGNALS:
-        current = signal.getsignal(number)
-        if (current in handlers) if handlers else current is not signal.SIG_IGN:
+        if signal.getsignal(number) is handler:
             signal.signal(number, disregarded)
 
 
@@ -73,11 +71,13 @@ class Terminated(BaseException):
 
 
 def raise_if_received() -> None:
-    """Terminated for the first signal recorded (:func:`first_received`), if any: a
-    checkpoint for a signal whose exception Python lost."""
-    signum = first_received()
-    if signum is not None:
-        raise Terminated(signum)
+    """Terminated for the first terminating signal recorded and not yet forgotten, if any:
+    a checkpoint for a signal whose exception Python lost. A handler's exception raised
+    while Python runs a weakref callback or a ``__del__`` (the import system's module-lock
+    callbacks, during a lazy import) is only printed as "Exception ignored in ..." (which
+    :func:`quiet_lost_interrupts` silences) and lost."""
+    if _RECEIVED:
+        raise Terminated(_RECEIVED[0])
 
 
 #: The terminating signals received during the command, in order.
@@ -87,15 +87,6 @@ _RECEIVED: list[int] = []
 def note_received(signum: int) -> None:
     """Record that ``signum`` arrived: its handler's exception may be lost (below)."""
     _RECEIVED.append(signum)
-
-
-def first_received() -> int | None:
-    """The first terminating signal recorded and not yet forgotten, if any.
-
-    A handler's exception raised while Python runs a weakref callback or a ``__del__``
-    (the import system's module-lock callbacks, during a lazy import) is only printed as
-    "Exception ignored in ..." and lost: the command asks here at its checkpoints."""
-    return _RECEIVED[0] if _RECEIVED else None
 
 
 def forget_received() -> None:

@@ -16,12 +16,17 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, NoReturn, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keel_verify.console import ForgivingStream, open_stderr, point_at_null_device
+from keel_verify.console import (
+    ForgivingStream,
+    forgiving_stdout,
+    open_stderr,
+    point_at_null_device,
+)
 from keel_verify.emit.artifact import dump_artifact, write_atomically
 from keel_verify.emit.clock import DEMO_START, RandomIds, SeededIds, SteppingClock, SystemClock
 from keel_verify.emit.demo import (
@@ -46,6 +51,7 @@ from keel_verify.emit.trust_root import trust_root_document
 from keel_verify.entry import interrupted
 from keel_verify.errors import LoadError
 from keel_verify.load.loader import read_input
+from keel_verify.signals import Terminated
 from keel_verify.version import __version__
 
 API_KEY_ENV = "KEEL_EMIT_API_KEY"
@@ -118,13 +124,9 @@ def _write_standard_output(data: bytes) -> None:
                                         "what it received is not whole") from None
 
 
-class Interrupted(BaseException):
-    """Ctrl-C during a command. Not KeyboardInterrupt, which click answers with an empty
-    line on stderr and its Abort."""
-
-
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted
+    # Not KeyboardInterrupt, which click answers with an empty line on stderr and Abort.
+    raise Terminated(signum)
 
 
 def _stop_on_sigterm() -> None:
@@ -296,7 +298,7 @@ def _serve_until_stopped(server: Any, *cleanups: Callable[[], None]) -> None:
     _stop_on_sigterm()
     try:
         server.serve_forever()
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Terminated):
         pass
     finally:
         server.server_close()
@@ -435,9 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     with click's exit 1 or Python's 120."""
     real_stdout, real_stderr = sys.stdout, sys.stderr
     sys.stderr = open_stderr()
-    sys.stdout = cast(IO[str], ForgivingStream(
-        None if real_stdout is None or real_stdout.closed else real_stdout, sys.stderr,
-        program="keel-emit"))
+    sys.stdout = forgiving_stdout(real_stdout, sys.stderr, program="keel-emit")
     try:
         _run(argv)
     finally:
@@ -454,7 +454,7 @@ def _run(argv: list[str] | None) -> None:
         signal.signal(signal.SIGINT, _interrupt)
     try:
         _run_command(argv)
-    except Interrupted:
+    except Terminated:
         interrupted("keel-emit")
     finally:
         if takes_ctrl_c:
