@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -234,8 +233,7 @@ def _read(options: GateOptions, spec: TrustSpec, inputs: Sequence[Input]) -> lis
     """The files this run reads: ``(what, path)``, for :func:`written_onto_read`."""
     read = [(f"an input ({display_path(item.path)})", item.path)
             for item in inputs if item.error is None and item.path != STDIN]
-    trust_files = [("a trust root", path) for path in (spec.trust_root, *spec.more_trust_roots,
-                                                       spec.environment_trust_root) if path]
+    trust_files = [("a trust root", path) for path in spec.trust_roots]
     trust_files += [("a TSA roots file", path) for path in spec.tsa_roots]
     trust_files += [("a TSA certificates file", path) for path in spec.tsa_certs]
     if options.policy_path is not None:
@@ -291,6 +289,8 @@ def _cannot_write_in(folder: str) -> str | None:
     as the HTML writer will make one), or None. Permissions alone do not say (root, a
     read-only mount, an immutable folder, /proc)."""
     try:
+        import tempfile  # here: the module costs every run's start-up ~1 ms
+
         descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".keel-verify-probe.")
     except OSError as error:
         return error.strerror or str(error)

@@ -19,10 +19,8 @@ import contextlib
 import errno
 import io
 import os
-import shutil
 import signal
 import stat
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, cast
@@ -111,6 +109,8 @@ class OutputFiles:
                 descriptor, created = os.open(path, flags), False
         except OSError as error:
             raise OutputOpenError(f"{label}: {_why_unopened(path, error)}") from None
+        import tempfile  # only a run that writes an --output pays for it
+
         spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by commit() or on exit
             max_size=HELD_IN_MEMORY_BYTES, mode="w+", encoding="utf-8", newline="\n")
         held = _Held(NamedOutput(cast(IO[str], spool), label), descriptor, path, created)
@@ -126,6 +126,8 @@ class OutputFiles:
             self._committed = True  # before a held signal is delivered, on leaving
 
     def _write_held(self) -> None:
+        from shutil import copyfileobj  # only a run that writes an --output pays for it
+
         for direct in self._direct:
             direct.close()
         for held in self._held:
@@ -135,7 +137,7 @@ class OutputFiles:
                 os.ftruncate(held.descriptor, 0)
                 with open(held.descriptor, "w", encoding="utf-8", newline="\n",
                           closefd=False) as target:
-                    shutil.copyfileobj(spool, target, 1 << 20)
+                    copyfileobj(spool, target, 1 << 20)
             except OSError as error:
                 raise ReportWriteError(
                     f"{held.output.label}: cannot write: {error.strerror or error}") from None

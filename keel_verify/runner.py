@@ -30,7 +30,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from keel_verify.inputs import Input
-from keel_verify.results import Report, Verdict
+from keel_verify.results import Report, Verdict, display_path
 from keel_verify.signals import GROUP_SIGNALS, TERMINATING_SIGNALS, raise_if_received
 from keel_verify.trust.policy import TrustPolicy
 
@@ -219,7 +219,10 @@ def make_picklable(policy: TrustPolicy) -> None:
 
 
 def _error_report(item: Input) -> Report:
-    return Report(path=item.path, input_sha256=None, verdict=Verdict.ERROR, error=item.error)
+    # The path as shown, as verify_path shows it: a folder row's name may hold bytes that
+    # are not UTF-8 (they broke the HTML report) or a line end.
+    return Report(path=display_path(item.path), input_sha256=None, verdict=Verdict.ERROR,
+                  error=item.error)
 
 
 def verify_all(

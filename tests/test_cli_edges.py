@@ -714,6 +714,21 @@ def test_an_empty_folder_is_a_row_in_error_and_the_other_inputs_are_verified(
         ("VERIFIED", None), ("ERROR", "directory holds no *.json file")]
 
 
+def test_an_empty_folder_whose_name_is_not_utf8_is_shown_and_reported(tmp_path: Path) -> None:
+    """Its row kept the raw name: the HTML reports failed with "internal error:
+    UnicodeEncodeError", and the text showed ``\\udcff`` for the byte."""
+    folder = os.fsencode(tmp_path) + b"/d\xff"
+    os.mkdir(folder)
+    pages = tmp_path / "pages"
+    result = run([b"--self-attested", b"--report-dir", os.fsencode(pages), folder,
+                  os.fsencode(SAMPLE_V3)])
+    no_traceback(result)
+    assert result.returncode == 2
+    assert f"{tmp_path}/d\\xff: directory holds no *.json file".encode() in result.stderr
+    assert sorted(path.name for path in pages.iterdir()) == [
+        "d_xff.html", "index.html", "voice_session_v3.html"]
+
+
 # -- item 5: words -------------------------------------------------------------------------
 
 
