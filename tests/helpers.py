@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -188,3 +190,19 @@ def values_in(value: Any) -> int:
     if isinstance(value, list):
         return 1 + sum(map(values_in, value))
     return 1
+
+
+def to_a_pipe_nobody_reads(command: list[str], env: dict[str, str], *,
+                           stderr_closed: bool = False) -> subprocess.CompletedProcess[bytes]:
+    """``command`` writing to a pipe whose reading end is closed before it starts (a reader
+    that has gone: every write fails with EPIPE, whenever it comes), stderr captured, or
+    closed (``2>&-``) when ``stderr_closed``."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        if stderr_closed:
+            command = ["sh", "-c", 'exec "$@" 2>&-', "sh", *command]
+        return subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, env=env,
+                              timeout=120, check=False)
+    finally:
+        os.close(write_end)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from keel_verify.emit.cli import EXIT_BAD_INPUT
+from tests.helpers import to_a_pipe_nobody_reads
 
 ROOT = Path(__file__).resolve().parent.parent
 EMIT = [sys.executable, "-m", "keel_verify.emit.cli"]
@@ -24,17 +25,7 @@ def _environment() -> dict[str, str]:
 
 def _to_a_pipe_nobody_reads(args: list[str], *, stderr_closed: bool = False
                             ) -> subprocess.CompletedProcess[bytes]:
-    """``keel-emit ARGS`` writing to a pipe whose reading end is closed before it starts
-    (a reader that has gone: every write fails with EPIPE)."""
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    try:
-        command = ["sh", "-c", 'exec "$@" 2>&-', "sh", *EMIT, *args] if stderr_closed \
-            else [*EMIT, *args]
-        return subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE,
-                              env=_environment(), timeout=120, check=False)
-    finally:
-        os.close(write_end)
+    return to_a_pipe_nobody_reads([*EMIT, *args], _environment(), stderr_closed=stderr_closed)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], [], ["demo", "--help"]])
